@@ -1,0 +1,170 @@
+"""The FastAPI application: routers, static assets, security headers, and the one place where
+domain errors become HTTP answers (JSON under /api/v1, an error page elsewhere)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.deps import LoginRequired, csrf_protect
+from api.routes.html import admin, auth, candidates, missions
+from api.routes.json import v1
+from api.settings import Settings
+from api.templating import STATIC_DIR, render
+from portfolio import database
+from portfolio.errors import InvalidInput, PortfolioError, validation_errors
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    """Build the app for ``settings`` (from the environment by default); the database is
+    migrated to the newest schema on start-up."""
+    settings = settings or Settings.from_env()
+    engine = database.make_engine(settings.database_url)
+    if migrate:
+        database.upgrade(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Mission Portfolio API",
+        version="1",
+        description="Missions, candidates, users and the audit trail of Mission Portfolio. "
+        "Authenticate with the web session (and send its CSRF token in X-CSRF-Token on "
+        "changes) or with `Authorization: Bearer <API token>`.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in (auth.router, missions.router, candidates.router, admin.router, v1.router):
+        app.include_router(router)
+
+    _install_handlers(app)
+    _install_security_headers(app)
+    return app
+
+
+def _install_security_headers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        nonce = secrets.token_urlsafe(16)
+        request.state.csp_nonce = nonce
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
+            "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+            "frame-ancestors 'none'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        if not request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    template = {403: "errors/403.html", 404: "errors/404.html"}.get(status, "errors/error.html")
+    return render(
+        request,
+        template,
+        {"status": status, "title": title, "message": message},
+        status_code=status,
+    )
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if is_api(request):
+            return JSONResponse(
+                {"detail": str(exc) or "authentication required"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid_input(request: Request, exc: InvalidInput) -> Response:
+        if is_api(request):
+            return JSONResponse(
+                {"detail": str(exc), "errors": [{"field": f, "rule": r} for f, r in exc.errors]},
+                status_code=422,
+            )
+        return _error_page(request, 422, "There is a problem with what was sent", str(exc))
+
+    @app.exception_handler(PortfolioError)
+    async def portfolio_error(request: Request, exc: PortfolioError) -> Response:
+        titles = {
+            403: "You do not have access to this",
+            404: "Page not found",
+            409: "This change clashes with the current state",
+        }
+        if is_api(request):
+            return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        return _error_page(request, exc.status, titles.get(exc.status, "Error"), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            errors.append(
+                {
+                    "field": ".".join(loc) or "body",
+                    "rule": str(err.get("msg", "")).removeprefix("Value error, "),
+                }
+            )
+        if is_api(request):
+            return JSONResponse(
+                {
+                    "detail": "; ".join(f"{e['field']}: {e['rule']}" for e in errors),
+                    "errors": errors,
+                },
+                status_code=422,
+            )
+        return _error_page(
+            request,
+            422,
+            "There is a problem with the request",
+            "; ".join(f"{e['field']}: {e['rule']}" for e in errors),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_api(request):
+            return JSONResponse(
+                {"detail": exc.detail},
+                status_code=exc.status_code,
+                headers=getattr(exc, "headers", None),
+            )
+        title = "Page not found" if exc.status_code == 404 else "Error"
+        return _error_page(request, exc.status_code, title, str(exc.detail))
+
+
+__all__ = ["create_app", "validation_errors"]

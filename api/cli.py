@@ -1,0 +1,247 @@
+"""The ``mission-portfolio`` command line."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from api.settings import Settings
+from portfolio import database, services
+from portfolio.demo import DEMO_SLUG, demo_document
+from portfolio.errors import PortfolioError, validation_errors
+from portfolio.exchange import MissionDocument
+from portfolio.model import CouncilMember, Role, Sector, User
+from portfolio.unit_of_work import SqlUnitOfWork
+
+app = typer.Typer(
+    help="Mission Portfolio: run a technological innovation mission as a hedged portfolio.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+users_app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+CLI_ACTOR = "cli"
+DEMO_DB = "mission-portfolio-demo.db"
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db", help="SQLite file to use (default: DATABASE_URL, else ./mission-portfolio.db)."
+    ),
+]
+HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _uow(settings: Settings) -> SqlUnitOfWork:
+    engine = database.make_engine(settings.database_url)
+    database.upgrade(engine)
+    return SqlUnitOfWork(engine)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000, db: DbOption = None) -> None:
+    """Serve the web application and the JSON API (the database is migrated first)."""
+    settings = Settings.from_env(db)
+    typer.echo(f"Serving Mission Portfolio on http://{host}:{port}")
+    _serve(settings, host, port)
+
+
+DEMO_USERS: list[tuple[str, str]] = [
+    ("ceo", "Mission CEO"),
+    *[(f"council{i}", "Expert Council member") for i in range(1, 8)],
+    ("treasury", "Treasury reviewer"),
+    ("admin", "Administrator"),
+]
+
+
+def load_demo(settings: Settings, password: str) -> None:
+    """Create the demo users (all with ``password``) and import the demo mission."""
+    document = demo_document()
+    with _uow(settings) as uow:
+        for user in document.users:
+            services.create_user(uow, CLI_ACTOR, user, password)
+        services.import_mission(uow, CLI_ACTOR, document)
+        uow.commit()
+
+
+def _prepare_demo_file(path: Path) -> None:
+    """Remove an earlier demo database at ``path``; refuse to touch any other database."""
+    if not path.exists():
+        return
+    settings = Settings.from_env(path)
+    engine = database.make_engine(settings.database_url)
+    try:
+        with SqlUnitOfWork(engine) as uow:
+            slugs = {m.slug for m in uow.missions.all()}
+    except Exception:  # not a database of ours: leave it alone
+        slugs = {"?"}
+    finally:
+        engine.dispose()
+    if slugs - {DEMO_SLUG}:
+        raise _fail(
+            f"{path} holds other missions ({', '.join(sorted(slugs))}); "
+            "choose another --db for the demo"
+        )
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+@app.command()
+def demo(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    db: Annotated[Path, typer.Option("--db", help="SQLite file for the demo (re-created).")] = (
+        Path(DEMO_DB)
+    ),
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password", help="Password for every demo user (default: a generated one, printed)."
+        ),
+    ] = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load the demo and stop.")] = False,
+) -> None:
+    """Create a fresh database with the demo mission and its users, print the logins, serve."""
+    password = password or secrets.token_urlsafe(9)
+    _prepare_demo_file(db)
+    settings = Settings.from_env(db)
+    try:
+        load_demo(settings, password)
+    except PortfolioError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"Demo mission loaded into {db} (figures are illustrative).")
+    typer.echo(f"Open http://{host}:{port}/login and sign in as one of:")
+    for username, role in DEMO_USERS:
+        typer.echo(f"  {username:<10} {role:<24} password: {password}")
+    if not no_serve:
+        _serve(settings, host, port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Migrate the database to the newest schema."""
+    settings = Settings.from_env(db)
+    database.upgrade(database.make_engine(settings.database_url))
+    typer.echo("Database is at the newest schema.")
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    name: Annotated[str, typer.Option("--name", help="Full name.")],
+    password: Annotated[
+        str, typer.Option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    ],
+    admin: Annotated[bool, typer.Option("--admin", help="Make an administrator.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Create a user."""
+    try:
+        user = User(username=username, display_name=name, is_admin=admin)
+        with _uow(Settings.from_env(db)) as uow:
+            services.create_user(uow, CLI_ACTOR, user, password)
+            uow.commit()
+    except ValidationError as exc:
+        raise _fail("; ".join(f"{f}: {r}" for f, r in validation_errors(exc)), 2) from exc
+    except PortfolioError as exc:
+        raise _fail(str(exc), 2) from exc
+    typer.echo(f"Created user {username}.")
+
+
+@users_app.command("grant")
+def users_grant(
+    username: str,
+    mission: str,
+    role: Annotated[Role, typer.Argument(help="mission_ceo, council_member or treasury_reviewer")],
+    sector: Annotated[Sector | None, typer.Option(help="Sector of a council member.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Give a user a role on a mission."""
+    if role is Role.council_member and sector is None:
+        raise _fail("a council member needs --sector", 2)
+    try:
+        with _uow(Settings.from_env(db)) as uow:
+            services.assign_role(uow, CLI_ACTOR, mission, username, role)
+            if sector is not None and role is Role.council_member:
+                services.set_council_member(
+                    uow, CLI_ACTOR, mission, CouncilMember(username=username, sector=sector)
+                )
+            uow.commit()
+    except PortfolioError as exc:
+        raise _fail(str(exc), 2) from exc
+    typer.echo(f"{username} is now {role.value} on {mission}.")
+
+
+@users_app.command("token")
+def users_token(username: str, name: str, db: DbOption = None) -> None:
+    """Create an API token for a user and print it (it is shown only once)."""
+    try:
+        with _uow(Settings.from_env(db)) as uow:
+            token = services.new_api_token(uow, CLI_ACTOR, username, name)
+            uow.commit()
+    except PortfolioError as exc:
+        raise _fail(str(exc), 2) from exc
+    typer.echo(token)
+
+
+@app.command("export")
+def export(mission: str, db: DbOption = None) -> None:
+    """Write a whole mission as JSON on stdout (``export MISSION > mission.json``)."""
+    try:
+        with _uow(Settings.from_env(db)) as uow:
+            document = services.export_mission(uow, mission)
+    except PortfolioError as exc:
+        raise _fail(str(exc)) from exc
+    sys.stdout.write(json.dumps(document.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    sys.stdout.write("\n")
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="A mission document written by export.")],
+    db: DbOption = None,
+) -> None:
+    """Load a whole mission from a JSON file, all or nothing."""
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+        document = MissionDocument.model_validate(raw)
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror}", 2) from exc
+    except json.JSONDecodeError as exc:
+        raise _fail(f"{file} is not JSON: {exc.msg} at line {exc.lineno}", 2) from exc
+    except ValidationError as exc:
+        raise _fail("; ".join(f"{f}: {r}" for f, r in validation_errors(exc)[:20]), 2) from exc
+    try:
+        with _uow(Settings.from_env(db)) as uow:
+            services.import_mission(uow, CLI_ACTOR, document)
+            uow.commit()
+    except PortfolioError as exc:
+        raise _fail(str(exc), 2) from exc
+    typer.echo(f"Imported mission {document.mission.slug} ({len(document.candidates)} candidates).")
+
+
+def main() -> None:  # pragma: no cover
+    app()

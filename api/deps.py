@@ -1,0 +1,204 @@
+"""Request dependencies: the unit of work, who is calling, CSRF, and permission checks.
+
+Every route states its permission with ``MissionAccess(Perm.x)`` or ``GlobalAccess(Perm.x)``;
+the decision itself is made in ``api/permissions.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.datastructures import FormData
+
+from api.permissions import Perm, allowed, permissions_of
+from api.settings import Settings
+from portfolio.errors import InvalidInput, NotFound, PermissionDenied
+from portfolio.model import Role, User
+from portfolio.unit_of_work import SqlUnitOfWork
+
+SESSION_COOKIE = "mp_session"
+LOGIN_COOKIE = "mp_login"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class LoginRequired(Exception):
+    """No valid session or token: HTML goes to the login page, the API answers 401."""
+
+
+class CsrfFailed(PermissionDenied):
+    """The request lacks the session's CSRF token, or comes from another site."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_uow(request: Request) -> Iterator[SqlUnitOfWork]:
+    with SqlUnitOfWork(request.app.state.sessionmaker) as uow:
+        yield uow
+
+
+UowDep = Annotated[SqlUnitOfWork, Depends(get_uow)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@dataclass
+class Auth:
+    """Who is calling and how."""
+
+    user: User | None = None
+    session_hash: str | None = None
+    csrf_token: str | None = None
+    via_api_token: bool = False
+    roles: dict[str, set[Role]] = field(default_factory=dict)
+
+    @property
+    def username(self) -> str:
+        return self.user.username if self.user else "anonymous"
+
+
+def get_auth(request: Request, uow: UowDep, settings: SettingsDep) -> Auth:
+    cached: Auth | None = getattr(request.state, "auth", None)
+    if cached is not None:
+        return cached
+    auth = Auth()
+    now = uow.now()
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer ") and request.url.path.startswith("/api/"):
+        user = uow.users.user_for_token(token_hash(header[7:].strip()), now)
+        if user is None:
+            raise LoginRequired("the API token is not valid")
+        uow.commit()
+        auth = Auth(user=user, via_api_token=True)
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        session_hash = token_hash(cookie)
+        found = uow.sessions.get(session_hash)
+        if found is not None:
+            user, csrf, last_seen, expires_at = found
+            idle = dt.timedelta(minutes=settings.session_idle_minutes)
+            if now > expires_at or now - last_seen > idle:
+                uow.sessions.remove(session_hash)
+                uow.commit()
+            else:
+                if now - last_seen > dt.timedelta(seconds=60):
+                    uow.sessions.touch(session_hash, now)
+                    uow.commit()
+                auth = Auth(user=user, session_hash=session_hash, csrf_token=csrf)
+    request.state.auth = auth
+    return auth
+
+
+AuthDep = Annotated[Auth, Depends(get_auth)]
+
+
+async def read_form(request: Request) -> FormData:
+    """The submitted form (URL-encoded or multipart), read once and cached on the request."""
+    cached: FormData | None = getattr(request.state, "form", None)
+    if cached is not None:
+        return cached
+    content_type = request.headers.get("content-type", "")
+    form = FormData()
+    if request.method not in SAFE_METHODS and (
+        content_type.startswith("application/x-www-form-urlencoded")
+        or content_type.startswith("multipart/form-data")
+    ):
+        limit = request.app.state.settings.max_upload_bytes
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit:
+            raise InvalidInput.single("file", f"the upload is larger than {limit} bytes")
+        form = await request.form(max_part_size=limit)
+    request.state.form = form
+    return form
+
+
+FormDep = Annotated[FormData, Depends(read_form)]
+
+
+def csrf_protect(request: Request, auth: AuthDep, form: FormDep) -> None:
+    """Refuse a state-changing request made with the session cookie unless it carries the
+    session's CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``) and comes from
+    this site. API-token requests carry no cookie and need no CSRF token."""
+    if request.method in SAFE_METHODS or auth.via_api_token:
+        return
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise CsrfFailed("the request came from another site")
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        expected = f"{request.url.scheme}://{request.url.netloc}"
+        if origin.rstrip("/") != expected:
+            raise CsrfFailed("the request came from another origin")
+    if auth.session_hash is None:
+        return  # anonymous: the route itself refuses (login has its own token)
+    sent = request.headers.get("x-csrf-token") or str(form.get("csrf_token") or "")
+    if not sent or not hmac.compare_digest(sent, auth.csrf_token or ""):
+        raise CsrfFailed("the form has expired or did not come from this site; try again")
+
+
+def require_user(auth: AuthDep) -> User:
+    if auth.user is None:
+        raise LoginRequired()
+    return auth.user
+
+
+UserDep = Annotated[User, Depends(require_user)]
+
+
+@dataclass
+class MissionContext:
+    """A signed-in user acting on one mission, with the roles and permissions they hold there."""
+
+    user: User
+    slug: str
+    roles: set[Role]
+    permissions: frozenset[Perm]
+
+    def can(self, perm: Perm) -> bool:
+        return perm in self.permissions
+
+
+class MissionAccess:
+    """Dependency: the caller must hold ``perm`` on the mission named by ``{slug}``."""
+
+    def __init__(self, perm: Perm) -> None:
+        self.perm = perm
+
+    def __call__(self, slug: str, user: UserDep, uow: UowDep) -> MissionContext:
+        if not uow.missions.exists(slug):
+            raise NotFound(f"there is no mission {slug}")
+        roles = uow.missions.roles_of(slug, user.username)
+        if not allowed(self.perm, roles, user.is_admin):
+            raise PermissionDenied(
+                "your role on this mission does not allow this"
+                if roles or user.is_admin
+                else "you have no role on this mission"
+            )
+        return MissionContext(user, slug, roles, permissions_of(roles, user.is_admin))
+
+
+class GlobalAccess:
+    """Dependency: the caller must hold ``perm`` outside any mission (administration)."""
+
+    def __init__(self, perm: Perm) -> None:
+        self.perm = perm
+
+    def __call__(self, user: UserDep) -> User:
+        if not allowed(self.perm, set(), user.is_admin):
+            raise PermissionDenied("only an administrator may do this")
+        return user
+
+
+def new_login_token() -> str:
+    return secrets.token_urlsafe(32)

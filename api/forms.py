@@ -1,0 +1,244 @@
+"""HTML forms <-> domain models. Field names are dotted paths (``options.0.impact.low``) so a
+validation error's location names the exact input, and the form is re-shown with the values typed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from portfolio.errors import validation_errors
+from portfolio.model import Candidate, Mission
+
+Errors = list[tuple[str, str]]
+MAX_OPTIONS = 5
+THREE = ("low", "most_likely", "high")
+
+
+def values_of(form: FormData) -> dict[str, Any]:
+    """Form values to re-show: single fields as strings, repeated fields (checkboxes) as lists."""
+    out: dict[str, Any] = {}
+    for key in form:
+        items = [str(v) for v in form.getlist(key)]
+        out[key] = items if len(items) > 1 or key in MULTI_FIELDS else items[0]
+    return out
+
+
+MULTI_FIELDS = {"eligible_envelopes"}
+
+
+def _text(values: dict[str, Any], name: str) -> str:
+    value = values.get(name, "")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _number(
+    values: dict[str, Any],
+    name: str,
+    errors: Errors,
+    *,
+    required: bool = True,
+    integer: bool = False,
+) -> float | int | None:
+    raw = _text(values, name).replace(",", "").replace("£", "")
+    if raw == "":
+        if required:
+            errors.append((name, "enter a number"))
+        return None
+    try:
+        number = int(raw) if integer else float(raw)
+    except ValueError:
+        errors.append((name, "must be a whole number" if integer else "must be a number"))
+        return None
+    if isinstance(number, float) and not math.isfinite(number):
+        errors.append((name, "must be a finite number"))
+        return None
+    return number
+
+
+def _three(values: dict[str, Any], prefix: str, errors: Errors, required: bool) -> Any:
+    raw = {k: _text(values, f"{prefix}.{k}") for k in THREE}
+    if not required and not any(raw.values()):
+        return None
+    return {k: _number(values, f"{prefix}.{k}", errors) for k in THREE}
+
+
+def _option_rows(values: dict[str, Any]) -> list[int]:
+    rows = []
+    for i in range(MAX_OPTIONS):
+        prefix = f"options.{i}."
+        if any(_text(values, k) for k in values if k.startswith(prefix)):
+            rows.append(i)
+    return rows
+
+
+def candidate_from_form(
+    values: dict[str, Any],
+    years: list[str],
+    *,
+    fixed_id: str | None = None,
+    keep: Candidate | None = None,
+    can_approve: bool = False,
+) -> tuple[Candidate | None, Errors]:
+    """Build a Candidate from the form; ``keep`` supplies fields this user may not change."""
+    errors: Errors = []
+    rows = _option_rows(values)
+    options: list[dict[str, Any]] = []
+    for i in rows:
+        p = f"options.{i}"
+        cost_profile = {}
+        for year in years:
+            amount = _number(values, f"{p}.cost_profile.{year}", errors, required=False)
+            if amount is not None:
+                cost_profile[year] = amount
+        options.append(
+            {
+                "id": _text(values, f"{p}.id"),
+                "name": _text(values, f"{p}.name"),
+                "p_success": _number(values, f"{p}.p_success", errors),
+                "cost_profile": cost_profile,
+                "cost_range": _three(values, f"{p}.cost_range", errors, required=False),
+                "impact": _three(values, f"{p}.impact", errors, required=True),
+            }
+        )
+    if not rows:
+        errors.append(("options.0.id", "give at least one funding option"))
+    eligible = values.get("eligible_envelopes", [])
+    data: dict[str, Any] = {
+        "id": fixed_id or _text(values, "id"),
+        "name": _text(values, "name"),
+        "description": _text(values, "description"),
+        "organisation": _text(values, "organisation"),
+        "organisation_type": _text(values, "organisation_type"),
+        "platform": _text(values, "platform"),
+        "tier": _text(values, "tier"),
+        "trl": _number(values, "trl", errors, integer=True),
+        "eligible_envelopes": eligible if isinstance(eligible, list) else [eligible],
+        "ncr": bool(values.get("ncr")),
+        "commercially_sensitive": bool(values.get("commercially_sensitive")),
+        "treasury_approved": (
+            bool(values.get("treasury_approved"))
+            if can_approve
+            else (keep.treasury_approved if keep else False)
+        ),
+        "registered_by": keep.registered_by if keep else None,
+        "options": options,
+    }
+    if errors:
+        return None, errors
+    try:
+        return Candidate.model_validate(data), []
+    except ValidationError as exc:
+        found = []
+        for field, rule in validation_errors(exc):
+            parts = field.split(".")
+            if len(parts) > 1 and parts[0] == "options" and parts[1].isdigit():
+                parts[1] = str(rows[int(parts[1])])  # back to the row the user typed in
+            found.append((".".join(parts), rule))
+        return None, found
+
+
+def candidate_values(candidate: Candidate) -> dict[str, Any]:
+    """The form values that show an existing candidate."""
+    values: dict[str, Any] = {
+        "id": candidate.id,
+        "name": candidate.name,
+        "description": candidate.description,
+        "organisation": candidate.organisation,
+        "organisation_type": candidate.organisation_type.value,
+        "platform": candidate.platform,
+        "tier": candidate.tier.value,
+        "trl": str(candidate.trl),
+        "eligible_envelopes": list(candidate.eligible_envelopes),
+        "ncr": "on" if candidate.ncr else "",
+        "commercially_sensitive": "on" if candidate.commercially_sensitive else "",
+        "treasury_approved": "on" if candidate.treasury_approved else "",
+    }
+    for i, o in enumerate(candidate.options):
+        p = f"options.{i}"
+        values[f"{p}.id"], values[f"{p}.name"] = o.id, o.name
+        values[f"{p}.p_success"] = _fmt(o.p_success)
+        for year, amount in o.cost_profile.items():
+            values[f"{p}.cost_profile.{year}"] = _fmt(amount)
+        for k in THREE:
+            values[f"{p}.impact.{k}"] = _fmt(getattr(o.impact, k))
+            if o.cost_range is not None:
+                values[f"{p}.cost_range.{k}"] = _fmt(getattr(o.cost_range, k))
+    return values
+
+
+def _fmt(value: float) -> str:
+    return repr(value).removesuffix(".0") if value == value else ""
+
+
+def mission_from_form(
+    values: dict[str, Any], current: Mission | None
+) -> tuple[Mission | None, Errors]:
+    """Build the edited mission: target, deadline, years, DAL and envelopes (budget per year)."""
+    errors: Errors = []
+    years = [y.strip() for y in _text(values, "years").replace(",", " ").split() if y.strip()]
+    deadline_raw = _text(values, "deadline")
+    deadline: dt.date | None = None
+    try:
+        deadline = dt.date.fromisoformat(deadline_raw)
+    except ValueError:
+        errors.append(("deadline", "must be a date such as 2030-03-31"))
+    envelopes = []
+    for i in range((len(current.envelopes) if current else 1) + 1):
+        p = f"envelopes.{i}"
+        if not any(_text(values, k) for k in values if k.startswith(p + ".")):
+            continue
+        budget = {}
+        for year in years:
+            amount = _number(values, f"{p}.budget.{year}", errors, required=False)
+            budget[year] = amount if amount is not None else 0.0
+        envelopes.append(
+            {
+                "id": _text(values, f"{p}.id"),
+                "name": _text(values, f"{p}.name"),
+                "budget": budget,
+                "min_spend": _number(values, f"{p}.min_spend", errors, required=False),
+            }
+        )
+    data = {
+        "slug": current.slug if current else _text(values, "slug"),
+        "name": _text(values, "name"),
+        "description": _text(values, "description"),
+        "target": _number(values, "target", errors),
+        "unit": _text(values, "unit"),
+        "deadline": deadline,
+        "years": years,
+        "dal": _number(values, "dal", errors),
+        "dal_mode": _text(values, "dal_mode") or "flag",
+        "envelopes": envelopes,
+    }
+    if errors:
+        return None, errors
+    try:
+        return Mission.model_validate(data), []
+    except ValidationError as exc:
+        return None, validation_errors(exc)
+
+
+def mission_values(mission: Mission) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "name": mission.name,
+        "description": mission.description,
+        "target": _fmt(mission.target),
+        "unit": mission.unit,
+        "deadline": mission.deadline.isoformat(),
+        "years": " ".join(mission.years),
+        "dal": _fmt(mission.dal),
+        "dal_mode": mission.dal_mode,
+    }
+    for i, env in enumerate(mission.envelopes):
+        p = f"envelopes.{i}"
+        values[f"{p}.id"], values[f"{p}.name"] = env.id, env.name
+        values[f"{p}.min_spend"] = _fmt(env.min_spend) if env.min_spend is not None else ""
+        for year, amount in env.budget.items():
+            values[f"{p}.budget.{year}"] = _fmt(amount)
+    return values

@@ -1,0 +1,51 @@
+"""Who may do what: every route names one of these permissions, and this table decides."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from portfolio.model import Role
+
+
+class Perm(StrEnum):
+    view_mission = "view_mission"
+    edit_mission = "edit_mission"
+    register_candidate = "register_candidate"
+    edit_candidate = "edit_candidate"
+    approve_treasury = "approve_treasury"
+    view_audit = "view_audit"
+    manage_users = "manage_users"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.mission_ceo: frozenset(
+        {
+            Perm.view_mission,
+            Perm.edit_mission,
+            Perm.register_candidate,
+            Perm.edit_candidate,
+            Perm.approve_treasury,
+            Perm.view_audit,
+        }
+    ),
+    Role.council_member: frozenset(
+        {Perm.view_mission, Perm.register_candidate, Perm.edit_candidate}
+    ),
+    Role.treasury_reviewer: frozenset({Perm.view_mission, Perm.view_audit}),
+}
+
+# The administrator manages users, roles and missions and may look at any mission and its audit
+# trail, but does not change a mission's content: that is the Mission CEO's and the council's job.
+ADMIN_PERMISSIONS: frozenset[Perm] = frozenset(
+    {Perm.view_mission, Perm.view_audit, Perm.manage_users}
+)
+
+
+def allowed(perm: Perm, roles: set[Role], is_admin: bool) -> bool:
+    if is_admin and perm in ADMIN_PERMISSIONS:
+        return True
+    return any(perm in ROLE_PERMISSIONS[r] for r in roles)
+
+
+def permissions_of(roles: set[Role], is_admin: bool) -> frozenset[Perm]:
+    return frozenset(p for p in Perm if allowed(p, roles, is_admin))

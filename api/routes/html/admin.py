@@ -1,0 +1,208 @@
+"""Administration: users, their roles on missions, and new missions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.deps import FormDep, GlobalAccess, UowDep
+from api.forms import mission_from_form, values_of
+from api.permissions import Perm
+from api.templating import render
+from portfolio import services
+from portfolio.errors import Conflict, InvalidInput, NotFound, validation_errors
+from portfolio.model import CouncilMember, Role, Sector, User
+from portfolio.unit_of_work import SqlUnitOfWork
+
+router = APIRouter(include_in_schema=False, prefix="/admin")
+
+Admin = Annotated[User, Depends(GlobalAccess(Perm.manage_users))]
+
+
+@router.get("/users")
+def users(request: Request, admin: Admin, uow: UowDep) -> Response:
+    people = uow.users.all()
+    return render(
+        request,
+        "admin/users.html",
+        {
+            "users": people,
+            "roles": {u.username: uow.users.roles(u.username) for u in people},
+        },
+    )
+
+
+@router.get("/users/new")
+def new_user_form(request: Request, admin: Admin) -> Response:
+    return render(request, "admin/user_new.html", {})
+
+
+@router.post("/users/new")
+def new_user(request: Request, admin: Admin, form: FormDep, uow: UowDep) -> Response:
+    values = values_of(form)
+    errors: list[tuple[str, str]] = []
+    try:
+        user = User(
+            username=str(values.get("username", "")).strip().lower(),
+            display_name=str(values.get("display_name", "")),
+            is_admin=bool(values.get("is_admin")),
+        )
+        services.create_user(uow, admin.username, user, str(values.get("password", "")))
+        uow.commit()
+        return RedirectResponse(f"/admin/users/{user.username}", status_code=303)
+    except ValidationError as exc:
+        errors = validation_errors(exc)
+    except InvalidInput as exc:
+        errors = exc.errors
+    except Conflict as exc:
+        errors = [("username", str(exc))]
+    uow.rollback()
+    values.pop("password", None)
+    return render(
+        request, "admin/user_new.html", {"values": values, "errors": errors}, status_code=422
+    )
+
+
+def _user_context(uow: SqlUnitOfWork, username: str, **extra: Any) -> dict[str, Any]:
+    user = uow.users.get(username)
+    return {
+        "user": user,
+        "user_roles": uow.users.roles(username),
+        "missions": uow.missions.all(),
+        "all_roles": list(Role),
+        "sectors": list(Sector),
+        "values": {"display_name": user.display_name},
+        **extra,
+    }
+
+
+@router.get("/users/{username}")
+def user_detail(request: Request, admin: Admin, username: str, uow: UowDep) -> Response:
+    return render(request, "admin/user.html", _user_context(uow, username))
+
+
+@router.post("/users/{username}")
+def update_user(
+    request: Request, admin: Admin, username: str, form: FormDep, uow: UowDep
+) -> Response:
+    values = values_of(form)
+    current = uow.users.get(username)
+    errors: list[tuple[str, str]] = []
+    try:
+        user = User(
+            username=username,
+            display_name=str(values.get("display_name", "")),
+            is_admin=bool(values.get("is_admin")),
+            active=bool(values.get("active")),
+        )
+        if username == admin.username and (not user.is_admin or not user.active):
+            raise InvalidInput.single("is_admin", "you cannot remove your own administration")
+        services.update_user(uow, admin.username, user)
+        if password := str(values.get("password", "")):
+            services.set_password(uow, admin.username, username, password)
+        uow.commit()
+        return RedirectResponse(f"/admin/users/{username}", status_code=303)
+    except ValidationError as exc:
+        errors = validation_errors(exc)
+    except InvalidInput as exc:
+        errors = exc.errors
+    uow.rollback()
+    ctx = _user_context(uow, username, errors=errors)
+    ctx["values"] = {"display_name": values.get("display_name", current.display_name)}
+    return render(request, "admin/user.html", ctx, status_code=422)
+
+
+@router.post("/users/{username}/roles")
+def grant_role(
+    request: Request, admin: Admin, username: str, form: FormDep, uow: UowDep
+) -> Response:
+    values = values_of(form)
+    errors: list[tuple[str, str]] = []
+    mission, role_raw = str(values.get("mission", "")), str(values.get("role", ""))
+    try:
+        role = Role(role_raw)
+    except ValueError:
+        errors.append(("role", "choose a role"))
+    if not uow.missions.exists(mission):
+        errors.append(("mission", "choose a mission"))
+    sector = str(values.get("sector", ""))
+    if not errors and role is Role.council_member and sector not in {s.value for s in Sector}:
+        errors.append(("sector", "a council member needs a sector"))
+    if not errors:
+        try:
+            services.assign_role(uow, admin.username, mission, username, role)
+            if role is Role.council_member:
+                services.set_council_member(
+                    uow,
+                    admin.username,
+                    mission,
+                    CouncilMember(username=username, sector=Sector(sector)),
+                )
+            uow.commit()
+            return RedirectResponse(f"/admin/users/{username}", status_code=303)
+        except (Conflict, NotFound) as exc:
+            errors.append(("role", str(exc)))
+    uow.rollback()
+    return render(
+        request, "admin/user.html", _user_context(uow, username, errors=errors), status_code=422
+    )
+
+
+@router.post("/users/{username}/roles/remove")
+def revoke_role(
+    request: Request, admin: Admin, username: str, form: FormDep, uow: UowDep
+) -> Response:
+    values = values_of(form)
+    try:
+        role = Role(str(values.get("role", "")))
+    except ValueError as exc:
+        raise InvalidInput.single("role", "not a role") from exc
+    services.remove_role(uow, admin.username, str(values.get("mission", "")), username, role)
+    uow.commit()
+    return RedirectResponse(f"/admin/users/{username}", status_code=303)
+
+
+@router.get("/missions/new")
+def new_mission_form(request: Request, admin: Admin) -> Response:
+    return render(
+        request,
+        "admin/mission_new.html",
+        {
+            "values": {
+                "years": "2026-27 2027-28 2028-29 2029-30",
+                "dal": "50",
+                "dal_mode": "flag",
+                "unit": "MtCO2e/yr",
+                "envelopes.0.id": "sbc",
+                "envelopes.0.name": "Single business case",
+            },
+            "years": ["2026-27", "2027-28", "2028-29", "2029-30"],
+        },
+    )
+
+
+@router.post("/missions/new")
+def new_mission(request: Request, admin: Admin, form: FormDep, uow: UowDep) -> Response:
+    values = values_of(form)
+    mission, errors = mission_from_form(values, None)
+    if mission is not None:
+        try:
+            services.create_mission(uow, admin.username, mission)
+            uow.commit()
+            return RedirectResponse(f"/missions/{mission.slug}", status_code=303)
+        except Conflict as exc:
+            errors = [("slug", str(exc))]
+        uow.rollback()
+    return render(
+        request,
+        "admin/mission_new.html",
+        {
+            "values": values,
+            "errors": errors,
+            "years": str(values.get("years", "")).replace(",", " ").split(),
+        },
+        status_code=422,
+    )

@@ -1,0 +1,189 @@
+"""Candidate list, detail, and the register / edit forms."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.forms import MAX_OPTIONS, candidate_from_form, candidate_values, values_of
+from api.permissions import Perm
+from api.templating import render
+from portfolio import services
+from portfolio.errors import Conflict, InvalidInput
+from portfolio.model import OrganisationType, Tier
+from portfolio.unit_of_work import SqlUnitOfWork
+
+router = APIRouter(include_in_schema=False)
+
+ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
+Register = Annotated[MissionContext, Depends(MissionAccess(Perm.register_candidate))]
+Edit = Annotated[MissionContext, Depends(MissionAccess(Perm.edit_candidate))]
+
+
+def _form_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict[str, Any]:
+    mission = uow.missions.get(ctx.slug)
+    platforms = sorted({c.platform for c in uow.candidates.all(ctx.slug)})
+    n_rows = extra.pop("rows", 3)
+    return {
+        "mission": mission,
+        "ctx": ctx,
+        "platforms": platforms,
+        "tiers": list(Tier),
+        "organisation_types": list(OrganisationType),
+        "option_rows": range(min(max(n_rows, 1), MAX_OPTIONS)),
+        "can_approve": ctx.can(Perm.approve_treasury),
+        **extra,
+    }
+
+
+@router.get("/missions/{slug}/candidates")
+def candidate_list(
+    request: Request, ctx: ViewMission, uow: UowDep, platform: str | None = None
+) -> Response:
+    candidates = uow.candidates.all(ctx.slug)
+    if platform:
+        candidates = [c for c in candidates if c.platform == platform]
+    return render(
+        request,
+        "candidates/list.html",
+        {
+            "mission": uow.missions.get(ctx.slug),
+            "ctx": ctx,
+            "candidates": candidates,
+            "platform": platform,
+            "platforms": sorted({c.platform for c in uow.candidates.all(ctx.slug)}),
+        },
+    )
+
+
+@router.get("/missions/{slug}/candidates/new")
+def new_form(request: Request, ctx: Register, uow: UowDep) -> Response:
+    return render(request, "candidates/form.html", _form_context(uow, ctx, candidate=None))
+
+
+@router.post("/missions/{slug}/candidates/new")
+def create(request: Request, ctx: Register, form: FormDep, uow: UowDep) -> Response:
+    values = values_of(form)
+    mission = uow.missions.get(ctx.slug)
+    candidate, errors = candidate_from_form(
+        values, mission.years, can_approve=ctx.can(Perm.approve_treasury)
+    )
+    if candidate is not None:
+        try:
+            services.register_candidate(uow, ctx.user.username, ctx.slug, candidate)
+            uow.commit()
+            return RedirectResponse(
+                f"/missions/{ctx.slug}/candidates/{candidate.id}", status_code=303
+            )
+        except InvalidInput as exc:
+            errors = exc.errors
+        except Conflict as exc:
+            errors = [("id", str(exc))]
+        uow.rollback()
+    return render(
+        request,
+        "candidates/form.html",
+        _form_context(
+            uow,
+            ctx,
+            candidate=None,
+            values=values,
+            errors=errors,
+            rows=_rows(values),
+        ),
+        status_code=422,
+    )
+
+
+@router.get("/missions/{slug}/candidates/{candidate_id}")
+def detail(request: Request, ctx: ViewMission, candidate_id: str, uow: UowDep) -> Response:
+    candidate = uow.candidates.get(ctx.slug, candidate_id)
+    return render(
+        request,
+        "candidates/detail.html",
+        {
+            "mission": uow.missions.get(ctx.slug),
+            "ctx": ctx,
+            "candidate": candidate,
+            "evidence": uow.evidence.all(ctx.slug, candidate_id),
+            "history": uow.audit.all(
+                ctx.slug, entity="candidate", entity_id=candidate_id, limit=20
+            ),
+        },
+    )
+
+
+@router.get("/missions/{slug}/candidates/{candidate_id}/edit")
+def edit_form(request: Request, ctx: Edit, candidate_id: str, uow: UowDep) -> Response:
+    candidate = uow.candidates.get(ctx.slug, candidate_id)
+    return render(
+        request,
+        "candidates/form.html",
+        _form_context(
+            uow,
+            ctx,
+            candidate=candidate,
+            values=candidate_values(candidate),
+            version=uow.candidates.version(ctx.slug, candidate_id),
+            rows=len(candidate.options) + 1,
+        ),
+    )
+
+
+@router.post("/missions/{slug}/candidates/{candidate_id}/edit")
+def edit(request: Request, ctx: Edit, candidate_id: str, form: FormDep, uow: UowDep) -> Response:
+    existing = uow.candidates.get(ctx.slug, candidate_id)
+    mission = uow.missions.get(ctx.slug)
+    values = values_of(form)
+    version = str(values.get("version", ""))
+    candidate, errors = candidate_from_form(
+        values,
+        mission.years,
+        fixed_id=candidate_id,
+        keep=existing,
+        can_approve=ctx.can(Perm.approve_treasury),
+    )
+    if candidate is not None:
+        try:
+            services.update_candidate(
+                uow,
+                ctx.user.username,
+                ctx.slug,
+                candidate,
+                expected_version=int(version) if version.isdigit() else None,
+            )
+            uow.commit()
+            return RedirectResponse(
+                f"/missions/{ctx.slug}/candidates/{candidate_id}", status_code=303
+            )
+        except InvalidInput as exc:
+            errors = exc.errors
+        except Conflict as exc:
+            errors = [("name", str(exc))]
+        uow.rollback()
+    return render(
+        request,
+        "candidates/form.html",
+        _form_context(
+            uow,
+            ctx,
+            candidate=existing,
+            values=values,
+            errors=errors,
+            version=version,
+            rows=_rows(values),
+        ),
+        status_code=422,
+    )
+
+
+def _rows(values: dict[str, Any]) -> int:
+    used = [
+        int(k.split(".")[1])
+        for k in values
+        if k.startswith("options.") and k.split(".")[1].isdigit() and values[k]
+    ]
+    return max(used, default=0) + 2

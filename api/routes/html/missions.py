@@ -1,0 +1,140 @@
+"""Mission list, dashboard, mission edit form and the audit trail page."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.deps import FormDep, MissionAccess, MissionContext, UowDep, UserDep
+from api.forms import mission_from_form, mission_values, values_of
+from api.permissions import Perm
+from api.templating import render
+from portfolio import services
+from portfolio.errors import Conflict, InvalidInput
+from portfolio.unit_of_work import SqlUnitOfWork
+
+router = APIRouter(include_in_schema=False)
+
+ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
+EditMission = Annotated[MissionContext, Depends(MissionAccess(Perm.edit_mission))]
+ViewAudit = Annotated[MissionContext, Depends(MissionAccess(Perm.view_audit))]
+AUDIT_PAGE = 50
+
+
+def visible_missions(uow: SqlUnitOfWork, username: str, is_admin: bool) -> list[str]:
+    return [m.slug for m in uow.missions.all()] if is_admin else uow.missions.slugs_for(username)
+
+
+@router.get("/")
+def mission_list(request: Request, user: UserDep, uow: UowDep) -> Response:
+    slugs = visible_missions(uow, user.username, user.is_admin)
+    missions = uow.missions.all(slugs)
+    roles = {r.mission: r.role for r in uow.users.roles(user.username)}
+    return render(
+        request,
+        "missions/list.html",
+        {
+            "missions": missions,
+            "roles": uow.users.roles(user.username),
+            "role_of": roles,
+            "counts": {m.slug: uow.candidates.count(m.slug) for m in missions},
+        },
+    )
+
+
+def dashboard_context(uow: SqlUnitOfWork, ctx: MissionContext) -> dict[str, object]:
+    mission = uow.missions.get(ctx.slug)
+    candidates = uow.candidates.all(ctx.slug)
+    by_platform: dict[str, list[object]] = defaultdict(list)
+    for c in candidates:
+        by_platform[c.platform].append(c)
+    totals = {y: sum(e.budget.get(y, 0.0) for e in mission.envelopes) for y in mission.years}
+    return {
+        "mission": mission,
+        "ctx": ctx,
+        "candidates": candidates,
+        "by_platform": dict(sorted(by_platform.items())),
+        "year_totals": totals,
+        "grand_total": sum(totals.values()),
+        "quarters": uow.missions.quarters(ctx.slug),
+        "council": uow.missions.council(ctx.slug),
+        "roles": uow.missions.roles(ctx.slug),
+    }
+
+
+@router.get("/missions/{slug}")
+def dashboard(request: Request, ctx: ViewMission, uow: UowDep) -> Response:
+    return render(request, "missions/dashboard.html", dashboard_context(uow, ctx))
+
+
+@router.get("/missions/{slug}/edit")
+def edit_form(request: Request, ctx: EditMission, uow: UowDep) -> Response:
+    mission = uow.missions.get(ctx.slug)
+    return render(
+        request,
+        "missions/edit.html",
+        {
+            "mission": mission,
+            "ctx": ctx,
+            "values": mission_values(mission),
+            "version": uow.missions.version(ctx.slug),
+        },
+    )
+
+
+@router.post("/missions/{slug}/edit")
+def edit(request: Request, ctx: EditMission, form: FormDep, uow: UowDep) -> Response:
+    current = uow.missions.get(ctx.slug)
+    values = values_of(form)
+    mission, errors = mission_from_form(values, current)
+    version = str(values.get("version", ""))
+    if mission is not None:
+        try:
+            services.update_mission(
+                uow,
+                ctx.user.username,
+                mission,
+                expected_version=int(version) if version.isdigit() else None,
+            )
+            uow.commit()
+            return RedirectResponse(f"/missions/{ctx.slug}", status_code=303)
+        except InvalidInput as exc:
+            errors = exc.errors
+        except Conflict as exc:
+            errors = [("name", str(exc))]
+        uow.rollback()
+    return render(
+        request,
+        "missions/edit.html",
+        {
+            "mission": current,
+            "ctx": ctx,
+            "values": values,
+            "errors": errors,
+            "version": version,
+            "years": str(values.get("years", "")).replace(",", " ").split(),
+        },
+        status_code=422,
+    )
+
+
+@router.get("/missions/{slug}/audit")
+def audit(request: Request, ctx: ViewAudit, uow: UowDep, page: int = 1) -> Response:
+    page = max(page, 1)
+    total = uow.audit.count(ctx.slug)
+    entries = uow.audit.all(ctx.slug, limit=AUDIT_PAGE, offset=(page - 1) * AUDIT_PAGE)
+    return render(
+        request,
+        "missions/audit.html",
+        {
+            "mission": uow.missions.get(ctx.slug),
+            "ctx": ctx,
+            "entries": entries,
+            "page": page,
+            "pages": max(1, -(-total // AUDIT_PAGE)),
+            "total": total,
+        },
+    )

@@ -1,0 +1,42 @@
+"""Deployment settings, read from the environment; unsafe values are refused at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+
+from portfolio.database import DEFAULT_DB_PATH, sqlite_url
+
+
+class Settings(BaseModel):
+    database_url: str = Field(default_factory=lambda: sqlite_url(DEFAULT_DB_PATH))
+    secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(48))
+    session_idle_minutes: int = Field(60, ge=1)
+    session_absolute_hours: int = Field(12, ge=1)
+    max_upload_bytes: int = Field(5_000_000, ge=1024)
+    run_jobs_inline: bool = False
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong(cls, value: str) -> str:
+        if len(value) < 32:
+            raise ValueError("MP_SECRET_KEY must be at least 32 characters")
+        return value
+
+    @classmethod
+    def from_env(cls, db_path: str | Path | None = None) -> Settings:
+        """Settings from ``DATABASE_URL``, ``MP_SECRET_KEY`` and friends; ``db_path`` (the
+        ``--db`` option) wins over ``DATABASE_URL``."""
+        values: dict[str, object] = {}
+        if db_path is not None:
+            values["database_url"] = sqlite_url(db_path)
+        elif os.environ.get("DATABASE_URL"):
+            values["database_url"] = os.environ["DATABASE_URL"]
+        if os.environ.get("MP_SECRET_KEY"):
+            values["secret_key"] = os.environ["MP_SECRET_KEY"]
+        if os.environ.get("MP_SESSION_IDLE_MINUTES"):
+            values["session_idle_minutes"] = os.environ["MP_SESSION_IDLE_MINUTES"]
+        return cls.model_validate(values)

@@ -1,0 +1,91 @@
+"""Why is a problem infeasible? Relax one rule family at a time (an elastic model) and say so.
+
+For each policy family F the model is rebuilt with a non-negative slack on every constraint of F
+only, and Σ slack is minimised. If that is feasible, F alone conflicts with the other rules and the
+positive slacks are the smallest relaxation of F that makes the problem feasible. When no single
+family suffices, every family is made elastic at once and the positive slacks are reported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulp
+
+from optimiser.data import ProblemData
+from optimiser.milp import run_milp
+from optimiser.model import POLICY_FAMILIES, ConstraintInfo, Model, build_model
+from optimiser.scenarios import Scenarios
+
+SLACK_TOL = 1e-6
+
+
+def diagnose(data: ProblemData, scenarios: Scenarios, *, solver: str = "highs",
+             time_limit: float = 10.0) -> list[dict[str, Any]]:
+    """Conflicting rules with the smallest relaxation of each that restores feasibility."""
+    present = [f for f in POLICY_FAMILIES
+               if any(i.family == f for i in build_model(data, scenarios).registry.values())]
+    found: list[dict[str, Any]] = []
+    for family in present:
+        found.extend(_relax(data, scenarios, {family}, solver, time_limit) or [])
+    if found:
+        return found
+    everything = _relax(data, scenarios, set(present), solver, time_limit)
+    if everything:
+        return everything
+    return [{"rule": "unknown", "label": "the rules conflict, but no single relaxation was found "
+             "within the time limit", "relaxation": None}]
+
+
+def _relax(data: ProblemData, scenarios: Scenarios, families: set[str], solver: str,
+           time_limit: float) -> list[dict[str, Any]] | None:
+    m = build_model(data, scenarios, elastic=families)
+    slacks = [s for group in m.slacks.values() for s in group]
+    if not slacks:
+        return None
+    m.prob.setObjective(pulp.LpAffineExpression([(s, -1.0) for s in slacks]))
+    outcome = run_milp(m, solver=solver, time_limit=time_limit)
+    if outcome.x is None:
+        return None
+    return [_describe(m, name, amount, scenarios.count) for name, amount in _positive_slacks(m)]
+
+
+def _positive_slacks(m: Model) -> list[tuple[str, float]]:
+    out = []
+    for name, group in m.slacks.items():
+        amount = sum(float(s.varValue or 0.0) for s in group)
+        if amount > SLACK_TOL:
+            out.append((name, amount))
+    return out
+
+
+def _describe(m: Model, name: str, amount: float, scenario_count: int) -> dict[str, Any]:
+    info = m.registry[name]
+    return {"rule": info.family, "constraint": name, "key": list(info.key),
+            "label": describe(info, amount, scenario_count),
+            "relaxation": round(amount, 9), "unit": info.unit, "limit": info.rhs}
+
+
+def describe(info: ConstraintInfo, amount: float, scenario_count: int) -> str:
+    """Human words for relaxing one constraint by `amount`."""
+    family, label, rhs = info.family, info.label, info.rhs
+    if family == "min_spend":
+        return (f"{label} cannot be met: eligible candidates can spend at most "
+                f"{rhs - amount:.4g} under the other rules (lower it by {amount:.4g})")
+    if family == "budget":
+        return (f"{label} is {amount:.4g} short: raising it to {rhs + amount:.4g} would make "
+                "the problem feasible")
+    if family == "min_platforms":
+        return (f"{label} cannot be met: at most {rhs - amount:.4g} platforms can be funded under "
+                "the other rules")
+    if family == "min_p_any_success":
+        share = (rhs - amount) / max(scenario_count, 1)
+        return f"{label} cannot be met: at most {share:.1%} is achievable under the other rules"
+    if family in ("lock", "commitment"):
+        return f"{label} cannot be honoured together with the other rules"
+    if family in ("exclusion", "dal", "eligibility"):
+        return f"{label} must be lifted for the other rules to be met"
+    if family in ("platform_share", "organisation_share", "moonshot_share", "rising_star_share"):
+        return (f"{label} cannot be met: it is off by £{amount:.4g}m of spend under the other "
+                "rules")
+    return f"{label}: relax by {amount:.4g} {info.unit}"

@@ -1,0 +1,229 @@
+"""Running a PuLP model on HiGHS (default) or CBC, with warm start, progress and interruption."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import highspy
+import numpy as np
+import pulp
+
+from optimiser.data import FloatArray
+from optimiser.errors import SolverError
+from optimiser.model import Model
+from optimiser.result import Progress
+
+SOLVERS = ("highs", "cbc")
+
+
+@dataclass
+class MilpOutcome:
+    """What a MILP run gave, in the model's (maximised) objective."""
+
+    status: str  # optimal | feasible | infeasible | no_solution
+    x: FloatArray | None
+    objective: float | None
+    bound: float | None
+    seconds: float
+    solver: str
+    version: str
+
+
+def solver_version(solver: str) -> tuple[str, str]:
+    """Display name and version of a solver."""
+    if solver == "highs":
+        h = highspy.Highs()
+        return "HiGHS", f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+    try:
+        return "CBC", f"bundled with PuLP {version('pulp')}"
+    except PackageNotFoundError:  # pragma: no cover
+        return "CBC", "unknown"
+
+
+class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
+    """PuLP's HiGHS with a bulk model build, a warm start and a progress/interrupt callback."""
+
+    def __init__(self, *, start: dict[str, float] | None,
+                 on_event: Callable[[float, float, float], bool] | None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.start = start
+        self.on_event = on_event
+        self.info: dict[str, float] = {}
+
+    def buildSolverModel(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
+        h = lp.solverModel
+        inf = highspy.kHighsInf
+        sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+        variables = lp.variables()
+        n = len(variables)
+        lower = np.array([-inf if v.lowBound is None else v.lowBound for v in variables], float)
+        upper = np.array([inf if v.upBound is None else v.upBound for v in variables], float)
+        cost = np.array([sign * lp.objective.get(v, 0.0) for v in variables], float)
+        h.addVars(n, lower, upper)
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+        for j, v in enumerate(variables):
+            v.index = j
+        ints = np.array([v.index for v in variables if v.cat == pulp.LpInteger], dtype=np.int32)
+        if len(ints) and self.mip:
+            h.changeColsIntegrality(len(ints), ints,
+                                    np.full(len(ints), highspy.HighsVarType.kInteger))
+        rows_lo, rows_hi, starts, index, values = [], [], [], [], []
+        for i, c in enumerate(lp.constraints.values()):
+            c.index = i
+            starts.append(len(index))
+            for v, a in c.items():
+                if a != 0:
+                    index.append(v.index)
+                    values.append(a)
+            lb, ub = c.getLb(), c.getUb()
+            rows_lo.append(-inf if lb is None else lb)
+            rows_hi.append(inf if ub is None else ub)
+        if rows_lo:
+            h.addRows(len(rows_lo), np.array(rows_lo, float), np.array(rows_hi, float),
+                      len(index), np.array(starts, dtype=np.int32),
+                      np.array(index, dtype=np.int32), np.array(values, float))
+        if self.start is not None:
+            sol = highspy.HighsSolution()
+            sol.col_value = [float(self.start.get(v.name, 0.0)) for v in variables]
+            sol.value_valid = True
+            h.setSolution(sol)
+        if self.on_event is not None:
+            h.cbMipInterrupt.subscribe(self._event)
+
+    def _event(self, e: Any) -> None:
+        out = e.data_out
+        assert self.on_event is not None
+        stop = self.on_event(float(out.running_time), -float(out.mip_primal_bound),
+                             -float(out.mip_dual_bound))
+        if stop:
+            e.data_in.user_interrupt = True
+
+    def findSolutionValues(self, lp: pulp.LpProblem) -> Any:  # noqa: N802 (PuLP's name)
+        h = lp.solverModel
+        info = h.getInfo()
+        self.info = {"mip_dual_bound": float(info.mip_dual_bound),
+                     "objective": float(info.objective_function_value),
+                     "primal_status": float(info.primal_solution_status),
+                     "mip_gap": float(info.mip_gap)}
+        self.model_status = h.getModelStatus()
+        return super().findSolutionValues(lp)
+
+
+def run_milp(m: Model, *, solver: str = "highs", time_limit: float | None = None,
+             gap: float = 0.0, start: FloatArray | None = None,
+             on_progress: Callable[[Progress], None] | None = None,
+             should_stop: Callable[[], bool] | None = None, phase: str = "MILP",
+             clock_start: float | None = None, threads: int | None = None) -> MilpOutcome:
+    """Solve `m.prob`; report status, solution x, objective and bound (model objective units)."""
+    if solver not in SOLVERS:
+        raise SolverError(f"unknown solver {solver!r}: choose one of {', '.join(SOLVERS)}")
+    t0 = time.perf_counter()
+    origin = t0 if clock_start is None else clock_start
+    name, ver = solver_version(solver)
+    warm = None if start is None else _start_values(m, start)
+    if solver == "highs":
+        last = [0.0]
+
+        def event(elapsed: float, incumbent: float, bound: float) -> bool:
+            now = time.perf_counter()
+            if on_progress is not None and now - last[0] >= 1.0:
+                last[0] = now
+                on_progress(Progress(now - origin, _finite(incumbent), _finite(bound), phase))
+            return bool(should_stop and should_stop())
+
+        use_cb = on_progress is not None or should_stop is not None
+        options: dict[str, Any] = {"mip_abs_gap": 1e-9, "random_seed": 0}
+        if threads:
+            options["threads"] = threads
+        highs = _HiGHS(start=warm, on_event=event if use_cb else None, msg=False,
+                       timeLimit=time_limit, gapRel=gap, **options)
+        status = m.prob.solve(highs)
+        x = _x_values(m)
+        model_status = highs.model_status
+        constant = float(getattr(m.prob.objective, "constant", 0.0) or 0.0)
+        bound = -highs.info.get("mip_dual_bound", math.nan) + constant
+        has_x = x is not None and highs.info.get("primal_status", 0) == 2
+        seconds = time.perf_counter() - t0
+        if model_status == highspy.HighsModelStatus.kOptimal and has_x:
+            obj = _objective(m)
+            if not math.isfinite(bound) or not _has_integers(m):
+                bound = obj
+            return MilpOutcome("optimal", x, obj, max(bound, obj), seconds, name, ver)
+        if model_status in (highspy.HighsModelStatus.kInfeasible,
+                            highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            return MilpOutcome("infeasible", None, None, None, seconds, name, ver)
+        if has_x:
+            obj = _objective(m)
+            return MilpOutcome("feasible", x, obj, _finite(bound), seconds, name, ver)
+        return MilpOutcome("no_solution", None, None, _finite(bound), seconds, name, ver)
+    return _run_cbc(m, time_limit, gap, warm, t0, name, ver, status_hint=pulp.LpStatusNotSolved)
+
+
+def _run_cbc(m: Model, time_limit: float | None, gap: float, warm: dict[str, float] | None,
+             t0: float, name: str, ver: str, status_hint: int) -> MilpOutcome:
+    if warm is not None:
+        for v in m.prob.variables():
+            v.setInitialValue(warm.get(v.name, 0.0))
+    fd, log_path = tempfile.mkstemp(suffix=".log", prefix="cbc-")
+    os.close(fd)
+    try:
+        cbc = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=gap,
+                                warmStart=warm is not None, logPath=log_path, threads=1)
+        try:
+            status = m.prob.solve(cbc)
+        except pulp.PulpSolverError:
+            status = status_hint
+        with open(log_path, encoding="utf-8", errors="replace") as fh:
+            log = fh.read()
+    finally:
+        os.unlink(log_path)
+    seconds = time.perf_counter() - t0
+    if status == pulp.LpStatusInfeasible or "infeasible" in log.lower().split("result -")[-1][:80]:
+        return MilpOutcome("infeasible", None, None, None, seconds, name, ver)
+    x = _x_values(m)
+    if x is None or status != pulp.LpStatusOptimal:
+        return MilpOutcome("no_solution", None, None, None, seconds, name, ver)
+    obj = _objective(m)
+    proven = m.prob.sol_status == pulp.LpSolutionOptimal and "Optimal solution found" in log
+    bound = obj if proven else _cbc_bound(log, obj)
+    return MilpOutcome("optimal" if proven else "feasible", x, obj, bound, seconds, name, ver)
+
+
+def _cbc_bound(log: str, obj: float) -> float | None:
+    """CBC prints 'Gap: g' (relative) at the end of a stopped solve; the bound follows from it."""
+    match = re.findall(r"Gap:\s+([-\d.eE+]+)", log)
+    if not match:
+        return None
+    rel = float(match[-1])
+    return obj + rel * max(abs(obj), 1e-9)
+
+
+def _start_values(m: Model, start: FloatArray) -> dict[str, float]:
+    return {v.name: float(start[k]) for k, v in enumerate(m.x)}
+
+
+def _x_values(m: Model) -> FloatArray | None:
+    values = [v.varValue for v in m.x]
+    if any(v is None for v in values):
+        return None
+    return np.array([1.0 if float(v) > 0.5 else 0.0 for v in values])
+
+
+def _objective(m: Model) -> float:
+    return float(pulp.value(m.prob.objective) or 0.0)
+
+
+def _has_integers(m: Model) -> bool:
+    return any(v.cat == pulp.LpInteger for v in m.prob.variables())
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None

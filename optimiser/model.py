@@ -1,0 +1,362 @@
+"""The MILP of DESIGN.md section 5, one function per constraint family.
+
+Notation (echoing the design): x[k] ∈ {0,1} funds option k (a candidate/option pair), f[k,e,y] ≥ 0
+is the money option k draws from envelope e in year y, c[k] the planned total cost of k. Every
+constraint is added through `Model.add`, which names it by position (`budget__3`), refuses
+duplicates, and records name -> (family, key, human label) so a diagnosis can speak of "the UKRI
+budget in 2027-28" rather than of a name PuLP has mangled. Families listed in `Model.elastic` get a
+non-negative slack (in the constraint's own unit) so that diagnosis can measure the relaxation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pulp
+
+from optimiser.data import FloatArray, ProblemData
+from optimiser.scenarios import Scenarios
+
+Sense = Literal["<=", ">=", "=="]
+_SENSES = {"<=": pulp.LpConstraintLE, ">=": pulp.LpConstraintGE, "==": pulp.LpConstraintEQ}
+
+#: Families a user can change, so diagnosis may relax them; the others are the model's structure.
+POLICY_FAMILIES = (
+    "eligibility", "budget", "min_spend", "dal", "platform_share", "min_platforms",
+    "moonshot_share", "rising_star_share", "organisation_share", "lock", "exclusion",
+    "commitment", "min_p_any_success",
+)
+
+
+@dataclass(frozen=True)
+class ConstraintInfo:
+    """What a named constraint means, for people."""
+
+    family: str
+    key: tuple[Any, ...]
+    label: str
+    sense: Sense
+    rhs: float
+    unit: str
+
+
+@dataclass
+class Model:
+    """A PuLP problem, its variables, and the registry of constraint names."""
+
+    data: ProblemData
+    prob: pulp.LpProblem
+    x: list[pulp.LpVariable]
+    elastic: frozenset[str] = frozenset()
+    f: dict[tuple[int, int, int], pulp.LpVariable] = field(default_factory=dict)
+    registry: dict[str, ConstraintInfo] = field(default_factory=dict)
+    slacks: dict[str, list[pulp.LpVariable]] = field(default_factory=dict)
+    penalty: pulp.LpAffineExpression = field(default_factory=pulp.LpAffineExpression)
+    aux: dict[str, Any] = field(default_factory=dict)
+    _counts: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, data: ProblemData, elastic: Iterable[str] = ()) -> Model:
+        prob = pulp.LpProblem("portfolio", pulp.LpMaximize)
+        x = prob.add_variable_dicts("x", range(data.n_options), cat=pulp.LpBinary)
+        return cls(data=data, prob=prob, x=[x[k] for k in range(data.n_options)],
+                   elastic=frozenset(elastic))
+
+    @property
+    def xs(self) -> np.ndarray[Any, np.dtype[np.object_]]:
+        arr = np.empty(len(self.x), dtype=object)
+        arr[:] = self.x
+        return arr
+
+    def add(self, lhs: pulp.LpAffineExpression, sense: Sense, rhs: float, *, family: str,
+            key: tuple[Any, ...], label: str, unit: str = "£m") -> str:
+        """Add `lhs sense rhs` named `family__n`; with an elastic family, add its slack."""
+        n = self._counts.get(family, 0)
+        self._counts[family] = n + 1
+        name = f"{family}__{n}"
+        if name in self.registry:
+            raise ValueError(f"duplicate constraint name {name}")
+        if family in self.elastic:
+            expr = lhs.copy()
+            if sense in ("<=", "=="):
+                s = pulp.LpVariable(f"slack_lo_{family}__{n}", lowBound=0)
+                expr.addterm(s, -1.0)
+                self.slacks.setdefault(name, []).append(s)
+            if sense in (">=", "=="):
+                s = pulp.LpVariable(f"slack_hi_{family}__{n}", lowBound=0)
+                expr.addterm(s, 1.0)
+                self.slacks.setdefault(name, []).append(s)
+            lhs = expr
+        self.prob.addConstraint(pulp.LpConstraint(lhs, _SENSES[sense], rhs=rhs), name)
+        self.registry[name] = ConstraintInfo(family, key, label, sense, float(rhs), unit)
+        return name
+
+    def spend(self, mask: np.ndarray[Any, np.dtype[np.bool_]] | None = None,
+              weight: float = 1.0) -> pulp.LpAffineExpression:
+        """weight · Σ_{k in mask} c[k]·x[k] (all options when mask is None)."""
+        c = self.data.total_cost
+        idx = np.arange(len(c)) if mask is None else np.flatnonzero(mask)
+        return linear(self.xs[idx], weight * c[idx])
+
+
+def linear(variables: Any, coefs: Any) -> pulp.LpAffineExpression:
+    """Σ coef·var from parallel arrays, skipping zero coefficients (no lpSum over generators)."""
+    coefs = np.asarray(coefs, dtype=float)
+    keep = np.flatnonzero(coefs != 0)
+    return pulp.LpAffineExpression([(variables[j], float(coefs[j])) for j in keep])
+
+
+def build_model(data: ProblemData, scenarios: Scenarios, *,
+                elastic: Iterable[str] = ()) -> Model:
+    """Every constraint family of the problem; objectives are set by `optimiser.objectives`."""
+    m = Model.empty(data, elastic)
+    add_one_option_per_candidate(m)
+    add_funding_flows(m)
+    add_budgets(m)
+    add_min_spend(m)
+    add_dal_caps(m)
+    add_platform_shares(m)
+    add_min_platforms(m)
+    add_moonshot_share(m)
+    add_rising_star_share(m)
+    add_organisation_shares(m)
+    add_locks(m)
+    add_exclusions(m)
+    add_commitments(m)
+    add_switching_cost(m)
+    add_min_p_any_success(m, scenarios)
+    return m
+
+
+def add_one_option_per_candidate(m: Model) -> None:
+    """At most one option per candidate: Σ_o x[i,o] ≤ 1."""
+    for i, cand in enumerate(m.data.problem.candidates):
+        ks = m.data.options_of(i)
+        if len(ks) > 1:
+            m.add(linear(m.xs[ks], np.ones(len(ks))), "<=", 1, family="one_option", key=(i,),
+                  label=f"at most one option of {cand.id}", unit="options")
+
+
+def add_funding_flows(m: Model) -> None:
+    """Σ_e f[k,e,y] = cost[k,y]·x[k], with f only on eligible envelopes.
+
+    An option with planned spend but no eligible envelope cannot be funded (family `eligibility`).
+    """
+    d = m.data
+    years = d.problem.years
+    idx = [(k, e, y) for k in range(d.n_options) for y in range(len(years)) if d.cost[k, y] > 0
+           for e in np.flatnonzero(d.eligible[k]).tolist()]
+    fvars = m.prob.add_variable_dicts("f", idx, lowBound=0)
+    m.f = {(int(k), int(e), int(y)): fvars[(k, e, y)] for (k, e, y) in idx}
+    for k in range(d.n_options):
+        for y in range(len(years)):
+            if d.cost[k, y] <= 0:
+                continue
+            flows = [(m.f[(k, int(e), y)], 1.0) for e in np.flatnonzero(d.eligible[k])]
+            expr = pulp.LpAffineExpression([*flows, (m.x[k], -float(d.cost[k, y]))])
+            if flows:
+                m.add(expr, "==", 0, family="flows", key=(k, y),
+                      label=f"funding of {d.keys[k]} in {years[y]}")
+            else:
+                m.add(linear([m.x[k]], [d.cost[k, y]]), "<=", 0, family="eligibility",
+                      key=(k, y), label=f"{d.keys[k]} has no eligible envelope for its "
+                      f"{years[y]} spend of {d.cost[k, y]:g}")
+
+
+def envelope_spend(m: Model, e: int, years: Iterable[int]) -> pulp.LpAffineExpression:
+    """Σ_{k, y in years} f[k,e,y]."""
+    wanted = set(years)
+    return pulp.LpAffineExpression([(v, 1.0) for (_, e2, y), v in m.f.items()
+                                    if e2 == e and y in wanted])
+
+
+def add_budgets(m: Model) -> None:
+    """Spend of envelope e in year y ≤ budget[e,y]; with carry_forward, cumulatively:
+
+    Σ_{k, y' ≤ y} f[k,e,y'] ≤ Σ_{y' ≤ y} B[e,y'].
+    """
+    d = m.data
+    carry = d.problem.policy.carry_forward
+    years = d.problem.years
+    for e, env in enumerate(d.problem.envelopes):
+        for y, year in enumerate(years):
+            span = range(y + 1) if carry else [y]
+            expr = envelope_spend(m, e, span)
+            if not expr:
+                continue
+            rhs = float(d.budget[e, list(span)].sum())
+            what = f"cumulative budget to {year}" if carry else f"budget in {year}"
+            m.add(expr, "<=", rhs, family="budget", key=(env.id, year),
+                  label=f"{env.name or env.id} {what} ({rhs:g})")
+
+
+def add_min_spend(m: Model) -> None:
+    """Optional minimum spend per envelope over the run: Σ_{k,y} f[k,e,y] ≥ min_spend[e]."""
+    years = range(len(m.data.problem.years))
+    for e, env in enumerate(m.data.problem.envelopes):
+        if env.min_spend:
+            m.add(envelope_spend(m, e, years), ">=", env.min_spend, family="min_spend",
+                  key=(env.id,), label=f"{env.name or env.id} minimum spend {env.min_spend:g}")
+
+
+def add_dal_caps(m: Model) -> None:
+    """With dal_mode 'cap': x[k] = 0 when c[k] > DAL and the candidate is not Treasury-approved.
+
+    In 'flag' mode nothing is constrained; the result lists such awards under `flags`.
+    """
+    policy = m.data.problem.policy
+    if policy.dal_mode != "cap" or policy.dal is None:
+        return
+    for k in np.flatnonzero(dal_breaches(m.data)):
+        m.add(linear([m.x[k]], [1.0]), "<=", 0, family="dal", key=(m.data.keys[k],),
+              label=f"DAL cap {policy.dal:g} on {m.data.keys[k]} (costs "
+              f"{m.data.total_cost[k]:g}, not Treasury-approved)", unit="awards")
+
+
+def dal_breaches(data: ProblemData) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Options above the DAL whose candidate is not Treasury-approved."""
+    dal = data.problem.policy.dal
+    approved = np.array([data.problem.candidates[i].treasury_approved for i in data.candidate_of],
+                        dtype=bool)
+    if dal is None:
+        return np.zeros(data.n_options, dtype=bool)
+    return (data.total_cost > dal + 1e-9) & ~approved
+
+
+def add_platform_shares(m: Model) -> None:
+    """Σ_{k in platform p} c[k]x[k] ≤ share · Σ_k c[k]x[k] for every platform p."""
+    share = m.data.problem.policy.max_platform_share
+    if share >= 1:
+        return
+    for p, name in enumerate(m.data.platforms):
+        mask = m.data.platform_of == p
+        m.add(m.spend(mask) - m.spend(None, share), "<=", 0, family="platform_share", key=(name,),
+              label=f"{name} at most {share:.0%} of total spend")
+
+
+def add_min_platforms(m: Model) -> None:
+    """At least N distinct platforms funded: u[p] ≤ Σ_{k in p} x[k], Σ_p u[p] ≥ N, u in [0,1].
+
+    u may be continuous: Σ x is an integer, so u[p] ≤ min(1, Σ x) is 0 or 1 at best.
+    """
+    need = m.data.problem.policy.min_platforms
+    if need <= 0:
+        return
+    u = m.prob.add_variable_dicts("u", range(len(m.data.platforms)), lowBound=0, upBound=1)
+    for p, name in enumerate(m.data.platforms):
+        ks = np.flatnonzero(m.data.platform_of == p)
+        m.add(linear([u[p]], [1.0]) - linear(m.xs[ks], np.ones(len(ks))), "<=", 0,
+              family="platform_link", key=(name,), label=f"{name} counts only when funded")
+    m.add(linear([u[p] for p in u], np.ones(len(u))), ">=", need, family="min_platforms",
+          key=(need,), label=f"at least {need} platforms funded", unit="platforms")
+
+
+def add_moonshot_share(m: Model) -> None:
+    """Σ_{moonshot k} c[k]x[k] ≥ share · Σ_k c[k]x[k]."""
+    share = m.data.problem.policy.min_moonshot_share
+    if share > 0:
+        m.add(m.spend(m.data.moonshot) - m.spend(None, share), ">=", 0, family="moonshot_share",
+              key=(share,), label=f"at least {share:.0%} of spend on moonshots")
+
+
+def add_rising_star_share(m: Model) -> None:
+    """Σ_{rising-star k} c[k]x[k] ≥ share · Σ_k c[k]x[k]."""
+    share = m.data.problem.policy.min_rising_star_share
+    if share > 0:
+        m.add(m.spend(m.data.rising_star) - m.spend(None, share), ">=", 0,
+              family="rising_star_share", key=(share,),
+              label=f"at least {share:.0%} of spend on rising stars")
+
+
+def add_organisation_shares(m: Model) -> None:
+    """Σ_{k of organisation g} c[k]x[k] ≤ share · Σ_k c[k]x[k] for every organisation g."""
+    share = m.data.problem.policy.max_organisation_share
+    if share >= 1:
+        return
+    for g, name in enumerate(m.data.organisations):
+        mask = m.data.organisation_of == g
+        m.add(m.spend(mask) - m.spend(None, share), "<=", 0, family="organisation_share",
+              key=(name,), label=f"{name} at most {share:.0%} of total spend")
+
+
+def _must_fund(m: Model, refs: list[str], family: str, what: str) -> None:
+    for ref in refs:
+        ks = m.data.refs_to_options(ref)
+        m.add(linear(m.xs[ks], np.ones(len(ks))), ">=", 1, family=family, key=(ref,),
+              label=f"{what} {ref}", unit="awards")
+
+
+def add_locks(m: Model) -> None:
+    """CEO locks: a candidate (any one option) or candidate/option must be funded: Σ x ≥ 1."""
+    _must_fund(m, m.data.problem.policy.locks, "lock", "lock on")
+
+
+def add_commitments(m: Model) -> None:
+    """Contracted tranches stay funded: `candidate/option` ⇒ x = 1; `candidate` ⇒ some option."""
+    _must_fund(m, m.data.problem.policy.commitments, "commitment", "contracted commitment")
+
+
+def add_exclusions(m: Model) -> None:
+    """Exclusions: Σ x over the named candidate's options (or the one option) = 0."""
+    for ref in m.data.problem.policy.exclusions:
+        ks = m.data.refs_to_options(ref)
+        m.add(linear(m.xs[ks], np.ones(len(ks))), "<=", 0, family="exclusion", key=(ref,),
+              label=f"exclusion of {ref}", unit="awards")
+
+
+def previous_costs(data: ProblemData) -> dict[int, float]:
+    """Candidate index -> planned total cost of last quarter's approved option."""
+    out = {}
+    ids = [c.id for c in data.problem.candidates]
+    for cand_id, opt_id in data.problem.policy.previous.items():
+        out[ids.index(cand_id)] = float(data.total_cost[data.index_of(f"{cand_id}/{opt_id}")])
+    return out
+
+
+def add_switching_cost(m: Model) -> None:
+    """Money dropped from last quarter: d[i] ≥ prev_cost[i] − Σ_o c[i,o]x[i,o], d ≥ 0.
+
+    The objective is charged γ·Σ d[i] (`m.penalty`); d sits at max(0, prev − now) at an optimum.
+    """
+    gamma = m.data.problem.policy.switching_cost
+    prev = previous_costs(m.data)
+    if gamma <= 0 or not prev:
+        return
+    dvars = m.prob.add_variable_dicts("d", sorted(prev), lowBound=0)
+    for i, amount in sorted(prev.items()):
+        ks = m.data.options_of(i)
+        expr = linear([dvars[i]], [1.0]) + linear(m.xs[ks], m.data.total_cost[ks])
+        m.add(expr, ">=", amount, family="switching", key=(i,),
+              label=f"money dropped from {m.data.problem.candidates[i].id}")
+    m.penalty = linear([dvars[i] for i in sorted(prev)], np.full(len(prev), gamma))
+
+
+def success_patterns(scenarios: Scenarios) -> tuple[np.ndarray[Any, Any], FloatArray]:
+    """Distinct rows of the success matrix and how many scenarios share each."""
+    rows, counts = np.unique(scenarios.success, axis=0, return_counts=True)
+    return rows, counts.astype(float)
+
+
+def add_min_p_any_success(m: Model, scenarios: Scenarios) -> None:
+    """In at least a share q of scenarios some funded option succeeds.
+
+    w[j] ≤ Σ_{k succeeding in pattern j} x[k], Σ_j n[j]·w[j] ≥ q·S, w in [0,1] (exact as for
+    min_platforms), over the distinct success patterns j with multiplicity n[j].
+    """
+    q = m.data.problem.policy.min_p_any_success
+    if q is None or q <= 0:
+        return
+    rows, counts = success_patterns(scenarios)
+    live = np.flatnonzero(rows.any(axis=1))
+    w = m.prob.add_variable_dicts("w", range(len(live)), lowBound=0, upBound=1)
+    for j, r in enumerate(live):
+        ks = np.flatnonzero(rows[r])
+        m.add(linear([w[j]], [1.0]) - linear(m.xs[ks], np.ones(len(ks))), "<=", 0,
+              family="min_p_link", key=(int(r),), label="a scenario counts when something works")
+    need = q * scenarios.count - 1e-9
+    m.add(linear([w[j] for j in range(len(live))], counts[live]), ">=", need,
+          family="min_p_any_success", key=(q,),
+          label=f"P(at least one success) ≥ {q:.0%}", unit="scenarios")

@@ -1,0 +1,253 @@
+"""Maximising P(target): exact enumeration when small, else local search + a bounding MILP.
+
+The textbook model (a binary per scenario) does not close beyond toy sizes and its time-limited
+answer is often worse than the deterministic portfolio (DESIGN.md, "Tractability"). So:
+1. If the selections left after locks, exclusions and DAL caps are few, enumerate them all,
+   vectorised over scenarios, and confirm the best in order with the exact rule checker.
+2. Otherwise start from the `expected` and `capped` portfolios, improve each by local search
+   (add / drop / change option / swap, every move scored over all scenarios at once in numpy,
+   feasibility confirmed only for improving moves), then give the rest of the time to the
+   textbook MILP warm-started from the best portfolio: it may improve it, and its dual bound is
+   reported. `optimal` only when the bound proves it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimiser.data import FloatArray, ProblemData
+from optimiser.feasibility import SelectionChecker
+from optimiser.milp import MilpOutcome, run_milp
+from optimiser.model import build_model, previous_costs
+from optimiser.objectives import TOL, objective_value, set_objective, tie_break_weights
+from optimiser.result import Progress
+from optimiser.scenarios import Scenarios
+
+ENUMERATION_WORK = 3e8  # selections x scenarios evaluated by brute force
+MAX_CONFIRMATIONS = 5000
+
+
+@dataclass
+class PTargetOutcome:
+    status: str  # optimal | feasible | infeasible | no_solution
+    x: FloatArray | None
+    bound: float | None  # upper bound on the objective (incl. switching charge)
+    method: str
+    milp: MilpOutcome | None = None
+
+
+Report = Callable[[Progress], None]
+
+
+def solve_p_target(data: ProblemData, scenarios: Scenarios, checker: SelectionChecker, *,
+                   solver: str, time_limit: float, gap: float, report: Report,
+                   should_stop: Callable[[], bool] | None, clock_start: float) -> PTargetOutcome:
+    """Best P(target) portfolio within the time limit, with an honest bound."""
+    choices = allowed_choices(data, checker)
+    n_selections = float(np.prod([len(c) for c in choices], dtype=float))
+    if n_selections * scenarios.count <= ENUMERATION_WORK:
+        outcome = enumerate_selections(data, scenarios, checker, choices)
+        if outcome is not None:
+            return outcome
+    return _search_and_bound(data, scenarios, checker, solver=solver, time_limit=time_limit,
+                             gap=gap, report=report, should_stop=should_stop,
+                             clock_start=clock_start)
+
+
+def allowed_choices(data: ProblemData, checker: SelectionChecker) -> list[list[int]]:
+    """Per candidate, the option indices it may take (-1 = unfunded) after locks and exclusions."""
+    policy = data.problem.policy
+    must = [data.refs_to_options(r) for r in [*policy.locks, *policy.commitments]]
+    out = []
+    for i in range(data.n_candidates):
+        ks = [int(k) for k in data.options_of(i) if not checker.forbidden[k]]
+        for group in must:
+            if set(group) <= set(data.options_of(i).tolist()):
+                ks = [k for k in ks if k in group]
+        forced = any(set(g) <= set(data.options_of(i).tolist()) for g in must)
+        out.append(ks if forced else [-1, *ks])
+    return out
+
+
+def _score(data: ProblemData, scenarios: Scenarios, xs: FloatArray) -> FloatArray:
+    """P(target) − switching charge − tie-break for each row of xs (selections x options)."""
+    target = data.target
+    impacts = xs @ scenarios.impact.T
+    value = (impacts >= target - TOL).mean(axis=1)
+    value -= xs @ tie_break_weights(data)
+    gamma = data.problem.policy.switching_cost
+    if gamma > 0:
+        for i, amount in previous_costs(data).items():
+            ks = data.options_of(i)
+            value -= gamma * np.maximum(0.0, amount - xs[:, ks] @ data.total_cost[ks])
+    return np.asarray(value, dtype=float)
+
+
+def enumerate_selections(data: ProblemData, scenarios: Scenarios, checker: SelectionChecker,
+                         choices: list[list[int]]) -> PTargetOutcome | None:
+    """Score every selection, then confirm the best ones in order; None if too many fail."""
+    sizes = [len(c) for c in choices]
+    total = int(np.prod(sizes, dtype=np.int64))
+    chunk = max(1, int(2e7 // max(scenarios.count, 1)))
+    scores = np.empty(total)
+    for start in range(0, total, chunk):
+        xs = _selections(data, choices, np.arange(start, min(total, start + chunk)))
+        scores[start:start + len(xs)] = _score(data, scenarios, xs)
+    order = np.argsort(-scores, kind="stable")
+    for n, idx in enumerate(order):
+        if n >= MAX_CONFIRMATIONS:
+            return None
+        x = _selections(data, choices, np.array([idx]))[0]
+        if checker.is_feasible(x):
+            value = objective_value("p_target", data, scenarios, x)
+            return PTargetOutcome("optimal", x, value, "enumeration")
+    return PTargetOutcome("infeasible", None, None, "enumeration")
+
+
+def _selections(data: ProblemData, choices: list[list[int]], codes: np.ndarray) -> FloatArray:
+    """Selections numbered in mixed radix over the per-candidate choices."""
+    xs = np.zeros((len(codes), data.n_options))
+    rest = codes.copy()
+    rows = np.arange(len(codes))
+    for options in choices:
+        digit = rest % len(options)
+        rest //= len(options)
+        picked = np.asarray(options)[digit]
+        funded = picked >= 0
+        xs[rows[funded], picked[funded]] = 1.0
+    return xs
+
+
+def local_search(data: ProblemData, scenarios: Scenarios, checker: SelectionChecker,
+                 x: FloatArray, *, deadline: float,
+                 should_stop: Callable[[], bool] | None = None) -> FloatArray:
+    """Best-improvement add / drop / change / swap moves scored over all scenarios at once."""
+    a = scenarios.impact
+    target = data.target
+    tie = tie_break_weights(data)
+    allowed = ~checker.forbidden
+    x = x.copy()
+    current = _score(data, scenarios, x[None, :])[0]
+    while time.perf_counter() < deadline and not (should_stop and should_stop()):
+        impact = a @ x
+        selected = np.flatnonzero(x > 0.5)
+        moves: list[tuple[float, int, int]] = []  # (gain, drop k or -1, add k or -1)
+        bases = [(-1, impact)] + [(int(k), impact - a[:, k]) for k in selected]
+        for drop, base in bases:
+            dropped_cand = -1 if drop < 0 else int(data.candidate_of[drop])
+            free = allowed & (x < 0.5)
+            taken = np.zeros(data.n_candidates, dtype=bool)
+            taken[data.candidate_of[selected]] = True
+            if dropped_cand >= 0:
+                taken[dropped_cand] = False
+            free &= ~taken[data.candidate_of]
+            cand_add = np.flatnonzero(free)
+            if drop >= 0:
+                only_drop = (base >= target - TOL).mean() + tie[drop] - _switch(data, x, drop, -1)
+                moves.append((only_drop - _p(impact, target), drop, -1))
+            if len(cand_add) == 0:
+                continue
+            hits = ((base[:, None] + a[:, cand_add]) >= target - TOL).mean(axis=0)
+            p_now = _p(impact, target)
+            for j, k in enumerate(cand_add):
+                gain = hits[j] - p_now - tie[k] + (tie[drop] if drop >= 0 else 0.0)
+                gain -= _switch(data, x, drop, int(k))
+                moves.append((float(gain), drop, int(k)))
+        moves.sort(key=lambda m: (-m[0], m[1], m[2]))
+        improved = False
+        for gain, drop, add in moves[:400]:
+            if gain <= 1e-12:
+                break
+            trial = x.copy()
+            if drop >= 0:
+                trial[drop] = 0.0
+            if add >= 0:
+                trial[add] = 1.0
+            if checker.is_feasible(trial):
+                value = _score(data, scenarios, trial[None, :])[0]
+                if value > current + 1e-12:
+                    x, current, improved = trial, value, True
+                    break
+        if not improved:
+            break
+    return x
+
+
+def _p(impact: FloatArray, target: float) -> float:
+    return float((impact >= target - TOL).mean())
+
+
+def _switch(data: ProblemData, x: FloatArray, drop: int, add: int) -> float:
+    """Change of the switching charge when option `drop` is unfunded and `add` funded."""
+    if data.problem.policy.switching_cost <= 0:
+        return 0.0
+    from optimiser.objectives import switching_penalty
+
+    trial = x.copy()
+    if drop >= 0:
+        trial[drop] = 0.0
+    if add >= 0:
+        trial[add] = 1.0
+    return switching_penalty(data, trial) - switching_penalty(data, x)
+
+
+def _search_and_bound(data: ProblemData, scenarios: Scenarios, checker: SelectionChecker, *,
+                      solver: str, time_limit: float, gap: float, report: Report,
+                      should_stop: Callable[[], bool] | None,
+                      clock_start: float) -> PTargetOutcome:
+    deadline = clock_start + time_limit
+    starts: list[FloatArray] = []
+    for kind, share in (("expected", 0.1), ("capped", 0.25)):
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0.05 or (should_stop and should_stop()):
+            break
+        m = build_model(data, scenarios)
+        set_objective(m, scenarios, kind)
+        out = run_milp(m, solver=solver, time_limit=max(0.05, remaining * share), gap=0.005,
+                       should_stop=should_stop, clock_start=clock_start)
+        if out.status == "infeasible":
+            return PTargetOutcome("infeasible", None, None, "milp")
+        if out.x is not None:
+            starts.append(out.x)
+    best: FloatArray | None = None
+    best_value = -np.inf
+    for x0 in starts:
+        budget_end = time.perf_counter() + max(0.0, (deadline - time.perf_counter()) * 0.3)
+        x = local_search(data, scenarios, checker, x0, deadline=budget_end,
+                         should_stop=should_stop)
+        value = _score(data, scenarios, x[None, :])[0]
+        if value > best_value:
+            best, best_value = x, value
+    incumbent = None if best is None else objective_value("p_target", data, scenarios, best)
+    report(Progress(time.perf_counter() - clock_start, incumbent, None, "local search"))
+    remaining = deadline - time.perf_counter()
+    milp = None
+    bound = None
+    if remaining > 0.1 and not (should_stop and should_stop()):
+        m = build_model(data, scenarios)
+        set_objective(m, scenarios, "p_target")
+        remaining = deadline - time.perf_counter()
+        milp = run_milp(m, solver=solver, time_limit=max(0.1, remaining), gap=gap, start=best,
+                        on_progress=report, should_stop=should_stop, phase="P(target) MILP",
+                        clock_start=clock_start)
+        if milp.status == "infeasible":
+            return PTargetOutcome("infeasible", None, None, "milp")
+        if milp.x is not None and checker.is_feasible(milp.x):
+            value = _score(data, scenarios, milp.x[None, :])[0]
+            if value > best_value + 1e-12:
+                best, best_value = milp.x, value
+        if milp.bound is not None:
+            bound = milp.bound + float(tie_break_weights(data).sum())
+    if best is None:
+        return PTargetOutcome("no_solution", None, bound, "local search + milp", milp)
+    value = objective_value("p_target", data, scenarios, best)
+    if bound is not None:
+        bound = max(bound, value)
+    proven = milp is not None and milp.status == "optimal" or (
+        bound is not None and bound - value <= max(gap * abs(value), 1e-9))
+    return PTargetOutcome("optimal" if proven else "feasible", best,
+                          value if proven else bound, "local search + milp", milp)

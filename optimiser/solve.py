@@ -1,0 +1,117 @@
+"""Solve a problem document: scenarios, model, objective, solver, diagnosis, evaluation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from optimiser.data import FloatArray, ProblemData, problem_data
+from optimiser.diagnose import diagnose
+from optimiser.evaluate import flags_of, funding_rows, metrics_of, spend_of
+from optimiser.feasibility import SelectionChecker
+from optimiser.milp import MilpOutcome, run_milp, solver_version
+from optimiser.model import build_model
+from optimiser.objectives import objective_value, set_objective, tie_break_weights
+from optimiser.problem import Problem
+from optimiser.ptarget import solve_p_target
+from optimiser.result import MetricsPair, Progress, Result, SolverInfo
+from optimiser.scenarios import Scenarios, evaluation_scenarios, optimisation_scenarios
+
+MAX_PROGRESS_KEPT = 100
+
+
+def solve(problem: Problem, *, solver: str = "highs", time_limit: float | None = None,
+          on_progress: Callable[[Progress], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> Result:
+    """Optimise `problem`'s objective; never raises for infeasibility (status `infeasible`)."""
+    t0 = time.perf_counter()
+    limit = problem.policy.time_limit_s if time_limit is None else time_limit
+    name, ver = solver_version(solver)
+    data = problem_data(problem)
+    scenarios = optimisation_scenarios(data)
+    checker = SelectionChecker(data, scenarios)
+    kind = problem.policy.objective
+    log: list[Progress] = []
+
+    def report(p: Progress) -> None:
+        log.append(p)
+        if on_progress is not None:
+            on_progress(p)
+
+    build_seconds = 0.0
+    if kind == "p_target":
+        pt = solve_p_target(data, scenarios, checker, solver=solver, time_limit=limit,
+                            gap=problem.policy.gap, report=report, should_stop=should_stop,
+                            clock_start=t0)
+        status, x, bound, method = pt.status, pt.x, pt.bound, pt.method
+    else:
+        tb = time.perf_counter()
+        m = build_model(data, scenarios)
+        set_objective(m, scenarios, kind)
+        build_seconds = time.perf_counter() - tb
+        report(Progress(time.perf_counter() - t0, None, None, f"built {kind} model"))
+        out = run_milp(m, solver=solver, time_limit=max(0.1, limit - (time.perf_counter() - t0)),
+                       gap=problem.policy.gap, on_progress=report, should_stop=should_stop,
+                       clock_start=t0)
+        status, x, method = out.status, out.x, "milp"
+        bound = _objective_bound(data, out)
+
+    def info(seconds: float) -> SolverInfo:
+        return SolverInfo(name=name, version=ver, seconds=round(seconds, 4), method=method,
+                          scenarios=scenarios.count, build_seconds=round(build_seconds, 4),
+                          progress=[_progress_dict(p) for p in log[-MAX_PROGRESS_KEPT:]])
+
+    if status == "infeasible":
+        report(Progress(time.perf_counter() - t0, None, None, "diagnosing infeasibility"))
+        diagnosis = diagnose(data, scenarios, solver=solver, time_limit=min(10.0, limit))
+        return Result(status="infeasible", solver=info(time.perf_counter() - t0),
+                      diagnosis=diagnosis, message="no portfolio satisfies every rule")
+    if x is None:
+        return Result(status="error", solver=info(time.perf_counter() - t0),
+                      message="no portfolio was found within the time limit")
+    return _result(data, scenarios, kind, x, status, bound, info(time.perf_counter() - t0))
+
+
+def _objective_bound(data: ProblemData, out: MilpOutcome) -> float | None:
+    """The MILP bound in objective units (the tie-break may have lowered it by at most Σε)."""
+    if out.bound is None:
+        return None
+    return out.bound + float(tie_break_weights(data).sum())
+
+
+def _result(data: ProblemData, scenarios: Scenarios, kind: str, x: FloatArray, status: str,
+            bound: float | None, solver: SolverInfo) -> Result:
+    value = objective_value(kind, data, scenarios, x)
+    if status == "optimal":
+        bound = value if bound is None else max(min(bound, value + 1e-6), value)
+    elif bound is not None:
+        bound = max(bound, value)
+    solver.bound = None if bound is None else round(bound, 12)
+    solver.gap = None if bound is None else round(max(0.0, bound - value) / max(abs(value), 1e-9),
+                                                  12)
+    funding = funding_rows(data, x)
+    if funding is None:  # cannot happen for a feasible selection; kept honest if it does
+        return Result(status="error", solver=solver, message="the selection cannot be funded")
+    return Result(
+        status="optimal" if status == "optimal" else "feasible",
+        objective=round(value, 12),
+        selected=data.selection_dict(x),
+        funding=funding,
+        metrics=MetricsPair(in_sample=metrics_of(data, scenarios, x),
+                            out_of_sample=metrics_of(data, evaluation_scenarios(data), x)),
+        spend=spend_of(data, x, funding),
+        flags=flags_of(data, x),
+        solver=solver,
+    )
+
+
+def _progress_dict(p: Progress) -> dict[str, object]:
+    return {"elapsed": round(p.elapsed, 3), "incumbent": p.incumbent, "bound": p.bound,
+            "phase": p.phase}
+
+
+def selection_vector(problem: Problem, selected: dict[str, str]) -> FloatArray:
+    """x of a {candidate: option} mapping (helper for callers holding only a `Problem`)."""
+    return np.asarray(problem_data(problem).selection_vector(selected), dtype=float)

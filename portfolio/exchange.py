@@ -1,0 +1,74 @@
+"""The whole-mission exchange document (export / import / backup), as pydantic models."""
+
+from __future__ import annotations
+
+from typing import Final, Literal, Self
+
+from pydantic import Field, model_validator
+
+from portfolio.model import (
+    AuditEntry,
+    Candidate,
+    CouncilMember,
+    Evidence,
+    Mission,
+    Quarter,
+    Role,
+    Score,
+    Strict,
+    User,
+    Username,
+    check_candidate_fits_mission,
+)
+
+MISSION_FORMAT: Final = "mission-portfolio/mission"
+
+
+class MemberRole(Strict):
+    username: Username
+    role: Role
+
+
+class MissionDocument(Strict):
+    """Everything one mission holds; ``export`` writes it, ``import`` reads it back exactly."""
+
+    format: Literal["mission-portfolio/mission"] = MISSION_FORMAT
+    version: Literal[1] = 1
+    mission: Mission
+    users: list[User] = Field(default_factory=list)
+    roles: list[MemberRole] = Field(default_factory=list)
+    council: list[CouncilMember] = Field(default_factory=list)
+    candidates: list[Candidate] = Field(default_factory=list)
+    quarters: list[Quarter] = Field(default_factory=list)
+    scores: list[Score] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    audit: list[AuditEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        usernames = {u.username for u in self.users}
+        for i, r in enumerate(self.roles):
+            if r.username not in usernames:
+                raise ValueError(f"roles.{i}.username: {r.username} is not in users")
+        for i, member in enumerate(self.council):
+            if member.username not in usernames:
+                raise ValueError(f"council.{i}.username: {member.username} is not in users")
+        ids = [c.id for c in self.candidates]
+        if len(set(ids)) != len(ids):
+            raise ValueError("candidates: ids must be unique")
+        for i, c in enumerate(self.candidates):
+            for field, rule in check_candidate_fits_mission(c, self.mission):
+                raise ValueError(f"candidates.{i}.{field}: {rule}")
+        options = {(c.id, o.id) for c in self.candidates for o in c.options}
+        quarters = {q.label for q in self.quarters}
+        for i, s in enumerate(self.scores):
+            if (s.candidate, s.option) not in options:
+                raise ValueError(f"scores.{i}: {s.candidate}/{s.option} is not a funding option")
+            if s.quarter not in quarters:
+                raise ValueError(f"scores.{i}.quarter: {s.quarter} is not a quarter of the mission")
+        for i, ev in enumerate(self.evidence):
+            if ev.candidate not in ids:
+                raise ValueError(f"evidence.{i}.candidate: {ev.candidate} is not a candidate")
+            if ev.quarter not in quarters:
+                raise ValueError(f"evidence.{i}.quarter: {ev.quarter} is not a quarter")
+        return self

@@ -1,0 +1,369 @@
+"""The domain of a technological innovation mission, as pydantic models with no I/O.
+
+Validation follows DESIGN.md sections 2 and 4: probabilities 0.01-0.99, low <= most likely <= high,
+TRL 1-9, financial years like ``2026-27``, quarters like ``2026-27 Q3``, money >= 0, ids slug-safe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,39}$"
+FY_RE = re.compile(r"^(\d{4})-(\d{2})$")
+QUARTER_RE = re.compile(r"^(\d{4}-\d{2}) Q([1-4])$")
+
+
+def _check_financial_year(value: str) -> str:
+    match = FY_RE.match(value)
+    if not match or (int(match.group(1)) + 1) % 100 != int(match.group(2)):
+        raise ValueError("must be a financial year such as 2026-27 (second year follows the first)")
+    return value
+
+
+def _check_quarter(value: str) -> str:
+    match = QUARTER_RE.match(value)
+    if not match:
+        raise ValueError("must be a quarter such as 2026-27 Q3")
+    _check_financial_year(match.group(1))
+    return value
+
+
+def _check_finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+Slug = Annotated[
+    str,
+    StringConstraints(pattern=SLUG_PATTERN, max_length=64),
+    Field(
+        description="lower-case letters, digits and hyphens, starting and ending with a letter "
+        "or digit"
+    ),
+]
+Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN, max_length=40)]
+FinancialYear = Annotated[str, AfterValidator(_check_financial_year), Field(examples=["2026-27"])]
+QuarterLabel = Annotated[str, AfterValidator(_check_quarter), Field(examples=["2026-27 Q3"])]
+Money = Annotated[float, Field(ge=0, allow_inf_nan=False, description="£ million, >= 0")]
+Probability = Annotated[float, Field(ge=0.01, le=0.99, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+TRL = Annotated[int, Field(ge=1, le=9, strict=True)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def quarter_of(day: dt.date) -> str:
+    """The UK financial-year quarter containing ``day`` (April-June is Q1)."""
+    start = day.year if day.month >= 4 else day.year - 1
+    q = ((day.month - 4) % 12) // 3 + 1
+    return f"{start}-{(start + 1) % 100:02d} Q{q}"
+
+
+class Sector(StrEnum):
+    business = "business"
+    academia = "academia"
+    public_sector = "public_sector"
+    civil_society = "civil_society"
+
+
+class Tier(StrEnum):
+    conventional = "conventional"
+    moonshot = "moonshot"
+
+
+class OrganisationType(StrEnum):
+    incumbent = "incumbent"
+    rising_star = "rising_star"
+
+
+class Confidence(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class Role(StrEnum):
+    mission_ceo = "mission_ceo"
+    council_member = "council_member"
+    treasury_reviewer = "treasury_reviewer"
+
+
+ROLE_LABELS = {
+    Role.mission_ceo: "Mission CEO",
+    Role.council_member: "Expert Council member",
+    Role.treasury_reviewer: "Treasury reviewer",
+}
+
+
+class QuarterState(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class ScoreStatus(StrEnum):
+    draft = "draft"
+    submitted = "submitted"
+
+
+class EvidenceKind(StrEnum):
+    milestone_met = "milestone_met"
+    milestone_missed = "milestone_missed"
+    trl_change = "trl_change"
+    cost_actuals = "cost_actuals"
+    stage_gate = "stage_gate"
+
+
+class Strict(BaseModel):
+    """Base for domain models: unknown fields are an error, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ThreePoint(Strict):
+    """A three-point estimate; low <= most_likely <= high."""
+
+    low: FiniteFloat = Field(ge=0)
+    most_likely: FiniteFloat = Field(ge=0)
+    high: FiniteFloat = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.low <= self.most_likely <= self.high:
+            raise ValueError("low <= most_likely <= high must hold")
+        return self
+
+    @property
+    def pert_mean(self) -> float:
+        return (self.low + 4 * self.most_likely + self.high) / 6
+
+
+class Envelope(Strict):
+    """A source of money with a budget per financial year."""
+
+    id: Slug
+    name: Name
+    budget: dict[FinancialYear, Money] = Field(default_factory=dict)
+    min_spend: Money | None = None
+
+    @property
+    def total(self) -> float:
+        return sum(self.budget.values())
+
+
+class Mission(Strict):
+    slug: Slug
+    name: Name
+    description: Text = ""
+    target: FiniteFloat = Field(gt=0, description="impact the portfolio must reach")
+    unit: Name = "MtCO2e/yr"
+    deadline: dt.date
+    years: list[FinancialYear] = Field(min_length=1)
+    envelopes: list[Envelope] = Field(min_length=1)
+    dal: Money = Field(50.0, description="Delegated Authority Limit, £ million")
+    dal_mode: str = Field("flag", pattern="^(flag|cap)$")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if len(set(self.years)) != len(self.years):
+            raise ValueError("years: each financial year may appear once")
+        if self.years != sorted(self.years):
+            raise ValueError("years: must be in order")
+        ids = [e.id for e in self.envelopes]
+        if len(set(ids)) != len(ids):
+            raise ValueError("envelopes: ids must be unique")
+        for env in self.envelopes:
+            extra = set(env.budget) - set(self.years)
+            if extra:
+                raise ValueError(
+                    f"envelopes: budget of {env.id} names {sorted(extra)[0]}, "
+                    "which is not one of the mission's years"
+                )
+        return self
+
+
+class FundingOption(Strict):
+    """A fundable tranche of a candidate with its planned cost profile, p and impact."""
+
+    id: Slug
+    name: Name
+    cost_profile: dict[FinancialYear, Money] = Field(
+        min_length=1, description="planned spend per financial year, £ million"
+    )
+    cost_range: ThreePoint | None = Field(
+        None, description="three-point total cost (£ million) used to sample overruns"
+    )
+    p_success: Probability
+    impact: ThreePoint
+
+    @property
+    def total_cost(self) -> float:
+        return sum(self.cost_profile.values())
+
+
+class Candidate(Strict):
+    id: Slug
+    name: Name
+    description: Text = ""
+    organisation: Name
+    organisation_type: OrganisationType
+    platform: Slug
+    tier: Tier
+    trl: TRL
+    eligible_envelopes: list[Slug] = Field(min_length=1)
+    ncr: bool = Field(False, description="novel, contentious or repercussive spending")
+    treasury_approved: bool = False
+    commercially_sensitive: bool = False
+    registered_by: Username | None = None
+    options: list[FundingOption] = Field(min_length=1, max_length=5)
+
+    @model_validator(mode="after")
+    def _unique_options(self) -> Self:
+        ids = [o.id for o in self.options]
+        if len(set(ids)) != len(ids):
+            raise ValueError("options: option ids must be unique within a candidate")
+        if len(set(self.eligible_envelopes)) != len(self.eligible_envelopes):
+            raise ValueError("eligible_envelopes: each envelope may appear once")
+        return self
+
+
+def check_candidate_fits_mission(candidate: Candidate, mission: Mission) -> list[tuple[str, str]]:
+    """Cross-checks between a candidate and its mission, as (field, rule) pairs."""
+    errors: list[tuple[str, str]] = []
+    envelope_ids = {e.id for e in mission.envelopes}
+    for env in candidate.eligible_envelopes:
+        if env not in envelope_ids:
+            errors.append(("eligible_envelopes", f"{env} is not an envelope of this mission"))
+    for i, option in enumerate(candidate.options):
+        for year in option.cost_profile:
+            if year not in mission.years:
+                errors.append(
+                    (f"options.{i}.cost_profile", f"{year} is not one of the mission's years")
+                )
+    return errors
+
+
+class CouncilMember(Strict):
+    username: Username
+    sector: Sector
+
+
+class Score(Strict):
+    """One council member's estimate for one funding option in one quarter."""
+
+    member: Username
+    quarter: QuarterLabel
+    candidate: Slug
+    option: Slug
+    status: ScoreStatus = ScoreStatus.draft
+    not_competent: bool = False
+    p_success: Probability | None = None
+    cost: ThreePoint | None = None
+    impact: ThreePoint | None = None
+    trl: TRL | None = None
+    confidence: Confidence | None = None
+    rationale: Text = ""
+
+    @model_validator(mode="after")
+    def _complete_when_submitted(self) -> Self:
+        if self.status is ScoreStatus.submitted and not self.not_competent:
+            for field in ("p_success", "cost", "impact", "trl", "confidence"):
+                if getattr(self, field) is None:
+                    raise ValueError(f"{field}: required to submit a score")
+        return self
+
+
+class Evidence(Strict):
+    """A piece of evidence about a candidate recorded in a quarter."""
+
+    candidate: Slug
+    quarter: QuarterLabel
+    kind: EvidenceKind
+    date: dt.date
+    summary: Name
+    diagnosticity: float = Field(1.0, gt=0, le=10, allow_inf_nan=False)
+    trl: TRL | None = None
+    cost_actual: Money | None = None
+    cost_planned: Money | None = None
+    outcome: bool | None = Field(None, description="stage gate: True succeeded, False failed")
+    recorded_by: Username | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> Self:
+        if self.kind is EvidenceKind.trl_change and self.trl is None:
+            raise ValueError("trl: required for a TRL change")
+        if self.kind is EvidenceKind.cost_actuals and (
+            self.cost_actual is None or not self.cost_planned
+        ):
+            raise ValueError("cost_actual: cost actuals need the actual and a planned cost > 0")
+        if self.kind is EvidenceKind.stage_gate and self.outcome is None:
+            raise ValueError("outcome: a stage gate needs its outcome")
+        return self
+
+
+class Quarter(Strict):
+    label: QuarterLabel
+    state: QuarterState = QuarterState.open
+
+
+class Allocation(Strict):
+    """The funded option of a candidate in an optimiser run."""
+
+    candidate: Slug
+    option: Slug
+    amounts: dict[str, dict[FinancialYear, Money]] = Field(
+        default_factory=dict, description="envelope -> year -> £ million"
+    )
+
+
+class OptimiserRun(Strict):
+    id: int | None = None
+    quarter: QuarterLabel
+    objective: str
+    status: str
+    started_by: Username
+    started_at: dt.datetime
+    problem: dict[str, Any]
+    result: dict[str, Any] | None = None
+    allocations: list[Allocation] = Field(default_factory=list)
+
+
+class User(Strict):
+    username: Username
+    display_name: Name
+    is_admin: bool = False
+    active: bool = True
+
+
+class RoleAssignment(Strict):
+    username: Username
+    mission: Slug
+    role: Role
+
+
+class AuditEntry(Strict):
+    """One change: who, when, what, before -> after. Never edited or deleted."""
+
+    at: dt.datetime
+    actor: str
+    mission: Slug | None
+    entity: str
+    entity_id: str
+    action: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None

@@ -1,0 +1,221 @@
+"""SQLAlchemy 2 tables. Only the repository and the unit of work import this module."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SessionRow(Base):
+    """A server-side login session; ``id`` is the SHA-256 of the cookie's random token."""
+
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    user: Mapped[UserRow] = relationship(lazy="joined")
+
+
+class ApiTokenRow(Base):
+    """A per-user API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    user: Mapped[UserRow] = relationship(lazy="joined")
+
+
+class MissionRow(Base):
+    __tablename__ = "missions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    target: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(200))
+    deadline: Mapped[dt.date] = mapped_column(Date)
+    years: Mapped[list[Any]] = mapped_column(JSON)
+    dal: Mapped[float] = mapped_column(Float)
+    dal_mode: Mapped[str] = mapped_column(String(8), default="flag")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    envelopes: Mapped[list[EnvelopeRow]] = relationship(
+        order_by="EnvelopeRow.position", cascade="all, delete-orphan"
+    )
+
+
+class EnvelopeRow(Base):
+    __tablename__ = "envelopes"
+    __table_args__ = (UniqueConstraint("mission_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mission_id: Mapped[int] = mapped_column(ForeignKey("missions.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer)
+    budget: Mapped[dict[str, Any]] = mapped_column(JSON)
+    min_spend: Mapped[float | None] = mapped_column(Float)
+
+
+class RoleRow(Base):
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("user_id", "mission_id", "role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    mission_id: Mapped[int] = mapped_column(ForeignKey("missions.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(32))
+    user: Mapped[UserRow] = relationship(lazy="joined")
+
+
+class CouncilMemberRow(Base):
+    __tablename__ = "council_members"
+    __table_args__ = (UniqueConstraint("mission_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mission_id: Mapped[int] = mapped_column(ForeignKey("missions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sector: Mapped[str] = mapped_column(String(32))
+    user: Mapped[UserRow] = relationship(lazy="joined")
+
+
+class CandidateRow(Base):
+    __tablename__ = "candidates"
+    __table_args__ = (UniqueConstraint("mission_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mission_id: Mapped[int] = mapped_column(ForeignKey("missions.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    organisation: Mapped[str] = mapped_column(String(200))
+    organisation_type: Mapped[str] = mapped_column(String(32))
+    platform: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[str] = mapped_column(String(32))
+    trl: Mapped[int] = mapped_column(Integer)
+    eligible_envelopes: Mapped[list[Any]] = mapped_column(JSON)
+    ncr: Mapped[bool] = mapped_column(Boolean, default=False)
+    treasury_approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    commercially_sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    registered_by: Mapped[str | None] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    options: Mapped[list[OptionRow]] = relationship(
+        order_by="OptionRow.position", cascade="all, delete-orphan"
+    )
+
+
+class OptionRow(Base):
+    __tablename__ = "funding_options"
+    __table_args__ = (UniqueConstraint("candidate_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer)
+    cost_profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+    cost_range: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    p_success: Mapped[float] = mapped_column(Float)
+    impact: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class QuarterRow(Base):
+    __tablename__ = "quarters"
+    __table_args__ = (UniqueConstraint("mission_id", "label"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mission_id: Mapped[int] = mapped_column(ForeignKey("missions.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+
+
+class ScoreRow(Base):
+    __tablename__ = "scores"
+    __table_args__ = (UniqueConstraint("quarter_id", "option_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quarter_id: Mapped[int] = mapped_column(ForeignKey("quarters.id", ondelete="CASCADE"))
+    option_id: Mapped[int] = mapped_column(ForeignKey("funding_options.id", ondelete="RESTRICT"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    status: Mapped[str] = mapped_column(String(16))
+    not_competent: Mapped[bool] = mapped_column(Boolean, default=False)
+    p_success: Mapped[float | None] = mapped_column(Float)
+    cost: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    impact: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    trl: Mapped[int | None] = mapped_column(Integer)
+    confidence: Mapped[str | None] = mapped_column(String(16))
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class EvidenceRow(Base):
+    __tablename__ = "evidence"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="RESTRICT"))
+    quarter_id: Mapped[int] = mapped_column(ForeignKey("quarters.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(32))
+    date: Mapped[dt.date] = mapped_column(Date)
+    summary: Mapped[str] = mapped_column(String(200))
+    diagnosticity: Mapped[float] = mapped_column(Float, default=1.0)
+    trl: Mapped[int | None] = mapped_column(Integer)
+    cost_actual: Mapped[float | None] = mapped_column(Float)
+    cost_planned: Mapped[float | None] = mapped_column(Float)
+    outcome: Mapped[bool | None] = mapped_column(Boolean)
+    recorded_by: Mapped[str | None] = mapped_column(String(40))
+
+
+class AuditRow(Base):
+    """The append-only audit trail (database triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "audit_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(40))
+    mission: Mapped[str | None] = mapped_column(String(64), index=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

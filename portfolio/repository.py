@@ -1,0 +1,649 @@
+"""Repositories: translate between the pydantic domain and the SQLAlchemy rows.
+
+Services never see a row or a session; they see these methods and domain models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from portfolio.errors import Conflict, NotFound
+from portfolio.model import (
+    AuditEntry,
+    Candidate,
+    CouncilMember,
+    Envelope,
+    Evidence,
+    FundingOption,
+    Mission,
+    Quarter,
+    Role,
+    RoleAssignment,
+    Score,
+    ThreePoint,
+    User,
+)
+from portfolio.orm import (
+    ApiTokenRow,
+    AuditRow,
+    CandidateRow,
+    CouncilMemberRow,
+    EnvelopeRow,
+    EvidenceRow,
+    MissionRow,
+    OptionRow,
+    QuarterRow,
+    RoleRow,
+    ScoreRow,
+    SessionRow,
+    UserRow,
+)
+
+
+def _three(value: dict[str, Any] | None) -> ThreePoint | None:
+    return ThreePoint.model_validate(value) if value is not None else None
+
+
+def _dump(value: ThreePoint | None) -> dict[str, Any] | None:
+    return value.model_dump() if value is not None else None
+
+
+class Users:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _row(self, username: str) -> UserRow:
+        row = self.session.scalar(select(UserRow).where(UserRow.username == username))
+        if row is None:
+            raise NotFound(f"no user {username}")
+        return row
+
+    @staticmethod
+    def _to_model(row: UserRow) -> User:
+        return User(
+            username=row.username,
+            display_name=row.display_name,
+            is_admin=row.is_admin,
+            active=row.active,
+        )
+
+    def get(self, username: str) -> User:
+        return self._to_model(self._row(username))
+
+    def find(self, username: str) -> User | None:
+        row = self.session.scalar(select(UserRow).where(UserRow.username == username))
+        return self._to_model(row) if row else None
+
+    def all(self) -> list[User]:
+        rows = self.session.scalars(select(UserRow).order_by(UserRow.username))
+        return [self._to_model(r) for r in rows]
+
+    def add(self, user: User, password_hash: str | None) -> None:
+        if self.find(user.username) is not None:
+            raise Conflict(f"username {user.username} is already taken")
+        self.session.add(
+            UserRow(
+                username=user.username,
+                display_name=user.display_name,
+                is_admin=user.is_admin,
+                active=user.active,
+                password_hash=password_hash,
+            )
+        )
+        self.session.flush()
+
+    def update(self, user: User) -> None:
+        row = self._row(user.username)
+        row.display_name, row.is_admin, row.active = user.display_name, user.is_admin, user.active
+
+    def password_hash(self, username: str) -> str | None:
+        row = self.session.scalar(select(UserRow).where(UserRow.username == username))
+        return row.password_hash if row else None
+
+    def set_password_hash(self, username: str, password_hash: str) -> None:
+        self._row(username).password_hash = password_hash
+
+    def roles(self, username: str) -> list[RoleAssignment]:
+        rows = self.session.execute(
+            select(RoleRow.role, MissionRow.slug)
+            .join(UserRow, RoleRow.user_id == UserRow.id)
+            .join(MissionRow, RoleRow.mission_id == MissionRow.id)
+            .where(UserRow.username == username)
+            .order_by(MissionRow.slug, RoleRow.role)
+        )
+        return [RoleAssignment(username=username, mission=slug, role=Role(r)) for r, slug in rows]
+
+    # -- API tokens ---------------------------------------------------------------------------
+    def add_token(self, username: str, name: str, token_hash: str) -> None:
+        self.session.add(
+            ApiTokenRow(user_id=self._row(username).id, name=name, token_hash=token_hash)
+        )
+
+    def user_for_token(self, token_hash: str, now: dt.datetime) -> User | None:
+        row = self.session.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == token_hash))
+        if row is None or not row.user.active:
+            return None
+        row.last_used_at = now
+        return self._to_model(row.user)
+
+    def tokens(self, username: str) -> list[dict[str, Any]]:
+        rows = self.session.scalars(
+            select(ApiTokenRow)
+            .where(ApiTokenRow.user_id == self._row(username).id)
+            .order_by(ApiTokenRow.id)
+        )
+        return [
+            {"id": r.id, "name": r.name, "created_at": r.created_at, "last_used_at": r.last_used_at}
+            for r in rows
+        ]
+
+    def revoke_token(self, username: str, token_id: int) -> str:
+        row = self.session.get(ApiTokenRow, token_id)
+        if row is None or row.user.username != username:
+            raise NotFound("no such API token")
+        name = row.name
+        self.session.delete(row)
+        return name
+
+
+class Sessions:
+    """Server-side login sessions, keyed by the SHA-256 of the cookie token."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self,
+        session_hash: str,
+        username: str,
+        csrf_token: str,
+        now: dt.datetime,
+        expires_at: dt.datetime,
+    ) -> None:
+        user_id = self.session.scalar(select(UserRow.id).where(UserRow.username == username))
+        if user_id is None:
+            raise NotFound(f"no user {username}")
+        self.session.add(
+            SessionRow(
+                id=session_hash,
+                user_id=user_id,
+                csrf_token=csrf_token,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=expires_at,
+            )
+        )
+
+    def get(self, session_hash: str) -> tuple[User, str, dt.datetime, dt.datetime] | None:
+        """(user, csrf token, last seen, absolute expiry) of a live session, or None."""
+        row = self.session.get(SessionRow, session_hash)
+        if row is None or not row.user.active:
+            return None
+        return Users._to_model(row.user), row.csrf_token, row.last_seen_at, row.expires_at
+
+    def touch(self, session_hash: str, now: dt.datetime) -> None:
+        row = self.session.get(SessionRow, session_hash)
+        if row is not None:
+            row.last_seen_at = now
+
+    def remove(self, session_hash: str) -> None:
+        self.session.execute(delete(SessionRow).where(SessionRow.id == session_hash))
+
+    def remove_for_user(self, username: str) -> None:
+        user_id = self.session.scalar(select(UserRow.id).where(UserRow.username == username))
+        self.session.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+
+    def purge_expired(self, now: dt.datetime) -> None:
+        self.session.execute(delete(SessionRow).where(SessionRow.expires_at < now))
+
+
+class Missions:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def row(self, slug: str) -> MissionRow:
+        row = self.session.scalar(select(MissionRow).where(MissionRow.slug == slug))
+        if row is None:
+            raise NotFound(f"no mission {slug}")
+        return row
+
+    @staticmethod
+    def _to_model(row: MissionRow) -> Mission:
+        return Mission(
+            slug=row.slug,
+            name=row.name,
+            description=row.description,
+            target=row.target,
+            unit=row.unit,
+            deadline=row.deadline,
+            years=list(row.years),
+            dal=row.dal,
+            dal_mode=row.dal_mode,
+            envelopes=[
+                Envelope(id=e.key, name=e.name, budget=dict(e.budget), min_spend=e.min_spend)
+                for e in row.envelopes
+            ],
+        )
+
+    def get(self, slug: str) -> Mission:
+        return self._to_model(self.row(slug))
+
+    def version(self, slug: str) -> int:
+        return self.row(slug).version
+
+    def exists(self, slug: str) -> bool:
+        return self.session.scalar(select(MissionRow.id).where(MissionRow.slug == slug)) is not None
+
+    def all(self, slugs: Sequence[str] | None = None) -> list[Mission]:
+        query = select(MissionRow).order_by(MissionRow.name)
+        if slugs is not None:
+            query = query.where(MissionRow.slug.in_(list(slugs)))
+        return [self._to_model(r) for r in self.session.scalars(query)]
+
+    def add(self, mission: Mission) -> None:
+        if self.exists(mission.slug):
+            raise Conflict(f"a mission {mission.slug} already exists")
+        row = MissionRow(slug=mission.slug, version=1)
+        self._fill(row, mission)
+        self.session.add(row)
+        self.session.flush()
+
+    def update(self, mission: Mission, expected_version: int | None = None) -> None:
+        row = self.row(mission.slug)
+        if expected_version is not None and row.version != expected_version:
+            raise Conflict("the mission was changed by someone else since you opened it")
+        self._fill(row, mission)
+        row.version += 1
+        self.session.flush()
+
+    @staticmethod
+    def _fill(row: MissionRow, mission: Mission) -> None:
+        row.name, row.description = mission.name, mission.description
+        row.target, row.unit, row.deadline = mission.target, mission.unit, mission.deadline
+        row.years, row.dal, row.dal_mode = list(mission.years), mission.dal, mission.dal_mode
+        existing = {e.key: e for e in row.envelopes}
+        envelopes = []
+        for position, env in enumerate(mission.envelopes):
+            erow = existing.get(env.id) or EnvelopeRow(key=env.id)
+            erow.name, erow.position = env.name, position
+            erow.budget, erow.min_spend = dict(env.budget), env.min_spend
+            envelopes.append(erow)
+        row.envelopes = envelopes
+
+    # -- roles and council ------------------------------------------------------------------
+    def assign(self, slug: str, username: str, role: Role) -> bool:
+        mission, user = self.row(slug), self._user(username)
+        exists = self.session.scalar(
+            select(RoleRow.id).where(
+                RoleRow.mission_id == mission.id,
+                RoleRow.user_id == user.id,
+                RoleRow.role == role.value,
+            )
+        )
+        if exists:
+            return False
+        self.session.add(RoleRow(mission_id=mission.id, user_id=user.id, role=role.value))
+        self.session.flush()
+        return True
+
+    def unassign(self, slug: str, username: str, role: Role) -> bool:
+        mission, user = self.row(slug), self._user(username)
+        result = self.session.execute(
+            delete(RoleRow).where(
+                RoleRow.mission_id == mission.id,
+                RoleRow.user_id == user.id,
+                RoleRow.role == role.value,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def roles(self, slug: str) -> list[RoleAssignment]:
+        mission = self.row(slug)
+        rows = self.session.scalars(
+            select(RoleRow).where(RoleRow.mission_id == mission.id).order_by(RoleRow.id)
+        )
+        return [
+            RoleAssignment(username=r.user.username, mission=slug, role=Role(r.role)) for r in rows
+        ]
+
+    def roles_of(self, slug: str, username: str) -> set[Role]:
+        rows = self.session.scalars(
+            select(RoleRow.role)
+            .join(MissionRow, RoleRow.mission_id == MissionRow.id)
+            .join(UserRow, RoleRow.user_id == UserRow.id)
+            .where(MissionRow.slug == slug, UserRow.username == username)
+        )
+        return {Role(r) for r in rows}
+
+    def slugs_for(self, username: str) -> list[str]:
+        rows = self.session.scalars(
+            select(MissionRow.slug)
+            .join(RoleRow, RoleRow.mission_id == MissionRow.id)
+            .join(UserRow, RoleRow.user_id == UserRow.id)
+            .where(UserRow.username == username)
+            .distinct()
+        )
+        return sorted(rows)
+
+    def set_council_member(self, slug: str, member: CouncilMember) -> None:
+        mission, user = self.row(slug), self._user(member.username)
+        row = self.session.scalar(
+            select(CouncilMemberRow).where(
+                CouncilMemberRow.mission_id == mission.id, CouncilMemberRow.user_id == user.id
+            )
+        )
+        if row is None:
+            self.session.add(
+                CouncilMemberRow(mission_id=mission.id, user_id=user.id, sector=member.sector.value)
+            )
+        else:
+            row.sector = member.sector.value
+        self.session.flush()
+
+    def council(self, slug: str) -> list[CouncilMember]:
+        mission = self.row(slug)
+        rows = self.session.scalars(
+            select(CouncilMemberRow)
+            .where(CouncilMemberRow.mission_id == mission.id)
+            .order_by(CouncilMemberRow.id)
+        )
+        return [CouncilMember(username=r.user.username, sector=r.sector) for r in rows]
+
+    # -- quarters ---------------------------------------------------------------------------
+    def add_quarter(self, slug: str, quarter: Quarter) -> None:
+        mission = self.row(slug)
+        if any(q.label == quarter.label for q in self.quarters(slug)):
+            raise Conflict(f"quarter {quarter.label} already exists")
+        self.session.add(
+            QuarterRow(mission_id=mission.id, label=quarter.label, state=quarter.state.value)
+        )
+        self.session.flush()
+
+    def quarters(self, slug: str) -> list[Quarter]:
+        mission = self.row(slug)
+        rows = self.session.scalars(
+            select(QuarterRow).where(QuarterRow.mission_id == mission.id).order_by(QuarterRow.label)
+        )
+        return [Quarter(label=r.label, state=r.state) for r in rows]
+
+    def quarter_row(self, slug: str, label: str) -> QuarterRow:
+        mission = self.row(slug)
+        row = self.session.scalar(
+            select(QuarterRow).where(QuarterRow.mission_id == mission.id, QuarterRow.label == label)
+        )
+        if row is None:
+            raise NotFound(f"no quarter {label} in mission {slug}")
+        return row
+
+    def _user(self, username: str) -> UserRow:
+        row = self.session.scalar(select(UserRow).where(UserRow.username == username))
+        if row is None:
+            raise NotFound(f"no user {username}")
+        return row
+
+
+class Candidates:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def row(self, mission_slug: str, key: str) -> CandidateRow:
+        row = self.session.scalar(
+            select(CandidateRow)
+            .join(MissionRow, CandidateRow.mission_id == MissionRow.id)
+            .where(MissionRow.slug == mission_slug, CandidateRow.key == key)
+        )
+        if row is None:
+            raise NotFound(f"no candidate {key} in mission {mission_slug}")
+        return row
+
+    @staticmethod
+    def _to_model(row: CandidateRow) -> Candidate:
+        return Candidate(
+            id=row.key,
+            name=row.name,
+            description=row.description,
+            organisation=row.organisation,
+            organisation_type=row.organisation_type,
+            platform=row.platform,
+            tier=row.tier,
+            trl=row.trl,
+            eligible_envelopes=list(row.eligible_envelopes),
+            ncr=row.ncr,
+            treasury_approved=row.treasury_approved,
+            commercially_sensitive=row.commercially_sensitive,
+            registered_by=row.registered_by,
+            options=[
+                FundingOption(
+                    id=o.key,
+                    name=o.name,
+                    cost_profile=dict(o.cost_profile),
+                    cost_range=_three(o.cost_range),
+                    p_success=o.p_success,
+                    impact=ThreePoint.model_validate(o.impact),
+                )
+                for o in row.options
+            ],
+        )
+
+    def get(self, mission_slug: str, key: str) -> Candidate:
+        return self._to_model(self.row(mission_slug, key))
+
+    def version(self, mission_slug: str, key: str) -> int:
+        return self.row(mission_slug, key).version
+
+    def all(self, mission_slug: str) -> list[Candidate]:
+        rows = self.session.scalars(
+            select(CandidateRow)
+            .join(MissionRow, CandidateRow.mission_id == MissionRow.id)
+            .where(MissionRow.slug == mission_slug)
+            .order_by(CandidateRow.platform, CandidateRow.name)
+        )
+        return [self._to_model(r) for r in rows]
+
+    def count(self, mission_slug: str) -> int:
+        return (
+            self.session.scalar(
+                select(func.count(CandidateRow.id))
+                .join(MissionRow, CandidateRow.mission_id == MissionRow.id)
+                .where(MissionRow.slug == mission_slug)
+            )
+            or 0
+        )
+
+    def add(self, mission_slug: str, candidate: Candidate) -> None:
+        mission = Missions(self.session).row(mission_slug)
+        exists = self.session.scalar(
+            select(CandidateRow.id).where(
+                CandidateRow.mission_id == mission.id, CandidateRow.key == candidate.id
+            )
+        )
+        if exists:
+            raise Conflict(f"a candidate with id {candidate.id} already exists in this mission")
+        row = CandidateRow(mission_id=mission.id, key=candidate.id, version=1)
+        self._fill(row, candidate)
+        self.session.add(row)
+        self.session.flush()
+
+    def update(self, mission_slug: str, candidate: Candidate, expected_version: int | None) -> None:
+        row = self.row(mission_slug, candidate.id)
+        if expected_version is not None and row.version != expected_version:
+            raise Conflict("this candidate was changed by someone else since you opened it")
+        removed = {o.key for o in row.options} - {o.id for o in candidate.options}
+        for option in row.options:
+            if option.key in removed and self.session.scalar(
+                select(func.count(ScoreRow.id)).where(ScoreRow.option_id == option.id)
+            ):
+                raise Conflict(f"option {option.key} has council scores and cannot be removed")
+        self._fill(row, candidate)
+        row.version += 1
+        self.session.flush()
+
+    @staticmethod
+    def _fill(row: CandidateRow, c: Candidate) -> None:
+        row.name, row.description, row.organisation = c.name, c.description, c.organisation
+        row.organisation_type, row.platform = c.organisation_type.value, c.platform
+        row.tier, row.trl = c.tier.value, c.trl
+        row.eligible_envelopes = list(c.eligible_envelopes)
+        row.ncr, row.treasury_approved = c.ncr, c.treasury_approved
+        row.commercially_sensitive, row.registered_by = c.commercially_sensitive, c.registered_by
+        existing = {o.key: o for o in row.options}
+        options = []
+        for position, o in enumerate(c.options):
+            orow = existing.get(o.id) or OptionRow(key=o.id)
+            orow.name, orow.position = o.name, position
+            orow.cost_profile, orow.cost_range = dict(o.cost_profile), _dump(o.cost_range)
+            orow.p_success, orow.impact = o.p_success, o.impact.model_dump()
+            options.append(orow)
+        row.options = options
+
+    def option_row(self, mission_slug: str, key: str, option: str) -> OptionRow:
+        for orow in self.row(mission_slug, key).options:
+            if orow.key == option:
+                return orow
+        raise NotFound(f"no option {option} of candidate {key}")
+
+
+class Scores:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, mission_slug: str, score: Score) -> None:
+        quarter = Missions(self.session).quarter_row(mission_slug, score.quarter)
+        option = Candidates(self.session).option_row(mission_slug, score.candidate, score.option)
+        user = Missions(self.session)._user(score.member)
+        self.session.add(
+            ScoreRow(
+                quarter_id=quarter.id,
+                option_id=option.id,
+                user_id=user.id,
+                status=score.status.value,
+                not_competent=score.not_competent,
+                p_success=score.p_success,
+                cost=_dump(score.cost),
+                impact=_dump(score.impact),
+                trl=score.trl,
+                confidence=score.confidence.value if score.confidence else None,
+                rationale=score.rationale,
+                version=1,
+            )
+        )
+
+    def all(self, mission_slug: str) -> list[Score]:
+        mission = Missions(self.session).row(mission_slug)
+        rows = self.session.execute(
+            select(ScoreRow, QuarterRow.label, CandidateRow.key, OptionRow.key, UserRow.username)
+            .join(QuarterRow, ScoreRow.quarter_id == QuarterRow.id)
+            .join(OptionRow, ScoreRow.option_id == OptionRow.id)
+            .join(CandidateRow, OptionRow.candidate_id == CandidateRow.id)
+            .join(UserRow, ScoreRow.user_id == UserRow.id)
+            .where(QuarterRow.mission_id == mission.id)
+            .order_by(ScoreRow.id)
+        )
+        return [
+            Score(
+                member=username,
+                quarter=label,
+                candidate=ckey,
+                option=okey,
+                status=s.status,
+                not_competent=s.not_competent,
+                p_success=s.p_success,
+                cost=_three(s.cost),
+                impact=_three(s.impact),
+                trl=s.trl,
+                confidence=s.confidence,
+                rationale=s.rationale,
+            )
+            for s, label, ckey, okey, username in rows
+        ]
+
+
+class EvidenceLog:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, mission_slug: str, evidence: Evidence) -> None:
+        quarter = Missions(self.session).quarter_row(mission_slug, evidence.quarter)
+        candidate = Candidates(self.session).row(mission_slug, evidence.candidate)
+        data = evidence.model_dump(exclude={"candidate", "quarter"})
+        data["kind"] = evidence.kind.value
+        self.session.add(EvidenceRow(candidate_id=candidate.id, quarter_id=quarter.id, **data))
+
+    def all(self, mission_slug: str, candidate: str | None = None) -> list[Evidence]:
+        mission = Missions(self.session).row(mission_slug)
+        query = (
+            select(EvidenceRow, QuarterRow.label, CandidateRow.key)
+            .join(QuarterRow, EvidenceRow.quarter_id == QuarterRow.id)
+            .join(CandidateRow, EvidenceRow.candidate_id == CandidateRow.id)
+            .where(CandidateRow.mission_id == mission.id)
+            .order_by(EvidenceRow.date, EvidenceRow.id)
+        )
+        if candidate is not None:
+            query = query.where(CandidateRow.key == candidate)
+        return [
+            Evidence(
+                candidate=ckey,
+                quarter=label,
+                kind=e.kind,
+                date=e.date,
+                summary=e.summary,
+                diagnosticity=e.diagnosticity,
+                trl=e.trl,
+                cost_actual=e.cost_actual,
+                cost_planned=e.cost_planned,
+                outcome=e.outcome,
+                recorded_by=e.recorded_by,
+            )
+            for e, label, ckey in self.session.execute(query)
+        ]
+
+
+class AuditTrail:
+    """Append-only: entries are added, never changed (the database refuses UPDATE/DELETE)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, entry: AuditEntry) -> None:
+        self.session.add(AuditRow(**entry.model_dump()))
+
+    def all(
+        self,
+        mission: str | None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        entity: str | None = None,
+        entity_id: str | None = None,
+    ) -> list[AuditEntry]:
+        query = select(AuditRow).order_by(AuditRow.id.desc())
+        query = query.where(AuditRow.mission == mission if mission else AuditRow.mission.is_(None))
+        if entity:
+            query = query.where(AuditRow.entity == entity)
+        if entity_id:
+            query = query.where(AuditRow.entity_id == entity_id)
+        if limit is not None:
+            query = query.limit(limit).offset(offset)
+        return [
+            AuditEntry(
+                at=r.at,
+                actor=r.actor,
+                mission=r.mission,
+                entity=r.entity,
+                entity_id=r.entity_id,
+                action=r.action,
+                before=r.before,
+                after=r.after,
+            )
+            for r in self.session.scalars(query)
+        ]
+
+    def count(self, mission: str | None) -> int:
+        query = select(func.count(AuditRow.id))
+        query = query.where(AuditRow.mission == mission if mission else AuditRow.mission.is_(None))
+        return self.session.scalar(query) or 0

@@ -1,0 +1,281 @@
+"""Use cases. Each takes primitives or domain models plus a unit of work, so the web form, the
+JSON API and the CLI all call the same function. Every change writes its audit entry in the same
+transaction, and nothing is written when a rule is broken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from pydantic import BaseModel
+
+from portfolio.errors import Conflict, InvalidInput, NotFound
+from portfolio.exchange import MemberRole, MissionDocument
+from portfolio.model import (
+    AuditEntry,
+    Candidate,
+    CouncilMember,
+    Mission,
+    Role,
+    User,
+    check_candidate_fits_mission,
+)
+from portfolio.passwords import hash_password, password_problem, verify_password
+from portfolio.unit_of_work import SqlUnitOfWork
+
+SYSTEM = "system"
+
+
+def _json(model: BaseModel | None) -> dict[str, Any] | None:
+    return model.model_dump(mode="json") if model is not None else None
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The top-level fields that differ, as (before, after) dictionaries."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    keys += [k for k in before if k not in after]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+def record(
+    uow: SqlUnitOfWork,
+    actor: str,
+    mission: str | None,
+    entity: str,
+    entity_id: str,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Write one audit entry in the current transaction."""
+    uow.audit.add(
+        AuditEntry(
+            at=uow.now(),
+            actor=actor,
+            mission=mission,
+            entity=entity,
+            entity_id=entity_id,
+            action=action,
+            before=before,
+            after=after,
+        )
+    )
+
+
+# -- users and roles -------------------------------------------------------------------------
+def create_user(uow: SqlUnitOfWork, actor: str, user: User, password: str | None) -> None:
+    if password is not None and (problem := password_problem(password)):
+        raise InvalidInput.single("password", problem)
+    uow.users.add(user, hash_password(password) if password is not None else None)
+    record(uow, actor, None, "user", user.username, "created", after=_json(user))
+
+
+def update_user(uow: SqlUnitOfWork, actor: str, user: User) -> None:
+    before = _json(uow.users.get(user.username)) or {}
+    uow.users.update(user)
+    old, new = changed(before, _json(user) or {})
+    if new:
+        if not user.active:
+            uow.sessions.remove_for_user(user.username)
+        record(uow, actor, None, "user", user.username, "updated", old, new)
+
+
+def set_password(uow: SqlUnitOfWork, actor: str, username: str, password: str) -> None:
+    if problem := password_problem(password):
+        raise InvalidInput.single("password", problem)
+    uow.users.set_password_hash(username, hash_password(password))
+    uow.sessions.remove_for_user(username)
+    record(uow, actor, None, "user", username, "password changed")
+
+
+def authenticate(uow: SqlUnitOfWork, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (same work done either way)."""
+    user = uow.users.find(username)
+    ok = verify_password(password, uow.users.password_hash(username) if user else None)
+    return user if ok and user is not None and user.active else None
+
+
+def assign_role(uow: SqlUnitOfWork, actor: str, mission: str, username: str, role: Role) -> None:
+    if role is Role.mission_ceo:
+        others = [
+            r.username
+            for r in uow.missions.roles(mission)
+            if r.role is Role.mission_ceo and r.username != username
+        ]
+        if others:
+            raise Conflict(f"the mission already has a Mission CEO ({others[0]})")
+    if uow.missions.assign(mission, username, role):
+        record(
+            uow,
+            actor,
+            mission,
+            "role",
+            f"{username}:{role.value}",
+            "granted",
+            after={"username": username, "role": role.value},
+        )
+
+
+def remove_role(uow: SqlUnitOfWork, actor: str, mission: str, username: str, role: Role) -> None:
+    if not uow.missions.unassign(mission, username, role):
+        raise NotFound(f"{username} does not hold {role.value} on {mission}")
+    record(
+        uow,
+        actor,
+        mission,
+        "role",
+        f"{username}:{role.value}",
+        "revoked",
+        before={"username": username, "role": role.value},
+    )
+
+
+def set_council_member(uow: SqlUnitOfWork, actor: str, mission: str, member: CouncilMember) -> None:
+    before = next((m for m in uow.missions.council(mission) if m.username == member.username), None)
+    uow.missions.set_council_member(mission, member)
+    record(
+        uow,
+        actor,
+        mission,
+        "council_member",
+        member.username,
+        "updated" if before else "added",
+        _json(before),
+        _json(member),
+    )
+
+
+def new_api_token(uow: SqlUnitOfWork, actor: str, username: str, name: str) -> str:
+    """Create an API token for ``username``; the plain token is returned once, never stored."""
+    if not name.strip() or len(name) > 200:
+        raise InvalidInput.single("name", "give the token a name of 1-200 characters")
+    token = "mp_" + secrets.token_urlsafe(32)
+    uow.users.add_token(username, name.strip(), hashlib.sha256(token.encode()).hexdigest())
+    record(uow, actor, None, "api_token", username, "created", after={"name": name.strip()})
+    return token
+
+
+def revoke_api_token(uow: SqlUnitOfWork, actor: str, username: str, token_id: int) -> None:
+    name = uow.users.revoke_token(username, token_id)
+    record(uow, actor, None, "api_token", username, "revoked", before={"name": name})
+
+
+# -- missions ----------------------------------------------------------------------------------
+def create_mission(uow: SqlUnitOfWork, actor: str, mission: Mission) -> None:
+    uow.missions.add(mission)
+    record(uow, actor, mission.slug, "mission", mission.slug, "created", after=_json(mission))
+
+
+def update_mission(
+    uow: SqlUnitOfWork, actor: str, mission: Mission, expected_version: int | None = None
+) -> None:
+    """Change a mission's target, deadline, years and envelopes (slug stays)."""
+    before = uow.missions.get(mission.slug)
+    problems = []
+    for candidate in uow.candidates.all(mission.slug):
+        for field, rule in check_candidate_fits_mission(candidate, mission):
+            problems.append((field, f"candidate {candidate.id}: {rule}"))
+    if problems:
+        envelope_years = [
+            ("envelopes" if p[0] == "eligible_envelopes" else "years", p[1]) for p in problems
+        ]
+        raise InvalidInput(envelope_years[:10])
+    uow.missions.update(mission, expected_version)
+    old, new = changed(_json(before) or {}, _json(mission) or {})
+    if new:
+        record(uow, actor, mission.slug, "mission", mission.slug, "updated", old, new)
+
+
+# -- candidates --------------------------------------------------------------------------------
+def register_candidate(
+    uow: SqlUnitOfWork, actor: str, mission_slug: str, candidate: Candidate
+) -> None:
+    mission = uow.missions.get(mission_slug)
+    if problems := check_candidate_fits_mission(candidate, mission):
+        raise InvalidInput(problems)
+    if candidate.registered_by is None and actor != SYSTEM:
+        candidate = candidate.model_copy(update={"registered_by": actor})
+    uow.candidates.add(mission_slug, candidate)
+    record(uow, actor, mission_slug, "candidate", candidate.id, "created", after=_json(candidate))
+
+
+def update_candidate(
+    uow: SqlUnitOfWork,
+    actor: str,
+    mission_slug: str,
+    candidate: Candidate,
+    expected_version: int | None = None,
+) -> None:
+    mission = uow.missions.get(mission_slug)
+    before = uow.candidates.get(mission_slug, candidate.id)
+    if problems := check_candidate_fits_mission(candidate, mission):
+        raise InvalidInput(problems)
+    candidate = candidate.model_copy(update={"registered_by": before.registered_by})
+    uow.candidates.update(mission_slug, candidate, expected_version)
+    old, new = changed(_json(before) or {}, _json(candidate) or {})
+    if new:
+        record(uow, actor, mission_slug, "candidate", candidate.id, "updated", old, new)
+
+
+# -- whole-mission exchange ---------------------------------------------------------------------
+def export_mission(uow: SqlUnitOfWork, slug: str) -> MissionDocument:
+    """The whole mission as one document; ``import_mission`` reads it back exactly."""
+    mission = uow.missions.get(slug)
+    roles = uow.missions.roles(slug)
+    council = uow.missions.council(slug)
+    usernames = sorted({r.username for r in roles} | {c.username for c in council})
+    return MissionDocument(
+        mission=mission,
+        users=[uow.users.get(u) for u in usernames],
+        roles=[MemberRole(username=r.username, role=r.role) for r in roles],
+        council=council,
+        candidates=uow.candidates.all(slug),
+        quarters=uow.missions.quarters(slug),
+        scores=uow.scores.all(slug),
+        evidence=uow.evidence.all(slug),
+        audit=list(reversed(uow.audit.all(slug))),
+    )
+
+
+def import_mission(uow: SqlUnitOfWork, actor: str, document: MissionDocument) -> None:
+    """Load a whole mission, all or nothing. Users not yet known are created without a password
+    (an administrator sets one); existing users are left as they are."""
+    slug = document.mission.slug
+    if uow.missions.exists(slug):
+        raise Conflict(f"a mission {slug} already exists; nothing was imported")
+    for user in document.users:
+        if uow.users.find(user.username) is None:
+            uow.users.add(user, None)
+    uow.missions.add(document.mission)
+    for role in document.roles:
+        uow.missions.assign(slug, role.username, role.role)
+    for member in document.council:
+        uow.missions.set_council_member(slug, member)
+    for candidate in document.candidates:
+        uow.candidates.add(slug, candidate)
+    for quarter in document.quarters:
+        uow.missions.add_quarter(slug, quarter)
+    uow.flush()
+    for score in document.scores:
+        uow.scores.add(slug, score)
+    for evidence in document.evidence:
+        uow.evidence.add(slug, evidence)
+    for entry in document.audit:
+        uow.audit.add(entry)
+    record(
+        uow,
+        actor,
+        None,
+        "mission",
+        slug,
+        "imported",
+        after={
+            "candidates": len(document.candidates),
+            "scores": len(document.scores),
+            "evidence": len(document.evidence),
+            "audit_entries": len(document.audit),
+        },
+    )
+    uow.flush()
