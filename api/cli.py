@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -47,10 +49,16 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _uow(settings: Settings) -> SqlUnitOfWork:
+@contextmanager
+def _uow(settings: Settings) -> Iterator[SqlUnitOfWork]:
+    """A unit of work on the migrated database; the engine is closed afterwards."""
     engine = database.make_engine(settings.database_url)
-    database.upgrade(engine)
-    return SqlUnitOfWork(engine)
+    try:
+        database.upgrade(engine)
+        with SqlUnitOfWork(engine) as uow:
+            yield uow
+    finally:
+        engine.dispose()
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:

@@ -49,6 +49,40 @@ def _json_pretty(value: Any) -> str:
     return json.dumps(value, indent=1, sort_keys=True, default=str)
 
 
+FIELD_WORDS = {
+    "p_success": "probability of success",
+    "cost_profile": "spend",
+    "cost_range": "total cost",
+    "most_likely": "most likely",
+    "trl": "TRL",
+    "dal": "Delegated Authority Limit",
+    "dal_mode": "awards above the limit",
+    "min_spend": "minimum spend",
+    "id": "identifier",
+    "eligible_envelopes": "may be funded from",
+    "organisation_type": "organisation type",
+    "display_name": "full name",
+}
+
+
+def field_label(name: str) -> str:
+    """Words for a dotted field path: ``options.0.p_success`` -> ``Option 1 probability of
+    success``."""
+    words: list[str] = []
+    parts = name.split(".")
+    for i, part in enumerate(parts):
+        if part.isdigit() and i > 0 and parts[i - 1] in ("options", "envelopes"):
+            words[-1] = f"{parts[i - 1][:-1]} {int(part) + 1}"
+        elif i > 0 and parts[i - 1] == "cost_profile":
+            words[-1] = f"spend in {part}"
+        elif i > 0 and parts[i - 1] == "budget":
+            words[-1] = f"budget in {part}"
+        else:
+            words.append(FIELD_WORDS.get(part, part.replace("_", " ")))
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
 def field_id(name: str) -> str:
     """HTML id for a form field name (``options.0.p_success`` -> ``options-0-p_success``)."""
     return "f-" + "".join(c if c.isalnum() or c in "_" else "-" for c in name)
@@ -62,6 +96,7 @@ templates.env.filters.update(
     role=_role,
     pretty=_json_pretty,
     field_id=field_id,
+    field_label=field_label,
 )
 
 

@@ -63,7 +63,7 @@ def run_solve(path: str, solver: str, time_limit: float | None, stdout: TextIO,
     return EXIT_OK
 
 
-class _stop_on_interrupt:  # noqa: N801 (used as a context manager)
+class _stop_on_interrupt:
     """First Ctrl-C sets `stop` (the search winds down); a second one raises as usual."""
 
     def __init__(self, stop: threading.Event, stderr: TextIO):

@@ -28,7 +28,7 @@ class ProblemError(OptimiserError):
 
 
 class InfeasibleError(OptimiserError):
-    """No portfolio satisfies the rules; carries the conflicting rules and the smallest relaxation."""
+    """No portfolio satisfies the rules; carries the conflicting rules and the relaxation."""
 
     def __init__(self, conflicts: list[str], relaxation: list[dict[str, object]]):
         self.conflicts = conflicts

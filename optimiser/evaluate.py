@@ -65,7 +65,7 @@ def spend_of(data: ProblemData, x: FloatArray, funding: list[FundingRow]) -> Spe
     problem = data.problem
     spend = Spend(total=round(float(data.total_cost @ x), 9))
     spend.by_envelope = {e.id: 0.0 for e in problem.envelopes}
-    spend.by_year = {y: 0.0 for y in problem.years}
+    spend.by_year = dict.fromkeys(problem.years, 0.0)
     for row in funding:
         spend.by_envelope[row.envelope] += row.amount
         spend.by_year[row.year] += row.amount

@@ -32,10 +32,10 @@ class FlowChecker:
         n_env, n_years = data.budget.shape
         self.index: dict[tuple[int, int, int], int] = {}
         for g, row in enumerate(groups):
-            for e in np.flatnonzero(row):
+            for e in np.flatnonzero(row).tolist():
                 for y in range(n_years):
-                    self.index[(g, int(e), y)] = len(self.index)
-        h = highspy.Highs()
+                    self.index[(g, e, y)] = len(self.index)
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
         h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", 1)
         n = len(self.index)
@@ -45,7 +45,7 @@ class FlowChecker:
         row_count = 0
         for g in range(len(groups)):
             for y in range(n_years):
-                cols = [self.index[(g, e, y)] for e in np.flatnonzero(groups[g])]
+                cols = [self.index[(g, e, y)] for e in np.flatnonzero(groups[g]).tolist()]
                 if cols:
                     h.addRow(0.0, 0.0, len(cols), np.array(cols, dtype=np.int32),
                              np.ones(len(cols)))

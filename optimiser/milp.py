@@ -40,7 +40,7 @@ class MilpOutcome:
 def solver_version(solver: str) -> tuple[str, str]:
     """Display name and version of a solver."""
     if solver == "highs":
-        h = highspy.Highs()
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
         return "HiGHS", f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
     try:
         return "CBC", f"bundled with PuLP {version('pulp')}"
@@ -58,7 +58,7 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
         self.on_event = on_event
         self.info: dict[str, float] = {}
 
-    def buildSolverModel(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
+    def buildSolverModel(self, lp: pulp.LpProblem) -> None:
         h = lp.solverModel
         inf = highspy.kHighsInf
         sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0
@@ -75,7 +75,11 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
         if len(ints) and self.mip:
             h.changeColsIntegrality(len(ints), ints,
                                     np.full(len(ints), highspy.HighsVarType.kInteger))
-        rows_lo, rows_hi, starts, index, values = [], [], [], [], []
+        rows_lo: list[float] = []
+        rows_hi: list[float] = []
+        starts: list[int] = []
+        index: list[int] = []
+        values: list[float] = []
         for i, c in enumerate(lp.constraints.values()):
             c.index = i
             starts.append(len(index))
@@ -91,10 +95,10 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
                       len(index), np.array(starts, dtype=np.int32),
                       np.array(index, dtype=np.int32), np.array(values, float))
         if self.start is not None:
-            sol = highspy.HighsSolution()
-            sol.col_value = [float(self.start.get(v.name, 0.0)) for v in variables]
-            sol.value_valid = True
-            h.setSolution(sol)
+            # a partial solution (x only): HiGHS completes it by fixing x and solving the LP
+            known = [(v.index, self.start[v.name]) for v in variables if v.name in self.start]
+            h.setSolution(len(known), np.array([j for j, _ in known], dtype=np.int32),
+                          np.array([val for _, val in known], dtype=float))
         if self.on_event is not None:
             h.cbMipInterrupt.subscribe(self._event)
 
@@ -106,7 +110,7 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
         if stop:
             e.data_in.user_interrupt = True
 
-    def findSolutionValues(self, lp: pulp.LpProblem) -> Any:  # noqa: N802 (PuLP's name)
+    def findSolutionValues(self, lp: pulp.LpProblem) -> Any:
         h = lp.solverModel
         info = h.getInfo()
         self.info = {"mip_dual_bound": float(info.mip_dual_bound),
@@ -145,7 +149,7 @@ def run_milp(m: Model, *, solver: str = "highs", time_limit: float | None = None
             options["threads"] = threads
         highs = _HiGHS(start=warm, on_event=event if use_cb else None, msg=False,
                        timeLimit=time_limit, gapRel=gap, **options)
-        status = m.prob.solve(highs)
+        m.prob.solve(highs)
         x = _x_values(m)
         model_status = highs.model_status
         constant = float(getattr(m.prob.objective, "constant", 0.0) or 0.0)

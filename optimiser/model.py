@@ -72,14 +72,26 @@ class Model:
         return arr
 
     def add(self, lhs: pulp.LpAffineExpression, sense: Sense, rhs: float, *, family: str,
-            key: tuple[Any, ...], label: str, unit: str = "£m") -> str:
-        """Add `lhs sense rhs` named `family__n`; with an elastic family, add its slack."""
+            key: tuple[Any, ...], label: str, unit: str = "£m", limit: float | None = None,
+            slack_terms: list[pulp.LpVariable] | None = None) -> str:
+        """Add `lhs sense rhs` named `family__n`; with an elastic family, add its slack.
+
+        `limit` is the number a person would change (default `rhs`); `slack_terms` replaces the
+        constraint's own slack by shared ones (a year's budget slack counts in later cumulative
+        rows too); the first of them is reported against this constraint.
+        """
         n = self._counts.get(family, 0)
         self._counts[family] = n + 1
         name = f"{family}__{n}"
         if name in self.registry:
             raise ValueError(f"duplicate constraint name {name}")
-        if family in self.elastic:
+        if slack_terms is not None:
+            if family in self.elastic:
+                lhs = lhs.copy()
+                for s in slack_terms:
+                    lhs.addterm(s, -1.0)
+                self.slacks[name] = slack_terms[-1:]
+        elif family in self.elastic:
             expr = lhs.copy()
             if sense in ("<=", "=="):
                 s = pulp.LpVariable(f"slack_lo_{family}__{n}", lowBound=0)
@@ -91,7 +103,8 @@ class Model:
                 self.slacks.setdefault(name, []).append(s)
             lhs = expr
         self.prob.addConstraint(pulp.LpConstraint(lhs, _SENSES[sense], rhs=rhs), name)
-        self.registry[name] = ConstraintInfo(family, key, label, sense, float(rhs), unit)
+        shown = float(rhs if limit is None else limit)
+        self.registry[name] = ConstraintInfo(family, key, label, sense, shown, unit)
         return name
 
     def spend(self, mask: np.ndarray[Any, np.dtype[np.bool_]] | None = None,
@@ -101,6 +114,12 @@ class Model:
         idx = np.arange(len(c)) if mask is None else np.flatnonzero(mask)
         return linear(self.xs[idx], weight * c[idx])
 
+    def share_gap(self, mask: np.ndarray[Any, np.dtype[np.bool_]],
+                  share: float) -> pulp.LpAffineExpression:
+        """Σ_{k in mask} c[k]x[k] − share·Σ_k c[k]x[k], built in one pass."""
+        c = self.data.total_cost
+        return linear(self.x, c * (mask.astype(float) - share))
+
 
 def linear(variables: Any, coefs: Any) -> pulp.LpAffineExpression:
     """Σ coef·var from parallel arrays, skipping zero coefficients (no lpSum over generators)."""
@@ -109,9 +128,12 @@ def linear(variables: Any, coefs: Any) -> pulp.LpAffineExpression:
     return pulp.LpAffineExpression([(variables[j], float(coefs[j])) for j in keep])
 
 
-def build_model(data: ProblemData, scenarios: Scenarios, *,
-                elastic: Iterable[str] = ()) -> Model:
-    """Every constraint family of the problem; objectives are set by `optimiser.objectives`."""
+def build_model(data: ProblemData, scenarios: Scenarios, *, elastic: Iterable[str] = (),
+                with_p_any: bool = True) -> Model:
+    """Every constraint family of the problem; objectives are set by `optimiser.objectives`.
+
+    `with_p_any=False` leaves out the P(any success) floor (see `optimiser.solve.solve_model`).
+    """
     m = Model.empty(data, elastic)
     add_one_option_per_candidate(m)
     add_funding_flows(m)
@@ -127,7 +149,8 @@ def build_model(data: ProblemData, scenarios: Scenarios, *,
     add_exclusions(m)
     add_commitments(m)
     add_switching_cost(m)
-    add_min_p_any_success(m, scenarios)
+    if with_p_any:
+        add_min_p_any_success(m, scenarios)
     return m
 
 
@@ -182,15 +205,17 @@ def add_budgets(m: Model) -> None:
     carry = d.problem.policy.carry_forward
     years = d.problem.years
     for e, env in enumerate(d.problem.envelopes):
+        slacks: list[pulp.LpVariable] = []
         for y, year in enumerate(years):
             span = range(y + 1) if carry else [y]
+            slacks = [*slacks, pulp.LpVariable(f"slack_budget__{e}__{y}", lowBound=0)]
             expr = envelope_spend(m, e, span)
             if not expr:
                 continue
             rhs = float(d.budget[e, list(span)].sum())
-            what = f"cumulative budget to {year}" if carry else f"budget in {year}"
             m.add(expr, "<=", rhs, family="budget", key=(env.id, year),
-                  label=f"{env.name or env.id} {what} ({rhs:g})")
+                  label=f"{env.name or env.id} budget in {year} ({d.budget[e, y]:g})",
+                  limit=float(d.budget[e, y]), slack_terms=slacks if carry else slacks[-1:])
 
 
 def add_min_spend(m: Model) -> None:
@@ -223,7 +248,8 @@ def dal_breaches(data: ProblemData) -> np.ndarray[Any, np.dtype[np.bool_]]:
                         dtype=bool)
     if dal is None:
         return np.zeros(data.n_options, dtype=bool)
-    return (data.total_cost > dal + 1e-9) & ~approved
+    breaches: np.ndarray[Any, np.dtype[np.bool_]] = (data.total_cost > dal + 1e-9) & ~approved
+    return breaches
 
 
 def add_platform_shares(m: Model) -> None:
@@ -233,7 +259,7 @@ def add_platform_shares(m: Model) -> None:
         return
     for p, name in enumerate(m.data.platforms):
         mask = m.data.platform_of == p
-        m.add(m.spend(mask) - m.spend(None, share), "<=", 0, family="platform_share", key=(name,),
+        m.add(m.share_gap(mask, share), "<=", 0, family="platform_share", key=(name,),
               label=f"{name} at most {share:.0%} of total spend")
 
 
@@ -248,8 +274,8 @@ def add_min_platforms(m: Model) -> None:
     u = m.prob.add_variable_dicts("u", range(len(m.data.platforms)), lowBound=0, upBound=1)
     for p, name in enumerate(m.data.platforms):
         ks = np.flatnonzero(m.data.platform_of == p)
-        m.add(linear([u[p]], [1.0]) - linear(m.xs[ks], np.ones(len(ks))), "<=", 0,
-              family="platform_link", key=(name,), label=f"{name} counts only when funded")
+        expr = pulp.LpAffineExpression([(u[p], 1.0), *[(m.x[k], -1.0) for k in ks.tolist()]])
+        m.add(expr, "<=", 0, family="platform_link", key=(name,), label=f"{name} counts only when funded")
     m.add(linear([u[p] for p in u], np.ones(len(u))), ">=", need, family="min_platforms",
           key=(need,), label=f"at least {need} platforms funded", unit="platforms")
 
@@ -258,7 +284,7 @@ def add_moonshot_share(m: Model) -> None:
     """Σ_{moonshot k} c[k]x[k] ≥ share · Σ_k c[k]x[k]."""
     share = m.data.problem.policy.min_moonshot_share
     if share > 0:
-        m.add(m.spend(m.data.moonshot) - m.spend(None, share), ">=", 0, family="moonshot_share",
+        m.add(m.share_gap(m.data.moonshot, share), ">=", 0, family="moonshot_share",
               key=(share,), label=f"at least {share:.0%} of spend on moonshots")
 
 
@@ -266,7 +292,7 @@ def add_rising_star_share(m: Model) -> None:
     """Σ_{rising-star k} c[k]x[k] ≥ share · Σ_k c[k]x[k]."""
     share = m.data.problem.policy.min_rising_star_share
     if share > 0:
-        m.add(m.spend(m.data.rising_star) - m.spend(None, share), ">=", 0,
+        m.add(m.share_gap(m.data.rising_star, share), ">=", 0,
               family="rising_star_share", key=(share,),
               label=f"at least {share:.0%} of spend on rising stars")
 
@@ -278,7 +304,7 @@ def add_organisation_shares(m: Model) -> None:
         return
     for g, name in enumerate(m.data.organisations):
         mask = m.data.organisation_of == g
-        m.add(m.spend(mask) - m.spend(None, share), "<=", 0, family="organisation_share",
+        m.add(m.share_gap(mask, share), "<=", 0, family="organisation_share",
               key=(name,), label=f"{name} at most {share:.0%} of total spend")
 
 
@@ -354,8 +380,8 @@ def add_min_p_any_success(m: Model, scenarios: Scenarios) -> None:
     w = m.prob.add_variable_dicts("w", range(len(live)), lowBound=0, upBound=1)
     for j, r in enumerate(live):
         ks = np.flatnonzero(rows[r])
-        m.add(linear([w[j]], [1.0]) - linear(m.xs[ks], np.ones(len(ks))), "<=", 0,
-              family="min_p_link", key=(int(r),), label="a scenario counts when something works")
+        expr = pulp.LpAffineExpression([(w[j], 1.0), *[(m.x[k], -1.0) for k in ks.tolist()]])
+        m.add(expr, "<=", 0, family="min_p_link", key=(int(r),), label="a scenario counts when something works")
     need = q * scenarios.count - 1e-9
     m.add(linear([w[j] for j in range(len(live))], counts[live]), ">=", need,
           family="min_p_any_success", key=(q,),

@@ -33,7 +33,7 @@ def expected_values(data: ProblemData, scenarios: Scenarios) -> FloatArray:
 
 
 def cvar_of(losses: FloatArray, alpha: float) -> float:
-    """CVaR_α of equally likely losses: min_η η + E[(L − η)+]/(1 − α) (the mean of the worst 1−α)."""
+    """CVaR_α of equally likely losses: min_η η + E[(L − η)+]/(1 − α), the mean of the worst 1−α."""
     s = len(losses)
     tail = (1.0 - alpha) * s
     ordered = np.sort(losses)[::-1]
@@ -140,7 +140,8 @@ def _p_target(m: Model, scenarios: Scenarios) -> pulp.LpAffineExpression:
     z = m.prob.add_variable_dicts("z", range(len(live)), cat=pulp.LpBinary)
     m.aux["z"] = (live, z)
     for j, r in enumerate(live):
-        expr = _scenario_row(m, rows[r])
+        # a[s,k] -> min(a[s,k], T) is valid (z ≤ 1) and tightens the LP relaxation
+        expr = _scenario_row(m, np.minimum(rows[r], target))
         expr.addterm(z[j], -target)
         m.add(expr, ">=", -TOL, family="p_target_row", key=(int(r),),
               label="a scenario reaches the target", unit="impact")

@@ -215,7 +215,7 @@ def check_references(problem: Problem) -> list[tuple[str, str]]:
         rule = _reference_rule(f"{cand_id}/{opt_id}", options)
         if rule:
             errors.append((f"policy.previous.{cand_id}", rule))
-    must_fund = {ref for ref in [*policy.locks, *policy.commitments]}
+    must_fund = {*policy.locks, *policy.commitments}
     for j, ref in enumerate(policy.exclusions):
         cand_id = ref.split("/")[0]
         clash = sorted(r for r in must_fund

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimiser.data import FloatArray, ProblemData
+from optimiser.data import FloatArray, IntArray, ProblemData
 from optimiser.feasibility import SelectionChecker
 from optimiser.milp import MilpOutcome, run_milp
 from optimiser.model import build_model, previous_costs
@@ -29,6 +29,7 @@ from optimiser.scenarios import Scenarios
 
 ENUMERATION_WORK = 3e8  # selections x scenarios evaluated by brute force
 MAX_CONFIRMATIONS = 5000
+MAX_MOVES_CHECKED = 1500
 
 
 @dataclass
@@ -125,48 +126,80 @@ def _selections(data: ProblemData, choices: list[list[int]], codes: np.ndarray) 
 def local_search(data: ProblemData, scenarios: Scenarios, checker: SelectionChecker,
                  x: FloatArray, *, deadline: float,
                  should_stop: Callable[[], bool] | None = None) -> FloatArray:
-    """Best-improvement add / drop / change / swap moves scored over all scenarios at once."""
+    """Best-improvement add / drop / change-option / swap moves, scored over all scenarios.
+
+    For each base (x itself, or x with one funded option dropped) every addable option is scored
+    at once as an S x K numpy comparison; only improving moves are checked for feasibility, best
+    first, and the first feasible one is taken.
+    """
     a = scenarios.impact
     target = data.target
     tie = tie_break_weights(data)
+    gamma = data.problem.policy.switching_cost
+    prev = np.zeros(data.n_candidates)
+    for i, amount in previous_costs(data).items():
+        prev[i] = amount
+    cost, cand_of = data.total_cost, data.candidate_of
     allowed = ~checker.forbidden
+    # a necessary budget test for every move at once: cumulative spend ≤ all envelopes' budgets
+    if data.problem.policy.carry_forward:
+        spend_cum, cap = np.cumsum(data.cost, axis=1), np.cumsum(data.budget.sum(axis=0))
+    else:
+        spend_cum, cap = data.cost, data.budget.sum(axis=0)
+    cap = cap + 1e-7 * (1.0 + cap)
     x = x.copy()
     current = _score(data, scenarios, x[None, :])[0]
     while time.perf_counter() < deadline and not (should_stop and should_stop()):
         impact = a @ x
+        p_now = _p(impact, target)
+        funded = np.bincount(cand_of, weights=cost * x, minlength=data.n_candidates)
+        pen_now = gamma * np.maximum(0.0, prev - funded)
         selected = np.flatnonzero(x > 0.5)
-        moves: list[tuple[float, int, int]] = []  # (gain, drop k or -1, add k or -1)
-        bases = [(-1, impact)] + [(int(k), impact - a[:, k]) for k in selected]
-        for drop, base in bases:
-            dropped_cand = -1 if drop < 0 else int(data.candidate_of[drop])
-            free = allowed & (x < 0.5)
-            taken = np.zeros(data.n_candidates, dtype=bool)
-            taken[data.candidate_of[selected]] = True
-            if dropped_cand >= 0:
-                taken[dropped_cand] = False
-            free &= ~taken[data.candidate_of]
-            cand_add = np.flatnonzero(free)
+        taken = np.zeros(data.n_candidates, dtype=bool)
+        taken[cand_of[selected]] = True
+        gains: list[FloatArray] = []
+        drops: list[IntArray] = []
+        adds: list[IntArray] = []
+        for drop in [-1, *selected.tolist()]:
+            base = impact if drop < 0 else impact - a[:, drop]
+            base_funded = funded.copy()
+            base_spend = spend_cum.T @ x - (spend_cum[drop] if drop >= 0 else 0.0)
+            free_cand = ~taken
+            change = 0.0
             if drop >= 0:
-                only_drop = (base >= target - TOL).mean() + tie[drop] - _switch(data, x, drop, -1)
-                moves.append((only_drop - _p(impact, target), drop, -1))
-            if len(cand_add) == 0:
+                i = int(cand_of[drop])
+                base_funded[i] -= cost[drop]
+                free_cand = free_cand.copy()
+                free_cand[i] = True
+                change = gamma * max(0.0, prev[i] - base_funded[i]) - pen_now[i] - tie[drop]
+                gains.append(np.array([(base >= target - TOL).mean() - p_now - change]))
+                drops.append(np.array([drop]))
+                adds.append(np.array([-1]))
+            addable = np.flatnonzero(allowed & (x < 0.5) & free_cand[cand_of])
+            fits = (base_spend[None, :] + spend_cum[addable] <= cap[None, :]).all(axis=1)
+            addable = addable[fits]
+            if len(addable) == 0:
                 continue
-            hits = ((base[:, None] + a[:, cand_add]) >= target - TOL).mean(axis=0)
-            p_now = _p(impact, target)
-            for j, k in enumerate(cand_add):
-                gain = hits[j] - p_now - tie[k] + (tie[drop] if drop >= 0 else 0.0)
-                gain -= _switch(data, x, drop, int(k))
-                moves.append((float(gain), drop, int(k)))
-        moves.sort(key=lambda m: (-m[0], m[1], m[2]))
+            hits = ((base[:, None] + a[:, addable]) >= target - TOL).mean(axis=0)
+            j = cand_of[addable]
+            pen_base = gamma * np.maximum(0.0, prev[j] - base_funded[j])
+            pen_new = gamma * np.maximum(0.0, prev[j] - base_funded[j] - cost[addable])
+            gains.append(hits - p_now - change - tie[addable] - (pen_new - pen_base))
+            drops.append(np.full(len(addable), drop))
+            adds.append(addable)
+        if not gains:
+            break
+        gain, drop_k, add_k = np.concatenate(gains), np.concatenate(drops), np.concatenate(adds)
+        order = np.lexsort((add_k, drop_k, -gain))[:MAX_MOVES_CHECKED]
         improved = False
-        for gain, drop, add in moves[:400]:
-            if gain <= 1e-12:
+        for idx in order:
+            if gain[idx] <= 1e-12:
                 break
             trial = x.copy()
-            if drop >= 0:
-                trial[drop] = 0.0
-            if add >= 0:
-                trial[add] = 1.0
+            if drop_k[idx] >= 0:
+                trial[drop_k[idx]] = 0.0
+            if add_k[idx] >= 0:
+                trial[add_k[idx]] = 1.0
             if checker.is_feasible(trial):
                 value = _score(data, scenarios, trial[None, :])[0]
                 if value > current + 1e-12:
@@ -181,47 +214,34 @@ def _p(impact: FloatArray, target: float) -> float:
     return float((impact >= target - TOL).mean())
 
 
-def _switch(data: ProblemData, x: FloatArray, drop: int, add: int) -> float:
-    """Change of the switching charge when option `drop` is unfunded and `add` funded."""
-    if data.problem.policy.switching_cost <= 0:
-        return 0.0
-    from optimiser.objectives import switching_penalty
-
-    trial = x.copy()
-    if drop >= 0:
-        trial[drop] = 0.0
-    if add >= 0:
-        trial[add] = 1.0
-    return switching_penalty(data, trial) - switching_penalty(data, x)
-
-
 def _search_and_bound(data: ProblemData, scenarios: Scenarios, checker: SelectionChecker, *,
                       solver: str, time_limit: float, gap: float, report: Report,
                       should_stop: Callable[[], bool] | None,
                       clock_start: float) -> PTargetOutcome:
     deadline = clock_start + time_limit
-    starts: list[FloatArray] = []
-    for kind, share in (("expected", 0.1), ("capped", 0.25)):
+    best: FloatArray | None = None
+    best_value = -np.inf
+    from optimiser.solve import solve_model
+
+    for kind, share in (("expected", 0.1), ("cvar", 0.25), ("capped", 0.25)):
         remaining = deadline - time.perf_counter()
         if remaining <= 0.05 or (should_stop and should_stop()):
             break
-        m = build_model(data, scenarios)
-        set_objective(m, scenarios, kind)
-        out = run_milp(m, solver=solver, time_limit=max(0.05, remaining * share), gap=0.005,
-                       should_stop=should_stop, clock_start=clock_start)
+        out, _ = solve_model(data, scenarios, kind, checker, solver=solver,
+                             deadline=time.perf_counter() + max(0.05, remaining * share),
+                             gap=0.005, should_stop=should_stop, clock_start=clock_start)
         if out.status == "infeasible":
             return PTargetOutcome("infeasible", None, None, "milp")
-        if out.x is not None:
-            starts.append(out.x)
-    best: FloatArray | None = None
-    best_value = -np.inf
-    for x0 in starts:
-        budget_end = time.perf_counter() + max(0.0, (deadline - time.perf_counter()) * 0.3)
-        x = local_search(data, scenarios, checker, x0, deadline=budget_end,
+        if out.x is None:
+            continue
+        search_end = time.perf_counter() + max(0.0, (deadline - time.perf_counter()) * 0.25)
+        x = local_search(data, scenarios, checker, out.x, deadline=search_end,
                          should_stop=should_stop)
         value = _score(data, scenarios, x[None, :])[0]
         if value > best_value:
             best, best_value = x, value
+        report(Progress(time.perf_counter() - clock_start, float(value), None,
+                        f"local search from the {kind} portfolio"))
     incumbent = None if best is None else objective_value("p_target", data, scenarios, best)
     report(Progress(time.perf_counter() - clock_start, incumbent, None, "local search"))
     remaining = deadline - time.perf_counter()
@@ -247,7 +267,7 @@ def _search_and_bound(data: ProblemData, scenarios: Scenarios, checker: Selectio
     value = objective_value("p_target", data, scenarios, best)
     if bound is not None:
         bound = max(bound, value)
-    proven = milp is not None and milp.status == "optimal" or (
+    proven = (milp is not None and milp.status == "optimal") or (
         bound is not None and bound - value <= max(gap * abs(value), 1e-9))
     return PTargetOutcome("optimal" if proven else "feasible", best,
                           value if proven else bound, "local search + milp", milp)

@@ -2,11 +2,12 @@
 
 Success of candidate i's option o in scenario s: with one latent Gaussian factor F per platform,
     z[s, i] = sqrt(rho)·F[s, platform(i)] + sqrt(1 - rho)·eps[s, i],
-option o succeeds iff Phi(z[s, i]) < p[o], i.e. z[s, i] < Phi⁻¹(p[o]). All options of a candidate use
-the same z, so an option with a smaller p succeeds only when every bigger-p option would (nested),
-and a platform-wide bad draw F kills its candidates together. Impacts (and, for evaluation, total
-costs) are drawn from PERT-Beta(low, mode, high) with lambda = 4. Everything is vectorised numpy from
-`default_rng(seed)`, drawn in a fixed order, so a seed gives the same scenarios on any machine.
+option o succeeds iff Phi(z[s, i]) < p[o], i.e. z[s, i] < Phi⁻¹(p[o]). All options of a candidate
+use the same z, so an option with a smaller p succeeds only when every bigger-p option would
+(nested), and a platform-wide bad draw F kills its candidates together. Impacts (and, for
+evaluation, total costs) are drawn from PERT-Beta(low, mode, high) with lambda = 4. Everything is
+vectorised numpy from `default_rng(seed)`, drawn in a fixed order, so a seed gives the same
+scenarios on any machine.
 """
 
 from __future__ import annotations
@@ -98,4 +99,4 @@ def _pert(rng: np.random.Generator, points: list[ThreePoint], count: int) -> Flo
     a = 1.0 + 4.0 * (mode - low) / safe
     b = 1.0 + 4.0 * (high - mode) / safe
     u = rng.beta(np.broadcast_to(a, (count, len(points))), np.broadcast_to(b, (count, len(points))))
-    return low[None, :] + width[None, :] * u
+    return np.asarray(low[None, :] + width[None, :] * u, dtype=float)

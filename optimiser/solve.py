@@ -47,14 +47,9 @@ def solve(problem: Problem, *, solver: str = "highs", time_limit: float | None =
                             clock_start=t0)
         status, x, bound, method = pt.status, pt.x, pt.bound, pt.method
     else:
-        tb = time.perf_counter()
-        m = build_model(data, scenarios)
-        set_objective(m, scenarios, kind)
-        build_seconds = time.perf_counter() - tb
-        report(Progress(time.perf_counter() - t0, None, None, f"built {kind} model"))
-        out = run_milp(m, solver=solver, time_limit=max(0.1, limit - (time.perf_counter() - t0)),
-                       gap=problem.policy.gap, on_progress=report, should_stop=should_stop,
-                       clock_start=t0)
+        out, build_seconds = solve_model(
+            data, scenarios, kind, checker, solver=solver, deadline=t0 + limit,
+            gap=problem.policy.gap, on_progress=report, should_stop=should_stop, clock_start=t0)
         status, x, method = out.status, out.x, "milp"
         bound = _objective_bound(data, out)
 
@@ -72,6 +67,41 @@ def solve(problem: Problem, *, solver: str = "highs", time_limit: float | None =
         return Result(status="error", solver=info(time.perf_counter() - t0),
                       message="no portfolio was found within the time limit")
     return _result(data, scenarios, kind, x, status, bound, info(time.perf_counter() - t0))
+
+
+def solve_model(data: ProblemData, scenarios: Scenarios, kind: str, checker: SelectionChecker,
+                *, solver: str, deadline: float, gap: float,
+                on_progress: Callable[[Progress], None] | None = None,
+                should_stop: Callable[[], bool] | None = None,
+                clock_start: float | None = None) -> tuple[MilpOutcome, float]:
+    """Build and solve the MILP of objective `kind`; returns the outcome and the build seconds.
+
+    The P(any success) floor (one row per distinct success pattern) is added lazily: the model
+    is first solved without it, and if that optimum already meets the floor it is optimal for
+    the full model too (it solves a relaxation); otherwise the full model is solved.
+    """
+    origin = time.perf_counter() if clock_start is None else clock_start
+    q = data.problem.policy.min_p_any_success
+    lazy = q is not None and q > 0
+    build = 0.0
+    for with_p_any in ([False, True] if lazy else [True]):
+        tb = time.perf_counter()
+        m = build_model(data, scenarios, with_p_any=with_p_any)
+        set_objective(m, scenarios, kind)
+        build += time.perf_counter() - tb
+        if on_progress is not None:
+            on_progress(Progress(time.perf_counter() - origin, None, None, f"built {kind} model"))
+        out = run_milp(m, solver=solver, time_limit=max(0.1, deadline - time.perf_counter()),
+                       gap=gap, on_progress=on_progress, should_stop=should_stop,
+                       clock_start=origin)
+        if with_p_any or out.status == "infeasible":
+            return out, build
+        if out.x is not None and not checker.violations(out.x):
+            return out, build
+        if should_stop is not None and should_stop():
+            return out if out.x is None else MilpOutcome(
+                "no_solution", None, None, out.bound, out.seconds, out.solver, out.version), build
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _objective_bound(data: ProblemData, out: MilpOutcome) -> float | None:

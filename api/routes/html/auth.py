@@ -34,8 +34,6 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/login")
 def login_form(request: Request, auth: AuthDep, next: str | None = None) -> Response:
-    if auth.user is not None:
-        return RedirectResponse(_safe_next(next), status_code=303)
     token = secrets.token_urlsafe(32)
     response = render(request, "auth/login.html", {"login_token": token, "next": _safe_next(next)})
     response.set_cookie(

@@ -131,7 +131,10 @@ def _cvar(losses: np.ndarray, alpha: float) -> float:
     return float(min(values))
 
 
-def _flows_feasible(doc: dict[str, Any], chosen: list[tuple[dict[str, Any], dict[str, Any]]]) -> bool:
+Award = tuple[dict[str, Any], dict[str, Any]]
+
+
+def _flows_feasible(doc: dict[str, Any], chosen: list[Award]) -> bool:
     """Can the chosen awards be split between eligible envelopes within budgets? (a pulp LP)"""
     years, envs = doc["years"], doc["envelopes"]
     carry = doc["policy"].get("carry_forward", True)
@@ -143,7 +146,8 @@ def _flows_feasible(doc: dict[str, Any], chosen: list[tuple[dict[str, Any], dict
             amount = float(cost.get(year, 0.0))
             if amount <= 0:
                 continue
-            vars_ = [pulp.LpVariable(f"f{a}_{e}_{y}", lowBound=0) for e in cand["eligible_envelopes"]]
+            vars_ = [pulp.LpVariable(f"f{a}_{e}_{y}", lowBound=0)
+                     for e in cand["eligible_envelopes"]]
             for e_id, v in zip(cand["eligible_envelopes"], vars_, strict=True):
                 f[(a, e_id, y)] = v
             if not vars_:

@@ -1,0 +1,274 @@
+"""Benchmark runner: prints the performance table, the P(target) check and the quality table.
+
+    python -m benchmarks.run --quick          # n in {20, 50} x S in {500, 2000}, HiGHS
+    python -m benchmarks.run                  # n in {20, 50, 200} x S in {500, 2000, 5000}
+    python -m benchmarks.run --full           # adds n = 1000 and CBC on n <= 50
+    python -m benchmarks.run --quality        # out-of-sample quality vs greedy / deterministic
+    python -m benchmarks.run --ptarget-check  # p_target at n=200 x S=2000: 10 s vs a long run
+
+Every configuration runs in its own subprocess (so peak memory is its own); times are the median
+of 3 runs (1 run when a single run exceeds 20 s), split into sampling + build and solve. The
+reference is the straightforward PuLP + HiGHS build in `benchmarks/reference.py` on the same
+instance and scenarios; `ratio` is our total time over the reference's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.instances import generate  # noqa: E402
+from benchmarks.reference import build_reference, solve_reference  # noqa: E402
+from optimiser.baselines import expected_knapsack, greedy_by_ratio  # noqa: E402
+from optimiser.data import problem_data  # noqa: E402
+from optimiser.evaluate import evaluate_portfolio  # noqa: E402
+from optimiser.feasibility import SelectionChecker  # noqa: E402
+from optimiser.milp import run_milp  # noqa: E402
+from optimiser.model import build_model  # noqa: E402
+from optimiser.objectives import objective_value, set_objective  # noqa: E402
+from optimiser.problem import load_problem  # noqa: E402
+from optimiser.ptarget import solve_p_target  # noqa: E402
+from optimiser.result import Progress  # noqa: E402
+from optimiser.scenarios import optimisation_scenarios  # noqa: E402
+from optimiser.solve import solve  # noqa: E402
+
+OBJECTIVES = ["expected", "capped", "cvar", "p_target"]
+TIME_LIMIT = {"expected": 60.0, "capped": 120.0, "cvar": 120.0, "p_target": 10.0}
+REFERENCE_LIMIT = {"expected": 60.0, "capped": 120.0, "cvar": 120.0, "p_target": 30.0}
+RESULTS = ROOT / "benchmarks" / "results.jsonl"
+
+
+def run_ours(doc: dict[str, Any], objective: str, solver: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    problem = load_problem(doc)
+    data = problem_data(problem)
+    scen = optimisation_scenarios(data)
+    limit = TIME_LIMIT[objective]
+    gap = problem.policy.gap
+    if objective == "p_target":
+        build = time.perf_counter() - t0
+        checker = SelectionChecker(data, scen)
+        out = solve_p_target(data, scen, checker, solver=solver, time_limit=limit, gap=gap,
+                             report=lambda p: None, should_stop=None, clock_start=t0)
+        x, status, bound = out.x, out.status, out.bound
+    else:
+        m = build_model(data, scen)
+        set_objective(m, scen, objective)
+        build = time.perf_counter() - t0
+        res = run_milp(m, solver=solver, time_limit=limit, gap=gap)
+        x, status = res.x, res.status
+        bound = None if res.bound is None else res.bound + 1e-7
+    total = time.perf_counter() - t0
+    value = None if x is None else objective_value(objective, data, scen, x)
+    rel_gap = None
+    if value is not None and bound is not None:
+        rel_gap = max(0.0, bound - value) / max(abs(value), 1e-9)
+    return {"build": build, "solve": total - build, "total": total, "status": status,
+            "value": value, "gap": rel_gap}
+
+
+def run_reference(doc: dict[str, Any], objective: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    problem = load_problem(doc)
+    data = problem_data(problem)
+    scen = optimisation_scenarios(data)
+    prob, x = build_reference(data, scen, objective)
+    build = time.perf_counter() - t0
+    out = solve_reference(prob, x, time_limit=REFERENCE_LIMIT[objective], gap=problem.policy.gap)
+    total = time.perf_counter() - t0
+    value = None
+    if out["x"] or out["objective"] is not None:
+        sel = np.zeros(data.n_options)
+        sel[out["x"]] = 1.0
+        value = objective_value(objective, data, scen, sel)
+    return {"build": build, "solve": total - build, "total": total,
+            "status": "optimal" if out["optimal"] else out["status"], "value": value,
+            "gap": out["gap"]}
+
+
+def child(config: dict[str, Any]) -> dict[str, Any]:
+    doc = generate(config["n"], config["S"], seed=config.get("seed", 1),
+                   objective=config["objective"])
+    runs = []
+    for _ in range(3):
+        if config["who"] == "reference":
+            runs.append(run_reference(doc, config["objective"]))
+        else:
+            runs.append(run_ours(doc, config["objective"], config["solver"]))
+        if runs[-1]["total"] > 20:
+            break
+    best = sorted(runs, key=lambda r: r["total"])[len(runs) // 2]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {**config, "repeats": len(runs), "build": statistics.median(r["build"] for r in runs),
+            "solve": statistics.median(r["solve"] for r in runs),
+            "total": statistics.median(r["total"] for r in runs), "status": best["status"],
+            "value": best["value"], "gap": best["gap"], "peak_mb": peak_mb}
+
+
+def spawn(config: dict[str, Any]) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--child", json.dumps(config)],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    if proc.returncode != 0:
+        return {**config, "error": proc.stderr.strip().splitlines()[-1:]}
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def fmt(value: Any, spec: str = ".2f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+HEADER = ("| objective | solver | n | S | build s | solve s | total s | gap | peak MB | status "
+          "| reference total s | ref status | ratio |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def row(ours: dict[str, Any], ref: dict[str, Any] | None) -> str:
+    if "error" in ours:
+        return f"| {ours['objective']} | {ours['solver']} | {ours['n']} | {ours['S']} | error: " \
+               f"{ours['error']} |"
+    ratio = None
+    ref_total = ref_status = None
+    if ref and "error" not in ref:
+        ratio = ours["total"] / ref["total"]
+        ref_total, ref_status = ref["total"], ref["status"]
+    return (f"| {ours['objective']} | {ours['solver']} | {ours['n']} | {ours['S']} | "
+            f"{fmt(ours['build'])} | {fmt(ours['solve'])} | {fmt(ours['total'])} | "
+            f"{fmt(ours['gap'], '.2%')} | {fmt(ours['peak_mb'], '.0f')} | {ours['status']} | "
+            f"{fmt(ref_total)} | {ref_status or '-'} | {fmt(ratio)} |")
+
+
+def performance(sizes: list[int], counts: list[int], cbc_up_to: int) -> None:
+    print(machine())
+    print(HEADER, flush=True)
+    for n in sizes:
+        for s in counts:
+            for objective in OBJECTIVES:
+                base = {"n": n, "S": s, "objective": objective}
+                ref = spawn({**base, "who": "reference", "solver": "highs"})
+                ours = spawn({**base, "who": "ours", "solver": "highs"})
+                _save(ours, ref)
+                print(row(ours, ref), flush=True)
+                if n <= cbc_up_to and objective != "p_target":
+                    cbc = spawn({**base, "who": "ours", "solver": "cbc"})
+                    _save(cbc, None)
+                    print(row(cbc, None), flush=True)
+
+
+def _save(ours: dict[str, Any], ref: dict[str, Any] | None) -> None:
+    with RESULTS.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"ours": ours, "reference": ref, "at": time.time()}) + "\n")
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}; load average at start "
+            f"{os.getloadavg()[0]:.1f}")
+
+
+def quality(sizes: list[int]) -> None:
+    """Few platforms, correlation 0.6: out-of-sample metrics of each portfolio, as ratios."""
+    print("| n | portfolio | P(target) | E[impact] | CVaR shortfall | P / greedy | "
+          "CVaR / greedy | E / deterministic |\n|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        doc = generate(n, 2000, seed=11, objective="expected", platforms=3, correlation=0.6,
+                       rules="budgets", target_share=0.8)
+        problem = load_problem(doc)
+        portfolios = {"greedy": greedy_by_ratio(problem),
+                      "deterministic": expected_knapsack(problem, time_limit=60)}
+        for objective in ("capped", "cvar", "p_target"):
+            policy = problem.policy.model_copy(update={"objective": objective})
+            result = solve(problem.model_copy(update={"policy": policy}), time_limit=20)
+            portfolios[objective] = result.selected
+        metrics = {name: evaluate_portfolio(problem, sel) for name, sel in portfolios.items()}
+        g, d = metrics["greedy"], metrics["deterministic"]
+        for name, mt in metrics.items():
+            print(f"| {n} | {name} | {mt.p_target:.4f} | {mt.expected_impact:.3f} | "
+                  f"{mt.cvar_shortfall:.3f} | {_ratio(mt.p_target, g.p_target)} | "
+                  f"{_ratio(mt.cvar_shortfall, g.cvar_shortfall)} | "
+                  f"{_ratio(mt.expected_impact, d.expected_impact)} |", flush=True)
+
+
+def _ratio(a: float, b: float) -> str:
+    return "-" if b == 0 else f"{a / b:.3f}"
+
+
+def ptarget_check(n: int = 200, s: int = 2000, long_limit: float = 120.0) -> None:
+    """p_target in 10 s vs a long run, and vs the cvar and deterministic portfolios."""
+    doc = generate(n, s, seed=1, objective="p_target")
+    problem = load_problem(doc)
+    data = problem_data(problem)
+    scen = optimisation_scenarios(data)
+    rows = []
+    for label, limit in (("p_target 10 s", 10.0), (f"p_target {long_limit:.0f} s", long_limit)):
+        t = time.perf_counter()
+        log: list[Progress] = []
+        out = solve_p_target(data, scen, SelectionChecker(data, scen), solver="highs",
+                             time_limit=limit, gap=0.0, report=log.append, should_stop=None,
+                             clock_start=t)
+        assert out.x is not None
+        rows.append((label, objective_value("p_target", data, scen, out.x), out.bound,
+                     time.perf_counter() - t))
+    for objective in ("cvar", "expected"):
+        m = build_model(data, scen)
+        set_objective(m, scen, objective)
+        res = run_milp(m, time_limit=120, gap=0.005)
+        if res.x is not None:
+            rows.append((f"{objective} portfolio", objective_value("p_target", data, scen, res.x),
+                         None, res.seconds))
+    best = max(r[1] for r in rows)
+    print(f"p_target check, n={n}, S={s} (objective = P(target) − switching charge)")
+    print("| method | P(target) objective | bound | seconds | behind best |\n|---|---|---|---|---|")
+    for label, value, bound, secs in rows:
+        print(f"| {label} | {value:.4f} | {fmt(bound, '.4f')} | {secs:.1f} | "
+              f"{(best - value) * 100:.2f} pp |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--quality", action="store_true")
+    parser.add_argument("--ptarget-check", action="store_true")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return
+    if args.quality:
+        quality([20, 50, 200])
+    elif args.ptarget_check:
+        ptarget_check()
+    elif args.quick:
+        performance([20, 50], [500, 2000], cbc_up_to=0)
+    elif args.full:
+        performance([20, 50, 200, 1000], [500, 2000, 5000], cbc_up_to=50)
+    else:
+        performance([20, 50, 200], [500, 2000, 5000], cbc_up_to=0)
+
+
+if __name__ == "__main__":
+    main()

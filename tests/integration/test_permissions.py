@@ -1,0 +1,190 @@
+"""Every route of the app, for every kind of caller, is allowed or refused as its declared
+permission says. Routes are enumerated from the router, so a new route cannot be forgotten."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from support import DEMO, login
+
+from api.deps import GlobalAccess, MissionAccess
+from api.permissions import Perm, allowed
+from portfolio import services
+from portfolio.model import (
+    CouncilMember,
+    Envelope,
+    Mission,
+    Role,
+    Sector,
+    User,
+)
+from portfolio.unit_of_work import SqlUnitOfWork
+
+OTHER = "other-mission"
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
+# signed-in users may use these whatever their roles: they only show the caller's own things
+ANY_USER = {
+    ("GET", "/"),
+    ("GET", "/account"),
+    ("POST", "/account/tokens"),
+    ("POST", "/account/tokens/{token_id}/revoke"),
+    ("GET", "/api/v1/me"),
+    ("GET", "/api/v1/missions"),
+}
+PRINCIPALS = {
+    "anonymous": None,
+    "ceo": "ceo",
+    "council": "council1",
+    "treasury": "treasury",
+    "admin": "admin",
+    "other_ceo": "o-ceo",
+    "other_council": "o-council",
+    "other_treasury": "o-treasury",
+}
+SAMPLE = {
+    "slug": DEMO,
+    "candidate_id": "northsea-hefa",
+    "username": "council2",
+    "token_id": "999999",
+}
+
+
+def declared_permission(route: APIRoute) -> Perm | None:
+    """The permission a route declares through MissionAccess / GlobalAccess, if any."""
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        call = dependant.call
+        if isinstance(call, MissionAccess | GlobalAccess):
+            return call.perm
+        pending.extend(dependant.dependencies)
+    return None
+
+
+def app_routes(app: object) -> list[tuple[str, str, APIRoute]]:
+    routes = []
+    for route in app.routes:  # type: ignore[attr-defined]
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods):
+                routes.append((method, route.path, route))
+    return routes
+
+
+def add_other_mission(db_url: str) -> None:
+    """A second mission whose people hold the same roles there, and none on the demo mission."""
+    from portfolio.database import make_engine
+
+    engine = make_engine(db_url)
+    with SqlUnitOfWork(engine) as uow:
+        services.create_mission(
+            uow,
+            "test",
+            Mission(
+                slug=OTHER,
+                name="Other mission",
+                target=1.0,
+                deadline="2031-03-31",
+                years=["2026-27"],
+                envelopes=[Envelope(id="sbc", name="SBC", budget={"2026-27": 1})],
+            ),
+        )
+        for username, role in (
+            ("o-ceo", Role.mission_ceo),
+            ("o-council", Role.council_member),
+            ("o-treasury", Role.treasury_reviewer),
+        ):
+            services.create_user(
+                uow, "test", User(username=username, display_name=username), "demo-password-1"
+            )
+            services.assign_role(uow, "test", OTHER, username, role)
+        services.set_council_member(
+            uow, "test", OTHER, CouncilMember(username="o-council", sector=Sector.academia)
+        )
+        uow.commit()
+    engine.dispose()
+
+
+def test_every_route_declares_a_permission_or_is_listed_as_public_or_personal(app):
+    undeclared = [
+        (m, p)
+        for m, p, r in app_routes(app)
+        if declared_permission(r) is None
+        and (m, p) not in PUBLIC | ANY_USER
+        and not p.startswith("/openapi")
+    ]
+    assert undeclared == []
+
+
+def _expected(principal: str, method: str, path: str, route: APIRoute) -> bool:
+    if (method, path) in PUBLIC:
+        return True
+    username = PRINCIPALS[principal]
+    if username is None:
+        return False
+    if (method, path) in ANY_USER:
+        return True
+    perm = declared_permission(route)
+    assert perm is not None
+    roles = {
+        "ceo": {Role.mission_ceo},
+        "council": {Role.council_member},
+        "treasury": {Role.treasury_reviewer},
+    }.get(principal, set())
+    return allowed(perm, roles, principal == "admin")
+
+
+@pytest.mark.parametrize("principal", list(PRINCIPALS))
+def test_every_route_allows_and_refuses_each_kind_of_caller_as_declared(
+    principal: str, app, client: TestClient, db_url: str
+):
+    add_other_mission(db_url)
+    username = PRINCIPALS[principal]
+    csrf = login(client, username) if username else ""
+    demo_names = ["Humber waste-oil HEFA refinery", "Carbon-neutral UK air travel"]
+    failures = []
+    for method, path, route in app_routes(app):
+        if path.startswith("/openapi") or (method, path) == ("POST", "/logout"):
+            continue
+        url = re.sub(r"{(\w+)}", lambda m: SAMPLE[m.group(1)], path)
+        response = client.request(
+            method,
+            url,
+            headers={"X-CSRF-Token": csrf} if csrf else {},
+            follow_redirects=False,
+        )
+        expected = _expected(principal, method, path, route)
+        status = response.status_code
+        if expected:
+            if status in (401, 403):
+                failures.append(f"{method} {path}: expected allowed, got {status}")
+            continue
+        if username is None:
+            wanted = 401 if path.startswith("/api/") else 303
+            if status != wanted or (
+                status == 303 and not response.headers["location"].startswith("/login")
+            ):
+                failures.append(f"{method} {path}: anonymous expected {wanted}, got {status}")
+        elif status != 403:
+            failures.append(f"{method} {path}: expected 403, got {status}")
+        if any(name in response.text for name in demo_names):
+            failures.append(f"{method} {path}: a refusal leaked mission data")
+    assert failures == []
+
+
+def test_a_user_of_another_mission_does_not_see_the_demo_in_the_mission_list(
+    client: TestClient, db_url: str
+):
+    add_other_mission(db_url)
+    login(client, "o-ceo")
+    missions = client.get("/api/v1/missions").json()
+    assert [m["slug"] for m in missions] == [OTHER]
+    assert DEMO not in client.get("/").text
+
+
+def test_the_api_answers_401_to_an_anonymous_caller(client: TestClient):
+    response = client.get("/api/v1/missions")
+    assert response.status_code == 401
+    assert response.json()["detail"]
