@@ -17,7 +17,8 @@ from sqlalchemy.orm import sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import LoginRequired, csrf_protect
-from api.routes.html import admin, auth, candidates, missions
+from api.jobs import JobRunner
+from api.routes.html import admin, auth, candidates, missions, runs
 from api.routes.json import v1
 from api.settings import Settings
 from api.templating import STATIC_DIR, render
@@ -37,9 +38,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     if migrate:
         database.upgrade(engine)
 
+    factory = sessionmaker(engine, expire_on_commit=False)
+    jobs = JobRunner(factory, inline=settings.run_jobs_inline)
+    jobs.recover()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
         yield
+        jobs.shutdown()
         engine.dispose()
 
     app = FastAPI(
@@ -55,10 +61,18 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+    app.state.sessionmaker = factory
+    app.state.jobs = jobs
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (auth.router, missions.router, candidates.router, admin.router, v1.router):
+    for router in (
+        auth.router,
+        missions.router,
+        candidates.router,
+        runs.router,
+        admin.router,
+        v1.router,
+    ):
         app.include_router(router)
 
     _install_handlers(app)

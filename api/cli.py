@@ -253,3 +253,58 @@ def import_(
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+@app.command()
+def solve(
+    problem: Annotated[Path, typer.Argument(help="A problem file (mission-portfolio/problem).")],
+    solver: Annotated[str, typer.Option("--solver", help="highs (default) or cbc.")] = "highs",
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Seconds (default: the file's policy).")
+    ] = None,
+) -> None:
+    """Solve a problem file and print the result document. Exit 0 when a portfolio was found,
+    1 when the rules cannot all be met (with the diagnosis), 2 for a malformed file."""
+    from optimiser.cli import run_solve
+
+    if solver not in ("highs", "cbc"):
+        raise _fail("--solver must be highs or cbc", 2)
+    raise typer.Exit(run_solve(str(problem), solver, time_limit, sys.stdout, sys.stderr))
+
+
+@app.command("export-problem")
+def export_problem(
+    mission: str,
+    objective: Annotated[
+        str | None,
+        typer.Option(
+            help="expected, capped, p_target or cvar (default: the "
+            "policy of the mission's latest run, else p_target)."
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Write the problem file the mission's current data gives, to reproduce a solve outside
+    the web: ``export-problem MISSION > problem.json``."""
+    from optimiser.problem import Policy
+    from portfolio.runs import export_problem as build
+
+    try:
+        with _uow(Settings.from_env(db)) as uow:
+            runs = uow.runs.all(mission) if uow.missions.exists(mission) else []
+            policy = Policy.model_validate(runs[0].problem["policy"]) if runs else Policy()
+            scenarios = runs[0].problem.get("scenarios", {}) if runs else {}
+            if objective is not None:
+                policy = Policy.model_validate({**policy.model_dump(), "objective": objective})
+            document = build(
+                uow,
+                mission,
+                policy,
+                scenarios=scenarios.get("count", 2000),
+                seed=scenarios.get("seed", 42),
+            )
+    except ValidationError as exc:
+        raise _fail("; ".join(f"{f}: {r}" for f, r in validation_errors(exc)), 2) from exc
+    except PortfolioError as exc:
+        raise _fail(str(exc)) from exc
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")

@@ -242,3 +242,104 @@ def mission_values(mission: Mission) -> dict[str, Any]:
         for year, amount in env.budget.items():
             values[f"{p}.budget.{year}"] = _fmt(amount)
     return values
+
+
+OBJECTIVES = [
+    ("p_target", "Maximise the probability of reaching the target"),
+    ("cvar", "Maximise expected impact, penalising the shortfall in bad cases (CVaR)"),
+    ("capped", "Maximise expected impact counted up to the target"),
+    ("expected", "Maximise expected impact (the deterministic business-case ranking)"),
+]
+PERCENT_FIELDS = {
+    "max_platform_share": "Largest share of spend on one platform",
+    "min_moonshot_share": "Smallest share of spend on moonshots",
+    "min_rising_star_share": "Smallest share of spend on rising stars",
+    "max_organisation_share": "Largest share of spend on one organisation",
+}
+RUN_DEFAULTS: dict[str, str] = {
+    "objective": "p_target",
+    "max_platform_share": "50",
+    "min_platforms": "2",
+    "min_moonshot_share": "0",
+    "min_rising_star_share": "0",
+    "max_organisation_share": "100",
+    "carry_forward": "on",
+    "correlation": "0.5",
+    "cvar_alpha": "0.9",
+    "cvar_lambda": "1",
+    "min_p_any_success": "",
+    "scenarios": "2000",
+    "seed": "42",
+    "time_limit_s": "60",
+    "solver": "highs",
+    "note": "",
+}
+
+
+def run_values(policy: dict[str, Any] | None, scenarios: dict[str, Any] | None) -> dict[str, Any]:
+    """Form values for a run, from an earlier run's policy (or the defaults)."""
+    values: dict[str, Any] = dict(RUN_DEFAULTS)
+    if policy:
+        for key in PERCENT_FIELDS:
+            if key in policy:
+                values[key] = _fmt(round(policy[key] * 100, 6))
+        for key in (
+            "objective",
+            "min_platforms",
+            "correlation",
+            "cvar_alpha",
+            "cvar_lambda",
+            "time_limit_s",
+        ):
+            if key in policy:
+                values[key] = str(policy[key]) if key == "objective" else _fmt(policy[key])
+        values["carry_forward"] = "on" if policy.get("carry_forward", True) else ""
+        p_any = policy.get("min_p_any_success")
+        values["min_p_any_success"] = _fmt(round(p_any * 100, 6)) if p_any is not None else ""
+    if scenarios and "count" in scenarios:
+        values["scenarios"], values["seed"] = str(scenarios["count"]), str(scenarios["seed"])
+    return values
+
+
+def run_from_form(values: dict[str, Any]) -> tuple[dict[str, Any] | None, Errors]:
+    """The policy and run settings from the optimiser form; shares are typed as percentages."""
+    errors: Errors = []
+    objective = _text(values, "objective")
+    if objective not in {key for key, _ in OBJECTIVES}:
+        errors.append(("objective", "choose an objective"))
+    policy: dict[str, Any] = {
+        "objective": objective,
+        "carry_forward": bool(values.get("carry_forward")),
+    }
+    for key in PERCENT_FIELDS:
+        pct = _number(values, key, errors)
+        if pct is not None and not 0 <= pct <= 100:
+            errors.append((key, "must be a percentage from 0 to 100"))
+        elif pct is not None:
+            policy[key] = pct / 100
+    p_any = _number(values, "min_p_any_success", errors, required=False)
+    if p_any is not None and not 0 <= p_any <= 100:
+        errors.append(("min_p_any_success", "must be a percentage from 0 to 100"))
+    policy["min_p_any_success"] = None if p_any is None else p_any / 100
+    limits = {
+        "min_platforms": (0, 50, True),
+        "correlation": (0, 0.99, False),
+        "cvar_alpha": (0, 0.999, False),
+        "cvar_lambda": (0, 100, False),
+        "time_limit_s": (1, 3600, False),
+        "scenarios": (100, 20000, True),
+        "seed": (0, 2**31 - 1, True),
+    }
+    settings: dict[str, Any] = {}
+    for key, (lo, hi, integer) in limits.items():
+        number = _number(values, key, errors, integer=integer)
+        if number is not None and not lo <= number <= hi:
+            errors.append((key, f"must be from {_fmt(lo)} to {_fmt(hi)}"))
+        elif number is not None:
+            (settings if key in ("scenarios", "seed") else policy)[key] = number
+    solver = _text(values, "solver") or "highs"
+    if solver not in ("highs", "cbc"):
+        errors.append(("solver", "choose HiGHS or CBC"))
+    if errors:
+        return None, errors
+    return {"policy": policy, "solver": solver, "note": _text(values, "note")[:500], **settings}, []

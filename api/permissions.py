@@ -14,6 +14,7 @@ class Perm(StrEnum):
     edit_candidate = "edit_candidate"
     approve_treasury = "approve_treasury"
     view_audit = "view_audit"
+    run_optimiser = "run_optimiser"
     manage_users = "manage_users"
 
 
@@ -26,6 +27,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.edit_candidate,
             Perm.approve_treasury,
             Perm.view_audit,
+            Perm.run_optimiser,
         }
     ),
     Role.council_member: frozenset(

@@ -24,7 +24,7 @@ def build_reference(data: ProblemData, scen: Scenarios, objective: str) -> tuple
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     p = data.problem
     pol = p.policy
-    K, Y, E = data.n_options, len(p.years), len(p.envelopes)  # noqa: N806
+    K, Y, E = data.n_options, len(p.years), len(p.envelopes)
     prob = pulp.LpProblem("reference", pulp.LpMaximize)
     x = pulp.LpVariable.dicts("x", range(K), cat="Binary")
     f = pulp.LpVariable.dicts("f", [(k, e, y) for k in range(K) for e in range(E)
@@ -78,14 +78,14 @@ def build_reference(data: ProblemData, scen: Scenarios, objective: str) -> tuple
         for i, amount in prev.items():
             prob += d[i] >= amount - pulp.lpSum(c[k] * x[k] for k in data.options_of(i))
         penalty = pol.switching_cost * pulp.lpSum(d.values())
-    S = scen.count  # noqa: N806
+    S = scen.count
     a = scen.impact
     if pol.min_p_any_success:
         w = pulp.LpVariable.dicts("w", range(S), cat="Binary")
         for s in range(S):
             prob += w[s] <= pulp.lpSum(x[k] for k in range(K) if scen.success[s, k])
         prob += pulp.lpSum(w.values()) >= pol.min_p_any_success * S
-    T = data.target  # noqa: N806
+    T = data.target
     if objective == "expected":
         v = expected_values(data, scen)
         obj = pulp.lpSum(v[k] * x[k] for k in range(K))

@@ -16,10 +16,13 @@ import highspy
 import numpy as np
 import pulp
 
-from optimiser.data import FloatArray
+from optimiser.data import FloatArray, ProblemData
 from optimiser.errors import SolverError
-from optimiser.model import Model
+from optimiser.feasibility import SelectionChecker
+from optimiser.model import Model, build_model
+from optimiser.objectives import set_objective
 from optimiser.result import Progress
+from optimiser.scenarios import Scenarios
 
 SOLVERS = ("highs", "cbc")
 
@@ -169,6 +172,43 @@ def run_milp(m: Model, *, solver: str = "highs", time_limit: float | None = None
             return MilpOutcome("feasible", x, obj, _finite(bound), seconds, name, ver)
         return MilpOutcome("no_solution", None, None, _finite(bound), seconds, name, ver)
     return _run_cbc(m, time_limit, gap, warm, t0, name, ver, status_hint=pulp.LpStatusNotSolved)
+
+
+def solve_model(data: ProblemData, scenarios: Scenarios, kind: str, checker: SelectionChecker,
+                *, solver: str, deadline: float, gap: float,
+                on_progress: Callable[[Progress], None] | None = None,
+                should_stop: Callable[[], bool] | None = None,
+                clock_start: float | None = None) -> tuple[MilpOutcome, float]:
+    """Build and solve the MILP of objective `kind`; returns the outcome and the build seconds.
+
+    The P(any success) floor (one row per distinct success pattern) is added lazily: the model
+    is first solved without it, and if that optimum already meets the floor it is optimal for
+    the full model too (it solves a relaxation); otherwise the full model is solved.
+    """
+    origin = time.perf_counter() if clock_start is None else clock_start
+    q = data.problem.policy.min_p_any_success
+    lazy = q is not None and q > 0
+    build = 0.0
+    for with_p_any in ([False, True] if lazy else [True]):
+        tb = time.perf_counter()
+        m = build_model(data, scenarios, with_p_any=with_p_any)
+        set_objective(m, scenarios, kind)
+        build += time.perf_counter() - tb
+        if on_progress is not None:
+            on_progress(Progress(time.perf_counter() - origin, None, None, f"built {kind} model"))
+        share = 0.6 if lazy and not with_p_any else 1.0
+        out = run_milp(m, solver=solver,
+                       time_limit=max(0.1, (deadline - time.perf_counter()) * share),
+                       gap=gap, on_progress=on_progress, should_stop=should_stop,
+                       clock_start=origin)
+        if with_p_any or out.status == "infeasible":
+            return out, build
+        if out.x is not None and not checker.violations(out.x):
+            return out, build
+        if should_stop is not None and should_stop():
+            return MilpOutcome("no_solution", None, None, out.bound, out.seconds, out.solver,
+                               out.version), build
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _run_cbc(m: Model, time_limit: float | None, gap: float, warm: dict[str, float] | None,

@@ -275,7 +275,8 @@ def add_min_platforms(m: Model) -> None:
     for p, name in enumerate(m.data.platforms):
         ks = np.flatnonzero(m.data.platform_of == p)
         expr = pulp.LpAffineExpression([(u[p], 1.0), *[(m.x[k], -1.0) for k in ks.tolist()]])
-        m.add(expr, "<=", 0, family="platform_link", key=(name,), label=f"{name} counts only when funded")
+        m.add(expr, "<=", 0, family="platform_link", key=(name,),
+              label=f"{name} counts only when funded")
     m.add(linear([u[p] for p in u], np.ones(len(u))), ">=", need, family="min_platforms",
           key=(need,), label=f"at least {need} platforms funded", unit="platforms")
 
@@ -381,7 +382,8 @@ def add_min_p_any_success(m: Model, scenarios: Scenarios) -> None:
     for j, r in enumerate(live):
         ks = np.flatnonzero(rows[r])
         expr = pulp.LpAffineExpression([(w[j], 1.0), *[(m.x[k], -1.0) for k in ks.tolist()]])
-        m.add(expr, "<=", 0, family="min_p_link", key=(int(r),), label="a scenario counts when something works")
+        m.add(expr, "<=", 0, family="min_p_link", key=(int(r),),
+              label="a scenario counts when something works")
     need = q * scenarios.count - 1e-9
     m.add(linear([w[j] for j in range(len(live))], counts[live]), ">=", need,
           family="min_p_any_success", key=(q,),

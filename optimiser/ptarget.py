@@ -21,7 +21,7 @@ import numpy as np
 
 from optimiser.data import FloatArray, IntArray, ProblemData
 from optimiser.feasibility import SelectionChecker
-from optimiser.milp import MilpOutcome, run_milp
+from optimiser.milp import MilpOutcome, run_milp, solve_model
 from optimiser.model import build_model, previous_costs
 from optimiser.objectives import TOL, objective_value, set_objective, tie_break_weights
 from optimiser.result import Progress
@@ -148,10 +148,18 @@ def local_search(data: ProblemData, scenarios: Scenarios, checker: SelectionChec
         spend_cum, cap = data.cost, data.budget.sum(axis=0)
     cap = cap + 1e-7 * (1.0 + cap)
     x = x.copy()
-    current = _score(data, scenarios, x[None, :])[0]
+    # P(target) is flat between scenario steps; a capped-impact term worth less than one
+    # scenario (mu·min(T, impact)/T < 1/S) ranks equal-P moves by how close they get to T
+    mu = 0.5 / scenarios.count / max(target, 1e-12)
+
+    def surrogate(xs: FloatArray) -> FloatArray:
+        capped = np.minimum(target, xs @ a.T).mean(axis=1)
+        return np.asarray(_score(data, scenarios, xs) + mu * capped, dtype=float)
+
+    current = surrogate(x[None, :])[0]
     while time.perf_counter() < deadline and not (should_stop and should_stop()):
         impact = a @ x
-        p_now = _p(impact, target)
+        p_now = _p(impact, target) + mu * float(np.minimum(target, impact).mean())
         funded = np.bincount(cand_of, weights=cost * x, minlength=data.n_candidates)
         pen_now = gamma * np.maximum(0.0, prev - funded)
         selected = np.flatnonzero(x > 0.5)
@@ -172,7 +180,8 @@ def local_search(data: ProblemData, scenarios: Scenarios, checker: SelectionChec
                 free_cand = free_cand.copy()
                 free_cand[i] = True
                 change = gamma * max(0.0, prev[i] - base_funded[i]) - pen_now[i] - tie[drop]
-                gains.append(np.array([(base >= target - TOL).mean() - p_now - change]))
+                dropped = (base >= target - TOL).mean() + mu * np.minimum(target, base).mean()
+                gains.append(np.array([dropped - p_now - change]))
                 drops.append(np.array([drop]))
                 adds.append(np.array([-1]))
             addable = np.flatnonzero(allowed & (x < 0.5) & free_cand[cand_of])
@@ -180,7 +189,8 @@ def local_search(data: ProblemData, scenarios: Scenarios, checker: SelectionChec
             addable = addable[fits]
             if len(addable) == 0:
                 continue
-            hits = ((base[:, None] + a[:, addable]) >= target - TOL).mean(axis=0)
+            after = base[:, None] + a[:, addable]
+            hits = (after >= target - TOL).mean(axis=0) + mu * np.minimum(target, after).mean(0)
             j = cand_of[addable]
             pen_base = gamma * np.maximum(0.0, prev[j] - base_funded[j])
             pen_new = gamma * np.maximum(0.0, prev[j] - base_funded[j] - cost[addable])
@@ -193,7 +203,7 @@ def local_search(data: ProblemData, scenarios: Scenarios, checker: SelectionChec
         order = np.lexsort((add_k, drop_k, -gain))[:MAX_MOVES_CHECKED]
         improved = False
         for idx in order:
-            if gain[idx] <= 1e-12:
+            if gain[idx] <= 1e-15:
                 break
             trial = x.copy()
             if drop_k[idx] >= 0:
@@ -201,13 +211,60 @@ def local_search(data: ProblemData, scenarios: Scenarios, checker: SelectionChec
             if add_k[idx] >= 0:
                 trial[add_k[idx]] = 1.0
             if checker.is_feasible(trial):
-                value = _score(data, scenarios, trial[None, :])[0]
-                if value > current + 1e-12:
+                value = surrogate(trial[None, :])[0]
+                if value > current + 1e-15:
                     x, current, improved = trial, value, True
                     break
         if not improved:
-            break
+            pair = _drop_one_add_two(x, a, target, mu, allowed, spend_cum, cap, cand_of,
+                                     surrogate, checker, current)
+            if pair is None:
+                break
+            x, current = pair, surrogate(pair[None, :])[0]
     return x
+
+
+def _drop_one_add_two(x: FloatArray, a: FloatArray, target: float, mu: float,
+                      allowed: np.ndarray, spend_cum: FloatArray, cap: FloatArray,
+                      cand_of: IntArray, surrogate: Callable[[FloatArray], FloatArray],
+                      checker: SelectionChecker, current: float) -> FloatArray | None:
+    """The 2-opt move budgets call for: unfund one option, fund two cheaper ones instead.
+
+    For each funded option, the best few first additions (by P(target), then capped impact) are
+    each completed by the best second addition; the first feasible improvement is returned.
+    """
+    impact = a @ x
+    for drop in np.flatnonzero(x > 0.5).tolist():
+        trial0 = x.copy()
+        trial0[drop] = 0.0
+        base = impact - a[:, drop]
+        firsts = _best_adds(trial0, base, a, target, mu, allowed, spend_cum, cap, cand_of, 3)
+        for k1 in firsts:
+            trial1 = trial0.copy()
+            trial1[k1] = 1.0
+            for k2 in _best_adds(trial1, base + a[:, k1], a, target, mu, allowed, spend_cum,
+                                 cap, cand_of, 3):
+                trial = trial1.copy()
+                trial[k2] = 1.0
+                if surrogate(trial[None, :])[0] > current + 1e-15 and checker.is_feasible(trial):
+                    return trial
+    return None
+
+
+def _best_adds(x: FloatArray, base: FloatArray, a: FloatArray, target: float, mu: float,
+               allowed: np.ndarray, spend_cum: FloatArray, cap: FloatArray, cand_of: IntArray,
+               count: int) -> list[int]:
+    taken = np.zeros(int(cand_of.max()) + 1, dtype=bool)
+    taken[cand_of[x > 0.5]] = True
+    addable = np.flatnonzero(allowed & (x < 0.5) & ~taken[cand_of])
+    spent = spend_cum.T @ x
+    addable = addable[(spent[None, :] + spend_cum[addable] <= cap[None, :]).all(axis=1)]
+    if len(addable) == 0:
+        return []
+    after = base[:, None] + a[:, addable]
+    score = (after >= target - TOL).mean(axis=0) + mu * np.minimum(target, after).mean(axis=0)
+    order = np.lexsort((addable, -score))[:count]
+    return [int(addable[j]) for j in order]
 
 
 def _p(impact: FloatArray, target: float) -> float:
@@ -221,8 +278,6 @@ def _search_and_bound(data: ProblemData, scenarios: Scenarios, checker: Selectio
     deadline = clock_start + time_limit
     best: FloatArray | None = None
     best_value = -np.inf
-    from optimiser.solve import solve_model
-
     for kind, share in (("expected", 0.1), ("cvar", 0.25), ("capped", 0.25)):
         remaining = deadline - time.perf_counter()
         if remaining <= 0.05 or (should_stop and should_stop()):

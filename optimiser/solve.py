@@ -11,9 +11,8 @@ from optimiser.data import FloatArray, ProblemData, problem_data
 from optimiser.diagnose import diagnose
 from optimiser.evaluate import flags_of, funding_rows, metrics_of, spend_of
 from optimiser.feasibility import SelectionChecker
-from optimiser.milp import MilpOutcome, run_milp, solver_version
-from optimiser.model import build_model
-from optimiser.objectives import objective_value, set_objective, tie_break_weights
+from optimiser.milp import MilpOutcome, solve_model, solver_version
+from optimiser.objectives import objective_value, tie_break_weights
 from optimiser.problem import Problem
 from optimiser.ptarget import solve_p_target
 from optimiser.result import MetricsPair, Progress, Result, SolverInfo
@@ -67,41 +66,6 @@ def solve(problem: Problem, *, solver: str = "highs", time_limit: float | None =
         return Result(status="error", solver=info(time.perf_counter() - t0),
                       message="no portfolio was found within the time limit")
     return _result(data, scenarios, kind, x, status, bound, info(time.perf_counter() - t0))
-
-
-def solve_model(data: ProblemData, scenarios: Scenarios, kind: str, checker: SelectionChecker,
-                *, solver: str, deadline: float, gap: float,
-                on_progress: Callable[[Progress], None] | None = None,
-                should_stop: Callable[[], bool] | None = None,
-                clock_start: float | None = None) -> tuple[MilpOutcome, float]:
-    """Build and solve the MILP of objective `kind`; returns the outcome and the build seconds.
-
-    The P(any success) floor (one row per distinct success pattern) is added lazily: the model
-    is first solved without it, and if that optimum already meets the floor it is optimal for
-    the full model too (it solves a relaxation); otherwise the full model is solved.
-    """
-    origin = time.perf_counter() if clock_start is None else clock_start
-    q = data.problem.policy.min_p_any_success
-    lazy = q is not None and q > 0
-    build = 0.0
-    for with_p_any in ([False, True] if lazy else [True]):
-        tb = time.perf_counter()
-        m = build_model(data, scenarios, with_p_any=with_p_any)
-        set_objective(m, scenarios, kind)
-        build += time.perf_counter() - tb
-        if on_progress is not None:
-            on_progress(Progress(time.perf_counter() - origin, None, None, f"built {kind} model"))
-        out = run_milp(m, solver=solver, time_limit=max(0.1, deadline - time.perf_counter()),
-                       gap=gap, on_progress=on_progress, should_stop=should_stop,
-                       clock_start=origin)
-        if with_p_any or out.status == "infeasible":
-            return out, build
-        if out.x is not None and not checker.violations(out.x):
-            return out, build
-        if should_stop is not None and should_stop():
-            return out if out.x is None else MilpOutcome(
-                "no_solution", None, None, out.bound, out.seconds, out.solver, out.version), build
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _objective_bound(data: ProblemData, out: MilpOutcome) -> float | None:

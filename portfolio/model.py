@@ -331,16 +331,36 @@ class Allocation(Strict):
     )
 
 
+RUN_ACTIVE = ("queued", "running")
+RUN_STATUSES = ("queued", "running", "optimal", "feasible", "infeasible", "error", "failed")
+
+
 class OptimiserRun(Strict):
+    """One solve of a mission's problem file, kept with the exact problem and result."""
+
     id: int | None = None
+    mission: Slug
     quarter: QuarterLabel
     objective: str
-    status: str
-    started_by: Username
-    started_at: dt.datetime
+    solver: str = "highs"
+    status: str = Field("queued", pattern="^(" + "|".join(RUN_STATUSES) + ")$")
+    started_by: Username | str
+    note: Text = ""
+    created_at: dt.datetime
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
     problem: dict[str, Any]
     result: dict[str, Any] | None = None
-    allocations: list[Allocation] = Field(default_factory=list)
+    progress: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in RUN_ACTIVE
+
+    @property
+    def found_portfolio(self) -> bool:
+        return self.status in ("optimal", "feasible")
 
 
 class User(Strict):

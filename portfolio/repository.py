@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from portfolio.errors import Conflict, NotFound
 from portfolio.model import (
+    RUN_ACTIVE,
     AuditEntry,
     Candidate,
     CouncilMember,
@@ -21,6 +22,7 @@ from portfolio.model import (
     Evidence,
     FundingOption,
     Mission,
+    OptimiserRun,
     Quarter,
     Role,
     RoleAssignment,
@@ -39,6 +41,7 @@ from portfolio.orm import (
     OptionRow,
     QuarterRow,
     RoleRow,
+    RunRow,
     ScoreRow,
     SessionRow,
     UserRow,
@@ -647,3 +650,86 @@ class AuditTrail:
         query = select(func.count(AuditRow.id))
         query = query.where(AuditRow.mission == mission if mission else AuditRow.mission.is_(None))
         return self.session.scalar(query) or 0
+
+
+class Runs:
+    """Optimiser runs of a mission, with the exact problem file and result of each."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, mission_slug: str, run: OptimiserRun) -> int:
+        mission = Missions(self.session).row(mission_slug)
+        row = RunRow(
+            mission_id=mission.id,
+            quarter=run.quarter,
+            objective=run.objective,
+            solver=run.solver,
+            status=run.status,
+            started_by=run.started_by,
+            note=run.note,
+            created_at=run.created_at,
+            problem=run.problem,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def _row(self, mission_slug: str, run_id: int) -> RunRow:
+        row = self.session.scalar(
+            select(RunRow)
+            .join(MissionRow, RunRow.mission_id == MissionRow.id)
+            .where(MissionRow.slug == mission_slug, RunRow.id == run_id)
+        )
+        if row is None:
+            raise NotFound(f"no optimiser run {run_id} in mission {mission_slug}")
+        return row
+
+    @staticmethod
+    def _to_model(row: RunRow, slug: str) -> OptimiserRun:
+        return OptimiserRun(
+            id=row.id,
+            mission=slug,
+            quarter=row.quarter,
+            objective=row.objective,
+            solver=row.solver,
+            status=row.status,
+            started_by=row.started_by,
+            note=row.note,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            problem=row.problem,
+            result=row.result,
+            progress=row.progress,
+            error=row.error,
+        )
+
+    def get(self, mission_slug: str, run_id: int) -> OptimiserRun:
+        return self._to_model(self._row(mission_slug, run_id), mission_slug)
+
+    def find(self, run_id: int) -> OptimiserRun | None:
+        row = self.session.get(RunRow, run_id)
+        if row is None:
+            return None
+        slug = self.session.scalar(select(MissionRow.slug).where(MissionRow.id == row.mission_id))
+        return self._to_model(row, slug or "")
+
+    def all(self, mission_slug: str) -> list[OptimiserRun]:
+        rows = self.session.scalars(
+            select(RunRow)
+            .join(MissionRow, RunRow.mission_id == MissionRow.id)
+            .where(MissionRow.slug == mission_slug)
+            .order_by(RunRow.id.desc())
+        )
+        return [self._to_model(r, mission_slug) for r in rows]
+
+    def update(self, run_id: int, **fields: Any) -> None:
+        row = self.session.get(RunRow, run_id)
+        if row is None:
+            raise NotFound(f"no optimiser run {run_id}")
+        for key, value in fields.items():
+            setattr(row, key, value)
+
+    def unfinished(self) -> list[int]:
+        return list(self.session.scalars(select(RunRow.id).where(RunRow.status.in_(RUN_ACTIVE))))

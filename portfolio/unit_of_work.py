@@ -17,6 +17,7 @@ from portfolio.repository import (
     Candidates,
     EvidenceLog,
     Missions,
+    Runs,
     Scores,
     Sessions,
     Users,
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
         self.scores = Scores(self.session)
         self.evidence = EvidenceLog(self.session)
         self.audit = AuditTrail(self.session)
+        self.runs = Runs(self.session)
         self.committed = False
         return self
 

@@ -41,6 +41,12 @@ document.addEventListener('securitypolicyviolation', (e) => {
 """
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist registers this marker itself; register it too so --strict-markers accepts it
+    # when xdist is disabled (-p no:xdist).
+    config.addinivalue_line("markers", "xdist_group(name): run on the same xdist worker")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.path)).resolve().parents:

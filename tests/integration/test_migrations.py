@@ -11,6 +11,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from typer.testing import CliRunner
 
@@ -19,6 +20,7 @@ from portfolio import database
 from portfolio.orm import Base
 
 TABLES = set(Base.metadata.tables)
+HEAD = ScriptDirectory.from_config(database.alembic_config("sqlite://")).get_current_head()
 _names = count()
 
 
@@ -59,6 +61,12 @@ def drift(engine: Engine) -> list[object]:
         return list(compare_metadata(context, Base.metadata))
 
 
+def test_the_migrations_form_one_line_of_history() -> None:
+    script = ScriptDirectory.from_config(database.alembic_config("sqlite://"))
+    assert script.get_heads() == [HEAD]
+    assert [r.revision for r in script.walk_revisions()][-1] == "0001"
+
+
 def test_an_empty_database_starts_with_no_tables(engine: Engine) -> None:
     assert tables_of(engine) == set()
     assert revision_of(engine) is None
@@ -67,7 +75,7 @@ def test_an_empty_database_starts_with_no_tables(engine: Engine) -> None:
 def test_upgrading_an_empty_database_creates_every_table(engine: Engine) -> None:
     database.upgrade(engine)
     assert tables_of(engine) == TABLES | {"alembic_version"}
-    assert revision_of(engine) == "0001"
+    assert revision_of(engine) == HEAD
 
 
 def test_every_column_of_the_models_exists_after_upgrading(engine: Engine) -> None:
@@ -95,11 +103,8 @@ def test_downgrading_to_base_removes_every_table(engine: Engine) -> None:
     assert revision_of(engine) is None
 
 
-def test_downgrading_on_postgresql_removes_the_append_only_function(
-    engine: Engine, backend: str
-) -> None:
-    if backend != "postgresql":
-        pytest.skip("SQLite triggers go with their table")
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_downgrading_on_postgresql_removes_the_append_only_function(engine: Engine) -> None:
     database.upgrade(engine)
     database.downgrade(engine, "base")
     with engine.connect() as connection:
@@ -114,7 +119,7 @@ def test_upgrading_again_after_a_downgrade_works_and_matches_the_models(engine: 
     database.downgrade(engine, "base")
     database.upgrade(engine)
     assert tables_of(engine) == TABLES | {"alembic_version"}
-    assert revision_of(engine) == "0001"
+    assert revision_of(engine) == HEAD
     assert drift(engine) == []
 
 
@@ -122,7 +127,7 @@ def test_upgrading_an_up_to_date_database_changes_nothing(engine: Engine) -> Non
     database.upgrade(engine)
     database.upgrade(engine)
     assert tables_of(engine) == TABLES | {"alembic_version"}
-    assert revision_of(engine) == "0001"
+    assert revision_of(engine) == HEAD
 
 
 def test_the_append_only_guard_is_back_after_a_downgrade_and_upgrade(engine: Engine) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import GlobalAccess, MissionAccess, MissionContext, UowDep, UserDep
 from api.permissions import Perm
+from optimiser.problem import Policy
+from portfolio import runs as run_service
 from portfolio import services
 from portfolio.errors import InvalidInput
 from portfolio.model import (
@@ -16,11 +19,13 @@ from portfolio.model import (
     Candidate,
     Mission,
     Name,
+    OptimiserRun,
     Role,
     RoleAssignment,
     User,
     Username,
 )
+from portfolio.unit_of_work import SqlUnitOfWork
 
 router = APIRouter(prefix="/api/v1", tags=["v1"])
 
@@ -29,6 +34,7 @@ EditMission = Annotated[MissionContext, Depends(MissionAccess(Perm.edit_mission)
 Register = Annotated[MissionContext, Depends(MissionAccess(Perm.register_candidate))]
 EditCandidate = Annotated[MissionContext, Depends(MissionAccess(Perm.edit_candidate))]
 ViewAudit = Annotated[MissionContext, Depends(MissionAccess(Perm.view_audit))]
+RunOptimiser = Annotated[MissionContext, Depends(MissionAccess(Perm.run_optimiser))]
 Admin = Annotated[User, Depends(GlobalAccess(Perm.manage_users))]
 
 
@@ -154,3 +160,87 @@ def create_user(admin: Admin, body: NewUser, uow: UowDep) -> User:
     services.create_user(uow, admin.username, user, body.password)
     uow.commit()
     return uow.users.get(user.username)
+
+
+class RunRequest(BaseModel):
+    """Start an optimiser run on the mission's current data."""
+
+    policy: Policy = Field(default_factory=Policy)
+    scenarios: int = Field(2000, ge=100, le=20000)
+    seed: int = Field(42, ge=0, le=2**31 - 1)
+    solver: Literal["highs", "cbc"] = "highs"
+    note: str = Field("", max_length=500)
+
+
+class RunSummary(BaseModel):
+    id: int
+    quarter: str
+    objective: str
+    solver: str
+    status: str
+    started_by: str
+    note: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    progress: dict[str, Any] | None
+    error: str | None
+    result: dict[str, Any] | None = None
+
+
+def _summary(run: OptimiserRun, with_result: bool = False) -> RunSummary:
+    return RunSummary(
+        id=run.id or 0,
+        quarter=run.quarter,
+        objective=run.objective,
+        solver=run.solver,
+        status=run.status,
+        started_by=run.started_by,
+        note=run.note,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+        progress=run.progress,
+        error=run.error,
+        result=run.result if with_result else None,
+    )
+
+
+@router.get("/missions/{slug}/problem")
+def current_problem(ctx: RunOptimiser, uow: UowDep) -> dict[str, Any]:
+    """The problem file the mission's current data gives, with the default policy."""
+    return run_service.export_problem(uow, ctx.slug)
+
+
+@router.get("/missions/{slug}/runs", response_model=list[RunSummary])
+def runs(ctx: ViewMission, uow: UowDep) -> list[RunSummary]:
+    return [_summary(r) for r in uow.runs.all(ctx.slug)]
+
+
+@router.post("/missions/{slug}/runs", response_model=RunSummary, status_code=202)
+def start_run(ctx: RunOptimiser, body: RunRequest, request: Request, uow: UowDep) -> RunSummary:
+    """Queue a run; poll ``GET .../runs/{id}`` until its status is no longer queued/running."""
+    run_id = run_service.start_run(
+        uow,
+        ctx.user.username,
+        ctx.slug,
+        body.policy,
+        scenarios=body.scenarios,
+        seed=body.seed,
+        solver=body.solver,
+        note=body.note,
+    )
+    uow.commit()
+    request.app.state.jobs.submit(run_id)
+    with SqlUnitOfWork(request.app.state.sessionmaker) as fresh:
+        return _summary(fresh.runs.get(ctx.slug, run_id))
+
+
+@router.get("/missions/{slug}/runs/{run_id}", response_model=RunSummary)
+def run(ctx: ViewMission, run_id: int, uow: UowDep) -> RunSummary:
+    """A run with its result document (``mission-portfolio/result``) once finished."""
+    return _summary(uow.runs.get(ctx.slug, run_id), with_result=True)
+
+
+@router.get("/missions/{slug}/runs/{run_id}/problem")
+def run_problem(ctx: ViewMission, run_id: int, uow: UowDep) -> dict[str, Any]:
+    """The exact problem file the run solved."""
+    return uow.runs.get(ctx.slug, run_id).problem

@@ -81,6 +81,7 @@ def test_python_dash_m_optimiser_solves_a_file(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_returns_the_best_portfolio_so_far_marked_feasible(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
     from benchmarks.instances import generate
 
     doc = generate(n=120, scenarios=3000, seed=5, objective="p_target", platforms=4,

@@ -1,0 +1,158 @@
+"""The CEO's optimiser form, the list of runs and each run's allocation, with downloads."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.forms import OBJECTIVES, PERCENT_FIELDS, run_from_form, run_values, values_of
+from api.permissions import Perm
+from api.templating import render
+from optimiser.problem import Policy
+from portfolio import runs as run_service
+from portfolio.errors import Conflict, validation_errors
+from portfolio.model import OptimiserRun
+from portfolio.unit_of_work import SqlUnitOfWork
+
+router = APIRouter(include_in_schema=False)
+
+ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
+RunOptimiser = Annotated[MissionContext, Depends(MissionAccess(Perm.run_optimiser))]
+
+
+def _list_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict[str, Any]:
+    runs = uow.runs.all(ctx.slug)
+    last = runs[0] if runs else None
+    values = run_values(
+        last.problem.get("policy") if last else None,
+        last.problem.get("scenarios") if last else None,
+    )
+    return {
+        "mission": uow.missions.get(ctx.slug),
+        "ctx": ctx,
+        "runs": runs,
+        "values": values,
+        "objectives": OBJECTIVES,
+        "percent_fields": PERCENT_FIELDS,
+        **extra,
+    }
+
+
+@router.get("/missions/{slug}/runs")
+def run_list(request: Request, ctx: ViewMission, uow: UowDep) -> Response:
+    return render(request, "runs/list.html", _list_context(uow, ctx))
+
+
+@router.post("/missions/{slug}/runs")
+def start(request: Request, ctx: RunOptimiser, form: FormDep, uow: UowDep) -> Response:
+    values = values_of(form)
+    parsed, errors = run_from_form(values)
+    if parsed is not None:
+        try:
+            policy = Policy.model_validate(parsed["policy"])
+            run_id = run_service.start_run(
+                uow,
+                ctx.user.username,
+                ctx.slug,
+                policy,
+                scenarios=parsed["scenarios"],
+                seed=parsed["seed"],
+                solver=parsed["solver"],
+                note=parsed["note"],
+            )
+            uow.commit()
+            request.app.state.jobs.submit(run_id)
+            return RedirectResponse(f"/missions/{ctx.slug}/runs/{run_id}", status_code=303)
+        except ValidationError as exc:
+            errors = validation_errors(exc)
+        except Conflict as exc:
+            errors = [("objective", str(exc))]
+        uow.rollback()
+    context = _list_context(uow, ctx, errors=errors)
+    context["values"] = values
+    return render(request, "runs/list.html", context, status_code=422)
+
+
+def run_view(run: OptimiserRun, uow: SqlUnitOfWork, slug: str) -> dict[str, Any]:
+    """What the run page shows: names for ids, funding by candidate and year."""
+    names = {c["id"]: c.get("name") or c["id"] for c in run.problem.get("candidates", [])}
+    option_names = {
+        (c["id"], o["id"]): o.get("name") or o["id"]
+        for c in run.problem.get("candidates", [])
+        for o in c["options"]
+    }
+    years = list(run.problem.get("years", []))
+    rows: dict[str, dict[str, Any]] = {}
+    for f in (run.result or {}).get("funding", []):
+        row = rows.setdefault(
+            f["candidate"],
+            {
+                "candidate": f["candidate"],
+                "name": names.get(f["candidate"], f["candidate"]),
+                "option": option_names.get((f["candidate"], f["option"]), f["option"]),
+                "by_year": dict.fromkeys(years, 0.0),
+                "by_envelope": {},
+                "total": 0.0,
+            },
+        )
+        row["by_year"][f["year"]] = row["by_year"].get(f["year"], 0.0) + f["amount"]
+        row["by_envelope"][f["envelope"]] = row["by_envelope"].get(f["envelope"], 0.0) + f["amount"]
+        row["total"] += f["amount"]
+    budgets = {e["id"]: e for e in run.problem.get("envelopes", [])}
+    return {
+        "run": run,
+        "allocation": sorted(rows.values(), key=lambda r: -r["total"]),
+        "years": years,
+        "names": names,
+        "envelopes": budgets,
+        "policy": run.problem.get("policy", {}),
+    }
+
+
+@router.get("/missions/{slug}/runs/{run_id}")
+def run_page(request: Request, ctx: ViewMission, run_id: int, uow: UowDep) -> Response:
+    run = uow.runs.get(ctx.slug, run_id)
+    return render(
+        request,
+        "runs/detail.html",
+        {
+            "mission": uow.missions.get(ctx.slug),
+            "ctx": ctx,
+            **run_view(run, uow, ctx.slug),
+        },
+    )
+
+
+@router.post("/missions/{slug}/runs/{run_id}/rerun")
+def rerun(request: Request, ctx: RunOptimiser, run_id: int, uow: UowDep) -> Response:
+    new_id = run_service.rerun(uow, ctx.user.username, ctx.slug, run_id)
+    uow.commit()
+    request.app.state.jobs.submit(new_id)
+    return RedirectResponse(f"/missions/{ctx.slug}/runs/{new_id}", status_code=303)
+
+
+def _download(document: dict[str, Any], filename: str) -> Response:
+    return Response(
+        json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/missions/{slug}/runs/{run_id}/problem.json")
+def problem_file(ctx: ViewMission, run_id: int, uow: UowDep) -> Response:
+    run = uow.runs.get(ctx.slug, run_id)
+    return _download(run.problem, f"{ctx.slug}-run-{run_id}-problem.json")
+
+
+@router.get("/missions/{slug}/runs/{run_id}/result.json")
+def result_file(ctx: ViewMission, run_id: int, uow: UowDep) -> Response:
+    run = uow.runs.get(ctx.slug, run_id)
+    if run.result is None:
+        raise Conflict("this run has no result yet")
+    return _download(run.result, f"{ctx.slug}-run-{run_id}-result.json")

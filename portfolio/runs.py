@@ -1,0 +1,123 @@
+"""Optimiser runs: start one from the mission's current data, execute it, record the outcome.
+
+A run stores the exact problem file it solves and the result it produced, so anyone can re-run
+it with ``mission-portfolio solve``. Execution happens in a background job; every state change is
+its own short transaction, so a crash or a restart never leaves a half-written result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from optimiser.problem import Policy, load_problem
+from optimiser.result import Progress
+from optimiser.solve import solve
+from portfolio.errors import Conflict
+from portfolio.model import OptimiserRun, QuarterState
+from portfolio.services import record
+from portfolio.to_problem import mission_problem
+from portfolio.unit_of_work import SqlUnitOfWork
+
+INTERRUPTED = "interrupted by a server restart before it finished; start it again"
+PROGRESS_EVERY_S = 1.0
+
+
+def current_quarter(uow: SqlUnitOfWork, slug: str) -> str:
+    """The mission's open quarter (the latest, if several are open)."""
+    open_quarters = [q.label for q in uow.missions.quarters(slug) if q.state is QuarterState.open]
+    if not open_quarters:
+        raise Conflict("the mission has no open quarter; open one before running the optimiser")
+    return open_quarters[-1]
+
+
+def export_problem(
+    uow: SqlUnitOfWork, slug: str, policy: Policy | None = None, *, scenarios: int = 2000,
+    seed: int = 42,
+) -> dict[str, Any]:
+    """The problem file the mission's current data gives."""
+    problem = mission_problem(
+        uow.missions.get(slug), uow.candidates.all(slug), policy, scenarios=scenarios, seed=seed
+    )
+    return problem.model_dump(mode="json")
+
+
+def start_run(
+    uow: SqlUnitOfWork, actor: str, slug: str, policy: Policy, *, scenarios: int = 2000,
+    seed: int = 42, solver: str = "highs", note: str = "",
+) -> int:
+    """Queue a run of the optimiser on the mission's current data; returns its id."""
+    quarter = current_quarter(uow, slug)
+    problem = export_problem(uow, slug, policy, scenarios=scenarios, seed=seed)
+    run_id = uow.runs.add(slug, OptimiserRun(
+        mission=slug, quarter=quarter, objective=policy.objective, solver=solver,
+        status="queued", started_by=actor, note=note, created_at=uow.now(), problem=problem,
+    ))
+    record(uow, actor, slug, "optimiser_run", str(run_id), "started",
+           after={"quarter": quarter, "objective": policy.objective, "solver": solver,
+                  "policy": problem["policy"], "scenarios": problem["scenarios"]})
+    return run_id
+
+
+def execute_run(
+    new_uow: Callable[[], SqlUnitOfWork], run_id: int,
+    should_stop: Callable[[], bool] | None = None,
+) -> str:
+    """Solve run ``run_id`` and store its result; returns the final status. Never raises for a
+    failed solve: the failure is recorded on the run and shown to the user."""
+    with new_uow() as uow:
+        run = uow.runs.find(run_id)
+        if run is None or run.status != "queued":
+            return run.status if run else "failed"
+        uow.runs.update(run_id, status="running", started_at=uow.now())
+        uow.commit()
+    last = [0.0]
+
+    def on_progress(progress: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_EVERY_S:
+            return
+        last[0] = now
+        with new_uow() as uow:
+            uow.runs.update(run_id, progress={
+                "elapsed": round(progress.elapsed, 1), "incumbent": progress.incumbent,
+                "bound": progress.bound, "phase": progress.phase,
+            })
+            uow.commit()
+
+    try:
+        problem = load_problem(run.problem)
+        result = solve(problem, solver=run.solver, on_progress=on_progress,
+                       should_stop=should_stop).model_dump(mode="json")
+        status, error = str(result["status"]), result.get("message")
+    except Exception as exc:  # a solver crash is recorded, never left "running"
+        result, status, error = None, "failed", f"the solver failed: {exc}"
+    with new_uow() as uow:
+        uow.runs.update(run_id, status=status, result=result, error=error,
+                        finished_at=uow.now())
+        record(uow, run.started_by, run.mission, "optimiser_run", str(run_id), "finished",
+               after={"status": status, **({"error": error} if error else {})})
+        uow.commit()
+    return status
+
+
+def fail_interrupted_runs(uow: SqlUnitOfWork) -> list[int]:
+    """Mark runs left queued or running by a stopped server as failed, so they can be re-run."""
+    ids = uow.runs.unfinished()
+    for run_id in ids:
+        uow.runs.update(run_id, status="failed", error=INTERRUPTED, finished_at=uow.now())
+    return ids
+
+
+def rerun(uow: SqlUnitOfWork, actor: str, slug: str, run_id: int) -> int:
+    """Queue a new run with exactly the problem file of run ``run_id``."""
+    old = uow.runs.get(slug, run_id)
+    new_id = uow.runs.add(slug, OptimiserRun(
+        mission=slug, quarter=current_quarter(uow, slug), objective=old.objective,
+        solver=old.solver, status="queued", started_by=actor,
+        note=f"re-run of run {run_id}", created_at=uow.now(), problem=old.problem,
+    ))
+    record(uow, actor, slug, "optimiser_run", str(new_id), "started",
+           after={"rerun_of": run_id})
+    return new_id

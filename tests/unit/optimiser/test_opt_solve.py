@@ -1,0 +1,129 @@
+"""solve(): the p_target strategy, honest status and bound, progress, stop, result consistency."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from optimiser.baselines import expected_knapsack, greedy_by_ratio
+from optimiser.data import problem_data
+from optimiser.evaluate import evaluate_portfolio
+from optimiser.milp import run_milp
+from optimiser.model import build_model
+from optimiser.objectives import objective_value, set_objective
+from optimiser.problem import Problem, load_problem
+from optimiser.result import Progress
+from optimiser.scenarios import optimisation_scenarios
+from optimiser.solve import solve
+
+from .opt_factories import candidate, option, problem
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from benchmarks.instances import generate  # noqa: E402
+
+
+def generated(n: int, s: int, objective: str, **kw: Any) -> Problem:
+    doc = generate(n, s, seed=3, objective=objective, **kw)
+    doc["evaluation"]["count"] = 1000
+    return load_problem(doc)
+
+
+def test_small_p_target_problems_are_solved_exactly_by_enumeration() -> None:
+    cands = [candidate(f"c{i}", platform=f"p{i % 3}", cost=10, p=0.5, impact=3.0)
+             for i in range(10)]
+    result = solve(problem(cands, budget=50, objective="p_target", target=6.0))
+    assert result.status == "optimal" and result.solver.method == "enumeration"
+    assert result.solver.gap == 0
+
+
+def test_large_p_target_reports_an_honest_bound_and_beats_the_deterministic_portfolio() -> None:
+    p = generated(60, 400, "p_target")
+    result = solve(p, time_limit=6)
+    assert result.status in ("optimal", "feasible")
+    assert result.objective is not None and result.solver.bound is not None
+    assert result.solver.bound >= result.objective - 1e-9
+    if result.status == "feasible":
+        assert result.solver.gap is not None and result.solver.gap > p.policy.gap
+    data = problem_data(p)
+    scen = optimisation_scenarios(data)
+    m = build_model(data, scen)
+    set_objective(m, scen, "expected")
+    deterministic = run_milp(m, gap=0.005)
+    assert deterministic.x is not None
+    assert result.objective >= objective_value("p_target", data, scen, deterministic.x) - 1e-12
+
+
+def test_progress_is_reported_while_solving() -> None:
+    seen: list[Progress] = []
+    solve(generated(40, 300, "p_target"), time_limit=4, on_progress=seen.append)
+    assert seen and all(p.elapsed >= 0 for p in seen)
+    assert any(p.incumbent is not None for p in seen)
+
+
+def test_a_stopped_solve_is_never_reported_optimal() -> None:
+    result = solve(generated(60, 400, "p_target"), time_limit=30, should_stop=lambda: True)
+    assert result.status in ("feasible", "error")
+
+
+def test_spend_and_funding_agree_with_the_selected_costs() -> None:
+    result = solve(generated(30, 300, "cvar"), time_limit=30)
+    assert result.status in ("optimal", "feasible")
+    funded = sum(row.amount for row in result.funding)
+    assert result.spend.total == pytest.approx(funded)
+    assert sum(result.spend.by_envelope.values()) == pytest.approx(funded)
+    assert sum(result.spend.by_platform.values()) == pytest.approx(funded)
+    p = generated(30, 300, "cvar")
+    data = problem_data(p)
+    x = data.selection_vector(result.selected)
+    assert result.spend.total == pytest.approx(float(data.total_cost @ x))
+
+
+def test_the_reported_objective_recomputes_from_the_selection() -> None:
+    for objective in ("expected", "capped", "cvar", "p_target"):
+        p = generated(25, 300, objective)
+        result = solve(p, time_limit=20)
+        data = problem_data(p)
+        x = data.selection_vector(result.selected)
+        value = objective_value(objective, data, optimisation_scenarios(data), x)
+        assert result.objective == pytest.approx(value, abs=1e-9)
+
+
+def test_in_and_out_of_sample_metrics_are_both_reported() -> None:
+    result = solve(generated(25, 300, "capped"), time_limit=20)
+    assert result.metrics.in_sample is not None and result.metrics.out_of_sample is not None
+    assert result.metrics.in_sample.scenarios == 300
+    assert result.metrics.out_of_sample.scenarios == 1000
+    assert result.metrics.out_of_sample.expected_cost is not None
+
+
+def test_solver_details_are_in_the_result() -> None:
+    result = solve(problem([candidate("a")], objective="capped"), solver="cbc")
+    assert result.solver.name == "CBC" and result.solver.seconds >= 0
+    highs = solve(problem([candidate("a")], objective="capped"))
+    assert highs.solver.name == "HiGHS" and highs.solver.version.count(".") == 2
+    assert highs.solver.gap is not None and highs.solver.bound is not None
+
+
+def test_greedy_ranks_by_benefit_per_cost_within_the_budget() -> None:
+    cands = [candidate("big", cost=60, p=0.5, impact=10),    # 5 / 60 = 0.083
+             candidate("cheap", cost=30, p=0.5, impact=6),   # 3 / 30 = 0.1
+             candidate("mid", cost=40, p=0.5, impact=7.2)]   # 3.6 / 40 = 0.09
+    p = problem(cands, budget=100)
+    assert greedy_by_ratio(p) == {"cheap": "main", "mid": "main"}
+    assert expected_knapsack(p) == {"big": "main", "mid": "main"}
+
+
+def test_evaluate_portfolio_uses_fresh_scenarios_by_default() -> None:
+    opts = [option("explore", 5, 0.6, 1.0), option("scale", 20, 0.3, 4.0)]
+    p = problem([candidate("a", options=opts)], target=3.0)
+    metrics = evaluate_portfolio(p, {"a": "scale"})
+    assert metrics.scenarios == 500
+    assert abs(metrics.p_target - 0.3) < 0.06
+    in_sample = evaluate_portfolio(p, {"a": "scale"},
+                                   scenarios=optimisation_scenarios(problem_data(p)))
+    assert in_sample.scenarios == 200
+    assert np.isclose(in_sample.expected_impact, in_sample.p_any_success * 4.0)
