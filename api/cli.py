@@ -151,8 +151,11 @@ def demo(
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Migrate the database to the newest schema."""
-    settings = Settings.from_env(db)
-    database.upgrade(database.make_engine(settings.database_url))
+    engine = database.make_engine(Settings.from_env(db).database_url)
+    try:
+        database.upgrade(engine)
+    finally:
+        engine.dispose()
     typer.echo("Database is at the newest schema.")
 
 

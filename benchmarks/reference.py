@@ -119,6 +119,8 @@ def solve_reference(prob: Any, x: Any, *, time_limit: float, gap: float) -> dict
     h = prob.solverModel
     info = h.getInfo()
     optimal = h.getModelStatus() == h.getModelStatus().__class__.kOptimal
-    return {"status": pulp.LpStatus[status], "optimal": bool(optimal),
+    del status
+    label = "optimal" if optimal else h.modelStatusToString(h.getModelStatus()).lower()
+    return {"status": label, "optimal": bool(optimal),
             "objective": pulp.value(prob.objective), "x": chosen,
             "gap": float(info.mip_gap) if info.mip_gap < 1e30 else None}

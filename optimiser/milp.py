@@ -171,7 +171,7 @@ def run_milp(m: Model, *, solver: str = "highs", time_limit: float | None = None
             obj = _objective(m)
             return MilpOutcome("feasible", x, obj, _finite(bound), seconds, name, ver)
         return MilpOutcome("no_solution", None, None, _finite(bound), seconds, name, ver)
-    return _run_cbc(m, time_limit, gap, warm, t0, name, ver, status_hint=pulp.LpStatusNotSolved)
+    return _run_cbc(m, time_limit, gap, warm, t0, name, ver)
 
 
 def solve_model(data: ProblemData, scenarios: Scenarios, kind: str, checker: SelectionChecker,
@@ -212,7 +212,8 @@ def solve_model(data: ProblemData, scenarios: Scenarios, kind: str, checker: Sel
 
 
 def _run_cbc(m: Model, time_limit: float | None, gap: float, warm: dict[str, float] | None,
-             t0: float, name: str, ver: str, status_hint: int) -> MilpOutcome:
+             t0: float, name: str, ver: str) -> MilpOutcome:
+    """CBC through PuLP (a subprocess: no progress callback); its log gives the final gap."""
     if warm is not None:
         for v in m.prob.variables():
             v.setInitialValue(warm.get(v.name, 0.0))
@@ -223,8 +224,8 @@ def _run_cbc(m: Model, time_limit: float | None, gap: float, warm: dict[str, flo
                                 warmStart=warm is not None, logPath=log_path, threads=1)
         try:
             status = m.prob.solve(cbc)
-        except pulp.PulpSolverError:
-            status = status_hint
+        except pulp.PulpSolverError:  # e.g. interrupted before writing a solution
+            status = pulp.LpStatusNotSolved
         with open(log_path, encoding="utf-8", errors="replace") as fh:
             log = fh.read()
     finally:

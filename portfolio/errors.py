@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from pydantic import ValidationError
+
+FIELD_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*$")
 
 
 class PortfolioError(Exception):
@@ -56,10 +59,9 @@ def validation_errors(exc: ValidationError, prefix: str = "") -> list[tuple[str,
         loc = [str(part) for part in err["loc"]]
         message = err["msg"].removeprefix("Value error, ")
         # model validators name their field at the start of the message ("years: ...")
-        if ": " in message and not loc:
-            head, _, rest = message.partition(": ")
-            if " " not in head:
-                loc, message = [head], rest
+        head, sep, rest = message.partition(": ")
+        if sep and FIELD_PATH.match(head):
+            loc, message = loc + head.split("."), rest
         path = ".".join(([prefix] if prefix else []) + loc) or "document"
         out.append((path, message))
     return out

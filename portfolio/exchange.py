@@ -62,6 +62,8 @@ class MissionDocument(Strict):
         options = {(c.id, o.id) for c in self.candidates for o in c.options}
         quarters = {q.label for q in self.quarters}
         for i, s in enumerate(self.scores):
+            if s.member not in usernames:
+                raise ValueError(f"scores.{i}.member: {s.member} is not in users")
             if (s.candidate, s.option) not in options:
                 raise ValueError(f"scores.{i}: {s.candidate}/{s.option} is not a funding option")
             if s.quarter not in quarters:

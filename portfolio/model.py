@@ -150,7 +150,9 @@ class ThreePoint(Strict):
 
     @property
     def pert_mean(self) -> float:
-        return (self.low + 4 * self.most_likely + self.high) / 6
+        """(low + 4·most_likely + high) / 6, kept inside [low, high] against rounding."""
+        mean = (self.low + 4 * self.most_likely + self.high) / 6
+        return min(max(mean, self.low), self.high)
 
 
 class Envelope(Strict):

@@ -514,16 +514,26 @@ class Candidates:
 class Scores:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._ids: dict[tuple[str, ...], int] = {}
+
+    def _id(self, key: tuple[str, ...]) -> int:
+        """Row ids of quarters, options and users, looked up once per unit of work."""
+        if key not in self._ids:
+            kind, slug, *rest = key
+            if kind == "quarter":
+                self._ids[key] = Missions(self.session).quarter_row(slug, rest[0]).id
+            elif kind == "option":
+                self._ids[key] = Candidates(self.session).option_row(slug, rest[0], rest[1]).id
+            else:
+                self._ids[key] = Missions(self.session)._user(rest[0]).id
+        return self._ids[key]
 
     def add(self, mission_slug: str, score: Score) -> None:
-        quarter = Missions(self.session).quarter_row(mission_slug, score.quarter)
-        option = Candidates(self.session).option_row(mission_slug, score.candidate, score.option)
-        user = Missions(self.session)._user(score.member)
         self.session.add(
             ScoreRow(
-                quarter_id=quarter.id,
-                option_id=option.id,
-                user_id=user.id,
+                quarter_id=self._id(("quarter", mission_slug, score.quarter)),
+                option_id=self._id(("option", mission_slug, score.candidate, score.option)),
+                user_id=self._id(("user", mission_slug, score.member)),
                 status=score.status.value,
                 not_competent=score.not_competent,
                 p_success=score.p_success,

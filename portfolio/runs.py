@@ -33,7 +33,11 @@ def current_quarter(uow: SqlUnitOfWork, slug: str) -> str:
 
 
 def export_problem(
-    uow: SqlUnitOfWork, slug: str, policy: Policy | None = None, *, scenarios: int = 2000,
+    uow: SqlUnitOfWork,
+    slug: str,
+    policy: Policy | None = None,
+    *,
+    scenarios: int = 2000,
     seed: int = 42,
 ) -> dict[str, Any]:
     """The problem file the mission's current data gives."""
@@ -44,24 +48,54 @@ def export_problem(
 
 
 def start_run(
-    uow: SqlUnitOfWork, actor: str, slug: str, policy: Policy, *, scenarios: int = 2000,
-    seed: int = 42, solver: str = "highs", note: str = "",
+    uow: SqlUnitOfWork,
+    actor: str,
+    slug: str,
+    policy: Policy,
+    *,
+    scenarios: int = 2000,
+    seed: int = 42,
+    solver: str = "highs",
+    note: str = "",
 ) -> int:
     """Queue a run of the optimiser on the mission's current data; returns its id."""
     quarter = current_quarter(uow, slug)
     problem = export_problem(uow, slug, policy, scenarios=scenarios, seed=seed)
-    run_id = uow.runs.add(slug, OptimiserRun(
-        mission=slug, quarter=quarter, objective=policy.objective, solver=solver,
-        status="queued", started_by=actor, note=note, created_at=uow.now(), problem=problem,
-    ))
-    record(uow, actor, slug, "optimiser_run", str(run_id), "started",
-           after={"quarter": quarter, "objective": policy.objective, "solver": solver,
-                  "policy": problem["policy"], "scenarios": problem["scenarios"]})
+    run_id = uow.runs.add(
+        slug,
+        OptimiserRun(
+            mission=slug,
+            quarter=quarter,
+            objective=policy.objective,
+            solver=solver,
+            status="queued",
+            started_by=actor,
+            note=note,
+            created_at=uow.now(),
+            problem=problem,
+        ),
+    )
+    record(
+        uow,
+        actor,
+        slug,
+        "optimiser_run",
+        str(run_id),
+        "started",
+        after={
+            "quarter": quarter,
+            "objective": policy.objective,
+            "solver": solver,
+            "policy": problem["policy"],
+            "scenarios": problem["scenarios"],
+        },
+    )
     return run_id
 
 
 def execute_run(
-    new_uow: Callable[[], SqlUnitOfWork], run_id: int,
+    new_uow: Callable[[], SqlUnitOfWork],
+    run_id: int,
     should_stop: Callable[[], bool] | None = None,
 ) -> str:
     """Solve run ``run_id`` and store its result; returns the final status. Never raises for a
@@ -80,24 +114,36 @@ def execute_run(
             return
         last[0] = now
         with new_uow() as uow:
-            uow.runs.update(run_id, progress={
-                "elapsed": round(progress.elapsed, 1), "incumbent": progress.incumbent,
-                "bound": progress.bound, "phase": progress.phase,
-            })
+            uow.runs.update(
+                run_id,
+                progress={
+                    "elapsed": round(progress.elapsed, 1),
+                    "incumbent": progress.incumbent,
+                    "bound": progress.bound,
+                    "phase": progress.phase,
+                },
+            )
             uow.commit()
 
     try:
         problem = load_problem(run.problem)
-        result = solve(problem, solver=run.solver, on_progress=on_progress,
-                       should_stop=should_stop).model_dump(mode="json")
+        result = solve(
+            problem, solver=run.solver, on_progress=on_progress, should_stop=should_stop
+        ).model_dump(mode="json")
         status, error = str(result["status"]), result.get("message")
     except Exception as exc:  # a solver crash is recorded, never left "running"
         result, status, error = None, "failed", f"the solver failed: {exc}"
     with new_uow() as uow:
-        uow.runs.update(run_id, status=status, result=result, error=error,
-                        finished_at=uow.now())
-        record(uow, run.started_by, run.mission, "optimiser_run", str(run_id), "finished",
-               after={"status": status, **({"error": error} if error else {})})
+        uow.runs.update(run_id, status=status, result=result, error=error, finished_at=uow.now())
+        record(
+            uow,
+            run.started_by,
+            run.mission,
+            "optimiser_run",
+            str(run_id),
+            "finished",
+            after={"status": status, **({"error": error} if error else {})},
+        )
         uow.commit()
     return status
 
@@ -113,11 +159,19 @@ def fail_interrupted_runs(uow: SqlUnitOfWork) -> list[int]:
 def rerun(uow: SqlUnitOfWork, actor: str, slug: str, run_id: int) -> int:
     """Queue a new run with exactly the problem file of run ``run_id``."""
     old = uow.runs.get(slug, run_id)
-    new_id = uow.runs.add(slug, OptimiserRun(
-        mission=slug, quarter=current_quarter(uow, slug), objective=old.objective,
-        solver=old.solver, status="queued", started_by=actor,
-        note=f"re-run of run {run_id}", created_at=uow.now(), problem=old.problem,
-    ))
-    record(uow, actor, slug, "optimiser_run", str(new_id), "started",
-           after={"rerun_of": run_id})
+    new_id = uow.runs.add(
+        slug,
+        OptimiserRun(
+            mission=slug,
+            quarter=current_quarter(uow, slug),
+            objective=old.objective,
+            solver=old.solver,
+            status="queued",
+            started_by=actor,
+            note=f"re-run of run {run_id}",
+            created_at=uow.now(),
+            problem=old.problem,
+        ),
+    )
+    record(uow, actor, slug, "optimiser_run", str(new_id), "started", after={"rerun_of": run_id})
     return new_id

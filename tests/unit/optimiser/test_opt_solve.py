@@ -23,7 +23,7 @@ from optimiser.solve import solve
 from .opt_factories import candidate, option, problem
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from benchmarks.instances import generate  # noqa: E402
+from benchmarks.instances import generate
 
 
 def generated(n: int, s: int, objective: str, **kw: Any) -> Problem:

@@ -163,7 +163,8 @@ def test_some_candidate_is_scored_by_fewer_than_three_members_of_a_single_sector
         if s.quarter == quarter and s.status is ScoreStatus.submitted and not s.not_competent:
             scorers[s.candidate].add(s.member)
     thin = [
-        cid for cid, members in scorers.items()
+        cid
+        for cid, members in scorers.items()
         if len(members) < 3 and len({sector[m] for m in members}) == 1
     ]
     assert thin
