@@ -14,11 +14,11 @@ import typer
 from pydantic import ValidationError
 
 from api.settings import Settings
-from portfolio import database, services
+from portfolio import council, database, services
 from portfolio.demo import DEMO_SLUG, demo_document
 from portfolio.errors import PortfolioError, validation_errors
 from portfolio.exchange import MissionDocument
-from portfolio.model import CouncilMember, Role, Sector, User
+from portfolio.model import CouncilMember, Role, ScoringState, Sector, User
 from portfolio.unit_of_work import SqlUnitOfWork
 
 app = typer.Typer(
@@ -92,6 +92,9 @@ def load_demo(settings: Settings, password: str) -> None:
         for user in document.users:
             services.create_user(uow, CLI_ACTOR, user, password)
         services.import_mission(uow, CLI_ACTOR, document)
+        for quarter in document.quarters:  # the past rounds' aggregates, as if closed then
+            if quarter.scoring is ScoringState.closed:
+                council.freeze_aggregates(uow, document.mission.slug, quarter.label)
         uow.commit()
 
 
@@ -311,3 +314,24 @@ def export_problem(
     except PortfolioError as exc:
         raise _fail(str(exc)) from exc
     sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+council_app = typer.Typer(help="Expert Council analyses.", no_args_is_help=True)
+app.add_typer(council_app, name="council")
+
+
+@council_app.command("classical-model")
+def classical_model(
+    file: Annotated[
+        Path, typer.Argument(help="An elicitation file (mission-portfolio/elicitation).")
+    ],
+    alpha: Annotated[str, typer.Option("--alpha", help="optimise, or a cut-off in [0, 1).")] = (
+        "optimise"
+    ),
+    weights: Annotated[str, typer.Option("--weights", help="global or equal.")] = "global",
+) -> None:
+    """Cooke's classical model on a file of seed and target items: prints each expert's
+    calibration, information and weight, and the decision maker's quantiles, as JSON."""
+    from portfolio.classical import run_classical_model_cli
+
+    raise typer.Exit(run_classical_model_cli(str(file), alpha, weights, sys.stdout, sys.stderr))

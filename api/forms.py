@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from portfolio.errors import validation_errors
-from portfolio.model import Candidate, Mission
+from portfolio.model import Candidate, Mission, Score
 
 Errors = list[tuple[str, str]]
 MAX_OPTIONS = 5
@@ -343,3 +343,63 @@ def run_from_form(values: dict[str, Any]) -> tuple[dict[str, Any] | None, Errors
     if errors:
         return None, errors
     return {"policy": policy, "solver": solver, "note": _text(values, "note")[:500], **settings}, []
+
+
+def scores_from_form(
+    values: dict[str, Any], candidate: Candidate, member: str, quarter: str
+) -> tuple[list[Score], Errors]:
+    """A member's scores of each option of ``candidate`` from the scoring form (partial values
+    are fine for a draft; the service checks completeness on submission)."""
+    errors: Errors = []
+    scores: list[Score] = []
+    for i, option in enumerate(candidate.options):
+        p = f"options.{i}"
+        data: dict[str, Any] = {
+            "member": member,
+            "quarter": quarter,
+            "candidate": candidate.id,
+            "option": option.id,
+            "rationale": _text(values, f"{p}.rationale"),
+            "p_success": _number(values, f"{p}.p_success", errors, required=False),
+            "trl": _number(values, f"{p}.trl", errors, required=False, integer=True),
+            "confidence": _text(values, f"{p}.confidence") or None,
+        }
+        for part in ("cost", "impact"):
+            raw = {k: _text(values, f"{p}.{part}.{k}") for k in THREE}
+            if any(raw.values()) and not all(raw.values()):
+                errors.append(
+                    (f"{p}.{part}.low", "give low, most likely and high, or leave all three empty")
+                )
+                data[part] = None
+            else:
+                data[part] = _three(values, f"{p}.{part}", errors, required=False)
+        try:
+            scores.append(Score.model_validate(data))
+        except ValidationError as exc:
+            errors.extend((f"{p}.{f}", r) for f, r in validation_errors(exc))
+    return scores, errors
+
+
+def score_values(scores: dict[tuple[str, str], Score], candidate: Candidate) -> dict[str, Any]:
+    """Form values showing a member's saved scores of ``candidate``."""
+    values: dict[str, Any] = {}
+    for i, option in enumerate(candidate.options):
+        score = scores.get((candidate.id, option.id))
+        if score is None:
+            continue
+        p = f"options.{i}"
+        if score.not_competent:
+            values["not_competent"] = "on"
+        values[f"{p}.rationale"] = score.rationale
+        if score.p_success is not None:
+            values[f"{p}.p_success"] = _fmt(score.p_success)
+        if score.trl is not None:
+            values[f"{p}.trl"] = str(score.trl)
+        if score.confidence is not None:
+            values[f"{p}.confidence"] = score.confidence.value
+        for part in ("cost", "impact"):
+            tp = getattr(score, part)
+            if tp is not None:
+                for k in THREE:
+                    values[f"{p}.{part}.{k}"] = _fmt(getattr(tp, k))
+    return values

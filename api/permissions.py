@@ -15,6 +15,14 @@ class Perm(StrEnum):
     approve_treasury = "approve_treasury"
     view_audit = "view_audit"
     run_optimiser = "run_optimiser"
+    score = "score"
+    manage_round = "manage_round"
+    view_aggregates = "view_aggregates"
+    challenge = "challenge"
+    reply_challenge = "reply_challenge"
+    manage_seeds = "manage_seeds"
+    answer_seeds = "answer_seeds"
+    import_scores_for_others = "import_scores_for_others"
     manage_users = "manage_users"
 
 
@@ -28,18 +36,30 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.approve_treasury,
             Perm.view_audit,
             Perm.run_optimiser,
+            Perm.manage_round,
+            Perm.view_aggregates,
+            Perm.reply_challenge,
+            Perm.manage_seeds,
+            Perm.import_scores_for_others,
         }
     ),
     Role.council_member: frozenset(
-        {Perm.view_mission, Perm.register_candidate, Perm.edit_candidate}
+        {
+            Perm.view_mission,
+            Perm.register_candidate,
+            Perm.edit_candidate,
+            Perm.score,
+            Perm.challenge,
+            Perm.answer_seeds,
+        }
     ),
-    Role.treasury_reviewer: frozenset({Perm.view_mission, Perm.view_audit}),
+    Role.treasury_reviewer: frozenset({Perm.view_mission, Perm.view_audit, Perm.view_aggregates}),
 }
 
 # The administrator manages users, roles and missions and may look at any mission and its audit
 # trail, but does not change a mission's content: that is the Mission CEO's and the council's job.
 ADMIN_PERMISSIONS: frozenset[Perm] = frozenset(
-    {Perm.view_mission, Perm.view_audit, Perm.manage_users}
+    {Perm.view_mission, Perm.view_audit, Perm.view_aggregates, Perm.manage_users}
 )
 
 

@@ -5,6 +5,7 @@
     python -m benchmarks.run --full           # adds n = 1000 and CBC on n <= 50
     python -m benchmarks.run --quality        # out-of-sample quality vs greedy / deterministic
     python -m benchmarks.run --ptarget-check  # p_target at n=200 x S=2000: 10 s vs a long run
+    python -m benchmarks.run --deterministic  # expected objective at n = 1000 (HiGHS and CBC)
 
 Every configuration runs in its own subprocess (so peak memory is its own); times are the median
 of 3 runs (1 run when a single run exceeds 20 s), split into sampling + build and solve. The
@@ -154,12 +155,13 @@ def row(ours: dict[str, Any], ref: dict[str, Any] | None) -> str:
             f"{fmt(ref_value, '.4f')} | {fmt(ratio)} |")
 
 
-def performance(sizes: list[int], counts: list[int], cbc_up_to: int) -> None:
+def performance(sizes: list[int], counts: list[int], cbc_up_to: int,
+                objectives: list[str] = OBJECTIVES) -> None:
     print(machine())
     print(HEADER, flush=True)
     for n in sizes:
         for s in counts:
-            for objective in OBJECTIVES:
+            for objective in objectives:
                 base = {"n": n, "S": s, "objective": objective}
                 ref = spawn({**base, "who": "reference", "solver": "highs"})
                 ours = spawn({**base, "who": "ours", "solver": "highs"})
@@ -256,6 +258,8 @@ def main() -> None:
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--quality", action="store_true")
     parser.add_argument("--ptarget-check", action="store_true")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="only the expected objective at n = 1000")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
@@ -264,6 +268,8 @@ def main() -> None:
         quality([20, 50, 200])
     elif args.ptarget_check:
         ptarget_check()
+    elif args.deterministic:
+        performance([1000], [500, 2000], cbc_up_to=1000, objectives=["expected"])
     elif args.quick:
         performance([20, 50], [500, 2000], cbc_up_to=0)
     elif args.full:

@@ -67,9 +67,13 @@ class Model:
 
     @property
     def xs(self) -> np.ndarray[Any, np.dtype[np.object_]]:
-        arr = np.empty(len(self.x), dtype=object)
-        arr[:] = self.x
-        return arr
+        """x as a numpy object array (cached), for fancy indexing."""
+        if "xs" not in self.aux:
+            arr = np.empty(len(self.x), dtype=object)
+            arr[:] = self.x
+            self.aux["xs"] = arr
+        cached: np.ndarray[Any, np.dtype[np.object_]] = self.aux["xs"]
+        return cached
 
     def add(self, lhs: pulp.LpAffineExpression, sense: Sense, rhs: float, *, family: str,
             key: tuple[Any, ...], label: str, unit: str = "£m", limit: float | None = None,
@@ -114,11 +118,24 @@ class Model:
         idx = np.arange(len(c)) if mask is None else np.flatnonzero(mask)
         return linear(self.xs[idx], weight * c[idx])
 
+    def total_spend(self) -> pulp.LpVariable:
+        """t = Σ_k c[k]x[k] as one variable, so share rows stay sparse (one row defines it)."""
+        if "total_spend" not in self.aux:
+            t = pulp.LpVariable("total_spend", lowBound=0)
+            expr = linear(self.x, -self.data.total_cost)
+            expr.addterm(t, 1.0)
+            self.add(expr, "==", 0, family="total_spend", key=(), label="total spend of the run")
+            self.aux["total_spend"] = t
+        variable: pulp.LpVariable = self.aux["total_spend"]
+        return variable
+
     def share_gap(self, mask: np.ndarray[Any, np.dtype[np.bool_]],
                   share: float) -> pulp.LpAffineExpression:
-        """Σ_{k in mask} c[k]x[k] − share·Σ_k c[k]x[k], built in one pass."""
-        c = self.data.total_cost
-        return linear(self.x, c * (mask.astype(float) - share))
+        """Σ_{k in mask} c[k]x[k] − share·t, with t the total spend."""
+        idx = np.flatnonzero(mask)
+        expr = linear(self.xs[idx], self.data.total_cost[idx])
+        expr.addterm(self.total_spend(), -share)
+        return expr
 
 
 def linear(variables: Any, coefs: Any) -> pulp.LpAffineExpression:
@@ -164,26 +181,38 @@ def add_one_option_per_candidate(m: Model) -> None:
 
 
 def add_funding_flows(m: Model) -> None:
-    """Σ_e f[k,e,y] = cost[k,y]·x[k], with f only on eligible envelopes.
+    """Σ_e f[g,e,y] = Σ_{k in g} cost[k,y]·x[k], with f only on eligible envelopes.
 
-    An option with planned spend but no eligible envelope cannot be funded (family `eligibility`).
+    Options with the same eligible envelopes form a group g; flows per group are exactly as
+    expressive as flows per option f[k,e,y] (a group's flow is shared pro rata to the options'
+    costs, which is how `funding` rows are reported) and make the model far smaller. An option
+    with planned spend but no eligible envelope cannot be funded (family `eligibility`).
     """
     d = m.data
     years = d.problem.years
-    idx = [(k, e, y) for k in range(d.n_options) for y in range(len(years)) if d.cost[k, y] > 0
-           for e in np.flatnonzero(d.eligible[k]).tolist()]
+    groups, group_of = np.unique(d.eligible, axis=0, return_inverse=True)
+    group_of = group_of.reshape(-1)
+    m.aux["group_of"] = group_of
+    idx = [(g, e, y) for g in range(len(groups)) for y in range(len(years))
+           for e in np.flatnonzero(groups[g]).tolist()
+           if (d.cost[group_of == g, y] > 0).any()]
     fvars = m.prob.add_variable_dicts("f", idx, lowBound=0)
-    m.f = {(int(k), int(e), int(y)): fvars[(k, e, y)] for (k, e, y) in idx}
-    for k in range(d.n_options):
+    m.f = {(int(g), int(e), int(y)): fvars[(g, e, y)] for (g, e, y) in idx}
+    for g in range(len(groups)):
+        members = np.flatnonzero(group_of == g)
         for y in range(len(years)):
-            if d.cost[k, y] <= 0:
+            ks = members[d.cost[members, y] > 0]
+            if len(ks) == 0:
                 continue
-            flows = [(m.f[(k, int(e), y)], 1.0) for e in np.flatnonzero(d.eligible[k])]
-            expr = pulp.LpAffineExpression([*flows, (m.x[k], -float(d.cost[k, y]))])
+            flows = [(m.f[(g, e, y)], 1.0) for e in np.flatnonzero(groups[g]).tolist()]
             if flows:
-                m.add(expr, "==", 0, family="flows", key=(k, y),
-                      label=f"funding of {d.keys[k]} in {years[y]}")
-            else:
+                expr = pulp.LpAffineExpression(
+                    [*flows, *[(m.x[k], -float(d.cost[k, y])) for k in ks.tolist()]])
+                names = sorted({d.problem.envelopes[e].id for e in np.flatnonzero(groups[g])})
+                m.add(expr, "==", 0, family="flows", key=(g, y),
+                      label=f"funding of options eligible for {', '.join(names)} in {years[y]}")
+                continue
+            for k in ks.tolist():
                 m.add(linear([m.x[k]], [d.cost[k, y]]), "<=", 0, family="eligibility",
                       key=(k, y), label=f"{d.keys[k]} has no eligible envelope for its "
                       f"{years[y]} spend of {d.cost[k, y]:g}")

@@ -122,7 +122,7 @@ def _capped(m: Model, scenarios: Scenarios) -> pulp.LpAffineExpression:
     rows, counts = merged_rows(scenarios.impact)
     y = m.prob.add_variable_dicts("y", range(len(rows)), lowBound=0, upBound=target)
     for j, row in enumerate(rows):
-        expr = _scenario_row(m, row)
+        expr = _scenario_row(m, np.minimum(row, target))  # exact with y ≤ T; tighter LP
         expr.addterm(y[j], -1.0)
         m.add(expr, ">=", 0, family="capped_row", key=(j,), label="capped impact of a scenario",
               unit="impact")
@@ -171,7 +171,8 @@ def _cvar(m: Model, scenarios: Scenarios) -> pulp.LpAffineExpression:
     eta = pulp.LpVariable("eta", lowBound=0)
     u = m.prob.add_variable_dicts("u_s", range(len(rows)), lowBound=0)
     for j, row in enumerate(rows):
-        expr = _scenario_row(m, row)
+        # a -> min(a, T) changes no shortfall (η ≥ 0) and tightens the LP relaxation
+        expr = _scenario_row(m, np.minimum(row, target))
         expr.addterm(u[j], 1.0)
         expr.addterm(eta, 1.0)
         m.add(expr, ">=", target, family="cvar_row", key=(j,), label="shortfall of a scenario",

@@ -4,11 +4,13 @@ The textbook model (a binary per scenario) does not close beyond toy sizes and i
 answer is often worse than the deterministic portfolio (DESIGN.md, "Tractability"). So:
 1. If the selections left after locks, exclusions and DAL caps are few, enumerate them all,
    vectorised over scenarios, and confirm the best in order with the exact rule checker.
-2. Otherwise start from the `expected` and `capped` portfolios, improve each by local search
-   (add / drop / change option / swap, every move scored over all scenarios at once in numpy,
-   feasibility confirmed only for improving moves), then give the rest of the time to the
-   textbook MILP warm-started from the best portfolio: it may improve it, and its dual bound is
-   reported. `optimal` only when the bound proves it.
+2. Otherwise start from the `expected`, `cvar` and `capped` portfolios, improve each by local
+   search (add / drop / change option / swap, then drop-one-add-two and drop-two-add-one; every
+   move scored over all scenarios at once in numpy, feasibility confirmed only for improving
+   moves, equal-P moves ranked by capped impact), then give the rest of the time to the textbook
+   MILP (impacts capped at the target, warm-started from the best portfolio): it may improve it,
+   and its dual bound — or the cheaper `knapsack_bound` if lower — is reported. `optimal` only when
+   the bound proves it. Never worse than the starting portfolios on the same scenarios.
 """
 
 from __future__ import annotations
@@ -219,6 +221,9 @@ def local_search(data: ProblemData, scenarios: Scenarios, checker: SelectionChec
             pair = _drop_one_add_two(x, a, target, mu, allowed, spend_cum, cap, cand_of,
                                      surrogate, checker, current)
             if pair is None:
+                pair = _drop_two_add_one(x, a, target, mu, allowed, spend_cum, cap, cand_of,
+                                         surrogate, checker, current)
+            if pair is None:
                 break
             x, current = pair, surrogate(pair[None, :])[0]
     return x
@@ -251,6 +256,31 @@ def _drop_one_add_two(x: FloatArray, a: FloatArray, target: float, mu: float,
     return None
 
 
+def _drop_two_add_one(x: FloatArray, a: FloatArray, target: float, mu: float,
+                      allowed: np.ndarray, spend_cum: FloatArray, cap: FloatArray,
+                      cand_of: IntArray, surrogate: Callable[[FloatArray], FloatArray],
+                      checker: SelectionChecker, current: float) -> FloatArray | None:
+    """Unfund two options and fund one (bigger) instead; pairs among the 25 funded options
+    whose removal costs least, each completed by its best few additions."""
+    impact = a @ x
+    selected = np.flatnonzero(x > 0.5)
+    loss = np.array([((impact - a[:, k]) >= target - TOL).mean()
+                     + mu * np.minimum(target, impact - a[:, k]).mean() for k in selected])
+    weakest = selected[np.lexsort((selected, -loss))][:25].tolist()
+    for n1, k1 in enumerate(weakest):
+        for k2 in weakest[n1 + 1:]:
+            trial0 = x.copy()
+            trial0[[k1, k2]] = 0.0
+            base = impact - a[:, k1] - a[:, k2]
+            for k in _best_adds(trial0, base, a, target, mu, allowed, spend_cum, cap, cand_of,
+                                2):
+                trial = trial0.copy()
+                trial[k] = 1.0
+                if surrogate(trial[None, :])[0] > current + 1e-15 and checker.is_feasible(trial):
+                    return trial
+    return None
+
+
 def _best_adds(x: FloatArray, base: FloatArray, a: FloatArray, target: float, mu: float,
                allowed: np.ndarray, spend_cum: FloatArray, cap: FloatArray, cand_of: IntArray,
                count: int) -> list[int]:
@@ -267,6 +297,33 @@ def _best_adds(x: FloatArray, base: FloatArray, a: FloatArray, target: float, mu
     return [int(addable[j]) for j in order]
 
 
+def knapsack_bound(data: ProblemData, scenarios: Scenarios, checker: SelectionChecker,
+                   chunk: int = 500) -> float:
+    """A valid upper bound on P(target): the share of scenarios in which the target is reachable
+    by the LP (fractional) knapsack over all allowed options, with impacts capped at T and the
+    total of every envelope's budget as capacity. Cheap, and far below 1 when budgets bind."""
+    target = data.target
+    if target <= TOL:
+        return 1.0
+    capacity = float(data.budget.sum()) + 1e-9
+    cost = np.where(checker.forbidden, np.inf, data.total_cost)
+    reached = 0
+    for start in range(0, scenarios.count, chunk):
+        a = np.minimum(scenarios.impact[start:start + chunk], target)
+        a[:, checker.forbidden] = 0.0
+        free = (cost <= 0)[None, :]
+        gain = np.where(free, a, 0.0).sum(axis=1)
+        ratio = np.where(free | (a <= 0), -1.0, a / np.where(cost > 0, cost, 1.0)[None, :])
+        order = np.argsort(-ratio, axis=1, kind="stable")
+        c_sorted = np.where(np.take_along_axis(ratio, order, axis=1) > 0, cost[order], 0.0)
+        a_sorted = np.where(c_sorted > 0, np.take_along_axis(a, order, axis=1), 0.0)
+        before = np.cumsum(c_sorted, axis=1) - c_sorted
+        take = np.clip((capacity - before) / np.where(c_sorted > 0, c_sorted, 1.0), 0.0, 1.0)
+        gain += (np.where(c_sorted > 0, take, 0.0) * a_sorted).sum(axis=1)
+        reached += int((gain >= target - 1e-9).sum())
+    return reached / scenarios.count
+
+
 def _p(impact: FloatArray, target: float) -> float:
     return float((impact >= target - TOL).mean())
 
@@ -275,10 +332,13 @@ def _search_and_bound(data: ProblemData, scenarios: Scenarios, checker: Selectio
                       solver: str, time_limit: float, gap: float, report: Report,
                       should_stop: Callable[[], bool] | None,
                       clock_start: float) -> PTargetOutcome:
-    deadline = clock_start + time_limit
+    deadline = clock_start + 0.92 * time_limit  # leaves time to write the result
+    cheap_bound = knapsack_bound(data, scenarios, checker)
     best: FloatArray | None = None
     best_value = -np.inf
-    for kind, share in (("expected", 0.1), ("cvar", 0.25), ("capped", 0.25)):
+    # small models: the MILP is effective, so the starts get less of the time
+    shares = (0.1, 0.25, 0.25) if data.n_options > 150 else (0.05, 0.1, 0.1)
+    for kind, share in zip(("expected", "cvar", "capped"), shares, strict=True):
         remaining = deadline - time.perf_counter()
         if remaining <= 0.05 or (should_stop and should_stop()):
             break
@@ -292,16 +352,17 @@ def _search_and_bound(data: ProblemData, scenarios: Scenarios, checker: Selectio
         search_end = time.perf_counter() + max(0.0, (deadline - time.perf_counter()) * 0.25)
         x = local_search(data, scenarios, checker, out.x, deadline=search_end,
                          should_stop=should_stop)
-        value = _score(data, scenarios, x[None, :])[0]
-        if value > best_value:
-            best, best_value = x, value
+        for candidate in (out.x, x):  # the start itself too: the search ranks by a surrogate
+            value = _score(data, scenarios, candidate[None, :])[0]
+            if value > best_value:
+                best, best_value = candidate, value
         report(Progress(time.perf_counter() - clock_start, float(value), None,
                         f"local search from the {kind} portfolio"))
     incumbent = None if best is None else objective_value("p_target", data, scenarios, best)
     report(Progress(time.perf_counter() - clock_start, incumbent, None, "local search"))
     remaining = deadline - time.perf_counter()
     milp = None
-    bound = None
+    bound: float | None = cheap_bound
     if remaining > 0.1 and not (should_stop and should_stop()):
         m = build_model(data, scenarios)
         set_objective(m, scenarios, "p_target")
@@ -312,11 +373,15 @@ def _search_and_bound(data: ProblemData, scenarios: Scenarios, checker: Selectio
         if milp.status == "infeasible":
             return PTargetOutcome("infeasible", None, None, "milp")
         if milp.x is not None and checker.is_feasible(milp.x):
-            value = _score(data, scenarios, milp.x[None, :])[0]
-            if value > best_value + 1e-12:
-                best, best_value = milp.x, value
+            polished = local_search(data, scenarios, checker, milp.x,
+                                    deadline=clock_start + time_limit * 0.97,
+                                    should_stop=should_stop)
+            for candidate in (milp.x, polished):
+                value = _score(data, scenarios, candidate[None, :])[0]
+                if value > best_value + 1e-12:
+                    best, best_value = candidate, value
         if milp.bound is not None:
-            bound = milp.bound + float(tie_break_weights(data).sum())
+            bound = min(cheap_bound, milp.bound + float(tie_break_weights(data).sum()))
     if best is None:
         return PTargetOutcome("no_solution", None, bound, "local search + milp", milp)
     value = objective_value("p_target", data, scenarios, best)

@@ -21,6 +21,7 @@ import numpy as np
 from portfolio.exchange import MemberRole, MissionDocument
 from portfolio.model import (
     Candidate,
+    Challenge,
     Confidence,
     CouncilMember,
     Envelope,
@@ -34,7 +35,10 @@ from portfolio.model import (
     Role,
     Score,
     ScoreStatus,
+    ScoringState,
     Sector,
+    SeedAnswer,
+    SeedQuestion,
     ThreePoint,
     Tier,
     User,
@@ -864,6 +868,95 @@ def _evidence() -> list[Evidence]:
     ]
 
 
+# Seed questions: quantities whose value is known (illustrative figures), so the council can be
+# scored on its calibration (Cooke's classical model); the last is a target item, still unknown.
+_SEEDS: list[tuple[str, str, str, float | None]] = [
+    ("saf-share-2025", "Share of UK jet fuel that was sustainable aviation fuel in 2025", "%", 2.1),
+    ("h2-cost-2025", "Average cost of green hydrogen in the UK in 2025", "£/kg", 8.4),
+    ("contrail-flights", "Share of flights causing 80 % of contrail warming", "%", 3.5),
+    (
+        "ev-aircraft-range",
+        "Range of the longest-flying battery-electric aircraft in 2025",
+        "km",
+        1003.0,
+    ),
+    ("hefa-capacity", "World HEFA production capacity at the end of 2025", "Mt/yr", 13.0),
+    (
+        "saf-share-2030",
+        "Share of UK jet fuel that will be sustainable aviation fuel in 2030",
+        "%",
+        None,
+    ),
+]
+# how far each member's median strays from the truth (in widths) and how wide they answer:
+# council3 and council6 are overconfident, council1 and council5 well calibrated.
+_SEED_STYLE = {
+    "council1": (0.1, 1.0),
+    "council2": (0.4, 0.8),
+    "council3": (0.9, 0.35),
+    "council4": (0.3, 1.2),
+    "council5": (0.05, 0.9),
+    "council6": (1.2, 0.4),
+    "council7": (0.5, 1.5),
+}
+
+
+def _seed_questions() -> list[SeedQuestion]:
+    return [
+        SeedQuestion(id=key, question=text, unit=unit, realization=value)
+        for key, text, unit, value in _SEEDS
+    ]
+
+
+def _seed_answers() -> list[SeedAnswer]:
+    rng = np.random.default_rng(DEMO_SEED + 1)
+    answers = []
+    for key, _, _, value in _SEEDS:
+        truth = value if value is not None else 8.0
+        for member, (bias, width) in _SEED_STYLE.items():
+            spread = 0.5 * truth * width
+            median = truth * (1 + bias * float(rng.choice([-1.0, 1.0])) * 0.5)
+            median = max(median, 0.01 * truth)
+            low = max(median - spread * float(rng.uniform(0.8, 1.2)), 0.0)
+            high = median + spread * float(rng.uniform(0.8, 1.2))
+            low = min(low, median * 0.95)
+            answers.append(
+                SeedAnswer(
+                    question=key,
+                    member=member,
+                    q5=_round(low, 3),
+                    q50=_round(median, 3),
+                    q95=_round(high, 3),
+                )
+            )
+    return answers
+
+
+def _challenges() -> list[Challenge]:
+    return [
+        Challenge(
+            candidate="dac-fischer-tropsch",
+            quarter=CLOSED_QUARTERS[1],
+            author="council4",
+            text="The direct-air-capture energy demand assumes a grid intensity the UK will "
+            "not reach before 2032; the impact range looks at least twice too high.",
+            created_at=dt.datetime(2026, 8, 14, 10, 30),
+            reply="Agreed to ask the team for a sensitivity with the 2030 grid mix before the "
+            "next stage gate.",
+            replied_by="ceo",
+            replied_at=dt.datetime(2026, 8, 20, 9, 0),
+        ),
+        Challenge(
+            candidate="lh2-tank",
+            quarter=CURRENT_QUARTER,
+            author="council7",
+            text="Only academia has scored this tank; nobody from industry has looked at the "
+            "certification route. Can we get an airframer's view before we scale it?",
+            created_at=dt.datetime(2026, 10, 21, 16, 5),
+        ),
+    ]
+
+
 def demo_document() -> MissionDocument:
     """The demo mission, the same on every call. Figures are illustrative."""
     return MissionDocument(
@@ -873,11 +966,18 @@ def demo_document() -> MissionDocument:
         council=[CouncilMember(username=name, sector=sector) for name, _, sector in _COUNCIL],
         candidates=[_candidate(cand) for cand in _CANDIDATES],
         quarters=[
-            Quarter(label=CLOSED_QUARTERS[0], state=QuarterState.closed),
-            Quarter(label=CLOSED_QUARTERS[1], state=QuarterState.closed),
-            Quarter(label=CURRENT_QUARTER, state=QuarterState.open),
+            Quarter(
+                label=CLOSED_QUARTERS[0], state=QuarterState.closed, scoring=ScoringState.closed
+            ),
+            Quarter(
+                label=CLOSED_QUARTERS[1], state=QuarterState.closed, scoring=ScoringState.closed
+            ),
+            Quarter(label=CURRENT_QUARTER, state=QuarterState.open, scoring=ScoringState.open),
         ],
         scores=_scores(),
         evidence=_evidence(),
+        challenges=_challenges(),
+        seed_questions=_seed_questions(),
+        seed_answers=_seed_answers(),
         audit=[],
     )

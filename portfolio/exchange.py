@@ -9,12 +9,16 @@ from pydantic import Field, model_validator
 from portfolio.model import (
     AuditEntry,
     Candidate,
+    Challenge,
     CouncilMember,
     Evidence,
     Mission,
     Quarter,
     Role,
     Score,
+    SeedAnswer,
+    SeedQuestion,
+    StoredAggregate,
     Strict,
     User,
     Username,
@@ -42,6 +46,10 @@ class MissionDocument(Strict):
     quarters: list[Quarter] = Field(default_factory=list)
     scores: list[Score] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
+    challenges: list[Challenge] = Field(default_factory=list)
+    seed_questions: list[SeedQuestion] = Field(default_factory=list)
+    seed_answers: list[SeedAnswer] = Field(default_factory=list)
+    aggregates: list[StoredAggregate] = Field(default_factory=list)
     audit: list[AuditEntry] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -73,4 +81,21 @@ class MissionDocument(Strict):
                 raise ValueError(f"evidence.{i}.candidate: {ev.candidate} is not a candidate")
             if ev.quarter not in quarters:
                 raise ValueError(f"evidence.{i}.quarter: {ev.quarter} is not a quarter")
+        for i, ch in enumerate(self.challenges):
+            if ch.candidate not in ids:
+                raise ValueError(f"challenges.{i}.candidate: {ch.candidate} is not a candidate")
+        seed_ids = {q.id for q in self.seed_questions}
+        for i, answer in enumerate(self.seed_answers):
+            if answer.question not in seed_ids:
+                raise ValueError(
+                    f"seed_answers.{i}.question: {answer.question} is not a seed question"
+                )
+            if answer.member not in usernames:
+                raise ValueError(f"seed_answers.{i}.member: {answer.member} is not in users")
+        for i, agg in enumerate(self.aggregates):
+            if (agg.candidate, agg.option) not in options or agg.quarter not in quarters:
+                raise ValueError(
+                    f"aggregates.{i}: {agg.quarter} {agg.candidate}/{agg.option} "
+                    "is not an option and quarter of the mission"
+                )
         return self

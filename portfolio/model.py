@@ -116,6 +116,25 @@ class QuarterState(StrEnum):
     closed = "closed"
 
 
+class ScoringState(StrEnum):
+    not_opened = "not_opened"
+    open = "open"
+    closed = "closed"
+
+
+class AggregationMethod(StrEnum):
+    equal = "equal"
+    brier = "brier"
+    classical = "classical"
+
+
+AGGREGATION_LABELS = {
+    AggregationMethod.equal: "Equal weights (linear pool)",
+    AggregationMethod.brier: "Performance weights from Brier scores of resolved forecasts",
+    AggregationMethod.classical: "Cooke's classical model (weights from seed questions)",
+}
+
+
 class ScoreStatus(StrEnum):
     draft = "draft"
     submitted = "submitted"
@@ -179,6 +198,9 @@ class Mission(Strict):
     envelopes: list[Envelope] = Field(min_length=1)
     dal: Money = Field(50.0, description="Delegated Authority Limit, £ million")
     dal_mode: str = Field("flag", pattern="^(flag|cap)$")
+    aggregation: AggregationMethod = Field(
+        AggregationMethod.equal, description="how the council's scores are pooled"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -303,6 +325,9 @@ class Evidence(Strict):
     cost_actual: Money | None = None
     cost_planned: Money | None = None
     outcome: bool | None = Field(None, description="stage gate: True succeeded, False failed")
+    option: Slug | None = Field(
+        None, description="the funding option a stage gate concerns (default: the first)"
+    )
     recorded_by: Username | None = None
 
     @model_validator(mode="after")
@@ -321,6 +346,63 @@ class Evidence(Strict):
 class Quarter(Strict):
     label: QuarterLabel
     state: QuarterState = QuarterState.open
+    scoring: ScoringState = Field(
+        ScoringState.not_opened, description="the council's scoring round of the quarter"
+    )
+
+
+class Challenge(Strict):
+    """A council member's red-team challenge on a candidate, with the CEO's reply."""
+
+    candidate: Slug
+    quarter: QuarterLabel
+    author: Username
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    created_at: dt.datetime
+    reply: Text = ""
+    replied_by: Username | None = None
+    replied_at: dt.datetime | None = None
+
+
+class SeedQuestion(Strict):
+    """A quantity whose true value is (or becomes) known: lets the council measure itself."""
+
+    id: Slug
+    question: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)
+    ]
+    unit: Text = ""
+    scale: str = Field("uniform", pattern="^(uniform|log)$")
+    realization: FiniteFloat | None = Field(
+        None, description="the true value, once known; None for a target item"
+    )
+
+
+class SeedAnswer(Strict):
+    """A member's 5 % / 50 % / 95 % quantiles for a seed question."""
+
+    question: Slug
+    member: Username
+    q5: FiniteFloat
+    q50: FiniteFloat
+    q95: FiniteFloat
+
+    @model_validator(mode="after")
+    def _increasing(self) -> Self:
+        if not self.q5 < self.q50 < self.q95:
+            raise ValueError("q5 < q50 < q95 must hold")
+        return self
+
+
+class StoredAggregate(Strict):
+    """The council's pooled estimate of one option in one quarter, as computed when the round
+    closed, with the scores and weights that made it (``data``)."""
+
+    quarter: QuarterLabel
+    candidate: Slug
+    option: Slug
+    method: AggregationMethod
+    data: dict[str, Any]
 
 
 class Allocation(Strict):

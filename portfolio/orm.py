@@ -87,6 +87,7 @@ class MissionRow(Base):
     years: Mapped[list[Any]] = mapped_column(JSON)
     dal: Mapped[float] = mapped_column(Float)
     dal_mode: Mapped[str] = mapped_column(String(8), default="flag")
+    aggregation: Mapped[str] = mapped_column(String(16), default="equal", server_default="equal")
     version: Mapped[int] = mapped_column(Integer, default=1)
     envelopes: Mapped[list[EnvelopeRow]] = relationship(
         order_by="EnvelopeRow.position", cascade="all, delete-orphan"
@@ -170,6 +171,9 @@ class QuarterRow(Base):
     mission_id: Mapped[int] = mapped_column(ForeignKey("missions.id", ondelete="CASCADE"))
     label: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="open")
+    scoring: Mapped[str] = mapped_column(
+        String(16), default="not_opened", server_default="not_opened"
+    )
 
 
 class ScoreRow(Base):
@@ -203,6 +207,7 @@ class EvidenceRow(Base):
     cost_actual: Mapped[float | None] = mapped_column(Float)
     cost_planned: Mapped[float | None] = mapped_column(Float)
     outcome: Mapped[bool | None] = mapped_column(Boolean)
+    option: Mapped[str | None] = mapped_column(String(64))
     recorded_by: Mapped[str | None] = mapped_column(String(40))
 
 
@@ -242,3 +247,55 @@ class RunRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ChallengeRow(Base):
+    """A red-team challenge on a candidate by a council member, and the CEO's reply."""
+
+    __tablename__ = "challenges"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("candidates.id", ondelete="CASCADE"), index=True
+    )
+    quarter: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    reply: Mapped[str] = mapped_column(Text, default="")
+    replied_by: Mapped[str | None] = mapped_column(String(40))
+    replied_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class SeedQuestionRow(Base):
+    __tablename__ = "seed_questions"
+    __table_args__ = (UniqueConstraint("mission_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mission_id: Mapped[int] = mapped_column(ForeignKey("missions.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    question: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(String(200), default="")
+    scale: Mapped[str] = mapped_column(String(16), default="uniform")
+    realization: Mapped[float | None] = mapped_column(Float)
+
+
+class SeedAnswerRow(Base):
+    __tablename__ = "seed_answers"
+    __table_args__ = (UniqueConstraint("question_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("seed_questions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    q5: Mapped[float] = mapped_column(Float)
+    q50: Mapped[float] = mapped_column(Float)
+    q95: Mapped[float] = mapped_column(Float)
+
+
+class AggregateRow(Base):
+    """The pooled estimate of an option as frozen when a scoring round closed."""
+
+    __tablename__ = "aggregates"
+    __table_args__ = (UniqueConstraint("quarter_id", "option_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quarter_id: Mapped[int] = mapped_column(ForeignKey("quarters.id", ondelete="CASCADE"))
+    option_id: Mapped[int] = mapped_column(ForeignKey("funding_options.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -17,6 +17,7 @@ from portfolio.model import (
     RUN_ACTIVE,
     AuditEntry,
     Candidate,
+    Challenge,
     CouncilMember,
     Envelope,
     Evidence,
@@ -27,13 +28,18 @@ from portfolio.model import (
     Role,
     RoleAssignment,
     Score,
+    SeedAnswer,
+    SeedQuestion,
+    StoredAggregate,
     ThreePoint,
     User,
 )
 from portfolio.orm import (
+    AggregateRow,
     ApiTokenRow,
     AuditRow,
     CandidateRow,
+    ChallengeRow,
     CouncilMemberRow,
     EnvelopeRow,
     EvidenceRow,
@@ -43,6 +49,8 @@ from portfolio.orm import (
     RoleRow,
     RunRow,
     ScoreRow,
+    SeedAnswerRow,
+    SeedQuestionRow,
     SessionRow,
     UserRow,
 )
@@ -227,6 +235,7 @@ class Missions:
             years=list(row.years),
             dal=row.dal,
             dal_mode=row.dal_mode,
+            aggregation=row.aggregation,
             envelopes=[
                 Envelope(id=e.key, name=e.name, budget=dict(e.budget), min_spend=e.min_spend)
                 for e in row.envelopes
@@ -269,6 +278,7 @@ class Missions:
         row.name, row.description = mission.name, mission.description
         row.target, row.unit, row.deadline = mission.target, mission.unit, mission.deadline
         row.years, row.dal, row.dal_mode = list(mission.years), mission.dal, mission.dal_mode
+        row.aggregation = mission.aggregation.value
         existing = {e.key: e for e in row.envelopes}
         envelopes = []
         for position, env in enumerate(mission.envelopes):
@@ -363,7 +373,12 @@ class Missions:
         if any(q.label == quarter.label for q in self.quarters(slug)):
             raise Conflict(f"quarter {quarter.label} already exists")
         self.session.add(
-            QuarterRow(mission_id=mission.id, label=quarter.label, state=quarter.state.value)
+            QuarterRow(
+                mission_id=mission.id,
+                label=quarter.label,
+                state=quarter.state.value,
+                scoring=quarter.scoring.value,
+            )
         )
         self.session.flush()
 
@@ -372,7 +387,12 @@ class Missions:
         rows = self.session.scalars(
             select(QuarterRow).where(QuarterRow.mission_id == mission.id).order_by(QuarterRow.label)
         )
-        return [Quarter(label=r.label, state=r.state) for r in rows]
+        return [Quarter(label=r.label, state=r.state, scoring=r.scoring) for r in rows]
+
+    def set_quarter(self, slug: str, label: str, **fields: str) -> None:
+        row = self.quarter_row(slug, label)
+        for key, value in fields.items():
+            setattr(row, key, value)
 
     def quarter_row(self, slug: str, label: str) -> QuarterRow:
         mission = self.row(slug)
@@ -528,6 +548,29 @@ class Scores:
                 self._ids[key] = Missions(self.session)._user(rest[0]).id
         return self._ids[key]
 
+    def upsert(self, mission_slug: str, score: Score) -> None:
+        """Insert the member's score of the option in the quarter, or replace its values."""
+        row = self.session.scalar(
+            select(ScoreRow).where(
+                ScoreRow.quarter_id == self._id(("quarter", mission_slug, score.quarter)),
+                ScoreRow.option_id
+                == self._id(("option", mission_slug, score.candidate, score.option)),
+                ScoreRow.user_id == self._id(("user", mission_slug, score.member)),
+            )
+        )
+        if row is None:
+            self.add(mission_slug, score)
+            return
+        row.status, row.not_competent = score.status.value, score.not_competent
+        row.p_success, row.cost, row.impact = (
+            score.p_success,
+            _dump(score.cost),
+            _dump(score.impact),
+        )
+        row.trl, row.rationale = score.trl, score.rationale
+        row.confidence = score.confidence.value if score.confidence else None
+        row.version += 1
+
     def add(self, mission_slug: str, score: Score) -> None:
         self.session.add(
             ScoreRow(
@@ -611,6 +654,7 @@ class EvidenceLog:
                 cost_planned=e.cost_planned,
                 outcome=e.outcome,
                 recorded_by=e.recorded_by,
+                option=e.option,
             )
             for e, label, ckey in self.session.execute(query)
         ]
@@ -743,3 +787,178 @@ class Runs:
 
     def unfinished(self) -> list[int]:
         return list(self.session.scalars(select(RunRow.id).where(RunRow.status.in_(RUN_ACTIVE))))
+
+
+class Challenges:
+    """Red-team challenges on candidates, with replies."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, mission_slug: str, challenge: Challenge) -> int:
+        candidate = Candidates(self.session).row(mission_slug, challenge.candidate)
+        row = ChallengeRow(candidate_id=candidate.id, **challenge.model_dump(exclude={"candidate"}))
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def all(self, mission_slug: str, candidate: str | None = None) -> list[tuple[int, Challenge]]:
+        mission = Missions(self.session).row(mission_slug)
+        query = (
+            select(ChallengeRow, CandidateRow.key)
+            .join(CandidateRow, ChallengeRow.candidate_id == CandidateRow.id)
+            .where(CandidateRow.mission_id == mission.id)
+            .order_by(ChallengeRow.id)
+        )
+        if candidate is not None:
+            query = query.where(CandidateRow.key == candidate)
+        return [
+            (
+                r.id,
+                Challenge(
+                    candidate=key,
+                    quarter=r.quarter,
+                    author=r.author,
+                    text=r.text,
+                    created_at=r.created_at,
+                    reply=r.reply,
+                    replied_by=r.replied_by,
+                    replied_at=r.replied_at,
+                ),
+            )
+            for r, key in self.session.execute(query)
+        ]
+
+    def reply(
+        self, mission_slug: str, challenge_id: int, text: str, by: str, at: dt.datetime
+    ) -> Challenge:
+        for cid, challenge in self.all(mission_slug):
+            if cid == challenge_id:
+                row = self.session.get(ChallengeRow, cid)
+                assert row is not None
+                row.reply, row.replied_by, row.replied_at = text, by, at
+                return challenge
+        raise NotFound(f"no challenge {challenge_id} in mission {mission_slug}")
+
+
+class Seeds:
+    """Seed questions of a mission and the members' quantile answers."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _question_row(self, mission_slug: str, key: str) -> SeedQuestionRow:
+        mission = Missions(self.session).row(mission_slug)
+        row = self.session.scalar(
+            select(SeedQuestionRow).where(
+                SeedQuestionRow.mission_id == mission.id, SeedQuestionRow.key == key
+            )
+        )
+        if row is None:
+            raise NotFound(f"no seed question {key} in mission {mission_slug}")
+        return row
+
+    def questions(self, mission_slug: str) -> list[SeedQuestion]:
+        mission = Missions(self.session).row(mission_slug)
+        rows = self.session.scalars(
+            select(SeedQuestionRow)
+            .where(SeedQuestionRow.mission_id == mission.id)
+            .order_by(SeedQuestionRow.id)
+        )
+        return [
+            SeedQuestion(
+                id=r.key, question=r.question, unit=r.unit, scale=r.scale, realization=r.realization
+            )
+            for r in rows
+        ]
+
+    def add_question(self, mission_slug: str, question: SeedQuestion) -> None:
+        mission = Missions(self.session).row(mission_slug)
+        if any(q.id == question.id for q in self.questions(mission_slug)):
+            raise Conflict(f"a seed question {question.id} already exists")
+        self.session.add(
+            SeedQuestionRow(
+                mission_id=mission.id,
+                key=question.id,
+                question=question.question,
+                unit=question.unit,
+                scale=question.scale,
+                realization=question.realization,
+            )
+        )
+        self.session.flush()
+
+    def update_question(self, mission_slug: str, question: SeedQuestion) -> None:
+        row = self._question_row(mission_slug, question.id)
+        row.question, row.unit, row.scale = question.question, question.unit, question.scale
+        row.realization = question.realization
+
+    def answers(self, mission_slug: str) -> list[SeedAnswer]:
+        mission = Missions(self.session).row(mission_slug)
+        rows = self.session.execute(
+            select(SeedAnswerRow, SeedQuestionRow.key, UserRow.username)
+            .join(SeedQuestionRow, SeedAnswerRow.question_id == SeedQuestionRow.id)
+            .join(UserRow, SeedAnswerRow.user_id == UserRow.id)
+            .where(SeedQuestionRow.mission_id == mission.id)
+            .order_by(SeedAnswerRow.id)
+        )
+        return [
+            SeedAnswer(question=key, member=username, q5=a.q5, q50=a.q50, q95=a.q95)
+            for a, key, username in rows
+        ]
+
+    def set_answer(self, mission_slug: str, answer: SeedAnswer) -> None:
+        question = self._question_row(mission_slug, answer.question)
+        user = Missions(self.session)._user(answer.member)
+        row = self.session.scalar(
+            select(SeedAnswerRow).where(
+                SeedAnswerRow.question_id == question.id, SeedAnswerRow.user_id == user.id
+            )
+        )
+        if row is None:
+            row = SeedAnswerRow(question_id=question.id, user_id=user.id)
+            self.session.add(row)
+        row.q5, row.q50, row.q95 = answer.q5, answer.q50, answer.q95
+        self.session.flush()
+
+
+class Aggregates:
+    """Pooled estimates frozen when a scoring round closed."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def replace(self, mission_slug: str, quarter: str, aggregates: list[StoredAggregate]) -> None:
+        quarter_row = Missions(self.session).quarter_row(mission_slug, quarter)
+        self.session.execute(delete(AggregateRow).where(AggregateRow.quarter_id == quarter_row.id))
+        candidates = Candidates(self.session)
+        for agg in aggregates:
+            option = candidates.option_row(mission_slug, agg.candidate, agg.option)
+            self.session.add(
+                AggregateRow(
+                    quarter_id=quarter_row.id,
+                    option_id=option.id,
+                    method=agg.method.value,
+                    data=agg.data,
+                )
+            )
+        self.session.flush()
+
+    def all(self, mission_slug: str, quarter: str | None = None) -> list[StoredAggregate]:
+        mission = Missions(self.session).row(mission_slug)
+        query = (
+            select(AggregateRow, QuarterRow.label, CandidateRow.key, OptionRow.key)
+            .join(QuarterRow, AggregateRow.quarter_id == QuarterRow.id)
+            .join(OptionRow, AggregateRow.option_id == OptionRow.id)
+            .join(CandidateRow, OptionRow.candidate_id == CandidateRow.id)
+            .where(QuarterRow.mission_id == mission.id)
+            .order_by(QuarterRow.label, AggregateRow.id)
+        )
+        if quarter is not None:
+            query = query.where(QuarterRow.label == quarter)
+        return [
+            StoredAggregate(
+                quarter=label, candidate=ckey, option=okey, method=a.method, data=a.data
+            )
+            for a, label, ckey, okey in self.session.execute(query)
+        ]

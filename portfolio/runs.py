@@ -14,6 +14,7 @@ from typing import Any
 from optimiser.problem import Policy, load_problem
 from optimiser.result import Progress
 from optimiser.solve import solve
+from portfolio.council import latest_aggregates
 from portfolio.errors import Conflict
 from portfolio.model import OptimiserRun, QuarterState
 from portfolio.services import record
@@ -42,7 +43,12 @@ def export_problem(
 ) -> dict[str, Any]:
     """The problem file the mission's current data gives."""
     problem = mission_problem(
-        uow.missions.get(slug), uow.candidates.all(slug), policy, scenarios=scenarios, seed=seed
+        uow.missions.get(slug),
+        uow.candidates.all(slug),
+        policy,
+        estimates=latest_aggregates(uow, slug),
+        scenarios=scenarios,
+        seed=seed,
     )
     return problem.model_dump(mode="json")
 

@@ -19,6 +19,7 @@ from portfolio.model import (
     CouncilMember,
     Mission,
     Role,
+    StoredAggregate,
     User,
     check_candidate_fits_mission,
 )
@@ -235,6 +236,10 @@ def export_mission(uow: SqlUnitOfWork, slug: str) -> MissionDocument:
         quarters=uow.missions.quarters(slug),
         scores=uow.scores.all(slug),
         evidence=uow.evidence.all(slug),
+        challenges=[c for _, c in uow.challenges.all(slug)],
+        seed_questions=uow.seeds.questions(slug),
+        seed_answers=uow.seeds.answers(slug),
+        aggregates=uow.aggregates.all(slug),
         audit=list(reversed(uow.audit.all(slug))),
     )
 
@@ -262,6 +267,17 @@ def import_mission(uow: SqlUnitOfWork, actor: str, document: MissionDocument) ->
         uow.scores.add(slug, score)
     for evidence in document.evidence:
         uow.evidence.add(slug, evidence)
+    for challenge in document.challenges:
+        uow.challenges.add(slug, challenge)
+    for question in document.seed_questions:
+        uow.seeds.add_question(slug, question)
+    for answer in document.seed_answers:
+        uow.seeds.set_answer(slug, answer)
+    by_quarter: dict[str, list[StoredAggregate]] = {}
+    for aggregate in document.aggregates:
+        by_quarter.setdefault(aggregate.quarter, []).append(aggregate)
+    for label, aggregates in by_quarter.items():
+        uow.aggregates.replace(slug, label, aggregates)
     for entry in document.audit:
         uow.audit.add(entry)
     record(

@@ -13,12 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from portfolio.errors import Conflict
 from portfolio.orm import utcnow
 from portfolio.repository import (
+    Aggregates,
     AuditTrail,
     Candidates,
+    Challenges,
     EvidenceLog,
     Missions,
     Runs,
     Scores,
+    Seeds,
     Sessions,
     Users,
 )
@@ -43,6 +46,9 @@ class SqlUnitOfWork:
         self.evidence = EvidenceLog(self.session)
         self.audit = AuditTrail(self.session)
         self.runs = Runs(self.session)
+        self.challenges = Challenges(self.session)
+        self.seeds = Seeds(self.session)
+        self.aggregates = Aggregates(self.session)
         self.committed = False
         return self
 

@@ -109,6 +109,7 @@ def detail(request: Request, ctx: ViewMission, candidate_id: str, uow: UowDep) -
             "ctx": ctx,
             "candidate": candidate,
             "evidence": uow.evidence.all(ctx.slug, candidate_id),
+            "challenges": uow.challenges.all(ctx.slug, candidate_id),
             "history": uow.audit.all(
                 ctx.slug, entity="candidate", entity_id=candidate_id, limit=20
             ),

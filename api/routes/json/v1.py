@@ -6,22 +6,27 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import GlobalAccess, MissionAccess, MissionContext, UowDep, UserDep
 from api.permissions import Perm
 from optimiser.problem import Policy
+from portfolio import council, services
 from portfolio import runs as run_service
-from portfolio import services
-from portfolio.errors import InvalidInput
+from portfolio.errors import InvalidInput, validation_errors
 from portfolio.model import (
+    AggregationMethod,
     AuditEntry,
     Candidate,
+    Confidence,
     Mission,
     Name,
     OptimiserRun,
     Role,
     RoleAssignment,
+    Score,
+    ScoringState,
+    ThreePoint,
     User,
     Username,
 )
@@ -244,3 +249,170 @@ def run(ctx: ViewMission, run_id: int, uow: UowDep) -> RunSummary:
 def run_problem(ctx: ViewMission, run_id: int, uow: UowDep) -> dict[str, Any]:
     """The exact problem file the run solved."""
     return uow.runs.get(ctx.slug, run_id).problem
+
+
+# -- the Expert Council --------------------------------------------------------------------------
+ScoreDep = Annotated[MissionContext, Depends(MissionAccess(Perm.score))]
+ManageRound = Annotated[MissionContext, Depends(MissionAccess(Perm.manage_round))]
+
+
+class RoundState(BaseModel):
+    quarter: str
+    state: ScoringState
+    method: AggregationMethod
+    my_status: dict[str, str] = Field(
+        default_factory=dict, description="for a council member: candidate -> their status"
+    )
+
+
+class OptionScore(BaseModel):
+    p_success: float | None = None
+    cost: ThreePoint | None = None
+    impact: ThreePoint | None = None
+    trl: int | None = None
+    confidence: Confidence | None = None
+    rationale: str = Field("", max_length=10_000)
+
+
+class ScoreSubmission(BaseModel):
+    """A member's scores of one candidate: a draft (partial is fine) or a submission (final)."""
+
+    submit: bool = False
+    not_competent: bool = False
+    options: dict[str, OptionScore] = Field(default_factory=dict)
+
+
+class CandidateScores(BaseModel):
+    quarter: str
+    candidate: str
+    scores: list[Score]
+    aggregates: dict[str, dict[str, Any] | None]
+
+
+def _round(uow: SqlUnitOfWork, ctx: MissionContext) -> RoundState:
+    quarter = council.current_quarter(uow, ctx.slug)
+    status: dict[str, str] = {}
+    if Role.council_member in ctx.roles:
+        for c in uow.candidates.all(ctx.slug):
+            mine = council.member_scores(uow, ctx.slug, quarter, ctx.user.username, c.id)
+            status[c.id] = (
+                "submitted"
+                if council.has_submitted(uow, ctx.slug, quarter, ctx.user.username, c)
+                else "draft"
+                if mine
+                else "not started"
+            )
+    return RoundState(
+        quarter=quarter,
+        state=council.round_state(uow, ctx.slug, quarter),
+        method=uow.missions.get(ctx.slug).aggregation,
+        my_status=status,
+    )
+
+
+@router.get("/missions/{slug}/scoring", response_model=RoundState)
+def scoring_round(ctx: ViewMission, uow: UowDep) -> RoundState:
+    """The current quarter's scoring round, and the caller's own progress in it."""
+    return _round(uow, ctx)
+
+
+@router.post("/missions/{slug}/scoring/open", response_model=RoundState)
+def open_scoring_round(ctx: ManageRound, uow: UowDep) -> RoundState:
+    council.open_round(uow, ctx.user.username, ctx.slug)
+    uow.commit()
+    return _round(uow, ctx)
+
+
+@router.post("/missions/{slug}/scoring/close", response_model=RoundState)
+def close_scoring_round(ctx: ManageRound, uow: UowDep) -> RoundState:
+    """Close the round; its aggregates are frozen and feed the optimiser's problem file."""
+    council.close_round(uow, ctx.user.username, ctx.slug)
+    uow.commit()
+    return _round(uow, ctx)
+
+
+@router.put("/missions/{slug}/scoring/{candidate_id}", response_model=RoundState)
+def save_candidate_scores(
+    ctx: ScoreDep, candidate_id: str, body: ScoreSubmission, uow: UowDep
+) -> RoundState:
+    """Save (``submit: false``) or submit (final) the caller's scores of a candidate."""
+    quarter = council.current_quarter(uow, ctx.slug)
+    entries = []
+    errors: list[tuple[str, str]] = []
+    for option_id, values in body.options.items():
+        try:
+            entries.append(
+                Score(
+                    member=ctx.user.username,
+                    quarter=quarter,
+                    candidate=candidate_id,
+                    option=option_id,
+                    **values.model_dump(),
+                )
+            )
+        except ValidationError as exc:
+            errors.extend(validation_errors(exc, f"options.{option_id}"))
+    if errors:
+        raise InvalidInput(errors)
+    council.save_scores(
+        uow,
+        ctx.user.username,
+        ctx.slug,
+        candidate_id,
+        entries,
+        submit=body.submit,
+        not_competent=body.not_competent,
+    )
+    uow.commit()
+    return _round(uow, ctx)
+
+
+@router.get("/missions/{slug}/scoring/{candidate_id}", response_model=CandidateScores)
+def candidate_scores(
+    ctx: ViewMission, candidate_id: str, uow: UowDep, quarter: str | None = None
+) -> CandidateScores:
+    """Every member's scores of a candidate and the aggregate: a council member gets 403 until
+    they have submitted their own scores for it (the blind rule)."""
+    label = quarter or council.current_quarter(uow, ctx.slug)
+    candidate = uow.candidates.get(ctx.slug, candidate_id)
+    scores = council.visible_scores(
+        uow, ctx.slug, label, ctx.user.username, candidate, ctx.roles, ctx.user.is_admin
+    )
+    rows = [
+        r
+        for r in council.quarter_aggregates(uow, ctx.slug, label)
+        if r.candidate.id == candidate_id
+    ]
+    aggregates = {
+        o: (a.model_dump(mode="json") if a else None)
+        for o, a in (rows[0].aggregates.items() if rows else [])
+    }
+    return CandidateScores(
+        quarter=label, candidate=candidate_id, scores=scores, aggregates=aggregates
+    )
+
+
+@router.get("/missions/{slug}/aggregates")
+def aggregates(ctx: ViewMission, uow: UowDep, quarter: str | None = None) -> list[dict[str, Any]]:
+    """Pooled estimates per option, with the scores and weights behind each. A council member
+    sees only candidates they have submitted, until the round closes."""
+    label = quarter or council.current_quarter(uow, ctx.slug)
+    closed = council.round_state(uow, ctx.slug, label) is ScoringState.closed
+    out = []
+    for row in council.quarter_aggregates(uow, ctx.slug, label):
+        if not (
+            ctx.can(Perm.view_aggregates)
+            or closed
+            or council.has_submitted(uow, ctx.slug, label, ctx.user.username, row.candidate)
+        ):
+            continue
+        for option_id, agg in row.aggregates.items():
+            out.append(
+                {
+                    "quarter": label,
+                    "candidate": row.candidate.id,
+                    "option": option_id,
+                    "aggregate": agg.model_dump(mode="json") if agg else None,
+                }
+            )
+    return out

@@ -16,16 +16,20 @@ def model_of(p: Problem) -> Model:
 
 
 def allocate(m: Model, funded: set[str]) -> None:
-    """Fund the named options, drawing each year's cost from the first eligible envelope."""
+    """Fund the named options, drawing each year's cost from the group's first envelope."""
     d = m.data
     for k, key in enumerate(d.keys):
         m.x[k].varValue = 1.0 if key in funded else 0.0
     for v in m.f.values():
         v.varValue = 0.0
-    for (k, e, y), v in sorted(m.f.items()):
-        if d.keys[k] in funded and all(m.f[(k, e2, y)].varValue == 0 for e2 in range(e)
-                                       if (k, e2, y) in m.f):
-            v.varValue = float(d.cost[k, y])
+    group_of = m.aux["group_of"]
+    for (g, e, y), v in sorted(m.f.items()):
+        if not any((g, e2, y) in m.f for e2 in range(e)):
+            v.varValue = sum(float(d.cost[k, y]) for k, key in enumerate(d.keys)
+                             if key in funded and group_of[k] == g)
+    if "total_spend" in m.aux:
+        m.aux["total_spend"].varValue = sum(float(d.total_cost[k]) for k, key in enumerate(d.keys)
+                                            if key in funded)
     for v in m.prob.variables():
         if v.varValue is None:
             v.varValue = 0.0

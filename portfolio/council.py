@@ -1,0 +1,538 @@
+"""The Expert Council's work: scoring rounds, blind scores, aggregation, calibration, seed
+questions and red-team challenges. Services take a unit of work; the maths is in ``estimates``
+and ``classical``.
+
+The blind rule: a council member sees other members' scores, the spread and the aggregate of a
+candidate in a quarter only once they have submitted (or declared themselves not competent on)
+every option of that candidate. The CEO and Treasury see them always; they do not score.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from portfolio.classical import elicitation_from_seeds, run_classical_model
+from portfolio.errors import Conflict, InvalidInput, PermissionDenied
+from portfolio.estimates import (
+    Aggregate,
+    MemberCalibration,
+    aggregate_option,
+    brier_weights,
+    member_calibration,
+)
+from portfolio.model import (
+    AggregationMethod,
+    Candidate,
+    Challenge,
+    EvidenceKind,
+    QuarterState,
+    Role,
+    Score,
+    ScoreStatus,
+    ScoringState,
+    Sector,
+    SeedAnswer,
+    SeedQuestion,
+    StoredAggregate,
+    ThreePoint,
+)
+from portfolio.services import changed, record
+from portfolio.unit_of_work import SqlUnitOfWork
+
+
+def _json(model: BaseModel | None) -> dict[str, Any] | None:
+    return model.model_dump(mode="json") if model is not None else None
+
+
+# -- the round ---------------------------------------------------------------------------------
+def current_quarter(uow: SqlUnitOfWork, slug: str) -> str:
+    """The mission's open quarter (the latest, if several are open)."""
+    open_quarters = [q.label for q in uow.missions.quarters(slug) if q.state is QuarterState.open]
+    if not open_quarters:
+        raise Conflict("the mission has no open quarter")
+    return open_quarters[-1]
+
+
+def round_state(uow: SqlUnitOfWork, slug: str, quarter: str) -> ScoringState:
+    for q in uow.missions.quarters(slug):
+        if q.label == quarter:
+            return q.scoring
+    raise Conflict(f"no quarter {quarter}")
+
+
+def open_round(uow: SqlUnitOfWork, actor: str, slug: str) -> str:
+    """Open the scoring round of the current quarter (once)."""
+    quarter = current_quarter(uow, slug)
+    state = round_state(uow, slug, quarter)
+    if state is not ScoringState.not_opened:
+        raise Conflict(f"the scoring round of {quarter} is already {state.value.replace('_', ' ')}")
+    uow.missions.set_quarter(slug, quarter, scoring=ScoringState.open.value)
+    record(uow, actor, slug, "scoring_round", quarter, "opened")
+    return quarter
+
+
+def close_round(uow: SqlUnitOfWork, actor: str, slug: str) -> str:
+    """Close the current quarter's round and freeze its aggregates (with the scores and weights
+    that made them); the optimiser's problem file reads these from now on."""
+    quarter = current_quarter(uow, slug)
+    if round_state(uow, slug, quarter) is not ScoringState.open:
+        raise Conflict(f"the scoring round of {quarter} is not open")
+    uow.missions.set_quarter(slug, quarter, scoring=ScoringState.closed.value)
+    frozen = freeze_aggregates(uow, slug, quarter)
+    record(
+        uow,
+        actor,
+        slug,
+        "scoring_round",
+        quarter,
+        "closed",
+        after={"aggregates": len(frozen), "method": uow.missions.get(slug).aggregation.value},
+    )
+    return quarter
+
+
+def freeze_aggregates(uow: SqlUnitOfWork, slug: str, quarter: str) -> list[StoredAggregate]:
+    method = uow.missions.get(slug).aggregation
+    stored = [
+        StoredAggregate(
+            quarter=quarter,
+            candidate=row.candidate.id,
+            option=option,
+            method=method,
+            data=agg.model_dump(mode="json"),
+        )
+        for row in quarter_aggregates(uow, slug, quarter, method)
+        for option, agg in row.aggregates.items()
+        if agg is not None
+    ]
+    uow.aggregates.replace(slug, quarter, stored)
+    return stored
+
+
+def set_aggregation_method(
+    uow: SqlUnitOfWork, actor: str, slug: str, method: AggregationMethod
+) -> None:
+    mission = uow.missions.get(slug)
+    if mission.aggregation is method:
+        return
+    uow.missions.update(mission.model_copy(update={"aggregation": method}))
+    record(
+        uow,
+        actor,
+        slug,
+        "mission",
+        slug,
+        "updated",
+        before={"aggregation": mission.aggregation.value},
+        after={"aggregation": method.value},
+    )
+
+
+# -- scoring -------------------------------------------------------------------------------------
+def _member_sector(uow: SqlUnitOfWork, slug: str, member: str) -> Sector:
+    for m in uow.missions.council(slug):
+        if m.username == member:
+            return m.sector
+    raise PermissionDenied("only members of the mission's Expert Council score candidates")
+
+
+def member_scores(
+    uow: SqlUnitOfWork, slug: str, quarter: str, member: str, candidate: str | None = None
+) -> dict[tuple[str, str], Score]:
+    return {
+        (s.candidate, s.option): s
+        for s in uow.scores.all(slug)
+        if s.quarter == quarter
+        and s.member == member
+        and (candidate is None or s.candidate == candidate)
+    }
+
+
+def has_submitted(
+    uow: SqlUnitOfWork, slug: str, quarter: str, member: str, candidate: Candidate
+) -> bool:
+    """Has ``member`` submitted (or declared not competent on) every option of ``candidate``?"""
+    mine = member_scores(uow, slug, quarter, member, candidate.id)
+    return all(
+        (candidate.id, o.id) in mine and mine[(candidate.id, o.id)].status is ScoreStatus.submitted
+        for o in candidate.options
+    )
+
+
+def save_scores(
+    uow: SqlUnitOfWork,
+    member: str,
+    slug: str,
+    candidate_id: str,
+    entries: Sequence[Score],
+    *,
+    submit: bool,
+    not_competent: bool,
+) -> None:
+    """Save a member's scores of one candidate as a draft, or submit them (final).
+
+    ``entries`` hold one Score per option the member filled in (drafts may be partial);
+    ``not_competent`` replaces the estimates by the declaration for every option."""
+    _member_sector(uow, slug, member)
+    quarter = current_quarter(uow, slug)
+    if round_state(uow, slug, quarter) is not ScoringState.open:
+        raise Conflict(f"the scoring round of {quarter} is not open")
+    candidate = uow.candidates.get(slug, candidate_id)
+    existing = member_scores(uow, slug, quarter, member, candidate_id)
+    if any(s.status is ScoreStatus.submitted for s in existing.values()):
+        raise Conflict(
+            "you have already submitted your scores for this candidate; submitted scores are final"
+        )
+    by_option = {e.option: e for e in entries}
+    unknown = set(by_option) - {o.id for o in candidate.options}
+    if unknown:
+        raise InvalidInput.single(
+            "option", f"{sorted(unknown)[0]} is not an option of {candidate_id}"
+        )
+    status = ScoreStatus.submitted if submit else ScoreStatus.draft
+    errors: list[tuple[str, str]] = []
+    scores: list[Score] = []
+    for i, option in enumerate(candidate.options):
+        entry = by_option.get(option.id)
+        base: dict[str, Any] = {
+            "member": member,
+            "quarter": quarter,
+            "candidate": candidate_id,
+            "option": option.id,
+            "status": status,
+        }
+        if not_competent:
+            scores.append(Score(**base, not_competent=True))
+            continue
+        values = (
+            entry.model_dump(
+                include={"p_success", "cost", "impact", "trl", "confidence", "rationale"}
+            )
+            if entry
+            else {}
+        )
+        if submit:
+            for field_name in ("p_success", "cost", "impact", "trl", "confidence"):
+                if values.get(field_name) is None:
+                    errors.append((f"options.{i}.{field_name}", "required to submit"))
+        if not errors:
+            scores.append(Score(**base, **values))
+    if errors:
+        raise InvalidInput(errors)
+    for score in scores:
+        uow.scores.upsert(slug, score)
+    record(
+        uow,
+        member,
+        slug,
+        "score",
+        f"{quarter}:{candidate_id}",
+        "submitted" if submit else "saved draft",
+        after={"not_competent": not_competent, "options": {s.option: _json(s) for s in scores}},
+    )
+
+
+def visible_scores(
+    uow: SqlUnitOfWork,
+    slug: str,
+    quarter: str,
+    viewer: str,
+    candidate: Candidate,
+    viewer_roles: set[Role],
+    viewer_is_admin: bool,
+) -> list[Score]:
+    """Every member's scores of ``candidate`` in ``quarter`` — refused to a council member who
+    has not yet submitted their own (the blind rule, enforced here for web and API alike)."""
+    privileged = viewer_is_admin or bool(viewer_roles & {Role.mission_ceo, Role.treasury_reviewer})
+    if not privileged:
+        if Role.council_member not in viewer_roles:
+            raise PermissionDenied("you have no role on this mission")
+        closed = round_state(uow, slug, quarter) is ScoringState.closed
+        if not closed and not has_submitted(uow, slug, quarter, viewer, candidate):
+            raise PermissionDenied(
+                "submit your own scores for this candidate first: others' scores stay hidden "
+                "until you have"
+            )
+    return [
+        s
+        for s in uow.scores.all(slug)
+        if s.quarter == quarter
+        and s.candidate == candidate.id
+        and (privileged or s.status is ScoreStatus.submitted or s.member == viewer)
+    ]
+
+
+# -- aggregation ---------------------------------------------------------------------------------
+@dataclass
+class CandidateAggregate:
+    """A candidate's aggregates in a quarter, option by option, with its flags and sectors."""
+
+    candidate: Candidate
+    aggregates: dict[str, Aggregate | None]
+    sectors: list[Sector] = field(default_factory=list)
+    scorers: int = 0
+
+    @property
+    def flags(self) -> list[str]:
+        seen: list[str] = []
+        for agg in self.aggregates.values():
+            for flag in agg.flags if agg else []:
+                if flag.message not in seen:
+                    seen.append(flag.message)
+        return seen
+
+
+def sectors_of(uow: SqlUnitOfWork, slug: str) -> dict[str, Sector]:
+    return {m.username: m.sector for m in uow.missions.council(slug)}
+
+
+def member_weights(uow: SqlUnitOfWork, slug: str, method: AggregationMethod) -> dict[str, float]:
+    """Each council member's weight under ``method`` (they sum to 1 over the members)."""
+    members = [m.username for m in uow.missions.council(slug)]
+    if not members:
+        return {}
+    if method is AggregationMethod.brier:
+        records = resolved_forecasts(uow, slug)
+        return brier_weights({m: [(f.p, f.outcome) for f in records.get(m, [])] for m in members})
+    if method is AggregationMethod.classical:
+        result = classical_result(uow, slug)
+        if result is None:
+            return dict.fromkeys(members, 1 / len(members))
+        return {m: result.experts[m].weight if m in result.experts else 0.0 for m in members}
+    return dict.fromkeys(members, 1 / len(members))
+
+
+def quarter_aggregates(
+    uow: SqlUnitOfWork, slug: str, quarter: str, method: AggregationMethod | None = None
+) -> list[CandidateAggregate]:
+    """Live aggregates of the submitted scores of ``quarter`` (every candidate)."""
+    method = method or uow.missions.get(slug).aggregation
+    weights = member_weights(uow, slug, method)
+    sectors = sectors_of(uow, slug)
+    scores: dict[tuple[str, str], list[Score]] = defaultdict(list)
+    for s in uow.scores.all(slug):
+        if s.quarter == quarter:
+            scores[(s.candidate, s.option)].append(s)
+    out = []
+    for candidate in uow.candidates.all(slug):
+        aggregates: dict[str, Aggregate | None] = {}
+        scorer_set: set[str] = set()
+        for option in candidate.options:
+            used = [
+                s
+                for s in scores.get((candidate.id, option.id), [])
+                if s.status is ScoreStatus.submitted and not s.not_competent and s.member in sectors
+            ]
+            scorer_set |= {s.member for s in used}
+            aggregates[option.id] = (
+                aggregate_option(used, weights, method, sectors=sectors) if used else None
+            )
+        out.append(
+            CandidateAggregate(
+                candidate,
+                aggregates,
+                sorted({sectors[m] for m in scorer_set}),
+                len(scorer_set),
+            )
+        )
+    return out
+
+
+def latest_aggregates(uow: SqlUnitOfWork, slug: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """The most recent frozen aggregate of each option (from the latest closed round that
+    scored it): what the optimiser's problem file reads."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for agg in uow.aggregates.all(slug):  # ordered by quarter
+        latest[(agg.candidate, agg.option)] = agg.data
+    return latest
+
+
+# -- forecasting record --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ResolvedForecast:
+    member: str
+    candidate: str
+    option: str
+    quarter: str
+    p: float
+    outcome: bool
+    resolved_on: dt.date
+
+
+def resolved_forecasts(uow: SqlUnitOfWork, slug: str) -> dict[str, list[ResolvedForecast]]:
+    """Members' forecasts whose outcome is known: a stage gate resolves each member's latest
+    submitted p of the option it concerns (the candidate's first option unless it says which),
+    scored in the quarter of the stage gate or before."""
+    candidates = {c.id: c for c in uow.candidates.all(slug)}
+    scores = [
+        s
+        for s in uow.scores.all(slug)
+        if s.status is ScoreStatus.submitted and not s.not_competent and s.p_success is not None
+    ]
+    out: dict[str, list[ResolvedForecast]] = defaultdict(list)
+    for ev in uow.evidence.all(slug):
+        if ev.kind is not EvidenceKind.stage_gate or ev.outcome is None:
+            continue
+        option = ev.option or candidates[ev.candidate].options[0].id
+        latest: dict[str, Score] = {}
+        for s in scores:
+            if s.candidate == ev.candidate and s.option == option and s.quarter <= ev.quarter:
+                if s.member not in latest or s.quarter >= latest[s.member].quarter:
+                    latest[s.member] = s
+        for member, s in sorted(latest.items()):
+            assert s.p_success is not None
+            out[member].append(
+                ResolvedForecast(
+                    member, ev.candidate, option, s.quarter, s.p_success, ev.outcome, ev.date
+                )
+            )
+    return dict(out)
+
+
+@dataclass
+class MemberRecord:
+    username: str
+    sector: Sector
+    forecasts: list[ResolvedForecast]
+    calibration: MemberCalibration
+    weights: dict[str, float]
+
+
+def council_records(uow: SqlUnitOfWork, slug: str) -> list[MemberRecord]:
+    """Each member's forecasting record, Brier score, calibration curve and current weights."""
+    records = resolved_forecasts(uow, slug)
+    weights = {m: member_weights(uow, slug, m) for m in AggregationMethod}
+    out = []
+    for member in uow.missions.council(slug):
+        forecasts = records.get(member.username, [])
+        out.append(
+            MemberRecord(
+                member.username,
+                member.sector,
+                forecasts,
+                member_calibration([(f.p, f.outcome) for f in forecasts]),
+                {m.value: weights[m].get(member.username, 0.0) for m in AggregationMethod},
+            )
+        )
+    return out
+
+
+# -- seed questions and the classical model ------------------------------------------------------
+def classical_result(uow: SqlUnitOfWork, slug: str) -> Any:
+    """Cooke's classical model on the mission's seed questions, or None without enough data."""
+    document = elicitation_from_seeds(uow.seeds.questions(slug), uow.seeds.answers(slug))
+    if not document["experts"] or not any(
+        item["realization"] is not None for item in document["items"]
+    ):
+        return None
+    return run_classical_model(document)
+
+
+def add_seed_question(uow: SqlUnitOfWork, actor: str, slug: str, question: SeedQuestion) -> None:
+    uow.seeds.add_question(slug, question)
+    record(uow, actor, slug, "seed_question", question.id, "created", after=_json(question))
+
+
+def set_realization(
+    uow: SqlUnitOfWork, actor: str, slug: str, question_id: str, realization: float | None
+) -> None:
+    questions = {q.id: q for q in uow.seeds.questions(slug)}
+    if question_id not in questions:
+        raise InvalidInput.single("question", f"no seed question {question_id}")
+    before = questions[question_id]
+    uow.seeds.update_question(slug, before.model_copy(update={"realization": realization}))
+    record(
+        uow,
+        actor,
+        slug,
+        "seed_question",
+        question_id,
+        "updated",
+        before={"realization": before.realization},
+        after={"realization": realization},
+    )
+
+
+def answer_seed(uow: SqlUnitOfWork, slug: str, answer: SeedAnswer) -> None:
+    _member_sector(uow, slug, answer.member)
+    questions = {q.id: q for q in uow.seeds.questions(slug)}
+    if answer.question not in questions:
+        raise InvalidInput.single("question", f"no seed question {answer.question}")
+    if questions[answer.question].realization is not None:
+        raise Conflict(
+            "the answer to this seed question is already known; it can no longer be answered"
+        )
+    previous = next(
+        (
+            a
+            for a in uow.seeds.answers(slug)
+            if a.question == answer.question and a.member == answer.member
+        ),
+        None,
+    )
+    uow.seeds.set_answer(slug, answer)
+    old, new = changed(_json(previous) or {}, _json(answer) or {})
+    record(
+        uow,
+        answer.member,
+        slug,
+        "seed_answer",
+        f"{answer.question}:{answer.member}",
+        "updated" if previous else "created",
+        old or None,
+        new,
+    )
+
+
+# -- challenges ----------------------------------------------------------------------------------
+def add_challenge(uow: SqlUnitOfWork, member: str, slug: str, candidate_id: str, text: str) -> int:
+    _member_sector(uow, slug, member)
+    uow.candidates.get(slug, candidate_id)
+    text = text.strip()
+    if not text:
+        raise InvalidInput.single("text", "write the challenge")
+    if len(text) > 5000:
+        raise InvalidInput.single("text", "must be at most 5000 characters")
+    challenge = Challenge(
+        candidate=candidate_id,
+        quarter=current_quarter(uow, slug),
+        author=member,
+        text=text,
+        created_at=uow.now(),
+    )
+    challenge_id = uow.challenges.add(slug, challenge)
+    record(uow, member, slug, "challenge", str(challenge_id), "created", after=_json(challenge))
+    return challenge_id
+
+
+def reply_challenge(
+    uow: SqlUnitOfWork, actor: str, slug: str, challenge_id: int, text: str
+) -> None:
+    text = text.strip()
+    if not text:
+        raise InvalidInput.single("reply", "write the reply")
+    if len(text) > 5000:
+        raise InvalidInput.single("reply", "must be at most 5000 characters")
+    before = uow.challenges.reply(slug, challenge_id, text, actor, uow.now())
+    record(
+        uow,
+        actor,
+        slug,
+        "challenge",
+        str(challenge_id),
+        "replied",
+        before={"reply": before.reply},
+        after={"reply": text},
+    )
+
+
+def pooled_three_point(data: dict[str, Any], key: str) -> ThreePoint:
+    """The three-point summary of a frozen aggregate's pooled cost or impact."""
+    pooled = data[key]
+    return ThreePoint(low=pooled["low"], most_likely=pooled["most_likely"], high=pooled["high"])
