@@ -273,12 +273,21 @@ RUN_DEFAULTS: dict[str, str] = {
     "time_limit_s": "60",
     "solver": "highs",
     "note": "",
+    "budget_scale": "100",
+    "switching_cost": "0",
 }
 
 
-def run_values(policy: dict[str, Any] | None, scenarios: dict[str, Any] | None) -> dict[str, Any]:
+def run_values(
+    policy: dict[str, Any] | None,
+    scenarios: dict[str, Any] | None,
+    overrides: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Form values for a run, from an earlier run's policy (or the defaults)."""
     values: dict[str, Any] = dict(RUN_DEFAULTS)
+    for candidate, reason in (overrides or {}).items():
+        choice = "lock" if candidate in (policy or {}).get("locks", []) else "exclude"
+        values[f"override.{candidate}"], values[f"override_reason.{candidate}"] = choice, reason
     if policy:
         for key in PERCENT_FIELDS:
             if key in policy:
@@ -296,6 +305,7 @@ def run_values(policy: dict[str, Any] | None, scenarios: dict[str, Any] | None) 
         values["carry_forward"] = "on" if policy.get("carry_forward", True) else ""
         p_any = policy.get("min_p_any_success")
         values["min_p_any_success"] = _fmt(round(p_any * 100, 6)) if p_any is not None else ""
+        values["switching_cost"] = _fmt(policy.get("switching_cost", 0.0))
     if scenarios and "count" in scenarios:
         values["scenarios"], values["seed"] = str(scenarios["count"]), str(scenarios["seed"])
     return values
@@ -340,9 +350,40 @@ def run_from_form(values: dict[str, Any]) -> tuple[dict[str, Any] | None, Errors
     solver = _text(values, "solver") or "highs"
     if solver not in ("highs", "cbc"):
         errors.append(("solver", "choose HiGHS or CBC"))
+    scale = _number(values, "budget_scale", errors, required=False)
+    if scale is not None and not 10 <= scale <= 300:
+        errors.append(("budget_scale", "must be from 10 to 300 per cent"))
+    switching = _number(values, "switching_cost", errors, required=False)
+    if switching is not None and not 0 <= switching <= 10:
+        errors.append(("switching_cost", "must be from 0 to 10"))
+    policy["switching_cost"] = switching or 0.0
+    locks, exclusions, overrides = [], [], {}
+    for key in sorted(values):
+        if not key.startswith("override.") or not _text(values, key):
+            continue
+        candidate = key.removeprefix("override.")
+        choice = _text(values, key)
+        reason = _text(values, f"override_reason.{candidate}")
+        if choice not in ("lock", "exclude"):
+            errors.append((key, "choose lock, exclude or neither"))
+            continue
+        if not reason:
+            errors.append(
+                (f"override_reason.{candidate}", f"give the reason to {choice} this candidate")
+            )
+        (locks if choice == "lock" else exclusions).append(candidate)
+        overrides[candidate] = reason[:1000]
+    policy["locks"], policy["exclusions"] = locks, exclusions
     if errors:
         return None, errors
-    return {"policy": policy, "solver": solver, "note": _text(values, "note")[:500], **settings}, []
+    return {
+        "policy": policy,
+        "solver": solver,
+        "note": _text(values, "note")[:500],
+        "overrides": overrides,
+        "budget_scale": (scale or 100.0) / 100,
+        **settings,
+    }, []
 
 
 def scores_from_form(

@@ -23,6 +23,9 @@ class Perm(StrEnum):
     manage_seeds = "manage_seeds"
     answer_seeds = "answer_seeds"
     import_scores_for_others = "import_scores_for_others"
+    record_evidence = "record_evidence"
+    manage_cycle = "manage_cycle"
+    dissent = "dissent"
     manage_users = "manage_users"
 
 
@@ -41,6 +44,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.reply_challenge,
             Perm.manage_seeds,
             Perm.import_scores_for_others,
+            Perm.record_evidence,
+            Perm.manage_cycle,
         }
     ),
     Role.council_member: frozenset(
@@ -51,6 +56,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.score,
             Perm.challenge,
             Perm.answer_seeds,
+            Perm.record_evidence,
+            Perm.dissent,
         }
     ),
     Role.treasury_reviewer: frozenset({Perm.view_mission, Perm.view_audit, Perm.view_aggregates}),

@@ -31,7 +31,6 @@ from portfolio.model import (
     Candidate,
     Challenge,
     EvidenceKind,
-    QuarterState,
     Role,
     Score,
     ScoreStatus,
@@ -42,6 +41,7 @@ from portfolio.model import (
     StoredAggregate,
     ThreePoint,
 )
+from portfolio.quarters import current_quarter as current_quarter
 from portfolio.services import changed, record
 from portfolio.unit_of_work import SqlUnitOfWork
 
@@ -51,14 +51,6 @@ def _json(model: BaseModel | None) -> dict[str, Any] | None:
 
 
 # -- the round ---------------------------------------------------------------------------------
-def current_quarter(uow: SqlUnitOfWork, slug: str) -> str:
-    """The mission's open quarter (the latest, if several are open)."""
-    open_quarters = [q.label for q in uow.missions.quarters(slug) if q.state is QuarterState.open]
-    if not open_quarters:
-        raise Conflict("the mission has no open quarter")
-    return open_quarters[-1]
-
-
 def round_state(uow: SqlUnitOfWork, slug: str, quarter: str) -> ScoringState:
     for q in uow.missions.quarters(slug):
         if q.label == quarter:

@@ -363,7 +363,7 @@ def read_table(data: bytes, expected: Sequence[str], *, year_columns: bool = Fal
         raise InvalidInput.single(
             "file", "is empty: it needs a header row (download the template) and data rows"
         )
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except csv.Error as exc:
@@ -438,7 +438,7 @@ def read_table(data: bytes, expected: Sequence[str], *, year_columns: bool = Fal
                     )
                 )
                 cell = ""
-            elif looks_like_formula(cell):
+            elif cell.strip() and looks_like_formula(cell):
                 lead = cell.lstrip(" ")[:1]
                 shown = {"\t": "tab", "\r": "carriage return"}.get(lead, lead)
                 errors.append(
@@ -534,7 +534,8 @@ def _three_point(
     values = [_number(cells, c, row, errors) for c in columns]
     if len(errors) > before:
         return None
-    return dict(zip(("low", "most_likely", "high"), values, strict=True))  # type: ignore[arg-type]
+    parts = zip(("low", "most_likely", "high"), values, strict=True)
+    return {part: value for part, value in parts if value is not None}
 
 
 def _friendly(err: Mapping[str, Any]) -> str:

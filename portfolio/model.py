@@ -112,8 +112,25 @@ ROLE_LABELS = {
 
 
 class QuarterState(StrEnum):
+    """open → approved (an allocation is approved; it may be re-approved) → closed (frozen)."""
+
     open = "open"
+    approved = "approved"
     closed = "closed"
+
+
+class Rag(StrEnum):
+    green = "green"
+    amber = "amber"
+    red = "red"
+
+
+class ChangeKind(StrEnum):
+    start = "start"
+    continue_ = "continue"
+    scale_up = "scale up"
+    scale_down = "scale down"
+    stop = "stop"
 
 
 class ScoringState(StrEnum):
@@ -201,11 +218,18 @@ class Mission(Strict):
     aggregation: AggregationMethod = Field(
         AggregationMethod.equal, description="how the council's scores are pooled"
     )
+    kill_threshold: Share = Field(
+        0.1, description="a candidate whose posterior p falls below this is proposed for stopping"
+    )
+    rag_green: Share = Field(0.7, description="P(target) at or above which the rating is green")
+    rag_amber: Share = Field(0.4, description="P(target) at or above which the rating is amber")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if len(set(self.years)) != len(self.years):
             raise ValueError("years: each financial year may appear once")
+        if self.rag_amber >= self.rag_green:
+            raise ValueError("rag_amber: must be below the green threshold")
         if self.years != sorted(self.years):
             raise ValueError("years: must be in order")
         ids = [e.id for e in self.envelopes]
@@ -349,6 +373,68 @@ class Quarter(Strict):
     scoring: ScoringState = Field(
         ScoringState.not_opened, description="the council's scoring round of the quarter"
     )
+    approved_run: int | None = Field(None, description="the run approved as the allocation")
+    approved_by: Username | None = None
+    approved_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    rag: Rag | None = Field(None, description="computed from out-of-sample P(target)")
+    rag_override: Rag | None = None
+    rag_reason: Text = ""
+    pack_hash: str | None = None
+    pack_previous_hash: str | None = None
+
+    @property
+    def rag_shown(self) -> Rag | None:
+        return self.rag_override or self.rag
+
+
+def next_quarter(label: str) -> str:
+    """The quarter after ``label`` (``2026-27 Q4`` → ``2027-28 Q1``)."""
+    year, q = label.split(" Q")
+    start = int(year[:4])
+    if q == "4":
+        return f"{start + 1}-{(start + 2) % 100:02d} Q1"
+    return f"{year} Q{int(q) + 1}"
+
+
+class AllocationChange(Strict):
+    """How the approved allocation of a quarter changed a candidate's funding, and why."""
+
+    quarter: QuarterLabel
+    candidate: Slug
+    kind: ChangeKind
+    option_before: Slug | None = None
+    option_after: Slug | None = None
+    amount_before: Money = 0.0
+    amount_after: Money = 0.0
+    reason: Text = ""
+    contracted: bool = Field(False, description="the award is contracted: it must stay funded")
+
+
+class Dissent(Strict):
+    """A council member's dissent from the quarter's RAG rating or allocation; shown publicly."""
+
+    quarter: QuarterLabel
+    author: Username
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    created_at: dt.datetime
+
+
+class QuarterlyUpdate(Strict):
+    """The CEO's letter for a quarter: drafted by the product, edited, then published."""
+
+    quarter: QuarterLabel
+    body: Annotated[str, StringConstraints(max_length=40_000)]
+    published: bool = False
+    published_at: dt.datetime | None = None
+    published_by: Username | None = None
+
+
+class TrajectoryPoint(Strict):
+    """The P(target) the CEO plans to have reached by a quarter."""
+
+    quarter: QuarterLabel
+    planned_p_target: Share
 
 
 class Challenge(Strict):
@@ -437,6 +523,9 @@ class OptimiserRun(Strict):
     result: dict[str, Any] | None = None
     progress: dict[str, Any] | None = None
     error: str | None = None
+    overrides: dict[str, str] = Field(
+        default_factory=dict, description="the CEO's locks and exclusions -> the reason for each"
+    )
 
     @property
     def active(self) -> bool:

@@ -88,6 +88,9 @@ class MissionRow(Base):
     dal: Mapped[float] = mapped_column(Float)
     dal_mode: Mapped[str] = mapped_column(String(8), default="flag")
     aggregation: Mapped[str] = mapped_column(String(16), default="equal", server_default="equal")
+    kill_threshold: Mapped[float] = mapped_column(Float, default=0.1, server_default="0.1")
+    rag_green: Mapped[float] = mapped_column(Float, default=0.7, server_default="0.7")
+    rag_amber: Mapped[float] = mapped_column(Float, default=0.4, server_default="0.4")
     version: Mapped[int] = mapped_column(Integer, default=1)
     envelopes: Mapped[list[EnvelopeRow]] = relationship(
         order_by="EnvelopeRow.position", cascade="all, delete-orphan"
@@ -174,6 +177,18 @@ class QuarterRow(Base):
     scoring: Mapped[str] = mapped_column(
         String(16), default="not_opened", server_default="not_opened"
     )
+    approved_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("optimiser_runs.id", ondelete="RESTRICT", use_alter=True)
+    )
+    approved_by: Mapped[str | None] = mapped_column(String(40))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    rag: Mapped[str | None] = mapped_column(String(8))
+    rag_override: Mapped[str | None] = mapped_column(String(8))
+    rag_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    pack: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    pack_hash: Mapped[str | None] = mapped_column(String(64))
+    pack_previous_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class ScoreRow(Base):
@@ -247,6 +262,7 @@ class RunRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    overrides: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ChallengeRow(Base):
@@ -299,3 +315,52 @@ class AggregateRow(Base):
     option_id: Mapped[int] = mapped_column(ForeignKey("funding_options.id", ondelete="CASCADE"))
     method: Mapped[str] = mapped_column(String(16))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ChangeRow(Base):
+    """A start / continue / scale / stop of a candidate in an approved allocation, and why."""
+
+    __tablename__ = "allocation_changes"
+    __table_args__ = (UniqueConstraint("quarter_id", "candidate"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quarter_id: Mapped[int] = mapped_column(ForeignKey("quarters.id", ondelete="CASCADE"))
+    candidate: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    option_before: Mapped[str | None] = mapped_column(String(64))
+    option_after: Mapped[str | None] = mapped_column(String(64))
+    amount_before: Mapped[float] = mapped_column(Float, default=0.0)
+    amount_after: Mapped[float] = mapped_column(Float, default=0.0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    contracted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DissentRow(Base):
+    __tablename__ = "dissents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quarter_id: Mapped[int] = mapped_column(ForeignKey("quarters.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class UpdateRow(Base):
+    """The quarterly update letter."""
+
+    __tablename__ = "quarterly_updates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quarter_id: Mapped[int] = mapped_column(
+        ForeignKey("quarters.id", ondelete="CASCADE"), unique=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    published_by: Mapped[str | None] = mapped_column(String(40))
+
+
+class TrajectoryRow(Base):
+    __tablename__ = "trajectory"
+    __table_args__ = (UniqueConstraint("mission_id", "quarter"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mission_id: Mapped[int] = mapped_column(ForeignKey("missions.id", ondelete="CASCADE"))
+    quarter: Mapped[str] = mapped_column(String(16))
+    planned_p_target: Mapped[float] = mapped_column(Float)

@@ -15,16 +15,19 @@ from sqlalchemy.orm import Session
 from portfolio.errors import Conflict, NotFound
 from portfolio.model import (
     RUN_ACTIVE,
+    AllocationChange,
     AuditEntry,
     Candidate,
     Challenge,
     CouncilMember,
+    Dissent,
     Envelope,
     Evidence,
     FundingOption,
     Mission,
     OptimiserRun,
     Quarter,
+    QuarterlyUpdate,
     Role,
     RoleAssignment,
     Score,
@@ -32,6 +35,7 @@ from portfolio.model import (
     SeedQuestion,
     StoredAggregate,
     ThreePoint,
+    TrajectoryPoint,
     User,
 )
 from portfolio.orm import (
@@ -40,7 +44,9 @@ from portfolio.orm import (
     AuditRow,
     CandidateRow,
     ChallengeRow,
+    ChangeRow,
     CouncilMemberRow,
+    DissentRow,
     EnvelopeRow,
     EvidenceRow,
     MissionRow,
@@ -52,6 +58,8 @@ from portfolio.orm import (
     SeedAnswerRow,
     SeedQuestionRow,
     SessionRow,
+    TrajectoryRow,
+    UpdateRow,
     UserRow,
 )
 
@@ -236,6 +244,9 @@ class Missions:
             dal=row.dal,
             dal_mode=row.dal_mode,
             aggregation=row.aggregation,
+            kill_threshold=row.kill_threshold,
+            rag_green=row.rag_green,
+            rag_amber=row.rag_amber,
             envelopes=[
                 Envelope(id=e.key, name=e.name, budget=dict(e.budget), min_spend=e.min_spend)
                 for e in row.envelopes
@@ -279,6 +290,8 @@ class Missions:
         row.target, row.unit, row.deadline = mission.target, mission.unit, mission.deadline
         row.years, row.dal, row.dal_mode = list(mission.years), mission.dal, mission.dal_mode
         row.aggregation = mission.aggregation.value
+        row.kill_threshold = mission.kill_threshold
+        row.rag_green, row.rag_amber = mission.rag_green, mission.rag_amber
         existing = {e.key: e for e in row.envelopes}
         envelopes = []
         for position, env in enumerate(mission.envelopes):
@@ -378,6 +391,15 @@ class Missions:
                 label=quarter.label,
                 state=quarter.state.value,
                 scoring=quarter.scoring.value,
+                approved_run_id=quarter.approved_run,
+                approved_by=quarter.approved_by,
+                approved_at=quarter.approved_at,
+                closed_at=quarter.closed_at,
+                rag=quarter.rag.value if quarter.rag else None,
+                rag_override=quarter.rag_override.value if quarter.rag_override else None,
+                rag_reason=quarter.rag_reason,
+                pack_hash=quarter.pack_hash,
+                pack_previous_hash=quarter.pack_previous_hash,
             )
         )
         self.session.flush()
@@ -387,9 +409,32 @@ class Missions:
         rows = self.session.scalars(
             select(QuarterRow).where(QuarterRow.mission_id == mission.id).order_by(QuarterRow.label)
         )
-        return [Quarter(label=r.label, state=r.state, scoring=r.scoring) for r in rows]
+        return [self._quarter(r) for r in rows]
 
-    def set_quarter(self, slug: str, label: str, **fields: str) -> None:
+    @staticmethod
+    def _quarter(r: QuarterRow) -> Quarter:
+        return Quarter(
+            label=r.label,
+            state=r.state,
+            scoring=r.scoring,
+            approved_run=r.approved_run_id,
+            approved_by=r.approved_by,
+            approved_at=r.approved_at,
+            closed_at=r.closed_at,
+            rag=r.rag,
+            rag_override=r.rag_override,
+            rag_reason=r.rag_reason,
+            pack_hash=r.pack_hash,
+            pack_previous_hash=r.pack_previous_hash,
+        )
+
+    def quarter(self, slug: str, label: str) -> Quarter:
+        return self._quarter(self.quarter_row(slug, label))
+
+    def pack(self, slug: str, label: str) -> dict[str, Any] | None:
+        return self.quarter_row(slug, label).pack
+
+    def set_quarter(self, slug: str, label: str, **fields: Any) -> None:
         row = self.quarter_row(slug, label)
         for key, value in fields.items():
             setattr(row, key, value)
@@ -724,6 +769,7 @@ class Runs:
             note=run.note,
             created_at=run.created_at,
             problem=run.problem,
+            overrides=run.overrides,
         )
         self.session.add(row)
         self.session.flush()
@@ -757,6 +803,7 @@ class Runs:
             result=row.result,
             progress=row.progress,
             error=row.error,
+            overrides=row.overrides or {},
         )
 
     def get(self, mission_slug: str, run_id: int) -> OptimiserRun:
@@ -961,4 +1008,146 @@ class Aggregates:
                 quarter=label, candidate=ckey, option=okey, method=a.method, data=a.data
             )
             for a, label, ckey, okey in self.session.execute(query)
+        ]
+
+
+class CycleLog:
+    """Per-quarter records of the cycle: allocation changes, dissents, the update letter and
+    the CEO's planned trajectory."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _quarter(self, slug: str, label: str) -> QuarterRow:
+        return Missions(self.session).quarter_row(slug, label)
+
+    def _quarter_ids(self, slug: str) -> dict[int, str]:
+        mission = Missions(self.session).row(slug)
+        return dict(
+            self.session.execute(
+                select(QuarterRow.id, QuarterRow.label).where(QuarterRow.mission_id == mission.id)
+            ).tuples()
+        )
+
+    # changes
+    def set_changes(self, slug: str, label: str, changes: list[AllocationChange]) -> None:
+        quarter = self._quarter(slug, label)
+        self.session.execute(delete(ChangeRow).where(ChangeRow.quarter_id == quarter.id))
+        for c in changes:
+            data = c.model_dump(exclude={"quarter"})
+            data["kind"] = c.kind.value
+            self.session.add(ChangeRow(quarter_id=quarter.id, **data))
+        self.session.flush()
+
+    def changes(self, slug: str, label: str | None = None) -> list[AllocationChange]:
+        labels = self._quarter_ids(slug)
+        query = (
+            select(ChangeRow)
+            .where(ChangeRow.quarter_id.in_(list(labels)))
+            .order_by(ChangeRow.quarter_id, ChangeRow.id)
+        )
+        out = []
+        for r in self.session.scalars(query):
+            if label is not None and labels[r.quarter_id] != label:
+                continue
+            out.append(
+                AllocationChange(
+                    quarter=labels[r.quarter_id],
+                    candidate=r.candidate,
+                    kind=r.kind,
+                    option_before=r.option_before,
+                    option_after=r.option_after,
+                    amount_before=r.amount_before,
+                    amount_after=r.amount_after,
+                    reason=r.reason,
+                    contracted=r.contracted,
+                )
+            )
+        return out
+
+    # dissents
+    def add_dissent(self, slug: str, dissent: Dissent) -> None:
+        quarter = self._quarter(slug, dissent.quarter)
+        self.session.add(
+            DissentRow(quarter_id=quarter.id, **dissent.model_dump(exclude={"quarter"}))
+        )
+        self.session.flush()
+
+    def dissents(self, slug: str, label: str | None = None) -> list[Dissent]:
+        labels = self._quarter_ids(slug)
+        rows = self.session.scalars(
+            select(DissentRow)
+            .where(DissentRow.quarter_id.in_(list(labels)))
+            .order_by(DissentRow.id)
+        )
+        return [
+            Dissent(
+                quarter=labels[r.quarter_id], author=r.author, text=r.text, created_at=r.created_at
+            )
+            for r in rows
+            if label is None or labels[r.quarter_id] == label
+        ]
+
+    # the update letter
+    def set_update(self, slug: str, update: QuarterlyUpdate) -> None:
+        quarter = self._quarter(slug, update.quarter)
+        row = self.session.scalar(select(UpdateRow).where(UpdateRow.quarter_id == quarter.id))
+        if row is None:
+            row = UpdateRow(quarter_id=quarter.id)
+            self.session.add(row)
+        row.body, row.published = update.body, update.published
+        row.published_at, row.published_by = update.published_at, update.published_by
+        self.session.flush()
+
+    def update(self, slug: str, label: str) -> QuarterlyUpdate | None:
+        quarter = self._quarter(slug, label)
+        row = self.session.scalar(select(UpdateRow).where(UpdateRow.quarter_id == quarter.id))
+        if row is None:
+            return None
+        return QuarterlyUpdate(
+            quarter=label,
+            body=row.body,
+            published=row.published,
+            published_at=row.published_at,
+            published_by=row.published_by,
+        )
+
+    def updates(self, slug: str) -> list[QuarterlyUpdate]:
+        labels = self._quarter_ids(slug)
+        rows = self.session.scalars(select(UpdateRow).where(UpdateRow.quarter_id.in_(list(labels))))
+        return sorted(
+            (
+                QuarterlyUpdate(
+                    quarter=labels[r.quarter_id],
+                    body=r.body,
+                    published=r.published,
+                    published_at=r.published_at,
+                    published_by=r.published_by,
+                )
+                for r in rows
+            ),
+            key=lambda u: u.quarter,
+        )
+
+    # trajectory
+    def set_trajectory(self, slug: str, points: list[TrajectoryPoint]) -> None:
+        mission = Missions(self.session).row(slug)
+        self.session.execute(delete(TrajectoryRow).where(TrajectoryRow.mission_id == mission.id))
+        for p in points:
+            self.session.add(
+                TrajectoryRow(
+                    mission_id=mission.id, quarter=p.quarter, planned_p_target=p.planned_p_target
+                )
+            )
+        self.session.flush()
+
+    def trajectory(self, slug: str) -> list[TrajectoryPoint]:
+        mission = Missions(self.session).row(slug)
+        rows = self.session.scalars(
+            select(TrajectoryRow)
+            .where(TrajectoryRow.mission_id == mission.id)
+            .order_by(TrajectoryRow.quarter)
+        )
+        return [
+            TrajectoryPoint(quarter=r.quarter, planned_p_target=r.planned_p_target) for r in rows
         ]

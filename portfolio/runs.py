@@ -15,22 +15,15 @@ from optimiser.problem import Policy, load_problem
 from optimiser.result import Progress
 from optimiser.solve import solve
 from portfolio.council import latest_aggregates
-from portfolio.errors import Conflict
-from portfolio.model import OptimiserRun, QuarterState
+from portfolio.errors import InvalidInput
+from portfolio.model import EvidenceKind, OptimiserRun
+from portfolio.quarters import current_quarter as current_quarter
 from portfolio.services import record
 from portfolio.to_problem import mission_problem
 from portfolio.unit_of_work import SqlUnitOfWork
 
 INTERRUPTED = "interrupted by a server restart before it finished; start it again"
 PROGRESS_EVERY_S = 1.0
-
-
-def current_quarter(uow: SqlUnitOfWork, slug: str) -> str:
-    """The mission's open quarter (the latest, if several are open)."""
-    open_quarters = [q.label for q in uow.missions.quarters(slug) if q.state is QuarterState.open]
-    if not open_quarters:
-        raise Conflict("the mission has no open quarter; open one before running the optimiser")
-    return open_quarters[-1]
 
 
 def export_problem(
@@ -40,10 +33,25 @@ def export_problem(
     *,
     scenarios: int = 2000,
     seed: int = 42,
+    budget_scale: float = 1.0,
 ) -> dict[str, Any]:
-    """The problem file the mission's current data gives."""
+    """The problem file the mission's current data gives (``budget_scale`` for a what-if)."""
+    mission = uow.missions.get(slug)
+    if budget_scale != 1.0:
+        mission = mission.model_copy(
+            update={
+                "envelopes": [
+                    e.model_copy(
+                        update={
+                            "budget": {y: round(b * budget_scale, 6) for y, b in e.budget.items()}
+                        }
+                    )
+                    for e in mission.envelopes
+                ]
+            }
+        )
     problem = mission_problem(
-        uow.missions.get(slug),
+        mission,
         uow.candidates.all(slug),
         policy,
         estimates=latest_aggregates(uow, slug),
@@ -63,10 +71,26 @@ def start_run(
     seed: int = 42,
     solver: str = "highs",
     note: str = "",
+    overrides: dict[str, str] | None = None,
+    budget_scale: float = 1.0,
 ) -> int:
-    """Queue a run of the optimiser on the mission's current data; returns its id."""
+    """Queue a run of the optimiser on the mission's current data; returns its id.
+
+    Every lock and exclusion needs its reason in ``overrides``. Unless the policy names them,
+    the contracted awards of the last approved quarter become ``commitments`` and its whole
+    allocation ``previous`` (for the switching cost); a candidate whose stage gate has failed
+    since is released from its commitment."""
     quarter = current_quarter(uow, slug)
-    problem = export_problem(uow, slug, policy, scenarios=scenarios, seed=seed)
+    overrides = {k: v.strip() for k, v in (overrides or {}).items() if v.strip()}
+    missing = [ref for ref in [*policy.locks, *policy.exclusions] if ref not in overrides]
+    if missing:
+        raise InvalidInput(
+            [(f"overrides.{ref}", "give the reason for this lock or exclusion") for ref in missing]
+        )
+    policy = carry_forward_commitments(uow, slug, quarter, policy)
+    problem = export_problem(
+        uow, slug, policy, scenarios=scenarios, seed=seed, budget_scale=budget_scale
+    )
     run_id = uow.runs.add(
         slug,
         OptimiserRun(
@@ -79,6 +103,7 @@ def start_run(
             note=note,
             created_at=uow.now(),
             problem=problem,
+            overrides=overrides,
         ),
     )
     record(
@@ -97,6 +122,31 @@ def start_run(
         },
     )
     return run_id
+
+
+def carry_forward_commitments(
+    uow: SqlUnitOfWork, slug: str, quarter: str, policy: Policy
+) -> Policy:
+    """Fill ``commitments`` and ``previous`` from the last approved quarter."""
+    from portfolio.cycle import contracted_before, previous_holdings
+
+    failed = {
+        ev.candidate
+        for ev in uow.evidence.all(slug)
+        if ev.kind is EvidenceKind.stage_gate and ev.outcome is False
+    }
+    update: dict[str, Any] = {}
+    if not policy.commitments:
+        update["commitments"] = sorted(
+            f"{c}/{o}"
+            for c, o in contracted_before(uow, slug, quarter).items()
+            if c not in failed
+            and f"{c}/{o}" not in policy.exclusions
+            and c not in policy.exclusions
+        )
+    if not policy.previous:
+        update["previous"] = {c: o for c, (o, _) in previous_holdings(uow, slug, quarter).items()}
+    return policy.model_copy(update=update) if update else policy
 
 
 def execute_run(

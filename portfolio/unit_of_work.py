@@ -17,6 +17,7 @@ from portfolio.repository import (
     AuditTrail,
     Candidates,
     Challenges,
+    CycleLog,
     EvidenceLog,
     Missions,
     Runs,
@@ -49,6 +50,7 @@ class SqlUnitOfWork:
         self.challenges = Challenges(self.session)
         self.seeds = Seeds(self.session)
         self.aggregates = Aggregates(self.session)
+        self.cycle = CycleLog(self.session)
         self.committed = False
         return self
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -14,8 +14,9 @@ from api.forms import OBJECTIVES, PERCENT_FIELDS, run_from_form, run_values, val
 from api.permissions import Perm
 from api.templating import render
 from optimiser.problem import Policy
+from portfolio import cycle, quarters
 from portfolio import runs as run_service
-from portfolio.errors import Conflict, validation_errors
+from portfolio.errors import Conflict, InvalidInput, validation_errors
 from portfolio.model import OptimiserRun
 from portfolio.unit_of_work import SqlUnitOfWork
 
@@ -31,7 +32,9 @@ def _list_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict
     values = run_values(
         last.problem.get("policy") if last else None,
         last.problem.get("scenarios") if last else None,
+        last.overrides if last else None,
     )
+    quarter = quarters.current(uow, ctx.slug)
     return {
         "mission": uow.missions.get(ctx.slug),
         "ctx": ctx,
@@ -39,6 +42,9 @@ def _list_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict
         "values": values,
         "objectives": OBJECTIVES,
         "percent_fields": PERCENT_FIELDS,
+        "candidates": uow.candidates.all(ctx.slug),
+        "quarter": quarter,
+        "commitments": cycle.contracted_before(uow, ctx.slug, quarter.label),
         **extra,
     }
 
@@ -64,16 +70,22 @@ def start(request: Request, ctx: RunOptimiser, form: FormDep, uow: UowDep) -> Re
                 seed=parsed["seed"],
                 solver=parsed["solver"],
                 note=parsed["note"],
+                overrides=parsed["overrides"],
+                budget_scale=parsed["budget_scale"],
             )
             uow.commit()
             request.app.state.jobs.submit(run_id)
             return RedirectResponse(f"/missions/{ctx.slug}/runs/{run_id}", status_code=303)
         except ValidationError as exc:
             errors = validation_errors(exc)
+        except InvalidInput as exc:
+            errors = exc.errors
         except Conflict as exc:
             errors = [("objective", str(exc))]
         uow.rollback()
-    context = _list_context(uow, ctx, errors=errors)
+    context = _list_context(
+        uow, ctx, errors=errors, overrides_open=any(f.startswith("override") for f, _ in errors)
+    )
     context["values"] = values
     return render(request, "runs/list.html", context, status_code=422)
 
@@ -112,6 +124,66 @@ def run_view(run: OptimiserRun, uow: SqlUnitOfWork, slug: str) -> dict[str, Any]
         "envelopes": budgets,
         "policy": run.problem.get("policy", {}),
     }
+
+
+@router.get("/missions/{slug}/runs/compare")
+def compare(
+    request: Request,
+    ctx: ViewMission,
+    uow: UowDep,
+    run: Annotated[list[int] | None, Query()] = None,
+) -> Response:
+    """Two runs side by side: what each funds, spend, P(target), CVaR; differences marked."""
+    chosen = list(dict.fromkeys(run or []))
+    if len(chosen) != 2:
+        raise InvalidInput.single("run", "tick exactly two runs to compare")
+    a, b = (uow.runs.get(ctx.slug, r) for r in chosen)
+    names = {c.id: c.name for c in uow.candidates.all(ctx.slug)}
+    ha, hb = cycle.holdings(a), cycle.holdings(b)
+    rows = [
+        {
+            "candidate": c,
+            "name": names.get(c, c),
+            "a": ha.get(c),
+            "b": hb.get(c),
+            "differs": (ha.get(c) or ("", 0))[0] != (hb.get(c) or ("", 0))[0]
+            or abs((ha.get(c) or ("", 0.0))[1] - (hb.get(c) or ("", 0.0))[1]) > 1e-6,
+        }
+        for c in sorted(set(ha) | set(hb), key=lambda c: names.get(c, c))
+    ]
+
+    def metrics(r: OptimiserRun) -> dict[str, Any]:
+        result = r.result or {}
+        oos = (result.get("metrics") or {}).get("out_of_sample") or {}
+        return {
+            "status": r.status,
+            "objective": r.objective,
+            "spend": (result.get("spend") or {}).get("total"),
+            "p_target": oos.get("p_target"),
+            "expected_impact": oos.get("expected_impact"),
+            "cvar_shortfall": oos.get("cvar_shortfall"),
+            "funded": len(cycle.holdings(r)),
+        }
+
+    policy_keys = sorted(set(a.problem.get("policy", {})) | set(b.problem.get("policy", {})))
+    policy_rows = [
+        (k, a.problem.get("policy", {}).get(k), b.problem.get("policy", {}).get(k))
+        for k in policy_keys
+    ]
+    return render(
+        request,
+        "runs/compare.html",
+        {
+            "mission": uow.missions.get(ctx.slug),
+            "ctx": ctx,
+            "a": a,
+            "b": b,
+            "rows": rows,
+            "ma": metrics(a),
+            "mb": metrics(b),
+            "policy_rows": [r for r in policy_rows if r[1] != r[2]],
+        },
+    )
 
 
 @router.get("/missions/{slug}/runs/{run_id}")

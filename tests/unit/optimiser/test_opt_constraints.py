@@ -25,11 +25,15 @@ def allocate(m: Model, funded: set[str]) -> None:
     group_of = m.aux["group_of"]
     for (g, e, y), v in sorted(m.f.items()):
         if not any((g, e2, y) in m.f for e2 in range(e)):
-            v.varValue = sum(float(d.cost[k, y]) for k, key in enumerate(d.keys)
-                             if key in funded and group_of[k] == g)
+            v.varValue = sum(
+                float(d.cost[k, y])
+                for k, key in enumerate(d.keys)
+                if key in funded and group_of[k] == g
+            )
     if "total_spend" in m.aux:
-        m.aux["total_spend"].varValue = sum(float(d.total_cost[k]) for k, key in enumerate(d.keys)
-                                            if key in funded)
+        m.aux["total_spend"].varValue = sum(
+            float(d.total_cost[k]) for k, key in enumerate(d.keys) if key in funded
+        )
     for v in m.prob.variables():
         if v.varValue is None:
             v.varValue = 0.0

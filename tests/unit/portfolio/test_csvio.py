@@ -1,0 +1,457 @@
+"""CSV import and export: every row checked, every problem named by row and column, hostile
+files (the corpus in tests/corpus/csv) refused with a clear reason, formulas neutralised."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from portfolio import csvio
+from portfolio.errors import InvalidInput
+from portfolio.model import Confidence, ScoreStatus
+
+CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "csv"
+YEARS = ["2026-27", "2027-28", "2028-29", "2029-30"]
+ENVELOPES = {"sbc", "ukri"}
+
+
+def corpus(name: str) -> bytes:
+    return (CORPUS / name).read_bytes()
+
+
+def candidate_errors(data: bytes) -> list[tuple[str, str]]:
+    with pytest.raises(InvalidInput) as caught:
+        csvio.parse_candidates_csv(data, YEARS, ENVELOPES)
+    return caught.value.errors
+
+
+def score_errors(data: bytes) -> list[tuple[str, str]]:
+    with pytest.raises(InvalidInput) as caught:
+        csvio.parse_scores_csv(data)
+    return caught.value.errors
+
+
+def fields(errors: list[tuple[str, str]]) -> list[str]:
+    return [field for field, _ in errors]
+
+
+def rule_of(errors: list[tuple[str, str]], field: str) -> str:
+    rules = [rule for f, rule in errors if f == field]
+    assert rules, f"no error for {field} in {errors}"
+    return rules[0]
+
+
+def valid_row(**changes: str) -> dict[str, str]:
+    row = dict(
+        zip(
+            csvio.candidate_columns(YEARS),
+            next(csv.reader(io.StringIO(corpus("candidates_valid.csv").decode().splitlines()[3]))),
+            strict=True,
+        )
+    )
+    row.update(changes)
+    return row
+
+
+def a_file(rows: list[dict[str, str]], columns: list[str] | None = None) -> bytes:
+    columns = columns or csvio.candidate_columns(YEARS)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+# -- templates and documentation ---------------------------------------------------------------
+def test_the_candidates_template_has_one_column_per_mission_year_and_two_example_rows() -> None:
+    text = csvio.candidates_template(["2030-31", "2031-32"])
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == [
+        "candidate_id",
+        "name",
+        "organisation",
+        "organisation_type",
+        "platform",
+        "tier",
+        "trl",
+        "eligible_envelopes",
+        "ncr",
+        "commercially_sensitive",
+        "description",
+        "option_id",
+        "option_name",
+        "p_success",
+        "cost_2030-31",
+        "cost_2031-32",
+        "cost_low",
+        "cost_most_likely",
+        "cost_high",
+        "impact_low",
+        "impact_most_likely",
+        "impact_high",
+    ]
+    assert len(rows) == 3
+    assert rows[1][0] == rows[2][0] and rows[1][11] != rows[2][11]
+
+
+def test_each_template_parses_back_without_errors() -> None:
+    candidates = csvio.parse_candidates_csv(
+        csvio.TEMPLATES["candidates"].encode(), csvio.EXAMPLE_YEARS, ENVELOPES
+    )
+    assert len(candidates) == 1 and len(candidates[0].options) == 2
+    scores = csvio.parse_scores_csv(csvio.TEMPLATES["scores"].encode())
+    assert [s.option for s in scores] == ["explore", "demonstrate"]
+    assert csvio.TEMPLATES["scores"].splitlines()[0].split(",") == csvio.SCORE_COLUMNS
+
+
+def test_every_column_of_both_files_is_documented() -> None:
+    documented = set(csvio.COLUMN_DOCS)
+    for column in csvio.candidate_columns(YEARS) + csvio.SCORE_COLUMNS:
+        key = "cost_<YEAR>" if column.startswith("cost_20") else column
+        assert key in documented, column
+        assert csvio.COLUMN_DOCS[key].strip()
+
+
+# -- candidates: reading good files ------------------------------------------------------------
+def test_a_valid_file_gives_one_candidate_per_id_with_its_options_in_file_order() -> None:
+    candidates = csvio.parse_candidates_csv(corpus("candidates_valid.csv"), YEARS, ENVELOPES)
+    assert [c.id for c in candidates] == ["solent-ammonia", "kelp-biojet"]
+    ammonia = candidates[0]
+    assert [o.id for o in ammonia.options] == ["explore", "demonstrate"]
+    assert ammonia.eligible_envelopes == ["sbc", "ukri"]
+    assert ammonia.commercially_sensitive is True and ammonia.ncr is False
+    assert ammonia.description == "Ammonia-fired gas turbine rig, with NOx abatement."
+    explore, demonstrate = ammonia.options
+    assert explore.cost_profile == {"2026-27": 3.0, "2027-28": 2.0}
+    assert explore.cost_range is not None and explore.cost_range.high == 8.0
+    assert demonstrate.cost_profile == {"2027-28": 10.0, "2028-29": 15.0, "2029-30": 5.0}
+    assert demonstrate.cost_range is None
+    assert demonstrate.impact.most_likely == 0.6
+    assert candidates[1].ncr is True and candidates[1].trl == 5
+
+
+def test_a_utf8_file_with_a_byte_order_mark_is_accepted() -> None:
+    with_bom = csvio.parse_candidates_csv(corpus("candidates_bom.csv"), YEARS, ENVELOPES)
+    without = csvio.parse_candidates_csv(corpus("candidates_valid.csv"), YEARS, ENVELOPES)
+    assert with_bom == without
+
+
+def test_columns_may_come_in_any_order_with_blank_lines_and_spaced_header_names() -> None:
+    columns = list(reversed(csvio.candidate_columns(YEARS)))
+    data = a_file([valid_row()], columns).replace(b"candidate_id", b" Candidate_ID ") + b"\r\n\r\n"
+    (candidate,) = csvio.parse_candidates_csv(data, YEARS, ENVELOPES)
+    assert candidate.id == "kelp-biojet"
+
+
+def test_booleans_accept_yes_no_true_false_one_zero_and_empty() -> None:
+    for text, value in [("Yes", True), ("TRUE", True), ("1", True), ("no", False), ("", False)]:
+        (candidate,) = csvio.parse_candidates_csv(a_file([valid_row(ncr=text)]), YEARS, ENVELOPES)
+        assert candidate.ncr is value
+
+
+# -- candidates: hostile files -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name", ["candidates_latin1.csv", "candidates_utf16.csv", "candidates_utf16_no_bom.csv"]
+)
+def test_a_file_that_is_not_utf8_gets_one_clear_error_and_no_guess(name: str) -> None:
+    assert candidate_errors(corpus(name)) == [
+        ("file", "the file is not UTF-8 text: save it as CSV UTF-8")
+    ]
+
+
+def test_an_empty_file_is_refused() -> None:
+    assert fields(candidate_errors(corpus("empty.csv"))) == ["file"]
+    assert "empty" in candidate_errors(b"  \r\n")[0][1]
+
+
+def test_a_file_with_only_a_header_is_refused() -> None:
+    assert candidate_errors(corpus("candidates_header_only.csv")) == [
+        ("file", "has only a header row: add a row of data below it")
+    ]
+
+
+def test_wrong_columns_are_each_named_unknown_or_missing() -> None:
+    errors = candidate_errors(corpus("candidates_wrong_columns.csv"))
+    assert fields(errors) == [
+        "row 1, column probability",
+        "row 1, column cost_2031-32",
+        "row 1, column notes",
+        "row 1, column p_success",
+        "row 1, column cost_2029-30",
+    ]
+    assert "unknown column" in rule_of(errors, "row 1, column notes")
+    assert "not one of the mission's years" in rule_of(errors, "row 1, column cost_2031-32")
+    assert "missing column" in rule_of(errors, "row 1, column p_success")
+
+
+def test_a_column_named_twice_is_refused() -> None:
+    header = ",".join([*csvio.candidate_columns(YEARS), "name"])
+    errors = candidate_errors(header.encode() + b"\r\n")
+    assert errors == [("row 1, column name", "appears twice in the header")]
+
+
+def test_a_file_separated_by_semicolons_is_explained() -> None:
+    ((field, rule),) = candidate_errors(corpus("candidates_semicolon.csv"))
+    assert field == "row 1" and "separated by ;" in rule
+
+
+def test_cells_that_look_like_spreadsheet_formulas_are_refused_by_row_and_column() -> None:
+    errors = candidate_errors(corpus("candidates_formulas.csv"))
+    assert errors == [
+        ("row 2, column name", "looks like a spreadsheet formula; remove the leading ="),
+        ("row 3, column organisation", "looks like a spreadsheet formula; remove the leading +"),
+        ("row 4, column description", "looks like a spreadsheet formula; remove the leading @"),
+        ("row 4, column option_name", "looks like a spreadsheet formula; remove the leading tab"),
+        ("row 5, column p_success", "must be greater than or equal to 0.01"),
+    ]
+
+
+def test_a_negative_number_is_reported_by_the_numeric_rule_not_as_a_formula() -> None:
+    errors = candidate_errors(a_file([valid_row(**{"cost_2026-27": "-4"})]))
+    assert errors == [("row 2, column cost_2026-27", "must be greater than or equal to 0")]
+
+
+def test_duplicate_rows_are_reported_on_the_second_row() -> None:
+    assert candidate_errors(corpus("candidates_duplicate_rows.csv")) == [
+        ("row 3, column option_id", "option demonstrate of kelp-biojet is already on row 2")
+    ]
+
+
+def test_very_long_fields_are_refused_without_echoing_them() -> None:
+    errors = candidate_errors(corpus("candidates_long_field.csv"))
+    assert errors == [
+        ("row 2, column description", "is 20,000 characters long; the limit is 10,000"),
+        ("row 2, column option_name", "must have at most 200 characters"),
+    ]
+
+
+def test_a_cell_longer_than_the_csv_reader_allows_is_refused_by_row() -> None:
+    data = a_file([valid_row(), valid_row(option_id="scale", description="y" * 200_000)])
+    ((field, rule),) = candidate_errors(data)
+    assert field == "row 3" and "longer than the limit" in rule
+
+
+def test_a_file_over_two_megabytes_is_refused_before_it_is_read() -> None:
+    errors = candidate_errors(b"x" * (csvio.MAX_BYTES + 1))
+    assert fields(errors) == ["file"] and "2 MB" in errors[0][1]
+
+
+def test_a_file_over_the_row_limit_is_refused() -> None:
+    rows = [valid_row(candidate_id=f"c{i}", option_id="explore") for i in range(csvio.MAX_ROWS + 1)]
+    errors = candidate_errors(a_file(rows))
+    assert errors == [("file", "has more than 5,000 data rows: split it into smaller files")]
+
+
+def test_every_bad_value_of_every_row_is_reported_with_its_row_and_column() -> None:
+    errors = candidate_errors(corpus("candidates_bad_values.csv"))
+    assert fields(errors) == [
+        "row 2, column organisation_type",
+        "row 2, column trl",
+        "row 2, column eligible_envelopes",
+        "row 2, column ncr",
+        "row 2, column p_success",
+        "row 2, column cost_2026-27",
+        "row 2, columns cost_low, cost_most_likely, cost_high",
+        "row 3, column candidate_id",
+        "row 3, column impact_high",
+        "row 5, column name",
+        "row 5, column cost_2026-27",
+        "row 6",
+    ]
+    assert "rising_star" in rule_of(errors, "row 2, column organisation_type")
+    assert rule_of(errors, "row 2, column trl") == "must be less than or equal to 9"
+    assert "treasury is not an envelope" in rule_of(errors, "row 2, column eligible_envelopes")
+    assert rule_of(errors, "row 2, column p_success") == "must be less than or equal to 0.99"
+    assert "no units" in rule_of(errors, "row 2, column cost_2026-27")
+    assert "low <= most_likely <= high" in rule_of(
+        errors, "row 2, columns cost_low, cost_most_likely, cost_high"
+    )
+    assert "lower-case letters" in rule_of(errors, "row 3, column candidate_id")
+    assert rule_of(errors, "row 3, column impact_high") == "required"
+    assert "differs from row 4" in rule_of(errors, "row 5, column name")
+    assert "at least one year" in rule_of(errors, "row 5, column cost_2026-27")
+    assert "25 cells" in rule_of(errors, "row 6")
+
+
+def test_a_half_given_cost_range_and_a_missing_required_cell_are_named() -> None:
+    errors = candidate_errors(a_file([valid_row(cost_low="", p_success="", name="")]))
+    assert errors == [
+        ("row 2, column name", "required"),
+        ("row 2, column p_success", "required"),
+        ("row 2, column cost_low", "give all three cost values or none"),
+    ]
+
+
+def test_an_empty_envelope_list_and_a_repeated_envelope_are_refused() -> None:
+    errors = candidate_errors(
+        a_file(
+            [
+                valid_row(eligible_envelopes=" ; "),
+                valid_row(candidate_id="other", eligible_envelopes="sbc;sbc"),
+            ]
+        )
+    )
+    assert errors == [
+        ("row 2, column eligible_envelopes", "give at least one"),
+        ("row 3, column eligible_envelopes", "each envelope may appear once"),
+    ]
+
+
+def test_a_candidate_has_at_most_five_options() -> None:
+    rows = [valid_row(option_id=f"option-{i}") for i in range(6)]
+    assert candidate_errors(a_file(rows)) == [
+        ("row 7, column option_id", "a candidate has at most 5 funding options")
+    ]
+
+
+def test_a_trl_must_be_a_whole_number() -> None:
+    assert candidate_errors(a_file([valid_row(trl="4.5")])) == [
+        ("row 2, column trl", "must be a whole number")
+    ]
+
+
+# -- scores ------------------------------------------------------------------------------------
+def test_a_valid_scores_file_gives_one_checked_row_each() -> None:
+    rows = csvio.parse_scores_csv(corpus("scores_valid.csv"))
+    assert [(r.row, r.candidate, r.option, r.status) for r in rows] == [
+        (2, "northsea-hefa", "demonstrate", ScoreStatus.submitted),
+        (3, "northsea-hefa", "scale", ScoreStatus.submitted),
+        (4, "tallow-to-jet", "explore", ScoreStatus.draft),
+        (5, "cellulosic-atj", "explore", ScoreStatus.submitted),
+    ]
+    first = rows[0]
+    assert first.member is None and first.p_success == 0.75 and first.trl == 7
+    assert first.confidence is Confidence.high
+    assert first.cost is not None and first.cost.most_likely == 45
+    assert rows[2].cost is None and rows[2].p_success == 0.7
+    assert rows[3].not_competent is True and rows[3].p_success is None
+    score = rows[0].to_score("council6", "2026-27 Q3")
+    assert score.member == "council6" and score.status is ScoreStatus.submitted
+
+
+def test_bad_score_rows_are_each_reported_with_row_and_column() -> None:
+    errors = score_errors(corpus("scores_bad_values.csv"))
+    assert errors == [
+        ("row 2, column p_success", "must be a number such as 12.5 (no units, commas or %)"),
+        ("row 2, column confidence", "must be low, medium or high"),
+        ("row 2, column status", "must be draft or submitted (empty means draft)"),
+        ("row 3, columns cost_low, cost_most_likely, cost_high", "required to submit a score"),
+        ("row 3, column confidence", "required to submit a score"),
+        ("row 3, column rationale", "looks like a spreadsheet formula; remove the leading ="),
+        ("row 9, columns cost_low, cost_most_likely, cost_high", "required to submit a score"),
+        (
+            "row 9, columns impact_low, impact_most_likely, impact_high",
+            "required to submit a score",
+        ),
+        ("row 9, column trl", "required to submit a score"),
+        ("row 9, column confidence", "required to submit a score"),
+    ]
+
+
+def test_a_not_competent_row_must_leave_the_estimates_empty() -> None:
+    header = ",".join(csvio.SCORE_COLUMNS)
+    data = f"{header}\r\n,lh2-tank,explore,yes,0.5,,,,,,,,,,submitted\r\n".encode()
+    assert score_errors(data) == [
+        ("row 2, column p_success", "leave the estimates empty when not_competent is yes")
+    ]
+
+
+def test_score_rows_with_bad_ids_and_out_of_range_values_are_refused() -> None:
+    header = ",".join(csvio.SCORE_COLUMNS)
+    data = (
+        f"{header}\r\nCouncil 1,LH2,,no,1.2,3,2,1,0,0,0,0,,,draft\r\n"
+        ",lh2-tank,explore,no,-0.5,,,,,,,,,,\r\n"
+    ).encode()
+    errors = score_errors(data)
+    assert fields(errors) == [
+        "row 2, column member",
+        "row 2, column candidate",
+        "row 2, column option",
+        "row 2, column p_success",
+        "row 2, columns cost_low, cost_most_likely, cost_high",
+        "row 2, column trl",
+        "row 3, column p_success",
+    ]
+    assert rule_of(errors, "row 2, column option") == "required"
+    assert rule_of(errors, "row 3, column p_success") == "must be greater than or equal to 0.01"
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("scores_header_only.csv", "file"),
+        ("empty.csv", "file"),
+        ("candidates_utf16.csv", "file"),
+        ("candidates_valid.csv", "row 1, column candidate_id"),
+    ],
+)
+def test_hostile_scores_files_are_refused(name: str, field: str) -> None:
+    assert field in fields(score_errors(corpus(name)))
+
+
+def test_an_unterminated_quote_is_refused_rather_than_swallowing_the_rest_of_the_file() -> None:
+    assert score_errors(corpus("scores_unterminated_quote.csv")) == [
+        ("row 3", "cannot be read as CSV: unexpected end of data")
+    ]
+
+
+def test_a_cell_with_only_a_tab_counts_as_empty_not_as_a_formula() -> None:
+    header = ",".join(csvio.SCORE_COLUMNS)
+    (row,) = csvio.parse_scores_csv(f"{header}\r\n,lh2-tank,explore,no,\t,,,,,,,,,,\r\n".encode())
+    assert row.p_success is None and row.status is ScoreStatus.draft
+
+
+# -- export ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            '=HYPERLINK("http://evil.example","click")',
+            '\'=HYPERLINK("http://evil.example","click")',
+        ),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tTabbed", "'\tTabbed"),
+        ("\rReturn", "'\rReturn"),
+        ("  =1+1", "'  =1+1"),
+        ("-1", "-1"),
+        ("+0.5", "+0.5"),
+        ("-1.5e3", "-1.5e3"),
+        ("plain text", "plain text"),
+        ("", ""),
+        ("a=b", "a=b"),
+    ],
+)
+def test_neutralise_prefixes_a_quote_to_possible_formulas_but_not_to_plain_numbers(
+    value: str, expected: str
+) -> None:
+    assert csvio.neutralise(value) == expected
+
+
+def test_to_csv_neutralises_every_cell_and_formats_values_for_a_spreadsheet() -> None:
+    text = csvio.to_csv(
+        [
+            {"name": "=1+1", "n": -3.0, "flag": True, "list": ["sbc", "ukri"], "p": 0.35},
+            {"name": "@evil", "missing": None},
+        ],
+        ["name", "n", "flag", "list", "p", "missing"],
+    )
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows == [
+        ["name", "n", "flag", "list", "p", "missing"],
+        ["'=1+1", "-3", "yes", "sbc;ukri", "0.35", ""],
+        ["'@evil", "", "", "", "", ""],
+    ]
+    assert csvio.to_csv([], ["a"], bom=True).startswith("\ufeff")
+
+
+def test_exported_candidates_import_back_unchanged() -> None:
+    candidates = csvio.parse_candidates_csv(corpus("candidates_valid.csv"), YEARS, ENVELOPES)
+    again = csvio.parse_candidates_csv(
+        csvio.candidates_to_csv(candidates, YEARS).encode(), YEARS, ENVELOPES
+    )
+    assert again == candidates
