@@ -12,13 +12,14 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.orm import sessionmaker
 
 from api.settings import Settings
-from portfolio import council, database, services
-from portfolio.demo import DEMO_SLUG, demo_document
+from portfolio import database, demo_loader, services
+from portfolio.demo import DEMO_SLUG
 from portfolio.errors import PortfolioError, validation_errors
 from portfolio.exchange import MissionDocument
-from portfolio.model import CouncilMember, Role, ScoringState, Sector, User
+from portfolio.model import CouncilMember, Role, Sector, User
 from portfolio.unit_of_work import SqlUnitOfWork
 
 app = typer.Typer(
@@ -86,16 +87,15 @@ DEMO_USERS: list[tuple[str, str]] = [
 
 
 def load_demo(settings: Settings, password: str) -> None:
-    """Create the demo users (all with ``password``) and import the demo mission."""
-    document = demo_document()
-    with _uow(settings) as uow:
-        for user in document.users:
-            services.create_user(uow, CLI_ACTOR, user, password)
-        services.import_mission(uow, CLI_ACTOR, document)
-        for quarter in document.quarters:  # the past rounds' aggregates, as if closed then
-            if quarter.scoring is ScoringState.closed:
-                council.freeze_aggregates(uow, document.mission.slug, quarter.label)
-        uow.commit()
+    """Create the demo users (all with ``password``), import the demo mission and replay its
+    past quarters through the cycle."""
+    engine = database.make_engine(settings.database_url)
+    try:
+        database.upgrade(engine)
+        factory = sessionmaker(engine, expire_on_commit=False)
+        demo_loader.load_demo(lambda: SqlUnitOfWork(factory), password)
+    finally:
+        engine.dispose()
 
 
 def _prepare_demo_file(path: Path) -> None:
@@ -335,3 +335,50 @@ def classical_model(
     from portfolio.classical import run_classical_model_cli
 
     raise typer.Exit(run_classical_model_cli(str(file), alpha, weights, sys.stdout, sys.stderr))
+
+
+quarter_app = typer.Typer(help="The quarterly cycle.", no_args_is_help=True)
+app.add_typer(quarter_app, name="quarter")
+
+
+@quarter_app.command("close")
+def quarter_close(
+    mission: str,
+    actor: Annotated[str, typer.Option("--as", help="The Mission CEO closing it.")],
+    db: DbOption = None,
+) -> None:
+    """Close the mission's current quarter into its audit pack and open the next one (it needs
+    an approved allocation and a published update)."""
+    from portfolio import cycle
+
+    try:
+        with _uow(Settings.from_env(db)) as uow:
+            if Role.mission_ceo not in uow.missions.roles_of(mission, actor):
+                raise _fail(f"{actor} is not the Mission CEO of {mission}", 2)
+            quarter = cycle.close_quarter(uow, actor, mission)
+            uow.commit()
+    except PortfolioError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"Closed {quarter.label}; audit pack {quarter.pack_hash}.")
+
+
+@app.command()
+def verify(mission: str, db: DbOption = None) -> None:
+    """Check the hash chain of the mission's audit packs: exit 0 if history is intact, 1 with
+    the problems otherwise."""
+    from portfolio import cycle
+
+    try:
+        with _uow(Settings.from_env(db)) as uow:
+            problems = cycle.verify(uow, mission)
+            closed = [q.label for q in uow.missions.quarters(mission) if q.pack_hash]
+    except PortfolioError as exc:
+        raise _fail(str(exc)) from exc
+    if problems:
+        for problem in problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"The audit packs of {mission} are intact ({len(closed)} closed quarters: "
+        f"{', '.join(closed) or 'none'})."
+    )

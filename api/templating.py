@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 import templates as templates_package
@@ -83,6 +84,47 @@ def field_label(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _letter(text: str) -> Markup:
+    """The update letter (``# ``/``## `` headings, ``- `` bullets, blank-line paragraphs) as
+    HTML; every piece of text is escaped."""
+    html: list[str] = []
+    items: list[str] = []
+    paragraph: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            html.append(f'<p class="govuk-body">{escape(" ".join(paragraph))}</p>')
+            paragraph.clear()
+        if items:
+            html.append(
+                '<ul class="govuk-list govuk-list--bullet">'
+                + "".join(f"<li>{escape(i)}</li>" for i in items)
+                + "</ul>"
+            )
+            items.clear()
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            flush()
+        elif stripped.startswith("## "):
+            flush()
+            html.append(f'<h2 class="govuk-heading-m">{escape(stripped[3:])}</h2>')
+        elif stripped.startswith("# "):
+            flush()
+            html.append(f'<h2 class="govuk-heading-l">{escape(stripped[2:])}</h2>')
+        elif stripped.startswith("- "):
+            if paragraph:
+                flush()
+            items.append(stripped[2:])
+        else:
+            if items:
+                flush()
+            paragraph.append(stripped)
+    flush()
+    return Markup("\n".join(html))
+
+
 def field_id(name: str) -> str:
     """HTML id for a form field name (``options.0.p_success`` -> ``options-0-p_success``)."""
     return "f-" + "".join(c if c.isalnum() or c in "_" else "-" for c in name)
@@ -97,6 +139,7 @@ templates.env.filters.update(
     pretty=_json_pretty,
     field_id=field_id,
     field_label=field_label,
+    letter=_letter,
 )
 
 

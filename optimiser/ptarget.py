@@ -95,7 +95,7 @@ def enumerate_selections(data: ProblemData, scenarios: Scenarios, checker: Selec
     """Score every selection, then confirm the best ones in order; None if too many fail."""
     sizes = [len(c) for c in choices]
     total = int(np.prod(sizes, dtype=np.int64))
-    chunk = max(1, int(2e7 // max(scenarios.count, 1)))
+    chunk = max(1, int(5e6 // max(scenarios.count, data.n_options, 1)))
     scores = np.empty(total)
     for start in range(0, total, chunk):
         xs = _selections(data, choices, np.arange(start, min(total, start + chunk)))
@@ -332,7 +332,7 @@ def _search_and_bound(data: ProblemData, scenarios: Scenarios, checker: Selectio
                       solver: str, time_limit: float, gap: float, report: Report,
                       should_stop: Callable[[], bool] | None,
                       clock_start: float) -> PTargetOutcome:
-    deadline = clock_start + 0.92 * time_limit  # leaves time to write the result
+    deadline = clock_start + 0.85 * time_limit  # a solver overruns a little; results need writing
     cheap_bound = knapsack_bound(data, scenarios, checker)
     best: FloatArray | None = None
     best_value = -np.inf
@@ -374,7 +374,7 @@ def _search_and_bound(data: ProblemData, scenarios: Scenarios, checker: Selectio
             return PTargetOutcome("infeasible", None, None, "milp")
         if milp.x is not None and checker.is_feasible(milp.x):
             polished = local_search(data, scenarios, checker, milp.x,
-                                    deadline=clock_start + time_limit * 0.97,
+                                    deadline=clock_start + time_limit * 0.9,
                                     should_stop=should_stop)
             for candidate in (milp.x, polished):
                 value = _score(data, scenarios, candidate[None, :])[0]

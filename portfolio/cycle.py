@@ -8,14 +8,28 @@ everything of the quarter is then frozen and the next quarter opens). Anything e
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
+from portfolio.auditpack import PackRecord, build_zip, canonical_json, pack_hash, verify_chain
 from portfolio.errors import Conflict, InvalidInput, PermissionDenied
+from portfolio.evidence import (
+    BeliefStep,
+    CostOutlook,
+    KillProposal,
+    belief_history,
+    kill_proposal,
+    n0_for,
+    uplifted_cost,
+)
 from portfolio.model import (
     AllocationChange,
+    Candidate,
     ChangeKind,
+    Confidence,
     Dissent,
     Evidence,
     EvidenceKind,
@@ -25,10 +39,21 @@ from portfolio.model import (
     QuarterState,
     Rag,
     Role,
+    Sector,
+    StoredAggregate,
     TrajectoryPoint,
     next_quarter,
 )
 from portfolio.quarters import current, require_not_closed
+from portfolio.reports import (
+    Change,
+    ProposedStop,
+    PublicDissent,
+    UpdateContext,
+    classify_changes,
+    draft_update,
+    public_label,
+)
 from portfolio.services import record
 from portfolio.unit_of_work import SqlUnitOfWork
 
@@ -102,32 +127,11 @@ def classify(
     before: dict[str, Holding], after: dict[str, Holding], quarter: str
 ) -> list[AllocationChange]:
     """start / continue / scale up / scale down / stop for each candidate in either allocation
-    (continue = same option and amount within 1 %)."""
-    changes = []
-    for candidate in sorted(set(before) | set(after)):
-        b, a = before.get(candidate), after.get(candidate)
-        if b is None and a is not None:
-            kind = ChangeKind.start
-        elif a is None and b is not None:
-            kind = ChangeKind.stop
-        else:
-            assert a is not None and b is not None
-            if a[0] == b[0] and abs(a[1] - b[1]) <= 0.01 * max(b[1], 1e-9):
-                kind = ChangeKind.continue_
-            else:
-                kind = ChangeKind.scale_up if a[1] >= b[1] else ChangeKind.scale_down
-        changes.append(
-            AllocationChange(
-                quarter=quarter,
-                candidate=candidate,
-                kind=kind,
-                option_before=b[0] if b else None,
-                option_after=a[0] if a else None,
-                amount_before=round(b[1], 6) if b else 0.0,
-                amount_after=round(a[1], 6) if a else 0.0,
-            )
-        )
-    return changes
+    (``reports.classify_changes``: continue = same option and amount within 1 %)."""
+    return [
+        AllocationChange(quarter=quarter, **c.model_dump(exclude={"candidate_label"}))
+        for c in classify_changes(before, after)
+    ]
 
 
 def proposed_changes(uow: SqlUnitOfWork, slug: str, run_id: int) -> list[AllocationChange]:
@@ -323,3 +327,422 @@ def quarters_to_deadline(uow: SqlUnitOfWork, slug: str) -> list[str]:
     while out[-1] < last and len(out) < 200:
         out.append(next_quarter(out[-1]))
     return out
+
+
+# -- belief over time and the estimates the optimiser reads --------------------------------------
+@dataclass
+class OptionBelief:
+    """What is believed about one option: the council's prior, the evidence since, the
+    posterior p fed to the optimiser, and (per candidate) the uplifted remaining cost."""
+
+    option: str
+    prior_p: float
+    prior_source: str
+    n0: float
+    steps: list[BeliefStep]
+    posterior: float
+    kill: KillProposal
+
+
+@dataclass
+class CandidateBelief:
+    candidate: Candidate
+    options: list[OptionBelief]
+    cost: CostOutlook
+
+    @property
+    def proposed_for_stopping(self) -> bool:
+        return all(o.kill.proposed for o in self.options)
+
+
+def _median_confidence(data: dict[str, Any]) -> Confidence:
+    order = [Confidence.low, Confidence.medium, Confidence.high]
+    levels = sorted(
+        order.index(Confidence(c["confidence"]))
+        for c in data.get("contributions", [])
+        if c.get("confidence")
+    )
+    return order[levels[len(levels) // 2]] if levels else Confidence.medium
+
+
+def _as_seen_by(candidate: Candidate, option: str, evidence: list[Evidence]) -> list[Evidence]:
+    """Evidence as it bears on ``option``. A stage gate concerns one option (the first unless it
+    names another); for the others, options being nested, a passed gate counts as a met
+    milestone, and a failed gate fails every bigger option and counts as a missed milestone for
+    the smaller ones."""
+    order = [o.id for o in candidate.options]
+    out = []
+    for ev in evidence:
+        if ev.kind is not EvidenceKind.stage_gate or ev.outcome is None:
+            out.append(ev)
+            continue
+        gate = ev.option or order[0]
+        if gate == option:
+            out.append(ev.model_copy(update={"option": option}))
+        elif ev.outcome:
+            out.append(
+                ev.model_copy(
+                    update={"kind": EvidenceKind.milestone_met, "outcome": None, "option": None}
+                )
+            )
+        elif order.index(gate) < order.index(option):
+            out.append(ev.model_copy(update={"option": option}))
+        else:
+            out.append(
+                ev.model_copy(
+                    update={"kind": EvidenceKind.milestone_missed, "outcome": None, "option": None}
+                )
+            )
+    return out
+
+
+def candidate_belief(
+    uow: SqlUnitOfWork,
+    slug: str,
+    candidate: Candidate,
+    *,
+    aggregates: dict[tuple[str, str], StoredAggregate] | None = None,
+    evidence: list[Evidence] | None = None,
+) -> CandidateBelief:
+    """The prior of each option is the council's latest frozen aggregate (its p, with the
+    scorers' median confidence as the weight of the prior), else the p registered with the
+    candidate; evidence recorded in that round's quarter or later updates it (DESIGN.md §4)."""
+    if aggregates is None:
+        aggregates = {(a.candidate, a.option): a for a in uow.aggregates.all(slug)}
+    if evidence is None:
+        evidence = uow.evidence.all(slug, candidate.id)
+    mission = uow.missions.get(slug)
+    options = []
+    for option in candidate.options:
+        agg = aggregates.get((candidate.id, option.id))
+        if agg is not None:
+            prior_p, source = float(agg.data["p"]), f"council, {agg.quarter}"
+            n0 = n0_for(_median_confidence(agg.data))
+            since = [e for e in evidence if e.quarter >= agg.quarter]
+        else:
+            prior_p, source, n0 = option.p_success, "registered estimate", n0_for("medium")
+            since = list(evidence)
+        steps = belief_history(
+            prior_p, n0, _as_seen_by(candidate, option.id, since), option=option.id
+        )
+        last = steps[-1]
+        posterior = min(max(last.mean, 0.01), 0.99)
+        options.append(
+            OptionBelief(
+                option.id,
+                prior_p,
+                source,
+                n0,
+                steps,
+                posterior,
+                kill_proposal(posterior, mission.kill_threshold),
+            )
+        )
+    total = max((o.total_cost for o in candidate.options), default=0.0)
+    return CandidateBelief(candidate, options, uplifted_cost(total, evidence))
+
+
+def current_estimates(uow: SqlUnitOfWork, slug: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per option, what the problem file uses: the council's pooled impact and cost (latest
+    closed round), the posterior p after evidence, and the cost range scaled by the
+    candidate's cost-actuals uplift."""
+    aggregates = {(a.candidate, a.option): a for a in uow.aggregates.all(slug)}
+    evidence_by: dict[str, list[Evidence]] = {}
+    for ev in uow.evidence.all(slug):
+        evidence_by.setdefault(ev.candidate, []).append(ev)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for candidate in uow.candidates.all(slug):
+        belief = candidate_belief(
+            uow, slug, candidate, aggregates=aggregates, evidence=evidence_by.get(candidate.id, [])
+        )
+        factor = belief.cost.uplift_factor if belief.cost.has_actuals else 1.0
+        for option, ob in zip(candidate.options, belief.options, strict=True):
+            agg = aggregates.get((candidate.id, option.id))
+            if agg is not None:
+                impact, cost = agg.data["impact"], agg.data["cost"]
+            else:
+                impact = option.impact.model_dump()
+                cost = option.cost_range.model_dump() if option.cost_range else None
+            if cost is not None and factor != 1.0:
+                cost = {k: cost[k] * factor for k in ("low", "most_likely", "high")}
+            if agg is None and ob.posterior == option.p_success and cost is None:
+                continue
+            out[(candidate.id, option.id)] = {"p": ob.posterior, "impact": impact, "cost": cost}
+    return out
+
+
+# -- the update letter's content -----------------------------------------------------------------
+def public_names(uow: SqlUnitOfWork, slug: str) -> dict[str, str]:
+    """Candidate id → what public outputs show (platform and tier only if sensitive)."""
+    return {c.id: public_label(c) for c in uow.candidates.all(slug)}
+
+
+def update_context(uow: SqlUnitOfWork, slug: str, label: str) -> UpdateContext:
+    """Everything the letter of quarter ``label`` says, from the stored cycle data."""
+    mission = uow.missions.get(slug)
+    quarter = uow.missions.quarter(slug, label)
+    if quarter.approved_run is None or quarter.rag is None:
+        raise Conflict("approve an allocation before drafting the update")
+    run = uow.runs.get(slug, quarter.approved_run)
+    result = run.result or {}
+    oos = (result.get("metrics") or {}).get("out_of_sample") or {}
+    spend = result.get("spend") or {}
+    names = public_names(uow, slug)
+    planned = {p.quarter: p.planned_p_target for p in uow.cycle.trajectory(slug)}
+    prev = previous_quarter(uow, slug, label)
+    prev_p = None
+    if prev is not None and prev.approved_run is not None:
+        prev_result = uow.runs.get(slug, prev.approved_run).result or {}
+        prev_p = ((prev_result.get("metrics") or {}).get("out_of_sample") or {}).get("p_target")
+    evidence = [e for e in uow.evidence.all(slug) if e.quarter == label]
+    counts: dict[EvidenceKind, int] = {}
+    for e in evidence:
+        counts[e.kind] = counts.get(e.kind, 0) + 1
+    sectors = {m.username: m.sector for m in uow.missions.council(slug)}
+    stops = []
+    for candidate in uow.candidates.all(slug):
+        belief = candidate_belief(uow, slug, candidate)
+        if belief.proposed_for_stopping:
+            stops.append(
+                ProposedStop(
+                    candidate_label=names[candidate.id],
+                    posterior_p=max(o.posterior for o in belief.options),
+                    threshold=mission.kill_threshold,
+                )
+            )
+    flags = []
+    for flag in result.get("flags", []):
+        words = (
+            "an award above the Delegated Authority Limit"
+            if flag["kind"] == "above_dal"
+            else "novel, contentious or repercussive spending"
+        )
+        flags.append(
+            f"{names.get(flag['candidate'], flag['candidate'])}: {words} (£{flag['amount']:,.1f}m)"
+        )
+    nxt = next_quarter(label)
+    return UpdateContext(
+        mission_name=mission.name,
+        target=mission.target,
+        unit=mission.unit,
+        deadline=mission.deadline,
+        quarter=label,
+        rag=quarter.rag_shown or quarter.rag,
+        rag_computed=quarter.rag,
+        rag_override_reason=quarter.rag_reason,
+        green_threshold=mission.rag_green,
+        amber_threshold=mission.rag_amber,
+        p_target=oos.get("p_target"),
+        planned_p_target=planned.get(label),
+        previous_p_target=prev_p,
+        expected_impact=max(float(oos.get("expected_impact", 0.0)), 0.0),
+        cvar_shortfall=oos.get("cvar_shortfall"),
+        cvar_alpha=(run.problem.get("policy") or {}).get("cvar_alpha"),
+        spend_total=float(spend.get("total", 0.0)),
+        budget_total=sum(e.total for e in mission.envelopes),
+        spend_by_platform=spend.get("by_platform", {}),
+        n_funded=len(holdings(run)),
+        n_candidates=len(names),
+        changes=[
+            Change(
+                candidate_label=names.get(c.candidate, c.candidate),
+                **c.model_dump(exclude={"quarter", "contracted"}),
+            )
+            for c in uow.cycle.changes(slug, label)
+        ],
+        evidence_counts=counts,
+        stage_gates_passed=sum(
+            1 for e in evidence if e.kind is EvidenceKind.stage_gate and e.outcome
+        ),
+        stage_gates_failed=sum(
+            1 for e in evidence if e.kind is EvidenceKind.stage_gate and e.outcome is False
+        ),
+        flags=flags,
+        proposed_stops=stops,
+        dissents=[
+            PublicDissent(member_sector=sectors.get(d.author, Sector.civil_society), text=d.text)
+            for d in uow.cycle.dissents(slug, label)
+        ],
+        next_quarter=nxt,
+        next_planned_p_target=planned.get(nxt),
+    )
+
+
+def draft_letter(uow: SqlUnitOfWork, slug: str, label: str) -> str:
+    return draft_update(update_context(uow, slug, label))
+
+
+# -- closing a quarter ---------------------------------------------------------------------------
+def pack_content(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, Any]:
+    """Everything that decided quarter ``label``: the approved run's problem file and result
+    (seed, solver and version in them), the policy, the CEO's overrides with reasons, the
+    changes with reasons, RAG, dissents, the update, and the council's inputs."""
+    quarter = uow.missions.quarter(slug, label)
+    assert quarter.approved_run is not None
+    run = uow.runs.get(slug, quarter.approved_run)
+    update = uow.cycle.update(slug, label)
+    return {
+        "format": "mission-portfolio/audit-pack",
+        "version": 1,
+        "mission": slug,
+        "quarter": label,
+        "approved": {"by": quarter.approved_by, "at": quarter.approved_at},
+        "run": {
+            "objective": run.objective,
+            "solver": run.solver,
+            "note": run.note,
+            "started_by": run.started_by,
+            "seed": (run.problem.get("scenarios") or {}).get("seed"),
+            "policy": run.problem.get("policy"),
+            "solver_report": (run.result or {}).get("solver"),
+            "problem": run.problem,
+            "result": run.result,
+        },
+        "overrides": [
+            {
+                "candidate": ref,
+                "kind": "lock" if ref in run.problem["policy"].get("locks", []) else "exclusion",
+                "reason": reason,
+            }
+            for ref, reason in sorted(run.overrides.items())
+        ],
+        "changes": [_json(c) for c in uow.cycle.changes(slug, label)],
+        "rag": {
+            "computed": quarter.rag,
+            "override": quarter.rag_override,
+            "reason": quarter.rag_reason,
+        },
+        "dissents": [_json(d) for d in uow.cycle.dissents(slug, label)],
+        "update": _json(update),
+        "inputs": {
+            "scores": [_json(s) for s in uow.scores.all(slug) if s.quarter == label],
+            "aggregates": [_json(a) for a in uow.aggregates.all(slug, label)],
+            "evidence": [_json(e) for e in uow.evidence.all(slug) if e.quarter == label],
+        },
+    }
+
+
+def close_quarter(uow: SqlUnitOfWork, actor: str, slug: str) -> Quarter:
+    """Freeze the current quarter into its audit pack (chained to the previous quarter's hash)
+    and open the next quarter. Needs an approved allocation and a published update."""
+    quarter = current(uow, slug)
+    if quarter.state is not QuarterState.approved:
+        raise Conflict(f"{quarter.label} has no approved allocation; approve one first")
+    update = uow.cycle.update(slug, quarter.label)
+    if update is None or not update.published:
+        raise Conflict("publish the quarter's update before closing it")
+    closed = [
+        q
+        for q in uow.missions.quarters(slug)
+        if q.state is QuarterState.closed and q.pack_hash is not None
+    ]
+    previous_hash = closed[-1].pack_hash if closed else None
+    content = json.loads(canonical_json(pack_content(uow, slug, quarter.label)))
+    digest = pack_hash(content, previous_hash)
+    uow.missions.set_quarter(
+        slug,
+        quarter.label,
+        state=QuarterState.closed.value,
+        closed_at=uow.now(),
+        pack=content,
+        pack_hash=digest,
+        pack_previous_hash=previous_hash,
+    )
+    nxt = next_quarter(quarter.label)
+    if nxt not in {q.label for q in uow.missions.quarters(slug)}:
+        uow.missions.add_quarter(slug, Quarter(label=nxt))
+    record(
+        uow,
+        actor,
+        slug,
+        "quarter",
+        quarter.label,
+        "closed",
+        after={"pack_hash": digest, "previous_hash": previous_hash, "next_quarter": nxt},
+    )
+    return uow.missions.quarter(slug, quarter.label)
+
+
+def audit_pack_zip(uow: SqlUnitOfWork, slug: str, label: str) -> bytes:
+    """The closed quarter's audit pack as one zip: the problem and result files, the pack and
+    its hash, and the update letter."""
+    quarter = uow.missions.quarter(slug, label)
+    content = uow.missions.pack(slug, label)
+    if quarter.state is not QuarterState.closed or content is None:
+        raise Conflict(f"{label} is not closed: its audit pack is made when it closes")
+    files: dict[str, bytes | str] = {
+        "pack.json": json.dumps(content, indent=2, sort_keys=True),
+        "problem.json": json.dumps(content["run"]["problem"], indent=2),
+        "result.json": json.dumps(content["run"]["result"], indent=2),
+        "hash.txt": f"sha256 {quarter.pack_hash}\nprevious {quarter.pack_previous_hash}\n",
+        "README.txt": (
+            f"Audit pack of {slug}, quarter {label}.\n"
+            "pack.json holds everything that decided the quarter; problem.json re-solves with\n"
+            "`mission-portfolio solve problem.json` to the same allocation (result.json).\n"
+            "hash.txt: SHA-256 of the canonical JSON of {previous, content}, chained to the\n"
+            "previous quarter's pack; `mission-portfolio verify MISSION` checks the chain.\n"
+        ),
+    }
+    if content.get("update"):
+        files["update.md"] = content["update"]["body"]
+    return build_zip(files)
+
+
+def verify(uow: SqlUnitOfWork, slug: str) -> list[str]:
+    """Problems with the chain of audit packs (empty when history is intact)."""
+    packs: list[PackRecord] = []
+    for q in uow.missions.quarters(slug):
+        if q.state is QuarterState.closed:
+            packs.append(
+                (
+                    q.label,
+                    uow.missions.pack(slug, q.label) or {},
+                    q.pack_hash or "",
+                    q.pack_previous_hash,
+                )
+            )
+    return verify_chain(packs)
+
+
+# -- public outputs ------------------------------------------------------------------------------
+PUBLIC_COLUMNS = [
+    "candidate",
+    "organisation",
+    "platform",
+    "tier",
+    "option",
+    "envelope",
+    "year",
+    "amount_m",
+]
+
+
+def published_quarters(uow: SqlUnitOfWork, slug: str) -> list[QuarterlyUpdate]:
+    return [u for u in uow.cycle.updates(slug) if u.published]
+
+
+def public_allocation(uow: SqlUnitOfWork, slug: str, label: str) -> list[dict[str, Any]]:
+    """The approved allocation of a published quarter as open data: a commercially sensitive
+    candidate appears only as its platform and tier, never by name or organisation."""
+    quarter = uow.missions.quarter(slug, label)
+    if quarter.approved_run is None:
+        return []
+    run = uow.runs.get(slug, quarter.approved_run)
+    candidates = {c.id: c for c in uow.candidates.all(slug)}
+    rows = []
+    for f in (run.result or {}).get("funding", []):
+        c = candidates.get(f["candidate"])
+        sensitive = c is None or c.commercially_sensitive
+        rows.append(
+            {
+                "candidate": public_label(c) if c else "A withdrawn candidate",
+                "organisation": "" if sensitive or c is None else c.organisation,
+                "platform": c.platform if c else "",
+                "tier": c.tier.value if c else "",
+                "option": f["option"],
+                "envelope": f["envelope"],
+                "year": f["year"],
+                "amount_m": round(float(f["amount"]), 6),
+            }
+        )
+    return sorted(rows, key=lambda r: (r["platform"], r["candidate"], r["year"], r["envelope"]))

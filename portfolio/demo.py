@@ -966,12 +966,10 @@ def demo_document() -> MissionDocument:
         council=[CouncilMember(username=name, sector=sector) for name, _, sector in _COUNCIL],
         candidates=[_candidate(cand) for cand in _CANDIDATES],
         quarters=[
-            Quarter(
-                label=CLOSED_QUARTERS[0], state=QuarterState.closed, scoring=ScoringState.closed
-            ),
-            Quarter(
-                label=CLOSED_QUARTERS[1], state=QuarterState.closed, scoring=ScoringState.closed
-            ),
+            # the past quarters are replayed through the cycle (approve, publish, close) by
+            # portfolio.demo_loader, so they start open with their scoring rounds closed
+            Quarter(label=CLOSED_QUARTERS[0], state=QuarterState.open, scoring=ScoringState.closed),
+            Quarter(label=CLOSED_QUARTERS[1], state=QuarterState.open, scoring=ScoringState.closed),
             Quarter(label=CURRENT_QUARTER, state=QuarterState.open, scoring=ScoringState.open),
         ],
         scores=_scores(),

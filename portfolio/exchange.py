@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal, Self
+from typing import Any, Final, Literal, Self
 
 from pydantic import Field, model_validator
 
 from portfolio.model import (
+    AllocationChange,
     AuditEntry,
     Candidate,
     Challenge,
     CouncilMember,
+    Dissent,
     Evidence,
     Mission,
+    OptimiserRun,
     Quarter,
+    QuarterlyUpdate,
     Role,
     Score,
     SeedAnswer,
     SeedQuestion,
     StoredAggregate,
     Strict,
+    TrajectoryPoint,
     User,
     Username,
     check_candidate_fits_mission,
@@ -50,6 +55,16 @@ class MissionDocument(Strict):
     seed_questions: list[SeedQuestion] = Field(default_factory=list)
     seed_answers: list[SeedAnswer] = Field(default_factory=list)
     aggregates: list[StoredAggregate] = Field(default_factory=list)
+    runs: list[OptimiserRun] = Field(
+        default_factory=list, description="ids number the runs 1, 2, … within the document"
+    )
+    changes: list[AllocationChange] = Field(default_factory=list)
+    dissents: list[Dissent] = Field(default_factory=list)
+    updates: list[QuarterlyUpdate] = Field(default_factory=list)
+    trajectory: list[TrajectoryPoint] = Field(default_factory=list)
+    packs: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="closed quarter -> its audit pack content"
+    )
     audit: list[AuditEntry] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -98,4 +113,19 @@ class MissionDocument(Strict):
                     f"aggregates.{i}: {agg.quarter} {agg.candidate}/{agg.option} "
                     "is not an option and quarter of the mission"
                 )
+        run_ids = {r.id for r in self.runs}
+        for i, q in enumerate(self.quarters):
+            if q.approved_run is not None and q.approved_run not in run_ids:
+                raise ValueError(f"quarters.{i}.approved_run: run {q.approved_run} is not in runs")
+        labelled = [
+            *(("changes", i, c.quarter) for i, c in enumerate(self.changes)),
+            *(("dissents", i, d.quarter) for i, d in enumerate(self.dissents)),
+            *(("updates", i, u.quarter) for i, u in enumerate(self.updates)),
+        ]
+        for name, i, label in labelled:
+            if label not in quarters:
+                raise ValueError(f"{name}.{i}.quarter: {label} is not a quarter")
+        for label in self.packs:
+            if label not in quarters:
+                raise ValueError(f"packs.{label}: not a quarter of the mission")
         return self

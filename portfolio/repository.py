@@ -1023,11 +1023,10 @@ class CycleLog:
 
     def _quarter_ids(self, slug: str) -> dict[int, str]:
         mission = Missions(self.session).row(slug)
-        return dict(
-            self.session.execute(
-                select(QuarterRow.id, QuarterRow.label).where(QuarterRow.mission_id == mission.id)
-            ).tuples()
+        rows = self.session.execute(
+            select(QuarterRow.id, QuarterRow.label).where(QuarterRow.mission_id == mission.id)
         )
+        return {quarter_id: label for quarter_id, label in rows}  # noqa: C416 - a Row, not a pair
 
     # changes
     def set_changes(self, slug: str, label: str, changes: list[AllocationChange]) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 from optimiser.problem import Policy, load_problem
 from optimiser.result import Progress
 from optimiser.solve import solve
-from portfolio.council import latest_aggregates
 from portfolio.errors import InvalidInput
 from portfolio.model import EvidenceKind, OptimiserRun
 from portfolio.quarters import current_quarter as current_quarter
@@ -35,7 +34,10 @@ def export_problem(
     seed: int = 42,
     budget_scale: float = 1.0,
 ) -> dict[str, Any]:
-    """The problem file the mission's current data gives (``budget_scale`` for a what-if)."""
+    """The problem file the mission's current data gives (``budget_scale`` for a what-if): the
+    council's frozen aggregates updated by the evidence since (``cycle.current_estimates``)."""
+    from portfolio.cycle import current_estimates
+
     mission = uow.missions.get(slug)
     if budget_scale != 1.0:
         mission = mission.model_copy(
@@ -54,7 +56,7 @@ def export_problem(
         mission,
         uow.candidates.all(slug),
         policy,
-        estimates=latest_aggregates(uow, slug),
+        estimates=current_estimates(uow, slug),
         scenarios=scenarios,
         seed=seed,
     )

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from portfolio.errors import Conflict, InvalidInput, NotFound
 from portfolio.exchange import MemberRole, MissionDocument
 from portfolio.model import (
+    AllocationChange,
     AuditEntry,
     Candidate,
     CouncilMember,
@@ -224,6 +225,10 @@ def update_candidate(
 def export_mission(uow: SqlUnitOfWork, slug: str) -> MissionDocument:
     """The whole mission as one document; ``import_mission`` reads it back exactly."""
     mission = uow.missions.get(slug)
+    quarters = uow.missions.quarters(slug)
+    runs = sorted(uow.runs.all(slug), key=lambda r: r.id or 0)
+    number = {r.id: i for i, r in enumerate(runs, start=1)}  # document-local run numbers
+    runs = [r.model_copy(update={"id": number[r.id]}) for r in runs]
     roles = uow.missions.roles(slug)
     council = uow.missions.council(slug)
     usernames = sorted({r.username for r in roles} | {c.username for c in council})
@@ -233,13 +238,24 @@ def export_mission(uow: SqlUnitOfWork, slug: str) -> MissionDocument:
         roles=[MemberRole(username=r.username, role=r.role) for r in roles],
         council=council,
         candidates=uow.candidates.all(slug),
-        quarters=uow.missions.quarters(slug),
+        quarters=[
+            q.model_copy(update={"approved_run": number.get(q.approved_run)})
+            if q.approved_run is not None
+            else q
+            for q in quarters
+        ],
         scores=uow.scores.all(slug),
         evidence=uow.evidence.all(slug),
         challenges=[c for _, c in uow.challenges.all(slug)],
         seed_questions=uow.seeds.questions(slug),
         seed_answers=uow.seeds.answers(slug),
         aggregates=uow.aggregates.all(slug),
+        runs=runs,
+        changes=uow.cycle.changes(slug),
+        dissents=uow.cycle.dissents(slug),
+        updates=uow.cycle.updates(slug),
+        trajectory=uow.cycle.trajectory(slug),
+        packs={q.label: pack for q in quarters if (pack := uow.missions.pack(slug, q.label))},
         audit=list(reversed(uow.audit.all(slug))),
     )
 
@@ -261,7 +277,7 @@ def import_mission(uow: SqlUnitOfWork, actor: str, document: MissionDocument) ->
     for candidate in document.candidates:
         uow.candidates.add(slug, candidate)
     for quarter in document.quarters:
-        uow.missions.add_quarter(slug, quarter)
+        uow.missions.add_quarter(slug, quarter.model_copy(update={"approved_run": None}))
     uow.flush()
     for score in document.scores:
         uow.scores.add(slug, score)
@@ -278,6 +294,36 @@ def import_mission(uow: SqlUnitOfWork, actor: str, document: MissionDocument) ->
         by_quarter.setdefault(aggregate.quarter, []).append(aggregate)
     for label, aggregates in by_quarter.items():
         uow.aggregates.replace(slug, label, aggregates)
+    new_ids = {run.id: uow.runs.add(slug, run) for run in document.runs}
+    for run in document.runs:
+        uow.runs.update(
+            new_ids[run.id],
+            status=run.status,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            result=run.result,
+            progress=run.progress,
+            error=run.error,
+        )
+    for quarter in document.quarters:
+        if quarter.approved_run is not None or quarter.label in document.packs:
+            uow.missions.set_quarter(
+                slug,
+                quarter.label,
+                approved_run_id=new_ids.get(quarter.approved_run),
+                pack=document.packs.get(quarter.label),
+            )
+    changes_by: dict[str, list[AllocationChange]] = {}
+    for change in document.changes:
+        changes_by.setdefault(change.quarter, []).append(change)
+    for label, changes in changes_by.items():
+        uow.cycle.set_changes(slug, label, changes)
+    for dissent in document.dissents:
+        uow.cycle.add_dissent(slug, dissent)
+    for update in document.updates:
+        uow.cycle.set_update(slug, update)
+    if document.trajectory:
+        uow.cycle.set_trajectory(slug, document.trajectory)
     for entry in document.audit:
         uow.audit.add(entry)
     record(

@@ -47,7 +47,8 @@ def option_entry(
     if pooled is not None:
         entry["p_success"] = pooled["p"]
         entry["impact"] = _three(pooled["impact"])
-        entry["cost_range"] = _three(pooled["cost"])
+        if pooled.get("cost") is not None:
+            entry["cost_range"] = _three(pooled["cost"])
     return entry
 
 

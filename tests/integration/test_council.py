@@ -182,14 +182,24 @@ def test_closing_the_round_freezes_aggregates_that_the_problem_file_then_uses(
         frozen = {(a.candidate, a.option): a.data for a in uow.aggregates.all(DEMO, QUARTER)}
     engine.dispose()
     assert frozen
+    with_evidence = {e["candidate"] for e in evidence_of(client)}
+    checked = 0
     for candidate in problem["candidates"]:
         for option in candidate["options"]:
             key = (candidate["id"], option["id"])
-            if key in frozen:
+            assert key in frozen
+            assert option["impact"]["mode"] == frozen[key]["impact"]["most_likely"]
+            if candidate["id"] not in with_evidence:  # evidence would update p and cost
                 assert option["p_success"] == frozen[key]["p"] == live[key]["p"]
                 assert option["cost_range"]["mode"] == frozen[key]["cost"]["most_likely"]
+                checked += 1
+    assert checked > 10
     traced = next(iter(frozen.values()))["contributions"]
     assert traced and {"member", "weight", "p"} <= set(traced[0])
+
+
+def evidence_of(client: TestClient) -> list[dict]:
+    return client.get(f"/api/v1/missions/{DEMO}/evidence").json()
 
 
 def test_changing_the_aggregation_method_is_audited(client: TestClient):

@@ -11,7 +11,7 @@ from api.deps import FormDep, MissionAccess, MissionContext, UowDep
 from api.forms import MAX_OPTIONS, candidate_from_form, candidate_values, values_of
 from api.permissions import Perm
 from api.templating import render
-from portfolio import services
+from portfolio import cycle, quarters, services
 from portfolio.errors import Conflict, InvalidInput
 from portfolio.model import OrganisationType, Tier
 from portfolio.unit_of_work import SqlUnitOfWork
@@ -98,23 +98,32 @@ def create(request: Request, ctx: Register, form: FormDep, uow: UowDep) -> Respo
     )
 
 
+def detail_context(uow: SqlUnitOfWork, ctx: MissionContext, candidate_id: str) -> dict[str, Any]:
+    """The candidate page: facts, options, belief over time, evidence, challenges."""
+    from api.routes.html.cycle import EVIDENCE_KINDS
+
+    candidate = uow.candidates.get(ctx.slug, candidate_id)
+    try:
+        quarter = quarters.current_quarter(uow, ctx.slug)
+    except Conflict:
+        quarter = None
+    return {
+        "mission": uow.missions.get(ctx.slug),
+        "ctx": ctx,
+        "candidate": candidate,
+        "evidence": uow.evidence.all(ctx.slug, candidate_id),
+        "belief": cycle.candidate_belief(uow, ctx.slug, candidate),
+        "evidence_kinds": EVIDENCE_KINDS,
+        "current_quarter": quarter,
+        "today": uow.now().date().isoformat(),
+        "challenges": uow.challenges.all(ctx.slug, candidate_id),
+        "history": uow.audit.all(ctx.slug, entity="candidate", entity_id=candidate_id, limit=20),
+    }
+
+
 @router.get("/missions/{slug}/candidates/{candidate_id}")
 def detail(request: Request, ctx: ViewMission, candidate_id: str, uow: UowDep) -> Response:
-    candidate = uow.candidates.get(ctx.slug, candidate_id)
-    return render(
-        request,
-        "candidates/detail.html",
-        {
-            "mission": uow.missions.get(ctx.slug),
-            "ctx": ctx,
-            "candidate": candidate,
-            "evidence": uow.evidence.all(ctx.slug, candidate_id),
-            "challenges": uow.challenges.all(ctx.slug, candidate_id),
-            "history": uow.audit.all(
-                ctx.slug, entity="candidate", entity_id=candidate_id, limit=20
-            ),
-        },
-    )
+    return render(request, "candidates/detail.html", detail_context(uow, ctx, candidate_id))
 
 
 @router.get("/missions/{slug}/candidates/{candidate_id}/edit")

@@ -12,8 +12,9 @@ from api.deps import FormDep, MissionAccess, MissionContext, UowDep, UserDep
 from api.forms import mission_from_form, mission_values, values_of
 from api.permissions import Perm
 from api.templating import render
-from portfolio import services
+from portfolio import cycle, quarters, services
 from portfolio.errors import Conflict, InvalidInput
+from portfolio.reports import RAG_LABELS
 from portfolio.unit_of_work import SqlUnitOfWork
 
 router = APIRouter(include_in_schema=False)
@@ -45,6 +46,20 @@ def mission_list(request: Request, user: UserDep, uow: UowDep) -> Response:
     )
 
 
+def trajectory_points(uow: SqlUnitOfWork, slug: str) -> list[dict[str, object]]:
+    """Per quarter to the deadline: planned P(target) and the approved portfolio's actual."""
+    planned = {p.quarter: p.planned_p_target for p in uow.cycle.trajectory(slug)}
+    actual: dict[str, float] = {}
+    for q in uow.missions.quarters(slug):
+        if q.approved_run is not None:
+            result = uow.runs.get(slug, q.approved_run).result or {}
+            oos = (result.get("metrics") or {}).get("out_of_sample") or {}
+            if "p_target" in oos:
+                actual[q.label] = float(oos["p_target"])
+    labels = cycle.quarters_to_deadline(uow, slug)
+    return [{"quarter": q, "planned": planned.get(q), "actual": actual.get(q)} for q in labels]
+
+
 def dashboard_context(uow: SqlUnitOfWork, ctx: MissionContext) -> dict[str, object]:
     mission = uow.missions.get(ctx.slug)
     candidates = uow.candidates.all(ctx.slug)
@@ -52,6 +67,15 @@ def dashboard_context(uow: SqlUnitOfWork, ctx: MissionContext) -> dict[str, obje
     for c in candidates:
         by_platform[c.platform].append(c)
     totals = {y: sum(e.budget.get(y, 0.0) for e in mission.envelopes) for y in mission.years}
+    try:
+        current = quarters.current(uow, ctx.slug)
+    except Conflict:
+        current = None
+    stops = [
+        b.candidate
+        for b in (cycle.candidate_belief(uow, ctx.slug, c) for c in candidates)
+        if b.proposed_for_stopping
+    ]
     return {
         "mission": mission,
         "ctx": ctx,
@@ -60,8 +84,13 @@ def dashboard_context(uow: SqlUnitOfWork, ctx: MissionContext) -> dict[str, obje
         "year_totals": totals,
         "grand_total": sum(totals.values()),
         "quarters": uow.missions.quarters(ctx.slug),
+        "current": current,
         "council": uow.missions.council(ctx.slug),
         "roles": uow.missions.roles(ctx.slug),
+        "trajectory": trajectory_points(uow, ctx.slug),
+        "stops": stops,
+        "rag_labels": RAG_LABELS,
+        "published": cycle.published_quarters(uow, ctx.slug),
     }
 
 

@@ -11,22 +11,30 @@ from pydantic import BaseModel, Field, ValidationError
 from api.deps import GlobalAccess, MissionAccess, MissionContext, UowDep, UserDep
 from api.permissions import Perm
 from optimiser.problem import Policy
-from portfolio import council, services
+from portfolio import council, cycle, quarters, services
 from portfolio import runs as run_service
-from portfolio.errors import InvalidInput, validation_errors
+from portfolio.errors import InvalidInput, NotFound, validation_errors
 from portfolio.model import (
     AggregationMethod,
+    AllocationChange,
     AuditEntry,
     Candidate,
     Confidence,
+    Dissent,
+    Evidence,
+    EvidenceKind,
     Mission,
     Name,
     OptimiserRun,
+    Quarter,
+    QuarterlyUpdate,
+    Rag,
     Role,
     RoleAssignment,
     Score,
     ScoringState,
     ThreePoint,
+    TrajectoryPoint,
     User,
     Username,
 )
@@ -416,3 +424,165 @@ def aggregates(ctx: ViewMission, uow: UowDep, quarter: str | None = None) -> lis
                 }
             )
     return out
+
+
+# -- the quarterly cycle -------------------------------------------------------------------------
+RecordEvidence = Annotated[MissionContext, Depends(MissionAccess(Perm.record_evidence))]
+ManageCycle = Annotated[MissionContext, Depends(MissionAccess(Perm.manage_cycle))]
+DissentDep = Annotated[MissionContext, Depends(MissionAccess(Perm.dissent))]
+
+
+class NewEvidence(BaseModel):
+    """Evidence about a candidate, recorded in the current quarter."""
+
+    kind: EvidenceKind
+    date: dt.date
+    summary: str = Field(min_length=1, max_length=200)
+    diagnosticity: float = Field(1.0, gt=0, le=10)
+    trl: int | None = Field(None, ge=1, le=9)
+    cost_actual: float | None = Field(None, ge=0)
+    cost_planned: float | None = Field(None, ge=0)
+    outcome: bool | None = None
+    option: str | None = None
+
+
+class Approval(BaseModel):
+    reasons: dict[str, str] = Field(
+        default_factory=dict, description="candidate -> reason for its change"
+    )
+    contracted: list[str] = Field(
+        default_factory=list, description="funded candidates whose awards are contracted"
+    )
+
+
+class RagOverride(BaseModel):
+    rag: Rag | None = None
+    reason: str = Field("", max_length=5000)
+
+
+class DissentText(BaseModel):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class UpdateText(BaseModel):
+    body: str = Field(min_length=1, max_length=40_000)
+    publish: bool = False
+
+
+class QuarterView(BaseModel):
+    quarter: Quarter
+    changes: list[AllocationChange]
+    dissents: list[Dissent]
+    update: QuarterlyUpdate | None
+
+
+def _quarter_view(uow: SqlUnitOfWork, slug: str, label: str) -> QuarterView:
+    return QuarterView(
+        quarter=uow.missions.quarter(slug, label),
+        changes=uow.cycle.changes(slug, label),
+        dissents=uow.cycle.dissents(slug, label),
+        update=uow.cycle.update(slug, label),
+    )
+
+
+@router.get("/missions/{slug}/evidence", response_model=list[Evidence])
+def evidence(ctx: ViewMission, uow: UowDep, candidate: str | None = None) -> list[Evidence]:
+    return uow.evidence.all(ctx.slug, candidate)
+
+
+@router.post(
+    "/missions/{slug}/candidates/{candidate_id}/evidence", response_model=Evidence, status_code=201
+)
+def record_evidence(
+    ctx: RecordEvidence, candidate_id: str, body: NewEvidence, uow: UowDep
+) -> Evidence:
+    try:
+        item = Evidence(
+            candidate=candidate_id,
+            quarter=quarters.current_quarter(uow, ctx.slug),
+            **body.model_dump(),
+        )
+    except ValidationError as exc:
+        raise InvalidInput.from_validation(exc) from exc
+    cycle.record_evidence(uow, ctx.user.username, ctx.slug, item)
+    uow.commit()
+    return uow.evidence.all(ctx.slug, candidate_id)[-1]
+
+
+@router.get("/missions/{slug}/quarters", response_model=list[Quarter])
+def quarter_list(ctx: ViewMission, uow: UowDep) -> list[Quarter]:
+    return uow.missions.quarters(ctx.slug)
+
+
+@router.get("/missions/{slug}/quarters/{label}", response_model=QuarterView)
+def quarter(ctx: ViewMission, label: str, uow: UowDep) -> QuarterView:
+    """A quarter: state, approved run, RAG, changes with reasons, dissent and the update."""
+    if label not in {q.label for q in uow.missions.quarters(ctx.slug)}:
+        raise NotFound(f"no quarter {label}")
+    return _quarter_view(uow, ctx.slug, label)
+
+
+@router.post("/missions/{slug}/runs/{run_id}/approve", response_model=QuarterView)
+def approve_run(ctx: ManageCycle, run_id: int, body: Approval, uow: UowDep) -> QuarterView:
+    """Approve a run as the current quarter's allocation (each start, scale and stop needs a
+    reason)."""
+    cycle.approve_run(
+        uow,
+        ctx.user.username,
+        ctx.slug,
+        run_id,
+        reasons=body.reasons,
+        contracted=set(body.contracted),
+    )
+    uow.commit()
+    return _quarter_view(uow, ctx.slug, uow.runs.get(ctx.slug, run_id).quarter)
+
+
+@router.post("/missions/{slug}/quarter/rag", response_model=QuarterView)
+def override_rag(ctx: ManageCycle, body: RagOverride, uow: UowDep) -> QuarterView:
+    cycle.override_rag(uow, ctx.user.username, ctx.slug, body.rag, body.reason)
+    uow.commit()
+    return _quarter_view(uow, ctx.slug, quarters.current_quarter(uow, ctx.slug))
+
+
+@router.post("/missions/{slug}/quarter/dissent", response_model=QuarterView)
+def add_dissent(ctx: DissentDep, body: DissentText, uow: UowDep) -> QuarterView:
+    cycle.add_dissent(uow, ctx.user.username, ctx.roles, ctx.slug, body.text)
+    uow.commit()
+    return _quarter_view(uow, ctx.slug, quarters.current_quarter(uow, ctx.slug))
+
+
+@router.get("/missions/{slug}/quarter/draft-update")
+def draft_update(ctx: ManageCycle, uow: UowDep) -> dict[str, str]:
+    """The letter the product drafts for the current quarter."""
+    label = quarters.current_quarter(uow, ctx.slug)
+    return {"quarter": label, "body": cycle.draft_letter(uow, ctx.slug, label)}
+
+
+@router.put("/missions/{slug}/quarter/update", response_model=QuarterView)
+def save_update(ctx: ManageCycle, body: UpdateText, uow: UowDep) -> QuarterView:
+    cycle.save_update(uow, ctx.user.username, ctx.slug, body.body, publish=body.publish)
+    uow.commit()
+    return _quarter_view(uow, ctx.slug, quarters.current_quarter(uow, ctx.slug))
+
+
+@router.post("/missions/{slug}/quarter/close", response_model=QuarterView)
+def close_quarter(ctx: ManageCycle, uow: UowDep) -> QuarterView:
+    """Close the current quarter into its audit pack and open the next."""
+    closed = cycle.close_quarter(uow, ctx.user.username, ctx.slug)
+    uow.commit()
+    return _quarter_view(uow, ctx.slug, closed.label)
+
+
+@router.get("/missions/{slug}/trajectory", response_model=list[TrajectoryPoint])
+def trajectory(ctx: ViewMission, uow: UowDep) -> list[TrajectoryPoint]:
+    return uow.cycle.trajectory(ctx.slug)
+
+
+@router.put("/missions/{slug}/trajectory", response_model=list[TrajectoryPoint])
+def set_trajectory(
+    ctx: ManageCycle, body: list[TrajectoryPoint], uow: UowDep
+) -> list[TrajectoryPoint]:
+    cycle.set_trajectory(uow, ctx.user.username, ctx.slug, body)
+    uow.commit()
+    return uow.cycle.trajectory(ctx.slug)

@@ -1,0 +1,113 @@
+"""What the public sees without signing in: published quarterly updates and their open data."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.deps import UowDep
+from api.templating import render
+from portfolio import cycle
+from portfolio.csvio import to_csv
+from portfolio.errors import NotFound
+from portfolio.model import QuarterlyUpdate
+from portfolio.reports import RAG_LABELS, RAG_SOURCE, RAG_WORDING, SECTOR_WORDS
+from portfolio.unit_of_work import SqlUnitOfWork
+
+router = APIRouter(include_in_schema=False)
+
+
+def _label(quarter: str) -> str:
+    """Accept ``2026-27 Q3`` and the URL-friendly ``2026-27-Q3``."""
+    return quarter.replace("-Q", " Q")
+
+
+def _published(uow: SqlUnitOfWork, slug: str, quarter: str) -> QuarterlyUpdate:
+    if not uow.missions.exists(slug):
+        raise NotFound("there is no such mission")
+    label = _label(quarter)
+    for update in cycle.published_quarters(uow, slug):
+        if update.quarter == label:
+            return update
+    raise NotFound(f"no update has been published for {label}")
+
+
+@router.get("/missions/{slug}/updates")
+def updates(request: Request, slug: str, uow: UowDep) -> Response:
+    if not uow.missions.exists(slug):
+        raise NotFound("there is no such mission")
+    mission = uow.missions.get(slug)
+    published = cycle.published_quarters(uow, slug)
+    ratings = {u.quarter: uow.missions.quarter(slug, u.quarter).rag_shown for u in published}
+    return render(
+        request,
+        "public/updates.html",
+        {
+            "public_mission": mission,
+            "updates": list(reversed(published)),
+            "ratings": ratings,
+            "rag_labels": RAG_LABELS,
+        },
+    )
+
+
+@router.get("/missions/{slug}/updates/{quarter}")
+def update(request: Request, slug: str, quarter: str, uow: UowDep) -> Response:
+    letter = _published(uow, slug, quarter)
+    q = uow.missions.quarter(slug, letter.quarter)
+    sectors = {m.username: m.sector for m in uow.missions.council(slug)}
+    rows = cycle.public_allocation(uow, slug, letter.quarter)
+    by_platform: dict[str, float] = {}
+    for r in rows:
+        by_platform[r["platform"]] = by_platform.get(r["platform"], 0.0) + r["amount_m"]
+    return render(
+        request,
+        "public/update.html",
+        {
+            "public_mission": uow.missions.get(slug),
+            "letter": letter,
+            "quarter": q,
+            "rag": q.rag_shown,
+            "rag_labels": RAG_LABELS,
+            "rag_wording": RAG_WORDING,
+            "rag_source": RAG_SOURCE,
+            "dissents": [
+                (SECTOR_WORDS.get(sectors.get(d.author), "a council member"), d)
+                for d in uow.cycle.dissents(slug, letter.quarter)
+            ],
+            "by_platform": dict(sorted(by_platform.items(), key=lambda kv: -kv[1])),
+            "total": sum(by_platform.values()),
+            "url_quarter": letter.quarter.replace(" ", "-"),
+        },
+    )
+
+
+@router.get("/missions/{slug}/updates/{quarter}/allocation.csv")
+def allocation_csv(slug: str, quarter: str, uow: UowDep) -> Response:
+    letter = _published(uow, slug, quarter)
+    body = to_csv(cycle.public_allocation(uow, slug, letter.quarter), cycle.PUBLIC_COLUMNS)
+    name = f"{slug}-{letter.quarter.replace(' ', '-')}-allocation.csv"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/missions/{slug}/updates/{quarter}/allocation.json")
+def allocation_json(slug: str, quarter: str, uow: UowDep) -> Response:
+    letter = _published(uow, slug, quarter)
+    q = uow.missions.quarter(slug, letter.quarter)
+    document = {
+        "mission": slug,
+        "quarter": letter.quarter,
+        "rag": q.rag_shown.value if q.rag_shown else None,
+        "published_at": letter.published_at.isoformat() if letter.published_at else None,
+        "unit": "GBP million",
+        "allocation": cycle.public_allocation(uow, slug, letter.quarter),
+    }
+    return Response(
+        json.dumps(document, indent=2, ensure_ascii=False) + "\n", media_type="application/json"
+    )
