@@ -24,7 +24,16 @@ from portfolio.model import (
 from portfolio.unit_of_work import SqlUnitOfWork
 
 OTHER = "other-mission"
-PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
+PUBLIC = {
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    # published quarterly updates and their open data are public by design
+    ("GET", "/missions/{slug}/updates"),
+    ("GET", "/missions/{slug}/updates/{quarter}"),
+    ("GET", "/missions/{slug}/updates/{quarter}/allocation.csv"),
+    ("GET", "/missions/{slug}/updates/{quarter}/allocation.json"),
+}
 # signed-in users may use these whatever their roles: they only show the caller's own things
 ANY_USER = {
     ("GET", "/"),
@@ -49,6 +58,11 @@ SAMPLE = {
     "candidate_id": "northsea-hefa",
     "username": "council2",
     "token_id": "999999",
+    "run_id": "1",
+    "quarter": "2026-27-Q2",
+    "label": "2026-27 Q3",
+    "question_id": "saf-share-2030",
+    "challenge_id": "1",
 }
 
 
@@ -65,11 +79,19 @@ def declared_permission(route: APIRoute) -> Perm | None:
 
 
 def app_routes(app: object) -> list[tuple[str, str, APIRoute]]:
+    """(method, full path, route) of every API route, through included routers."""
+    try:  # FastAPI ≥ 0.16x keeps included routers as nodes; this walks them
+        from fastapi.routing import iter_route_contexts
+
+        found = [(c.path, c.original_route) for c in iter_route_contexts(app.routes)]
+    except ImportError:  # older FastAPI flattens routes at include time
+        found = [(getattr(r, "path", ""), r) for r in app.routes]
     routes = []
-    for route in app.routes:  # type: ignore[attr-defined]
+    for path, route in found:
         if isinstance(route, APIRoute):
             for method in sorted(route.methods):
-                routes.append((method, route.path, route))
+                routes.append((method, path, route))
+    assert len(routes) > 50, "the route enumeration found too few routes"
     return routes
 
 

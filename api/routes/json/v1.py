@@ -183,6 +183,10 @@ class RunRequest(BaseModel):
     seed: int = Field(42, ge=0, le=2**31 - 1)
     solver: Literal["highs", "cbc"] = "highs"
     note: str = Field("", max_length=500)
+    overrides: dict[str, str] = Field(
+        default_factory=dict, description="each lock and exclusion -> the reason for it"
+    )
+    budget_scale: float = Field(1.0, ge=0.1, le=3.0, description="what-if: envelopes × this")
 
 
 class RunSummary(BaseModel):
@@ -240,6 +244,8 @@ def start_run(ctx: RunOptimiser, body: RunRequest, request: Request, uow: UowDep
         seed=body.seed,
         solver=body.solver,
         note=body.note,
+        overrides=body.overrides,
+        budget_scale=body.budget_scale,
     )
     uow.commit()
     request.app.state.jobs.submit(run_id)

@@ -14,34 +14,69 @@ from optimiser.problem import Problem, load_problem
 YEARS = ["2026-27", "2027-28"]
 
 
-def candidate(cid: str, *, platform: str = "p1", cost: float | dict[str, float] = 10.0,
-              p: float = 0.5, impact: float = 5.0, eligible: list[str] | None = None,
-              options: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+def candidate(
+    cid: str,
+    *,
+    platform: str = "p1",
+    cost: float | dict[str, float] = 10.0,
+    p: float = 0.5,
+    impact: float = 5.0,
+    eligible: list[str] | None = None,
+    options: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """One candidate with a single `main` option unless `options` are given."""
-    opts = options or [{"id": "main", "cost": cost, "p_success": p,
-                        "impact": {"low": impact, "mode": impact, "high": impact}}]
-    return {"id": cid, "platform": platform, "eligible_envelopes": eligible or ["sbc"],
-            "options": opts, **extra}
+    opts = options or [
+        {
+            "id": "main",
+            "cost": cost,
+            "p_success": p,
+            "impact": {"low": impact, "mode": impact, "high": impact},
+        }
+    ]
+    return {
+        "id": cid,
+        "platform": platform,
+        "eligible_envelopes": eligible or ["sbc"],
+        "options": opts,
+        **extra,
+    }
 
 
 def option(oid: str, cost: float | dict[str, float], p: float, impact: float) -> dict[str, Any]:
-    return {"id": oid, "cost": cost, "p_success": p,
-            "impact": {"low": impact, "mode": impact, "high": impact}}
+    return {
+        "id": oid,
+        "cost": cost,
+        "p_success": p,
+        "impact": {"low": impact, "mode": impact, "high": impact},
+    }
 
 
-def document(candidates: list[dict[str, Any]], *, budget: float = 100.0,
-             envelopes: list[dict[str, Any]] | None = None, target: float = 5.0,
-             scenarios: dict[str, Any] | None = None, **policy: Any) -> dict[str, Any]:
+def document(
+    candidates: list[dict[str, Any]],
+    *,
+    budget: float = 100.0,
+    envelopes: list[dict[str, Any]] | None = None,
+    target: float = 5.0,
+    scenarios: dict[str, Any] | None = None,
+    **policy: Any,
+) -> dict[str, Any]:
     """A problem document with permissive defaults (no hedging rules) unless overridden."""
-    base_policy: dict[str, Any] = {"objective": "expected", "max_platform_share": 1.0,
-                                   "min_platforms": 0, "dal": None, "time_limit_s": 30}
+    base_policy: dict[str, Any] = {
+        "objective": "expected",
+        "max_platform_share": 1.0,
+        "min_platforms": 0,
+        "dal": None,
+        "time_limit_s": 30,
+    }
     base_policy.update(policy)
     return {
-        "format": "mission-portfolio/problem", "version": 1,
+        "format": "mission-portfolio/problem",
+        "version": 1,
         "mission": {"name": "test", "target": target, "unit": "u"},
         "years": list(YEARS),
-        "envelopes": envelopes or [{"id": "sbc", "name": "SBC",
-                                    "budget": {YEARS[0]: budget, YEARS[1]: 0}}],
+        "envelopes": envelopes
+        or [{"id": "sbc", "name": "SBC", "budget": {YEARS[0]: budget, YEARS[1]: 0}}],
         "candidates": candidates,
         "policy": base_policy,
         "scenarios": scenarios or {"count": 200, "seed": 1},
@@ -59,10 +94,10 @@ def random_document(seed: int, objective: str) -> dict[str, Any]:
     n = int(rng.integers(1, 13))
     n_multi = int(min(n, rng.integers(0, 4), max(0, 8 - n)))
     platforms = ["h2", "saf", "bat"][: int(rng.integers(1, 4))]
-    envs = [{"id": "sbc", "name": "SBC",
-             "budget": {y: float(rng.integers(5, 40)) for y in YEARS}},
-            {"id": "ukri", "name": "UKRI",
-             "budget": {y: float(rng.integers(0, 15)) for y in YEARS}}]
+    envs = [
+        {"id": "sbc", "name": "SBC", "budget": {y: float(rng.integers(5, 40)) for y in YEARS}},
+        {"id": "ukri", "name": "UKRI", "budget": {y: float(rng.integers(0, 15)) for y in YEARS}},
+    ]
     if rng.random() < 0.3:
         envs[1]["min_spend"] = float(rng.integers(1, 20))
     s_count = int(rng.integers(3, 16))
@@ -75,20 +110,30 @@ def random_document(seed: int, objective: str) -> dict[str, Any]:
             c0, c1 = (float(v) for v in rng.integers(0, 12, size=2))
             if rng.random() < 0.15:
                 c0, c1 = 0.0, 0.0
-            cost: float | dict[str, float] = c0 + c1 if rng.random() < 0.2 else \
-                {YEARS[0]: c0, YEARS[1]: c1}
-            opts.append(option(f"o{j}", cost, float(rng.uniform(0.1, 0.9)),
-                               float(rng.uniform(0.5, 5))))
+            cost: float | dict[str, float] = (
+                c0 + c1 if rng.random() < 0.2 else {YEARS[0]: c0, YEARS[1]: c1}
+            )
+            opts.append(
+                option(f"o{j}", cost, float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.5, 5)))
+            )
             succ = rng.random(s_count) < rng.uniform(0.2, 0.8)
-            impact[f"c{i}/o{j}"] = [float(round(v, 3)) for v in
-                                    np.where(succ, rng.uniform(0.5, 6, s_count), 0.0)]
+            impact[f"c{i}/o{j}"] = [
+                float(round(v, 3)) for v in np.where(succ, rng.uniform(0.5, 6, s_count), 0.0)
+            ]
         elig = [["sbc"], ["ukri"], ["sbc", "ukri"]][int(rng.integers(0, 3))]
-        cands.append(candidate(
-            f"c{i}", platform=str(rng.choice(platforms)), eligible=elig, options=opts,
-            tier=str(rng.choice(["conventional", "moonshot"])),
-            organisation=str(rng.choice(["A", "B", "C", "D"])),
-            organisation_type=str(rng.choice(["incumbent", "rising_star"])),
-            ncr=bool(rng.random() < 0.2), treasury_approved=bool(rng.random() < 0.3)))
+        cands.append(
+            candidate(
+                f"c{i}",
+                platform=str(rng.choice(platforms)),
+                eligible=elig,
+                options=opts,
+                tier=str(rng.choice(["conventional", "moonshot"])),
+                organisation=str(rng.choice(["A", "B", "C", "D"])),
+                organisation_type=str(rng.choice(["incumbent", "rising_star"])),
+                ncr=bool(rng.random() < 0.2),
+                treasury_approved=bool(rng.random() < 0.3),
+            )
+        )
     policy: dict[str, Any] = {
         "objective": objective,
         "carry_forward": bool(rng.random() < 0.5),
@@ -146,8 +191,9 @@ def _flows_feasible(doc: dict[str, Any], chosen: list[Award]) -> bool:
             amount = float(cost.get(year, 0.0))
             if amount <= 0:
                 continue
-            vars_ = [pulp.LpVariable(f"f{a}_{e}_{y}", lowBound=0)
-                     for e in cand["eligible_envelopes"]]
+            vars_ = [
+                pulp.LpVariable(f"f{a}_{e}_{y}", lowBound=0) for e in cand["eligible_envelopes"]
+            ]
             for e_id, v in zip(cand["eligible_envelopes"], vars_, strict=True):
                 f[(a, e_id, y)] = v
             if not vars_:
@@ -195,8 +241,12 @@ def enumerate_best(doc: dict[str, Any]) -> float | None:
             has_cost = total(o) > 0 or (isinstance(o["cost"], dict) and any(o["cost"].values()))
             if has_cost and not c["eligible_envelopes"]:
                 ok = False
-            if pol.get("dal") is not None and pol.get("dal_mode") == "cap" and \
-                    total(o) > pol["dal"] and not c.get("treasury_approved"):
+            if (
+                pol.get("dal") is not None
+                and pol.get("dal_mode") == "cap"
+                and total(o) > pol["dal"]
+                and not c.get("treasury_approved")
+            ):
                 ok = False
         for ref in pol.get("locks", []) + pol.get("commitments", []):
             ok &= bool(refs(ref) & picked)
@@ -223,8 +273,11 @@ def enumerate_best(doc: dict[str, Any]) -> float | None:
         ok &= moon >= pol.get("min_moonshot_share", 0.0) * tot - tol
         rising = sum(total(o) for c, o in chosen if c.get("organisation_type") == "rising_star")
         ok &= rising >= pol.get("min_rising_star_share", 0.0) * tot - tol
-        rows = np.array([impact[f"{c['id']}/{o['id']}"] for c, o in chosen]).reshape(
-            len(chosen), -1) if chosen else np.zeros((0, len(next(iter(impact.values())))))
+        rows = (
+            np.array([impact[f"{c['id']}/{o['id']}"] for c, o in chosen]).reshape(len(chosen), -1)
+            if chosen
+            else np.zeros((0, len(next(iter(impact.values())))))
+        )
         s_count = rows.shape[1]
         q = pol.get("min_p_any_success")
         if q:

@@ -17,8 +17,9 @@ from optimiser.cli import run_solve
 from .opt_factories import candidate, document
 
 
-def run(tmp_path: Path, content: str | dict[str, Any], solver: str = "highs") -> tuple[int, str,
-                                                                                       str]:
+def run(
+    tmp_path: Path, content: str | dict[str, Any], solver: str = "highs"
+) -> tuple[int, str, str]:
     path = tmp_path / "problem.json"
     path.write_text(content if isinstance(content, str) else json.dumps(content))
     out, err = io.StringIO(), io.StringIO()
@@ -27,8 +28,9 @@ def run(tmp_path: Path, content: str | dict[str, Any], solver: str = "highs") ->
 
 
 def feasible() -> dict[str, Any]:
-    return document([candidate("a", cost=10, impact=5), candidate("b", cost=10, impact=3)],
-                    budget=15)
+    return document(
+        [candidate("a", cost=10, impact=5), candidate("b", cost=10, impact=3)], budget=15
+    )
 
 
 def test_a_solvable_problem_prints_the_result_and_exits_zero(tmp_path: Path) -> None:
@@ -74,8 +76,12 @@ def test_invalid_json_and_a_missing_file_exit_two(tmp_path: Path) -> None:
 def test_python_dash_m_optimiser_solves_a_file(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     path.write_text(json.dumps(feasible()))
-    proc = subprocess.run([sys.executable, "-m", "optimiser", str(path), "--solver", "highs",
-                           "--time-limit", "10"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "optimiser", str(path), "--solver", "highs", "--time-limit", "10"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["selected"] == {"a": "main"}
 
@@ -84,14 +90,17 @@ def test_ctrl_c_returns_the_best_portfolio_so_far_marked_feasible(tmp_path: Path
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
     from benchmarks.instances import generate
 
-    doc = generate(n=80, scenarios=1000, seed=5, objective="p_target", platforms=4,
-                   correlation=0.6)
+    doc = generate(n=80, scenarios=1000, seed=5, objective="p_target", platforms=4, correlation=0.6)
     doc["policy"]["time_limit_s"] = 120
     path = tmp_path / "big.json"
     path.write_text(json.dumps(doc))
-    proc = subprocess.Popen([sys.executable, "-m", "optimiser", str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "optimiser", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     assert proc.stderr is not None
     deadline = time.monotonic() + 90
     for line in proc.stderr:

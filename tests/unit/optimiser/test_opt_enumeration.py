@@ -19,10 +19,10 @@ from .opt_factories import enumerate_best, random_document
 OBJECTIVES = ["expected", "capped", "p_target", "cvar"]
 
 
-@settings(max_examples=100, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(min_value=0, max_value=2**31 - 1),
-       objective=st.sampled_from(OBJECTIVES))
+@settings(
+    max_examples=100, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(seed=st.integers(min_value=0, max_value=2**31 - 1), objective=st.sampled_from(OBJECTIVES))
 def test_every_objective_optimum_equals_exhaustive_enumeration(seed: int, objective: str) -> None:
     doc = random_document(seed, objective)
     best = enumerate_best(doc)

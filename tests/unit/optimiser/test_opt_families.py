@@ -42,7 +42,8 @@ def test_an_award_may_be_split_between_eligible_envelopes() -> None:
     assert result.selected == {"a": "main"}
     by_env = {row.envelope: row.amount for row in result.funding}
     assert by_env == pytest.approx({"sbc": 20.0, "ukri": 10.0}, abs=5) and sum(
-        by_env.values()) == pytest.approx(30)
+        by_env.values()
+    ) == pytest.approx(30)
     assert result.spend.by_envelope["sbc"] <= 20 + 1e-9
 
 
@@ -52,8 +53,10 @@ def test_a_candidate_draws_only_on_its_eligible_envelopes() -> None:
 
 
 def test_minimum_spend_forces_money_through_the_envelope() -> None:
-    cands = [candidate("a", cost=10, impact=5), candidate("b", cost=10, impact=0.0,
-                                                         eligible=["ukri"])]
+    cands = [
+        candidate("a", cost=10, impact=5),
+        candidate("b", cost=10, impact=0.0, eligible=["ukri"]),
+    ]
     assert chosen(cands, envelopes=[sbc(10), UKRI]) == {"a": "main"}
     result = solve(problem(cands, envelopes=[sbc(10), {**UKRI, "min_spend": 10}]))
     assert result.selected == {"a": "main", "b": "main"}
@@ -77,40 +80,50 @@ def test_awards_above_the_dal_and_ncr_awards_are_flagged() -> None:
 
 
 def test_max_platform_share_forces_spend_across_platforms() -> None:
-    cands = [candidate("h1", platform="h2", cost=40, impact=5),
-             candidate("h2", platform="h2", cost=40, impact=5),
-             candidate("s1", platform="saf", cost=40, impact=2)]
+    cands = [
+        candidate("h1", platform="h2", cost=40, impact=5),
+        candidate("h2", platform="h2", cost=40, impact=5),
+        candidate("s1", platform="saf", cost=40, impact=2),
+    ]
     assert chosen(cands, budget=80) == {"h1": "main", "h2": "main"}
     picked = chosen(cands, budget=80, max_platform_share=0.5)
     assert "s1" in picked and len(picked) == 2
 
 
 def test_min_platforms_requires_distinct_platforms_funded() -> None:
-    cands = [candidate("h1", platform="h2", cost=10, impact=5),
-             candidate("h2", platform="h2", cost=10, impact=5),
-             candidate("s1", platform="saf", cost=10, impact=1)]
+    cands = [
+        candidate("h1", platform="h2", cost=10, impact=5),
+        candidate("h2", platform="h2", cost=10, impact=5),
+        candidate("s1", platform="saf", cost=10, impact=1),
+    ]
     assert chosen(cands, budget=20) == {"h1": "main", "h2": "main"}
     assert "s1" in chosen(cands, budget=20, min_platforms=2)
 
 
 def test_min_moonshot_share_funds_moonshots() -> None:
-    cands = [candidate("safe", cost=10, impact=5), candidate("wild", cost=10, impact=1,
-                                                             tier="moonshot")]
+    cands = [
+        candidate("safe", cost=10, impact=5),
+        candidate("wild", cost=10, impact=1, tier="moonshot"),
+    ]
     assert chosen(cands, budget=10) == {"safe": "main"}
     assert chosen(cands, budget=10, min_moonshot_share=0.3) == {"wild": "main"}
 
 
 def test_min_rising_star_share_funds_rising_stars() -> None:
-    cands = [candidate("old", cost=10, impact=5),
-             candidate("new", cost=10, impact=1, organisation_type="rising_star")]
+    cands = [
+        candidate("old", cost=10, impact=5),
+        candidate("new", cost=10, impact=1, organisation_type="rising_star"),
+    ]
     assert chosen(cands, budget=10) == {"old": "main"}
     assert chosen(cands, budget=10, min_rising_star_share=0.5) == {"new": "main"}
 
 
 def test_max_organisation_share_spreads_money_between_organisations() -> None:
-    cands = [candidate("a1", cost=10, impact=5, organisation="Acme"),
-             candidate("a2", cost=10, impact=5, organisation="Acme"),
-             candidate("b1", cost=10, impact=1, organisation="Beta")]
+    cands = [
+        candidate("a1", cost=10, impact=5, organisation="Acme"),
+        candidate("a2", cost=10, impact=5, organisation="Acme"),
+        candidate("b1", cost=10, impact=1, organisation="Beta"),
+    ]
     assert chosen(cands, budget=20) == {"a1": "main", "a2": "main"}
     assert "b1" in chosen(cands, budget=20, max_organisation_share=0.5)
 

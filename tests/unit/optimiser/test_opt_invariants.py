@@ -14,10 +14,13 @@ from .opt_factories import random_document
 
 
 @settings(max_examples=40, derandomize=True, deadline=None)
-@given(seed=st.integers(min_value=0, max_value=2**31 - 1),
-       objective=st.sampled_from(["expected", "capped", "p_target", "cvar"]))
-def test_no_solved_allocation_breaks_a_budget_or_an_eligibility_rule(seed: int,
-                                                                     objective: str) -> None:
+@given(
+    seed=st.integers(min_value=0, max_value=2**31 - 1),
+    objective=st.sampled_from(["expected", "capped", "p_target", "cvar"]),
+)
+def test_no_solved_allocation_breaks_a_budget_or_an_eligibility_rule(
+    seed: int, objective: str
+) -> None:
     doc = random_document(seed, objective)
     result = solve(load_problem(doc))
     if result.status == "infeasible":

@@ -42,8 +42,11 @@ def test_every_error_is_reported_not_just_the_first() -> None:
     doc["policy"]["objectiv"] = "cvar"
     doc["envelopes"][0]["budget"]["2026-27"] = -1
     paths = {path for path, _ in errors_of(doc)}
-    assert paths == {"candidates[0].options[0].cost.2026-27", "policy.objectiv",
-                     "envelopes[0].budget.2026-27"}
+    assert paths == {
+        "candidates[0].options[0].cost.2026-27",
+        "policy.objectiv",
+        "envelopes[0].budget.2026-27",
+    }
 
 
 def test_unknown_references_and_duplicate_ids_are_refused() -> None:
@@ -79,8 +82,9 @@ def test_invalid_json_is_a_problem_error() -> None:
 
 def test_explicit_scenarios_need_one_row_per_option_of_equal_length() -> None:
     doc = valid()
-    doc["scenarios"] = {"impact": {"h2/explore": [1, 2], "h2/scale": [0, 1],
-                                   "saf/main": [1], "nobody/x": [1, 1]}}
+    doc["scenarios"] = {
+        "impact": {"h2/explore": [1, 2], "h2/scale": [0, 1], "saf/main": [1], "nobody/x": [1, 1]}
+    }
     found = dict(errors_of(doc))
     assert "scenarios.impact.nobody/x" in found and "scenarios.impact" in found
 
@@ -89,8 +93,14 @@ def test_policy_defaults_match_the_format() -> None:
     doc = valid()
     del doc["policy"]
     policy = load_problem(doc).policy
-    assert (policy.objective, policy.max_platform_share, policy.min_platforms, policy.dal,
-            policy.cvar_alpha, policy.time_limit_s) == ("p_target", 0.5, 2, 50.0, 0.9, 60)
+    assert (
+        policy.objective,
+        policy.max_platform_share,
+        policy.min_platforms,
+        policy.dal,
+        policy.cvar_alpha,
+        policy.time_limit_s,
+    ) == ("p_target", 0.5, 2, 50.0, 0.9, 60)
 
 
 def test_the_error_message_lists_every_path() -> None:

@@ -14,8 +14,11 @@ from .opt_factories import candidate, option, problem
 def nested_problem(correlation: float = 0.5):  # type: ignore[no-untyped-def]
     opts = [option("explore", 5, 0.6, 1.0), option("scale", 20, 0.3, 4.0)]
     opts[1]["impact"] = {"low": 2.0, "mode": 3.0, "high": 8.0}
-    cands = [candidate("a", options=opts, platform="h2"),
-             candidate("b", platform="h2", p=0.5), candidate("c", platform="saf", p=0.5)]
+    cands = [
+        candidate("a", options=opts, platform="h2"),
+        candidate("b", platform="h2", p=0.5),
+        candidate("c", platform="saf", p=0.5),
+    ]
     return problem(cands, correlation=correlation, scenarios={"count": 20000, "seed": 3})
 
 
@@ -50,8 +53,12 @@ def test_the_same_seed_gives_the_same_scenarios_and_a_different_seed_does_not() 
 
 def test_the_same_problem_solves_to_the_same_result_every_time() -> None:
     p = nested_problem()
-    p = p.model_copy(update={"policy": p.policy.model_copy(update={"objective": "p_target"}),
-                             "mission": p.mission.model_copy(update={"target": 4.0})})
+    p = p.model_copy(
+        update={
+            "policy": p.policy.model_copy(update={"objective": "p_target"}),
+            "mission": p.mission.model_copy(update={"target": 4.0}),
+        }
+    )
     first, second = solve(p), solve(p)
     assert first.model_dump(exclude={"solver"}) == second.model_dump(exclude={"solver"})
 

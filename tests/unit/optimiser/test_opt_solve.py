@@ -33,8 +33,9 @@ def generated(n: int, s: int, objective: str, **kw: Any) -> Problem:
 
 
 def test_small_p_target_problems_are_solved_exactly_by_enumeration() -> None:
-    cands = [candidate(f"c{i}", platform=f"p{i % 3}", cost=10, p=0.5, impact=3.0)
-             for i in range(10)]
+    cands = [
+        candidate(f"c{i}", platform=f"p{i % 3}", cost=10, p=0.5, impact=3.0) for i in range(10)
+    ]
     result = solve(problem(cands, budget=50, objective="p_target", target=6.0))
     assert result.status == "optimal" and result.solver.method == "enumeration"
     assert result.solver.gap == 0
@@ -109,9 +110,11 @@ def test_solver_details_are_in_the_result() -> None:
 
 
 def test_greedy_ranks_by_benefit_per_cost_within_the_budget() -> None:
-    cands = [candidate("big", cost=60, p=0.5, impact=10),    # 5 / 60 = 0.083
-             candidate("cheap", cost=30, p=0.5, impact=6),   # 3 / 30 = 0.1
-             candidate("mid", cost=40, p=0.5, impact=7.2)]   # 3.6 / 40 = 0.09
+    cands = [
+        candidate("big", cost=60, p=0.5, impact=10),  # 5 / 60 = 0.083
+        candidate("cheap", cost=30, p=0.5, impact=6),  # 3 / 30 = 0.1
+        candidate("mid", cost=40, p=0.5, impact=7.2),
+    ]  # 3.6 / 40 = 0.09
     p = problem(cands, budget=100)
     assert greedy_by_ratio(p) == {"cheap": "main", "mid": "main"}
     assert expected_knapsack(p) == {"big": "main", "mid": "main"}
@@ -123,7 +126,8 @@ def test_evaluate_portfolio_uses_fresh_scenarios_by_default() -> None:
     metrics = evaluate_portfolio(p, {"a": "scale"})
     assert metrics.scenarios == 500
     assert abs(metrics.p_target - 0.3) < 0.06
-    in_sample = evaluate_portfolio(p, {"a": "scale"},
-                                   scenarios=optimisation_scenarios(problem_data(p)))
+    in_sample = evaluate_portfolio(
+        p, {"a": "scale"}, scenarios=optimisation_scenarios(problem_data(p))
+    )
     assert in_sample.scenarios == 200
     assert np.isclose(in_sample.expected_impact, in_sample.p_any_success * 4.0)
