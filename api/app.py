@@ -18,7 +18,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import LoginRequired, csrf_protect
 from api.jobs import JobRunner
-from api.routes.html import admin, auth, candidates, council, cycle, missions, public, runs
+from api.routes.html import (
+    admin,
+    auth,
+    candidates,
+    council,
+    cycle,
+    imports,
+    missions,
+    public,
+    runs,
+)
 from api.routes.json import v1
 from api.settings import Settings
 from api.templating import STATIC_DIR, render
@@ -72,6 +82,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         council.router,
         cycle.router,
         public.router,
+        imports.router,
         runs.router,
         admin.router,
         v1.router,

@@ -26,6 +26,7 @@ class Perm(StrEnum):
     record_evidence = "record_evidence"
     manage_cycle = "manage_cycle"
     dissent = "dissent"
+    import_scores = "import_scores"
     manage_users = "manage_users"
 
 
@@ -46,6 +47,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.import_scores_for_others,
             Perm.record_evidence,
             Perm.manage_cycle,
+            Perm.import_scores,
         }
     ),
     Role.council_member: frozenset(
@@ -58,6 +60,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.answer_seeds,
             Perm.record_evidence,
             Perm.dissent,
+            Perm.import_scores,
         }
     ),
     Role.treasury_reviewer: frozenset({Perm.view_mission, Perm.view_audit, Perm.view_aggregates}),

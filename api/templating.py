@@ -69,6 +69,8 @@ FIELD_WORDS = {
 def field_label(name: str) -> str:
     """Words for a dotted field path: ``options.0.p_success`` -> ``Option 1 probability of
     success``."""
+    if " " in name:  # already words, e.g. "row 3, column p_success" from a CSV import
+        return name[:1].upper() + name[1:]
     words: list[str] = []
     parts = name.split(".")
     for i, part in enumerate(parts):

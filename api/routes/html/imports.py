@@ -1,0 +1,138 @@
+"""CSV import of candidates and council scores: documented columns, templates to download, every
+row validated and every error reported by row and column, nothing written unless all pass."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.permissions import Perm
+from api.templating import render
+from portfolio import csvio
+from portfolio.errors import Conflict, InvalidInput
+from portfolio.unit_of_work import SqlUnitOfWork
+
+router = APIRouter(include_in_schema=False)
+
+ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
+ImportCandidates = Annotated[MissionContext, Depends(MissionAccess(Perm.register_candidate))]
+ImportScores = Annotated[MissionContext, Depends(MissionAccess(Perm.import_scores))]
+
+
+def _context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict[str, Any]:
+    mission = uow.missions.get(ctx.slug)
+    docs = dict(csvio.COLUMN_DOCS)
+    return {
+        "mission": mission,
+        "ctx": ctx,
+        "candidate_columns": [
+            (c, docs.get(c, docs.get("cost_<YEAR>", "")))
+            for c in csvio.candidate_columns(mission.years)
+        ],
+        "score_columns": [(c, docs.get(c, "")) for c in csvio.SCORE_COLUMNS],
+        "limits": {"bytes": csvio.MAX_BYTES, "rows": csvio.MAX_ROWS},
+        **extra,
+    }
+
+
+@router.get("/missions/{slug}/import")
+def import_page(request: Request, ctx: ViewMission, uow: UowDep) -> Response:
+    return render(request, "imports/import.html", _context(uow, ctx))
+
+
+def _csv(text: str, name: str) -> Response:
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/missions/{slug}/import/candidates-template.csv")
+def candidates_template(ctx: ViewMission, uow: UowDep) -> Response:
+    return _csv(
+        csvio.candidates_template(uow.missions.get(ctx.slug).years), "candidates-template.csv"
+    )
+
+
+@router.get("/missions/{slug}/import/scores-template.csv")
+def scores_template(ctx: ViewMission) -> Response:
+    return _csv(csvio.scores_template(), "scores-template.csv")
+
+
+async def _upload(form: Any) -> bytes | None:
+    upload = form.get("file")
+    if isinstance(upload, UploadFile):
+        data = await upload.read()
+        return data if data else None
+    return None
+
+
+@router.post("/missions/{slug}/import/candidates")
+async def import_candidates(
+    request: Request, ctx: ImportCandidates, form: FormDep, uow: UowDep
+) -> Response:
+    data = await _upload(form)
+    return _run(
+        request,
+        uow,
+        ctx,
+        "candidates",
+        data,
+        lambda d: csvio.import_candidates(uow, ctx.user.username, ctx.slug, d),
+    )
+
+
+@router.post("/missions/{slug}/import/scores")
+async def import_scores(
+    request: Request, ctx: ImportScores, form: FormDep, uow: UowDep
+) -> Response:
+    data = await _upload(form)
+    return _run(
+        request,
+        uow,
+        ctx,
+        "scores",
+        data,
+        lambda d: csvio.import_scores(
+            uow,
+            ctx.user.username,
+            ctx.slug,
+            d,
+            may_import_for_others=ctx.can(Perm.import_scores_for_others),
+        ),
+    )
+
+
+def _run(
+    request: Request,
+    uow: SqlUnitOfWork,
+    ctx: MissionContext,
+    kind: str,
+    data: bytes | None,
+    action: Any,
+) -> Response:
+    if data is None:
+        errors = [("file", "choose a CSV file to upload")]
+    else:
+        try:
+            summary = action(data)
+            uow.commit()
+            return render(
+                request, "imports/import.html", _context(uow, ctx, done=summary.message, kind=kind)
+            )
+        except InvalidInput as exc:
+            errors = exc.errors
+        except Conflict as exc:
+            errors = [("file", str(exc))]
+        uow.rollback()
+    return render(
+        request,
+        "imports/import.html",
+        _context(uow, ctx, errors=errors, kind=kind),
+        status_code=422,
+    )
