@@ -27,6 +27,7 @@ from api.routes.html import (
     imports,
     missions,
     public,
+    report,
     runs,
 )
 from api.routes.json import v1
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         cycle.router,
         public.router,
         imports.router,
+        report.router,
         runs.router,
         admin.router,
         v1.router,
@@ -102,11 +104,17 @@ def _install_security_headers(app: FastAPI) -> None:
         nonce = secrets.token_urlsafe(16)
         request.state.csp_nonce = nonce
         response = await call_next(request)
-        response.headers["Content-Security-Policy"] = (
-            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
-            "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
-            "frame-ancestors 'none'"
-        )
+        if response.headers.get("content-type", "").startswith("image/svg+xml"):
+            # a chart shown through <img>: no scripts at all, its own styles only
+            response.headers["Content-Security-Policy"] = (
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+            )
+        else:
+            response.headers["Content-Security-Policy"] = (
+                f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
+                "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+                "frame-ancestors 'none'"
+            )
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"

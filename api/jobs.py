@@ -12,6 +12,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from portfolio import analytics_jobs
+from portfolio.model import ANALYTICS_KINDS
 from portfolio.runs import execute_run, fail_interrupted_runs
 from portfolio.unit_of_work import SqlUnitOfWork
 
@@ -32,6 +34,7 @@ class JobRunner:
     def recover(self) -> list[int]:
         with self.new_uow() as uow:
             failed = fail_interrupted_runs(uow)
+            analytics_jobs.fail_interrupted(uow)
             uow.commit()
         if failed:
             log.warning("marked interrupted optimiser runs as failed: %s", failed)
@@ -44,6 +47,18 @@ class JobRunner:
         self.futures[run_id] = self.executor.submit(
             execute_run, self.new_uow, run_id, self.stopping.is_set
         )
+
+    def submit_analysis(self, run_id: int, kind: str) -> None:
+        if self.inline:
+            analytics_jobs.execute(self.new_uow, run_id, kind)
+            return
+        self.futures[-run_id * 100 - ANALYTICS_KINDS.index(kind)] = self.executor.submit(
+            analytics_jobs.execute, self.new_uow, run_id, kind
+        )
+
+    def wait_analysis(self, run_id: int, kind: str, timeout: float | None = None) -> str | None:
+        future = self.futures.get(-run_id * 100 - ANALYTICS_KINDS.index(kind))
+        return future.result(timeout) if future else None
 
     def wait(self, run_id: int, timeout: float | None = None) -> str | None:
         future = self.futures.get(run_id)

@@ -27,6 +27,8 @@ class Perm(StrEnum):
     manage_cycle = "manage_cycle"
     dissent = "dissent"
     import_scores = "import_scores"
+    comment_review = "comment_review"
+    run_analytics = "run_analytics"
     manage_users = "manage_users"
 
 
@@ -48,6 +50,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.record_evidence,
             Perm.manage_cycle,
             Perm.import_scores,
+            Perm.run_analytics,
         }
     ),
     Role.council_member: frozenset(
@@ -63,7 +66,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.import_scores,
         }
     ),
-    Role.treasury_reviewer: frozenset({Perm.view_mission, Perm.view_audit, Perm.view_aggregates}),
+    Role.treasury_reviewer: frozenset(
+        {
+            Perm.view_mission,
+            Perm.view_audit,
+            Perm.view_aggregates,
+            Perm.comment_review,
+            Perm.run_analytics,
+        }
+    ),
 }
 
 # The administrator manages users, roles and missions and may look at any mission and its audit

@@ -6,6 +6,7 @@
     python -m benchmarks.run --quality        # out-of-sample quality vs greedy / deterministic
     python -m benchmarks.run --ptarget-check  # p_target at n=200 x S=2000: 10 s vs a long run
     python -m benchmarks.run --deterministic  # expected objective at n = 1000 (HiGHS and CBC)
+    python -m benchmarks.run --sizes 1000 --counts 500 2000 5000   # any sub-grid
 
 Every configuration runs in its own subprocess (so peak memory is its own); times are the median
 of 3 runs (1 run when a single run exceeds 20 s), split into sampling + build and solve. The
@@ -260,6 +261,9 @@ def main() -> None:
     parser.add_argument("--ptarget-check", action="store_true")
     parser.add_argument("--deterministic", action="store_true",
                         help="only the expected objective at n = 1000")
+    parser.add_argument("--sizes", type=int, nargs="+", help="candidate counts n (custom grid)")
+    parser.add_argument("--counts", type=int, nargs="+", default=[500, 2000, 5000],
+                        help="scenario counts S for --sizes")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
@@ -268,6 +272,8 @@ def main() -> None:
         quality([20, 50, 200])
     elif args.ptarget_check:
         ptarget_check()
+    elif args.sizes:
+        performance(args.sizes, args.counts, cbc_up_to=0)
     elif args.deterministic:
         performance([1000], [500, 2000], cbc_up_to=1000, objectives=["expected"])
     elif args.quick:

@@ -491,6 +491,35 @@ class StoredAggregate(Strict):
     data: dict[str, Any]
 
 
+class ReviewComment(Strict):
+    """A Treasury reviewer's comment on a quarter's allocation report, with the CEO's reply."""
+
+    quarter: QuarterLabel
+    author: Username
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    created_at: dt.datetime
+    reply: Text = ""
+    replied_by: Username | None = None
+    replied_at: dt.datetime | None = None
+
+
+ANALYTICS_KINDS = ("baseline", "frontier", "risk_frontier", "core", "voi", "price")
+
+
+class RunAnalysis(Strict):
+    """A cached analysis of a run, computed in the background."""
+
+    run: int
+    kind: str = Field(pattern="^(" + "|".join(ANALYTICS_KINDS) + ")$")
+    status: str = Field("queued", pattern="^(queued|running|done|failed)$")
+    progress: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    requested_by: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None = None
+
+
 class Allocation(Strict):
     """The funded option of a candidate in an optimiser run."""
 

@@ -28,8 +28,10 @@ from portfolio.model import (
     OptimiserRun,
     Quarter,
     QuarterlyUpdate,
+    ReviewComment,
     Role,
     RoleAssignment,
+    RunAnalysis,
     Score,
     SeedAnswer,
     SeedQuestion,
@@ -40,6 +42,7 @@ from portfolio.model import (
 )
 from portfolio.orm import (
     AggregateRow,
+    AnalyticsRow,
     ApiTokenRow,
     AuditRow,
     CandidateRow,
@@ -52,6 +55,7 @@ from portfolio.orm import (
     MissionRow,
     OptionRow,
     QuarterRow,
+    ReviewCommentRow,
     RoleRow,
     RunRow,
     ScoreRow,
@@ -1150,3 +1154,103 @@ class CycleLog:
         return [
             TrajectoryPoint(quarter=r.quarter, planned_p_target=r.planned_p_target) for r in rows
         ]
+
+
+class Reviews:
+    """Review comments on quarters' allocation reports."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, slug: str, comment: ReviewComment) -> int:
+        quarter = Missions(self.session).quarter_row(slug, comment.quarter)
+        row = ReviewCommentRow(quarter_id=quarter.id, **comment.model_dump(exclude={"quarter"}))
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def all(self, slug: str, label: str | None = None) -> list[tuple[int, ReviewComment]]:
+        mission = Missions(self.session).row(slug)
+        query = (
+            select(ReviewCommentRow, QuarterRow.label)
+            .join(QuarterRow, ReviewCommentRow.quarter_id == QuarterRow.id)
+            .where(QuarterRow.mission_id == mission.id)
+            .order_by(ReviewCommentRow.id)
+        )
+        if label is not None:
+            query = query.where(QuarterRow.label == label)
+        return [
+            (
+                r.id,
+                ReviewComment(
+                    quarter=q,
+                    author=r.author,
+                    text=r.text,
+                    created_at=r.created_at,
+                    reply=r.reply,
+                    replied_by=r.replied_by,
+                    replied_at=r.replied_at,
+                ),
+            )
+            for r, q in self.session.execute(query)
+        ]
+
+    def reply(self, slug: str, comment_id: int, text: str, by: str, at: dt.datetime) -> str:
+        for cid, comment in self.all(slug):
+            if cid == comment_id:
+                row = self.session.get(ReviewCommentRow, cid)
+                assert row is not None
+                row.reply, row.replied_by, row.replied_at = text, by, at
+                return comment.quarter
+        raise NotFound(f"no review comment {comment_id} in mission {slug}")
+
+
+class Analyses:
+    """Cached analyses of runs."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @staticmethod
+    def _model(row: AnalyticsRow) -> RunAnalysis:
+        return RunAnalysis(
+            run=row.run_id,
+            kind=row.kind,
+            status=row.status,
+            progress=row.progress,
+            result=row.result,
+            error=row.error,
+            requested_by=row.requested_by,
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+        )
+
+    def _row(self, run_id: int, kind: str) -> AnalyticsRow | None:
+        return self.session.scalar(
+            select(AnalyticsRow).where(AnalyticsRow.run_id == run_id, AnalyticsRow.kind == kind)
+        )
+
+    def get(self, run_id: int, kind: str) -> RunAnalysis | None:
+        row = self._row(run_id, kind)
+        return self._model(row) if row else None
+
+    def for_run(self, run_id: int) -> dict[str, RunAnalysis]:
+        rows = self.session.scalars(select(AnalyticsRow).where(AnalyticsRow.run_id == run_id))
+        return {r.kind: self._model(r) for r in rows}
+
+    def put(self, analysis: RunAnalysis) -> None:
+        row = self._row(analysis.run, analysis.kind)
+        if row is None:
+            row = AnalyticsRow(run_id=analysis.run, kind=analysis.kind)
+            self.session.add(row)
+        for key, value in analysis.model_dump(exclude={"run", "kind"}).items():
+            setattr(row, key, value)
+        self.session.flush()
+
+    def unfinished(self) -> list[tuple[int, str]]:
+        rows = self.session.execute(
+            select(AnalyticsRow.run_id, AnalyticsRow.kind).where(
+                AnalyticsRow.status.in_(("queued", "running"))
+            )
+        )
+        return [(run_id, kind) for run_id, kind in rows]

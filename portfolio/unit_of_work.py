@@ -14,12 +14,14 @@ from portfolio.errors import Conflict
 from portfolio.orm import utcnow
 from portfolio.repository import (
     Aggregates,
+    Analyses,
     AuditTrail,
     Candidates,
     Challenges,
     CycleLog,
     EvidenceLog,
     Missions,
+    Reviews,
     Runs,
     Scores,
     Seeds,
@@ -51,6 +53,8 @@ class SqlUnitOfWork:
         self.seeds = Seeds(self.session)
         self.aggregates = Aggregates(self.session)
         self.cycle = CycleLog(self.session)
+        self.reviews = Reviews(self.session)
+        self.analyses = Analyses(self.session)
         self.committed = False
         return self
 

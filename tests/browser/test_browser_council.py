@@ -11,6 +11,8 @@ from typing import Any
 from playwright.sync_api import Page, expect
 from support import DEMO
 
+from api.templating import field_id
+
 from .conftest import BrowserLog, csp_violations, sign_in
 
 MEMBER = "council6"  # has scored nothing in the open round of 2026-27 Q3
@@ -55,17 +57,12 @@ def _fill_scores(page: Page, candidate: dict[str, Any], shift: float) -> list[di
         ):
             page.locator(f'[name="{prefix}.{key}"]').fill(values[key])
         page.locator(f'select[name="{prefix}.trl"]').select_option(values["trl"])
-        page.locator(f"#score-form fieldset#{_field_id(prefix)}").get_by_label(
+        page.locator(f"#score-form fieldset#{field_id(prefix)}").get_by_label(
             "Medium", exact=True
         ).check()
         page.locator(f'[name="{prefix}.rationale"]').fill(values["rationale"])
         filled.append(values)
     return filled
-
-
-def _field_id(name: str) -> str:
-    """The id the templates' field_id filter gives a dotted field name (f-options-0)."""
-    return "f-" + re.sub(r"[^A-Za-z0-9]+", "-", name)
 
 
 def _expect_kept(page: Page, filled: list[dict[str, str]]) -> None:
@@ -110,9 +107,7 @@ def test_a_member_scores_two_candidates_and_sees_the_aggregate_only_after_submit
     )
     for candidate in (first, second):
         expect(_submitted_status(page, candidate)).to_contain_text("Not started")
-        expect(page.locator(f'#aggregates tr[data-candidate="{candidate["id"]}"]')).to_have_count(
-            0
-        )
+        expect(page.locator(f'#aggregates tr[data-candidate="{candidate["id"]}"]')).to_have_count(0)
 
     # A draft keeps the typed values and shows nothing of the others.
     _submitted_status(page, first).get_by_role("link", name=first["name"], exact=True).click()
