@@ -17,9 +17,18 @@ YEARS = ["2026-27", "2027-28", "2028-29"]
 STAGES = [("explore", 1.0, 0.55, 1.0), ("demonstrate", 4.0, 0.4, 3.0), ("scale", 12.0, 0.25, 8.0)]
 
 
-def generate(n: int, scenarios: int, seed: int, objective: str, *, platforms: int | None = None,
-             correlation: float = 0.5, rules: str = "all", budget_share: float = 0.3,
-             target_share: float = 0.7) -> dict[str, Any]:
+def generate(
+    n: int,
+    scenarios: int,
+    seed: int,
+    objective: str,
+    *,
+    platforms: int | None = None,
+    correlation: float = 0.5,
+    rules: str = "all",
+    budget_share: float = 0.3,
+    target_share: float = 0.7,
+) -> dict[str, Any]:
     """A problem document; `rules` is "all" (every family) or "budgets" (budgets only)."""
     rng = np.random.default_rng(seed)
     n_platforms = platforms or max(3, min(12, n // 8))
@@ -32,64 +41,113 @@ def generate(n: int, scenarios: int, seed: int, objective: str, *, platforms: in
         quality = float(rng.uniform(0.5, 1.5))
         n_opt = int(rng.integers(1, 4))
         opts = []
-        for stage, cost_mult, p, impact_mult in STAGES[3 - n_opt:]:
+        for stage, cost_mult, p, impact_mult in STAGES[3 - n_opt :]:
             total = round(scale_cost * cost_mult, 2)
             split = rng.dirichlet([2.0, 2.0, 2.0])
             mode = round(impact_mult * quality * float(rng.uniform(0.6, 1.4)), 3)
-            opts.append({
-                "id": stage,
-                "cost": {y: round(total * float(s), 3) for y, s in zip(YEARS, split, strict=True)},
-                "p_success": round(float(np.clip(p * rng.uniform(0.6, 1.4), 0.03, 0.95)), 3),
-                "impact": {"low": round(mode * 0.4, 3), "mode": mode, "high": round(mode * 2.2, 3)},
-                "cost_range": {"low": round(total * 0.9, 3), "mode": total,
-                               "high": round(total * 1.8, 3)},
-            })
+            opts.append(
+                {
+                    "id": stage,
+                    "cost": {
+                        y: round(total * float(s), 3) for y, s in zip(YEARS, split, strict=True)
+                    },
+                    "p_success": round(float(np.clip(p * rng.uniform(0.6, 1.4), 0.03, 0.95)), 3),
+                    "impact": {
+                        "low": round(mode * 0.4, 3),
+                        "mode": mode,
+                        "high": round(mode * 2.2, 3),
+                    },
+                    "cost_range": {
+                        "low": round(total * 0.9, 3),
+                        "mode": total,
+                        "high": round(total * 1.8, 3),
+                    },
+                }
+            )
         last = opts[-1]
         full_cost += sum(last["cost"].values())
-        full_value += last["p_success"] * (last["impact"]["low"] + 4 * last["impact"]["mode"]
-                                           + last["impact"]["high"]) / 6
-        candidates.append({
-            "id": f"cand-{i:04d}", "name": f"Candidate {i}",
-            "platform": names[int(rng.integers(0, n_platforms))],
-            "tier": "moonshot" if rng.random() < 0.3 else "conventional",
-            "organisation": f"org-{int(rng.integers(0, max(2, n // 3)))}",
-            "organisation_type": "rising_star" if rng.random() < 0.3 else "incumbent",
-            "eligible_envelopes": ["sbc", "ukri"] if rng.random() < 0.5 else ["sbc"],
-            "ncr": bool(rng.random() < 0.1), "treasury_approved": bool(rng.random() < 0.5),
-            "options": opts,
-        })
+        full_value += (
+            last["p_success"]
+            * (last["impact"]["low"] + 4 * last["impact"]["mode"] + last["impact"]["high"])
+            / 6
+        )
+        candidates.append(
+            {
+                "id": f"cand-{i:04d}",
+                "name": f"Candidate {i}",
+                "platform": names[int(rng.integers(0, n_platforms))],
+                "tier": "moonshot" if rng.random() < 0.3 else "conventional",
+                "organisation": f"org-{int(rng.integers(0, max(2, n // 3)))}",
+                "organisation_type": "rising_star" if rng.random() < 0.3 else "incumbent",
+                "eligible_envelopes": ["sbc", "ukri"] if rng.random() < 0.5 else ["sbc"],
+                "ncr": bool(rng.random() < 0.1),
+                "treasury_approved": bool(rng.random() < 0.5),
+                "options": opts,
+            }
+        )
     budget = full_cost * budget_share
     per_year = [budget * 0.25, budget * 0.35, budget * 0.4]
     envelopes = [
-        {"id": "sbc", "name": "Single business case",
-         "budget": {y: round(b * 0.8, 3) for y, b in zip(YEARS, per_year, strict=True)}},
-        {"id": "ukri", "name": "UKRI envelope",
-         "budget": {y: round(b * 0.2, 3) for y, b in zip(YEARS, per_year, strict=True)}},
+        {
+            "id": "sbc",
+            "name": "Single business case",
+            "budget": {y: round(b * 0.8, 3) for y, b in zip(YEARS, per_year, strict=True)},
+        },
+        {
+            "id": "ukri",
+            "name": "UKRI envelope",
+            "budget": {y: round(b * 0.2, 3) for y, b in zip(YEARS, per_year, strict=True)},
+        },
     ]
     policy: dict[str, Any] = {
-        "objective": objective, "carry_forward": True, "correlation": correlation,
-        "max_platform_share": 1.0, "min_platforms": 0, "dal": None, "gap": 0.005,
+        "objective": objective,
+        "carry_forward": True,
+        "correlation": correlation,
+        "max_platform_share": 1.0,
+        "min_platforms": 0,
+        "dal": None,
+        "gap": 0.005,
         "time_limit_s": 60,
     }
     if rules == "all":
         envelopes[1]["min_spend"] = round(budget * 0.05, 3)
         ids = [c["id"] for c in candidates]
-        policy.update({
-            "max_platform_share": 0.6, "min_platforms": 2, "min_moonshot_share": 0.1,
-            "min_rising_star_share": 0.1, "max_organisation_share": 0.4,
-            "dal": round(float(np.quantile([sum(c["options"][-1]["cost"].values())
-                                            for c in candidates], 0.9)), 3),
-            "dal_mode": "cap", "locks": [ids[0]], "exclusions": [ids[1]],
-            "commitments": [f"{ids[2]}/{candidates[2]['options'][0]['id']}"],
-            "previous": {ids[3]: candidates[3]["options"][0]["id"]}, "switching_cost": 0.0001,
-            "min_p_any_success": 0.5,
-        })
+        policy.update(
+            {
+                "max_platform_share": 0.6,
+                "min_platforms": 2,
+                "min_moonshot_share": 0.1,
+                "min_rising_star_share": 0.1,
+                "max_organisation_share": 0.4,
+                "dal": round(
+                    float(
+                        np.quantile(
+                            [sum(c["options"][-1]["cost"].values()) for c in candidates], 0.9
+                        )
+                    ),
+                    3,
+                ),
+                "dal_mode": "cap",
+                "locks": [ids[0]],
+                "exclusions": [ids[1]],
+                "commitments": [f"{ids[2]}/{candidates[2]['options'][0]['id']}"],
+                "previous": {ids[3]: candidates[3]["options"][0]["id"]},
+                "switching_cost": 0.0001,
+                "min_p_any_success": 0.5,
+            }
+        )
     return {
-        "format": "mission-portfolio/problem", "version": 1,
-        "mission": {"name": f"benchmark n={n}", "target": round(full_value * budget_share
-                                                               * target_share * 2, 3),
-                    "unit": "units"},
-        "years": YEARS, "envelopes": envelopes, "candidates": candidates, "policy": policy,
+        "format": "mission-portfolio/problem",
+        "version": 1,
+        "mission": {
+            "name": f"benchmark n={n}",
+            "target": round(full_value * budget_share * target_share * 2, 3),
+            "unit": "units",
+        },
+        "years": YEARS,
+        "envelopes": envelopes,
+        "candidates": candidates,
+        "policy": policy,
         "scenarios": {"count": scenarios, "seed": seed + 1000},
         "evaluation": {"count": 20000, "seed": seed + 2000},
     }

@@ -27,46 +27,62 @@ def build_reference(data: ProblemData, scen: Scenarios, objective: str) -> tuple
     K, Y, E = data.n_options, len(p.years), len(p.envelopes)
     prob = pulp.LpProblem("reference", pulp.LpMaximize)
     x = pulp.LpVariable.dicts("x", range(K), cat="Binary")
-    f = pulp.LpVariable.dicts("f", [(k, e, y) for k in range(K) for e in range(E)
-                                    for y in range(Y) if data.eligible[k, e]], lowBound=0)
+    f = pulp.LpVariable.dicts(
+        "f",
+        [(k, e, y) for k in range(K) for e in range(E) for y in range(Y) if data.eligible[k, e]],
+        lowBound=0,
+    )
     c = data.total_cost
     for i in range(data.n_candidates):
         prob += pulp.lpSum(x[k] for k in data.options_of(i)) <= 1
     for k in range(K):
         for y in range(Y):
-            prob += pulp.lpSum(f[(k, e, y)] for e in range(E) if data.eligible[k, e]) == \
-                data.cost[k, y] * x[k]
+            prob += (
+                pulp.lpSum(f[(k, e, y)] for e in range(E) if data.eligible[k, e])
+                == data.cost[k, y] * x[k]
+            )
     for e in range(E):
         for y in range(Y):
             span = range(y + 1) if pol.carry_forward else [y]
-            prob += pulp.lpSum(f[(k, e, t)] for k in range(K) for t in span
-                               if data.eligible[k, e]) <= float(data.budget[e, list(span)].sum())
+            prob += pulp.lpSum(
+                f[(k, e, t)] for k in range(K) for t in span if data.eligible[k, e]
+            ) <= float(data.budget[e, list(span)].sum())
         if p.envelopes[e].min_spend:
-            prob += pulp.lpSum(f[(k, e, t)] for k in range(K) for t in range(Y)
-                               if data.eligible[k, e]) >= p.envelopes[e].min_spend
+            prob += (
+                pulp.lpSum(f[(k, e, t)] for k in range(K) for t in range(Y) if data.eligible[k, e])
+                >= p.envelopes[e].min_spend
+            )
     if pol.dal_mode == "cap":
         for k in np.flatnonzero(dal_breaches(data)):
             prob += x[int(k)] == 0
     total = pulp.lpSum(c[k] * x[k] for k in range(K))
     if pol.max_platform_share < 1:
         for g in range(len(data.platforms)):
-            prob += pulp.lpSum(c[k] * x[k] for k in range(K) if data.platform_of[k] == g) <= \
-                pol.max_platform_share * total
+            prob += (
+                pulp.lpSum(c[k] * x[k] for k in range(K) if data.platform_of[k] == g)
+                <= pol.max_platform_share * total
+            )
     if pol.min_platforms > 0:
         u = pulp.LpVariable.dicts("u", range(len(data.platforms)), cat="Binary")
         for g in range(len(data.platforms)):
             prob += u[g] <= pulp.lpSum(x[k] for k in range(K) if data.platform_of[k] == g)
         prob += pulp.lpSum(u.values()) >= pol.min_platforms
     if pol.min_moonshot_share > 0:
-        prob += pulp.lpSum(c[k] * x[k] for k in range(K) if data.moonshot[k]) >= \
-            pol.min_moonshot_share * total
+        prob += (
+            pulp.lpSum(c[k] * x[k] for k in range(K) if data.moonshot[k])
+            >= pol.min_moonshot_share * total
+        )
     if pol.min_rising_star_share > 0:
-        prob += pulp.lpSum(c[k] * x[k] for k in range(K) if data.rising_star[k]) >= \
-            pol.min_rising_star_share * total
+        prob += (
+            pulp.lpSum(c[k] * x[k] for k in range(K) if data.rising_star[k])
+            >= pol.min_rising_star_share * total
+        )
     if pol.max_organisation_share < 1:
         for g in range(len(data.organisations)):
-            prob += pulp.lpSum(c[k] * x[k] for k in range(K) if data.organisation_of[k] == g) \
+            prob += (
+                pulp.lpSum(c[k] * x[k] for k in range(K) if data.organisation_of[k] == g)
                 <= pol.max_organisation_share * total
+            )
     for ref in [*pol.locks, *pol.commitments]:
         prob += pulp.lpSum(x[k] for k in data.refs_to_options(ref)) >= 1
     for ref in pol.exclusions:
@@ -105,8 +121,9 @@ def build_reference(data: ProblemData, scen: Scenarios, objective: str) -> tuple
         for s in range(S):
             prob += sh[s] >= T - pulp.lpSum(a[s, k] * x[k] for k in range(K)) - eta
         mean = pulp.lpSum(float(a[:, k].mean()) * x[k] for k in range(K))
-        obj = mean - pol.cvar_lambda * (eta + pulp.lpSum(sh.values()) *
-                                        (1.0 / ((1 - pol.cvar_alpha) * S)))
+        obj = mean - pol.cvar_lambda * (
+            eta + pulp.lpSum(sh.values()) * (1.0 / ((1 - pol.cvar_alpha) * S))
+        )
     prob += obj - penalty
     return prob, x
 
@@ -121,6 +138,10 @@ def solve_reference(prob: Any, x: Any, *, time_limit: float, gap: float) -> dict
     optimal = h.getModelStatus() == h.getModelStatus().__class__.kOptimal
     del status
     label = "optimal" if optimal else h.modelStatusToString(h.getModelStatus()).lower()
-    return {"status": label, "optimal": bool(optimal),
-            "objective": pulp.value(prob.objective), "x": chosen,
-            "gap": float(info.mip_gap) if info.mip_gap < 1e30 else None}
+    return {
+        "status": label,
+        "optimal": bool(optimal),
+        "objective": pulp.value(prob.objective),
+        "x": chosen,
+        "gap": float(info.mip_gap) if info.mip_gap < 1e30 else None,
+    }

@@ -65,14 +65,30 @@ def run_ours(doc: dict[str, Any], objective: str, solver: str) -> dict[str, Any]
     if objective == "p_target":
         build = time.perf_counter() - t0
         checker = SelectionChecker(data, scen)
-        out = solve_p_target(data, scen, checker, solver=solver, time_limit=limit, gap=gap,
-                             report=lambda p: None, should_stop=None, clock_start=t0)
+        out = solve_p_target(
+            data,
+            scen,
+            checker,
+            solver=solver,
+            time_limit=limit,
+            gap=gap,
+            report=lambda p: None,
+            should_stop=None,
+            clock_start=t0,
+        )
         x, status, bound = out.x, out.status, out.bound
     else:
         sampled = time.perf_counter() - t0
         limit = limit if solver == "highs" else 60.0
-        res, build_s = solve_model(data, scen, objective, SelectionChecker(data, scen),
-                                   solver=solver, deadline=time.perf_counter() + limit, gap=gap)
+        res, build_s = solve_model(
+            data,
+            scen,
+            objective,
+            SelectionChecker(data, scen),
+            solver=solver,
+            deadline=time.perf_counter() + limit,
+            gap=gap,
+        )
         build = sampled + build_s
         x, status = res.x, res.status
         bound = None if res.bound is None else res.bound + 1e-7
@@ -81,8 +97,14 @@ def run_ours(doc: dict[str, Any], objective: str, solver: str) -> dict[str, Any]
     rel_gap = None
     if value is not None and bound is not None:
         rel_gap = max(0.0, bound - value) / max(abs(value), 1e-9)
-    return {"build": build, "solve": total - build, "total": total, "status": status,
-            "value": value, "gap": rel_gap}
+    return {
+        "build": build,
+        "solve": total - build,
+        "total": total,
+        "status": status,
+        "value": value,
+        "gap": rel_gap,
+    }
 
 
 def run_reference(doc: dict[str, Any], objective: str) -> dict[str, Any]:
@@ -99,14 +121,20 @@ def run_reference(doc: dict[str, Any], objective: str) -> dict[str, Any]:
         sel = np.zeros(data.n_options)
         sel[out["x"]] = 1.0
         value = objective_value(objective, data, scen, sel)
-    return {"build": build, "solve": total - build, "total": total,
-            "status": out["status"], "value": value,
-            "gap": out["gap"]}
+    return {
+        "build": build,
+        "solve": total - build,
+        "total": total,
+        "status": out["status"],
+        "value": value,
+        "gap": out["gap"],
+    }
 
 
 def child(config: dict[str, Any]) -> dict[str, Any]:
-    doc = generate(config["n"], config["S"], seed=config.get("seed", 1),
-                   objective=config["objective"])
+    doc = generate(
+        config["n"], config["S"], seed=config.get("seed", 1), objective=config["objective"]
+    )
     runs = []
     for _ in range(3):
         if config["who"] == "reference":
@@ -117,15 +145,27 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
             break
     best = sorted(runs, key=lambda r: r["total"])[len(runs) // 2]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {**config, "repeats": len(runs), "build": statistics.median(r["build"] for r in runs),
-            "solve": statistics.median(r["solve"] for r in runs),
-            "total": statistics.median(r["total"] for r in runs), "status": best["status"],
-            "value": best["value"], "gap": best["gap"], "peak_mb": peak_mb}
+    return {
+        **config,
+        "repeats": len(runs),
+        "build": statistics.median(r["build"] for r in runs),
+        "solve": statistics.median(r["solve"] for r in runs),
+        "total": statistics.median(r["total"] for r in runs),
+        "status": best["status"],
+        "value": best["value"],
+        "gap": best["gap"],
+        "peak_mb": peak_mb,
+    }
 
 
 def spawn(config: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--child", json.dumps(config)],
-                          capture_output=True, text=True, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--child", json.dumps(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     if proc.returncode != 0:
         return {**config, "error": proc.stderr.strip().splitlines()[-1:]}
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -135,29 +175,36 @@ def fmt(value: Any, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-HEADER = ("| objective | solver | n | S | build s | solve s | total s | gap | peak MB | status "
-          "| value | ref total s | ref status | ref value | ratio |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| objective | solver | n | S | build s | solve s | total s | gap | peak MB | status "
+    "| value | ref total s | ref status | ref value | ratio |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def row(ours: dict[str, Any], ref: dict[str, Any] | None) -> str:
     if "error" in ours:
-        return f"| {ours['objective']} | {ours['solver']} | {ours['n']} | {ours['S']} | error: " \
-               f"{ours['error']} |"
+        return (
+            f"| {ours['objective']} | {ours['solver']} | {ours['n']} | {ours['S']} | error: "
+            f"{ours['error']} |"
+        )
     ratio = None
     ref_total = ref_status = ref_value = None
     if ref and "error" not in ref:
         ratio = ours["total"] / ref["total"]
         ref_total, ref_status, ref_value = ref["total"], ref["status"], ref["value"]
-    return (f"| {ours['objective']} | {ours['solver']} | {ours['n']} | {ours['S']} | "
-            f"{fmt(ours['build'])} | {fmt(ours['solve'])} | {fmt(ours['total'])} | "
-            f"{fmt(ours['gap'], '.2%')} | {fmt(ours['peak_mb'], '.0f')} | {ours['status']} | "
-            f"{fmt(ours['value'], '.4f')} | {fmt(ref_total)} | {ref_status or '-'} | "
-            f"{fmt(ref_value, '.4f')} | {fmt(ratio)} |")
+    return (
+        f"| {ours['objective']} | {ours['solver']} | {ours['n']} | {ours['S']} | "
+        f"{fmt(ours['build'])} | {fmt(ours['solve'])} | {fmt(ours['total'])} | "
+        f"{fmt(ours['gap'], '.2%')} | {fmt(ours['peak_mb'], '.0f')} | {ours['status']} | "
+        f"{fmt(ours['value'], '.4f')} | {fmt(ref_total)} | {ref_status or '-'} | "
+        f"{fmt(ref_value, '.4f')} | {fmt(ratio)} |"
+    )
 
 
-def performance(sizes: list[int], counts: list[int], cbc_up_to: int,
-                objectives: list[str] = OBJECTIVES) -> None:
+def performance(
+    sizes: list[int], counts: list[int], cbc_up_to: int, objectives: list[str] = OBJECTIVES
+) -> None:
     print(machine())
     print(HEADER, flush=True)
     for n in sizes:
@@ -188,21 +235,35 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}; load average at start "
-            f"{os.getloadavg()[0]:.1f}")
+    return (
+        f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; load average at start "
+        f"{os.getloadavg()[0]:.1f}"
+    )
 
 
 def quality(sizes: list[int]) -> None:
     """Few platforms, correlation 0.6: out-of-sample metrics of each portfolio, as ratios."""
-    print("| n | portfolio | P(target) | E[impact] | CVaR shortfall | P / greedy | "
-          "CVaR / greedy | E / deterministic |\n|---|---|---|---|---|---|---|---|")
+    print(
+        "| n | portfolio | P(target) | E[impact] | CVaR shortfall | P / greedy | "
+        "CVaR / greedy | E / deterministic |\n|---|---|---|---|---|---|---|---|"
+    )
     for n in sizes:
-        doc = generate(n, 2000, seed=11, objective="expected", platforms=3, correlation=0.6,
-                       rules="budgets", target_share=0.8)
+        doc = generate(
+            n,
+            2000,
+            seed=11,
+            objective="expected",
+            platforms=3,
+            correlation=0.6,
+            rules="budgets",
+            target_share=0.8,
+        )
         problem = load_problem(doc)
-        portfolios = {"greedy": greedy_by_ratio(problem),
-                      "deterministic": expected_knapsack(problem, time_limit=60)}
+        portfolios = {
+            "greedy": greedy_by_ratio(problem),
+            "deterministic": expected_knapsack(problem, time_limit=60),
+        }
         for objective in ("capped", "cvar", "p_target"):
             policy = problem.policy.model_copy(update={"objective": objective})
             result = solve(problem.model_copy(update={"policy": policy}), time_limit=20)
@@ -210,10 +271,13 @@ def quality(sizes: list[int]) -> None:
         metrics = {name: evaluate_portfolio(problem, sel) for name, sel in portfolios.items()}
         g, d = metrics["greedy"], metrics["deterministic"]
         for name, mt in metrics.items():
-            print(f"| {n} | {name} | {mt.p_target:.4f} | {mt.expected_impact:.3f} | "
-                  f"{mt.cvar_shortfall:.3f} | {_ratio(mt.p_target, g.p_target)} | "
-                  f"{_ratio(mt.cvar_shortfall, g.cvar_shortfall)} | "
-                  f"{_ratio(mt.expected_impact, d.expected_impact)} |", flush=True)
+            print(
+                f"| {n} | {name} | {mt.p_target:.4f} | {mt.expected_impact:.3f} | "
+                f"{mt.cvar_shortfall:.3f} | {_ratio(mt.p_target, g.p_target)} | "
+                f"{_ratio(mt.cvar_shortfall, g.cvar_shortfall)} | "
+                f"{_ratio(mt.expected_impact, d.expected_impact)} |",
+                flush=True,
+            )
 
 
 def _ratio(a: float, b: float) -> str:
@@ -230,40 +294,70 @@ def ptarget_check(n: int = 200, s: int = 2000, long_limit: float = 120.0) -> Non
     for label, limit in (("p_target 10 s", 10.0), (f"p_target {long_limit:.0f} s", long_limit)):
         t = time.perf_counter()
         log: list[Progress] = []
-        out = solve_p_target(data, scen, SelectionChecker(data, scen), solver="highs",
-                             time_limit=limit, gap=0.0, report=log.append, should_stop=None,
-                             clock_start=t)
+        out = solve_p_target(
+            data,
+            scen,
+            SelectionChecker(data, scen),
+            solver="highs",
+            time_limit=limit,
+            gap=0.0,
+            report=log.append,
+            should_stop=None,
+            clock_start=t,
+        )
         assert out.x is not None
-        rows.append((label, objective_value("p_target", data, scen, out.x), out.bound,
-                     time.perf_counter() - t))
+        rows.append(
+            (
+                label,
+                objective_value("p_target", data, scen, out.x),
+                out.bound,
+                time.perf_counter() - t,
+            )
+        )
     for objective in ("cvar", "expected"):
         m = build_model(data, scen)
         set_objective(m, scen, objective)
         res = run_milp(m, time_limit=120, gap=0.005)
         if res.x is not None:
-            rows.append((f"{objective} portfolio", objective_value("p_target", data, scen, res.x),
-                         None, res.seconds))
+            rows.append(
+                (
+                    f"{objective} portfolio",
+                    objective_value("p_target", data, scen, res.x),
+                    None,
+                    res.seconds,
+                )
+            )
     best = max(r[1] for r in rows)
     print(f"p_target check, n={n}, S={s} (objective = P(target) − switching charge)")
     print("| method | P(target) objective | bound | seconds | behind best |\n|---|---|---|---|---|")
     for label, value, bound, secs in rows:
-        print(f"| {label} | {value:.4f} | {fmt(bound, '.4f')} | {secs:.1f} | "
-              f"{(best - value) * 100:.2f} pp |", flush=True)
+        print(
+            f"| {label} | {value:.4f} | {fmt(bound, '.4f')} | {secs:.1f} | "
+            f"{(best - value) * 100:.2f} pp |",
+            flush=True,
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--quality", action="store_true")
     parser.add_argument("--ptarget-check", action="store_true")
-    parser.add_argument("--deterministic", action="store_true",
-                        help="only the expected objective at n = 1000")
+    parser.add_argument(
+        "--deterministic", action="store_true", help="only the expected objective at n = 1000"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", help="candidate counts n (custom grid)")
-    parser.add_argument("--counts", type=int, nargs="+", default=[500, 2000, 5000],
-                        help="scenario counts S for --sizes")
+    parser.add_argument(
+        "--counts",
+        type=int,
+        nargs="+",
+        default=[500, 2000, 5000],
+        help="scenario counts S for --sizes",
+    )
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))))

@@ -9,12 +9,14 @@ from optimiser.cli import run_solve
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m optimiser",
-                                     description="Solve a mission-portfolio problem file.")
+    parser = argparse.ArgumentParser(
+        prog="python -m optimiser", description="Solve a mission-portfolio problem file."
+    )
     parser.add_argument("problem", help="path of the problem JSON document")
     parser.add_argument("--solver", choices=["highs", "cbc"], default="highs")
-    parser.add_argument("--time-limit", type=float, default=None,
-                        help="seconds (default: policy.time_limit_s)")
+    parser.add_argument(
+        "--time-limit", type=float, default=None, help="seconds (default: policy.time_limit_s)"
+    )
     args = parser.parse_args(argv)
     return run_solve(args.problem, args.solver, args.time_limit, sys.stdout, sys.stderr)
 

@@ -42,10 +42,12 @@ def greedy_by_ratio(problem: Problem) -> dict[str, str]:
     return data.selection_dict(x)
 
 
-def expected_knapsack(problem: Problem, *, solver: str = "highs",
-                      time_limit: float | None = None) -> dict[str, str]:
+def expected_knapsack(
+    problem: Problem, *, solver: str = "highs", time_limit: float | None = None
+) -> dict[str, str]:
     """The deterministic portfolio: maximise Σ p·E[impact]·x under every rule."""
     policy = problem.policy.model_copy(update={"objective": "expected"})
-    result = solve(problem.model_copy(update={"policy": policy}), solver=solver,
-                   time_limit=time_limit)
+    result = solve(
+        problem.model_copy(update={"policy": policy}), solver=solver, time_limit=time_limit
+    )
     return result.selected

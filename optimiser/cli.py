@@ -21,8 +21,9 @@ from optimiser.solve import solve
 EXIT_OK, EXIT_INFEASIBLE, EXIT_MALFORMED, EXIT_ERROR = 0, 1, 2, 3
 
 
-def run_solve(path: str, solver: str, time_limit: float | None, stdout: TextIO,
-              stderr: TextIO) -> int:
+def run_solve(
+    path: str, solver: str, time_limit: float | None, stdout: TextIO, stderr: TextIO
+) -> int:
     """Solve the problem file at `path` and print the result; return the exit code."""
     try:
         with open(path, "rb") as fh:
@@ -44,8 +45,13 @@ def run_solve(path: str, solver: str, time_limit: float | None, stdout: TextIO,
         print(p, file=stderr, flush=True)
 
     with _stop_on_interrupt(stop, stderr):
-        result = solve(problem, solver=solver, time_limit=time_limit, on_progress=progress,
-                       should_stop=stop.is_set)
+        result = solve(
+            problem,
+            solver=solver,
+            time_limit=time_limit,
+            on_progress=progress,
+            should_stop=stop.is_set,
+        )
     if stop.is_set() and result.status == "optimal":
         result.status = "feasible"
     json.dump(result.model_dump(mode="json"), stdout, indent=2)
@@ -79,8 +85,11 @@ class _stop_on_interrupt:
         if self.stop.is_set():
             raise KeyboardInterrupt
         self.stop.set()
-        print("interrupt: stopping, keeping the best portfolio so far (Ctrl-C again to abort)",
-              file=self.stderr, flush=True)
+        print(
+            "interrupt: stopping, keeping the best portfolio so far (Ctrl-C again to abort)",
+            file=self.stderr,
+            flush=True,
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self.previous is not None:

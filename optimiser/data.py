@@ -61,8 +61,11 @@ class ProblemData:
     def refs_to_options(self, ref: str) -> list[int]:
         """Option indices a `candidate` or `candidate/option` reference names."""
         cand_id, _, opt_id = ref.partition("/")
-        return [k for k, key in enumerate(self.keys)
-                if key.split("/")[0] == cand_id and (not opt_id or key.split("/")[1] == opt_id)]
+        return [
+            k
+            for k, key in enumerate(self.keys)
+            if key.split("/")[0] == cand_id and (not opt_id or key.split("/")[1] == opt_id)
+        ]
 
     def selection_vector(self, selected: dict[str, str]) -> FloatArray:
         """x as a 0/1 vector from {candidate: option}."""

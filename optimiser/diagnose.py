@@ -20,11 +20,15 @@ from optimiser.scenarios import Scenarios
 SLACK_TOL = 1e-6
 
 
-def diagnose(data: ProblemData, scenarios: Scenarios, *, solver: str = "highs",
-             time_limit: float = 10.0) -> list[dict[str, Any]]:
+def diagnose(
+    data: ProblemData, scenarios: Scenarios, *, solver: str = "highs", time_limit: float = 10.0
+) -> list[dict[str, Any]]:
     """Conflicting rules with the smallest relaxation of each that restores feasibility."""
-    present = [f for f in POLICY_FAMILIES
-               if any(i.family == f for i in build_model(data, scenarios).registry.values())]
+    present = [
+        f
+        for f in POLICY_FAMILIES
+        if any(i.family == f for i in build_model(data, scenarios).registry.values())
+    ]
     found: list[dict[str, Any]] = []
     for family in present:
         found.extend(_relax(data, scenarios, {family}, solver, time_limit) or [])
@@ -33,12 +37,18 @@ def diagnose(data: ProblemData, scenarios: Scenarios, *, solver: str = "highs",
     everything = _relax(data, scenarios, set(present), solver, time_limit)
     if everything:
         return everything
-    return [{"rule": "unknown", "label": "the rules conflict, but no single relaxation was found "
-             "within the time limit", "relaxation": None}]
+    return [
+        {
+            "rule": "unknown",
+            "label": "the rules conflict, but no single relaxation was found within the time limit",
+            "relaxation": None,
+        }
+    ]
 
 
-def _relax(data: ProblemData, scenarios: Scenarios, families: set[str], solver: str,
-           time_limit: float) -> list[dict[str, Any]] | None:
+def _relax(
+    data: ProblemData, scenarios: Scenarios, families: set[str], solver: str, time_limit: float
+) -> list[dict[str, Any]] | None:
     m = build_model(data, scenarios, elastic=families)
     slacks = [s for group in m.slacks.values() for s in group]
     if not slacks:
@@ -61,23 +71,35 @@ def _positive_slacks(m: Model) -> list[tuple[str, float]]:
 
 def _describe(m: Model, name: str, amount: float, scenario_count: int) -> dict[str, Any]:
     info = m.registry[name]
-    return {"rule": info.family, "constraint": name, "key": list(info.key),
-            "label": describe(info, amount, scenario_count),
-            "relaxation": round(amount, 9), "unit": info.unit, "limit": info.rhs}
+    return {
+        "rule": info.family,
+        "constraint": name,
+        "key": list(info.key),
+        "label": describe(info, amount, scenario_count),
+        "relaxation": round(amount, 9),
+        "unit": info.unit,
+        "limit": info.rhs,
+    }
 
 
 def describe(info: ConstraintInfo, amount: float, scenario_count: int) -> str:
     """Human words for relaxing one constraint by `amount`."""
     family, label, rhs = info.family, info.label, info.rhs
     if family == "min_spend":
-        return (f"{label} cannot be met: eligible candidates can spend at most "
-                f"{rhs - amount:.4g} under the other rules (lower it by {amount:.4g})")
+        return (
+            f"{label} cannot be met: eligible candidates can spend at most "
+            f"{rhs - amount:.4g} under the other rules (lower it by {amount:.4g})"
+        )
     if family == "budget":
-        return (f"{label} is {amount:.4g} short: raising it to {rhs + amount:.4g} would make "
-                "the problem feasible")
+        return (
+            f"{label} is {amount:.4g} short: raising it to {rhs + amount:.4g} would make "
+            "the problem feasible"
+        )
     if family == "min_platforms":
-        return (f"{label} cannot be met: at most {rhs - amount:.4g} platforms can be funded under "
-                "the other rules")
+        return (
+            f"{label} cannot be met: at most {rhs - amount:.4g} platforms can be funded under "
+            "the other rules"
+        )
     if family == "min_p_any_success":
         share = (rhs - amount) / max(scenario_count, 1)
         return f"{label} cannot be met: at most {share:.1%} is achievable under the other rules"
@@ -86,6 +108,5 @@ def describe(info: ConstraintInfo, amount: float, scenario_count: int) -> str:
     if family in ("exclusion", "dal", "eligibility"):
         return f"{label} must be lifted for the other rules to be met"
     if family in ("platform_share", "organisation_share", "moonshot_share", "rising_star_share"):
-        return (f"{label} cannot be met: it is off by £{amount:.4g}m of spend under the other "
-                "rules")
+        return f"{label} cannot be met: it is off by £{amount:.4g}m of spend under the other rules"
     return f"{label}: relax by {amount:.4g} {info.unit}"

@@ -16,8 +16,9 @@ from optimiser.result import Flag, FundingRow, Metrics, Spend
 from optimiser.scenarios import Scenarios, evaluation_scenarios
 
 
-def evaluate_portfolio(problem: Problem, selected: dict[str, str], *,
-                       scenarios: Scenarios | None = None) -> Metrics:
+def evaluate_portfolio(
+    problem: Problem, selected: dict[str, str], *, scenarios: Scenarios | None = None
+) -> Metrics:
     """Metrics of `selected` ({candidate: option}) on `scenarios` (default: out of sample)."""
     data = problem_data(problem)
     scen = evaluation_scenarios(data) if scenarios is None else scenarios
@@ -45,8 +46,9 @@ def metrics_of(data: ProblemData, scenarios: Scenarios, x: FloatArray) -> Metric
     )
 
 
-def funding_rows(data: ProblemData, x: FloatArray,
-                 flow: FlowChecker | None = None) -> list[FundingRow] | None:
+def funding_rows(
+    data: ProblemData, x: FloatArray, flow: FlowChecker | None = None
+) -> list[FundingRow] | None:
     """Money per candidate/option/envelope/year for selection x (None if it cannot be funded)."""
     flows = (flow or FlowChecker(data)).option_flows(x)
     if flows is None:
@@ -55,8 +57,15 @@ def funding_rows(data: ProblemData, x: FloatArray,
     rows = []
     for (k, e, y), amount in sorted(flows.items()):
         cand_id, opt_id = data.keys[k].split("/")
-        rows.append(FundingRow(candidate=cand_id, option=opt_id, envelope=problem.envelopes[e].id,
-                               year=problem.years[y], amount=round(amount, 9)))
+        rows.append(
+            FundingRow(
+                candidate=cand_id,
+                option=opt_id,
+                envelope=problem.envelopes[e].id,
+                year=problem.years[y],
+                amount=round(amount, 9),
+            )
+        )
     return rows
 
 
@@ -72,11 +81,19 @@ def spend_of(data: ProblemData, x: FloatArray, funding: list[FundingRow]) -> Spe
     for k in np.flatnonzero(x > 0.5):
         cand = problem.candidates[int(data.candidate_of[k])]
         amount = float(data.total_cost[k])
-        for table, key in ((spend.by_platform, cand.platform), (spend.by_tier, cand.tier),
-                           (spend.by_organisation_type, cand.organisation_type)):
+        for table, key in (
+            (spend.by_platform, cand.platform),
+            (spend.by_tier, cand.tier),
+            (spend.by_organisation_type, cand.organisation_type),
+        ):
             table[key] = table.get(key, 0.0) + amount
-    for table in (spend.by_envelope, spend.by_year, spend.by_platform, spend.by_tier,
-                  spend.by_organisation_type):
+    for table in (
+        spend.by_envelope,
+        spend.by_year,
+        spend.by_platform,
+        spend.by_tier,
+        spend.by_organisation_type,
+    ):
         for key in table:
             table[key] = round(table[key], 9)
     return spend

@@ -47,8 +47,9 @@ class FlowChecker:
             for y in range(n_years):
                 cols = [self.index[(g, e, y)] for e in np.flatnonzero(groups[g]).tolist()]
                 if cols:
-                    h.addRow(0.0, 0.0, len(cols), np.array(cols, dtype=np.int32),
-                             np.ones(len(cols)))
+                    h.addRow(
+                        0.0, 0.0, len(cols), np.array(cols, dtype=np.int32), np.ones(len(cols))
+                    )
                     self.demand_rows[(g, y)] = row_count
                     row_count += 1
         carry = data.problem.policy.carry_forward
@@ -57,14 +58,24 @@ class FlowChecker:
                 span = range(y + 1) if carry else [y]
                 cols = [c for (g, e2, y2), c in self.index.items() if e2 == e and y2 in span]
                 if cols:
-                    h.addRow(-highspy.kHighsInf, float(data.budget[e, list(span)].sum()),
-                             len(cols), np.array(cols, dtype=np.int32), np.ones(len(cols)))
+                    h.addRow(
+                        -highspy.kHighsInf,
+                        float(data.budget[e, list(span)].sum()),
+                        len(cols),
+                        np.array(cols, dtype=np.int32),
+                        np.ones(len(cols)),
+                    )
                     row_count += 1
             env = data.problem.envelopes[e]
             if env.min_spend:
                 cols = [c for (g, e2, y2), c in self.index.items() if e2 == e]
-                h.addRow(float(env.min_spend), highspy.kHighsInf, len(cols),
-                         np.array(cols, dtype=np.int32), np.ones(len(cols)))
+                h.addRow(
+                    float(env.min_spend),
+                    highspy.kHighsInf,
+                    len(cols),
+                    np.array(cols, dtype=np.int32),
+                    np.ones(len(cols)),
+                )
                 row_count += 1
         self.highs = h
         self.has_min_spend = any(env.min_spend for env in data.problem.envelopes)
@@ -84,8 +95,11 @@ class FlowChecker:
             return self._cache[key]
         n_env, n_years = self.data.budget.shape
         result: FloatArray | None = np.zeros((len(self.groups), n_env, n_years))
-        ineligible = any(d[g, y] > TOL and (g, y) not in self.demand_rows
-                         for g in range(len(self.groups)) for y in range(n_years))
+        ineligible = any(
+            d[g, y] > TOL and (g, y) not in self.demand_rows
+            for g in range(len(self.groups))
+            for y in range(n_years)
+        )
         if ineligible:
             result = None
         elif self.index:
@@ -114,7 +128,7 @@ class FlowChecker:
         out: dict[tuple[int, int, int], float] = {}
         for k in np.flatnonzero(x > 0.5):
             g = int(self.group_of[k])
-            for (g2, e, y) in self.index:
+            for g2, e, y in self.index:
                 if g2 == g and d[g, y] > TOL and self.data.cost[k, y] > 0:
                     amount = float(fg[g, e, y] * self.data.cost[k, y] / d[g, y])
                     if amount > TOL:
@@ -165,8 +179,9 @@ class SelectionChecker:
             bad.append("budget/min_spend")
         return bad
 
-    def _minimum_violations(self, x: FloatArray, spend: FloatArray, total: float,
-                            slack: float) -> list[str]:
+    def _minimum_violations(
+        self, x: FloatArray, spend: FloatArray, total: float, slack: float
+    ) -> list[str]:
         d = self.data
         policy = d.problem.policy
         bad = []

@@ -54,8 +54,13 @@ def solver_version(solver: str) -> tuple[str, str]:
 class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
     """PuLP's HiGHS with a bulk model build, a warm start and a progress/interrupt callback."""
 
-    def __init__(self, *, start: dict[str, float] | None,
-                 on_event: Callable[[float, float, float], bool] | None, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        start: dict[str, float] | None,
+        on_event: Callable[[float, float, float], bool] | None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.start = start
         self.on_event = on_event
@@ -76,8 +81,9 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
             v.index = j
         ints = np.array([v.index for v in variables if v.cat == pulp.LpInteger], dtype=np.int32)
         if len(ints) and self.mip:
-            h.changeColsIntegrality(len(ints), ints,
-                                    np.full(len(ints), highspy.HighsVarType.kInteger))
+            h.changeColsIntegrality(
+                len(ints), ints, np.full(len(ints), highspy.HighsVarType.kInteger)
+            )
         rows_lo: list[float] = []
         rows_hi: list[float] = []
         starts: list[int] = []
@@ -94,41 +100,61 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
             rows_lo.append(-inf if lb is None else lb)
             rows_hi.append(inf if ub is None else ub)
         if rows_lo:
-            h.addRows(len(rows_lo), np.array(rows_lo, float), np.array(rows_hi, float),
-                      len(index), np.array(starts, dtype=np.int32),
-                      np.array(index, dtype=np.int32), np.array(values, float))
+            h.addRows(
+                len(rows_lo),
+                np.array(rows_lo, float),
+                np.array(rows_hi, float),
+                len(index),
+                np.array(starts, dtype=np.int32),
+                np.array(index, dtype=np.int32),
+                np.array(values, float),
+            )
         if self.start is not None:
             # a partial solution (x only): HiGHS completes it by fixing x and solving the LP
             known = [(v.index, self.start[v.name]) for v in variables if v.name in self.start]
-            h.setSolution(len(known), np.array([j for j, _ in known], dtype=np.int32),
-                          np.array([val for _, val in known], dtype=float))
+            h.setSolution(
+                len(known),
+                np.array([j for j, _ in known], dtype=np.int32),
+                np.array([val for _, val in known], dtype=float),
+            )
         if self.on_event is not None:
             h.cbMipInterrupt.subscribe(self._event)
 
     def _event(self, e: Any) -> None:
         out = e.data_out
         assert self.on_event is not None
-        stop = self.on_event(float(out.running_time), -float(out.mip_primal_bound),
-                             -float(out.mip_dual_bound))
+        stop = self.on_event(
+            float(out.running_time), -float(out.mip_primal_bound), -float(out.mip_dual_bound)
+        )
         if stop:
             e.data_in.user_interrupt = True
 
     def findSolutionValues(self, lp: pulp.LpProblem) -> Any:
         h = lp.solverModel
         info = h.getInfo()
-        self.info = {"mip_dual_bound": float(info.mip_dual_bound),
-                     "objective": float(info.objective_function_value),
-                     "primal_status": float(info.primal_solution_status),
-                     "mip_gap": float(info.mip_gap)}
+        self.info = {
+            "mip_dual_bound": float(info.mip_dual_bound),
+            "objective": float(info.objective_function_value),
+            "primal_status": float(info.primal_solution_status),
+            "mip_gap": float(info.mip_gap),
+        }
         self.model_status = h.getModelStatus()
         return super().findSolutionValues(lp)
 
 
-def run_milp(m: Model, *, solver: str = "highs", time_limit: float | None = None,
-             gap: float = 0.0, start: FloatArray | None = None,
-             on_progress: Callable[[Progress], None] | None = None,
-             should_stop: Callable[[], bool] | None = None, phase: str = "MILP",
-             clock_start: float | None = None, threads: int | None = None) -> MilpOutcome:
+def run_milp(
+    m: Model,
+    *,
+    solver: str = "highs",
+    time_limit: float | None = None,
+    gap: float = 0.0,
+    start: FloatArray | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    phase: str = "MILP",
+    clock_start: float | None = None,
+    threads: int | None = None,
+) -> MilpOutcome:
     """Solve `m.prob`; report status, solution x, objective and bound (model objective units)."""
     if solver not in SOLVERS:
         raise SolverError(f"unknown solver {solver!r}: choose one of {', '.join(SOLVERS)}")
@@ -150,8 +176,14 @@ def run_milp(m: Model, *, solver: str = "highs", time_limit: float | None = None
         options: dict[str, Any] = {"mip_abs_gap": 1e-9, "random_seed": 0}
         if threads:
             options["threads"] = threads
-        highs = _HiGHS(start=warm, on_event=event if use_cb else None, msg=False,
-                       timeLimit=time_limit, gapRel=gap, **options)
+        highs = _HiGHS(
+            start=warm,
+            on_event=event if use_cb else None,
+            msg=False,
+            timeLimit=time_limit,
+            gapRel=gap,
+            **options,
+        )
         m.prob.solve(highs)
         x = _x_values(m)
         model_status = highs.model_status
@@ -164,8 +196,10 @@ def run_milp(m: Model, *, solver: str = "highs", time_limit: float | None = None
             if not math.isfinite(bound) or not _has_integers(m):
                 bound = obj
             return MilpOutcome("optimal", x, obj, max(bound, obj), seconds, name, ver)
-        if model_status in (highspy.HighsModelStatus.kInfeasible,
-                            highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        if model_status in (
+            highspy.HighsModelStatus.kInfeasible,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,
+        ):
             return MilpOutcome("infeasible", None, None, None, seconds, name, ver)
         if has_x:
             obj = _objective(m)
@@ -174,11 +208,19 @@ def run_milp(m: Model, *, solver: str = "highs", time_limit: float | None = None
     return _run_cbc(m, time_limit, gap, warm, t0, name, ver)
 
 
-def solve_model(data: ProblemData, scenarios: Scenarios, kind: str, checker: SelectionChecker,
-                *, solver: str, deadline: float, gap: float,
-                on_progress: Callable[[Progress], None] | None = None,
-                should_stop: Callable[[], bool] | None = None,
-                clock_start: float | None = None) -> tuple[MilpOutcome, float]:
+def solve_model(
+    data: ProblemData,
+    scenarios: Scenarios,
+    kind: str,
+    checker: SelectionChecker,
+    *,
+    solver: str,
+    deadline: float,
+    gap: float,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    clock_start: float | None = None,
+) -> tuple[MilpOutcome, float]:
     """Build and solve the MILP of objective `kind`; returns the outcome and the build seconds.
 
     The P(any success) floor (one row per distinct success pattern) is added lazily: the model
@@ -189,7 +231,7 @@ def solve_model(data: ProblemData, scenarios: Scenarios, kind: str, checker: Sel
     q = data.problem.policy.min_p_any_success
     lazy = q is not None and q > 0
     build = 0.0
-    for with_p_any in ([False, True] if lazy else [True]):
+    for with_p_any in [False, True] if lazy else [True]:
         tb = time.perf_counter()
         m = build_model(data, scenarios, with_p_any=with_p_any)
         set_objective(m, scenarios, kind)
@@ -197,22 +239,35 @@ def solve_model(data: ProblemData, scenarios: Scenarios, kind: str, checker: Sel
         if on_progress is not None:
             on_progress(Progress(time.perf_counter() - origin, None, None, f"built {kind} model"))
         share = 0.6 if lazy and not with_p_any else 1.0
-        out = run_milp(m, solver=solver,
-                       time_limit=max(0.1, (deadline - time.perf_counter()) * share),
-                       gap=gap, on_progress=on_progress, should_stop=should_stop,
-                       clock_start=origin)
+        out = run_milp(
+            m,
+            solver=solver,
+            time_limit=max(0.1, (deadline - time.perf_counter()) * share),
+            gap=gap,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            clock_start=origin,
+        )
         if with_p_any or out.status == "infeasible":
             return out, build
         if out.x is not None and not checker.violations(out.x):
             return out, build
         if should_stop is not None and should_stop():
-            return MilpOutcome("no_solution", None, None, out.bound, out.seconds, out.solver,
-                               out.version), build
+            return MilpOutcome(
+                "no_solution", None, None, out.bound, out.seconds, out.solver, out.version
+            ), build
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _run_cbc(m: Model, time_limit: float | None, gap: float, warm: dict[str, float] | None,
-             t0: float, name: str, ver: str) -> MilpOutcome:
+def _run_cbc(
+    m: Model,
+    time_limit: float | None,
+    gap: float,
+    warm: dict[str, float] | None,
+    t0: float,
+    name: str,
+    ver: str,
+) -> MilpOutcome:
     """CBC through PuLP (a subprocess: no progress callback); its log gives the final gap."""
     if warm is not None:
         for v in m.prob.variables():
@@ -220,8 +275,14 @@ def _run_cbc(m: Model, time_limit: float | None, gap: float, warm: dict[str, flo
     fd, log_path = tempfile.mkstemp(suffix=".log", prefix="cbc-")
     os.close(fd)
     try:
-        cbc = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=gap,
-                                warmStart=warm is not None, logPath=log_path, threads=1)
+        cbc = pulp.PULP_CBC_CMD(
+            msg=False,
+            timeLimit=time_limit,
+            gapRel=gap,
+            warmStart=warm is not None,
+            logPath=log_path,
+            threads=1,
+        )
         try:
             status = m.prob.solve(cbc)
         except pulp.PulpSolverError:  # e.g. interrupted before writing a solution

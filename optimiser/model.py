@@ -25,9 +25,19 @@ _SENSES = {"<=": pulp.LpConstraintLE, ">=": pulp.LpConstraintGE, "==": pulp.LpCo
 
 #: Families a user can change, so diagnosis may relax them; the others are the model's structure.
 POLICY_FAMILIES = (
-    "eligibility", "budget", "min_spend", "dal", "platform_share", "min_platforms",
-    "moonshot_share", "rising_star_share", "organisation_share", "lock", "exclusion",
-    "commitment", "min_p_any_success",
+    "eligibility",
+    "budget",
+    "min_spend",
+    "dal",
+    "platform_share",
+    "min_platforms",
+    "moonshot_share",
+    "rising_star_share",
+    "organisation_share",
+    "lock",
+    "exclusion",
+    "commitment",
+    "min_p_any_success",
 )
 
 
@@ -62,8 +72,12 @@ class Model:
     def empty(cls, data: ProblemData, elastic: Iterable[str] = ()) -> Model:
         prob = pulp.LpProblem("portfolio", pulp.LpMaximize)
         x = prob.add_variable_dicts("x", range(data.n_options), cat=pulp.LpBinary)
-        return cls(data=data, prob=prob, x=[x[k] for k in range(data.n_options)],
-                   elastic=frozenset(elastic))
+        return cls(
+            data=data,
+            prob=prob,
+            x=[x[k] for k in range(data.n_options)],
+            elastic=frozenset(elastic),
+        )
 
     @property
     def xs(self) -> np.ndarray[Any, np.dtype[np.object_]]:
@@ -75,9 +89,19 @@ class Model:
         cached: np.ndarray[Any, np.dtype[np.object_]] = self.aux["xs"]
         return cached
 
-    def add(self, lhs: pulp.LpAffineExpression, sense: Sense, rhs: float, *, family: str,
-            key: tuple[Any, ...], label: str, unit: str = "£m", limit: float | None = None,
-            slack_terms: list[pulp.LpVariable] | None = None) -> str:
+    def add(
+        self,
+        lhs: pulp.LpAffineExpression,
+        sense: Sense,
+        rhs: float,
+        *,
+        family: str,
+        key: tuple[Any, ...],
+        label: str,
+        unit: str = "£m",
+        limit: float | None = None,
+        slack_terms: list[pulp.LpVariable] | None = None,
+    ) -> str:
         """Add `lhs sense rhs` named `family__n`; with an elastic family, add its slack.
 
         `limit` is the number a person would change (default `rhs`); `slack_terms` replaces the
@@ -111,8 +135,9 @@ class Model:
         self.registry[name] = ConstraintInfo(family, key, label, sense, shown, unit)
         return name
 
-    def spend(self, mask: np.ndarray[Any, np.dtype[np.bool_]] | None = None,
-              weight: float = 1.0) -> pulp.LpAffineExpression:
+    def spend(
+        self, mask: np.ndarray[Any, np.dtype[np.bool_]] | None = None, weight: float = 1.0
+    ) -> pulp.LpAffineExpression:
         """weight · Σ_{k in mask} c[k]·x[k] (all options when mask is None)."""
         c = self.data.total_cost
         idx = np.arange(len(c)) if mask is None else np.flatnonzero(mask)
@@ -129,8 +154,9 @@ class Model:
         variable: pulp.LpVariable = self.aux["total_spend"]
         return variable
 
-    def share_gap(self, mask: np.ndarray[Any, np.dtype[np.bool_]],
-                  share: float) -> pulp.LpAffineExpression:
+    def share_gap(
+        self, mask: np.ndarray[Any, np.dtype[np.bool_]], share: float
+    ) -> pulp.LpAffineExpression:
         """Σ_{k in mask} c[k]x[k] − share·t, with t the total spend."""
         idx = np.flatnonzero(mask)
         expr = linear(self.xs[idx], self.data.total_cost[idx])
@@ -145,8 +171,9 @@ def linear(variables: Any, coefs: Any) -> pulp.LpAffineExpression:
     return pulp.LpAffineExpression([(variables[j], float(coefs[j])) for j in keep])
 
 
-def build_model(data: ProblemData, scenarios: Scenarios, *, elastic: Iterable[str] = (),
-                with_p_any: bool = True) -> Model:
+def build_model(
+    data: ProblemData, scenarios: Scenarios, *, elastic: Iterable[str] = (), with_p_any: bool = True
+) -> Model:
     """Every constraint family of the problem; objectives are set by `optimiser.objectives`.
 
     `with_p_any=False` leaves out the P(any success) floor (see `optimiser.solve.solve_model`).
@@ -176,8 +203,15 @@ def add_one_option_per_candidate(m: Model) -> None:
     for i, cand in enumerate(m.data.problem.candidates):
         ks = m.data.options_of(i)
         if len(ks) > 1:
-            m.add(linear(m.xs[ks], np.ones(len(ks))), "<=", 1, family="one_option", key=(i,),
-                  label=f"at most one option of {cand.id}", unit="options")
+            m.add(
+                linear(m.xs[ks], np.ones(len(ks))),
+                "<=",
+                1,
+                family="one_option",
+                key=(i,),
+                label=f"at most one option of {cand.id}",
+                unit="options",
+            )
 
 
 def add_funding_flows(m: Model) -> None:
@@ -193,9 +227,13 @@ def add_funding_flows(m: Model) -> None:
     groups, group_of = np.unique(d.eligible, axis=0, return_inverse=True)
     group_of = group_of.reshape(-1)
     m.aux["group_of"] = group_of
-    idx = [(g, e, y) for g in range(len(groups)) for y in range(len(years))
-           for e in np.flatnonzero(groups[g]).tolist()
-           if (d.cost[group_of == g, y] > 0).any()]
+    idx = [
+        (g, e, y)
+        for g in range(len(groups))
+        for y in range(len(years))
+        for e in np.flatnonzero(groups[g]).tolist()
+        if (d.cost[group_of == g, y] > 0).any()
+    ]
     fvars = m.prob.add_variable_dicts("f", idx, lowBound=0)
     m.f = {(int(g), int(e), int(y)): fvars[(g, e, y)] for (g, e, y) in idx}
     for g in range(len(groups)):
@@ -207,22 +245,36 @@ def add_funding_flows(m: Model) -> None:
             flows = [(m.f[(g, e, y)], 1.0) for e in np.flatnonzero(groups[g]).tolist()]
             if flows:
                 expr = pulp.LpAffineExpression(
-                    [*flows, *[(m.x[k], -float(d.cost[k, y])) for k in ks.tolist()]])
+                    [*flows, *[(m.x[k], -float(d.cost[k, y])) for k in ks.tolist()]]
+                )
                 names = sorted({d.problem.envelopes[e].id for e in np.flatnonzero(groups[g])})
-                m.add(expr, "==", 0, family="flows", key=(g, y),
-                      label=f"funding of options eligible for {', '.join(names)} in {years[y]}")
+                m.add(
+                    expr,
+                    "==",
+                    0,
+                    family="flows",
+                    key=(g, y),
+                    label=f"funding of options eligible for {', '.join(names)} in {years[y]}",
+                )
                 continue
             for k in ks.tolist():
-                m.add(linear([m.x[k]], [d.cost[k, y]]), "<=", 0, family="eligibility",
-                      key=(k, y), label=f"{d.keys[k]} has no eligible envelope for its "
-                      f"{years[y]} spend of {d.cost[k, y]:g}")
+                m.add(
+                    linear([m.x[k]], [d.cost[k, y]]),
+                    "<=",
+                    0,
+                    family="eligibility",
+                    key=(k, y),
+                    label=f"{d.keys[k]} has no eligible envelope for its "
+                    f"{years[y]} spend of {d.cost[k, y]:g}",
+                )
 
 
 def envelope_spend(m: Model, e: int, years: Iterable[int]) -> pulp.LpAffineExpression:
     """Σ_{k, y in years} f[k,e,y]."""
     wanted = set(years)
-    return pulp.LpAffineExpression([(v, 1.0) for (_, e2, y), v in m.f.items()
-                                    if e2 == e and y in wanted])
+    return pulp.LpAffineExpression(
+        [(v, 1.0) for (_, e2, y), v in m.f.items() if e2 == e and y in wanted]
+    )
 
 
 def add_budgets(m: Model) -> None:
@@ -242,9 +294,16 @@ def add_budgets(m: Model) -> None:
             if not expr:
                 continue
             rhs = float(d.budget[e, list(span)].sum())
-            m.add(expr, "<=", rhs, family="budget", key=(env.id, year),
-                  label=f"{env.name or env.id} budget in {year} ({d.budget[e, y]:g})",
-                  limit=float(d.budget[e, y]), slack_terms=slacks if carry else slacks[-1:])
+            m.add(
+                expr,
+                "<=",
+                rhs,
+                family="budget",
+                key=(env.id, year),
+                label=f"{env.name or env.id} budget in {year} ({d.budget[e, y]:g})",
+                limit=float(d.budget[e, y]),
+                slack_terms=slacks if carry else slacks[-1:],
+            )
 
 
 def add_min_spend(m: Model) -> None:
@@ -252,8 +311,14 @@ def add_min_spend(m: Model) -> None:
     years = range(len(m.data.problem.years))
     for e, env in enumerate(m.data.problem.envelopes):
         if env.min_spend:
-            m.add(envelope_spend(m, e, years), ">=", env.min_spend, family="min_spend",
-                  key=(env.id,), label=f"{env.name or env.id} minimum spend {env.min_spend:g}")
+            m.add(
+                envelope_spend(m, e, years),
+                ">=",
+                env.min_spend,
+                family="min_spend",
+                key=(env.id,),
+                label=f"{env.name or env.id} minimum spend {env.min_spend:g}",
+            )
 
 
 def add_dal_caps(m: Model) -> None:
@@ -265,16 +330,24 @@ def add_dal_caps(m: Model) -> None:
     if policy.dal_mode != "cap" or policy.dal is None:
         return
     for k in np.flatnonzero(dal_breaches(m.data)):
-        m.add(linear([m.x[k]], [1.0]), "<=", 0, family="dal", key=(m.data.keys[k],),
-              label=f"DAL cap {policy.dal:g} on {m.data.keys[k]} (costs "
-              f"{m.data.total_cost[k]:g}, not Treasury-approved)", unit="awards")
+        m.add(
+            linear([m.x[k]], [1.0]),
+            "<=",
+            0,
+            family="dal",
+            key=(m.data.keys[k],),
+            label=f"DAL cap {policy.dal:g} on {m.data.keys[k]} (costs "
+            f"{m.data.total_cost[k]:g}, not Treasury-approved)",
+            unit="awards",
+        )
 
 
 def dal_breaches(data: ProblemData) -> np.ndarray[Any, np.dtype[np.bool_]]:
     """Options above the DAL whose candidate is not Treasury-approved."""
     dal = data.problem.policy.dal
-    approved = np.array([data.problem.candidates[i].treasury_approved for i in data.candidate_of],
-                        dtype=bool)
+    approved = np.array(
+        [data.problem.candidates[i].treasury_approved for i in data.candidate_of], dtype=bool
+    )
     if dal is None:
         return np.zeros(data.n_options, dtype=bool)
     breaches: np.ndarray[Any, np.dtype[np.bool_]] = (data.total_cost > dal + 1e-9) & ~approved
@@ -288,8 +361,14 @@ def add_platform_shares(m: Model) -> None:
         return
     for p, name in enumerate(m.data.platforms):
         mask = m.data.platform_of == p
-        m.add(m.share_gap(mask, share), "<=", 0, family="platform_share", key=(name,),
-              label=f"{name} at most {share:.0%} of total spend")
+        m.add(
+            m.share_gap(mask, share),
+            "<=",
+            0,
+            family="platform_share",
+            key=(name,),
+            label=f"{name} at most {share:.0%} of total spend",
+        )
 
 
 def add_min_platforms(m: Model) -> None:
@@ -304,27 +383,51 @@ def add_min_platforms(m: Model) -> None:
     for p, name in enumerate(m.data.platforms):
         ks = np.flatnonzero(m.data.platform_of == p)
         expr = pulp.LpAffineExpression([(u[p], 1.0), *[(m.x[k], -1.0) for k in ks.tolist()]])
-        m.add(expr, "<=", 0, family="platform_link", key=(name,),
-              label=f"{name} counts only when funded")
-    m.add(linear([u[p] for p in u], np.ones(len(u))), ">=", need, family="min_platforms",
-          key=(need,), label=f"at least {need} platforms funded", unit="platforms")
+        m.add(
+            expr,
+            "<=",
+            0,
+            family="platform_link",
+            key=(name,),
+            label=f"{name} counts only when funded",
+        )
+    m.add(
+        linear([u[p] for p in u], np.ones(len(u))),
+        ">=",
+        need,
+        family="min_platforms",
+        key=(need,),
+        label=f"at least {need} platforms funded",
+        unit="platforms",
+    )
 
 
 def add_moonshot_share(m: Model) -> None:
     """Σ_{moonshot k} c[k]x[k] ≥ share · Σ_k c[k]x[k]."""
     share = m.data.problem.policy.min_moonshot_share
     if share > 0:
-        m.add(m.share_gap(m.data.moonshot, share), ">=", 0, family="moonshot_share",
-              key=(share,), label=f"at least {share:.0%} of spend on moonshots")
+        m.add(
+            m.share_gap(m.data.moonshot, share),
+            ">=",
+            0,
+            family="moonshot_share",
+            key=(share,),
+            label=f"at least {share:.0%} of spend on moonshots",
+        )
 
 
 def add_rising_star_share(m: Model) -> None:
     """Σ_{rising-star k} c[k]x[k] ≥ share · Σ_k c[k]x[k]."""
     share = m.data.problem.policy.min_rising_star_share
     if share > 0:
-        m.add(m.share_gap(m.data.rising_star, share), ">=", 0,
-              family="rising_star_share", key=(share,),
-              label=f"at least {share:.0%} of spend on rising stars")
+        m.add(
+            m.share_gap(m.data.rising_star, share),
+            ">=",
+            0,
+            family="rising_star_share",
+            key=(share,),
+            label=f"at least {share:.0%} of spend on rising stars",
+        )
 
 
 def add_organisation_shares(m: Model) -> None:
@@ -334,15 +437,28 @@ def add_organisation_shares(m: Model) -> None:
         return
     for g, name in enumerate(m.data.organisations):
         mask = m.data.organisation_of == g
-        m.add(m.share_gap(mask, share), "<=", 0, family="organisation_share",
-              key=(name,), label=f"{name} at most {share:.0%} of total spend")
+        m.add(
+            m.share_gap(mask, share),
+            "<=",
+            0,
+            family="organisation_share",
+            key=(name,),
+            label=f"{name} at most {share:.0%} of total spend",
+        )
 
 
 def _must_fund(m: Model, refs: list[str], family: str, what: str) -> None:
     for ref in refs:
         ks = m.data.refs_to_options(ref)
-        m.add(linear(m.xs[ks], np.ones(len(ks))), ">=", 1, family=family, key=(ref,),
-              label=f"{what} {ref}", unit="awards")
+        m.add(
+            linear(m.xs[ks], np.ones(len(ks))),
+            ">=",
+            1,
+            family=family,
+            key=(ref,),
+            label=f"{what} {ref}",
+            unit="awards",
+        )
 
 
 def add_locks(m: Model) -> None:
@@ -359,8 +475,15 @@ def add_exclusions(m: Model) -> None:
     """Exclusions: Σ x over the named candidate's options (or the one option) = 0."""
     for ref in m.data.problem.policy.exclusions:
         ks = m.data.refs_to_options(ref)
-        m.add(linear(m.xs[ks], np.ones(len(ks))), "<=", 0, family="exclusion", key=(ref,),
-              label=f"exclusion of {ref}", unit="awards")
+        m.add(
+            linear(m.xs[ks], np.ones(len(ks))),
+            "<=",
+            0,
+            family="exclusion",
+            key=(ref,),
+            label=f"exclusion of {ref}",
+            unit="awards",
+        )
 
 
 def previous_costs(data: ProblemData) -> dict[int, float]:
@@ -385,8 +508,14 @@ def add_switching_cost(m: Model) -> None:
     for i, amount in sorted(prev.items()):
         ks = m.data.options_of(i)
         expr = linear([dvars[i]], [1.0]) + linear(m.xs[ks], m.data.total_cost[ks])
-        m.add(expr, ">=", amount, family="switching", key=(i,),
-              label=f"money dropped from {m.data.problem.candidates[i].id}")
+        m.add(
+            expr,
+            ">=",
+            amount,
+            family="switching",
+            key=(i,),
+            label=f"money dropped from {m.data.problem.candidates[i].id}",
+        )
     m.penalty = linear([dvars[i] for i in sorted(prev)], np.full(len(prev), gamma))
 
 
@@ -411,9 +540,21 @@ def add_min_p_any_success(m: Model, scenarios: Scenarios) -> None:
     for j, r in enumerate(live):
         ks = np.flatnonzero(rows[r])
         expr = pulp.LpAffineExpression([(w[j], 1.0), *[(m.x[k], -1.0) for k in ks.tolist()]])
-        m.add(expr, "<=", 0, family="min_p_link", key=(int(r),),
-              label="a scenario counts when something works")
+        m.add(
+            expr,
+            "<=",
+            0,
+            family="min_p_link",
+            key=(int(r),),
+            label="a scenario counts when something works",
+        )
     need = q * scenarios.count - 1e-9
-    m.add(linear([w[j] for j in range(len(live))], counts[live]), ">=", need,
-          family="min_p_any_success", key=(q,),
-          label=f"P(at least one success) ≥ {q:.0%}", unit="scenarios")
+    m.add(
+        linear([w[j] for j in range(len(live))], counts[live]),
+        ">=",
+        need,
+        family="min_p_any_success",
+        key=(q,),
+        label=f"P(at least one success) ≥ {q:.0%}",
+        unit="scenarios",
+    )

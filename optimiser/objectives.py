@@ -56,8 +56,13 @@ def switching_penalty(data: ProblemData, x: FloatArray) -> float:
     return gamma * dropped
 
 
-def raw_value(kind: str, data: ProblemData, scenarios: Scenarios, x: FloatArray,
-              impacts: FloatArray | None = None) -> float:
+def raw_value(
+    kind: str,
+    data: ProblemData,
+    scenarios: Scenarios,
+    x: FloatArray,
+    impacts: FloatArray | None = None,
+) -> float:
     """The objective `kind` of portfolio x, without the switching charge."""
     target = data.target
     policy = data.problem.policy
@@ -124,8 +129,15 @@ def _capped(m: Model, scenarios: Scenarios) -> pulp.LpAffineExpression:
     for j, row in enumerate(rows):
         expr = _scenario_row(m, np.minimum(row, target))  # exact with y ≤ T; tighter LP
         expr.addterm(y[j], -1.0)
-        m.add(expr, ">=", 0, family="capped_row", key=(j,), label="capped impact of a scenario",
-              unit="impact")
+        m.add(
+            expr,
+            ">=",
+            0,
+            family="capped_row",
+            key=(j,),
+            label="capped impact of a scenario",
+            unit="impact",
+        )
     return linear([y[j] for j in range(len(rows))], counts / scenarios.count)
 
 
@@ -143,8 +155,15 @@ def _p_target(m: Model, scenarios: Scenarios) -> pulp.LpAffineExpression:
         # a[s,k] -> min(a[s,k], T) is valid (z ≤ 1) and tightens the LP relaxation
         expr = _scenario_row(m, np.minimum(rows[r], target))
         expr.addterm(z[j], -target)
-        m.add(expr, ">=", -TOL, family="p_target_row", key=(int(r),),
-              label="a scenario reaches the target", unit="impact")
+        m.add(
+            expr,
+            ">=",
+            -TOL,
+            family="p_target_row",
+            key=(int(r),),
+            label="a scenario reaches the target",
+            unit="impact",
+        )
     return linear([z[j] for j in range(len(live))], counts[live] / scenarios.count)
 
 
@@ -175,8 +194,15 @@ def _cvar(m: Model, scenarios: Scenarios) -> pulp.LpAffineExpression:
         expr = _scenario_row(m, np.minimum(row, target))
         expr.addterm(u[j], 1.0)
         expr.addterm(eta, 1.0)
-        m.add(expr, ">=", target, family="cvar_row", key=(j,), label="shortfall of a scenario",
-              unit="impact")
+        m.add(
+            expr,
+            ">=",
+            target,
+            family="cvar_row",
+            key=(j,),
+            label="shortfall of a scenario",
+            unit="impact",
+        )
     scale = 1.0 / ((1.0 - policy.cvar_alpha) * scenarios.count)
     tail: Any = linear([u[j] for j in range(len(rows))], counts * scale)
     tail.addterm(eta, 1.0)

@@ -195,16 +195,18 @@ def check_references(problem: Problem) -> list[tuple[str, str]]:
         _duplicates(errors, f"candidates[{i}].options", [o.id for o in cand.options], ".id")
         for j, ref in enumerate(cand.eligible_envelopes):
             if ref not in known_envelopes:
-                errors.append((f"candidates[{i}].eligible_envelopes[{j}]",
-                               f"'{ref}' is not an envelope id"))
+                errors.append(
+                    (f"candidates[{i}].eligible_envelopes[{j}]", f"'{ref}' is not an envelope id")
+                )
         for j, opt in enumerate(cand.options):
             if "/" in opt.id:
                 errors.append((f"candidates[{i}].options[{j}].id", "must not contain '/'"))
             if isinstance(opt.cost, dict):
                 for year in opt.cost:
                     if year not in years:
-                        errors.append((f"candidates[{i}].options[{j}].cost.{year}",
-                                       "is not one of the years"))
+                        errors.append(
+                            (f"candidates[{i}].options[{j}].cost.{year}", "is not one of the years")
+                        )
     policy = problem.policy
     for field in ("locks", "exclusions", "commitments"):
         for j, ref in enumerate(getattr(policy, field)):
@@ -218,11 +220,16 @@ def check_references(problem: Problem) -> list[tuple[str, str]]:
     must_fund = {*policy.locks, *policy.commitments}
     for j, ref in enumerate(policy.exclusions):
         cand_id = ref.split("/")[0]
-        clash = sorted(r for r in must_fund
-                       if r == ref or ("/" not in ref and r.split("/")[0] == cand_id))
+        clash = sorted(
+            r for r in must_fund if r == ref or ("/" not in ref and r.split("/")[0] == cand_id)
+        )
         if clash:
-            errors.append((f"policy.exclusions[{j}]",
-                           f"'{ref}' is also locked or committed ({', '.join(clash)})"))
+            errors.append(
+                (
+                    f"policy.exclusions[{j}]",
+                    f"'{ref}' is also locked or committed ({', '.join(clash)})",
+                )
+            )
     if isinstance(problem.scenarios, ExplicitScenarios):
         errors.extend(_check_explicit(problem))
     return errors

@@ -46,9 +46,18 @@ class PTargetOutcome:
 Report = Callable[[Progress], None]
 
 
-def solve_p_target(data: ProblemData, scenarios: Scenarios, checker: SelectionChecker, *,
-                   solver: str, time_limit: float, gap: float, report: Report,
-                   should_stop: Callable[[], bool] | None, clock_start: float) -> PTargetOutcome:
+def solve_p_target(
+    data: ProblemData,
+    scenarios: Scenarios,
+    checker: SelectionChecker,
+    *,
+    solver: str,
+    time_limit: float,
+    gap: float,
+    report: Report,
+    should_stop: Callable[[], bool] | None,
+    clock_start: float,
+) -> PTargetOutcome:
     """Best P(target) portfolio within the time limit, with an honest bound."""
     choices = allowed_choices(data, checker)
     n_selections = float(np.prod([len(c) for c in choices], dtype=float))
@@ -56,9 +65,17 @@ def solve_p_target(data: ProblemData, scenarios: Scenarios, checker: SelectionCh
         outcome = enumerate_selections(data, scenarios, checker, choices)
         if outcome is not None:
             return outcome
-    return _search_and_bound(data, scenarios, checker, solver=solver, time_limit=time_limit,
-                             gap=gap, report=report, should_stop=should_stop,
-                             clock_start=clock_start)
+    return _search_and_bound(
+        data,
+        scenarios,
+        checker,
+        solver=solver,
+        time_limit=time_limit,
+        gap=gap,
+        report=report,
+        should_stop=should_stop,
+        clock_start=clock_start,
+    )
 
 
 def allowed_choices(data: ProblemData, checker: SelectionChecker) -> list[list[int]]:
@@ -90,8 +107,9 @@ def _score(data: ProblemData, scenarios: Scenarios, xs: FloatArray) -> FloatArra
     return np.asarray(value, dtype=float)
 
 
-def enumerate_selections(data: ProblemData, scenarios: Scenarios, checker: SelectionChecker,
-                         choices: list[list[int]]) -> PTargetOutcome | None:
+def enumerate_selections(
+    data: ProblemData, scenarios: Scenarios, checker: SelectionChecker, choices: list[list[int]]
+) -> PTargetOutcome | None:
     """Score every selection, then confirm the best ones in order; None if too many fail."""
     sizes = [len(c) for c in choices]
     total = int(np.prod(sizes, dtype=np.int64))
@@ -99,7 +117,7 @@ def enumerate_selections(data: ProblemData, scenarios: Scenarios, checker: Selec
     scores = np.empty(total)
     for start in range(0, total, chunk):
         xs = _selections(data, choices, np.arange(start, min(total, start + chunk)))
-        scores[start:start + len(xs)] = _score(data, scenarios, xs)
+        scores[start : start + len(xs)] = _score(data, scenarios, xs)
     order = np.argsort(-scores, kind="stable")
     for n, idx in enumerate(order):
         if n >= MAX_CONFIRMATIONS:
@@ -125,9 +143,15 @@ def _selections(data: ProblemData, choices: list[list[int]], codes: np.ndarray) 
     return xs
 
 
-def local_search(data: ProblemData, scenarios: Scenarios, checker: SelectionChecker,
-                 x: FloatArray, *, deadline: float,
-                 should_stop: Callable[[], bool] | None = None) -> FloatArray:
+def local_search(
+    data: ProblemData,
+    scenarios: Scenarios,
+    checker: SelectionChecker,
+    x: FloatArray,
+    *,
+    deadline: float,
+    should_stop: Callable[[], bool] | None = None,
+) -> FloatArray:
     """Best-improvement add / drop / change-option / swap moves, scored over all scenarios.
 
     For each base (x itself, or x with one funded option dropped) every addable option is scored
@@ -218,21 +242,32 @@ def local_search(data: ProblemData, scenarios: Scenarios, checker: SelectionChec
                     x, current, improved = trial, value, True
                     break
         if not improved:
-            pair = _drop_one_add_two(x, a, target, mu, allowed, spend_cum, cap, cand_of,
-                                     surrogate, checker, current)
+            pair = _drop_one_add_two(
+                x, a, target, mu, allowed, spend_cum, cap, cand_of, surrogate, checker, current
+            )
             if pair is None:
-                pair = _drop_two_add_one(x, a, target, mu, allowed, spend_cum, cap, cand_of,
-                                         surrogate, checker, current)
+                pair = _drop_two_add_one(
+                    x, a, target, mu, allowed, spend_cum, cap, cand_of, surrogate, checker, current
+                )
             if pair is None:
                 break
             x, current = pair, surrogate(pair[None, :])[0]
     return x
 
 
-def _drop_one_add_two(x: FloatArray, a: FloatArray, target: float, mu: float,
-                      allowed: np.ndarray, spend_cum: FloatArray, cap: FloatArray,
-                      cand_of: IntArray, surrogate: Callable[[FloatArray], FloatArray],
-                      checker: SelectionChecker, current: float) -> FloatArray | None:
+def _drop_one_add_two(
+    x: FloatArray,
+    a: FloatArray,
+    target: float,
+    mu: float,
+    allowed: np.ndarray,
+    spend_cum: FloatArray,
+    cap: FloatArray,
+    cand_of: IntArray,
+    surrogate: Callable[[FloatArray], FloatArray],
+    checker: SelectionChecker,
+    current: float,
+) -> FloatArray | None:
     """The 2-opt move budgets call for: unfund one option, fund two cheaper ones instead.
 
     For each funded option, the best few first additions (by P(target), then capped impact) are
@@ -247,8 +282,9 @@ def _drop_one_add_two(x: FloatArray, a: FloatArray, target: float, mu: float,
         for k1 in firsts:
             trial1 = trial0.copy()
             trial1[k1] = 1.0
-            for k2 in _best_adds(trial1, base + a[:, k1], a, target, mu, allowed, spend_cum,
-                                 cap, cand_of, 3):
+            for k2 in _best_adds(
+                trial1, base + a[:, k1], a, target, mu, allowed, spend_cum, cap, cand_of, 3
+            ):
                 trial = trial1.copy()
                 trial[k2] = 1.0
                 if surrogate(trial[None, :])[0] > current + 1e-15 and checker.is_feasible(trial):
@@ -256,24 +292,37 @@ def _drop_one_add_two(x: FloatArray, a: FloatArray, target: float, mu: float,
     return None
 
 
-def _drop_two_add_one(x: FloatArray, a: FloatArray, target: float, mu: float,
-                      allowed: np.ndarray, spend_cum: FloatArray, cap: FloatArray,
-                      cand_of: IntArray, surrogate: Callable[[FloatArray], FloatArray],
-                      checker: SelectionChecker, current: float) -> FloatArray | None:
+def _drop_two_add_one(
+    x: FloatArray,
+    a: FloatArray,
+    target: float,
+    mu: float,
+    allowed: np.ndarray,
+    spend_cum: FloatArray,
+    cap: FloatArray,
+    cand_of: IntArray,
+    surrogate: Callable[[FloatArray], FloatArray],
+    checker: SelectionChecker,
+    current: float,
+) -> FloatArray | None:
     """Unfund two options and fund one (bigger) instead; pairs among the 25 funded options
     whose removal costs least, each completed by its best few additions."""
     impact = a @ x
     selected = np.flatnonzero(x > 0.5)
-    loss = np.array([((impact - a[:, k]) >= target - TOL).mean()
-                     + mu * np.minimum(target, impact - a[:, k]).mean() for k in selected])
+    loss = np.array(
+        [
+            ((impact - a[:, k]) >= target - TOL).mean()
+            + mu * np.minimum(target, impact - a[:, k]).mean()
+            for k in selected
+        ]
+    )
     weakest = selected[np.lexsort((selected, -loss))][:25].tolist()
     for n1, k1 in enumerate(weakest):
-        for k2 in weakest[n1 + 1:]:
+        for k2 in weakest[n1 + 1 :]:
             trial0 = x.copy()
             trial0[[k1, k2]] = 0.0
             base = impact - a[:, k1] - a[:, k2]
-            for k in _best_adds(trial0, base, a, target, mu, allowed, spend_cum, cap, cand_of,
-                                2):
+            for k in _best_adds(trial0, base, a, target, mu, allowed, spend_cum, cap, cand_of, 2):
                 trial = trial0.copy()
                 trial[k] = 1.0
                 if surrogate(trial[None, :])[0] > current + 1e-15 and checker.is_feasible(trial):
@@ -281,9 +330,18 @@ def _drop_two_add_one(x: FloatArray, a: FloatArray, target: float, mu: float,
     return None
 
 
-def _best_adds(x: FloatArray, base: FloatArray, a: FloatArray, target: float, mu: float,
-               allowed: np.ndarray, spend_cum: FloatArray, cap: FloatArray, cand_of: IntArray,
-               count: int) -> list[int]:
+def _best_adds(
+    x: FloatArray,
+    base: FloatArray,
+    a: FloatArray,
+    target: float,
+    mu: float,
+    allowed: np.ndarray,
+    spend_cum: FloatArray,
+    cap: FloatArray,
+    cand_of: IntArray,
+    count: int,
+) -> list[int]:
     taken = np.zeros(int(cand_of.max()) + 1, dtype=bool)
     taken[cand_of[x > 0.5]] = True
     addable = np.flatnonzero(allowed & (x < 0.5) & ~taken[cand_of])
@@ -297,8 +355,9 @@ def _best_adds(x: FloatArray, base: FloatArray, a: FloatArray, target: float, mu
     return [int(addable[j]) for j in order]
 
 
-def knapsack_bound(data: ProblemData, scenarios: Scenarios, checker: SelectionChecker,
-                   chunk: int = 500) -> float:
+def knapsack_bound(
+    data: ProblemData, scenarios: Scenarios, checker: SelectionChecker, chunk: int = 500
+) -> float:
     """A valid upper bound on P(target): the share of scenarios in which the target is reachable
     by the LP (fractional) knapsack over all allowed options, with impacts capped at T and the
     total of every envelope's budget as capacity. Cheap, and far below 1 when budgets bind."""
@@ -309,7 +368,7 @@ def knapsack_bound(data: ProblemData, scenarios: Scenarios, checker: SelectionCh
     cost = np.where(checker.forbidden, np.inf, data.total_cost)
     reached = 0
     for start in range(0, scenarios.count, chunk):
-        a = np.minimum(scenarios.impact[start:start + chunk], target)
+        a = np.minimum(scenarios.impact[start : start + chunk], target)
         a[:, checker.forbidden] = 0.0
         free = (cost <= 0)[None, :]
         gain = np.where(free, a, 0.0).sum(axis=1)
@@ -328,10 +387,18 @@ def _p(impact: FloatArray, target: float) -> float:
     return float((impact >= target - TOL).mean())
 
 
-def _search_and_bound(data: ProblemData, scenarios: Scenarios, checker: SelectionChecker, *,
-                      solver: str, time_limit: float, gap: float, report: Report,
-                      should_stop: Callable[[], bool] | None,
-                      clock_start: float) -> PTargetOutcome:
+def _search_and_bound(
+    data: ProblemData,
+    scenarios: Scenarios,
+    checker: SelectionChecker,
+    *,
+    solver: str,
+    time_limit: float,
+    gap: float,
+    report: Report,
+    should_stop: Callable[[], bool] | None,
+    clock_start: float,
+) -> PTargetOutcome:
     deadline = clock_start + 0.85 * time_limit  # a solver overruns a little; results need writing
     cheap_bound = knapsack_bound(data, scenarios, checker)
     best: FloatArray | None = None
@@ -342,22 +409,37 @@ def _search_and_bound(data: ProblemData, scenarios: Scenarios, checker: Selectio
         remaining = deadline - time.perf_counter()
         if remaining <= 0.05 or (should_stop and should_stop()):
             break
-        out, _ = solve_model(data, scenarios, kind, checker, solver=solver,
-                             deadline=time.perf_counter() + max(0.05, remaining * share),
-                             gap=0.005, should_stop=should_stop, clock_start=clock_start)
+        out, _ = solve_model(
+            data,
+            scenarios,
+            kind,
+            checker,
+            solver=solver,
+            deadline=time.perf_counter() + max(0.05, remaining * share),
+            gap=0.005,
+            should_stop=should_stop,
+            clock_start=clock_start,
+        )
         if out.status == "infeasible":
             return PTargetOutcome("infeasible", None, None, "milp")
         if out.x is None:
             continue
         search_end = time.perf_counter() + max(0.0, (deadline - time.perf_counter()) * 0.25)
-        x = local_search(data, scenarios, checker, out.x, deadline=search_end,
-                         should_stop=should_stop)
+        x = local_search(
+            data, scenarios, checker, out.x, deadline=search_end, should_stop=should_stop
+        )
         for candidate in (out.x, x):  # the start itself too: the search ranks by a surrogate
             value = _score(data, scenarios, candidate[None, :])[0]
             if value > best_value:
                 best, best_value = candidate, value
-        report(Progress(time.perf_counter() - clock_start, float(value), None,
-                        f"local search from the {kind} portfolio"))
+        report(
+            Progress(
+                time.perf_counter() - clock_start,
+                float(value),
+                None,
+                f"local search from the {kind} portfolio",
+            )
+        )
     incumbent = None if best is None else objective_value("p_target", data, scenarios, best)
     report(Progress(time.perf_counter() - clock_start, incumbent, None, "local search"))
     remaining = deadline - time.perf_counter()
@@ -367,15 +449,28 @@ def _search_and_bound(data: ProblemData, scenarios: Scenarios, checker: Selectio
         m = build_model(data, scenarios)
         set_objective(m, scenarios, "p_target")
         remaining = deadline - time.perf_counter()
-        milp = run_milp(m, solver=solver, time_limit=max(0.1, remaining), gap=gap, start=best,
-                        on_progress=report, should_stop=should_stop, phase="P(target) MILP",
-                        clock_start=clock_start)
+        milp = run_milp(
+            m,
+            solver=solver,
+            time_limit=max(0.1, remaining),
+            gap=gap,
+            start=best,
+            on_progress=report,
+            should_stop=should_stop,
+            phase="P(target) MILP",
+            clock_start=clock_start,
+        )
         if milp.status == "infeasible":
             return PTargetOutcome("infeasible", None, None, "milp")
         if milp.x is not None and checker.is_feasible(milp.x):
-            polished = local_search(data, scenarios, checker, milp.x,
-                                    deadline=clock_start + time_limit * 0.9,
-                                    should_stop=should_stop)
+            polished = local_search(
+                data,
+                scenarios,
+                checker,
+                milp.x,
+                deadline=clock_start + time_limit * 0.9,
+                should_stop=should_stop,
+            )
             for candidate in (milp.x, polished):
                 value = _score(data, scenarios, candidate[None, :])[0]
                 if value > best_value + 1e-12:
@@ -388,6 +483,12 @@ def _search_and_bound(data: ProblemData, scenarios: Scenarios, checker: Selectio
     if bound is not None:
         bound = max(bound, value)
     proven = (milp is not None and milp.status == "optimal") or (
-        bound is not None and bound - value <= max(gap * abs(value), 1e-9))
-    return PTargetOutcome("optimal" if proven else "feasible", best,
-                          value if proven else bound, "local search + milp", milp)
+        bound is not None and bound - value <= max(gap * abs(value), 1e-9)
+    )
+    return PTargetOutcome(
+        "optimal" if proven else "feasible",
+        best,
+        value if proven else bound,
+        "local search + milp",
+        milp,
+    )

@@ -52,8 +52,9 @@ def evaluation_scenarios(data: ProblemData) -> Scenarios:
     return sample_scenarios(data, spec.count, spec.seed, with_costs=True)
 
 
-def sample_scenarios(data: ProblemData, count: int, seed: int, *,
-                     with_costs: bool = False) -> Scenarios:
+def sample_scenarios(
+    data: ProblemData, count: int, seed: int, *, with_costs: bool = False
+) -> Scenarios:
     """Sample `count` scenarios with `default_rng(seed)` (see the module docstring)."""
     problem = data.problem
     rng = np.random.default_rng(seed)
@@ -71,8 +72,9 @@ def sample_scenarios(data: ProblemData, count: int, seed: int, *,
     impact = np.where(success, draw, 0.0)
     cost = None
     if with_costs:
-        ranges = [o.cost_range or _point(float(t)) for o, t in zip(options, data.total_cost,
-                                                                   strict=True)]
+        ranges = [
+            o.cost_range or _point(float(t)) for o, t in zip(options, data.total_cost, strict=True)
+        ]
         cost = _pert(rng, ranges, count)
     return Scenarios(impact, success, cost, "sampled", seed)
 

@@ -21,9 +21,14 @@ from optimiser.scenarios import Scenarios, evaluation_scenarios, optimisation_sc
 MAX_PROGRESS_KEPT = 100
 
 
-def solve(problem: Problem, *, solver: str = "highs", time_limit: float | None = None,
-          on_progress: Callable[[Progress], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> Result:
+def solve(
+    problem: Problem,
+    *,
+    solver: str = "highs",
+    time_limit: float | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Result:
     """Optimise `problem`'s objective; never raises for infeasibility (status `infeasible`)."""
     t0 = time.perf_counter()
     limit = problem.policy.time_limit_s if time_limit is None else time_limit
@@ -41,30 +46,60 @@ def solve(problem: Problem, *, solver: str = "highs", time_limit: float | None =
 
     build_seconds = 0.0
     if kind == "p_target":
-        pt = solve_p_target(data, scenarios, checker, solver=solver, time_limit=limit,
-                            gap=problem.policy.gap, report=report, should_stop=should_stop,
-                            clock_start=t0)
+        pt = solve_p_target(
+            data,
+            scenarios,
+            checker,
+            solver=solver,
+            time_limit=limit,
+            gap=problem.policy.gap,
+            report=report,
+            should_stop=should_stop,
+            clock_start=t0,
+        )
         status, x, bound, method = pt.status, pt.x, pt.bound, pt.method
     else:
         out, build_seconds = solve_model(
-            data, scenarios, kind, checker, solver=solver, deadline=t0 + limit,
-            gap=problem.policy.gap, on_progress=report, should_stop=should_stop, clock_start=t0)
+            data,
+            scenarios,
+            kind,
+            checker,
+            solver=solver,
+            deadline=t0 + limit,
+            gap=problem.policy.gap,
+            on_progress=report,
+            should_stop=should_stop,
+            clock_start=t0,
+        )
         status, x, method = out.status, out.x, "milp"
         bound = _objective_bound(data, out)
 
     def info(seconds: float) -> SolverInfo:
-        return SolverInfo(name=name, version=ver, seconds=round(seconds, 4), method=method,
-                          scenarios=scenarios.count, build_seconds=round(build_seconds, 4),
-                          progress=[_progress_dict(p) for p in log[-MAX_PROGRESS_KEPT:]])
+        return SolverInfo(
+            name=name,
+            version=ver,
+            seconds=round(seconds, 4),
+            method=method,
+            scenarios=scenarios.count,
+            build_seconds=round(build_seconds, 4),
+            progress=[_progress_dict(p) for p in log[-MAX_PROGRESS_KEPT:]],
+        )
 
     if status == "infeasible":
         report(Progress(time.perf_counter() - t0, None, None, "diagnosing infeasibility"))
         diagnosis = diagnose(data, scenarios, solver=solver, time_limit=min(10.0, limit))
-        return Result(status="infeasible", solver=info(time.perf_counter() - t0),
-                      diagnosis=diagnosis, message="no portfolio satisfies every rule")
+        return Result(
+            status="infeasible",
+            solver=info(time.perf_counter() - t0),
+            diagnosis=diagnosis,
+            message="no portfolio satisfies every rule",
+        )
     if x is None:
-        return Result(status="error", solver=info(time.perf_counter() - t0),
-                      message="no portfolio was found within the time limit")
+        return Result(
+            status="error",
+            solver=info(time.perf_counter() - t0),
+            message="no portfolio was found within the time limit",
+        )
     return _result(data, scenarios, kind, x, status, bound, info(time.perf_counter() - t0))
 
 
@@ -75,16 +110,24 @@ def _objective_bound(data: ProblemData, out: MilpOutcome) -> float | None:
     return out.bound + float(tie_break_weights(data).sum())
 
 
-def _result(data: ProblemData, scenarios: Scenarios, kind: str, x: FloatArray, status: str,
-            bound: float | None, solver: SolverInfo) -> Result:
+def _result(
+    data: ProblemData,
+    scenarios: Scenarios,
+    kind: str,
+    x: FloatArray,
+    status: str,
+    bound: float | None,
+    solver: SolverInfo,
+) -> Result:
     value = objective_value(kind, data, scenarios, x)
     if status == "optimal":
         bound = value if bound is None else max(min(bound, value + 1e-6), value)
     elif bound is not None:
         bound = max(bound, value)
     solver.bound = None if bound is None else round(bound, 12)
-    solver.gap = None if bound is None else round(max(0.0, bound - value) / max(abs(value), 1e-9),
-                                                  12)
+    solver.gap = (
+        None if bound is None else round(max(0.0, bound - value) / max(abs(value), 1e-9), 12)
+    )
     funding = funding_rows(data, x)
     if funding is None:  # cannot happen for a feasible selection; kept honest if it does
         return Result(status="error", solver=solver, message="the selection cannot be funded")
@@ -93,8 +136,10 @@ def _result(data: ProblemData, scenarios: Scenarios, kind: str, x: FloatArray, s
         objective=round(value, 12),
         selected=data.selection_dict(x),
         funding=funding,
-        metrics=MetricsPair(in_sample=metrics_of(data, scenarios, x),
-                            out_of_sample=metrics_of(data, evaluation_scenarios(data), x)),
+        metrics=MetricsPair(
+            in_sample=metrics_of(data, scenarios, x),
+            out_of_sample=metrics_of(data, evaluation_scenarios(data), x),
+        ),
         spend=spend_of(data, x, funding),
         flags=flags_of(data, x),
         solver=solver,
@@ -102,8 +147,12 @@ def _result(data: ProblemData, scenarios: Scenarios, kind: str, x: FloatArray, s
 
 
 def _progress_dict(p: Progress) -> dict[str, object]:
-    return {"elapsed": round(p.elapsed, 3), "incumbent": p.incumbent, "bound": p.bound,
-            "phase": p.phase}
+    return {
+        "elapsed": round(p.elapsed, 3),
+        "incumbent": p.incumbent,
+        "bound": p.bound,
+        "phase": p.phase,
+    }
 
 
 def selection_vector(problem: Problem, selected: dict[str, str]) -> FloatArray:

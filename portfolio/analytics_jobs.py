@@ -79,8 +79,7 @@ def compute(
             "method": core.method,
         }
     if kind == "voi":
-        voi_rows = voi.value_of_information(problem, scheduler=scheduler,
-                                            on_progress=on_progress)
+        voi_rows = voi.value_of_information(problem, scheduler=scheduler, on_progress=on_progress)
         return {
             "rows": [
                 {**r.model_dump(mode="json"), "name": names.get(r.candidate, r.candidate)}

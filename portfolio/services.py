@@ -68,7 +68,7 @@ def record(
 
 # -- users and roles -------------------------------------------------------------------------
 def create_user(uow: SqlUnitOfWork, actor: str, user: User, password: str | None) -> None:
-    if password is not None and (problem := password_problem(password)):
+    if password is not None and (problem := password_problem(password, user.username)):
         raise InvalidInput.single("password", problem)
     uow.users.add(user, hash_password(password) if password is not None else None)
     record(uow, actor, None, "user", user.username, "created", after=_json(user))
@@ -85,7 +85,7 @@ def update_user(uow: SqlUnitOfWork, actor: str, user: User) -> None:
 
 
 def set_password(uow: SqlUnitOfWork, actor: str, username: str, password: str) -> None:
-    if problem := password_problem(password):
+    if problem := password_problem(password, username):
         raise InvalidInput.single("password", problem)
     uow.users.set_password_hash(username, hash_password(password))
     uow.sessions.remove_for_user(username)

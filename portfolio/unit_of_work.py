@@ -28,6 +28,7 @@ from portfolio.repository import (
     Sessions,
     Users,
 )
+from portfolio.throttle import Throttle
 
 
 class SqlUnitOfWork:
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
         self.cycle = CycleLog(self.session)
         self.reviews = Reviews(self.session)
         self.analyses = Analyses(self.session)
+        self.throttle = Throttle(self.session)
         self.committed = False
         return self
 

@@ -24,9 +24,11 @@ The approximation: P(target) itself is hard to optimise (DESIGN.md §5), so by d
 re-optimised with the `capped` objective (mean of min(target, impact)) — a fast MILP whose answer
 is a strong P(target) portfolio — under a short time limit (10 s unless given); `method="p_target"`
 uses the P(target) solver itself (exact by enumeration on small instances, slower on large ones).
-A weaker re-optimisation can only under-state EVPI (the max with F keeps it ≥ 0). Rules stated as
-probabilities (`min_p_any_success`) are applied within each part; where a part cannot meet them
-the decisions in F stand for it.
+A weaker re-optimisation can only under-state EVPI (the max with F keeps it ≥ 0). The rule stated
+as a probability (`min_p_any_success`) is applied within each part — sufficient for the informed
+policy to meet it overall (Σ_j w_j·q = q), so again EVPI is, if anything, under-stated; where a
+part cannot meet it the decisions in F stand for that part. A problem with no admissible portfolio
+raises `InfeasibleError`.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from optimiser.analytics.parallel import (
     without_evaluation,
 )
 from optimiser.data import FloatArray, ProblemData, problem_data
+from optimiser.errors import InfeasibleError
 from optimiser.objectives import TOL
 from optimiser.problem import ExplicitScenarios, Problem
 from optimiser.scenarios import Scenarios, optimisation_scenarios
@@ -115,10 +118,11 @@ def value_of_information(
     count = scen.count
     parts = {cid: outcome_parts(data, scen, ids.index(cid), impact_bins) for cid in chosen}
     everything = np.arange(count, dtype=np.int64)
-    tasks = [SolveTask(part_problem(problem, data, scen, everything, method), solver, limit)]
+    first = [SolveTask(part_problem(problem, data, scen, everything, method), solver, limit)]
     if selected is None:
-        tasks.append(SolveTask(without_evaluation(problem), solver, time_limit))
-    index = []
+        first.append(SolveTask(without_evaluation(problem), solver, time_limit))
+    tasks: list[SolveTask] = []
+    index: list[tuple[str, int]] = []
     for cid in chosen:
         if len(parts[cid]) > 1:
             for rows, _ in parts[cid]:
@@ -126,13 +130,27 @@ def value_of_information(
                 tasks.append(
                     SolveTask(part_problem(problem, data, scen, rows, method), solver, limit)
                 )
-    results = map_solves(
-        run_summary_task, tasks, workers=workers, scheduler=scheduler, on_progress=on_progress
+    total = len(first) + len(tasks)
+    head = map_solves(
+        run_summary_task,
+        first,
+        workers=workers,
+        scheduler=scheduler,
+        on_progress=_offset(on_progress, 0, total),
     )
-    current = selected if selected is not None else results[1].selected
-    fallback = [data.selection_vector(current)]
-    if results[0].solved:
-        fallback.append(data.selection_vector(results[0].selected))
+    if not all(s.solved for s in head):
+        raise InfeasibleError(
+            ["no portfolio meets every rule (solve the problem for the diagnosis)"], []
+        )
+    results = map_solves(
+        run_summary_task,
+        tasks,
+        workers=workers,
+        scheduler=scheduler,
+        on_progress=_offset(on_progress, len(first), total),
+    )
+    current = selected if selected is not None else head[1].selected
+    fallback = [data.selection_vector(current), data.selection_vector(head[0].selected)]
     meets = [_meets(data, scen, x) for x in fallback]
     baseline = max(int(m.sum()) for m in meets)
     task_of: dict[str, list[int]] = {}
@@ -226,6 +244,19 @@ def part_problem(
         update={"scenarios": ExplicitScenarios(impact=impact), "policy": policy}
     )
     return without_evaluation(part)
+
+
+def _offset(on_progress: Progress | None, done: int, total: int) -> Progress | None:
+    """Progress of one phase reported as progress of the whole (phase-start calls dropped)."""
+    if on_progress is None:
+        return None
+    report = on_progress
+
+    def phase(d: int, _n: int) -> None:
+        if d > 0 or done == 0:
+            report(done + d, total)
+
+    return phase
 
 
 def _meets(

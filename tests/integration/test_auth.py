@@ -189,3 +189,56 @@ def test_pages_carry_security_headers_with_a_fresh_csp_nonce(client: TestClient)
     assert csp != second.headers["content-security-policy"]
     assert first.headers["x-content-type-options"] == "nosniff"
     assert first.headers["referrer-policy"] == "same-origin"
+
+
+def test_repeated_failures_back_off_without_saying_which_part_was_wrong(client: TestClient):
+    for _ in range(5):
+        response = client.post(
+            "/login",
+            data={
+                "username": "ceo",
+                "password": "wrong-password-x",
+                "login_token": _login_token(client),
+            },
+        )
+        assert response.status_code == 401
+    # even the right password is now refused for a while, with the same wording for everyone
+    locked = client.post(
+        "/login",
+        data={
+            "username": "ceo",
+            "password": "demo-password-1",
+            "login_token": _login_token(client),
+        },
+    )
+    assert locked.status_code == 429
+    assert "too many failed sign-in attempts" in locked.text
+    unknown = client.post(
+        "/login",
+        data={
+            "username": "nobody",
+            "password": "whatever-pw-1",
+            "login_token": _login_token(client),
+        },
+    )
+    assert unknown.status_code == 429  # the address is locked out too
+    assert SESSION_COOKIE not in client.cookies
+
+
+def test_common_and_short_passwords_are_refused(client: TestClient):
+    csrf = login(client, "admin")
+    for password, rule in (
+        ("password123", "most common passwords"),
+        ("short", "at least 10 characters"),
+        ("aaaaaaaaaaaaaa", "too repetitive"),
+    ):
+        response = client.post(
+            "/admin/users/new",
+            data={
+                "username": "newbie",
+                "display_name": "New",
+                "password": password,
+                "csrf_token": csrf,
+            },
+        )
+        assert response.status_code == 422 and rule in response.text

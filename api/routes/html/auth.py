@@ -48,50 +48,84 @@ def login_form(request: Request, auth: AuthDep, next: str | None = None) -> Resp
     return response
 
 
+def _login_page(
+    request: Request, errors: list[tuple[str, str]], username: str, next_url: str, status: int
+) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "auth/login.html",
+        {
+            "errors": errors,
+            "values": {"username": username},
+            "login_token": token,
+            "next": next_url,
+        },
+        status_code=status,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        max_age=3600,
+        secure=request.url.scheme == "https",
+        path="/login",
+    )
+    return response
+
+
 @router.post("/login")
 def login(request: Request, form: FormDep, uow: UowDep, settings: SettingsDep) -> Response:
-    username = str(form.get("username") or "").strip().lower()
+    username = str(form.get("username") or "").strip().lower()[:40]
     password = str(form.get("password") or "")
     next_url = _safe_next(str(form.get("next") or "/"))
     sent, expected = str(form.get("login_token") or ""), request.cookies.get(LOGIN_COOKIE, "")
-    errors: list[tuple[str, str]] = []
     if not expected or not hmac.compare_digest(sent, expected):
-        errors.append(("username", "the sign-in form expired; please try again"))
-    elif not username or not password:
-        if not username:
-            errors.append(("username", "enter your username"))
-        if not password:
-            errors.append(("password", "enter your password"))
-    user = None if errors else services.authenticate(uow, username, password)
-    if user is None:
-        if not errors:
-            errors.append(("username", "the username or password is not right"))
-        token = secrets.token_urlsafe(32)
-        response = render(
+        return _login_page(
             request,
-            "auth/login.html",
-            {
-                "errors": errors,
-                "values": {"username": username},
-                "login_token": token,
-                "next": next_url,
-            },
-            status_code=400 if errors and "expired" in errors[0][1] else 401,
+            [("username", "the sign-in form expired; please try again")],
+            username,
+            next_url,
+            400,
         )
-        response.set_cookie(
-            LOGIN_COOKIE,
-            token,
-            httponly=True,
-            samesite="lax",
-            max_age=3600,
-            secure=request.url.scheme == "https",
-            path="/login",
+    missing = [
+        (f, f"enter your {f}") for f, v in (("username", username), ("password", password)) if not v
+    ]
+    if missing:
+        return _login_page(request, missing, username, next_url, 400)
+    now = uow.now()
+    keys = [f"user:{username}", f"ip:{request.client.host if request.client else '-'}"]
+    if wait := uow.throttle.locked_for(keys, now):
+        minutes = max(1, -(-int(wait.total_seconds()) // 60))
+        return _login_page(
+            request,
+            [
+                (
+                    "username",
+                    "too many failed sign-in attempts: try again "
+                    f"in {minutes} minute{'s' * (minutes > 1)}",
+                )
+            ],
+            username,
+            next_url,
+            429,
         )
-        return response
+    user = services.authenticate(uow, username, password)
+    if user is None:
+        uow.throttle.failed(keys, now)
+        uow.commit()
+        return _login_page(
+            request,
+            [("username", "the username or password is not right")],
+            username,
+            next_url,
+            401,
+        )
+    uow.throttle.succeeded(keys[0])
     # a new session id at every login (rotation); the old one, if any, is revoked
     if old := request.cookies.get(SESSION_COOKIE):
         uow.sessions.remove(token_hash(old))
-    now = uow.now()
     cookie_token = secrets.token_urlsafe(32)
     uow.sessions.purge_expired(now)
     uow.sessions.add(
