@@ -12,9 +12,9 @@ from portfolio.exchange import MissionDocument
 from portfolio.model import (
     EvidenceKind,
     QuarterState,
-    ScoringState,
     Role,
     ScoreStatus,
+    ScoringState,
     Sector,
     quarter_of,
 )
