@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import LoginRequired, csrf_protect
+from api.deps import LoginRequired, SecondFactorRequired, csrf_protect
 from api.jobs import JobRunner
 from api.routes.html import (
     admin,
@@ -33,6 +33,7 @@ from api.routes.html import (
 from api.routes.json import v1
 from api.settings import Settings
 from api.templating import STATIC_DIR, render
+from optimiser.errors import ProblemError
 from portfolio import database
 from portfolio.errors import InvalidInput, PortfolioError, validation_errors
 
@@ -138,12 +139,24 @@ def _install_handlers(app: FastAPI) -> None:
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         if is_api(request):
             return JSONResponse(
-                {"detail": str(exc) or "authentication required"},
+                {"detail": str(exc) or "authentication required", "errors": []},
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(SecondFactorRequired)
+    async def second_factor_required(request: Request, exc: SecondFactorRequired) -> Response:
+        if is_api(request):
+            return JSONResponse(
+                {
+                    "detail": "turn on two-factor authentication on your account page first",
+                    "errors": [],
+                },
+                status_code=403,
+            )
+        return RedirectResponse("/account?setup=2fa#two-factor", status_code=303)
 
     @app.exception_handler(InvalidInput)
     async def invalid_input(request: Request, exc: InvalidInput) -> Response:
@@ -154,6 +167,16 @@ def _install_handlers(app: FastAPI) -> None:
             )
         return _error_page(request, 422, "There is a problem with what was sent", str(exc))
 
+    @app.exception_handler(ProblemError)
+    async def problem_error(request: Request, exc: ProblemError) -> Response:
+        """The problem built from the request does not hold together (e.g. a run's policy names
+        a candidate the mission does not have): the caller's input, so a 422, never a 500."""
+        errors = [{"field": path or "document", "rule": rule} for path, rule in exc.errors]
+        detail = "; ".join(f"{e['field']}: {e['rule']}" for e in errors)
+        if is_api(request):
+            return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+        return _error_page(request, 422, "There is a problem with what was sent", detail)
+
     @app.exception_handler(PortfolioError)
     async def portfolio_error(request: Request, exc: PortfolioError) -> Response:
         titles = {
@@ -162,7 +185,7 @@ def _install_handlers(app: FastAPI) -> None:
             409: "This change clashes with the current state",
         }
         if is_api(request):
-            return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+            return JSONResponse({"detail": str(exc), "errors": []}, status_code=exc.status)
         return _error_page(request, exc.status, titles.get(exc.status, "Error"), str(exc))
 
     @app.exception_handler(RequestValidationError)
@@ -195,7 +218,7 @@ def _install_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if is_api(request):
             return JSONResponse(
-                {"detail": exc.detail},
+                {"detail": str(exc.detail), "errors": []},
                 status_code=exc.status_code,
                 headers=getattr(exc, "headers", None),
             )

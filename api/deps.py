@@ -147,9 +147,20 @@ def csrf_protect(request: Request, auth: AuthDep, form: FormDep) -> None:
         raise CsrfFailed("the form has expired or did not come from this site; try again")
 
 
-def require_user(auth: AuthDep) -> User:
+class SecondFactorRequired(Exception):
+    """The deployment requires two-factor authentication and the user has not set it up."""
+
+
+def require_user(request: Request, auth: AuthDep, uow: UowDep, settings: SettingsDep) -> User:
     if auth.user is None:
         raise LoginRequired()
+    if (
+        settings.require_2fa
+        and not auth.via_api_token
+        and not request.url.path.startswith("/account")
+        and not uow.users.totp(auth.user.username)[1]
+    ):
+        raise SecondFactorRequired()
     return auth.user
 
 

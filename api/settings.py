@@ -16,6 +16,9 @@ class Settings(BaseModel):
     secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(48))
     session_idle_minutes: int = Field(60, ge=1)
     session_absolute_hours: int = Field(12, ge=1)
+    require_2fa: bool = Field(
+        False, description="every user must turn on two-factor authentication (TOTP)"
+    )
     max_upload_bytes: int = Field(5_000_000, ge=1024)
     run_jobs_inline: bool = False
 
@@ -37,6 +40,8 @@ class Settings(BaseModel):
             values["database_url"] = os.environ["DATABASE_URL"]
         if os.environ.get("MP_SECRET_KEY"):
             values["secret_key"] = os.environ["MP_SECRET_KEY"]
+        if os.environ.get("MP_REQUIRE_2FA"):
+            values["require_2fa"] = os.environ["MP_REQUIRE_2FA"].lower() in ("1", "true", "yes")
         if os.environ.get("MP_SESSION_IDLE_MINUTES"):
             values["session_idle_minutes"] = os.environ["MP_SESSION_IDLE_MINUTES"]
         return cls.model_validate(values)

@@ -30,6 +30,7 @@ def _money(value: float | None) -> str:
 def _number(value: float | None, digits: int = 2) -> str:
     if value is None:
         return "–"
+    value = round(value, digits) + 0.0  # no "-0" for a tiny negative
     return f"{value:,.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:,.0f}"
 
 

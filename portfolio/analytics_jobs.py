@@ -38,22 +38,33 @@ def queue(uow: SqlUnitOfWork, actor: str, run: OptimiserRun, kind: str) -> None:
     record(uow, actor, run.mission, "analysis", f"{run.id}:{kind}", "requested")
 
 
+ANALYSIS_TIME_LIMIT_S = 20.0
+
+
 def compute(
     problem: Problem,
     kind: str,
     names: dict[str, str],
     on_progress: Callable[[int, int], None] | None = None,
+    selected: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run one analysis on a problem file and return its JSON-ready result."""
-    from optimiser.analytics import frontier, robustness, voi
+    """Run one analysis on a problem file and return its JSON-ready result. Each re-solve gets
+    at most ANALYSIS_TIME_LIMIT_S (or the policy's own limit when shorter)."""
+    from optimiser.analytics import frontier, policy_price, robustness, voi
     from optimiser.analytics.parallel import scheduler_from_env
 
     scheduler = scheduler_from_env()
+    limit = min(problem.policy.time_limit_s, ANALYSIS_TIME_LIMIT_S)
+    common: dict[str, Any] = {
+        "scheduler": scheduler,
+        "on_progress": on_progress,
+        "time_limit": limit,
+    }
     if kind in ("frontier", "risk_frontier"):
         result = (
-            frontier.budget_frontier(problem, scheduler=scheduler, on_progress=on_progress)
+            frontier.budget_frontier(problem, **common)
             if kind == "frontier"
-            else frontier.risk_frontier(problem, scheduler=scheduler, on_progress=on_progress)
+            else frontier.risk_frontier(problem, **common)
         )
         points = [
             {"x": p.fraction if kind == "frontier" else p.cvar_lambda, **p.model_dump(mode="json")}
@@ -67,7 +78,7 @@ def compute(
             "objective": result.objective,
         }
     if kind == "core":
-        core = robustness.core_index(problem, scheduler=scheduler, on_progress=on_progress)
+        core = robustness.core_index(problem, **common)
         rows = [
             {**r.model_dump(mode="json"), "name": names.get(r.candidate, r.candidate)}
             for r in core.rows
@@ -79,7 +90,7 @@ def compute(
             "method": core.method,
         }
     if kind == "voi":
-        voi_rows = voi.value_of_information(problem, scheduler=scheduler, on_progress=on_progress)
+        voi_rows = voi.value_of_information(problem, selected=selected, **common)
         return {
             "rows": [
                 {**r.model_dump(mode="json"), "name": names.get(r.candidate, r.candidate)}
@@ -87,10 +98,8 @@ def compute(
             ]
         }
     if kind == "price":
-        from optimiser.analytics import policy_price
-
-        rows_p = policy_price.price_of_policy(problem, scheduler=scheduler, on_progress=on_progress)
-        return {"rows": [r.model_dump(mode="json") for r in rows_p]}
+        price_rows = policy_price.price_of_policy(problem, **common)
+        return {"rows": [r.model_dump(mode="json") for r in price_rows]}
     raise ValueError(f"unknown analysis {kind}")
 
 
@@ -119,11 +128,9 @@ def execute(new_uow: Callable[[], SqlUnitOfWork], run_id: int, kind: str) -> str
                 uow.commit()
 
     try:
-        result, status, error = (
-            compute(load_problem(run.problem), kind, names, progress),
-            "done",
-            None,
-        )
+        selected = (run.result or {}).get("selected")
+        result = compute(load_problem(run.problem), kind, names, progress, selected)
+        status, error = "done", None
     except Exception as exc:  # recorded and shown, never left "running"
         result, status, error = None, "failed", f"the analysis failed: {exc}"
     with new_uow() as uow:

@@ -47,6 +47,9 @@ class UserRow(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    recovery_codes: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class SessionRow(Base):
@@ -59,6 +62,7 @@ class SessionRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    pending_mfa: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     user: Mapped[UserRow] = relationship(lazy="joined")
 
 

@@ -131,6 +131,17 @@ class Users:
     def set_password_hash(self, username: str, password_hash: str) -> None:
         self._row(username).password_hash = password_hash
 
+    def totp(self, username: str) -> tuple[str | None, bool, list[str]]:
+        """(secret, enabled, hashed recovery codes) of a user's second factor."""
+        row = self._row(username)
+        return row.totp_secret, row.totp_enabled, list(row.recovery_codes or [])
+
+    def set_totp(
+        self, username: str, secret: str | None, enabled: bool, recovery_codes: list[str]
+    ) -> None:
+        row = self._row(username)
+        row.totp_secret, row.totp_enabled, row.recovery_codes = secret, enabled, recovery_codes
+
     def roles(self, username: str) -> list[RoleAssignment]:
         rows = self.session.execute(
             select(RoleRow.role, MissionRow.slug)
@@ -187,6 +198,8 @@ class Sessions:
         csrf_token: str,
         now: dt.datetime,
         expires_at: dt.datetime,
+        *,
+        pending_mfa: bool = False,
     ) -> None:
         user_id = self.session.scalar(select(UserRow.id).where(UserRow.username == username))
         if user_id is None:
@@ -199,15 +212,23 @@ class Sessions:
                 created_at=now,
                 last_seen_at=now,
                 expires_at=expires_at,
+                pending_mfa=pending_mfa,
             )
         )
 
     def get(self, session_hash: str) -> tuple[User, str, dt.datetime, dt.datetime] | None:
-        """(user, csrf token, last seen, absolute expiry) of a live session, or None."""
+        """(user, csrf token, last seen, absolute expiry) of a live, fully signed-in session."""
         row = self.session.get(SessionRow, session_hash)
-        if row is None or not row.user.active:
+        if row is None or not row.user.active or row.pending_mfa:
             return None
         return Users._to_model(row.user), row.csrf_token, row.last_seen_at, row.expires_at
+
+    def pending(self, session_hash: str, now: dt.datetime) -> str | None:
+        """The username of a sign-in waiting for its second factor, or None."""
+        row = self.session.get(SessionRow, session_hash)
+        if row is None or not row.pending_mfa or row.expires_at < now or not row.user.active:
+            return None
+        return row.user.username
 
     def touch(self, session_hash: str, now: dt.datetime) -> None:
         row = self.session.get(SessionRow, session_hash)

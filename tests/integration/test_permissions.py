@@ -28,6 +28,9 @@ PUBLIC = {
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/logout"),
+    # the second step of signing in: it needs the half-signed-in session of the first step
+    ("GET", "/login/2fa"),
+    ("POST", "/login/2fa"),
     # published quarterly updates and their open data are public by design
     ("GET", "/missions/{slug}/updates"),
     ("GET", "/missions/{slug}/updates/{quarter}"),
@@ -40,6 +43,9 @@ ANY_USER = {
     ("GET", "/account"),
     ("POST", "/account/tokens"),
     ("POST", "/account/tokens/{token_id}/revoke"),
+    ("POST", "/account/2fa/setup"),
+    ("POST", "/account/2fa/confirm"),
+    ("POST", "/account/2fa/disable"),
     ("GET", "/api/v1/me"),
     ("GET", "/api/v1/missions"),
 }
@@ -63,6 +69,9 @@ SAMPLE = {
     "label": "2026-27 Q3",
     "question_id": "saf-share-2030",
     "challenge_id": "1",
+    "comment_id": "1",
+    "kind": "frontier",
+    "name": "platform",
 }
 
 

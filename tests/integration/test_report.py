@@ -128,3 +128,30 @@ def test_a_quarter_without_an_allocation_says_so(client: TestClient, db_url: str
     login(client, "treasury")
     page = client.get(f"/missions/{DEMO}/report?quarter=2026-27-Q4")
     assert page.status_code == 404
+
+
+def test_the_frontier_runs_in_the_background_and_its_chart_appears(db_url: str):
+    from api.app import create_app
+    from api.settings import Settings
+
+    app = create_app(Settings(database_url=db_url, secret_key="x" * 40, run_jobs_inline=True))
+    with TestClient(app) as client:
+        csrf = login(client, "treasury")
+        run = approved_run(client)
+        response = client.post(
+            f"/missions/{DEMO}/runs/{run['id']}/analytics/frontier",
+            data={"csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        page = soup(client.get(f"/missions/{DEMO}/report?quarter={Q2}"))
+        row = page.select_one('#analytics-table tr[data-kind="frontier"]')
+        assert "done" in row.get_text()
+        chart = page.select_one("#chart-frontier img")
+        assert chart is not None and "This portfolio" in chart["alt"]
+        assert client.get(chart["src"]).status_code == 200
+        bad = client.post(
+            f"/missions/{DEMO}/runs/{run['id']}/analytics/astrology", data={"csrf_token": csrf}
+        )
+        assert bad.status_code == 422
+    app.state.engine.dispose()

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PlainSerializer, ValidationError, WithJsonSchema
 
 from api.deps import GlobalAccess, MissionAccess, MissionContext, UowDep, UserDep
 from api.permissions import Perm
@@ -40,7 +40,61 @@ from portfolio.model import (
 )
 from portfolio.unit_of_work import SqlUnitOfWork
 
-router = APIRouter(prefix="/api/v1", tags=["v1"])
+
+def _utc(value: dt.datetime) -> str:
+    """Timestamps are naive UTC in the database; the API says so (RFC 3339 needs an offset)."""
+    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+
+
+UtcDateTime = Annotated[
+    dt.datetime,
+    PlainSerializer(_utc, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+
+class ErrorItem(BaseModel):
+    field: str = Field(description="dotted path of the field, e.g. options.0.cost_profile")
+    rule: str = Field(description="the rule it broke")
+
+
+class ApiError(BaseModel):
+    """The body of every error answer under /api/v1."""
+
+    detail: str
+    errors: list[ErrorItem] = Field(
+        default_factory=list, description="for a 422: every field in error, with its rule"
+    )
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ApiError, "description": "The body could not be read (not UTF-8 JSON)"},
+    401: {"model": ApiError, "description": "No valid API token or session"},
+    403: {"model": ApiError, "description": "The caller's role does not allow this"},
+    404: {"model": ApiError, "description": "No such mission, candidate, run or quarter"},
+    409: {"model": ApiError, "description": "The change clashes with the current state"},
+    422: {"model": ApiError, "description": "The input broke a rule; every field is named"},
+}
+
+router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERROR_RESPONSES)
+
+
+class AuditEntryOut(AuditEntry):
+    at: UtcDateTime
+
+
+class QuarterOut(Quarter):
+    approved_at: UtcDateTime | None = None
+    closed_at: UtcDateTime | None = None
+
+
+class DissentOut(Dissent):
+    created_at: UtcDateTime
+
+
+class QuarterlyUpdateOut(QuarterlyUpdate):
+    published_at: UtcDateTime | None = None
+
 
 ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
 EditMission = Annotated[MissionContext, Depends(MissionAccess(Perm.edit_mission))]
@@ -151,7 +205,7 @@ def update_candidate(
     return uow.candidates.get(ctx.slug, candidate_id)
 
 
-@router.get("/missions/{slug}/audit", response_model=list[AuditEntry])
+@router.get("/missions/{slug}/audit", response_model=list[AuditEntryOut])
 def audit(
     ctx: ViewAudit,
     uow: UowDep,
@@ -197,8 +251,8 @@ class RunSummary(BaseModel):
     status: str
     started_by: str
     note: str
-    created_at: dt.datetime
-    finished_at: dt.datetime | None
+    created_at: UtcDateTime
+    finished_at: UtcDateTime | None
     progress: dict[str, Any] | None
     error: str | None
     result: dict[str, Any] | None = None
@@ -476,18 +530,20 @@ class UpdateText(BaseModel):
 
 
 class QuarterView(BaseModel):
-    quarter: Quarter
+    quarter: QuarterOut
     changes: list[AllocationChange]
-    dissents: list[Dissent]
-    update: QuarterlyUpdate | None
+    dissents: list[DissentOut]
+    update: QuarterlyUpdateOut | None
 
 
 def _quarter_view(uow: SqlUnitOfWork, slug: str, label: str) -> QuarterView:
+    update = uow.cycle.update(slug, label)
+    dissents = uow.cycle.dissents(slug, label)
     return QuarterView(
-        quarter=uow.missions.quarter(slug, label),
+        quarter=QuarterOut.model_validate(uow.missions.quarter(slug, label).model_dump()),
         changes=uow.cycle.changes(slug, label),
-        dissents=uow.cycle.dissents(slug, label),
-        update=uow.cycle.update(slug, label),
+        dissents=[DissentOut.model_validate(d.model_dump()) for d in dissents],
+        update=QuarterlyUpdateOut.model_validate(update.model_dump()) if update else None,
     )
 
 
@@ -515,7 +571,7 @@ def record_evidence(
     return uow.evidence.all(ctx.slug, candidate_id)[-1]
 
 
-@router.get("/missions/{slug}/quarters", response_model=list[Quarter])
+@router.get("/missions/{slug}/quarters", response_model=list[QuarterOut])
 def quarter_list(ctx: ViewMission, uow: UowDep) -> list[Quarter]:
     return uow.missions.quarters(ctx.slug)
 

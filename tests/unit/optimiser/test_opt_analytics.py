@@ -84,7 +84,7 @@ def test_map_solves_reraises_a_worker_error() -> None:
 def test_budget_frontier_objective_never_falls_as_the_budget_grows(objective: str) -> None:
     p = portfolio(objective, max_platform_share=0.7, min_platforms=2)
     frontier = budget_frontier(p, fractions=(0.5, 0.75, 1.25, 1.5, 2.0), workers=2)
-    fractions = [pt.fraction for pt in frontier.points]
+    fractions = present([pt.fraction for pt in frontier.points])
     assert fractions == [0.5, 0.75, 1.0, 1.25, 1.5, 2.0]  # the problem as given is added
     assert frontier.given_index == 2 and frontier.points[2].is_given
     assert [pt.total_budget for pt in frontier.points] == pytest.approx([60 * f for f in fractions])

@@ -131,3 +131,10 @@ def test_evaluate_portfolio_uses_fresh_scenarios_by_default() -> None:
     )
     assert in_sample.scenarios == 200
     assert np.isclose(in_sample.expected_impact, in_sample.p_any_success * 4.0)
+
+
+def test_a_large_p_target_problem_with_a_short_time_limit_still_returns_a_portfolio() -> None:
+    result = solve(generated(400, 300, "p_target"), time_limit=4)
+    assert result.status == "feasible" and result.selected
+    assert result.solver.bound is not None and result.objective is not None
+    assert result.solver.bound >= result.objective

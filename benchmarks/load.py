@@ -1,0 +1,354 @@
+"""Load benchmark: concurrent signed-in users against the running app on loopback, while the
+optimiser solves in the background.
+
+    python -m benchmarks.load --clients 50 --seconds 30
+    python -m benchmarks.load --database-url postgresql+psycopg://app@127.0.0.1:5432/portfolio
+
+The app is started with uvicorn in a subprocess on a free loopback port — against PostgreSQL when
+``--database-url`` (or ``DATABASE_URL``) is given (the demo mission is loaded into it when it is
+not there yet), else against a temporary SQLite demo database made with
+``mission-portfolio demo --no-serve``. Each client signs in through the /login form with its own
+cookie jar and then, with no think time, requests the dashboard, the quarterly report, the scoring
+page and the candidate list at random until the time is up. Throughout, ONE optimiser run (cvar,
+2,000 scenarios) is solving: the Mission CEO starts one through the JSON API and, when it ends, the
+next. The table gives requests, throughput and p50 / p95 / p99 latency per page and overall, the
+errors, and whether the p95 target (under 200 ms for pages) is met. Not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+SLUG = "uk-air-travel"
+QUARTER = "2026-27-Q2"
+PASSWORD = "load-benchmark-password-1"
+USERS = ["ceo", *(f"council{i}" for i in range(1, 8)), "treasury"]
+TARGET_P95_MS = 200.0
+PAGES: dict[str, tuple[str, float]] = {  # name -> (path, share of requests)
+    "dashboard": (f"/missions/{SLUG}", 0.35),
+    "report": (f"/missions/{SLUG}/report?quarter={QUARTER}", 0.25),
+    "scoring": (f"/missions/{SLUG}/scoring", 0.20),
+    "candidates": (f"/missions/{SLUG}/candidates", 0.20),
+}
+SECRET = "load-benchmark-secret-key-0123456789-abcdefghijkl"
+
+
+# -- the server ----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from api.cli import main; main()", *args]
+
+
+def _prepare_postgres(url: str, password: str) -> None:
+    """Migrate; load the demo mission (users with ``password``) unless it is there already."""
+    from api.cli import load_demo
+    from api.settings import Settings
+    from portfolio import database
+    from portfolio.unit_of_work import SqlUnitOfWork
+
+    engine = database.make_engine(url)
+    try:
+        database.upgrade(engine)
+        with SqlUnitOfWork(engine) as uow:
+            present = uow.missions.exists(SLUG)
+    finally:
+        engine.dispose()
+    if not present:
+        load_demo(Settings(database_url=url, secret_key=SECRET), password)
+
+
+@contextlib.contextmanager
+def running_app(database_url: str | None, password: str) -> Iterator[tuple[str, str]]:
+    """Start the app; yields (base URL, a description of the database)."""
+    folder = Path(tempfile.mkdtemp(prefix="mp-load-"))
+    env = {**os.environ, "MP_SECRET_KEY": SECRET}
+    env.pop("DATABASE_URL", None)
+    try:
+        if database_url:
+            _prepare_postgres(database_url, password)
+            env["DATABASE_URL"] = database_url
+            db_args: list[str] = []
+            described = "PostgreSQL " + database_url.rsplit("@", 1)[-1]
+        else:
+            db = folder / "demo.db"
+            subprocess.run(
+                _cli("demo", "--no-serve", "--db", str(db), "--password", password),
+                check=True,
+                capture_output=True,
+                env=env,
+            )
+            db_args = ["--db", str(db)]
+            described = "SQLite (temporary demo database)"
+        port = _free_port()
+        log = (folder / "server.log").open("w")
+        server = subprocess.Popen(
+            _cli("serve", "--host", "127.0.0.1", "--port", str(port), *db_args),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_until_up(base, server, folder / "server.log")
+            yield base, described
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            log.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server stopped (exit {server.returncode}):\n{log.read_text()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/login", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"the server did not start within 60 s:\n{log.read_text()}")
+
+
+# -- clients -------------------------------------------------------------------------------------
+
+
+def _hidden(html: str, name: str) -> str | None:
+    match = re.search(rf'name="{name}" value="([^"]+)"', html)
+    return match.group(1) if match else None
+
+
+async def sign_in(client: httpx.AsyncClient, username: str, password: str) -> str:
+    """Sign in through the login form; returns the session's CSRF token (from /account)."""
+    page = await client.get("/login")
+    token = _hidden(page.text, "login_token")
+    if token is None:
+        raise RuntimeError("the login page has no login_token")
+    response = await client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password,
+            "login_token": token,
+            "next": "/",
+            "csrf_token": _hidden(page.text, "csrf_token") or "",
+        },
+    )
+    if response.status_code != 303:
+        raise RuntimeError(f"signing in as {username} gave HTTP {response.status_code}")
+    csrf = _hidden((await client.get("/account")).text, "csrf_token")
+    if csrf is None:
+        raise RuntimeError("no csrf_token on the account page")
+    return csrf
+
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    error_kinds: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+async def user(
+    client: httpx.AsyncClient, stats: Stats, deadline: float, rng: random.Random
+) -> None:
+    names = list(PAGES)
+    weights = [share for _, share in PAGES.values()]
+    while time.monotonic() < deadline:
+        name = rng.choices(names, weights)[0]
+        started = time.perf_counter()
+        try:
+            response = await client.get(PAGES[name][0])
+            ok, kind = response.status_code == 200, f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            ok, kind = False, type(exc).__name__
+        elapsed = time.perf_counter() - started
+        stats.latencies[name].append(elapsed)
+        if not ok:
+            stats.errors[name] += 1
+            stats.error_kinds[kind] += 1
+
+
+@dataclass
+class Solves:
+    started: int = 0
+    finished: list[tuple[str, float]] = field(default_factory=list)  # (status, seconds)
+    failures: list[str] = field(default_factory=list)
+    busy: float = 0.0  # seconds of the measurement during which a run was queued or running
+
+
+async def keep_one_solve_running(
+    ceo: httpx.AsyncClient, csrf: str, scenarios: int, stop: asyncio.Event, solves: Solves
+) -> None:
+    """Start a cvar run; when it ends start the next, so one is always solving until ``stop``."""
+    while not stop.is_set():
+        began = time.monotonic()
+        response = await ceo.post(
+            f"/api/v1/missions/{SLUG}/runs",
+            headers={"X-CSRF-Token": csrf},
+            json={"policy": {"objective": "cvar"}, "scenarios": scenarios, "note": "load test"},
+        )
+        if response.status_code != 202:
+            solves.failures.append(f"starting a run gave HTTP {response.status_code}")
+            return
+        run_id, status = response.json()["id"], "queued"
+        solves.started += 1
+        while not stop.is_set() and status in ("queued", "running"):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            run = await ceo.get(f"/api/v1/missions/{SLUG}/runs/{run_id}")
+            status = run.json()["status"] if run.status_code == 200 else "unknown"
+        solves.busy += time.monotonic() - began
+        if status not in ("queued", "running"):
+            solves.finished.append((status, time.monotonic() - began))
+
+
+# -- the benchmark -------------------------------------------------------------------------------
+
+
+async def drive(base: str, clients: int, seconds: float, scenarios: int, password: str) -> str:
+    limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+    timeout = httpx.Timeout(60.0)
+    pool = [
+        httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) for _ in range(clients)
+    ]
+    ceo = httpx.AsyncClient(base_url=base, timeout=timeout)
+    try:
+        started = time.perf_counter()
+        for i in range(0, clients, 10):  # sign in ten at a time
+            batch = pool[i : i + 10]
+            await asyncio.gather(
+                *(sign_in(c, USERS[(i + j) % len(USERS)], password) for j, c in enumerate(batch))
+            )
+        sign_in_s = time.perf_counter() - started
+        csrf = await sign_in(ceo, "ceo", password)
+
+        stats, solves, stop = Stats(), Solves(), asyncio.Event()
+        solver = None
+        if scenarios:
+            solver = asyncio.create_task(keep_one_solve_running(ceo, csrf, scenarios, stop, solves))
+            await asyncio.sleep(1.0)  # let the first run get going
+        began = time.perf_counter()
+        deadline = time.monotonic() + seconds
+        await asyncio.gather(
+            *(user(c, stats, deadline, random.Random(n)) for n, c in enumerate(pool))
+        )
+        elapsed = time.perf_counter() - began
+        stop.set()
+        if solver is not None:
+            await solver
+    finally:
+        for c in [*pool, ceo]:
+            await c.aclose()
+    return report(stats, solves, clients, elapsed, sign_in_s)
+
+
+def _row(name: str, samples: list[float], errors: int, elapsed: float) -> str:
+    if not samples:
+        return f"| {name} | 0 | 0 | – | – | – | {errors} | – |"
+    ms = np.array(samples) * 1000
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    met = "yes" if p95 < TARGET_P95_MS else "**no**"
+    return (
+        f"| {name} | {len(ms)} | {len(ms) / elapsed:.1f} | {p50:.0f} | {p95:.0f} | {p99:.0f} "
+        f"| {errors} | {met} |"
+    )
+
+
+def report(stats: Stats, solves: Solves, clients: int, elapsed: float, sign_in_s: float) -> str:
+    lines = [
+        f"{clients} clients for {elapsed:.1f} s (signed in in {sign_in_s:.1f} s), no think time.",
+        "",
+        "| page | requests | req/s | p50 ms | p95 ms | p99 ms | errors | p95 < 200 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name in PAGES:
+        lines.append(_row(name, stats.latencies[name], stats.errors[name], elapsed))
+    every = [x for name in PAGES for x in stats.latencies[name]]
+    lines.append(_row("**all pages**", every, sum(stats.errors.values()), elapsed))
+    lines.append("")
+    if stats.error_kinds:
+        kinds = ", ".join(f"{k} × {n}" for k, n in sorted(stats.error_kinds.items()))
+        lines.append(f"Errors: {kinds}.")
+    finished = ", ".join(f"{status} in {s:.1f} s" for status, s in solves.finished)
+    if not solves.started and not solves.failures:
+        lines.append("No background solve (--no-solve).")
+        return "\n".join(lines)
+    lines.append(
+        f"Background solves (cvar): {solves.started} started, a run in progress for "
+        f"{min(solves.busy, elapsed + 1) / (elapsed + 1):.0%} of the time; "
+        f"finished: {finished or 'none (still solving when the load stopped)'}."
+    )
+    for failure in solves.failures:
+        lines.append(f"Background solve problem: {failure}.")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50, help="concurrent users (50)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="duration of the load (30)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="PostgreSQL URL (default: DATABASE_URL, else a temporary SQLite demo database)",
+    )
+    parser.add_argument(
+        "--password",
+        default=PASSWORD,
+        help="password of the demo users (set when the demo is loaded by this benchmark)",
+    )
+    parser.add_argument(
+        "--scenarios", type=int, default=2000, help="scenarios of the background run"
+    )
+    parser.add_argument(
+        "--no-solve", action="store_true", help="no background run (a baseline to compare)"
+    )
+    args = parser.parse_args(argv)
+    with running_app(args.database_url, args.password) as (base, described):
+        print(f"Mission Portfolio at {base} on {described}; {machine()}.", flush=True)
+        scenarios = 0 if args.no_solve else args.scenarios
+        table = asyncio.run(drive(base, args.clients, args.seconds, scenarios, args.password))
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
