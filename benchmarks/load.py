@@ -84,8 +84,8 @@ def _prepare_postgres(url: str, password: str) -> None:
 
 
 @contextlib.contextmanager
-def running_app(database_url: str | None, password: str) -> Iterator[tuple[str, str]]:
-    """Start the app; yields (base URL, a description of the database)."""
+def running_app(database_url: str | None, password: str) -> Iterator[tuple[str, str, Path]]:
+    """Start the app; yields (base URL, a description of the database, the server's log)."""
     folder = Path(tempfile.mkdtemp(prefix="mp-load-"))
     env = {**os.environ, "MP_SECRET_KEY": SECRET}
     env.pop("DATABASE_URL", None)
@@ -116,7 +116,7 @@ def running_app(database_url: str | None, password: str) -> Iterator[tuple[str, 
         try:
             base = f"http://127.0.0.1:{port}"
             _wait_until_up(base, server, folder / "server.log")
-            yield base, described
+            yield base, described, folder / "server.log"
         finally:
             server.terminate()
             try:
@@ -343,11 +343,25 @@ def main(argv: list[str] | None = None) -> None:
         "--no-solve", action="store_true", help="no background run (a baseline to compare)"
     )
     args = parser.parse_args(argv)
-    with running_app(args.database_url, args.password) as (base, described):
+    with running_app(args.database_url, args.password) as (base, described, log):
         print(f"Mission Portfolio at {base} on {described}; {machine()}.", flush=True)
         scenarios = 0 if args.no_solve else args.scenarios
         table = asyncio.run(drive(base, args.clients, args.seconds, scenarios, args.password))
+        server_errors = _server_errors(log.read_text(errors="replace"))
     print(table)
+    if server_errors:
+        print("\nServer errors (from its log):\n" + server_errors)
+
+
+def _server_errors(log: str, limit: int = 60) -> str:
+    """The tracebacks and error lines of the server log, shortened."""
+    lines = log.splitlines()
+    starts = [i for i, line in enumerate(lines) if "Traceback" in line or " ERROR" in line]
+    if not starts:
+        return ""
+    first = starts[0]
+    shown = lines[first : first + limit]
+    return "\n".join(shown) + (f"\n… ({len(starts)} error lines in all)" if starts else "")
 
 
 if __name__ == "__main__":

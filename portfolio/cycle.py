@@ -442,6 +442,27 @@ def candidate_belief(
     return CandidateBelief(candidate, options, uplifted_cost(total, evidence))
 
 
+def all_beliefs(
+    uow: SqlUnitOfWork, slug: str, candidates: list[Candidate] | None = None
+) -> list[CandidateBelief]:
+    """Every candidate's belief, reading the aggregates and evidence once."""
+    aggregates = {(a.candidate, a.option): a for a in uow.aggregates.all(slug)}
+    evidence_by: dict[str, list[Evidence]] = {}
+    for ev in uow.evidence.all(slug):
+        evidence_by.setdefault(ev.candidate, []).append(ev)
+    return [
+        candidate_belief(uow, slug, c, aggregates=aggregates, evidence=evidence_by.get(c.id, []))
+        for c in (candidates if candidates is not None else uow.candidates.all(slug))
+    ]
+
+
+def proposed_stops(
+    uow: SqlUnitOfWork, slug: str, candidates: list[Candidate] | None = None
+) -> list[Candidate]:
+    """Candidates whose every option's posterior p is below the kill threshold."""
+    return [b.candidate for b in all_beliefs(uow, slug, candidates) if b.proposed_for_stopping]
+
+
 def current_estimates(uow: SqlUnitOfWork, slug: str) -> dict[tuple[str, str], dict[str, Any]]:
     """Per option, what the problem file uses: the council's pooled impact and cost (latest
     closed round), the posterior p after evidence, and the cost range scaled by the
@@ -500,8 +521,8 @@ def update_context(uow: SqlUnitOfWork, slug: str, label: str) -> UpdateContext:
         counts[e.kind] = counts.get(e.kind, 0) + 1
     sectors = {m.username: m.sector for m in uow.missions.council(slug)}
     stops = []
-    for candidate in uow.candidates.all(slug):
-        belief = candidate_belief(uow, slug, candidate)
+    for belief in all_beliefs(uow, slug):
+        candidate = belief.candidate
         if belief.proposed_for_stopping:
             stops.append(
                 ProposedStop(

@@ -96,6 +96,9 @@ class MissionRow(Base):
     rag_green: Mapped[float] = mapped_column(Float, default=0.7, server_default="0.7")
     rag_amber: Mapped[float] = mapped_column(Float, default=0.4, server_default="0.4")
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # optimistic concurrency: every UPDATE says "WHERE version = <the version read>", so of two
+    # concurrent writers the second fails (StaleDataError, a Conflict) instead of overwriting
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
     envelopes: Mapped[list[EnvelopeRow]] = relationship(
         order_by="EnvelopeRow.position", cascade="all, delete-orphan"
     )
@@ -152,6 +155,9 @@ class CandidateRow(Base):
     commercially_sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
     registered_by: Mapped[str | None] = mapped_column(String(40))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # optimistic concurrency: every UPDATE says "WHERE version = <the version read>", so of two
+    # concurrent writers the second fails (StaleDataError, a Conflict) instead of overwriting
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
     options: Mapped[list[OptionRow]] = relationship(
         order_by="OptionRow.position", cascade="all, delete-orphan"
     )
@@ -211,6 +217,9 @@ class ScoreRow(Base):
     confidence: Mapped[str | None] = mapped_column(String(16))
     rationale: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # optimistic concurrency: every UPDATE says "WHERE version = <the version read>", so of two
+    # concurrent writers the second fails (StaleDataError, a Conflict) instead of overwriting
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class EvidenceRow(Base):

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from portfolio.errors import Conflict, NotFound
 from portfolio.model import (
@@ -66,6 +67,16 @@ from portfolio.orm import (
     UpdateRow,
     UserRow,
 )
+
+
+def _flush_versioned(session: Session) -> None:
+    """Flush an update of a versioned row; a concurrent writer's change is a Conflict."""
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict(
+            "someone else changed this at the same time; reload it and apply your change again"
+        ) from exc
 
 
 def _three(value: dict[str, Any] | None) -> ThreePoint | None:
@@ -306,8 +317,7 @@ class Missions:
         if expected_version is not None and row.version != expected_version:
             raise Conflict("the mission was changed by someone else since you opened it")
         self._fill(row, mission)
-        row.version += 1
-        self.session.flush()
+        _flush_versioned(self.session)
 
     @staticmethod
     def _fill(row: MissionRow, mission: Mission) -> None:
@@ -573,8 +583,7 @@ class Candidates:
             ):
                 raise Conflict(f"option {option.key} has council scores and cannot be removed")
         self._fill(row, candidate)
-        row.version += 1
-        self.session.flush()
+        _flush_versioned(self.session)
 
     @staticmethod
     def _fill(row: CandidateRow, c: Candidate) -> None:
@@ -639,7 +648,6 @@ class Scores:
         )
         row.trl, row.rationale = score.trl, score.rationale
         row.confidence = score.confidence.value if score.confidence else None
-        row.version += 1
 
     def add(self, mission_slug: str, score: Score) -> None:
         self.session.add(

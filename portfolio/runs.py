@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from optimiser.errors import ProblemError
 from optimiser.problem import Policy, load_problem
 from optimiser.result import Progress
 from optimiser.solve import solve
@@ -90,9 +91,12 @@ def start_run(
             [(f"overrides.{ref}", "give the reason for this lock or exclusion") for ref in missing]
         )
     policy = carry_forward_commitments(uow, slug, quarter, policy)
-    problem = export_problem(
-        uow, slug, policy, scenarios=scenarios, seed=seed, budget_scale=budget_scale
-    )
+    try:
+        problem = export_problem(
+            uow, slug, policy, scenarios=scenarios, seed=seed, budget_scale=budget_scale
+        )
+    except ProblemError as exc:  # e.g. a lock naming no candidate of the mission
+        raise InvalidInput(exc.errors) from exc
     run_id = uow.runs.add(
         slug,
         OptimiserRun(

@@ -9,6 +9,7 @@ from typing import Self
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from portfolio.errors import Conflict
 from portfolio.orm import utcnow
@@ -29,6 +30,8 @@ from portfolio.repository import (
     Users,
 )
 from portfolio.throttle import Throttle
+
+STALE = "someone else changed this at the same time; reload it and apply your change again"
 
 
 class SqlUnitOfWork:
@@ -80,6 +83,8 @@ class SqlUnitOfWork:
             self.session.flush()
         except IntegrityError as exc:
             raise Conflict("the change clashes with data already stored") from exc
+        except StaleDataError as exc:
+            raise Conflict(STALE) from exc
 
     def commit(self) -> None:
         try:
@@ -87,6 +92,9 @@ class SqlUnitOfWork:
         except IntegrityError as exc:
             self.session.rollback()
             raise Conflict("the change clashes with data already stored") from exc
+        except StaleDataError as exc:
+            self.session.rollback()
+            raise Conflict(STALE) from exc
         self.committed = True
 
     def rollback(self) -> None:

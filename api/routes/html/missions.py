@@ -71,11 +71,7 @@ def dashboard_context(uow: SqlUnitOfWork, ctx: MissionContext) -> dict[str, obje
         current = quarters.current(uow, ctx.slug)
     except Conflict:
         current = None
-    stops = [
-        b.candidate
-        for b in (cycle.candidate_belief(uow, ctx.slug, c) for c in candidates)
-        if b.proposed_for_stopping
-    ]
+    stops = cycle.proposed_stops(uow, ctx.slug, candidates)
     return {
         "mission": mission,
         "ctx": ctx,
