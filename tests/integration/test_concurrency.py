@@ -18,8 +18,10 @@ from portfolio.unit_of_work import SqlUnitOfWork
 
 def form_values(page: BeautifulSoup) -> dict[str, object]:
     data: dict[str, object] = {
-        i["name"]: i.get("value", "") for i in page.select("form#main-form input, form input")
-        if i.get("type") not in ("checkbox", "radio") and i.get("name")}
+        i["name"]: i.get("value", "")
+        for i in page.select("form#main-form input, form input")
+        if i.get("type") not in ("checkbox", "radio") and i.get("name")
+    }
     data.update({t["name"]: t.get_text() for t in page.select("form textarea")})
     for box in page.select("form input[type=checkbox][checked]"):
         data.setdefault(box["name"], [])
@@ -84,8 +86,11 @@ def test_parallel_writers_on_postgresql_lose_no_update(db_url: str):
     with SqlUnitOfWork(engine) as uow:
         assert uow.candidates.get(DEMO, "lh2-tank").name == f"Writer {winners[0][3:]}"
         assert uow.candidates.version(DEMO, "lh2-tank") == version + 1
-        updates = [e for e in uow.audit.all(DEMO, entity="candidate", entity_id="lh2-tank")
-                   if e.action == "updated"]
+        updates = [
+            e
+            for e in uow.audit.all(DEMO, entity="candidate", entity_id="lh2-tank")
+            if e.action == "updated"
+        ]
         assert len(updates) == 1  # the losers wrote nothing, not even an audit entry
     engine.dispose()
 
