@@ -29,7 +29,7 @@ Id = Annotated[str, Field(min_length=1)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class Mission(_Strict):
@@ -150,17 +150,26 @@ class Problem(_Strict):
 def load_problem(source: str | bytes | dict[str, Any]) -> Problem:
     """Parse and check a problem document; raise `ProblemError` listing every error found."""
     if isinstance(source, str | bytes):
+        non_finite: list[str] = []
+
+        def constant(name: str) -> float:  # NaN, Infinity, -Infinity: Python's json takes them
+            non_finite.append(name)
+            return float(name)
+
         try:
-            document = json.loads(source, parse_constant=_refuse_constant)
-        except _NonFiniteNumber as exc:
-            raise ProblemError("", f"{exc.args[0]} is not a finite number") from None
+            document = json.loads(source, parse_constant=constant)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ProblemError("", f"not valid JSON ({exc})") from None
+        except ValueError:  # an integer longer than int() accepts (4,300 digits)
+            raise ProblemError("", "not valid JSON (a number has too many digits)") from None
+        except RecursionError:
+            raise ProblemError("", "not valid JSON (nested too deeply)") from None
+        walk = bool(non_finite)  # name the fields of the non-finite numbers
     else:
-        document = source
-        bad = _non_finite_paths(document, "")
-        if bad:
-            raise ProblemError.from_errors([(p, "must be a finite number") for p in bad])
+        document, walk = source, True
+    bad = _non_finite_paths(document, "") if walk else []
+    if bad:
+        raise ProblemError.from_errors([(p, "must be a finite number") for p in bad])
     if not isinstance(document, dict):
         raise ProblemError("", "the document must be a JSON object")
     try:
@@ -271,22 +280,20 @@ def _duplicates(errors: list[tuple[str, str]], path: str, ids: list[str], suffix
         seen.add(value)
 
 
-class _NonFiniteNumber(ValueError):
-    pass
-
-
-def _refuse_constant(name: str) -> float:
-    raise _NonFiniteNumber(name)
-
-
 def _non_finite_paths(value: Any, path: str) -> list[str]:
-    if isinstance(value, float) and not math.isfinite(value):
-        return [path]
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in _non_finite_paths(v, _join(path, str(k)))]
-    if isinstance(value, list):
-        return [p for j, v in enumerate(value) for p in _non_finite_paths(v, f"{path}[{j}]")]
-    return []
+    """Paths of the NaN / infinite floats in ``value``, in document order (iterative, so hostile
+    nesting cannot exhaust the stack)."""
+    found: list[str] = []
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        here, node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            found.append(here)
+        elif isinstance(node, dict):
+            stack.extend((_join(here, str(k)), v) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((f"{here}[{j}]", v) for j, v in reversed(list(enumerate(node))))
+    return found
 
 
 def _one_per_path(errors: list[tuple[str, str]]) -> list[tuple[str, str]]:
