@@ -17,7 +17,8 @@ def greedy_by_ratio(problem: Problem) -> dict[str, str]:
 
     This is how a conventional business-case ranking picks: locked and committed options first,
     then the best ratio, at most one option per candidate, skipping what the budgets, exclusions,
-    DAL cap and share caps forbid. Minimum rules (spend, platforms, shares) are not pursued.
+    DAL cap and share caps forbid (share caps against the whole budget, as a ranking adds
+    awards one at a time). Minimum rules (spend, platforms, shares) are not pursued.
     """
     data = problem_data(problem)
     scenarios = optimisation_scenarios(data)
@@ -30,14 +31,14 @@ def greedy_by_ratio(problem: Problem) -> dict[str, str]:
             best = max(group, key=lambda k: (ratio[k], -k))
             trial = x.copy()
             trial[best] = 1.0
-            if not checker.violations(trial, with_minimums=False):
+            if not checker.violations(trial, with_minimums=False, partial=True):
                 x = trial
     for k in sorted(range(data.n_options), key=lambda k: (-ratio[k], k)):
         if value[k] <= 0 or x[data.options_of(int(data.candidate_of[k]))].sum() > 0.5:
             continue
         trial = x.copy()
         trial[k] = 1.0
-        if not checker.violations(trial, with_minimums=False):
+        if not checker.violations(trial, with_minimums=False, partial=True):
             x = trial
     return data.selection_dict(x)
 

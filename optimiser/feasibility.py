@@ -52,6 +52,7 @@ class FlowChecker:
                     )
                     self.demand_rows[(g, y)] = row_count
                     row_count += 1
+        self.min_spend_rows: list[tuple[int, float]] = []
         carry = data.problem.policy.carry_forward
         for e in range(n_env):
             for y in range(n_years):
@@ -69,6 +70,7 @@ class FlowChecker:
             env = data.problem.envelopes[e]
             if env.min_spend:
                 cols = [c for (g, e2, y2), c in self.index.items() if e2 == e]
+                self.min_spend_rows.append((row_count, float(env.min_spend)))
                 h.addRow(
                     float(env.min_spend),
                     highspy.kHighsInf,
@@ -87,10 +89,24 @@ class FlowChecker:
         np.add.at(d, self.group_of, self.data.cost * x[:, None])
         return d
 
-    def flows(self, x: FloatArray) -> FloatArray | None:
-        """f[g, e, y] meeting every budget and minimum spend, or None when there is none."""
+    def flows(self, x: FloatArray, *, with_min_spend: bool = True) -> FloatArray | None:
+        """f[g, e, y] meeting every budget (and minimum spend unless ``with_min_spend`` is
+        False: a portfolio still being built need not reach it yet), or None."""
+        if not with_min_spend and self.min_spend_rows:
+            for row, _ in self.min_spend_rows:
+                self.highs.changeRowBounds(row, -highspy.kHighsInf, highspy.kHighsInf)
+            try:
+                saved, self.has_min_spend = self.has_min_spend, False
+                return self._flows(x, b"partial")
+            finally:
+                self.has_min_spend = saved
+                for row, minimum in self.min_spend_rows:
+                    self.highs.changeRowBounds(row, minimum, highspy.kHighsInf)
+        return self._flows(x, b"")
+
+    def _flows(self, x: FloatArray, tag: bytes) -> FloatArray | None:
         d = self.demands(x)
-        key = np.round(d, 9).tobytes()
+        key = tag + np.round(d, 9).tobytes()
         if key in self._cache:
             return self._cache[key]
         n_env, n_years = self.data.budget.shape
@@ -153,8 +169,15 @@ class SelectionChecker:
         ineligible = (data.cost > 0).any(axis=1) & ~data.eligible.any(axis=1)
         self.forbidden |= ineligible
 
-    def violations(self, x: FloatArray, *, with_minimums: bool = True) -> list[str]:
-        """Families x breaks (empty when feasible); `with_minimums=False` skips minimum rules."""
+    def violations(
+        self, x: FloatArray, *, with_minimums: bool = True, partial: bool = False
+    ) -> list[str]:
+        """Families x breaks (empty when feasible); `with_minimums=False` skips minimum rules.
+
+        `partial=True` judges a portfolio still being built (the greedy ranking): share caps
+        are measured against the whole budget available rather than the spend so far (any
+        first award would otherwise be 100 % of the spend), and minimum spends are not asked.
+        """
         d = self.data
         policy = d.problem.policy
         bad: list[str] = []
@@ -165,17 +188,18 @@ class SelectionChecker:
         spend = d.total_cost * x
         total = float(spend.sum())
         slack = TOL * (1.0 + total)
+        share_base = float(d.budget.sum()) if partial else total
         if policy.max_platform_share < 1:
             by_platform = np.bincount(d.platform_of, weights=spend, minlength=len(d.platforms))
-            if (by_platform > policy.max_platform_share * total + slack).any():
+            if (by_platform > policy.max_platform_share * share_base + slack).any():
                 bad.append("platform_share")
         if policy.max_organisation_share < 1:
             by_org = np.bincount(d.organisation_of, weights=spend, minlength=len(d.organisations))
-            if (by_org > policy.max_organisation_share * total + slack).any():
+            if (by_org > policy.max_organisation_share * share_base + slack).any():
                 bad.append("organisation_share")
         if with_minimums:
             bad.extend(self._minimum_violations(x, spend, total, slack))
-        if self.flow.flows(x) is None:
+        if self.flow.flows(x, with_min_spend=not partial) is None:
             bad.append("budget/min_spend")
         return bad
 

@@ -58,6 +58,9 @@ def test_the_risk_section_compares_with_the_conventional_ranking(client: TestCli
     risk = soup(client.get(f"/missions/{DEMO}/report?quarter={Q2}")).select_one("#risk")
     cells = [td.get_text(strip=True) for td in risk.select("tbody tr")[0].select("td")]
     assert cells[0].endswith("%") and cells[1].endswith("%")
+    spend = [td.get_text(strip=True) for td in risk.select("tbody tr")[3].select("td")]
+    assert float(spend[1].replace(",", "")) > 0  # the conventional ranking funds something
+    assert float(cells[1].rstrip(" %")) < float(cells[0].rstrip(" %"))
 
 
 def test_the_csv_and_excel_downloads_hold_the_same_funding_rows(client: TestClient):
