@@ -166,6 +166,7 @@ def save_scores(
     *,
     submit: bool,
     not_competent: bool,
+    expected_version: int | None = None,
 ) -> None:
     """Save a member's scores of one candidate as a draft, or submit them (final).
 
@@ -177,6 +178,13 @@ def save_scores(
         raise Conflict(f"the scoring round of {quarter} is not open")
     candidate = uow.candidates.get(slug, candidate_id)
     existing = member_scores(uow, slug, quarter, member, candidate_id)
+    if expected_version is not None and expected_version != uow.scores.version_of(
+        slug, quarter, member, candidate_id
+    ):
+        raise Conflict(
+            "you changed these scores in another window since opening this one; "
+            "your input is kept below: check it and save again"
+        )
     if any(s.status is ScoreStatus.submitted for s in existing.values()):
         raise Conflict(
             "you have already submitted your scores for this candidate; submitted scores are final"

@@ -160,6 +160,7 @@ def approve_run(
     *,
     reasons: dict[str, str],
     contracted: set[str],
+    expected_approved: int | str | None = "any",
 ) -> list[AllocationChange]:
     """Approve run ``run_id`` as the quarter's allocation. Each start, scale and stop needs a
     reason; ``contracted`` names the funded candidates whose awards are contracted (they must
@@ -168,6 +169,11 @@ def approve_run(
     quarter = require_not_closed(uow, slug, run.quarter)
     if quarter.label != current(uow, slug).label:
         raise Conflict(f"run {run_id} belongs to {run.quarter}, not the current quarter")
+    if expected_approved != "any" and quarter.approved_run != expected_approved:
+        raise Conflict(
+            "someone approved another allocation for this quarter since you opened "
+            "this page; review it before approving again"
+        )
     if not run.found_portfolio:
         raise Conflict(f"run {run_id} found no portfolio ({run.status}); it cannot be approved")
     changes = proposed_changes(uow, slug, run_id)

@@ -627,6 +627,20 @@ class Scores:
                 self._ids[key] = Missions(self.session)._user(rest[0]).id
         return self._ids[key]
 
+    def version_of(self, mission_slug: str, quarter: str, member: str, candidate: str) -> int:
+        """A number that changes whenever the member's scores of the candidate change."""
+        total = self.session.scalar(
+            select(func.coalesce(func.sum(ScoreRow.version), 0))
+            .join(OptionRow, ScoreRow.option_id == OptionRow.id)
+            .join(CandidateRow, OptionRow.candidate_id == CandidateRow.id)
+            .where(
+                ScoreRow.quarter_id == self._id(("quarter", mission_slug, quarter)),
+                ScoreRow.user_id == self._id(("user", mission_slug, member)),
+                CandidateRow.key == candidate,
+            )
+        )
+        return int(total or 0)
+
     def upsert(self, mission_slug: str, score: Score) -> None:
         """Insert the member's score of the option in the quarter, or replace its values."""
         row = self.session.scalar(

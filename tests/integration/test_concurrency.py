@@ -129,3 +129,75 @@ def test_parallel_writers_without_a_version_still_serialise(db_url: str):
         final = uow.candidates.version(DEMO, "ev-trainer")
     assert final - 1 == results.count(True)  # every success is one version step, none lost
     engine.dispose()
+
+
+def test_the_same_member_in_two_windows_is_told_before_overwriting_a_draft(app):
+    url = f"/missions/{DEMO}/scoring/ev-trainer"
+    with TestClient(app) as tab_a, TestClient(app) as tab_b:
+        csrf_a, csrf_b = login(tab_a, "council6"), login(tab_b, "council6")
+        version_a = BeautifulSoup(tab_a.get(url).text, "html.parser").select_one(
+            "input[name=version]"
+        )["value"]
+        version_b = BeautifulSoup(tab_b.get(url).text, "html.parser").select_one(
+            "input[name=version]"
+        )["value"]
+        first = tab_a.post(
+            url,
+            data={
+                "options.0.p_success": "0.3",
+                "action": "draft",
+                "version": version_a,
+                "csrf_token": csrf_a,
+            },
+            follow_redirects=False,
+        )
+        assert first.status_code == 303
+        second = tab_b.post(
+            url,
+            data={
+                "options.0.p_success": "0.7",
+                "action": "draft",
+                "version": version_b,
+                "csrf_token": csrf_b,
+            },
+        )
+        assert second.status_code == 422 and "another window" in second.text
+        kept = BeautifulSoup(second.text, "html.parser").select_one("#f-options-0-p_success")
+        assert kept["value"] == "0.7"
+
+
+def test_approving_over_someone_elses_approval_is_refused(db_url: str):
+    from api.app import create_app
+    from api.settings import Settings
+
+    inline = create_app(Settings(database_url=db_url, secret_key="x" * 40, run_jobs_inline=True))
+    with TestClient(inline) as client:
+        csrf = login(client, "ceo")
+        runs = []
+        for share in (0.5, 0.4):
+            started = client.post(
+                f"/api/v1/missions/{DEMO}/runs",
+                headers={"X-CSRF-Token": csrf},
+                json={
+                    "policy": {"objective": "expected", "max_platform_share": share},
+                    "scenarios": 200,
+                },
+            )
+            runs.append(started.json()["id"])
+        pages = [
+            BeautifulSoup(client.get(f"/missions/{DEMO}/runs/{r}/approve").text, "html.parser")
+            for r in runs
+        ]
+
+        def submit(page: BeautifulSoup, run_id: int):
+            data = {i["name"]: "reason" for i in page.select("#changes input[type=text]")}
+            data["expected_approved"] = page.select_one("input[name=expected_approved]")["value"]
+            data["csrf_token"] = csrf
+            return client.post(
+                f"/missions/{DEMO}/runs/{run_id}/approve", data=data, follow_redirects=False
+            )
+
+        assert submit(pages[0], runs[0]).status_code == 303
+        late = submit(pages[1], runs[1])
+        assert late.status_code == 422 and "approved another allocation" in late.text
+    inline.state.engine.dispose()

@@ -161,6 +161,9 @@ def _candidate_context(
         "aggregate": aggregate,
         "can_score": is_member and state is ScoringState.open and not submitted,
         "values": score_values(mine, candidate),
+        "version": uow.scores.version_of(ctx.slug, quarter, ctx.user.username, candidate_id)
+        if is_member
+        else 0,
         "sectors": council.sectors_of(uow, ctx.slug),
     }
     context.update(extra)
@@ -195,6 +198,9 @@ def save_scores(
                 [] if not_competent else scores,
                 submit=submit,
                 not_competent=not_competent,
+                expected_version=int(v)
+                if (v := str(values.get("version", ""))).isdigit()
+                else None,
             )
             uow.commit()
             target = f"/missions/{ctx.slug}/scoring/{candidate_id}"

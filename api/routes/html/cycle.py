@@ -106,6 +106,7 @@ def _approve_context(
         "run": run,
         "names": names,
         "changes": cycle.proposed_changes(uow, ctx.slug, run_id),
+        "approved_now": uow.missions.quarter(ctx.slug, run.quarter).approved_run,
         "values": {f"contracted.{c}": "on" for c in committed},
         **extra,
     }
@@ -130,8 +131,15 @@ def approve(
         if k.startswith("contracted.") and v
     }
     try:
+        raw = str(values.get("expected_approved", "any"))
         cycle.approve_run(
-            uow, ctx.user.username, ctx.slug, run_id, reasons=reasons, contracted=set(contracted)
+            uow,
+            ctx.user.username,
+            ctx.slug,
+            run_id,
+            reasons=reasons,
+            contracted=set(contracted),
+            expected_approved=int(raw) if raw.isdigit() else None if raw == "none" else "any",
         )
         uow.commit()
         label = uow.runs.get(ctx.slug, run_id).quarter
