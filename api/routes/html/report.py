@@ -121,6 +121,7 @@ def report_context(
         "analytics_kinds": ANALYTICS_KINDS,
         "quarters": uow.missions.quarters(ctx.slug),
         "comments": uow.reviews.all(ctx.slug, label),
+        "trajectory": trajectory_points(uow, ctx.slug),
         "active": any(a.status in ("queued", "running") for a in analyses.values()),
         **extra,
     }
