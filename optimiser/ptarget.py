@@ -196,6 +196,8 @@ def local_search(
         drops: list[IntArray] = []
         adds: list[IntArray] = []
         for drop in [-1, *selected.tolist()]:
+            if time.perf_counter() > deadline:  # one pass can be long at n = 1000, S = 5000
+                return x
             base = impact if drop < 0 else impact - a[:, drop]
             base_funded = funded.copy()
             base_spend = spend_cum.T @ x - (spend_cum[drop] if drop >= 0 else 0.0)
@@ -244,11 +246,33 @@ def local_search(
                     break
         if not improved:
             pair = _drop_one_add_two(
-                x, a, target, mu, allowed, spend_cum, cap, cand_of, surrogate, checker, current
+                x,
+                a,
+                target,
+                mu,
+                allowed,
+                spend_cum,
+                cap,
+                cand_of,
+                surrogate,
+                checker,
+                current,
+                deadline,
             )
             if pair is None:
                 pair = _drop_two_add_one(
-                    x, a, target, mu, allowed, spend_cum, cap, cand_of, surrogate, checker, current
+                    x,
+                    a,
+                    target,
+                    mu,
+                    allowed,
+                    spend_cum,
+                    cap,
+                    cand_of,
+                    surrogate,
+                    checker,
+                    current,
+                    deadline,
                 )
             if pair is None:
                 break
@@ -268,6 +292,7 @@ def _drop_one_add_two(
     surrogate: Callable[[FloatArray], FloatArray],
     checker: SelectionChecker,
     current: float,
+    deadline: float,
 ) -> FloatArray | None:
     """The 2-opt move budgets call for: unfund one option, fund two cheaper ones instead.
 
@@ -276,6 +301,8 @@ def _drop_one_add_two(
     """
     impact = a @ x
     for drop in np.flatnonzero(x > 0.5).tolist():
+        if time.perf_counter() > deadline:
+            return None
         trial0 = x.copy()
         trial0[drop] = 0.0
         base = impact - a[:, drop]
@@ -305,6 +332,7 @@ def _drop_two_add_one(
     surrogate: Callable[[FloatArray], FloatArray],
     checker: SelectionChecker,
     current: float,
+    deadline: float,
 ) -> FloatArray | None:
     """Unfund two options and fund one (bigger) instead; pairs among the 25 funded options
     whose removal costs least, each completed by its best few additions."""
@@ -319,6 +347,8 @@ def _drop_two_add_one(
     )
     weakest = selected[np.lexsort((selected, -loss))][:25].tolist()
     for n1, k1 in enumerate(weakest):
+        if time.perf_counter() > deadline:
+            return None
         for k2 in weakest[n1 + 1 :]:
             trial0 = x.copy()
             trial0[[k1, k2]] = 0.0
@@ -407,10 +437,15 @@ def _search_and_bound(
     # shares of the time then left; the deterministic start is cheap and is the fallback, so it
     # may use up to half; on small models the MILP is effective, so the other starts get less
     shares = (0.5, 0.25, 0.25) if data.n_options > 150 else (0.3, 0.1, 0.1)
+    # building a scenario model costs about 1.5 µs per nonzero impact (and HiGHS's presolve of it
+    # does not watch the clock): skip scenario models that cannot finish in their share of time
+    build_estimate = 1.5e-6 * float(np.count_nonzero(scenarios.impact))
     for kind, share in zip(("expected", "cvar", "capped"), shares, strict=True):
         remaining = deadline - time.perf_counter()
         if remaining <= 0.05 or (should_stop and should_stop()):
             break
+        if kind != "expected" and remaining * share < 4 * build_estimate:
+            continue
         out, _ = solve_model(
             data,
             scenarios,
@@ -442,12 +477,31 @@ def _search_and_bound(
                 f"local search from the {kind} portfolio",
             )
         )
+    if best is None and not (should_stop and should_stop()):
+        # nothing yet (a busy machine, a hard model): the deterministic portfolio, all the time left
+        out, _ = solve_model(
+            data,
+            scenarios,
+            "expected",
+            checker,
+            solver=solver,
+            deadline=clock_start + 0.95 * time_limit,
+            gap=0.005,
+            should_stop=should_stop,
+            clock_start=clock_start,
+        )
+        if out.status == "infeasible":
+            return PTargetOutcome("infeasible", None, None, "milp")
+        if out.x is not None:
+            best, best_value = out.x, _score(data, scenarios, out.x[None, :])[0]
     incumbent = None if best is None else objective_value("p_target", data, scenarios, best)
     report(Progress(time.perf_counter() - clock_start, incumbent, None, "local search"))
     remaining = deadline - time.perf_counter()
     milp = None
     bound: float | None = cheap_bound
-    if remaining > 0.1 and not (should_stop and should_stop()):
+    # skip the scenario MILP when it cannot be built and run in time (the knapsack bound is
+    # then the one reported)
+    if remaining > 0.1 + 2 * build_estimate and not (should_stop and should_stop()):
         m = build_model(data, scenarios)
         set_objective(m, scenarios, "p_target")
         remaining = deadline - time.perf_counter()
