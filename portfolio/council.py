@@ -139,7 +139,7 @@ def member_scores(
 ) -> dict[tuple[str, str], Score]:
     return {
         (s.candidate, s.option): s
-        for s in uow.scores.all(slug)
+        for s in uow.scores.all(slug, quarter)
         if s.quarter == quarter
         and s.member == member
         and (candidate is None or s.candidate == candidate)
@@ -261,7 +261,7 @@ def visible_scores(
             )
     return [
         s
-        for s in uow.scores.all(slug)
+        for s in uow.scores.all(slug, quarter)
         if s.quarter == quarter
         and s.candidate == candidate.id
         and (privileged or s.status is ScoreStatus.submitted or s.member == viewer)
@@ -316,9 +316,8 @@ def quarter_aggregates(
     weights = member_weights(uow, slug, method)
     sectors = sectors_of(uow, slug)
     scores: dict[tuple[str, str], list[Score]] = defaultdict(list)
-    for s in uow.scores.all(slug):
-        if s.quarter == quarter:
-            scores[(s.candidate, s.option)].append(s)
+    for s in uow.scores.all(slug, quarter):
+        scores[(s.candidate, s.option)].append(s)
     out = []
     for candidate in uow.candidates.all(slug):
         aggregates: dict[str, Aggregate | None] = {}

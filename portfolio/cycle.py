@@ -23,6 +23,7 @@ from portfolio.evidence import (
     belief_history,
     kill_proposal,
     n0_for,
+    posterior_belief,
     uplifted_cost,
 )
 from portfolio.model import (
@@ -409,6 +410,8 @@ def candidate_belief(
     *,
     aggregates: dict[tuple[str, str], StoredAggregate] | None = None,
     evidence: list[Evidence] | None = None,
+    kill_threshold: float | None = None,
+    history: bool = True,
 ) -> CandidateBelief:
     """The prior of each option is the council's latest frozen aggregate (its p, with the
     scorers' median confidence as the weight of the prior), else the p registered with the
@@ -417,7 +420,8 @@ def candidate_belief(
         aggregates = {(a.candidate, a.option): a for a in uow.aggregates.all(slug)}
     if evidence is None:
         evidence = uow.evidence.all(slug, candidate.id)
-    mission = uow.missions.get(slug)
+    if kill_threshold is None:
+        kill_threshold = uow.missions.get(slug).kill_threshold
     options = []
     for option in candidate.options:
         agg = aggregates.get((candidate.id, option.id))
@@ -428,11 +432,14 @@ def candidate_belief(
         else:
             prior_p, source, n0 = option.p_success, "registered estimate", n0_for("medium")
             since = list(evidence)
-        steps = belief_history(
-            prior_p, n0, _as_seen_by(candidate, option.id, since), option=option.id
-        )
-        last = steps[-1]
-        posterior = min(max(last.mean, 0.01), 0.99)
+        seen = _as_seen_by(candidate, option.id, since)
+        if history:
+            steps = belief_history(prior_p, n0, seen, option=option.id)
+            mean = steps[-1].mean
+        else:  # the posterior alone: no quantiles per step (the dashboard, the problem file)
+            steps = []
+            mean = posterior_belief(prior_p, n0, seen, option=option.id).mean
+        posterior = min(max(mean, 0.01), 0.99)
         options.append(
             OptionBelief(
                 option.id,
@@ -441,7 +448,7 @@ def candidate_belief(
                 n0,
                 steps,
                 posterior,
-                kill_proposal(posterior, mission.kill_threshold),
+                kill_proposal(posterior, kill_threshold),
             )
         )
     total = max((o.total_cost for o in candidate.options), default=0.0)
@@ -456,8 +463,17 @@ def all_beliefs(
     evidence_by: dict[str, list[Evidence]] = {}
     for ev in uow.evidence.all(slug):
         evidence_by.setdefault(ev.candidate, []).append(ev)
+    threshold = uow.missions.get(slug).kill_threshold
     return [
-        candidate_belief(uow, slug, c, aggregates=aggregates, evidence=evidence_by.get(c.id, []))
+        candidate_belief(
+            uow,
+            slug,
+            c,
+            aggregates=aggregates,
+            evidence=evidence_by.get(c.id, []),
+            kill_threshold=threshold,
+            history=False,
+        )
         for c in (candidates if candidates is not None else uow.candidates.all(slug))
     ]
 
@@ -480,7 +496,13 @@ def current_estimates(uow: SqlUnitOfWork, slug: str) -> dict[tuple[str, str], di
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for candidate in uow.candidates.all(slug):
         belief = candidate_belief(
-            uow, slug, candidate, aggregates=aggregates, evidence=evidence_by.get(candidate.id, [])
+            uow,
+            slug,
+            candidate,
+            aggregates=aggregates,
+            evidence=evidence_by.get(candidate.id, []),
+            kill_threshold=0.0,
+            history=False,
         )
         factor = belief.cost.uplift_factor if belief.cost.has_actuals else 1.0
         for option, ob in zip(candidate.options, belief.options, strict=True):
@@ -642,7 +664,7 @@ def pack_content(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, Any]:
         "dissents": [_json(d) for d in uow.cycle.dissents(slug, label)],
         "update": _json(update),
         "inputs": {
-            "scores": [_json(s) for s in uow.scores.all(slug) if s.quarter == label],
+            "scores": [_json(s) for s in uow.scores.all(slug, label)],
             "aggregates": [_json(a) for a in uow.aggregates.all(slug, label)],
             "evidence": [_json(e) for e in uow.evidence.all(slug) if e.quarter == label],
         },

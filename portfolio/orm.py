@@ -196,7 +196,7 @@ class QuarterRow(Base):
     rag: Mapped[str | None] = mapped_column(String(8))
     rag_override: Mapped[str | None] = mapped_column(String(8))
     rag_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
-    pack: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    pack: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)  # large: on demand
     pack_hash: Mapped[str | None] = mapped_column(String(64))
     pack_previous_hash: Mapped[str | None] = mapped_column(String(64))
 

@@ -681,9 +681,10 @@ class Scores:
             )
         )
 
-    def all(self, mission_slug: str) -> list[Score]:
+    def all(self, mission_slug: str, quarter: str | None = None) -> list[Score]:
+        """The mission's scores (of one quarter, if given), in the order they were made."""
         mission = Missions(self.session).row(mission_slug)
-        rows = self.session.execute(
+        query = (
             select(ScoreRow, QuarterRow.label, CandidateRow.key, OptionRow.key, UserRow.username)
             .join(QuarterRow, ScoreRow.quarter_id == QuarterRow.id)
             .join(OptionRow, ScoreRow.option_id == OptionRow.id)
@@ -692,6 +693,9 @@ class Scores:
             .where(QuarterRow.mission_id == mission.id)
             .order_by(ScoreRow.id)
         )
+        if quarter is not None:
+            query = query.where(QuarterRow.label == quarter)
+        rows = self.session.execute(query)
         return [
             Score(
                 member=username,
