@@ -51,7 +51,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         database.upgrade(engine)
 
     factory = sessionmaker(engine, expire_on_commit=False)
-    jobs = JobRunner(factory, inline=settings.run_jobs_inline)
+    jobs = JobRunner(
+        factory,
+        inline=settings.run_jobs_inline,
+        database_url=engine.url.render_as_string(hide_password=False),
+    )
     jobs.recover()
 
     @asynccontextmanager

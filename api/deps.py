@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import OperationalError
 from starlette.datastructures import FormData
 
 from api.permissions import Perm, allowed, permissions_of
@@ -89,12 +90,19 @@ def get_auth(request: Request, uow: UowDep, settings: SettingsDep) -> Auth:
             user, csrf, last_seen, expires_at = found
             idle = dt.timedelta(minutes=settings.session_idle_minutes)
             if now > expires_at or now - last_seen > idle:
+                uow.rollback()
                 uow.sessions.remove(session_hash)
                 uow.commit()
             else:
                 if now - last_seen > dt.timedelta(seconds=60):
-                    uow.sessions.touch(session_hash, now)
-                    uow.commit()
+                    # end the read first, so the write starts a transaction of its own (SQLite
+                    # cannot upgrade a reader to a writer while another writer is active)
+                    uow.rollback()
+                    try:
+                        uow.sessions.touch(session_hash, now)
+                        uow.commit()
+                    except OperationalError:  # SQLite busy: the next request touches it
+                        uow.rollback()
                 auth = Auth(user=user, session_hash=session_hash, csrf_token=csrf)
     request.state.auth = auth
     return auth

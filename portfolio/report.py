@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from optimiser.baselines import greedy_by_ratio
 from optimiser.evaluate import evaluate_portfolio
@@ -127,6 +127,7 @@ def baseline(uow: SqlUnitOfWork, run: OptimiserRun, actor: str) -> dict[str, Any
     )
     result = {"selected": selected, "metrics": metrics, "spend": spend}
     now = uow.now()
+    uow.rollback()  # end the reads: the cache write gets a transaction of its own
     try:  # two first views at once both compute it; the second keeps the first's row
         with uow.session.begin_nested():
             uow.analyses.put(
@@ -140,8 +141,10 @@ def baseline(uow: SqlUnitOfWork, run: OptimiserRun, actor: str) -> dict[str, Any
                     finished_at=now,
                 )
             )
-    except IntegrityError:
-        pass
+    except (IntegrityError, OperationalError):
+        # another first view cached it, or (SQLite) another writer holds the lock: the cache is
+        # best effort and the report is shown either way
+        uow.rollback()
     return result
 
 
