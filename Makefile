@@ -26,6 +26,8 @@ demo: install
 test: install-test
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest -n 2 --dist loadgroup
+	@echo "Load benchmark (figures only; it does not gate):"
+	-$(BIN)/python -m benchmarks.load --clients 20 --seconds 10
 
 lint:
 	$(BIN)/ruff check .
