@@ -720,10 +720,12 @@ def _parse_candidates(
         for valid in options:
             if valid.id not in {u.id for u in unique} and len(unique) < 5:
                 unique.append(valid)
-        placeholder = [
+        # when every option row failed, validate the candidate's own columns against a stand-in
+        # option so their errors are still reported (nothing is stored from it)
+        stand_in = [
             FundingOption(
-                id="placeholder",
-                name="placeholder",
+                id="stand-in",
+                name="stand-in",
                 cost_profile={years[0]: 0.0},
                 p_success=0.5,
                 impact=ThreePoint(low=0, most_likely=0, high=0),
@@ -735,7 +737,7 @@ def _parse_candidates(
             if value is not None
         }
         try:
-            candidate = Candidate.model_validate({**fields, "options": unique or placeholder})
+            candidate = Candidate.model_validate({**fields, "options": unique or stand_in})
         except ValidationError as exc:
             errors.extend(_map_errors(exc, row, _candidate_column))
             continue
@@ -930,10 +932,12 @@ def _parse_scores(data: bytes) -> tuple[list[ScoreRow], Errors]:
                         )
         member = cells.get("member", "")
         data_: dict[str, Any] = {
-            "member": member or "placeholder",
+            # stand-ins let the value columns be validated even when the keys are missing
+            # (those are reported separately); this Score is only used for its errors
+            "member": member or "stand-in",
             "quarter": "2000-01 Q1",
-            "candidate": cells.get("candidate") or "placeholder",
-            "option": cells.get("option") or "placeholder",
+            "candidate": cells.get("candidate") or "stand-in",
+            "option": cells.get("option") or "stand-in",
             "status": "draft",
             "not_competent": bool(not_competent),
             "rationale": cells.get("rationale", ""),
