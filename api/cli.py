@@ -382,3 +382,72 @@ def verify(mission: str, db: DbOption = None) -> None:
         f"The audit packs of {mission} are intact ({len(closed)} closed quarters: "
         f"{', '.join(closed) or 'none'})."
     )
+
+
+@app.command()
+def report(
+    mission: str,
+    quarter: Annotated[
+        str | None,
+        typer.Option(
+            "--quarter",
+            help="For example 2026-27-Q2 (default: the latest "
+            "quarter with an approved allocation).",
+        ),
+    ] = None,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="json (the whole report), csv (funding rows) or "
+            "xlsx (the workbook; needs --output).",
+        ),
+    ] = "json",
+    output: Annotated[Path | None, typer.Option("--output", help="Write to this file.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Treasury's allocation report of a quarter, for use outside the web."""
+    from portfolio import report as reports
+    from portfolio.csvio import to_csv
+
+    if output_format not in ("json", "csv", "xlsx"):
+        raise _fail("--format must be json, csv or xlsx", 2)
+    if output_format == "xlsx" and output is None:
+        raise _fail("--format xlsx needs --output FILE.xlsx", 2)
+    try:
+        with _uow(Settings.from_env(db)) as uow:
+            label = (
+                quarter.replace("-Q", " Q")
+                if quarter
+                else next(
+                    (
+                        q.label
+                        for q in reversed(uow.missions.quarters(mission))
+                        if q.approved_run is not None
+                    ),
+                    None,
+                )
+            )
+            if label is None:
+                raise _fail(f"{mission} has no approved allocation yet", 1)
+            rep = reports.allocation_report(uow, mission, label, CLI_ACTOR)
+            uow.commit()
+    except PortfolioError as exc:
+        raise _fail(str(exc)) from exc
+    if output_format == "xlsx":
+        assert output is not None
+        output.write_bytes(reports.workbook(rep))
+        typer.echo(f"Wrote {output}.")
+        return
+    text = (
+        rep.model_dump_json(indent=2)
+        if output_format == "json"
+        else to_csv(
+            [line.model_dump() for line in rep.funding], list(reports.FundingLine.model_fields)
+        )
+    )
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"Wrote {output}.")
+    else:
+        sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))

@@ -158,3 +158,25 @@ def test_the_frontier_runs_in_the_background_and_its_chart_appears(db_url: str):
         )
         assert bad.status_code == 422
     app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_report_command_writes_the_same_funding_rows(db_url: str, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+
+    db = db_url.removeprefix("sqlite:///")
+    runner = CliRunner()
+    as_json = runner.invoke(cli, ["report", DEMO, "--quarter", Q2, "--db", db])
+    assert as_json.exit_code == 0, as_json.output
+    report = json.loads(as_json.stdout)
+    total = sum(f["amount"] for f in report["funding"])
+    assert report["total_spend"] == pytest.approx(total)
+    as_csv = runner.invoke(cli, ["report", DEMO, "--quarter", Q2, "--db", db, "--format", "csv"])
+    assert len(as_csv.stdout.strip().splitlines()) == len(report["funding"]) + 1
+    xlsx = tmp_path / "report.xlsx"
+    runner.invoke(cli, ["report", DEMO, "--db", db, "--format", "xlsx", "--output", str(xlsx)])
+    assert list(pd.read_excel(xlsx, sheet_name=None))[0] == "Allocation"
