@@ -179,4 +179,4 @@ def test_the_report_command_writes_the_same_funding_rows(db_url: str, tmp_path):
     assert len(as_csv.stdout.strip().splitlines()) == len(report["funding"]) + 1
     xlsx = tmp_path / "report.xlsx"
     runner.invoke(cli, ["report", DEMO, "--db", db, "--format", "xlsx", "--output", str(xlsx)])
-    assert list(pd.read_excel(xlsx, sheet_name=None))[0] == "Allocation"
+    assert next(iter(pd.read_excel(xlsx, sheet_name=None))) == "Allocation"
