@@ -56,8 +56,9 @@ RESULTS = ROOT / "benchmarks" / "results.jsonl"
 
 
 def run_ours(doc: dict[str, Any], objective: str, solver: str) -> dict[str, Any]:
+    text = json.dumps(doc)  # read from the file, as `mission-portfolio solve` does
     t0 = time.perf_counter()
-    problem = load_problem(doc)
+    problem = load_problem(text)
     data = problem_data(problem)
     scen = optimisation_scenarios(data)
     limit = TIME_LIMIT[objective]
@@ -108,8 +109,9 @@ def run_ours(doc: dict[str, Any], objective: str, solver: str) -> dict[str, Any]
 
 
 def run_reference(doc: dict[str, Any], objective: str) -> dict[str, Any]:
+    text = json.dumps(doc)  # read from the file, as `mission-portfolio solve` does
     t0 = time.perf_counter()
-    problem = load_problem(doc)
+    problem = load_problem(text)
     data = problem_data(problem)
     scen = optimisation_scenarios(data)
     prob, x = build_reference(data, scen, objective)

@@ -66,6 +66,15 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
         self.on_event = on_event
         self.info: dict[str, float] = {}
 
+    def actualSolve(self, lp: pulp.LpProblem) -> Any:
+        """PuLP's solve, with `lp.variables()` (a walk over every constraint) computed once."""
+        variables = lp.variables()
+        lp.variables = lambda: variables  # the model does not change during a solve
+        try:
+            return super().actualSolve(lp)
+        finally:
+            del lp.variables
+
     def buildSolverModel(self, lp: pulp.LpProblem) -> None:
         h = lp.solverModel
         inf = highspy.kHighsInf
@@ -208,6 +217,132 @@ def run_milp(
     return _run_cbc(m, time_limit, gap, warm, t0, name, ver)
 
 
+CORE_SIZE = 200  # binaries left free in the first restricted MILP of `run_milp_by_core`
+
+
+def run_milp_by_core(
+    m: Model,
+    *,
+    time_limit: float,
+    gap: float,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    clock_start: float | None = None,
+) -> MilpOutcome | None:
+    """Solve a knapsack-like MILP on HiGHS through a small core; None if the LP is not solved.
+
+    HiGHS's root heuristics propagate every rounding through the long budget and share rows, which
+    costs O(n²) at a thousand options although the LP relaxation is almost integral. So: solve the
+    LP relaxation (bound UB, reduced costs r), leave the binaries with the smallest |r| free (the
+    core) and fix the others at their LP values, and solve that small MILP (incumbent z). Any
+    solution better than z keeps every binary with |r| > UB − z at its LP value (reduced-cost
+    fixing), so when all the fixed binaries pass that test the core's bound holds for the whole
+    model; otherwise the core grows to include them and is solved again from z. In general a
+    solution that moves a fixed binary is worth at most UB − min fixed |r|, so the bound of the
+    whole model is max(core bound, that), and the core only has to grow until this is within the
+    gap. Exact: the status and bound are those of the whole model. One HiGHS instance serves every
+    step.
+    """
+    t0 = time.perf_counter()
+    origin = t0 if clock_start is None else clock_start
+    name, ver = solver_version("highs")
+    deadline = t0 + time_limit
+    lp = m.prob
+    variables = lp.variables()
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    for option, value in {
+        "output_flag": False,
+        "mip_rel_gap": gap,
+        "mip_abs_gap": 1e-9,
+        "random_seed": 0,
+        "time_limit": max(0.1, time_limit),
+    }.items():
+        h.setOptionValue(option, value)
+    lp.solverModel = h
+    builder = _HiGHS(start=None, on_event=None, mip=False)
+    lp.variables = lambda: variables
+    try:
+        builder.buildSolverModel(lp)
+    finally:
+        del lp.variables
+    binaries = [
+        v for v in variables if v.cat == pulp.LpInteger and v.lowBound == 0 and v.upBound == 1
+    ]
+    cols = np.array([v.index for v in binaries], dtype=np.int32)
+    constant = float(getattr(lp.objective, "constant", 0.0) or 0.0)
+    h.run()
+    status = h.getModelStatus()
+    if status in (
+        highspy.HighsModelStatus.kInfeasible,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    ):
+        return MilpOutcome("infeasible", None, None, None, time.perf_counter() - t0, name, ver)
+    if status != highspy.HighsModelStatus.kOptimal:
+        return None
+    solution = h.getSolution()
+    upper = -h.getInfo().objective_function_value + constant
+    values = np.asarray(solution.col_value)[cols]
+    at_bound = (values < 1e-6) | (values > 1 - 1e-6)
+    penalty = np.where(at_bound, np.abs(np.asarray(solution.col_dual)[cols]), 0.0)
+    order = np.argsort(penalty, kind="stable")
+    fixed_at = np.round(values)
+    n = len(cols)
+    h.changeColsIntegrality(n, cols, np.full(n, highspy.HighsVarType.kInteger))
+    last = [0.0]
+
+    def event(e: Any) -> None:
+        now = time.perf_counter()
+        out = e.data_out
+        if on_progress is not None and now - last[0] >= 1.0:
+            last[0] = now
+            incumbent, dual = -float(out.mip_primal_bound), -float(out.mip_dual_bound)
+            on_progress(Progress(now - origin, _finite(incumbent), _finite(dual), "MILP"))
+        if should_stop is not None and should_stop():
+            e.data_in.user_interrupt = True
+
+    if on_progress is not None or should_stop is not None:
+        h.cbMipInterrupt.subscribe(event)
+    size = min(n, CORE_SIZE + int((~at_bound).sum()))
+    while True:
+        free = np.zeros(n, dtype=bool)
+        free[order[:size]] = True
+        lower = np.where(free, 0.0, fixed_at)
+        upper_bounds = np.where(free, 1.0, fixed_at)
+        h.changeColsBounds(n, cols, lower, upper_bounds)
+        h.setOptionValue("time_limit", max(0.1, deadline - time.perf_counter()))
+        h.run()
+        status = h.getModelStatus()
+        info = h.getInfo()
+        has_x = info.primal_solution_status == 2
+        whole = size >= n
+        seconds = time.perf_counter() - t0
+        if not has_x:
+            if status == highspy.HighsModelStatus.kInfeasible and not whole:
+                size = min(n, size * 4)  # the core alone has no feasible point
+                continue
+            if status == highspy.HighsModelStatus.kInfeasible:
+                return MilpOutcome("infeasible", None, None, None, seconds, name, ver)
+            return MilpOutcome("no_solution", None, None, upper, seconds, name, ver)
+        col_value = np.asarray(h.getSolution().col_value)
+        for v in variables:
+            v.varValue = float(col_value[v.index])
+        x = _x_values(m)
+        z = _objective(m)
+        # a solution that moves a fixed binary is worth at most UB − (the smallest fixed |r|)
+        outside = -math.inf if whole else upper - float(penalty[order[size]])
+        inner = -float(info.mip_dual_bound) + constant
+        bound = min(upper, max(inner if math.isfinite(inner) else upper, outside, z))
+        tolerance = max(gap * abs(z), 1e-9)
+        proven = status == highspy.HighsModelStatus.kOptimal
+        if proven and bound - z <= tolerance + 1e-12:
+            return MilpOutcome("optimal", x, z, bound, seconds, name, ver)
+        if not proven or time.perf_counter() >= deadline:
+            return MilpOutcome("feasible", x, z, bound, seconds, name, ver)
+        needed = int(np.searchsorted(penalty[order], upper - z - tolerance, side="left"))
+        size = min(n, max(size * 2, needed + CORE_SIZE // 2))
+        h.setSolution(n, cols, col_value[cols])
+
+
 def solve_model(
     data: ProblemData,
     scenarios: Scenarios,
@@ -239,15 +374,12 @@ def solve_model(
         if on_progress is not None:
             on_progress(Progress(time.perf_counter() - origin, None, None, f"built {kind} model"))
         share = 0.6 if lazy and not with_p_any else 1.0
-        out = run_milp(
-            m,
-            solver=solver,
-            time_limit=max(0.1, (deadline - time.perf_counter()) * share),
-            gap=gap,
-            on_progress=on_progress,
-            should_stop=should_stop,
-            clock_start=origin,
-        )
+        limit = max(0.1, (deadline - time.perf_counter()) * share)
+        progress = {"on_progress": on_progress, "should_stop": should_stop, "clock_start": origin}
+        core = None
+        if solver == "highs" and kind == "expected":
+            core = run_milp_by_core(m, time_limit=limit, gap=gap, **progress)  # type: ignore[arg-type]
+        out = core or run_milp(m, solver=solver, time_limit=limit, gap=gap, **progress)  # type: ignore[arg-type]
         if with_p_any or out.status == "infeasible":
             return out, build
         if out.x is not None and not checker.violations(out.x):

@@ -166,7 +166,7 @@ def load_problem(source: str | bytes | dict[str, Any]) -> Problem:
             raise ProblemError("", "not valid JSON (nested too deeply)") from None
         walk = bool(non_finite)  # name the fields of the non-finite numbers
     else:
-        document, walk = source, True
+        document, walk = source, not _all_finite(source)
     bad = _non_finite_paths(document, "") if walk else []
     if bad:
         raise ProblemError.from_errors([(p, "must be a finite number") for p in bad])
@@ -278,6 +278,15 @@ def _duplicates(errors: list[tuple[str, str]], path: str, ids: list[str], suffix
         if value in seen:
             errors.append((f"{path}[{j}]{suffix}", f"duplicate id '{value}'"))
         seen.add(value)
+
+
+def _all_finite(document: Any) -> bool:
+    """True when serialising finds no NaN or infinity (C speed); False may also mean "not JSON"."""
+    try:
+        json.dumps(document, allow_nan=False)
+    except (ValueError, TypeError, RecursionError):
+        return False
+    return True
 
 
 def _non_finite_paths(value: Any, path: str) -> list[str]:

@@ -12,7 +12,7 @@ scenarios on any machine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
 from statistics import NormalDist
 
 import numpy as np
@@ -21,19 +21,82 @@ from optimiser.data import BoolArray, FloatArray, ProblemData
 from optimiser.problem import ExplicitScenarios, ThreePoint
 
 
-@dataclass(frozen=True)
 class Scenarios:
-    """S scenarios over the K options: `impact[s, k]` is 0 when option k fails in s."""
+    """S scenarios over the K options: `impact[s, k]` is 0 when option k fails in s.
 
-    impact: FloatArray  # S x K
-    success: BoolArray  # S x K
-    cost: FloatArray | None  # S x K realised total cost (evaluation only)
-    source: str  # "explicit" | "sampled"
-    seed: int | None
+    Sampled impacts and costs are drawn on first use (in the fixed order impacts, then costs, from
+    the generator state that follows the success draws), so a model that needs only the successes —
+    the `expected` objective with its P(any success) floor — does not pay for S x K Beta draws, and
+    the numbers are the same whichever is read first.
+    """
+
+    def __init__(
+        self,
+        success: BoolArray,
+        source: str,
+        seed: int | None,
+        *,
+        impact: FloatArray | None = None,
+        draws: _LazyDraws | None = None,
+    ):
+        if impact is None and draws is None:
+            raise ValueError("scenarios need impacts or a way to draw them")
+        self.success = success
+        self.source = source
+        self.seed = seed
+        self._impact = impact
+        self._draws = draws
+
+    @property
+    def impact(self) -> FloatArray:  # S x K
+        if self._impact is None:
+            assert self._draws is not None
+            self._impact = self._draws.impact()
+        return self._impact
+
+    @property
+    def cost(self) -> FloatArray | None:
+        """S x K realised total cost (evaluation scenarios only)."""
+        return None if self._draws is None else self._draws.cost()
 
     @property
     def count(self) -> int:
-        return int(self.impact.shape[0])
+        return int(self.success.shape[0])
+
+
+class _LazyDraws:
+    """Impact (then cost) draws from one generator, each made once, always in the same order."""
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        success: BoolArray,
+        impacts: list[ThreePoint],
+        costs: list[ThreePoint] | None,
+    ):
+        self._rng = rng
+        self._success = success
+        self._impacts = impacts
+        self._costs = costs
+        self._impact: FloatArray | None = None
+        self._cost: FloatArray | None = None
+        self._lock = threading.Lock()
+
+    def impact(self) -> FloatArray:
+        with self._lock:
+            if self._impact is None:
+                draw = _pert(self._rng, self._impacts, self._success.shape[0])
+                self._impact = np.where(self._success, draw, 0.0)
+            return self._impact
+
+    def cost(self) -> FloatArray | None:
+        if self._costs is None:
+            return None
+        self.impact()
+        with self._lock:
+            if self._cost is None:
+                self._cost = _pert(self._rng, self._costs, self._success.shape[0])
+            return self._cost
 
 
 def optimisation_scenarios(data: ProblemData) -> Scenarios:
@@ -42,7 +105,7 @@ def optimisation_scenarios(data: ProblemData) -> Scenarios:
     if isinstance(spec, ExplicitScenarios):
         impact = np.array([spec.impact[key] for key in data.keys], dtype=float).T
         impact = impact.reshape(-1, data.n_options)
-        return Scenarios(impact, impact > 0, None, "explicit", None)
+        return Scenarios(impact > 0, "explicit", None, impact=impact)
     return sample_scenarios(data, spec.count, spec.seed)
 
 
@@ -63,20 +126,26 @@ def sample_scenarios(
     plat_of_cand = np.zeros(n_cand, dtype=np.int64)
     plat_of_cand[data.candidate_of] = data.platform_of
     factor = rng.standard_normal((count, len(data.platforms)))
-    noise = rng.standard_normal((count, n_cand))
-    z = np.sqrt(rho) * factor[:, plat_of_cand] + np.sqrt(1.0 - rho) * noise
+    z = rng.standard_normal((count, n_cand))  # the idiosyncratic noise, scaled in place
+    z *= np.sqrt(1.0 - rho)
+    z += np.sqrt(rho) * factor[:, plat_of_cand]
     threshold = np.array([_inverse_phi(p) for p in data.p])
-    success = z[:, data.candidate_of] < threshold[None, :]
+    # options are stored candidate by candidate, so z[:, candidate_of] is a column repeat; done
+    # in blocks of rows so the temporary stays in cache
+    repeats = np.bincount(data.candidate_of, minlength=n_cand)
+    success = np.empty((count, data.n_options), dtype=bool)
+    step = max(1, 2**18 // max(1, data.n_options))
+    for lo in range(0, count, step):
+        block = np.repeat(z[lo : lo + step], repeats, axis=1)
+        np.less(block, threshold[None, :], out=success[lo : lo + step])
     options = [o for c in problem.candidates for o in c.options]
-    draw = _pert(rng, [o.impact for o in options], count)
-    impact = np.where(success, draw, 0.0)
-    cost = None
+    costs = None
     if with_costs:
-        ranges = [
+        costs = [
             o.cost_range or _point(float(t)) for o, t in zip(options, data.total_cost, strict=True)
         ]
-        cost = _pert(rng, ranges, count)
-    return Scenarios(impact, success, cost, "sampled", seed)
+    draws = _LazyDraws(rng, success, [o.impact for o in options], costs)
+    return Scenarios(success, "sampled", seed, draws=draws)
 
 
 def _point(value: float) -> ThreePoint:
