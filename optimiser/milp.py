@@ -59,11 +59,15 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
         *,
         start: dict[str, float] | None,
         on_event: Callable[[float, float, float], bool] | None,
+        deadline: float | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.start = start
         self.on_event = on_event
+        # HiGHS honours its time limit only between phases: a sub-MIP or a long LP can overrun it
+        # by many seconds, so the interrupt callbacks also stop it at this perf_counter time
+        self.deadline = deadline
         self.info: dict[str, float] = {}
 
     def actualSolve(self, lp: pulp.LpProblem) -> Any:
@@ -126,16 +130,31 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
                 np.array([j for j, _ in known], dtype=np.int32),
                 np.array([val for _, val in known], dtype=float),
             )
-        if self.on_event is not None:
+        if self.on_event is not None or self.deadline is not None:
             h.cbMipInterrupt.subscribe(self._event)
+            h.cbSimplexInterrupt.subscribe(self._lp_event)
+            h.cbIpmInterrupt.subscribe(self._lp_event)
+
+    def _late(self) -> bool:
+        return self.deadline is not None and time.perf_counter() > self.deadline
 
     def _event(self, e: Any) -> None:
         out = e.data_out
-        assert self.on_event is not None
-        stop = self.on_event(
-            float(out.running_time), -float(out.mip_primal_bound), -float(out.mip_dual_bound)
-        )
+        stop = self._late()
+        if self.on_event is not None:
+            stop = (
+                self.on_event(
+                    float(out.running_time),
+                    -float(out.mip_primal_bound),
+                    -float(out.mip_dual_bound),
+                )
+                or stop
+            )
         if stop:
+            e.data_in.user_interrupt = True
+
+    def _lp_event(self, e: Any) -> None:
+        if self._late():
             e.data_in.user_interrupt = True
 
     def findSolutionValues(self, lp: pulp.LpProblem) -> Any:
@@ -188,6 +207,7 @@ def run_milp(
         highs = _HiGHS(
             start=warm,
             on_event=event if use_cb else None,
+            deadline=None if time_limit is None else t0 + time_limit + GRACE_S,
             msg=False,
             timeLimit=time_limit,
             gapRel=gap,
@@ -217,6 +237,7 @@ def run_milp(
     return _run_cbc(m, time_limit, gap, warm, t0, name, ver)
 
 
+GRACE_S = 0.25  # past its time limit, a HiGHS run is interrupted from its callbacks
 CORE_SIZE = 200  # binaries left free in the first restricted MILP of `run_milp_by_core`
 
 

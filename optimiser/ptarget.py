@@ -33,6 +33,10 @@ from optimiser.scenarios import Scenarios
 ENUMERATION_WORK = 3e8  # selections x scenarios evaluated by brute force
 MAX_CONFIRMATIONS = 5000
 MAX_MOVES_CHECKED = 1500
+# nonzeros x mean row length of the scenario rows beyond which the P(target) MILP is skipped:
+# measured, n = 1000 x S = 500 (2.4e8) overran a 5 s limit by 15 s inside HiGHS's root rounding
+# heuristics; every n <= 200 cell of the benchmark (up to 9.6e7) stays within its limit
+MILP_PROPAGATION_LIMIT = 1.5e8
 
 
 @dataclass
@@ -499,9 +503,18 @@ def _search_and_bound(
     remaining = deadline - time.perf_counter()
     milp = None
     bound: float | None = cheap_bound
-    # skip the scenario MILP when it cannot be built and run in time (the knapsack bound is
-    # then the one reported)
-    if remaining > 0.1 + 2 * build_estimate and not (should_stop and should_stop()):
+    # skip the scenario MILP when it cannot be built and run in time, or when HiGHS's root
+    # heuristics would propagate roundings through long scenario rows for longer than the limit
+    # with no callback to stop them (the knapsack bound is then the one reported, and the time
+    # goes to the local search instead)
+    nonzeros = float(np.count_nonzero(scenarios.impact))
+    propagation = nonzeros * nonzeros / max(1, scenarios.count)
+    if propagation > MILP_PROPAGATION_LIMIT and best is not None:
+        best = local_search(
+            data, scenarios, checker, best, deadline=deadline, should_stop=should_stop
+        )
+        best_value = _score(data, scenarios, best[None, :])[0]
+    elif remaining > 0.1 + 2 * build_estimate and not (should_stop and should_stop()):
         m = build_model(data, scenarios)
         set_objective(m, scenarios, "p_target")
         remaining = deadline - time.perf_counter()
