@@ -360,6 +360,13 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", help="candidate counts n (custom grid)")
     parser.add_argument(
+        "--objectives",
+        nargs="+",
+        choices=OBJECTIVES,
+        default=OBJECTIVES,
+        help="objectives for --sizes",
+    )
+    parser.add_argument(
         "--counts",
         type=int,
         nargs="+",
@@ -375,9 +382,9 @@ def main() -> None:
     elif args.ptarget_check:
         ptarget_check()
     elif args.sizes:
-        performance(args.sizes, args.counts, cbc_up_to=0)
+        performance(args.sizes, args.counts, cbc_up_to=0, objectives=args.objectives)
     elif args.deterministic:
-        performance([1000], [500, 2000], cbc_up_to=1000, objectives=["expected"])
+        performance([1000], [500, 2000, 5000], cbc_up_to=1000, objectives=["expected"])
     elif args.quick:
         performance([20, 50], [500, 2000], cbc_up_to=0)
     elif args.full:

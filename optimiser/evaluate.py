@@ -30,17 +30,16 @@ def metrics_of(data: ProblemData, scenarios: Scenarios, x: FloatArray) -> Metric
     policy = data.problem.policy
     target = data.target
     chosen = np.flatnonzero(x > 0.5)
-    impact = scenarios.impact[:, chosen].sum(axis=1)
+    success, impacts, costs = scenarios.columns(chosen)
+    impact = impacts.sum(axis=1)
     shortfall = np.maximum(0.0, target - impact)
-    expected_cost = None
-    if scenarios.cost is not None:
-        expected_cost = float(scenarios.cost[:, chosen].sum(axis=1).mean())
+    expected_cost = None if costs is None else float(costs.sum(axis=1).mean())
     return Metrics(
         p_target=float((impact >= target - TOL).mean()),
         expected_impact=float(impact.mean()),
         cvar_shortfall=float(cvar_of(shortfall, policy.cvar_alpha)),
         capped_impact=float(np.minimum(target, impact).mean()),
-        p_any_success=float(scenarios.success[:, chosen].any(axis=1).mean()),
+        p_any_success=float(success.any(axis=1).mean()),
         expected_cost=expected_cost,
         scenarios=scenarios.count,
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from optimiser.data import problem_data
-from optimiser.scenarios import optimisation_scenarios, sample_scenarios
+from optimiser.evaluate import evaluate_portfolio
+from optimiser.scenarios import evaluation_scenarios, optimisation_scenarios, sample_scenarios
 from optimiser.solve import solve
 
 from .opt_factories import candidate, option, problem
@@ -73,3 +74,51 @@ def test_explicit_scenarios_are_used_exactly_as_given() -> None:
     assert result.metrics.in_sample.expected_impact == (0 + 2 + 1.5 + 3 + 0.25) / 3
     assert result.metrics.out_of_sample is not None
     assert result.metrics.out_of_sample.scenarios == 500
+
+
+def _more_evaluation(prob):  # type: ignore[no-untyped-def]
+    more = prob.evaluation.model_copy(update={"count": 20000})
+    return prob.model_copy(update={"evaluation": more})
+
+
+def _evaluation(correlation: float = 0.6):  # type: ignore[no-untyped-def]
+    prob = _more_evaluation(nested_problem(correlation))
+    return prob, evaluation_scenarios(problem_data(prob))
+
+
+def test_evaluation_scenarios_are_nested_correlated_and_pert_bounded() -> None:
+    _, scen = _evaluation()
+    success, impact, cost = scen.columns(np.arange(4))
+    explore, scale = success[:, 0], success[:, 1]
+    assert not (scale & ~explore).any()
+    assert abs(explore.mean() - 0.6) < 0.02 and abs(scale.mean() - 0.3) < 0.02
+    same = np.corrcoef(success[:, 0], success[:, 2])[0, 1]
+    across = np.corrcoef(success[:, 0], success[:, 3])[0, 1]
+    assert same > 0.25 and abs(across) < 0.03
+    hit = impact[:, 1][scale]
+    assert (impact[:, 1][~scale] == 0).all() and hit.min() >= 2.0 and hit.max() <= 8.0
+    assert abs(hit.mean() - (2.0 + 4 * 3.0 + 8.0) / 6) < 0.05
+    assert cost is not None and (cost > 0).all()
+
+
+def test_evaluation_columns_do_not_depend_on_what_else_is_asked_or_on_other_candidates() -> None:
+    prob, scen = _evaluation()
+    alone = scen.columns(np.array([2]))
+    together = scen.columns(np.arange(4))
+    assert np.array_equal(alone[0][:, 0], together[0][:, 2])
+    assert np.array_equal(alone[1][:, 0], together[1][:, 2])
+    # a fresh draw gives the same numbers (seeded per option id), and so does a problem with one
+    # more candidate on another platform: portfolios are compared on common random numbers
+    again = evaluation_scenarios(problem_data(prob)).columns(np.array([2]))
+    assert np.array_equal(alone[1], again[1])
+    bigger = _more_evaluation(
+        problem(
+            [*[c.model_dump() for c in prob.candidates], candidate("d", platform="saf", p=0.4)],
+            correlation=0.6,
+            scenarios={"count": 20000, "seed": 3},
+        )
+    )
+    moved = evaluation_scenarios(problem_data(bigger)).columns(np.array([2]))
+    assert np.array_equal(alone[1], moved[1])
+    selected = {"a": "scale", "b": "main"}
+    assert evaluate_portfolio(prob, selected) == evaluate_portfolio(bigger, selected)
