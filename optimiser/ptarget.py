@@ -33,6 +33,8 @@ from optimiser.scenarios import Scenarios
 ENUMERATION_WORK = 3e8  # selections x scenarios evaluated by brute force
 MAX_CONFIRMATIONS = 5000
 MAX_MOVES_CHECKED = 1500
+KICKS = 2000  # rounds of iterated local search at most
+KICK_SHARE = 0.6  # of the time left after the starting portfolios' searches
 # nonzeros x mean row length of the scenario rows beyond which the P(target) MILP is skipped:
 # measured, n = 1000 x S = 500 (2.4e8) overran a 5 s limit by 15 s inside HiGHS's root rounding
 # heuristics; every n <= 200 cell of the benchmark (up to 9.6e7) stays within its limit
@@ -284,6 +286,53 @@ def local_search(
     return x
 
 
+def iterated_local_search(
+    data: ProblemData,
+    scenarios: Scenarios,
+    checker: SelectionChecker,
+    best: FloatArray,
+    best_value: float,
+    *,
+    deadline: float,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[FloatArray, float]:
+    """A walk over local optima: re-draw the choice of 3–8 random candidates of the current
+    portfolio, search locally again, and move there when the result is feasible and at most two
+    scenarios worse (P(target) has wide plateaus); keep the best seen. Until the deadline or KICKS.
+
+    Seeded, so a run that is not cut short by its deadline is repeatable. Measured on the generated
+    n = 20 instances (3 s): S = 500 seed 1 goes from the local optimum 0.5786 to the proven optimum
+    0.5846, seed 3 from 0.511 to 0.553; S = 2000 seed 1 from 0.547 to 0.574; n = 50 × S = 2000 from
+    0.691 to 0.700. Moving only to better portfolios, or dropping funded options instead of
+    re-drawing, found less.
+    """
+    rng = np.random.default_rng(0)
+    choices = allowed_choices(data, checker)
+    movable = [i for i, c in enumerate(choices) if len(c) > 1]
+    if not movable:
+        return best, best_value
+    current, current_value = best, best_value
+    slack = 2.0 / scenarios.count
+    for _ in range(KICKS):
+        if time.perf_counter() >= deadline or (should_stop and should_stop()):
+            break
+        x = current.copy()
+        size = min(len(movable), int(rng.integers(3, 9)))
+        for i in rng.choice(movable, size=size, replace=False).tolist():
+            x[data.options_of(i)] = 0.0
+            pick = choices[i][int(rng.integers(len(choices[i])))]
+            if pick >= 0:
+                x[pick] = 1.0
+        y = local_search(data, scenarios, checker, x, deadline=deadline, should_stop=should_stop)
+        value = float(_score(data, scenarios, y[None, :])[0])
+        if value < current_value - slack or not checker.is_feasible(y):
+            continue
+        current, current_value = y, value
+        if value > best_value + 1e-12:
+            best, best_value = y, value
+    return best, best_value
+
+
 def _drop_one_add_two(
     x: FloatArray,
     a: FloatArray,
@@ -498,6 +547,18 @@ def _search_and_bound(
             return PTargetOutcome("infeasible", None, None, "milp")
         if out.x is not None:
             best, best_value = out.x, _score(data, scenarios, out.x[None, :])[0]
+    if best is not None:
+        # P(target) is a step function with many local optima: kick and search again
+        kick_end = time.perf_counter() + max(0.0, deadline - time.perf_counter()) * KICK_SHARE
+        best, best_value = iterated_local_search(
+            data,
+            scenarios,
+            checker,
+            best,
+            best_value,
+            deadline=kick_end,
+            should_stop=should_stop,
+        )
     incumbent = None if best is None else objective_value("p_target", data, scenarios, best)
     report(Progress(time.perf_counter() - clock_start, incumbent, None, "local search"))
     remaining = deadline - time.perf_counter()
