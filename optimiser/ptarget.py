@@ -7,10 +7,12 @@ answer is often worse than the deterministic portfolio (DESIGN.md, "Tractability
 2. Otherwise start from the `expected`, `cvar` and `capped` portfolios, improve each by local
    search (add / drop / change option / swap, then drop-one-add-two and drop-two-add-one; every
    move scored over all scenarios at once in numpy, feasibility confirmed only for improving
-   moves, equal-P moves ranked by capped impact), then give the rest of the time to the textbook
-   MILP (impacts capped at the target, warm-started from the best portfolio): it may improve it,
-   and its dual bound — or the cheaper `knapsack_bound` if lower — is reported. `optimal` only when
-   the bound proves it. Never worse than the starting portfolios on the same scenarios.
+   moves, equal-P moves ranked by capped impact), walk over local optima from the best by seeded
+   kicks (`iterated_local_search`), then give the rest of the time to the textbook MILP (impacts
+   capped at the target, warm-started from the best portfolio): it may improve it, and its dual
+   bound — or the cheaper `knapsack_bound` if lower — is reported. `optimal` only when the bound
+   proves it. Never worse than the starting portfolios on the same scenarios. Where HiGHS could not
+   be stopped in time (long scenario rows, n ≈ 1000) the MILP is skipped and the search continues.
 """
 
 from __future__ import annotations
