@@ -567,17 +567,23 @@ def _search_and_bound(
     propagation = nonzeros * nonzeros / max(1, scenarios.count)
     use_milp = propagation <= MILP_PROPAGATION_LIMIT
 
+    overrun = [0.0]  # how far past its limit the last MILP round ran (presolve ignores the clock)
+
     def milp_round(limit: float) -> bool:
         """The scenario MILP from the best portfolio for `limit` seconds; True if infeasible."""
         nonlocal best, best_value, milp, bound
-        if limit <= 0.1 + 2 * build_estimate or (should_stop and should_stop()):
+        if limit - overrun[0] <= 0.1 + 2 * build_estimate or (should_stop and should_stop()):
             return False
         m = build_model(data, scenarios)
         set_objective(m, scenarios, "p_target")
+        allowed = min(limit, deadline - time.perf_counter()) - overrun[0]
+        if allowed <= 0.1:
+            return False
+        started = time.perf_counter()
         milp = run_milp(
             m,
             solver=solver,
-            time_limit=max(0.1, min(limit, deadline - time.perf_counter())),
+            time_limit=allowed,
             gap=gap,
             start=best,
             on_progress=report,
@@ -585,6 +591,7 @@ def _search_and_bound(
             phase="P(target) MILP",
             clock_start=clock_start,
         )
+        overrun[0] = max(overrun[0], time.perf_counter() - started - allowed)
         if milp.status == "infeasible":
             return True
         if milp.x is not None and checker.is_feasible(milp.x):
