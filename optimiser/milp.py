@@ -170,6 +170,30 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
         return super().findSolutionValues(lp)
 
 
+HIGHS_OPTIONS: dict[str, Any] = {"mip_abs_gap": 1e-9, "random_seed": 0}
+
+
+def _progress_event(
+    on_progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    origin: float,
+    phase: str,
+) -> Callable[[float, float, float], bool] | None:
+    """The `_HiGHS` event: progress at most once a second; True when the caller wants a stop."""
+    if on_progress is None and should_stop is None:
+        return None
+    last = [0.0]
+
+    def event(elapsed: float, incumbent: float, bound: float) -> bool:
+        now = time.perf_counter()
+        if on_progress is not None and now - last[0] >= 1.0:
+            last[0] = now
+            on_progress(Progress(now - origin, _finite(incumbent), _finite(bound), phase))
+        return bool(should_stop and should_stop())
+
+    return event
+
+
 def run_milp(
     m: Model,
     *,
@@ -191,22 +215,12 @@ def run_milp(
     name, ver = solver_version(solver)
     warm = None if start is None else _start_values(m, start)
     if solver == "highs":
-        last = [0.0]
-
-        def event(elapsed: float, incumbent: float, bound: float) -> bool:
-            now = time.perf_counter()
-            if on_progress is not None and now - last[0] >= 1.0:
-                last[0] = now
-                on_progress(Progress(now - origin, _finite(incumbent), _finite(bound), phase))
-            return bool(should_stop and should_stop())
-
-        use_cb = on_progress is not None or should_stop is not None
-        options: dict[str, Any] = {"mip_abs_gap": 1e-9, "random_seed": 0}
+        options: dict[str, Any] = dict(HIGHS_OPTIONS)
         if threads:
             options["threads"] = threads
         highs = _HiGHS(
             start=warm,
-            on_event=event if use_cb else None,
+            on_event=_progress_event(on_progress, should_stop, origin, phase),
             deadline=None if time_limit is None else t0 + time_limit + GRACE_S,
             msg=False,
             timeLimit=time_limit,
@@ -271,16 +285,17 @@ def run_milp_by_core(
     lp = m.prob
     variables = lp.variables()
     h = highspy.Highs()  # type: ignore[no-untyped-call]
-    for option, value in {
-        "output_flag": False,
-        "mip_rel_gap": gap,
-        "mip_abs_gap": 1e-9,
-        "random_seed": 0,
-        "time_limit": max(0.1, time_limit),
-    }.items():
+    options = {**HIGHS_OPTIONS, "output_flag": False, "mip_rel_gap": gap}
+    for option, value in {**options, "time_limit": max(0.1, time_limit)}.items():
         h.setOptionValue(option, value)
     lp.solverModel = h
-    builder = _HiGHS(start=None, on_event=None, mip=False)
+    # its callbacks report progress, honour should_stop and stop HiGHS past the deadline
+    builder = _HiGHS(
+        start=None,
+        on_event=_progress_event(on_progress, should_stop, origin, "MILP"),
+        deadline=deadline + GRACE_S,
+        mip=False,
+    )
     lp.variables = lambda: variables
     try:
         builder.buildSolverModel(lp)
@@ -309,20 +324,6 @@ def run_milp_by_core(
     fixed_at = np.round(values)
     n = len(cols)
     h.changeColsIntegrality(n, cols, np.full(n, highspy.HighsVarType.kInteger))
-    last = [0.0]
-
-    def event(e: Any) -> None:
-        now = time.perf_counter()
-        out = e.data_out
-        if on_progress is not None and now - last[0] >= 1.0:
-            last[0] = now
-            incumbent, dual = -float(out.mip_primal_bound), -float(out.mip_dual_bound)
-            on_progress(Progress(now - origin, _finite(incumbent), _finite(dual), "MILP"))
-        if should_stop is not None and should_stop():
-            e.data_in.user_interrupt = True
-
-    if on_progress is not None or should_stop is not None:
-        h.cbMipInterrupt.subscribe(event)
     size = min(n, CORE_SIZE + int((~at_bound).sum()))
     while True:
         free = np.zeros(n, dtype=bool)

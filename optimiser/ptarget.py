@@ -502,7 +502,8 @@ def _search_and_bound(
     shares = (0.5, 0.25, 0.25) if data.n_options > 150 else (0.3, 0.1, 0.1)
     # building a scenario model costs about 1.5 µs per nonzero impact (and HiGHS's presolve of it
     # does not watch the clock): skip scenario models that cannot finish in their share of time
-    build_estimate = 1.5e-6 * float(np.count_nonzero(scenarios.impact))
+    nonzeros = float(np.count_nonzero(scenarios.impact))
+    build_estimate = 1.5e-6 * nonzeros
     for kind, share in zip(("expected", "cvar", "capped"), shares, strict=True):
         remaining = deadline - time.perf_counter()
         if remaining <= 0.05 or (should_stop and should_stop()):
@@ -563,7 +564,6 @@ def _search_and_bound(
     # heuristics would propagate roundings through long scenario rows for longer than the limit
     # with no callback to stop them (the knapsack bound is then the one reported, and the time
     # goes to the local search instead)
-    nonzeros = float(np.count_nonzero(scenarios.impact))
     propagation = nonzeros * nonzeros / max(1, scenarios.count)
     use_milp = propagation <= MILP_PROPAGATION_LIMIT
 

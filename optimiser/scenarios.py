@@ -100,6 +100,7 @@ class EvaluationScenarios(Scenarios):
         self._z: dict[int, FloatArray] = {}
         self._factor: FloatArray | None = None
         self._options = [o for c in data.problem.candidates for o in c.options]
+        self._full: tuple[BoolArray, FloatArray, FloatArray] | None = None
 
     @property
     def count(self) -> int:
@@ -142,17 +143,23 @@ class EvaluationScenarios(Scenarios):
             cost[:, j] = _pert_one(self._stream("cost", d.keys[k]), spread, self._count)
         return success, impact, cost
 
+    def _every_column(self) -> tuple[BoolArray, FloatArray, FloatArray]:
+        """All options at once (drawn once; metrics ask `columns` for the chosen ones only)."""
+        if self._full is None:
+            self._full = self.columns(np.arange(self._data.n_options))
+        return self._full
+
     @property
     def success(self) -> BoolArray:
-        return self.columns(np.arange(self._data.n_options))[0]
+        return self._every_column()[0]
 
     @property
     def impact(self) -> FloatArray:
-        return self.columns(np.arange(self._data.n_options))[1]
+        return self._every_column()[1]
 
     @property
     def cost(self) -> FloatArray:
-        return self.columns(np.arange(self._data.n_options))[2]
+        return self._every_column()[2]
 
 
 class _LazyDraws:
@@ -256,9 +263,17 @@ def _pert_one(rng: np.random.Generator, point: ThreePoint, count: int) -> FloatA
     width = point.high - point.low
     if width <= 0:
         return np.full(count, float(point.low))
-    a = 1.0 + 4.0 * (point.mode - point.low) / width
-    b = 1.0 + 4.0 * (point.high - point.mode) / width
-    return np.asarray(point.low + width * rng.beta(a, b, count), dtype=float)
+    a, b = _beta_shape(np.array([point.low]), np.array([point.mode]), np.array([point.high]))
+    return np.asarray(point.low + width * rng.beta(a[0], b[0], count), dtype=float)
+
+
+def _beta_shape(
+    low: FloatArray, mode: FloatArray, high: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """PERT's Beta(a, b) with lambda = 4 (a = b = 1 where low = high: the draw is then unused)."""
+    width = high - low
+    safe = np.where(width > 0, width, 1.0)
+    return 1.0 + 4.0 * (mode - low) / safe, 1.0 + 4.0 * (high - mode) / safe
 
 
 def _pert(rng: np.random.Generator, points: list[ThreePoint], count: int) -> FloatArray:
@@ -267,8 +282,6 @@ def _pert(rng: np.random.Generator, points: list[ThreePoint], count: int) -> Flo
     mode = np.array([t.mode for t in points], dtype=float)
     high = np.array([t.high for t in points], dtype=float)
     width = high - low
-    safe = np.where(width > 0, width, 1.0)
-    a = 1.0 + 4.0 * (mode - low) / safe
-    b = 1.0 + 4.0 * (high - mode) / safe
+    a, b = _beta_shape(low, mode, high)
     u = rng.beta(np.broadcast_to(a, (count, len(points))), np.broadcast_to(b, (count, len(points))))
     return np.asarray(low[None, :] + width[None, :] * u, dtype=float)

@@ -92,26 +92,11 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "huge_string.json": ("policy.objective", "must be 'expected'"),
 }
 
-# Files the loader does not yet refuse as it should (reported with the fix); strict, so that the
-# mark must be removed once the loader is fixed.
-# Files the loader once got wrong; all fixed (non-finite tokens named by path, recursion and
-# digit limits caught, strict types). Keep the mechanism for the next gap found.
-KNOWN_GAPS: dict[str, str] = {}
-
 MAX_MESSAGE = 2_000  # an error must not echo a hostile file back
 
 
 def cases() -> list[object]:
-    return [
-        pytest.param(
-            name,
-            id=name.removesuffix(".json"),
-            marks=[pytest.mark.xfail(reason=KNOWN_GAPS[name], strict=True)]
-            if name in KNOWN_GAPS
-            else [],
-        )
-        for name in sorted(EXPECTED)
-    ]
+    return [pytest.param(name, id=name.removesuffix(".json")) for name in sorted(EXPECTED)]
 
 
 def test_every_corpus_file_has_an_expected_error() -> None:
