@@ -24,17 +24,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimiser.data import FloatArray, IntArray, ProblemData
+from optimiser.data import FloatArray, ProblemData
 from optimiser.feasibility import SelectionChecker
 from optimiser.milp import MilpOutcome, run_milp, solve_model
-from optimiser.model import build_model, previous_costs
+from optimiser.model import build_model
 from optimiser.objectives import TOL, objective_value, set_objective, tie_break_weights
 from optimiser.result import Progress
 from optimiser.scenarios import Scenarios
+from optimiser.search import charges, local_search
 
 ENUMERATION_WORK = 3e8  # selections x scenarios evaluated by brute force
 MAX_CONFIRMATIONS = 5000
-MAX_MOVES_CHECKED = 1500
 KICKS = 2000  # rounds of iterated local search at most
 # ... and it stops after this many rounds without a better portfolio: on the generated n = 20 and
 # n = 50 instances every improvement came within 80 rounds of the previous one
@@ -108,16 +108,8 @@ def allowed_choices(data: ProblemData, checker: SelectionChecker) -> list[list[i
 
 def _score(data: ProblemData, scenarios: Scenarios, xs: FloatArray) -> FloatArray:
     """P(target) − switching charge − tie-break for each row of xs (selections x options)."""
-    target = data.target
-    impacts = xs @ scenarios.impact.T
-    value = (impacts >= target - TOL).mean(axis=1)
-    value -= xs @ tie_break_weights(data)
-    gamma = data.problem.policy.switching_cost
-    if gamma > 0:
-        for i, amount in previous_costs(data).items():
-            ks = data.options_of(i)
-            value -= gamma * np.maximum(0.0, amount - xs[:, ks] @ data.total_cost[ks])
-    return np.asarray(value, dtype=float)
+    hits = (xs @ scenarios.impact.T >= data.target - TOL).mean(axis=1)
+    return np.asarray(hits - charges(data, xs), dtype=float)
 
 
 def enumerate_selections(
@@ -154,142 +146,6 @@ def _selections(data: ProblemData, choices: list[list[int]], codes: np.ndarray) 
         funded = picked >= 0
         xs[rows[funded], picked[funded]] = 1.0
     return xs
-
-
-def local_search(
-    data: ProblemData,
-    scenarios: Scenarios,
-    checker: SelectionChecker,
-    x: FloatArray,
-    *,
-    deadline: float,
-    should_stop: Callable[[], bool] | None = None,
-) -> FloatArray:
-    """Best-improvement add / drop / change-option / swap moves, scored over all scenarios.
-
-    For each base (x itself, or x with one funded option dropped) every addable option is scored
-    at once as an S x K numpy comparison; only improving moves are checked for feasibility, best
-    first, and the first feasible one is taken.
-    """
-    a = scenarios.impact
-    target = data.target
-    tie = tie_break_weights(data)
-    gamma = data.problem.policy.switching_cost
-    prev = np.zeros(data.n_candidates)
-    for i, amount in previous_costs(data).items():
-        prev[i] = amount
-    cost, cand_of = data.total_cost, data.candidate_of
-    allowed = ~checker.forbidden
-    # a necessary budget test for every move at once: cumulative spend ≤ all envelopes' budgets
-    if data.problem.policy.carry_forward:
-        spend_cum, cap = np.cumsum(data.cost, axis=1), np.cumsum(data.budget.sum(axis=0))
-    else:
-        spend_cum, cap = data.cost, data.budget.sum(axis=0)
-    cap = cap + 1e-7 * (1.0 + cap)
-    x = x.copy()
-    # P(target) is flat between scenario steps; a capped-impact term worth less than one
-    # scenario (mu·min(T, impact)/T < 1/S) ranks equal-P moves by how close they get to T
-    mu = 0.5 / scenarios.count / max(target, 1e-12)
-
-    def surrogate(xs: FloatArray) -> FloatArray:
-        capped = np.minimum(target, xs @ a.T).mean(axis=1)
-        return np.asarray(_score(data, scenarios, xs) + mu * capped, dtype=float)
-
-    current = surrogate(x[None, :])[0]
-    while time.perf_counter() < deadline and not (should_stop and should_stop()):
-        impact = a @ x
-        p_now = _p(impact, target) + mu * float(np.minimum(target, impact).mean())
-        funded = np.bincount(cand_of, weights=cost * x, minlength=data.n_candidates)
-        pen_now = gamma * np.maximum(0.0, prev - funded)
-        selected = np.flatnonzero(x > 0.5)
-        taken = np.zeros(data.n_candidates, dtype=bool)
-        taken[cand_of[selected]] = True
-        gains: list[FloatArray] = []
-        drops: list[IntArray] = []
-        adds: list[IntArray] = []
-        for drop in [-1, *selected.tolist()]:
-            if time.perf_counter() > deadline:  # one pass can be long at n = 1000, S = 5000
-                return x
-            base = impact if drop < 0 else impact - a[:, drop]
-            base_funded = funded.copy()
-            base_spend = spend_cum.T @ x - (spend_cum[drop] if drop >= 0 else 0.0)
-            free_cand = ~taken
-            change = 0.0
-            if drop >= 0:
-                i = int(cand_of[drop])
-                base_funded[i] -= cost[drop]
-                free_cand = free_cand.copy()
-                free_cand[i] = True
-                change = gamma * max(0.0, prev[i] - base_funded[i]) - pen_now[i] - tie[drop]
-                dropped = (base >= target - TOL).mean() + mu * np.minimum(target, base).mean()
-                gains.append(np.array([dropped - p_now - change]))
-                drops.append(np.array([drop]))
-                adds.append(np.array([-1]))
-            addable = np.flatnonzero(allowed & (x < 0.5) & free_cand[cand_of])
-            fits = (base_spend[None, :] + spend_cum[addable] <= cap[None, :]).all(axis=1)
-            addable = addable[fits]
-            if len(addable) == 0:
-                continue
-            after = base[:, None] + a[:, addable]
-            hits = (after >= target - TOL).mean(axis=0) + mu * np.minimum(target, after).mean(0)
-            j = cand_of[addable]
-            pen_base = gamma * np.maximum(0.0, prev[j] - base_funded[j])
-            pen_new = gamma * np.maximum(0.0, prev[j] - base_funded[j] - cost[addable])
-            gains.append(hits - p_now - change - tie[addable] - (pen_new - pen_base))
-            drops.append(np.full(len(addable), drop))
-            adds.append(addable)
-        if not gains:
-            break
-        gain, drop_k, add_k = np.concatenate(gains), np.concatenate(drops), np.concatenate(adds)
-        order = np.lexsort((add_k, drop_k, -gain))[:MAX_MOVES_CHECKED]
-        improved = False
-        for idx in order:
-            if gain[idx] <= 1e-15:
-                break
-            trial = x.copy()
-            if drop_k[idx] >= 0:
-                trial[drop_k[idx]] = 0.0
-            if add_k[idx] >= 0:
-                trial[add_k[idx]] = 1.0
-            if checker.is_feasible(trial):
-                value = surrogate(trial[None, :])[0]
-                if value > current + 1e-15:
-                    x, current, improved = trial, value, True
-                    break
-        if not improved:
-            pair = _drop_one_add_two(
-                x,
-                a,
-                target,
-                mu,
-                allowed,
-                spend_cum,
-                cap,
-                cand_of,
-                surrogate,
-                checker,
-                current,
-                deadline,
-            )
-            if pair is None:
-                pair = _drop_two_add_one(
-                    x,
-                    a,
-                    target,
-                    mu,
-                    allowed,
-                    spend_cum,
-                    cap,
-                    cand_of,
-                    surrogate,
-                    checker,
-                    current,
-                    deadline,
-                )
-            if pair is None:
-                break
-            x, current = pair, surrogate(pair[None, :])[0]
-    return x
 
 
 def iterated_local_search(
@@ -341,112 +197,6 @@ def iterated_local_search(
         if value > best_value + 1e-12:
             best, best_value, last_gain = y, value, kick
     return best, best_value
-
-
-def _drop_one_add_two(
-    x: FloatArray,
-    a: FloatArray,
-    target: float,
-    mu: float,
-    allowed: np.ndarray,
-    spend_cum: FloatArray,
-    cap: FloatArray,
-    cand_of: IntArray,
-    surrogate: Callable[[FloatArray], FloatArray],
-    checker: SelectionChecker,
-    current: float,
-    deadline: float,
-) -> FloatArray | None:
-    """The 2-opt move budgets call for: unfund one option, fund two cheaper ones instead.
-
-    For each funded option, the best few first additions (by P(target), then capped impact) are
-    each completed by the best second addition; the first feasible improvement is returned.
-    """
-    impact = a @ x
-    for drop in np.flatnonzero(x > 0.5).tolist():
-        if time.perf_counter() > deadline:
-            return None
-        trial0 = x.copy()
-        trial0[drop] = 0.0
-        base = impact - a[:, drop]
-        firsts = _best_adds(trial0, base, a, target, mu, allowed, spend_cum, cap, cand_of, 3)
-        for k1 in firsts:
-            trial1 = trial0.copy()
-            trial1[k1] = 1.0
-            for k2 in _best_adds(
-                trial1, base + a[:, k1], a, target, mu, allowed, spend_cum, cap, cand_of, 3
-            ):
-                trial = trial1.copy()
-                trial[k2] = 1.0
-                if surrogate(trial[None, :])[0] > current + 1e-15 and checker.is_feasible(trial):
-                    return trial
-    return None
-
-
-def _drop_two_add_one(
-    x: FloatArray,
-    a: FloatArray,
-    target: float,
-    mu: float,
-    allowed: np.ndarray,
-    spend_cum: FloatArray,
-    cap: FloatArray,
-    cand_of: IntArray,
-    surrogate: Callable[[FloatArray], FloatArray],
-    checker: SelectionChecker,
-    current: float,
-    deadline: float,
-) -> FloatArray | None:
-    """Unfund two options and fund one (bigger) instead; pairs among the 25 funded options
-    whose removal costs least, each completed by its best few additions."""
-    impact = a @ x
-    selected = np.flatnonzero(x > 0.5)
-    loss = np.array(
-        [
-            ((impact - a[:, k]) >= target - TOL).mean()
-            + mu * np.minimum(target, impact - a[:, k]).mean()
-            for k in selected
-        ]
-    )
-    weakest = selected[np.lexsort((selected, -loss))][:25].tolist()
-    for n1, k1 in enumerate(weakest):
-        if time.perf_counter() > deadline:
-            return None
-        for k2 in weakest[n1 + 1 :]:
-            trial0 = x.copy()
-            trial0[[k1, k2]] = 0.0
-            base = impact - a[:, k1] - a[:, k2]
-            for k in _best_adds(trial0, base, a, target, mu, allowed, spend_cum, cap, cand_of, 2):
-                trial = trial0.copy()
-                trial[k] = 1.0
-                if surrogate(trial[None, :])[0] > current + 1e-15 and checker.is_feasible(trial):
-                    return trial
-    return None
-
-
-def _best_adds(
-    x: FloatArray,
-    base: FloatArray,
-    a: FloatArray,
-    target: float,
-    mu: float,
-    allowed: np.ndarray,
-    spend_cum: FloatArray,
-    cap: FloatArray,
-    cand_of: IntArray,
-    count: int,
-) -> list[int]:
-    taken = np.zeros(int(cand_of.max()) + 1, dtype=bool)
-    taken[cand_of[x > 0.5]] = True
-    addable = np.flatnonzero(allowed & (x < 0.5) & ~taken[cand_of])
-    spent = spend_cum.T @ x
-    addable = addable[(spent[None, :] + spend_cum[addable] <= cap[None, :]).all(axis=1)]
-    if len(addable) == 0:
-        return []
-    after = base[:, None] + a[:, addable]
-    score = (after >= target - TOL).mean(axis=0) + mu * np.minimum(target, after).mean(axis=0)
-    order = np.lexsort((addable, -score))[:count]
-    return [int(addable[j]) for j in order]
 
 
 def knapsack_bound(

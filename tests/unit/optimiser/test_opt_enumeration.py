@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from optimiser import milp
 from optimiser.data import problem_data
-from optimiser.milp import run_milp, run_milp_by_core
+from optimiser.milp import run_milp, run_milp_by_core, run_milp_from_core_start
 from optimiser.model import build_model
 from optimiser.objectives import objective_value, set_objective
 from optimiser.problem import load_problem
@@ -20,20 +22,22 @@ from optimiser.solve import solve
 from .opt_factories import enumerate_best, random_document
 
 OBJECTIVES = ["expected", "capped", "p_target", "cvar"]
+ROOT_HEURISTICS_OFF = dict(milp.NO_ROOT_HEURISTICS)
 
 
 @pytest.fixture(scope="module")
-def monkeypatch_core() -> Iterator[Callable[[int], None]]:
-    """Set `optimiser.milp.CORE_SIZE` (module scope: hypothesis reuses the fixture)."""
-    import optimiser.milp as milp
+def milp_setting() -> Iterator[Callable[[str, Any], None]]:
+    """Set a module constant of `optimiser.milp`, restored at the end of the module (module scope:
+    hypothesis reuses the fixture across examples)."""
+    saved: dict[str, Any] = {}
 
-    saved = milp.CORE_SIZE
+    def set_value(name: str, value: Any) -> None:
+        saved.setdefault(name, getattr(milp, name))
+        setattr(milp, name, value)
 
-    def set_size(size: int) -> None:
-        milp.CORE_SIZE = size
-
-    yield set_size
-    milp.CORE_SIZE = saved
+    yield set_value
+    for name, value in saved.items():
+        setattr(milp, name, value)
 
 
 @settings(
@@ -78,11 +82,11 @@ def test_textbook_p_target_milp_equals_exhaustive_enumeration(seed: int) -> None
     gap=st.sampled_from([0.0, 0.0, 0.05]),
 )
 def test_core_milp_with_a_tiny_core_equals_exhaustive_enumeration(
-    seed: int, core: int, gap: float, monkeypatch_core: Callable[[int], None]
+    seed: int, core: int, gap: float, milp_setting: Callable[[str, Any], None]
 ) -> None:
     """The reduced-cost core of `run_milp_by_core` grows until its answer is within the gap of
     the enumerated optimum, and its bound is never below that optimum."""
-    monkeypatch_core(core)
+    milp_setting("CORE_SIZE", core)
     doc = random_document(seed, "expected")
     best = enumerate_best(doc)
     data = problem_data(load_problem(doc))
@@ -96,6 +100,54 @@ def test_core_milp_with_a_tiny_core_equals_exhaustive_enumeration(
         return
     assert out.status == "optimal" and out.x is not None
     value = objective_value("expected", data, scenarios, np.asarray(out.x))
+    assert value <= best + 1e-6
+    assert value >= best - gap * abs(best) - 1e-6
+    assert out.bound is not None and out.bound >= best - 1e-6
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**31 - 1),
+    objective=st.sampled_from(["cvar", "capped"]),
+    core=st.integers(1, 3),
+    proof_nodes=st.sampled_from([None, 0]),
+    gap=st.sampled_from([0.0, 0.0, 0.05]),
+)
+def test_core_start_with_a_tiny_core_equals_exhaustive_enumeration(
+    seed: int,
+    objective: str,
+    core: int,
+    proof_nodes: int | None,
+    gap: float,
+    milp_setting: Callable[[str, Any], None],
+) -> None:
+    """`run_milp_from_core_start` with a core of 1–3 binaries: its start may be poor, yet the
+    answer is within the gap of the enumerated optimum and the bound is never below it. With
+    `proof_nodes=0` the run without root heuristics stops at its root, so the fallback (every
+    heuristic, from the best portfolio so far) is what finishes the search."""
+    milp_setting("START_CORE_MIN", core)
+    milp_setting("START_CORE_SHARE", 0.0)
+    milp_setting("START_CORE_LIMIT", 1.01)
+    proof = {"mip_max_nodes": 2**31 - 1}
+    if proof_nodes is not None:
+        proof = {"mip_max_nodes": proof_nodes}
+    # the fallback run restores every option the proof run changed to HiGHS's default
+    milp_setting("NO_ROOT_HEURISTICS", {**ROOT_HEURISTICS_OFF, **proof})
+    doc = random_document(seed, objective)
+    best = enumerate_best(doc)
+    data = problem_data(load_problem(doc))
+    scenarios = optimisation_scenarios(data)
+    m = build_model(data, scenarios)
+    set_objective(m, scenarios, objective)
+    out = run_milp_from_core_start(m, time_limit=60, gap=gap)
+    if out is None:  # the LP relaxation has no optimum (it is infeasible only if the MILP is)
+        assert best is None
+        return
+    if best is None:
+        assert out.status == "infeasible"
+        return
+    assert out.status == "optimal" and out.x is not None
+    value = objective_value(objective, data, scenarios, np.asarray(out.x))
     assert value <= best + 1e-6
     assert value >= best - gap * abs(best) - 1e-6
     assert out.bound is not None and out.bound >= best - 1e-6

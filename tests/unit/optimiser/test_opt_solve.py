@@ -21,6 +21,7 @@ from optimiser.objectives import objective_value, set_objective
 from optimiser.problem import Problem, load_problem
 from optimiser.result import Progress
 from optimiser.scenarios import optimisation_scenarios
+from optimiser.search import local_search
 from optimiser.solve import solve
 
 from .opt_factories import candidate, option, problem
@@ -157,7 +158,7 @@ def test_kicks_take_p_target_from_a_local_optimum_to_the_proven_optimum(
     set_objective(m, scen, "expected")
     start = run_milp(m, gap=0.005).x
     assert start is not None
-    local = ptarget.local_search(data, scen, checker, start, deadline=time.perf_counter() + 60)
+    local = local_search(data, scen, checker, start, deadline=time.perf_counter() + 60)
     local_value = objective_value("p_target", data, scen, local)
     x, _ = ptarget.iterated_local_search(
         data, scen, checker, local, local_value, deadline=time.perf_counter() + 120
