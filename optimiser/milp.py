@@ -318,15 +318,18 @@ def _relaxed(
     on_progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool] | None,
     origin: float,
+    lp_time_limit: float = math.inf,
 ) -> _Relaxed | MilpOutcome | None:
-    """Load m into HiGHS and solve its LP relaxation: `infeasible` outcome, or None if unsolved."""
+    """Load m into HiGHS and solve its LP relaxation: `infeasible` outcome, or None if unsolved
+    (within `lp_time_limit` seconds and the deadline)."""
     t0 = time.perf_counter()
     name, ver = solver_version("highs")
     lp = m.prob
     variables = lp.variables()
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     options = {**HIGHS_OPTIONS, "output_flag": False, "mip_rel_gap": gap}
-    for option, value in {**options, "time_limit": max(0.1, deadline - t0)}.items():
+    lp_limit = max(0.1, min(deadline - t0, lp_time_limit))
+    for option, value in {**options, "time_limit": lp_limit}.items():
         h.setOptionValue(option, value)
     lp.solverModel = h
     # its callbacks report progress, honour should_stop and stop HiGHS past the deadline
@@ -466,6 +469,11 @@ NO_ROOT_HEURISTICS = {
 START_CORE_MIN = 10
 START_CORE_SHARE = 0.2
 START_CORE_LIMIT = 0.5  # a core this large a share of the binaries is no shortcut: plain MILP
+# the LP relaxation of a scenario model is not always cheap (capped at n = 1000 x S = 5000: 45 s,
+# where HiGHS's MILP presolve makes its root LP easy): past this share of the time limit (at
+# least LP_TIME_MIN seconds) the model goes to HiGHS as it is
+LP_TIME_SHARE = 0.1
+LP_TIME_MIN = 1.0
 PROOF_TIME_FACTOR = 5.0  # the proof run gets this multiple of the time spent so far ...
 PROOF_TIME_MIN = 2.0  # ... and at least this many seconds, before the fallback
 
@@ -489,7 +497,8 @@ def run_milp_from_core_start(
     it without root heuristics, for at most five times the time spent so far (≥ 2 s); if that
     has not proved the gap, the whole model again with every heuristic, from the best portfolio
     found. Exact: the status and bound are the whole model's. None (the caller then solves the
-    model as it is) when the LP is not solved or the core would be half the binaries or more.
+    model as it is) when the LP is not solved within a tenth of the time limit (≥ 1 s) or the
+    core would be half the binaries or more.
     """
     t0 = time.perf_counter()
     origin = t0 if clock_start is None else clock_start
@@ -501,6 +510,7 @@ def run_milp_from_core_start(
         on_progress=on_progress,
         should_stop=should_stop,
         origin=origin,
+        lp_time_limit=max(LP_TIME_MIN, LP_TIME_SHARE * time_limit),
     )
     if not isinstance(r, _Relaxed):
         return r
@@ -582,6 +592,7 @@ def solve_model(
     q = data.problem.policy.min_p_any_success
     lazy = q is not None and q > 0
     build = 0.0
+    core_start = solver == "highs" and kind in ("cvar", "capped")
     for with_p_any in [False, True] if lazy else [True]:
         tb = time.perf_counter()
         m = build_model(data, scenarios, with_p_any=with_p_any)
@@ -595,8 +606,9 @@ def solve_model(
         core = None
         if solver == "highs" and kind == "expected":
             core = run_milp_by_core(m, time_limit=limit, gap=gap, **progress)  # type: ignore[arg-type]
-        elif solver == "highs" and kind in ("cvar", "capped"):
+        elif core_start:
             core = run_milp_from_core_start(m, time_limit=limit, gap=gap, **progress)  # type: ignore[arg-type]
+            core_start = core is not None  # not again with the floor if the LP was too slow
         out = core or run_milp(m, solver=solver, time_limit=limit, gap=gap, **progress)  # type: ignore[arg-type]
         if with_p_any or out.status == "infeasible":
             return out, build
