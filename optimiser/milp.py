@@ -8,12 +8,13 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import highspy
 import numpy as np
+import numpy.typing as npt
 import pulp
 
 from optimiser.data import FloatArray, IntArray, ProblemData
@@ -263,7 +264,7 @@ class _Relaxed:
     m: Model
     h: Any  # highspy.Highs
     variables: list[pulp.LpVariable]
-    cols: IntArray  # HiGHS columns of the binaries
+    cols: npt.NDArray[np.int32]  # HiGHS columns of the binaries
     upper: float  # the LP bound (model objective units)
     fixed_at: FloatArray  # LP values of the binaries, rounded
     penalty: FloatArray  # |reduced cost| of binaries at a bound, 0 for fractional ones
@@ -272,6 +273,7 @@ class _Relaxed:
     constant: float
     name: str
     version: str
+    binaries: FloatArray = field(default_factory=lambda: np.zeros(0))  # of the last solution
 
     def restrict(self, size: int) -> None:
         """Free the `size` binaries of least penalty, fix the others at their LP values."""
@@ -283,7 +285,8 @@ class _Relaxed:
         self.h.changeColsBounds(n, self.cols, lower, upper)
 
     def run(self, time_limit: float, options: dict[str, Any] | None = None) -> bool:
-        """Solve the current MILP; True when it has a solution (then copied into the model)."""
+        """Solve the current MILP; True when it has a solution (then copied into the model, and
+        its binaries kept in `self.binaries`)."""
         for option, value in (options or {}).items():
             self.h.setOptionValue(option, value)
         self.h.setOptionValue("time_limit", max(0.1, time_limit))
@@ -293,6 +296,7 @@ class _Relaxed:
         col_value = np.asarray(self.h.getSolution().col_value)
         for v in self.variables:
             v.varValue = float(col_value[v.index])
+        self.binaries = col_value[self.cols].copy()
         return True
 
     def status(self) -> Any:
@@ -303,11 +307,11 @@ class _Relaxed:
         bound = -float(self.h.getInfo().mip_dual_bound) + self.constant
         return bound if math.isfinite(bound) else math.inf
 
-    def set_start(self) -> None:
-        """The model's current x as HiGHS's starting solution."""
-        col_value = np.array([float(v.varValue or 0.0) for v in self.variables])
-        n = len(self.cols)
-        self.h.setSolution(n, self.cols, col_value[self.cols])
+    def set_start(self, binaries: FloatArray | None = None) -> None:
+        """HiGHS's starting solution: these binary values, or the last run's (HiGHS completes
+        the continuous variables). Call it after any change of bounds, which discards it."""
+        values = self.binaries if binaries is None else binaries
+        self.h.setSolution(len(self.cols), self.cols, values)
 
 
 def _relaxed(
@@ -525,10 +529,10 @@ def run_milp_from_core_start(
 
     r.restrict(size)
     found = r.run(deadline - time.perf_counter())
-    best: tuple[FloatArray, float] | None = None
+    best: tuple[FloatArray, float, FloatArray] | None = None  # x, objective, binaries
     r.restrict(n)  # before set_start: a change of bounds discards HiGHS's starting solution
     if found:
-        best = (_x_values(m), _objective(m))  # type: ignore[assignment]
+        best = (_x_values(m), _objective(m), r.binaries)  # type: ignore[assignment]
         r.set_start()
     bound = math.inf
     proof = min(
@@ -550,19 +554,17 @@ def run_milp_from_core_start(
             return MilpOutcome("infeasible", None, None, None, seconds, r.name, r.version)
         bound = min(bound, r.dual_bound())
         if found and (best is None or _objective(m) > best[1]):
-            best = (_x_values(m), _objective(m))  # type: ignore[assignment]
+            best = (_x_values(m), _objective(m), r.binaries)  # type: ignore[assignment]
         if status == highspy.HighsModelStatus.kOptimal:
             break
         if best is not None:
-            for v, value in zip(m.x, best[0], strict=True):
-                v.varValue = float(value)
-            r.set_start()
+            r.set_start(best[2])
     seconds = time.perf_counter() - t0
     if best is None:
         return MilpOutcome(
             "no_solution", None, None, min(bound, r.upper), seconds, r.name, r.version
         )
-    x, z = best
+    x, z, _ = best
     bound = max(min(bound, r.upper), z)
     proven = status == highspy.HighsModelStatus.kOptimal or bound - z <= max(gap * abs(z), 1e-9)
     state = "optimal" if proven else "feasible"
