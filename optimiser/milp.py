@@ -261,7 +261,8 @@ class _Relaxed:
     """A model loaded into one HiGHS instance with its LP relaxation solved (binaries relaxed),
     ready for restricted MILPs: binaries ordered by |reduced cost| (0 for fractional ones)."""
 
-    m: Model
+    started: float  # perf_counter time of the call that loaded the model
+    deadline: float
     h: Any  # highspy.Highs
     variables: list[pulp.LpVariable]
     cols: npt.NDArray[np.int32]  # HiGHS columns of the binaries
@@ -318,15 +319,17 @@ def _relaxed(
     m: Model,
     *,
     gap: float,
-    deadline: float,
+    time_limit: float,
     on_progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool] | None,
-    origin: float,
+    clock_start: float | None,
     lp_time_limit: float = math.inf,
 ) -> _Relaxed | MilpOutcome | None:
     """Load m into HiGHS and solve its LP relaxation: `infeasible` outcome, or None if unsolved
-    (within `lp_time_limit` seconds and the deadline)."""
+    (within `lp_time_limit` seconds and the time limit, which counts from now)."""
     t0 = time.perf_counter()
+    origin = t0 if clock_start is None else clock_start
+    deadline = t0 + time_limit
     name, ver = solver_version("highs")
     lp = m.prob
     variables = lp.variables()
@@ -370,7 +373,8 @@ def _relaxed(
     n = len(cols)
     h.changeColsIntegrality(n, cols, np.full(n, highspy.HighsVarType.kInteger))
     return _Relaxed(
-        m,
+        t0,
+        deadline,
         h,
         variables,
         cols,
@@ -408,19 +412,17 @@ def run_milp_by_core(
     gap. Exact: the status and bound are those of the whole model. One HiGHS instance serves every
     step.
     """
-    t0 = time.perf_counter()
-    origin = t0 if clock_start is None else clock_start
-    deadline = t0 + time_limit
     r = _relaxed(
         m,
         gap=gap,
-        deadline=deadline,
+        time_limit=time_limit,
         on_progress=on_progress,
         should_stop=should_stop,
-        origin=origin,
+        clock_start=clock_start,
     )
     if not isinstance(r, _Relaxed):
         return r
+    t0, deadline = r.started, r.deadline
     name, ver = r.name, r.version
     n = len(r.cols)
     size = min(n, CORE_SIZE + r.fractional)
@@ -504,20 +506,18 @@ def run_milp_from_core_start(
     model as it is) when the LP is not solved within a tenth of the time limit (≥ 1 s) or the
     core would be half the binaries or more.
     """
-    t0 = time.perf_counter()
-    origin = t0 if clock_start is None else clock_start
-    deadline = t0 + time_limit
     r = _relaxed(
         m,
         gap=gap,
-        deadline=deadline,
+        time_limit=time_limit,
         on_progress=on_progress,
         should_stop=should_stop,
-        origin=origin,
+        clock_start=clock_start,
         lp_time_limit=max(LP_TIME_MIN, LP_TIME_SHARE * time_limit),
     )
     if not isinstance(r, _Relaxed):
         return r
+    t0, deadline = r.started, r.deadline
     n = len(r.cols)
     size = min(n, max(START_CORE_MIN, int(START_CORE_SHARE * n) - START_CORE_MIN) + r.fractional)
     if size >= START_CORE_LIMIT * n:
