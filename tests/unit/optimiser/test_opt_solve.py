@@ -74,6 +74,29 @@ def test_a_stopped_solve_is_never_reported_optimal() -> None:
     assert result.status in ("feasible", "error")
 
 
+@pytest.mark.parametrize("objective", ["cvar", "capped"])
+def test_a_scenario_solve_stopped_midway_returns_its_best_portfolio(objective: str) -> None:
+    """n = 80 goes through the core start (LP, core MILP, proof run). Stopped (Ctrl-C) at the
+    fourth check of the stop flag, it returns the best portfolio found so far with an honest bound:
+    `optimal` only if that bound already proves the gap."""
+    p = generated(80, 400, objective)
+    checks = [0]
+
+    def stop() -> bool:
+        checks[0] += 1
+        return checks[0] > 3
+
+    result = solve(p, time_limit=30, should_stop=stop)
+    assert result.status in ("feasible", "optimal") and result.selected
+    data = problem_data(p)
+    x = data.selection_vector(result.selected)
+    scen = optimisation_scenarios(data)
+    assert result.objective == pytest.approx(objective_value(objective, data, scen, x))
+    assert result.solver.bound is not None and result.solver.bound >= result.objective - 1e-9
+    if result.status == "optimal":
+        assert result.solver.gap is not None and result.solver.gap <= p.policy.gap + 1e-9
+
+
 def test_spend_and_funding_agree_with_the_selected_costs() -> None:
     result = solve(generated(30, 300, "cvar"), time_limit=30)
     assert result.status in ("optimal", "feasible")
