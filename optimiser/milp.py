@@ -172,6 +172,10 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
 
 
 HIGHS_OPTIONS: dict[str, Any] = {"mip_abs_gap": 1e-9, "random_seed": 0}
+_INFEASIBLE = (
+    highspy.HighsModelStatus.kInfeasible,
+    highspy.HighsModelStatus.kUnboundedOrInfeasible,
+)
 
 
 def _progress_event(
@@ -240,10 +244,7 @@ def run_milp(
             if not math.isfinite(bound) or not _has_integers(m):
                 bound = obj
             return MilpOutcome("optimal", x, obj, max(bound, obj), seconds, name, ver)
-        if model_status in (
-            highspy.HighsModelStatus.kInfeasible,
-            highspy.HighsModelStatus.kUnboundedOrInfeasible,
-        ):
+        if model_status in _INFEASIBLE:
             return MilpOutcome("infeasible", None, None, None, seconds, name, ver)
         if has_x:
             obj = _objective(m)
@@ -358,10 +359,7 @@ def _relaxed(
     constant = float(getattr(lp.objective, "constant", 0.0) or 0.0)
     h.run()
     status = h.getModelStatus()
-    if status in (
-        highspy.HighsModelStatus.kInfeasible,
-        highspy.HighsModelStatus.kUnboundedOrInfeasible,
-    ):
+    if status in _INFEASIBLE:
         return MilpOutcome("infeasible", None, None, None, time.perf_counter() - t0, name, ver)
     if status != highspy.HighsModelStatus.kOptimal:
         return None
@@ -546,10 +544,7 @@ def run_milp_from_core_start(
             break
         found = r.run(min(limit, deadline - time.perf_counter()), options)
         status = r.status()
-        if status in (
-            highspy.HighsModelStatus.kInfeasible,
-            highspy.HighsModelStatus.kUnboundedOrInfeasible,
-        ):
+        if status in _INFEASIBLE:
             seconds = time.perf_counter() - t0
             return MilpOutcome("infeasible", None, None, None, seconds, r.name, r.version)
         bound = min(bound, r.dual_bound())

@@ -227,10 +227,6 @@ def knapsack_bound(
     return reached / scenarios.count
 
 
-def _p(impact: FloatArray, target: float) -> float:
-    return float((impact >= target - TOL).mean())
-
-
 def _search_and_bound(
     data: ProblemData,
     scenarios: Scenarios,

@@ -1,11 +1,9 @@
-"""Local search over selections, every move scored over all scenarios at once in numpy.
+"""Local search over selections for P(target), every move scored over all scenarios at once.
 
-Used for two things: P(target), whose MILP does not close (`ptarget`), and a starting portfolio
-for the `cvar` and `capped` MILPs, which HiGHS proves two to four times faster from a good start
-than by its own root heuristics (`milp.solve_model`). The objective enters only through a
-*column value*: a function from an S x m matrix of scenario impacts (one column per trial
-portfolio) to the m values of the per-scenario part of the objective; the tie-break and the
-switching charge are added here, as in `objectives.objective_value`.
+P(target) enters only through a *column value*: a function from an S x m matrix of scenario
+impacts (one column per trial portfolio) to the m values of the per-scenario part of the
+objective; the tie-break and the switching charge are added here, as in
+`objectives.objective_value`. Used by `ptarget`, whose MILP does not close.
 """
 
 from __future__ import annotations
@@ -27,48 +25,18 @@ MAX_MOVES_CHECKED = 1500
 ColumnValue = Callable[[FloatArray], FloatArray]
 
 
-def column_value(kind: str, data: ProblemData, scenarios: Scenarios) -> ColumnValue:
-    """The per-scenario part of objective `kind` for each column of an S x m impact matrix.
-
-    For `p_target` it is a surrogate: P(target) is flat between scenario steps, so a capped-impact
-    term worth less than one scenario (mu·min(T, impact)/T < 1/S) ranks equal-P moves by how close
-    they get to T.
-    """
+def p_target_value(data: ProblemData, scenarios: Scenarios) -> ColumnValue:
+    """P(target) of each column of an S x m impact matrix, plus a ranking term: P(target) is flat
+    between scenario steps, so a capped-impact term worth less than one scenario
+    (mu·min(T, impact)/T < 1/S) ranks equal-P moves by how close they get to T."""
     target = data.target
-    policy = data.problem.policy
-    if kind == "p_target":
-        mu = 0.5 / scenarios.count / max(target, 1e-12)
+    mu = 0.5 / scenarios.count / max(target, 1e-12)
 
-        def p_target(after: FloatArray) -> FloatArray:
-            hits = (after >= target - TOL).mean(axis=0)
-            return np.asarray(hits + mu * np.minimum(target, after).mean(axis=0), dtype=float)
+    def value(after: FloatArray) -> FloatArray:
+        hits = (after >= target - TOL).mean(axis=0)
+        return np.asarray(hits + mu * np.minimum(target, after).mean(axis=0), dtype=float)
 
-        return p_target
-    if kind == "capped":
-        return lambda after: np.asarray(np.minimum(target, after).mean(axis=0), dtype=float)
-    if kind == "cvar":
-        lam, alpha = policy.cvar_lambda, policy.cvar_alpha
-
-        def cvar(after: FloatArray) -> FloatArray:
-            tail = cvar_columns(np.maximum(0.0, target - after), alpha)
-            return np.asarray(after.mean(axis=0) - lam * tail, dtype=float)
-
-        return cvar
-    raise ValueError(f"no scenario column value for objective {kind!r}")
-
-
-def cvar_columns(losses: FloatArray, alpha: float) -> FloatArray:
-    """CVaR_α of each column of equally likely losses (as `objectives.cvar_of`, vectorised)."""
-    s = losses.shape[0]
-    tail = (1.0 - alpha) * s
-    whole = int(np.floor(tail + 1e-12))
-    if whole >= s:
-        return np.asarray(losses.sum(axis=0) / tail, dtype=float)
-    # after partitioning the negated losses, rows [0, whole) hold the `whole` largest losses and
-    # row `whole` the next largest
-    part = -np.partition(-losses, whole, axis=0)
-    total = part[:whole].sum(axis=0) + (tail - whole) * part[whole]
-    return np.asarray(total / tail, dtype=float)
+    return value
 
 
 def charges(data: ProblemData, xs: FloatArray) -> FloatArray:
@@ -124,17 +92,16 @@ def local_search(
     *,
     deadline: float,
     should_stop: Callable[[], bool] | None = None,
-    value: ColumnValue | None = None,
 ) -> FloatArray:
     """Best-improvement add / drop / change-option / swap moves, scored over all scenarios; then
-    drop-one-add-two and drop-two-add-one. `value` defaults to the P(target) surrogate.
+    drop-one-add-two and drop-two-add-one.
 
     For each base (x itself, or x with one funded option dropped) every addable option is scored
     at once as an S x K numpy computation; only improving moves are checked for feasibility, best
     first, and the first feasible one is taken.
     """
     a = scenarios.impact
-    value = value or column_value("p_target", data, scenarios)
+    value = p_target_value(data, scenarios)
     tie = tie_break_weights(data)
     gamma = data.problem.policy.switching_cost
     prev = np.zeros(data.n_candidates)
