@@ -120,9 +120,11 @@ def _result(
     solver: SolverInfo,
 ) -> Result:
     value = objective_value(kind, data, scenarios, x)
-    if status == "optimal":
-        bound = value if bound is None else max(min(bound, value + 1e-6), value)
-    elif bound is not None:
+    # the bound the solver proved, as it is: `optimal` means within the policy gap, and the
+    # reported gap says how far within (it is not rounded down to zero)
+    if bound is None:
+        bound = value if status == "optimal" else None
+    else:
         bound = max(bound, value)
     solver.bound = None if bound is None else round(bound, 12)
     solver.gap = (
