@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,12 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optimiser import milp
+from optimiser import branch, milp
+from optimiser.branch import branch_and_bound
 from optimiser.data import problem_data
+from optimiser.feasibility import SelectionChecker
 from optimiser.milp import run_milp, run_milp_by_core, run_milp_from_core_start
 from optimiser.model import build_model
-from optimiser.objectives import objective_value, set_objective
+from optimiser.objectives import TIE_BREAK_TOTAL, objective_value, set_objective
 from optimiser.problem import load_problem
+from optimiser.ptarget import allowed_choices
 from optimiser.scenarios import optimisation_scenarios
 from optimiser.solve import solve
 
@@ -151,3 +155,86 @@ def test_core_start_with_a_tiny_core_equals_exhaustive_enumeration(
     assert value <= best + 1e-6
     assert value >= best - gap * abs(best) - 1e-6
     assert out.bound is not None and out.bound >= best - 1e-6
+
+
+@pytest.fixture(scope="module")
+def branch_setting() -> Iterator[Callable[[str, Any], None]]:
+    """Set a module constant of `optimiser.branch`, restored at the end of the module."""
+    saved: dict[str, Any] = {}
+
+    def set_value(name: str, value: Any) -> None:
+        saved.setdefault(name, getattr(branch, name))
+        setattr(branch, name, value)
+
+    yield set_value
+    for name, value in saved.items():
+        setattr(branch, name, value)
+
+
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**31 - 1),
+    table=st.sampled_from([1e7, 0.0]),
+    chunk=st.sampled_from([2e6, 1.0]),
+)
+def test_branch_and_bound_equals_exhaustive_enumeration(
+    seed: int, table: float, chunk: float, branch_setting: Callable[[str, Any], None]
+) -> None:
+    """The P(target) branch and bound finds the enumerated optimum, with exact tables over the
+    last candidates (`table=1e7`) or the fractional knapsack bound alone (`table=0`), in chunks
+    of many nodes or of eight."""
+    branch_setting("TABLE_ELEMENTS", table)
+    branch_setting("CHUNK_ELEMENTS", chunk)
+    doc = random_document(seed, "p_target")
+    best = enumerate_best(doc)
+    data = problem_data(load_problem(doc))
+    scenarios = optimisation_scenarios(data)
+    checker = SelectionChecker(data, scenarios)
+    out = branch_and_bound(
+        data, scenarios, checker, allowed_choices(data, checker), deadline=math.inf
+    )
+    assert out.complete
+    if best is None:
+        assert out.x is None
+        return
+    assert out.x is not None and checker.is_feasible(out.x)
+    assert abs(objective_value("p_target", data, scenarios, out.x) - best) <= 1e-6
+    assert abs(out.value - best) <= 1e-6 and abs(out.bound - best) <= 1e-6
+
+
+@settings(max_examples=40, derandomize=True, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**31 - 1), checks=st.integers(1, 6))
+def test_branch_and_bound_stopped_early_keeps_a_valid_bound(seed: int, checks: int) -> None:
+    """Stopped after a few chunks, the branch and bound returns a feasible portfolio (or none)
+    and a bound that is never below the enumerated optimum."""
+    doc = random_document(seed, "p_target")
+    best = enumerate_best(doc)
+    data = problem_data(load_problem(doc))
+    scenarios = optimisation_scenarios(data)
+    checker = SelectionChecker(data, scenarios)
+    calls = [0]
+
+    def stop() -> bool:
+        calls[0] += 1
+        return calls[0] > checks
+
+    out = branch_and_bound(
+        data,
+        scenarios,
+        checker,
+        allowed_choices(data, checker),
+        deadline=math.inf,
+        should_stop=stop,
+    )
+    if out.x is not None:
+        assert checker.is_feasible(out.x)
+        value = objective_value("p_target", data, scenarios, out.x)
+        assert out.value <= value <= out.value + TIE_BREAK_TOTAL
+    if best is None:
+        assert out.x is None
+        return
+    # value and bound are scores: the tie-break (at most TIE_BREAK_TOTAL) is subtracted
+    assert out.bound >= best - TIE_BREAK_TOTAL - 1e-9
+    assert out.value <= best + 1e-9
+    if out.complete:
+        assert abs(out.value - best) <= 1e-6

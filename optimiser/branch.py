@@ -1,0 +1,325 @@
+"""Exact P(target) for models with few free candidates: branch and bound, vectorised over scenarios.
+
+Candidates are decided one at a time; a node is a partial selection. The relaxation keeps each
+candidate's allowed choices (locks, exclusions and DAL caps already applied, `allowed_choices`)
+and the (cumulative) budget of all envelopes together. Every other rule is left to the exact
+`SelectionChecker`, which confirms complete selections best score first, so the answer is the
+optimum of the whole model: a subtree is cut only when its bound is not above the score of a
+confirmed portfolio.
+
+Bound of a node with partial capped impacts P[s] and budget r left: scenario s still counts if
+P[s] + C(r)[s] ≥ T, where C(r)[s] over-estimates the capped impact the undecided candidates can add
+in s within r:
+- over the last candidates in branching order (as many as a table of TABLE_ELEMENTS allows) it is
+  exact: every affordable combination of their choices, sorted by cost, with the running maximum
+  per scenario, read at r;
+- over the candidates before those, the fractional knapsack of their options (impacts capped at T),
+  tabulated on a grid of budgets with its slope (a tangent lies above the concave knapsack value),
+  plus the table above read at the same r.
+The bound is (scenarios that still count) / S − the charges so far − the least charge the undecided
+candidates must add (tie-break and switching charge are separable by candidate). Each scenario may
+pick its own completion, which is what makes this a bound; the tree has 10⁴–10⁵ nodes on the
+generated n = 20 instances.
+
+Impacts are never negative (the problem schema), so a completion can only add to P. Branching
+order: the candidate whose best option has the widest spread of scenario impact first. Nodes are
+expanded a chunk at a time, depth first and best bound first, so good portfolios come early. When
+stopped (deadline, stop flag, too many confirmations) the best bound of the unexplored chunks is
+still a valid upper bound.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimiser.data import FloatArray, ProblemData
+from optimiser.feasibility import SelectionChecker
+from optimiser.model import previous_costs
+from optimiser.objectives import TOL, tie_break_weights
+from optimiser.result import Progress
+from optimiser.scenarios import Scenarios
+from optimiser.search import charges
+
+# float32 elements of the exact tables over the last candidates (about 40 MB); more gains little:
+# at n = 20 x S = 500, tables over 11 instead of 9 candidates saved 4 % of the nodes
+TABLE_ELEMENTS = 1e7
+CHUNK_ELEMENTS = 2e6  # nodes x scenarios expanded at once
+GRID = 64  # budgets at which the fractional knapsack is tabulated
+MAX_CONFIRMATIONS = 5000  # complete selections sent to the exact checker
+# float32 sums of at most a few dozen impacts are exact to well within this relative margin, so a
+# scenario counted as lost by the bound is lost by the exact float64 test too
+MARGIN = 1e-5
+
+
+@dataclass
+class BranchOutcome:
+    x: FloatArray | None  # the best confirmed portfolio
+    value: float  # its score: P(target) − switching charge − tie-break (−inf if none)
+    bound: float  # upper bound on the best score (tie-break included); the value when complete
+    complete: bool
+    nodes: int
+
+
+@dataclass
+class _Chunk:
+    depth: int  # candidates decided
+    partial: np.ndarray  # rows x S float32: capped impact so far
+    left: FloatArray  # rows: budget left
+    spend: FloatArray  # rows x years: (cumulative) spend so far
+    charge: FloatArray  # rows: charges so far
+    codes: np.ndarray  # rows x depth: index into each decided candidate's choices
+    bound: float  # the best bound among the rows
+
+
+class _Tree:
+    """What every node shares: per depth, the choices of the candidate decided there."""
+
+    def __init__(
+        self,
+        data: ProblemData,
+        scenarios: Scenarios,
+        choices: list[list[int]],
+    ):
+        self.data, self.choices = data, choices
+        s = scenarios.count
+        target = data.target
+        self.count = s
+        self.a = np.minimum(scenarios.impact, target).astype(np.float32)  # S x K
+        self.reach = np.float32(target * (1.0 - MARGIN) - MARGIN)
+        carry = data.problem.policy.carry_forward
+        spend = np.cumsum(data.cost, axis=1) if carry else data.cost
+        cap = np.cumsum(data.budget.sum(axis=0)) if carry else data.budget.sum(axis=0)
+        self.cap = cap + 1e-7 * (1.0 + cap)
+        total = float(data.budget.sum())
+        tie = tie_break_weights(data)
+        gamma = data.problem.policy.switching_cost
+        prev = previous_costs(data)
+        zero = np.zeros(s, dtype=np.float32)
+
+        def charge(i: int, k: int) -> float:
+            amount = float(data.total_cost[k]) if k >= 0 else 0.0
+            value = float(tie[k]) if k >= 0 else 0.0
+            if gamma > 0 and i in prev:
+                value += gamma * max(0.0, prev[i] - amount)
+            return value
+
+        self.base = zero.copy()
+        self.base_spend = np.zeros(spend.shape[1])
+        self.base_charge = 0.0
+        free = []
+        for i, ks in enumerate(choices):
+            if len(ks) == 1:
+                self.base_charge += charge(i, ks[0])
+                if ks[0] >= 0:
+                    self.base += self.a[:, ks[0]]
+                    self.base_spend += spend[ks[0]]
+            else:
+                free.append(i)
+
+        def spread(i: int) -> float:
+            return max(float(self.a[:, k].std()) for k in choices[i] if k >= 0)
+
+        free.sort(key=lambda i: -spread(i))
+        self.free = free
+        chosen = [choices[i] for i in free]
+        self.opt = [np.asarray(c) for c in chosen]  # option index per choice, -1 = unfunded
+        self.impact = [np.stack([self.a[:, k] if k >= 0 else zero for k in c]) for c in chosen]
+        self.cost = [np.array([data.total_cost[k] if k >= 0 else 0.0 for k in c]) for c in chosen]
+        no_spend = np.zeros(spend.shape[1])
+        self.spend = [np.stack([spend[k] if k >= 0 else no_spend for k in c]) for c in chosen]
+        self.charges = [np.array([charge(i, k) for k in choices[i]]) for i in free]
+        least = [float(c.min()) for c in self.charges]
+        self.least_charge = np.concatenate([np.cumsum(least[::-1])[::-1], [0.0]])
+        self.budget = (
+            total
+            + 1e-7 * (1.0 + total)
+            - float(self.base_spend[-1] if carry else self.base_spend.sum())
+        )
+        self._tables()
+        self._knapsacks()
+
+    @property
+    def depth(self) -> int:
+        return len(self.free)
+
+    def _tables(self) -> None:
+        """Exact completion tables for the last candidates: cost-sorted combinations."""
+        s, nf = self.count, self.depth
+        cost = np.zeros(1)
+        impact = np.zeros((1, s), dtype=np.float32)
+        self.table: dict[int, tuple[FloatArray, np.ndarray]] = {nf: (cost, impact)}
+        d = nf
+        while d > 0 and len(cost) * len(self.cost[d - 1]) * s <= TABLE_ELEMENTS:
+            d -= 1
+            c = (self.cost[d][:, None] + cost[None, :]).reshape(-1)
+            a = (self.impact[d][:, None, :] + impact[None, :, :]).reshape(-1, s)
+            keep = np.flatnonzero(c <= self.budget)
+            order = keep[np.argsort(c[keep], kind="stable")]
+            cost, impact = c[order], a[order]
+            self.table[d] = (cost, np.maximum.accumulate(impact, axis=0))
+        self.exact_from = d
+
+    def _knapsacks(self) -> None:
+        """Fractional knapsack value and slope on a grid of budgets (depths before the tables)."""
+        s = self.count
+        self.grid = np.linspace(0.0, max(self.budget, 0.0), GRID)
+        self.step = float(self.grid[1] - self.grid[0]) if GRID > 1 else 1.0
+        self.knapsack: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for d in range(self.exact_from):
+            ks = [int(k) for o in self.opt[d : self.exact_from] for k in o if k >= 0]
+            if not ks:
+                self.knapsack[d] = (np.zeros((GRID, s), np.float32),) * 2
+                continue
+            cost = self.data.total_cost[ks]
+            a = self.a[:, ks].astype(float)
+            free = cost <= 0
+            base = a[:, free].sum(axis=1)
+            a, cost = a[:, ~free], cost[~free]
+            if not len(cost):
+                self.knapsack[d] = (np.repeat(base[None, :], GRID, 0).astype(np.float32),) * 2
+                self.knapsack[d] = (self.knapsack[d][0], np.zeros((GRID, s), np.float32))
+                continue
+            ratio = a / cost[None, :]
+            order = np.argsort(-ratio, axis=1, kind="stable")
+            r_sorted = np.take_along_axis(ratio, order, axis=1)
+            c_cum = np.cumsum(cost[order], axis=1)
+            v_cum = np.cumsum(np.take_along_axis(a, order, axis=1), axis=1)
+            m = a.shape[1]
+            rows = np.arange(s)[None, :]
+            full = (c_cum[None, :, :] <= self.grid[:, None, None]).sum(axis=2)  # GRID x S
+            prev = np.maximum(full - 1, 0)
+            got = np.where(full > 0, v_cum[rows, prev], 0.0)
+            used = np.where(full > 0, c_cum[rows, prev], 0.0)
+            slope = np.where(full < m, r_sorted[rows, np.minimum(full, m - 1)], 0.0)
+            value = base[None, :] + got + (self.grid[:, None] - used) * slope
+            self.knapsack[d] = (value.astype(np.float32), slope.astype(np.float32))
+
+    def completion(self, depth: int, left: FloatArray) -> np.ndarray:
+        """rows x S: an upper bound on the capped impact the undecided candidates can add."""
+        cost, best = self.table[max(depth, self.exact_from)]
+        out = best[np.searchsorted(cost, left, side="right") - 1]
+        if depth < self.exact_from:
+            value, slope = self.knapsack[depth]
+            g = np.clip((left / self.step).astype(np.int64), 0, GRID - 1)
+            over = (left - self.grid[g]).astype(np.float32)[:, None]
+            out += value[g] + slope[g] * over
+        return out
+
+    def selections(self, codes: np.ndarray) -> FloatArray:
+        """x (rows x K) of complete selections given their choice codes."""
+        xs = np.zeros((len(codes), self.data.n_options))
+        for ks in self.choices:
+            if len(ks) == 1 and ks[0] >= 0:
+                xs[:, ks[0]] = 1.0
+        rows = np.arange(len(codes))
+        for d, options in enumerate(self.opt):
+            picked = options[codes[:, d]]
+            funded = picked >= 0
+            xs[rows[funded], picked[funded]] = 1.0
+        return xs
+
+
+def branch_and_bound(
+    data: ProblemData,
+    scenarios: Scenarios,
+    checker: SelectionChecker,
+    choices: list[list[int]],
+    *,
+    deadline: float,
+    should_stop: Callable[[], bool] | None = None,
+    report: Callable[[Progress], None] | None = None,
+    clock_start: float | None = None,
+) -> BranchOutcome:
+    """The P(target) optimum by branch and bound (see the module docstring)."""
+    started = time.perf_counter() if clock_start is None else clock_start
+    if any(not c for c in choices):  # a candidate that must be funded has no allowed option
+        return BranchOutcome(None, -np.inf, -np.inf, True, 0)
+    tree = _Tree(data, scenarios, choices)
+    s = scenarios.count
+    best: FloatArray | None = None
+    best_value = -np.inf
+    nodes = confirmations = 0
+    rows_per_chunk = max(8, int(CHUNK_ELEMENTS // max(s, 1)))
+    root = _Chunk(
+        0,
+        tree.base[None, :].copy(),
+        np.array([tree.budget]),
+        tree.base_spend[None, :].copy(),
+        np.array([tree.base_charge]),
+        np.zeros((1, 0), dtype=np.int16),
+        np.inf,
+    )
+    stack = [root] if tree.depth else []
+    if not tree.depth:  # nothing to decide: the forced selection is the only one
+        x = tree.selections(np.zeros((1, 0), dtype=np.int16))
+        value = float((x @ scenarios.impact.T >= data.target - TOL).mean() - charges(data, x)[0])
+        if checker.is_feasible(x[0]):
+            return BranchOutcome(x[0], value, value, True, 1)
+        return BranchOutcome(None, -np.inf, -np.inf, True, 1)
+    unconfirmed = -np.inf  # the best score of complete selections left unchecked
+    while stack:
+        if time.perf_counter() >= deadline or (should_stop and should_stop()):
+            break
+        chunk = stack.pop()
+        if chunk.bound <= best_value + 1e-12:
+            continue
+        d = chunk.depth
+        m = len(tree.cost[d])
+        parent = np.repeat(np.arange(len(chunk.left)), m)
+        pick = np.tile(np.arange(m), len(chunk.left))
+        left = chunk.left[parent] - tree.cost[d][pick]
+        spend = chunk.spend[parent] + tree.spend[d][pick]
+        ok = np.flatnonzero((left >= 0) & (spend <= tree.cap).all(axis=1))
+        if len(ok) == 0:
+            continue
+        parent, pick, left, spend = parent[ok], pick[ok], left[ok], spend[ok]
+        nodes += len(ok)
+        partial = chunk.partial[parent] + tree.impact[d][pick]
+        reached = partial + tree.completion(d + 1, left) >= tree.reach
+        charge = chunk.charge[parent] + tree.charges[d][pick]
+        bound = np.count_nonzero(reached, axis=1) / s - charge - tree.least_charge[d + 1]
+        keep = np.flatnonzero(bound > best_value + 1e-12)
+        if len(keep) == 0:
+            continue
+        codes = np.concatenate([chunk.codes[parent], pick[:, None].astype(np.int16)], axis=1)
+        if d + 1 == tree.depth:  # complete selections: exact scores, confirmed best first
+            xs = tree.selections(codes[keep])
+            hits = (xs @ scenarios.impact.T >= data.target - TOL).mean(axis=1)
+            score = hits - charges(data, xs)
+            for j in np.argsort(-score, kind="stable"):
+                if score[j] <= best_value + 1e-12:
+                    break
+                if confirmations >= MAX_CONFIRMATIONS:
+                    unconfirmed = max(unconfirmed, float(score[j]))
+                    break
+                confirmations += 1
+                if checker.is_feasible(xs[j]):
+                    best, best_value = xs[j], float(score[j])
+                    if report is not None:
+                        elapsed = time.perf_counter() - started
+                        report(Progress(elapsed, best_value, None, "branch and bound"))
+                    break
+            if confirmations >= MAX_CONFIRMATIONS and unconfirmed > best_value:
+                break
+            continue
+        order = keep[np.argsort(bound[keep], kind="stable")]  # ascending: the best is popped first
+        for at in range(0, len(order), rows_per_chunk):
+            rows = order[at : at + rows_per_chunk]
+            stack.append(
+                _Chunk(
+                    d + 1,
+                    partial[rows],
+                    left[rows],
+                    spend[rows],
+                    charge[rows],
+                    codes[rows],
+                    float(bound[rows].max()),
+                )
+            )
+    open_bound = max([c.bound for c in stack] + [unconfirmed])
+    complete = open_bound <= best_value + 1e-12
+    return BranchOutcome(best, best_value, max(best_value, open_bound), complete, nodes)
