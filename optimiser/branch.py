@@ -30,13 +30,14 @@ still a valid upper bound.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from optimiser.data import FloatArray, ProblemData
+from optimiser.data import FloatArray, IntArray, ProblemData
 from optimiser.feasibility import SelectionChecker
 from optimiser.model import previous_costs
 from optimiser.objectives import TOL, tie_break_weights
@@ -44,15 +45,115 @@ from optimiser.result import Progress
 from optimiser.scenarios import Scenarios
 from optimiser.search import charges
 
-# float32 elements of the exact tables over the last candidates (about 40 MB); more gains little:
-# at n = 20 x S = 500, tables over 11 instead of 9 candidates saved 4 % of the nodes
-TABLE_ELEMENTS = 1e7
-CHUNK_ELEMENTS = 2e6  # nodes x scenarios expanded at once
+# float32 elements of each exact table over the last candidates (12 MB). On the generated n = 20
+# instances at S = 500, 1e7 saves up to a third of the nodes but costs more to build than it saves
+TABLE_ELEMENTS = 3e6
+# nodes x scenarios expanded at once: small chunks dive to complete selections sooner, so the
+# first good portfolio prunes sooner (n = 20 x S = 500: 18,000 nodes at 1e5, 56,000 at 2e6)
+CHUNK_ELEMENTS = 1e5
 GRID = 64  # budgets at which the fractional knapsack is tabulated
 MAX_CONFIRMATIONS = 5000  # complete selections sent to the exact checker
 # float32 sums of at most a few dozen impacts are exact to well within this relative margin, so a
 # scenario counted as lost by the bound is lost by the exact float64 test too
 MARGIN = 1e-5
+
+
+def _budget_cuts(data: ProblemData) -> tuple[FloatArray, FloatArray]:
+    """Necessary budget tests as flow cuts: for every set U of envelopes (every one of up to six
+    envelopes' subsets, else all of them together), the spend of options that only envelopes in
+    U may fund is at most U's budget, by year (cumulative with carry_forward). Returns each
+    option's spend per (U, year) column (K x columns) and the caps (columns)."""
+    carry = data.problem.policy.carry_forward
+    by_year = np.cumsum(data.cost, axis=1) if carry else data.cost  # K x Y
+    env_cap = np.cumsum(data.budget, axis=1) if carry else data.budget  # E x Y
+    n_env = data.budget.shape[0]
+    if n_env <= 6:
+        sets = [np.array(u) for u in itertools.product([False, True], repeat=n_env) if any(u)]
+    else:
+        sets = [np.ones(n_env, dtype=bool)]
+    spend, cap = [], []
+    for u in sets:
+        only_u = ~(data.eligible & ~u[None, :]).any(axis=1)
+        spend.append(by_year * only_u[:, None])
+        cap.append(env_cap[u].sum(axis=0))
+    return np.concatenate(spend, axis=1), np.concatenate(cap)
+
+
+class _Rules:
+    """Necessary tests of a partial selection from its spend columns (`_budget_cuts`, the total,
+    and the spend of each group a share rule limits) and the budget left: the budget cuts, and
+    the share rules at their loosest over what the undecided candidates could still add. At a
+    complete selection the share tests are exact."""
+
+    def __init__(self, data: ProblemData, options: list[IntArray]):
+        policy = data.problem.policy
+        cost = data.total_cost
+        cuts, cap = _budget_cuts(data)
+        self.n_cuts = cuts.shape[1]
+        self.cap = cap + 1e-7 * (1.0 + cap)
+        columns = [cuts, cost[:, None]]
+        width = self.n_cuts + 1
+        self.max_share: list[tuple[slice, float]] = []
+        for share, group_of, groups in (
+            (policy.max_platform_share, data.platform_of, len(data.platforms)),
+            (policy.max_organisation_share, data.organisation_of, len(data.organisations)),
+        ):
+            if share < 1:
+                columns.append(cost[:, None] * (group_of[:, None] == np.arange(groups)[None, :]))
+                self.max_share.append((slice(width, width + groups), share))
+                width += groups
+        self.min_share: list[tuple[int, float]] = []
+        for share, member in (
+            (policy.min_moonshot_share, data.moonshot),
+            (policy.min_rising_star_share, data.rising_star),
+        ):
+            if share > 0:
+                columns.append((cost * member)[:, None])
+                self.min_share.append((width, share))
+                width += 1
+        self.spend = np.concatenate(columns, axis=1)  # K x columns
+        # per depth: the most each column can still grow by over the candidates not yet decided
+        most = np.array([self.spend[o[o >= 0]].max(axis=0, initial=0.0) for o in options])
+        most = most.reshape(len(options), width)
+        self.rest = np.concatenate([np.cumsum(most[::-1], axis=0)[::-1], np.zeros((1, width))])
+
+    def possible(self, depth: int, spend: FloatArray, left: FloatArray) -> np.ndarray:
+        """Rows (partial selections with `depth` candidates decided) that may still be feasible."""
+        ok = (left >= 0) & (spend[:, : self.n_cuts] <= self.cap).all(axis=1)
+        total = spend[:, self.n_cuts]
+        more = np.minimum(left, self.rest[depth, self.n_cuts])
+        slack = 1e-7 * (1.0 + total + more)
+        for cols, share in self.max_share:
+            ok &= (spend[:, cols] <= (share * (total + more) + slack)[:, None]).all(axis=1)
+        for col, share in self.min_share:
+            grow = (1.0 - share) * np.minimum(left, self.rest[depth, col])
+            ok &= spend[:, col] + grow >= share * total - slack
+        return ok
+
+
+def fractional_knapsack(
+    a: FloatArray, cost: FloatArray, budgets: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per scenario (row of a, S x m) and budget: the LP knapsack value over the m items and its
+    right-hand slope in the budget (budgets x S each). Items that cost nothing are always in."""
+    free = cost <= 0
+    base = a[:, free].sum(axis=1)
+    a, cost = a[:, ~free], cost[~free]
+    s, m = a.shape
+    if not m:
+        return np.repeat(base[None, :], len(budgets), 0), np.zeros((len(budgets), s))
+    ratio = a / cost[None, :]
+    order = np.argsort(-ratio, axis=1, kind="stable")
+    r_sorted = np.take_along_axis(ratio, order, axis=1)
+    c_cum = np.cumsum(cost[order], axis=1)
+    v_cum = np.cumsum(np.take_along_axis(a, order, axis=1), axis=1)
+    rows = np.arange(s)[None, :]
+    full = (c_cum[None, :, :] <= budgets[:, None, None]).sum(axis=2)  # items wholly in
+    prev = np.maximum(full - 1, 0)
+    got = np.where(full > 0, v_cum[rows, prev], 0.0)
+    used = np.where(full > 0, c_cum[rows, prev], 0.0)
+    slope = np.where(full < m, r_sorted[rows, np.minimum(full, m - 1)], 0.0)
+    return base[None, :] + got + (budgets[:, None] - used) * slope, slope
 
 
 @dataclass
@@ -69,7 +170,7 @@ class _Chunk:
     depth: int  # candidates decided
     partial: np.ndarray  # rows x S float32: capped impact so far
     left: FloatArray  # rows: budget left
-    spend: FloatArray  # rows x years: (cumulative) spend so far
+    spend: FloatArray  # rows x spend columns so far (`_Rules`)
     charge: FloatArray  # rows: charges so far
     codes: np.ndarray  # rows x depth: index into each decided candidate's choices
     bound: float  # the best bound among the rows
@@ -87,13 +188,8 @@ class _Tree:
         self.data, self.choices = data, choices
         s = scenarios.count
         target = data.target
-        self.count = s
         self.a = np.minimum(scenarios.impact, target).astype(np.float32)  # S x K
         self.reach = np.float32(target * (1.0 - MARGIN) - MARGIN)
-        carry = data.problem.policy.carry_forward
-        spend = np.cumsum(data.cost, axis=1) if carry else data.cost
-        cap = np.cumsum(data.budget.sum(axis=0)) if carry else data.budget.sum(axis=0)
-        self.cap = cap + 1e-7 * (1.0 + cap)
         total = float(data.budget.sum())
         tie = tie_break_weights(data)
         gamma = data.problem.policy.switching_cost
@@ -108,15 +204,15 @@ class _Tree:
             return value
 
         self.base = zero.copy()
-        self.base_spend = np.zeros(spend.shape[1])
         self.base_charge = 0.0
+        forced = []
         free = []
         for i, ks in enumerate(choices):
             if len(ks) == 1:
                 self.base_charge += charge(i, ks[0])
                 if ks[0] >= 0:
                     self.base += self.a[:, ks[0]]
-                    self.base_spend += spend[ks[0]]
+                    forced.append(ks[0])
             else:
                 free.append(i)
 
@@ -129,16 +225,29 @@ class _Tree:
         self.opt = [np.asarray(c) for c in chosen]  # option index per choice, -1 = unfunded
         self.impact = [np.stack([self.a[:, k] if k >= 0 else zero for k in c]) for c in chosen]
         self.cost = [np.array([data.total_cost[k] if k >= 0 else 0.0 for k in c]) for c in chosen]
+        self.rules = _Rules(data, self.opt)
+        spend = self.rules.spend
+        self.base_spend = spend[forced].sum(axis=0)
         no_spend = np.zeros(spend.shape[1])
         self.spend = [np.stack([spend[k] if k >= 0 else no_spend for k in c]) for c in chosen]
         self.charges = [np.array([charge(i, k) for k in choices[i]]) for i in free]
         least = [float(c.min()) for c in self.charges]
         self.least_charge = np.concatenate([np.cumsum(least[::-1])[::-1], [0.0]])
-        self.budget = (
-            total
-            + 1e-7 * (1.0 + total)
-            - float(self.base_spend[-1] if carry else self.base_spend.sum())
-        )
+        self.budget = total + 1e-7 * (1.0 + total) - float(data.total_cost[forced].sum())
+        # scenarios met by the forced options alone count at every node, and those the
+        # fractional knapsack of every free option on the whole budget cannot bring to the
+        # target count at none: only the others ("live") enter the arrays
+        ks = [int(k) for o in self.opt for k in o if k >= 0]
+        reachable = fractional_knapsack(
+            self.a[:, ks].astype(float), data.total_cost[ks], np.array([max(self.budget, 0.0)])
+        )[0][0]
+        met = self.base >= self.reach
+        live = np.flatnonzero(~met & (self.base + reachable >= self.reach))
+        self.met = int(met.sum())
+        self.width = len(live)
+        self.base = self.base[live]
+        self.a = self.a[live]
+        self.impact = [a[:, live] for a in self.impact]
         self._tables()
         self._knapsacks()
 
@@ -148,15 +257,15 @@ class _Tree:
 
     def _tables(self) -> None:
         """Exact completion tables for the last candidates: cost-sorted combinations."""
-        s, nf = self.count, self.depth
+        s, nf = self.width, self.depth
         cost = np.zeros(1)
         impact = np.zeros((1, s), dtype=np.float32)
         self.table: dict[int, tuple[FloatArray, np.ndarray]] = {nf: (cost, impact)}
         d = nf
-        while d > 0 and len(cost) * len(self.cost[d - 1]) * s <= TABLE_ELEMENTS:
+        while d > 0 and len(cost) * len(self.cost[d - 1]) * max(s, 16) <= TABLE_ELEMENTS:
             d -= 1
             c = (self.cost[d][:, None] + cost[None, :]).reshape(-1)
-            a = (self.impact[d][:, None, :] + impact[None, :, :]).reshape(-1, s)
+            a = (self.impact[d][:, None, :] + impact[None, :, :]).reshape(len(c), s)
             keep = np.flatnonzero(c <= self.budget)
             order = keep[np.argsort(c[keep], kind="stable")]
             cost, impact = c[order], a[order]
@@ -165,7 +274,7 @@ class _Tree:
 
     def _knapsacks(self) -> None:
         """Fractional knapsack value and slope on a grid of budgets (depths before the tables)."""
-        s = self.count
+        s = self.width
         self.grid = np.linspace(0.0, max(self.budget, 0.0), GRID)
         self.step = float(self.grid[1] - self.grid[0]) if GRID > 1 else 1.0
         self.knapsack: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -174,28 +283,8 @@ class _Tree:
             if not ks:
                 self.knapsack[d] = (np.zeros((GRID, s), np.float32),) * 2
                 continue
-            cost = self.data.total_cost[ks]
             a = self.a[:, ks].astype(float)
-            free = cost <= 0
-            base = a[:, free].sum(axis=1)
-            a, cost = a[:, ~free], cost[~free]
-            if not len(cost):
-                self.knapsack[d] = (np.repeat(base[None, :], GRID, 0).astype(np.float32),) * 2
-                self.knapsack[d] = (self.knapsack[d][0], np.zeros((GRID, s), np.float32))
-                continue
-            ratio = a / cost[None, :]
-            order = np.argsort(-ratio, axis=1, kind="stable")
-            r_sorted = np.take_along_axis(ratio, order, axis=1)
-            c_cum = np.cumsum(cost[order], axis=1)
-            v_cum = np.cumsum(np.take_along_axis(a, order, axis=1), axis=1)
-            m = a.shape[1]
-            rows = np.arange(s)[None, :]
-            full = (c_cum[None, :, :] <= self.grid[:, None, None]).sum(axis=2)  # GRID x S
-            prev = np.maximum(full - 1, 0)
-            got = np.where(full > 0, v_cum[rows, prev], 0.0)
-            used = np.where(full > 0, c_cum[rows, prev], 0.0)
-            slope = np.where(full < m, r_sorted[rows, np.minimum(full, m - 1)], 0.0)
-            value = base[None, :] + got + (self.grid[:, None] - used) * slope
+            value, slope = fractional_knapsack(a, self.data.total_cost[ks], self.grid)
             self.knapsack[d] = (value.astype(np.float32), slope.astype(np.float32))
 
     def completion(self, depth: int, left: FloatArray) -> np.ndarray:
@@ -243,7 +332,7 @@ def branch_and_bound(
     best: FloatArray | None = None
     best_value = -np.inf
     nodes = confirmations = 0
-    rows_per_chunk = max(8, int(CHUNK_ELEMENTS // max(s, 1)))
+    rows_per_chunk = max(8, int(CHUNK_ELEMENTS // max(tree.width, 1)))
     root = _Chunk(
         0,
         tree.base[None, :].copy(),
@@ -273,7 +362,7 @@ def branch_and_bound(
         pick = np.tile(np.arange(m), len(chunk.left))
         left = chunk.left[parent] - tree.cost[d][pick]
         spend = chunk.spend[parent] + tree.spend[d][pick]
-        ok = np.flatnonzero((left >= 0) & (spend <= tree.cap).all(axis=1))
+        ok = np.flatnonzero(tree.rules.possible(d + 1, spend, left))
         if len(ok) == 0:
             continue
         parent, pick, left, spend = parent[ok], pick[ok], left[ok], spend[ok]
@@ -281,7 +370,9 @@ def branch_and_bound(
         partial = chunk.partial[parent] + tree.impact[d][pick]
         reached = partial + tree.completion(d + 1, left) >= tree.reach
         charge = chunk.charge[parent] + tree.charges[d][pick]
-        bound = np.count_nonzero(reached, axis=1) / s - charge - tree.least_charge[d + 1]
+        bound = (
+            (tree.met + np.count_nonzero(reached, axis=1)) / s - charge - tree.least_charge[d + 1]
+        )
         keep = np.flatnonzero(bound > best_value + 1e-12)
         if len(keep) == 0:
             continue
