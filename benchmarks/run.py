@@ -5,6 +5,7 @@
     python -m benchmarks.run --full           # adds n = 1000 and CBC on n <= 50
     python -m benchmarks.run --quality        # out-of-sample quality vs greedy / deterministic
     python -m benchmarks.run --ptarget-check  # p_target at n=200 x S=2000: 10 s vs a long run
+    python -m benchmarks.run --ptarget-exact  # p_target n in {16, 20, 24}, five seeds: proved?
     python -m benchmarks.run --deterministic  # expected objective at n = 1000 (HiGHS and CBC)
     python -m benchmarks.run --sizes 1000 --counts 500 2000 5000   # any sub-grid
 
@@ -44,7 +45,7 @@ from optimiser.milp import run_milp, solve_model  # noqa: E402
 from optimiser.model import build_model  # noqa: E402
 from optimiser.objectives import objective_value, set_objective  # noqa: E402
 from optimiser.problem import load_problem  # noqa: E402
-from optimiser.ptarget import solve_p_target  # noqa: E402
+from optimiser.ptarget import allowed_choices, solve_p_target  # noqa: E402
 from optimiser.result import Progress  # noqa: E402
 from optimiser.scenarios import optimisation_scenarios  # noqa: E402
 from optimiser.solve import solve  # noqa: E402
@@ -292,6 +293,71 @@ def _ratio(a: float, b: float) -> str:
     return "-" if b == 0 else f"{a / b:.3f}"
 
 
+def ptarget_exact(
+    sizes: tuple[int, ...] = (16, 20, 24),
+    counts: tuple[int, ...] = (500, 2000, 5000),
+    seeds: tuple[int, ...] = (1, 2, 3, 4, 5),
+) -> None:
+    """p_target on small generated instances: status, method and the median of 3 total times
+    (from the problem text to the answer, including sampling, with a 10 s limit)."""
+    print(machine())
+    print(
+        "| n | S | seed | free | selections in budget (about) | status | method | seconds "
+        "| objective |\n|---|---|---|---|---|---|---|---|---|",
+        flush=True,
+    )
+    for n in sizes:
+        for s in counts:
+            for seed in seeds:
+                text = json.dumps(generate(n, s, seed=seed, objective="p_target"))
+                times = []
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    data = problem_data(load_problem(text))
+                    scen = optimisation_scenarios(data)
+                    checker = SelectionChecker(data, scen)
+                    out = solve_p_target(
+                        data,
+                        scen,
+                        checker,
+                        solver="highs",
+                        time_limit=10.0,
+                        gap=0.005,
+                        report=lambda p: None,
+                        should_stop=None,
+                        clock_start=t0,
+                    )
+                    times.append(time.perf_counter() - t0)
+                choices = allowed_choices(data, checker)
+                free = sum(len(c) > 1 for c in choices)
+                value = (
+                    "-"
+                    if out.x is None
+                    else f"{objective_value('p_target', data, scen, out.x):.4f}"
+                )
+                print(
+                    f"| {n} | {s} | {seed} | {free} | {_in_budget(data, choices):,} | "
+                    f"{out.status} | {out.method} | {statistics.median(times):.2f} | {value} |",
+                    flush=True,
+                )
+
+
+def _in_budget(data: Any, choices: list[list[int]]) -> int:
+    """About how many selections cost at most the total budget (dynamic programming over costs
+    rounded to 0.01)."""
+    cap = round(float(data.budget.sum()) * 100)
+    ways = np.zeros(cap + 1)
+    ways[0] = 1.0
+    for ks in choices:
+        nxt = np.zeros(cap + 1)
+        for k in ks:
+            c = 0 if k < 0 else round(float(data.total_cost[k]) * 100)
+            if c <= cap:
+                nxt[c:] += ways[: cap + 1 - c]
+        ways = nxt
+    return int(ways.sum())
+
+
 def ptarget_check(n: int = 200, s: int = 2000, long_limit: float = 120.0) -> None:
     """p_target in 10 s vs a long run, and vs the cvar and deterministic portfolios."""
     doc = generate(n, s, seed=1, objective="p_target")
@@ -355,6 +421,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--quality", action="store_true")
     parser.add_argument("--ptarget-check", action="store_true")
+    parser.add_argument("--ptarget-exact", action="store_true")
     parser.add_argument(
         "--deterministic", action="store_true", help="only the expected objective at n = 1000"
     )
@@ -381,6 +448,8 @@ def main() -> None:
         quality([20, 50, 200])
     elif args.ptarget_check:
         ptarget_check()
+    elif args.ptarget_exact:
+        ptarget_exact()
     elif args.sizes:
         performance(args.sizes, args.counts, cbc_up_to=0, objectives=args.objectives)
     elif args.deterministic:

@@ -2,11 +2,14 @@
 
 The textbook model (a binary per scenario) does not close beyond toy sizes and its time-limited
 answer is often worse than the deterministic portfolio (DESIGN.md, "Tractability"). So:
-1. If the selections left after locks, exclusions and DAL caps are few, enumerate them all,
-   vectorised over scenarios, and confirm the best in order with the exact rule checker.
-2. If few candidates are free to choose (BRANCH_MAX_FREE), branch and bound over them
-   (`optimiser.branch`) for up to BRANCH_SHARE of the time limit: exact when it finishes, and
-   otherwise its best portfolio and bound are handed on to 3.
+1. If few candidates are free to choose after locks, exclusions and DAL caps (BRANCH_MAX_FREE,
+   BRANCH_WORK), branch and bound over them (`optimiser.branch`) for up to BRANCH_SHARE of the
+   time limit: exact when it finishes, else its best portfolio and bound are handed on to 3.
+2. Else, if the selections are few (many candidates, very few scenarios), enumerate them all,
+   vectorised over scenarios, and confirm the best in order with the exact rule checker. The
+   branch and bound does this better where it applies: it never scores a selection its bound
+   rules out, and its share and budget tests spare the checker most infeasible ones (the
+   enumeration spent 2.9 s confirming 5,000 of those at n = 16 x S = 500, the tree 0.1 s).
 3. Otherwise start from the `expected`, `cvar` and `capped` portfolios, improve each by local
    search (add / drop / change option / swap, then drop-one-add-two and drop-two-add-one; every
    move scored over all scenarios at once in numpy, feasibility confirmed only for improving
@@ -39,9 +42,12 @@ from optimiser.search import charges, local_search
 
 ENUMERATION_WORK = 3e8  # selections x scenarios evaluated by brute force
 MAX_CONFIRMATIONS = 5000
-# branch and bound first up to this many free candidates: the generated n = 20 instances (17–18
-# free) take 0.2–0.5 s at S = 500, n = 24 takes 0.6 s, n = 28 takes 10 s (3 million nodes)
+# branch and bound first up to this many free candidates, and while 2^free x S is at most
+# BRANCH_WORK: its tree roughly doubles with each free candidate and its nodes cost ∝ S. Measured
+# (`python -m benchmarks.run --ptarget-exact`): 18 free x S = 5000 (1.3e9) 0.6–3.6 s, 21 x 2000
+# (4.2e9) 2.1–2.6 s, 22 x 500 (2.1e9) 3.4 s; 22 x 2000 and 21 x 5000 did not finish in 5 s
 BRANCH_MAX_FREE = 24
+BRANCH_WORK = 5e9
 BRANCH_SHARE = 0.5  # of the time limit, after which the search below takes over
 KICKS = 2000  # rounds of iterated local search at most
 # ... and it stops after this many rounds without a better portfolio: on the generated n = 20 and
@@ -82,13 +88,15 @@ def solve_p_target(
     """Best P(target) portfolio within the time limit, with an honest bound."""
     choices = allowed_choices(data, checker)
     n_selections = math.prod(len(c) for c in choices)  # exact integer: no overflow
-    if n_selections * scenarios.count <= ENUMERATION_WORK:
+    free = sum(len(c) > 1 for c in choices)
+    branch = free <= BRANCH_MAX_FREE and 2.0**free * scenarios.count <= BRANCH_WORK
+    if not branch and n_selections * scenarios.count <= ENUMERATION_WORK:
         outcome = enumerate_selections(data, scenarios, checker, choices)
         if outcome is not None:
             return outcome
     start: FloatArray | None = None
     start_bound: float | None = None
-    if sum(len(c) > 1 for c in choices) <= BRANCH_MAX_FREE:
+    if branch:
         tree = branch_and_bound(
             data,
             scenarios,

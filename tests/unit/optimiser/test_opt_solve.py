@@ -36,13 +36,22 @@ def generated(n: int, s: int, objective: str, **kw: Any) -> Problem:
     return load_problem(doc)
 
 
-def test_small_p_target_problems_are_solved_exactly_by_enumeration() -> None:
+@pytest.mark.parametrize(
+    ("branch_max_free", "method"), [(24, "branch and bound"), (0, "enumeration")]
+)
+def test_small_p_target_problems_are_solved_exactly(
+    branch_max_free: int, method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten free candidates: the branch and bound, or (when more candidates are free than it
+    takes) enumeration of every selection, gives the same proven optimum."""
+    monkeypatch.setattr(ptarget, "BRANCH_MAX_FREE", branch_max_free)
     cands = [
         candidate(f"c{i}", platform=f"p{i % 3}", cost=10, p=0.5, impact=3.0) for i in range(10)
     ]
     result = solve(problem(cands, budget=50, objective="p_target", target=6.0))
-    assert result.status == "optimal" and result.solver.method == "enumeration"
+    assert result.status == "optimal" and result.solver.method == method
     assert result.solver.gap == 0
+    assert result.objective is not None and round(result.objective, 4) == 0.86
 
 
 def test_a_p_target_problem_with_twenty_candidates_is_proved_optimal_by_branch_and_bound() -> None:
