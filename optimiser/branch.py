@@ -51,6 +51,7 @@ TABLE_ELEMENTS = 3e6
 # nodes x scenarios expanded at once: small chunks dive to complete selections sooner, so the
 # first good portfolio prunes sooner (n = 20 x S = 500: 18,000 nodes at 1e5, 56,000 at 2e6)
 CHUNK_ELEMENTS = 1e5
+MIN_ROWS = 8  # ... but at least this many nodes
 GRID = 64  # budgets at which the fractional knapsack is tabulated
 MAX_CONFIRMATIONS = 5000  # complete selections sent to the exact checker
 # float32 sums of at most a few dozen impacts are exact to well within this relative margin, so a
@@ -295,7 +296,8 @@ class _Tree:
             value, slope = self.knapsack[depth]
             g = np.clip((left / self.step).astype(np.int64), 0, GRID - 1)
             over = (left - self.grid[g]).astype(np.float32)[:, None]
-            out += value[g] + slope[g] * over
+            out += value[g]
+            out += slope[g] * over
         return out
 
     def selections(self, codes: np.ndarray) -> FloatArray:
@@ -332,7 +334,7 @@ def branch_and_bound(
     best: FloatArray | None = None
     best_value = -np.inf
     nodes = confirmations = 0
-    rows_per_chunk = max(8, int(CHUNK_ELEMENTS // max(tree.width, 1)))
+    rows_per_chunk = max(MIN_ROWS, int(CHUNK_ELEMENTS // max(tree.width, 1)))
     root = _Chunk(
         0,
         tree.base[None, :].copy(),
@@ -367,8 +369,11 @@ def branch_and_bound(
             continue
         parent, pick, left, spend = parent[ok], pick[ok], left[ok], spend[ok]
         nodes += len(ok)
-        partial = chunk.partial[parent] + tree.impact[d][pick]
-        reached = partial + tree.completion(d + 1, left) >= tree.reach
+        partial = chunk.partial[parent]
+        partial += tree.impact[d][pick]
+        best_sum = tree.completion(d + 1, left)
+        best_sum += partial
+        reached = best_sum >= tree.reach
         charge = chunk.charge[parent] + tree.charges[d][pick]
         bound = (
             (tree.met + np.count_nonzero(reached, axis=1)) / s - charge - tree.least_charge[d + 1]
@@ -392,7 +397,8 @@ def branch_and_bound(
                     best, best_value = xs[j], float(score[j])
                     if report is not None:
                         elapsed = time.perf_counter() - started
-                        report(Progress(elapsed, best_value, None, "branch and bound"))
+                        still = max([c.bound for c in stack] + [best_value])
+                        report(Progress(elapsed, best_value, still, "branch and bound"))
                     break
             if confirmations >= MAX_CONFIRMATIONS and unconfirmed > best_value:
                 break
