@@ -4,6 +4,7 @@
     python -m benchmarks.run                  # n in {20, 50, 200} x S in {500, 2000, 5000}
     python -m benchmarks.run --full           # adds n = 1000 and CBC on n <= 50
     python -m benchmarks.run --quality        # out-of-sample quality vs greedy / deterministic
+    python -m benchmarks.run --quality --levels 0.4 0.5 0.6   # ... at other mission targets
     python -m benchmarks.run --ptarget-check  # p_target at n=200 x S=2000: 10 s vs a long run
     python -m benchmarks.run --ptarget-exact  # p_target n in {16, 20, 24}, five seeds: proved?
     python -m benchmarks.run --deterministic  # expected objective at n = 1000 (HiGHS and CBC)
@@ -249,14 +250,14 @@ def machine() -> str:
 TARGET_LEVELS = {"ambitious": 0.8, "conservative": 0.3}
 
 
-def quality(sizes: list[int]) -> None:
+def quality(sizes: list[int], levels: dict[str, float] | None = None) -> None:
     """Few platforms, correlation 0.6: out-of-sample metrics of each portfolio, as ratios, at an
-    ambitious and at a conservative mission target."""
+    ambitious and at a conservative mission target (or at the given target shares)."""
     print(
         "| target | n | portfolio | P(target) | E[impact] | CVaR shortfall | P / greedy | "
         "CVaR / greedy | E / deterministic |\n|---|---|---|---|---|---|---|---|---|"
     )
-    for level, share in TARGET_LEVELS.items():
+    for level, share in (levels or TARGET_LEVELS).items():
         for n in sizes:
             doc = generate(
                 n,
@@ -420,6 +421,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--quality", action="store_true")
+    parser.add_argument(
+        "--levels",
+        type=float,
+        nargs="+",
+        help="mission target shares for --quality (ambitious 0.8, conservative 0.3 by default)",
+    )
     parser.add_argument("--ptarget-check", action="store_true")
     parser.add_argument("--ptarget-exact", action="store_true")
     parser.add_argument(
@@ -445,7 +452,8 @@ def main() -> None:
         print(json.dumps(child(json.loads(args.child))))
         return
     if args.quality:
-        quality([20, 50, 200])
+        levels = {f"{v:.2f}": v for v in args.levels} if args.levels else None
+        quality([20, 50, 200], levels)
     elif args.ptarget_check:
         ptarget_check()
     elif args.ptarget_exact:

@@ -1,8 +1,9 @@
 """Exact P(target) for models with few free candidates: branch and bound, vectorised over scenarios.
 
 Candidates are decided one at a time; a node is a partial selection. The relaxation keeps each
-candidate's allowed choices (locks, exclusions and DAL caps already applied, `allowed_choices`)
-and the (cumulative) budget of all envelopes together. Every other rule is left to the exact
+candidate's allowed choices (locks, exclusions and DAL caps already applied, `allowed_choices`),
+necessary budget tests (a flow cut for every set of envelopes, `_budget_cuts`) and the share rules
+at their loosest over what is still undecided (`_Rules`). Every other rule is left to the exact
 `SelectionChecker`, which confirms complete selections best score first, so the answer is the
 optimum of the whole model: a subtree is cut only when its bound is not above the score of a
 confirmed portfolio.
@@ -21,7 +22,9 @@ candidates must add (tie-break and switching charge are separable by candidate).
 pick its own completion, which is what makes this a bound; the tree has 10⁴–10⁵ nodes on the
 generated n = 20 instances.
 
-Impacts are never negative (the problem schema), so a completion can only add to P. Branching
+Impacts are never negative (the problem schema), so a completion can only add to P: scenarios the
+forced options already meet, and those no completion can reach, are left out of every array.
+Branching
 order: the candidate whose best option has the widest spread of scenario impact first. Nodes are
 expanded a chunk at a time, depth first and best bound first, so good portfolios come early. When
 stopped (deadline, stop flag, too many confirmations) the best bound of the unexplored chunks is
@@ -49,13 +52,14 @@ from optimiser.search import charges
 # instances at S = 500, 1e7 saves up to a third of the nodes but costs more to build than it saves
 TABLE_ELEMENTS = 3e6
 # nodes x scenarios expanded at once: small chunks dive to complete selections sooner, so the
-# first good portfolio prunes sooner (n = 20 x S = 500: 18,000 nodes at 1e5, 56,000 at 2e6)
+# first good portfolio prunes sooner (n = 20 x S = 500 seed 1: 29,000 nodes at 1e5, 56,000 at 2e6)
 CHUNK_ELEMENTS = 1e5
 MIN_ROWS = 8  # ... but at least this many nodes
 GRID = 64  # budgets at which the fractional knapsack is tabulated
 MAX_CONFIRMATIONS = 5000  # complete selections sent to the exact checker
-# float32 sums of at most a few dozen impacts are exact to well within this relative margin, so a
-# scenario counted as lost by the bound is lost by the exact float64 test too
+# a scenario counts as reachable within this relative margin below the target, plus the float32
+# rounding of a sum over every option: so one the bound counts as lost is lost by the exact float64
+# test too
 MARGIN = 1e-5
 
 
@@ -169,7 +173,7 @@ class BranchOutcome:
 @dataclass
 class _Chunk:
     depth: int  # candidates decided
-    partial: np.ndarray  # rows x S float32: capped impact so far
+    partial: np.ndarray  # rows x live scenarios, float32: capped impact so far
     left: FloatArray  # rows: budget left
     spend: FloatArray  # rows x spend columns so far (`_Rules`)
     charge: FloatArray  # rows: charges so far
@@ -190,7 +194,8 @@ class _Tree:
         s = scenarios.count
         target = data.target
         self.a = np.minimum(scenarios.impact, target).astype(np.float32)  # S x K
-        self.reach = np.float32(target * (1.0 - MARGIN) - MARGIN)
+        margin = MARGIN + 2.0 * float(np.finfo(np.float32).eps) * data.n_options
+        self.reach = np.float32(target * (1.0 - margin) - margin)
         total = float(data.budget.sum())
         tie = tie_break_weights(data)
         gamma = data.problem.policy.switching_cost
