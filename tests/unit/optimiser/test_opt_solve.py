@@ -108,6 +108,24 @@ def test_a_stopped_solve_is_never_reported_optimal() -> None:
     assert result.status in ("feasible", "error")
 
 
+def test_a_branch_and_bound_stopped_midway_returns_its_best_portfolio() -> None:
+    """Ctrl-C during the branch and bound (n = 20 x S = 500, stopped at the 40th check of the
+    flag, after its first portfolios): the best portfolio so far comes back `feasible`, with a
+    bound not below the proven optimum."""
+    checks = [0]
+
+    def stop() -> bool:
+        checks[0] += 1
+        return checks[0] > 40
+
+    p = load_problem(generate(20, 500, seed=1, objective="p_target"))
+    result = solve(p, time_limit=30, should_stop=stop)
+    assert result.status == "feasible" and result.selected
+    assert result.objective is not None and result.solver.bound is not None
+    optimum = 0.584567
+    assert result.objective <= optimum + 1e-6 <= result.solver.bound + 2e-6
+
+
 @pytest.mark.parametrize("objective", ["cvar", "capped"])
 def test_a_scenario_solve_stopped_midway_returns_its_best_portfolio(objective: str) -> None:
     """n = 80 goes through the core start (LP, core MILP, proof run). Stopped (Ctrl-C) at the
