@@ -331,38 +331,57 @@ def branch_and_bound(
     clock_start: float | None = None,
 ) -> BranchOutcome:
     """The P(target) optimum by branch and bound (see the module docstring)."""
-    started = time.perf_counter() if clock_start is None else clock_start
     if any(not c for c in choices):  # a candidate that must be funded has no allowed option
         return BranchOutcome(None, -np.inf, -np.inf, True, 0)
-    tree = _Tree(data, scenarios, choices)
-    s = scenarios.count
-    best: FloatArray | None = None
-    best_value = -np.inf
-    nodes = confirmations = 0
-    rows_per_chunk = max(MIN_ROWS, int(CHUNK_ELEMENTS // max(tree.width, 1)))
-    root = _Chunk(
-        0,
-        tree.base[None, :].copy(),
-        np.array([tree.budget]),
-        tree.base_spend[None, :].copy(),
-        np.array([tree.base_charge]),
-        np.zeros((1, 0), dtype=np.int16),
-        np.inf,
-    )
-    stack = [root] if tree.depth else []
-    if not tree.depth:  # nothing to decide: the forced selection is the only one
-        x = tree.selections(np.zeros((1, 0), dtype=np.int16))
-        value = float((x @ scenarios.impact.T >= data.target - TOL).mean() - charges(data, x)[0])
-        if checker.is_feasible(x[0]):
-            return BranchOutcome(x[0], value, value, True, 1)
-        return BranchOutcome(None, -np.inf, -np.inf, True, 1)
-    unconfirmed = -np.inf  # the best score of complete selections left unchecked
-    while stack:
+    search = _Search(_Tree(data, scenarios, choices), scenarios, checker, report, clock_start)
+    while search.stack:
         if time.perf_counter() >= deadline or (should_stop and should_stop()):
             break
-        chunk = stack.pop()
-        if chunk.bound <= best_value + 1e-12:
-            continue
+        if not search.expand(search.stack.pop()):
+            break
+    return search.outcome()
+
+
+class _Search:
+    """The incumbent, the stack of unexplored chunks and the confirmations so far."""
+
+    def __init__(
+        self,
+        tree: _Tree,
+        scenarios: Scenarios,
+        checker: SelectionChecker,
+        report: Callable[[Progress], None] | None,
+        clock_start: float | None,
+    ):
+        self.tree, self.scenarios, self.checker, self.report = tree, scenarios, checker, report
+        self.started = time.perf_counter() if clock_start is None else clock_start
+        self.best: FloatArray | None = None
+        self.best_value = -np.inf
+        self.nodes = self.confirmations = 0
+        self.unconfirmed = -np.inf  # the best score of complete selections left unchecked
+        self.rows_per_chunk = max(MIN_ROWS, int(CHUNK_ELEMENTS // max(tree.width, 1)))
+        no_codes = np.zeros((1, 0), dtype=np.int16)
+        if not tree.depth:  # nothing to decide: the forced selection is the only one
+            self.stack: list[_Chunk] = []
+            self.confirm(tree.selections(no_codes))
+            return
+        root = _Chunk(
+            0,
+            tree.base[None, :].copy(),
+            np.array([tree.budget]),
+            tree.base_spend[None, :].copy(),
+            np.array([tree.base_charge]),
+            no_codes,
+            np.inf,
+        )
+        self.stack = [root]
+
+    def expand(self, chunk: _Chunk) -> bool:
+        """Decide the next candidate for every row of `chunk`; push the children worth exploring
+        (or confirm them, when complete). False when the confirmations have run out."""
+        tree = self.tree
+        if chunk.bound <= self.best_value + 1e-12:
+            return True
         d = chunk.depth
         m = len(tree.cost[d])
         parent = np.repeat(np.arange(len(chunk.left)), m)
@@ -371,47 +390,26 @@ def branch_and_bound(
         spend = chunk.spend[parent] + tree.spend[d][pick]
         ok = np.flatnonzero(tree.rules.possible(d + 1, spend, left))
         if len(ok) == 0:
-            continue
+            return True
         parent, pick, left, spend = parent[ok], pick[ok], left[ok], spend[ok]
-        nodes += len(ok)
+        self.nodes += len(ok)
         partial = chunk.partial[parent]
         partial += tree.impact[d][pick]
         best_sum = tree.completion(d + 1, left)
         best_sum += partial
-        reached = best_sum >= tree.reach
+        reached = np.count_nonzero(best_sum >= tree.reach, axis=1)
         charge = chunk.charge[parent] + tree.charges[d][pick]
-        bound = (
-            (tree.met + np.count_nonzero(reached, axis=1)) / s - charge - tree.least_charge[d + 1]
-        )
-        keep = np.flatnonzero(bound > best_value + 1e-12)
+        bound = (tree.met + reached) / self.scenarios.count - charge - tree.least_charge[d + 1]
+        keep = np.flatnonzero(bound > self.best_value + 1e-12)
         if len(keep) == 0:
-            continue
+            return True
         codes = np.concatenate([chunk.codes[parent], pick[:, None].astype(np.int16)], axis=1)
-        if d + 1 == tree.depth:  # complete selections: exact scores, confirmed best first
-            xs = tree.selections(codes[keep])
-            hits = (xs @ scenarios.impact.T >= data.target - TOL).mean(axis=1)
-            score = hits - charges(data, xs)
-            for j in np.argsort(-score, kind="stable"):
-                if score[j] <= best_value + 1e-12:
-                    break
-                if confirmations >= MAX_CONFIRMATIONS:
-                    unconfirmed = max(unconfirmed, float(score[j]))
-                    break
-                confirmations += 1
-                if checker.is_feasible(xs[j]):
-                    best, best_value = xs[j], float(score[j])
-                    if report is not None:
-                        elapsed = time.perf_counter() - started
-                        still = max([c.bound for c in stack] + [best_value])
-                        report(Progress(elapsed, best_value, still, "branch and bound"))
-                    break
-            if confirmations >= MAX_CONFIRMATIONS and unconfirmed > best_value:
-                break
-            continue
+        if d + 1 == tree.depth:
+            return self.confirm(tree.selections(codes[keep]))
         order = keep[np.argsort(bound[keep], kind="stable")]  # ascending: the best is popped first
-        for at in range(0, len(order), rows_per_chunk):
-            rows = order[at : at + rows_per_chunk]
-            stack.append(
+        for at in range(0, len(order), self.rows_per_chunk):
+            rows = order[at : at + self.rows_per_chunk]
+            self.stack.append(
                 _Chunk(
                     d + 1,
                     partial[rows],
@@ -422,6 +420,33 @@ def branch_and_bound(
                     float(bound[rows].max()),
                 )
             )
-    open_bound = max([c.bound for c in stack] + [unconfirmed])
-    complete = open_bound <= best_value + 1e-12
-    return BranchOutcome(best, best_value, max(best_value, open_bound), complete, nodes)
+        return True
+
+    def confirm(self, xs: FloatArray) -> bool:
+        """Score complete selections exactly and take the best the checker accepts, if better
+        than the incumbent. False when the confirmations run out before that is settled."""
+        data = self.tree.data
+        hits = (xs @ self.scenarios.impact.T >= data.target - TOL).mean(axis=1)
+        score = hits - charges(data, xs)
+        for j in np.argsort(-score, kind="stable"):
+            if score[j] <= self.best_value + 1e-12:
+                return True
+            if self.confirmations >= MAX_CONFIRMATIONS:
+                self.unconfirmed = max(self.unconfirmed, float(score[j]))
+                return False
+            self.confirmations += 1
+            if self.checker.is_feasible(xs[j]):
+                self.best, self.best_value = xs[j], float(score[j])
+                if self.report is not None:
+                    elapsed = time.perf_counter() - self.started
+                    still = max([c.bound for c in self.stack] + [self.best_value])
+                    self.report(Progress(elapsed, self.best_value, still, "branch and bound"))
+                return True
+        return True
+
+    def outcome(self) -> BranchOutcome:
+        """The incumbent, and the best bound of what is left unexplored or unconfirmed."""
+        left_open = max([c.bound for c in self.stack] + [self.unconfirmed])
+        complete = left_open <= self.best_value + 1e-12
+        bound = max(self.best_value, left_open)
+        return BranchOutcome(self.best, self.best_value, bound, complete, self.nodes)
