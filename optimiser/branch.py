@@ -54,8 +54,10 @@ TABLE_ELEMENTS = 3e6
 # nodes x scenarios expanded at once: small chunks dive to complete selections sooner, so the
 # first good portfolio prunes sooner (n = 20 x S = 500 seed 1: 29,000 nodes at 1e5, 56,000 at 2e6)
 CHUNK_ELEMENTS = 1e5
-MIN_ROWS = 8  # ... but at least this many nodes
-GRID = 64  # budgets at which the fractional knapsack is tabulated
+GRID = 64  # budgets at which the fractional knapsack is tabulated, at most ...
+# ... and fewer (at least 2) when value and slope tables for every depth before the exact ones
+# would hold more float32 pairs than this (80 MB: very many scenarios)
+KNAPSACK_ELEMENTS = 1e7
 MAX_CONFIRMATIONS = 5000  # complete selections sent to the exact checker
 # a scenario counts as reachable within this relative margin below the target, plus the float32
 # rounding of a sum over every option: so one the bound counts as lost is lost by the exact float64
@@ -137,10 +139,22 @@ class _Rules:
 
 
 def fractional_knapsack(
+    a: np.ndarray, cost: FloatArray, budgets: FloatArray, rows: int = 20_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per scenario (row of a, S x m) and budget: the LP knapsack value over the m items and its
+    right-hand slope in the budget (budgets x S each, float32). Items that cost nothing are always
+    in. Computed `rows` scenarios at a time, so the float64 work arrays stay small."""
+    value = np.empty((len(budgets), a.shape[0]), np.float32)
+    slope = np.empty_like(value)
+    for at in range(0, a.shape[0], rows):
+        v, r = _fractional_knapsack(a[at : at + rows].astype(float), cost, budgets)
+        value[:, at : at + rows], slope[:, at : at + rows] = v, r
+    return value, slope
+
+
+def _fractional_knapsack(
     a: FloatArray, cost: FloatArray, budgets: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Per scenario (row of a, S x m) and budget: the LP knapsack value over the m items and its
-    right-hand slope in the budget (budgets x S each). Items that cost nothing are always in."""
     free = cost <= 0
     base = a[:, free].sum(axis=1)
     a, cost = a[:, ~free], cost[~free]
@@ -245,7 +259,7 @@ class _Tree:
         # target count at none: only the others ("live") enter the arrays
         ks = [int(k) for o in self.opt for k in o if k >= 0]
         reachable = fractional_knapsack(
-            self.a[:, ks].astype(float), data.total_cost[ks], np.array([max(self.budget, 0.0)])
+            self.a[:, ks], data.total_cost[ks], np.array([max(self.budget, 0.0)])
         )[0][0]
         met = self.base >= self.reach
         live = np.flatnonzero(~met & (self.base + reachable >= self.reach))
@@ -281,17 +295,19 @@ class _Tree:
     def _knapsacks(self) -> None:
         """Fractional knapsack value and slope on a grid of budgets (depths before the tables)."""
         s = self.width
-        self.grid = np.linspace(0.0, max(self.budget, 0.0), GRID)
-        self.step = float(self.grid[1] - self.grid[0]) if GRID > 1 else 1.0
+        cells = max(1, s * self.exact_from)
+        self.points = int(np.clip(KNAPSACK_ELEMENTS // cells, 2, max(GRID, 2)))
+        self.grid = np.linspace(0.0, max(self.budget, 0.0), self.points)
+        self.step = max(float(self.grid[1] - self.grid[0]), 1e-12)
         self.knapsack: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for d in range(self.exact_from):
             ks = [int(k) for o in self.opt[d : self.exact_from] for k in o if k >= 0]
             if not ks:
-                self.knapsack[d] = (np.zeros((GRID, s), np.float32),) * 2
+                self.knapsack[d] = (np.zeros((self.points, s), np.float32),) * 2
                 continue
-            a = self.a[:, ks].astype(float)
-            value, slope = fractional_knapsack(a, self.data.total_cost[ks], self.grid)
-            self.knapsack[d] = (value.astype(np.float32), slope.astype(np.float32))
+            self.knapsack[d] = fractional_knapsack(
+                self.a[:, ks], self.data.total_cost[ks], self.grid
+            )
 
     def completion(self, depth: int, left: FloatArray) -> np.ndarray:
         """rows x S: an upper bound on the capped impact the undecided candidates can add."""
@@ -299,7 +315,7 @@ class _Tree:
         out = best[np.searchsorted(cost, left, side="right") - 1]
         if depth < self.exact_from:
             value, slope = self.knapsack[depth]
-            g = np.clip((left / self.step).astype(np.int64), 0, GRID - 1)
+            g = np.clip((left / self.step).astype(np.int64), 0, self.points - 1)
             over = (left - self.grid[g]).astype(np.float32)[:, None]
             out += value[g]
             out += slope[g] * over
@@ -359,7 +375,7 @@ class _Search:
         self.best_value = -np.inf
         self.nodes = self.confirmations = 0
         self.unconfirmed = -np.inf  # the best score of complete selections left unchecked
-        self.rows_per_chunk = max(MIN_ROWS, int(CHUNK_ELEMENTS // max(tree.width, 1)))
+        self.rows_per_chunk = max(1, int(CHUNK_ELEMENTS // max(tree.width, 1)))
         no_codes = np.zeros((1, 0), dtype=np.int16)
         if not tree.depth:  # nothing to decide: the forced selection is the only one
             self.stack: list[_Chunk] = []

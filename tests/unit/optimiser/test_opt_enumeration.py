@@ -176,15 +176,22 @@ def branch_setting() -> Iterator[Callable[[str, Any], None]]:
     seed=st.integers(min_value=0, max_value=2**31 - 1),
     table=st.sampled_from([1e7, 0.0]),
     chunk=st.sampled_from([2e6, 1.0]),
+    knapsack=st.sampled_from([1e7, 0.0]),
 )
 def test_branch_and_bound_equals_exhaustive_enumeration(
-    seed: int, table: float, chunk: float, branch_setting: Callable[[str, Any], None]
+    seed: int,
+    table: float,
+    chunk: float,
+    knapsack: float,
+    branch_setting: Callable[[str, Any], None],
 ) -> None:
     """The P(target) branch and bound finds the enumerated optimum, with exact tables over the
-    last candidates (`table=1e7`) or the fractional knapsack bound alone (`table=0`), in chunks
-    of many nodes or of eight."""
+    last candidates (`table=1e7`) or the fractional knapsack bound alone (`table=0`), the
+    knapsack tabulated on 64 budgets or on 2 (`knapsack=0`, as for a million scenarios), in
+    chunks of many nodes or of one."""
     branch_setting("TABLE_ELEMENTS", table)
     branch_setting("CHUNK_ELEMENTS", chunk)
+    branch_setting("KNAPSACK_ELEMENTS", knapsack)
     doc = random_document(seed, "p_target")
     best = enumerate_best(doc)
     data = problem_data(load_problem(doc))
