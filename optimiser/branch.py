@@ -43,10 +43,10 @@ import numpy as np
 from optimiser.data import FloatArray, IntArray, ProblemData
 from optimiser.feasibility import SelectionChecker
 from optimiser.model import previous_costs
-from optimiser.objectives import TOL, tie_break_weights
+from optimiser.objectives import tie_break_weights
 from optimiser.result import Progress
 from optimiser.scenarios import Scenarios
-from optimiser.search import charges
+from optimiser.search import selection_scores
 
 # float32 elements of each exact table over the last candidates (12 MB). On the generated n = 20
 # instances at S = 500, 1e7 saves up to a third of the nodes but costs more to build than it saves
@@ -139,12 +139,16 @@ class _Rules:
 
 
 def fractional_knapsack(
-    a: np.ndarray, cost: FloatArray, budgets: FloatArray, rows: int = 20_000
+    a: np.ndarray,
+    cost: FloatArray,
+    budgets: FloatArray,
+    rows: int = 20_000,
+    dtype: type[np.floating] = np.float32,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per scenario (row of a, S x m) and budget: the LP knapsack value over the m items and its
-    right-hand slope in the budget (budgets x S each, float32). Items that cost nothing are always
-    in. Computed `rows` scenarios at a time, so the float64 work arrays stay small."""
-    value = np.empty((len(budgets), a.shape[0]), np.float32)
+    right-hand slope in the budget (budgets x S each, in `dtype`). Items that cost nothing are
+    always in. Computed `rows` scenarios at a time, so the float64 work arrays stay small."""
+    value = np.empty((len(budgets), a.shape[0]), dtype)
     slope = np.empty_like(value)
     for at in range(0, a.shape[0], rows):
         v, r = _fractional_knapsack(a[at : at + rows].astype(float), cost, budgets)
@@ -204,7 +208,7 @@ class _Tree:
         scenarios: Scenarios,
         choices: list[list[int]],
     ):
-        self.data, self.choices = data, choices
+        self.data = data
         s = scenarios.count
         target = data.target
         self.a = np.minimum(scenarios.impact, target).astype(np.float32)  # S x K
@@ -245,6 +249,7 @@ class _Tree:
         self.opt = [np.asarray(c) for c in chosen]  # option index per choice, -1 = unfunded
         self.impact = [np.stack([self.a[:, k] if k >= 0 else zero for k in c]) for c in chosen]
         self.cost = [np.array([data.total_cost[k] if k >= 0 else 0.0 for k in c]) for c in chosen]
+        self.forced = forced
         self.rules = _Rules(data, self.opt)
         spend = self.rules.spend
         self.base_spend = spend[forced].sum(axis=0)
@@ -323,16 +328,21 @@ class _Tree:
 
     def selections(self, codes: np.ndarray) -> FloatArray:
         """x (rows x K) of complete selections given their choice codes."""
-        xs = np.zeros((len(codes), self.data.n_options))
-        for ks in self.choices:
-            if len(ks) == 1 and ks[0] >= 0:
-                xs[:, ks[0]] = 1.0
-        rows = np.arange(len(codes))
-        for d, options in enumerate(self.opt):
-            picked = options[codes[:, d]]
-            funded = picked >= 0
-            xs[rows[funded], picked[funded]] = 1.0
+        xs = selection_matrix(self.data.n_options, self.opt, codes)
+        xs[:, self.forced] = 1.0
         return xs
+
+
+def selection_matrix(n_options: int, options: list[IntArray], picks: np.ndarray) -> FloatArray:
+    """x (rows x K) from each row's pick (column j: an index into options[j], whose entries are
+    option indices or -1 for unfunded)."""
+    xs = np.zeros((len(picks), n_options))
+    rows = np.arange(len(picks))
+    for j, opts in enumerate(options):
+        picked = opts[picks[:, j]]
+        funded = picked >= 0
+        xs[rows[funded], picked[funded]] = 1.0
+    return xs
 
 
 def branch_and_bound(
@@ -441,9 +451,7 @@ class _Search:
     def confirm(self, xs: FloatArray) -> bool:
         """Score complete selections exactly and take the best the checker accepts, if better
         than the incumbent. False when the confirmations run out before that is settled."""
-        data = self.tree.data
-        hits = (xs @ self.scenarios.impact.T >= data.target - TOL).mean(axis=1)
-        score = hits - charges(data, xs)
+        score = selection_scores(self.tree.data, self.scenarios, xs)
         for j in np.argsort(-score, kind="stable"):
             if score[j] <= self.best_value + 1e-12:
                 return True

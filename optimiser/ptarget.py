@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimiser.branch import branch_and_bound
+from optimiser.branch import branch_and_bound, fractional_knapsack, selection_matrix
 from optimiser.data import FloatArray, ProblemData
 from optimiser.feasibility import SelectionChecker
 from optimiser.milp import MilpOutcome, run_milp, solve_model
@@ -38,7 +38,7 @@ from optimiser.model import build_model
 from optimiser.objectives import TOL, objective_value, set_objective, tie_break_weights
 from optimiser.result import Progress
 from optimiser.scenarios import Scenarios
-from optimiser.search import charges, local_search
+from optimiser.search import local_search, selection_scores
 
 ENUMERATION_WORK = 3e8  # selections x scenarios evaluated by brute force
 MAX_CONFIRMATIONS = 5000
@@ -152,12 +152,6 @@ def allowed_choices(data: ProblemData, checker: SelectionChecker) -> list[list[i
     return out
 
 
-def _score(data: ProblemData, scenarios: Scenarios, xs: FloatArray) -> FloatArray:
-    """P(target) − switching charge − tie-break for each row of xs (selections x options)."""
-    hits = (xs @ scenarios.impact.T >= data.target - TOL).mean(axis=1)
-    return np.asarray(hits - charges(data, xs), dtype=float)
-
-
 def enumerate_selections(
     data: ProblemData, scenarios: Scenarios, checker: SelectionChecker, choices: list[list[int]]
 ) -> PTargetOutcome | None:
@@ -168,7 +162,7 @@ def enumerate_selections(
     scores = np.empty(total)
     for start in range(0, total, chunk):
         xs = _selections(data, choices, np.arange(start, min(total, start + chunk)))
-        scores[start : start + len(xs)] = _score(data, scenarios, xs)
+        scores[start : start + len(xs)] = selection_scores(data, scenarios, xs)
     order = np.argsort(-scores, kind="stable")
     for n, idx in enumerate(order):
         if n >= MAX_CONFIRMATIONS:
@@ -182,16 +176,12 @@ def enumerate_selections(
 
 def _selections(data: ProblemData, choices: list[list[int]], codes: np.ndarray) -> FloatArray:
     """Selections numbered in mixed radix over the per-candidate choices."""
-    xs = np.zeros((len(codes), data.n_options))
+    picks = np.empty((len(codes), len(choices)), dtype=np.int64)
     rest = codes.copy()
-    rows = np.arange(len(codes))
-    for options in choices:
-        digit = rest % len(options)
+    for i, options in enumerate(choices):
+        picks[:, i] = rest % len(options)
         rest //= len(options)
-        picked = np.asarray(options)[digit]
-        funded = picked >= 0
-        xs[rows[funded], picked[funded]] = 1.0
-    return xs
+    return selection_matrix(data.n_options, [np.asarray(c) for c in choices], picks)
 
 
 def iterated_local_search(
@@ -236,7 +226,7 @@ def iterated_local_search(
             if pick >= 0:
                 x[pick] = 1.0
         y = local_search(data, scenarios, checker, x, deadline=deadline, should_stop=should_stop)
-        value = float(_score(data, scenarios, y[None, :])[0])
+        value = float(selection_scores(data, scenarios, y[None, :])[0])
         if value < current_value - slack or not checker.is_feasible(y):
             continue
         current, current_value = y, value
@@ -245,32 +235,18 @@ def iterated_local_search(
     return best, best_value
 
 
-def knapsack_bound(
-    data: ProblemData, scenarios: Scenarios, checker: SelectionChecker, chunk: int = 500
-) -> float:
+def knapsack_bound(data: ProblemData, scenarios: Scenarios, checker: SelectionChecker) -> float:
     """A valid upper bound on P(target): the share of scenarios in which the target is reachable
     by the LP (fractional) knapsack over all allowed options, with impacts capped at T and the
     total of every envelope's budget as capacity. Cheap, and far below 1 when budgets bind."""
     target = data.target
     if target <= TOL:
         return 1.0
-    capacity = float(data.budget.sum()) + 1e-9
-    cost = np.where(checker.forbidden, np.inf, data.total_cost)
-    reached = 0
-    for start in range(0, scenarios.count, chunk):
-        a = np.minimum(scenarios.impact[start : start + chunk], target)
-        a[:, checker.forbidden] = 0.0
-        free = (cost <= 0)[None, :]
-        gain = np.where(free, a, 0.0).sum(axis=1)
-        ratio = np.where(free | (a <= 0), -1.0, a / np.where(cost > 0, cost, 1.0)[None, :])
-        order = np.argsort(-ratio, axis=1, kind="stable")
-        c_sorted = np.where(np.take_along_axis(ratio, order, axis=1) > 0, cost[order], 0.0)
-        a_sorted = np.where(c_sorted > 0, np.take_along_axis(a, order, axis=1), 0.0)
-        before = np.cumsum(c_sorted, axis=1) - c_sorted
-        take = np.clip((capacity - before) / np.where(c_sorted > 0, c_sorted, 1.0), 0.0, 1.0)
-        gain += (np.where(c_sorted > 0, take, 0.0) * a_sorted).sum(axis=1)
-        reached += int((gain >= target - 1e-9).sum())
-    return reached / scenarios.count
+    allowed = np.flatnonzero(~checker.forbidden)
+    capacity = np.array([float(data.budget.sum()) + 1e-9])
+    a = np.minimum(scenarios.impact[:, allowed], target)
+    gain, _ = fractional_knapsack(a, data.total_cost[allowed], capacity, dtype=np.float64)
+    return float((gain[0] >= target - 1e-9).mean())
 
 
 def _search_and_bound(
@@ -292,7 +268,9 @@ def _search_and_bound(
     if start_bound is not None:
         cheap_bound = min(cheap_bound, start_bound)
     best: FloatArray | None = start
-    best_value = -np.inf if start is None else float(_score(data, scenarios, start[None, :])[0])
+    best_value = (
+        -np.inf if start is None else float(selection_scores(data, scenarios, start[None, :])[0])
+    )
     # shares of the time then left; the deterministic start is cheap and is the fallback, so it
     # may use up to half; on small models the MILP is effective, so the other starts get less
     shares = (0.5, 0.25, 0.25) if data.n_options > 150 else (0.3, 0.1, 0.1)
@@ -326,7 +304,7 @@ def _search_and_bound(
             data, scenarios, checker, out.x, deadline=search_end, should_stop=should_stop
         )
         for candidate in (out.x, x):  # the start itself too: the search ranks by a surrogate
-            value = _score(data, scenarios, candidate[None, :])[0]
+            value = selection_scores(data, scenarios, candidate[None, :])[0]
             if value > best_value:
                 best, best_value = candidate, value
         report(
@@ -353,7 +331,7 @@ def _search_and_bound(
         if out.status == "infeasible":
             return PTargetOutcome("infeasible", None, None, "milp")
         if out.x is not None:
-            best, best_value = out.x, _score(data, scenarios, out.x[None, :])[0]
+            best, best_value = out.x, selection_scores(data, scenarios, out.x[None, :])[0]
     milp: MilpOutcome | None = None
     bound: float | None = cheap_bound
     # skip the scenario MILP when it cannot be built and run in time, or when HiGHS's root
@@ -395,7 +373,7 @@ def _search_and_bound(
                 data, scenarios, checker, milp.x, deadline=deadline, should_stop=should_stop
             )
             for candidate in (milp.x, polished):
-                value = _score(data, scenarios, candidate[None, :])[0]
+                value = selection_scores(data, scenarios, candidate[None, :])[0]
                 if value > best_value + 1e-12:
                     best, best_value = candidate, value
         if milp.bound is not None:
@@ -425,7 +403,7 @@ def _search_and_bound(
             best = local_search(
                 data, scenarios, checker, best, deadline=deadline, should_stop=should_stop
             )
-            best_value = _score(data, scenarios, best[None, :])[0]
+            best_value = selection_scores(data, scenarios, best[None, :])[0]
         elif milp_round(deadline - time.perf_counter()):
             return PTargetOutcome("infeasible", None, None, "milp")
     elif best is None and use_milp and milp_round(deadline - time.perf_counter()):

@@ -39,6 +39,12 @@ def p_target_value(data: ProblemData, scenarios: Scenarios) -> ColumnValue:
     return value
 
 
+def selection_scores(data: ProblemData, scenarios: Scenarios, xs: FloatArray) -> FloatArray:
+    """P(target) − switching charge − tie-break for each row of xs (selections x options)."""
+    hits = (xs @ scenarios.impact.T >= data.target - TOL).mean(axis=1)
+    return np.asarray(hits - charges(data, xs), dtype=float)
+
+
 def charges(data: ProblemData, xs: FloatArray) -> FloatArray:
     """Tie-break plus switching charge of each row of xs (selections x options)."""
     value = xs @ tie_break_weights(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -29,19 +30,30 @@ OBJECTIVES = ["expected", "capped", "p_target", "cvar"]
 ROOT_HEURISTICS_OFF = dict(milp.NO_ROOT_HEURISTICS)
 
 
-@pytest.fixture(scope="module")
-def milp_setting() -> Iterator[Callable[[str, Any], None]]:
-    """Set a module constant of `optimiser.milp`, restored at the end of the module (module scope:
-    hypothesis reuses the fixture across examples)."""
+def _constants_of(module: ModuleType) -> Iterator[Callable[[str, Any], None]]:
+    """A setter for `module`'s constants, restoring them afterwards (for module-scoped fixtures:
+    hypothesis reuses a fixture across examples)."""
     saved: dict[str, Any] = {}
 
     def set_value(name: str, value: Any) -> None:
-        saved.setdefault(name, getattr(milp, name))
-        setattr(milp, name, value)
+        saved.setdefault(name, getattr(module, name))
+        setattr(module, name, value)
 
     yield set_value
     for name, value in saved.items():
-        setattr(milp, name, value)
+        setattr(module, name, value)
+
+
+@pytest.fixture(scope="module")
+def milp_setting() -> Iterator[Callable[[str, Any], None]]:
+    """Set a module constant of `optimiser.milp`, restored at the end of the module."""
+    yield from _constants_of(milp)
+
+
+@pytest.fixture(scope="module")
+def branch_setting() -> Iterator[Callable[[str, Any], None]]:
+    """Set a module constant of `optimiser.branch`, restored at the end of the module."""
+    yield from _constants_of(branch)
 
 
 @settings(
@@ -155,20 +167,6 @@ def test_core_start_with_a_tiny_core_equals_exhaustive_enumeration(
     assert value <= best + 1e-6
     assert value >= best - gap * abs(best) - 1e-6
     assert out.bound is not None and out.bound >= best - 1e-6
-
-
-@pytest.fixture(scope="module")
-def branch_setting() -> Iterator[Callable[[str, Any], None]]:
-    """Set a module constant of `optimiser.branch`, restored at the end of the module."""
-    saved: dict[str, Any] = {}
-
-    def set_value(name: str, value: Any) -> None:
-        saved.setdefault(name, getattr(branch, name))
-        setattr(branch, name, value)
-
-    yield set_value
-    for name, value in saved.items():
-        setattr(branch, name, value)
 
 
 @settings(max_examples=100, derandomize=True, deadline=None)
