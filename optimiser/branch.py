@@ -88,9 +88,10 @@ def _budget_cuts(data: ProblemData) -> tuple[FloatArray, FloatArray]:
 
 class _Rules:
     """Necessary tests of a partial selection from its spend columns (`_budget_cuts`, the total,
-    and the spend of each group a share rule limits) and the budget left: the budget cuts, and
-    the share rules at their loosest over what the undecided candidates could still add. At a
-    complete selection the share tests are exact."""
+    the spend of each group a share rule limits, the spend each envelope with a minimum may fund)
+    and the budget left: the budget cuts, and the share and minimum-spend rules at their loosest
+    over what the undecided candidates could still add. At a complete selection the share tests
+    are exact."""
 
     def __init__(self, data: ProblemData, options: list[IntArray]):
         policy = data.problem.policy
@@ -118,6 +119,12 @@ class _Rules:
                 columns.append((cost * member)[:, None])
                 self.min_share.append((width, share))
                 width += 1
+        self.min_spend: list[tuple[int, float]] = []
+        for e, envelope in enumerate(data.problem.envelopes):
+            if envelope.min_spend:  # only options eligible for e can take e's money
+                columns.append((cost * data.eligible[:, e])[:, None])
+                self.min_spend.append((width, float(envelope.min_spend)))
+                width += 1
         self.spend = np.concatenate(columns, axis=1)  # K x columns
         # per depth: the most each column can still grow by over the candidates not yet decided
         most = np.array([self.spend[o[o >= 0]].max(axis=0, initial=0.0) for o in options])
@@ -135,6 +142,9 @@ class _Rules:
         for col, share in self.min_share:
             grow = (1.0 - share) * np.minimum(left, self.rest[depth, col])
             ok &= spend[:, col] + grow >= share * total - slack
+        for col, minimum in self.min_spend:
+            grow = np.minimum(left, self.rest[depth, col])
+            ok &= spend[:, col] + grow >= minimum - 1e-6 * (1.0 + minimum)
         return ok
 
 

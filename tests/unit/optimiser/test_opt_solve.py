@@ -63,6 +63,18 @@ def test_a_p_target_problem_with_twenty_candidates_is_proved_optimal_by_branch_a
     assert result.solver.gap == 0
 
 
+def test_an_unreachable_minimum_spend_is_found_infeasible_by_the_branch_and_bound() -> None:
+    """No candidate can be added that would bring UKRI's spend to its minimum: the tree's
+    minimum-spend test cuts every selection at the first candidate, so the answer is `infeasible`
+    at once, with the diagnosis naming the minimum."""
+    doc = generate(20, 500, seed=1, objective="p_target")
+    doc["envelopes"][1]["min_spend"] = 1e6
+    result = solve(load_problem(doc), time_limit=30)
+    assert result.status == "infeasible" and result.solver.method == "branch and bound"
+    assert result.solver.seconds < 5
+    assert result.diagnosis and result.diagnosis[0]["rule"] == "min_spend"
+
+
 def test_a_branch_and_bound_out_of_time_hands_its_portfolio_and_bound_to_the_search(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
