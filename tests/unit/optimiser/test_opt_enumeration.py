@@ -174,22 +174,22 @@ def test_core_start_with_a_tiny_core_equals_exhaustive_enumeration(
     seed=st.integers(min_value=0, max_value=2**31 - 1),
     table=st.sampled_from([1e7, 0.0]),
     chunk=st.sampled_from([2e6, 1.0]),
-    knapsack=st.sampled_from([1e7, 0.0]),
+    steps=st.sampled_from([1e7, 0.0]),
 )
 def test_branch_and_bound_equals_exhaustive_enumeration(
     seed: int,
     table: float,
     chunk: float,
-    knapsack: float,
+    steps: float,
     branch_setting: Callable[[str, Any], None],
 ) -> None:
     """The P(target) branch and bound finds the enumerated optimum, with exact tables over the
-    last candidates (`table=1e7`) or the fractional knapsack bound alone (`table=0`), the
-    knapsack tabulated on 64 budgets or on 2 (`knapsack=0`, as for a million scenarios), in
-    chunks of many nodes or of one."""
+    last candidates (`table=1e7`) or the stepped programme alone (`table=0`), the programme on
+    128 budget steps or on 1 (`steps=0`, as for a million scenarios), in chunks of many nodes or
+    of one."""
     branch_setting("TABLE_ELEMENTS", table)
     branch_setting("CHUNK_ELEMENTS", chunk)
-    branch_setting("KNAPSACK_ELEMENTS", knapsack)
+    branch_setting("STEP_ELEMENTS", steps)
     doc = random_document(seed, "p_target")
     best = enumerate_best(doc)
     data = problem_data(load_problem(doc))
@@ -243,3 +243,37 @@ def test_branch_and_bound_stopped_early_keeps_a_valid_bound(seed: int, checks: i
     assert out.value <= best + 1e-9
     if out.complete:
         assert abs(out.value - best) <= 1e-6
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**31 - 1), steps=st.sampled_from([1, 3, 128]))
+def test_branch_and_bound_completion_bound_covers_every_affordable_completion(
+    seed: int, steps: int, branch_setting: Callable[[str, Any], None]
+) -> None:
+    """Per scenario, at every depth and budget left, the tree's completion bound is at least the
+    capped impact of every completion that budget affords: at budgets equal to a completion's
+    cost and at the edges of the budget steps too, where rounding would first go wrong."""
+    branch_setting("TABLE_ELEMENTS", 0.0)  # the stepped programme at every depth
+    branch_setting("STEPS", steps)
+    data = problem_data(load_problem(random_document(seed, "p_target")))
+    scenarios = optimisation_scenarios(data)
+    choices = allowed_choices(data, SelectionChecker(data, scenarios))
+    if any(not c for c in choices):
+        return
+    tree = branch._Tree(data, scenarios, choices)
+    for d in range(tree.depth, -1, -1):
+        if math.prod(len(c) for c in tree.cost[d:]) > 50_000:
+            break
+        costs, gains = np.zeros(1), np.zeros((1, tree.width))
+        for j in range(d, tree.depth):
+            costs = (tree.cost[j][:, None] + costs[None, :]).reshape(-1)
+            gains = (tree.impact[j][:, None, :] + gains[None, :, :]).reshape(len(costs), -1)
+        edges = np.arange(tree.steps + 1) * tree.unit
+        lefts = np.unique(np.concatenate([costs, edges, np.nextafter(edges, -np.inf)]))
+        lefts = lefts[(lefts >= 0) & (lefts <= tree.budget)]
+        bound = tree.completion(d, lefts)
+        for left, row in zip(lefts, bound, strict=True):
+            affordable = costs <= left
+            if affordable.any():
+                best = gains[affordable].max(axis=0)
+                assert (row >= best - 1e-5 * (1.0 + best)).all()
