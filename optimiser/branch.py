@@ -167,6 +167,29 @@ def fractional_knapsack(
     return value, slope
 
 
+def tranche_increments(
+    a: np.ndarray, cost: FloatArray, candidate_of: IntArray
+) -> tuple[np.ndarray, FloatArray]:
+    """Items for a knapsack bound that funds at most one option per candidate: each candidate's
+    options in order of cost become increments (the extra cost, and per scenario the rise of the
+    best impact so far, S x items). Funding an option is taking its increments and those below
+    it, so a knapsack over increments is a relaxation; over the options themselves a candidate's
+    nested tranches would all count together."""
+    gains, costs = [], []
+    for i in np.unique(candidate_of):
+        ks = np.flatnonzero(candidate_of == i)
+        ks = ks[np.argsort(cost[ks], kind="stable")]
+        below, best = 0.0, np.zeros(a.shape[0], a.dtype)
+        for k in ks:
+            higher = np.maximum(best, a[:, k])
+            gains.append(higher - best)
+            costs.append(float(cost[k]) - below)
+            below, best = float(cost[k]), higher
+    if not gains:
+        return np.zeros((a.shape[0], 0), a.dtype), np.zeros(0)
+    return np.stack(gains, axis=1), np.array(costs)
+
+
 def _fractional_knapsack(
     a: FloatArray, cost: FloatArray, budgets: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -271,12 +294,15 @@ class _Tree:
         self.least_charge = np.concatenate([np.cumsum(least[::-1])[::-1], [0.0]])
         self.budget = total + 1e-7 * (1.0 + total) - float(data.total_cost[forced].sum())
         # scenarios met by the forced options alone count at every node, and those the
-        # fractional knapsack of every free option on the whole budget cannot bring to the
-        # target count at none: only the others ("live") enter the arrays
-        ks = [int(k) for o in self.opt for k in o if k >= 0]
-        reachable = fractional_knapsack(
-            self.a[:, ks], data.total_cost[ks], np.array([max(self.budget, 0.0)])
-        )[0][0]
+        # fractional knapsack of the free candidates' tranches on the whole budget cannot bring
+        # to the target count at none: only the others ("live") enter the arrays
+        free_options = np.array([k for o in self.opt for k in o if k >= 0], dtype=np.int64)
+        gains, costs = tranche_increments(
+            self.a[:, free_options],
+            data.total_cost[free_options],
+            data.candidate_of[free_options],
+        )
+        reachable = fractional_knapsack(gains, costs, np.array([max(self.budget, 0.0)]))[0][0]
         met = self.base >= self.reach
         live = np.flatnonzero(~met & (self.base + reachable >= self.reach))
         self.met = int(met.sum())

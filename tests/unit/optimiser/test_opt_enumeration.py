@@ -13,14 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optimiser import branch, milp
-from optimiser.branch import branch_and_bound
+from optimiser.branch import branch_and_bound, fractional_knapsack, tranche_increments
 from optimiser.data import problem_data
 from optimiser.feasibility import SelectionChecker
 from optimiser.milp import run_milp, run_milp_by_core, run_milp_from_core_start
 from optimiser.model import build_model
 from optimiser.objectives import TIE_BREAK_TOTAL, objective_value, set_objective
 from optimiser.problem import load_problem
-from optimiser.ptarget import allowed_choices
+from optimiser.ptarget import allowed_choices, knapsack_bound
 from optimiser.scenarios import optimisation_scenarios
 from optimiser.solve import solve
 
@@ -277,3 +277,29 @@ def test_branch_and_bound_completion_bound_covers_every_affordable_completion(
             if affordable.any():
                 best = gains[affordable].max(axis=0)
                 assert (row >= best - 1e-5 * (1.0 + best)).all()
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**31 - 1))
+def test_knapsack_bound_is_never_below_the_enumerated_optimum(seed: int) -> None:
+    """The cheap P(target) bound reported when nothing better is proved is a valid bound."""
+    doc = random_document(seed, "p_target")
+    best = enumerate_best(doc)
+    data = problem_data(load_problem(doc))
+    scenarios = optimisation_scenarios(data)
+    bound = knapsack_bound(data, scenarios, SelectionChecker(data, scenarios))
+    assert 0.0 <= bound <= 1.0
+    if best is not None:
+        assert bound >= best - 1e-9
+
+
+def test_tranche_increments_count_one_option_per_candidate() -> None:
+    """Two nested tranches of one candidate (impact 6 for 1, 7 for 2) and a second candidate:
+    with budget for everything, a knapsack over the increments reaches 7 + 2, not 6 + 7 + 2."""
+    impact = np.array([[6.0, 7.0, 2.0], [6.0, 5.0, 0.0]])  # scenarios x options
+    cost = np.array([1.0, 2.0, 4.0])
+    gains, costs = tranche_increments(impact, cost, np.array([0, 0, 1]))
+    assert costs.tolist() == [1.0, 1.0, 4.0]
+    assert gains.tolist() == [[6.0, 1.0, 2.0], [6.0, 0.0, 0.0]]
+    value, _ = fractional_knapsack(gains, costs, np.array([6.0]), dtype=np.float64)
+    assert value[0].tolist() == [9.0, 6.0]
