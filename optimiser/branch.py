@@ -60,6 +60,7 @@ STEPS = 128
 # ... and fewer (at least 1) when a table per depth would hold more float32 than this (40 MB)
 STEP_ELEMENTS = 1e7
 MAX_CONFIRMATIONS = 5000  # complete selections sent to the exact checker
+REPORT_EVERY = 1.0  # seconds between progress reports while no better portfolio is found
 # a scenario counts as reachable within this relative margin below the target, plus the float32
 # rounding of a sum over every option: so one the bound counts as lost is lost by the exact float64
 # test too
@@ -409,6 +410,7 @@ def branch_and_bound(
             break
         if not search.expand(search.stack.pop()):
             break
+        search.tick()
     return search.outcome()
 
 
@@ -425,6 +427,9 @@ class _Search:
     ):
         self.tree, self.scenarios, self.checker, self.report = tree, scenarios, checker, report
         self.started = time.perf_counter() if clock_start is None else clock_start
+        self.reported = time.perf_counter()
+        # every bound found is valid, so the lowest one found so far is reported
+        self.lowest_bound = np.inf
         self.best: FloatArray | None = None
         self.best_value = -np.inf
         self.nodes = self.confirmations = 0
@@ -505,16 +510,32 @@ class _Search:
             self.confirmations += 1
             if self.checker.is_feasible(xs[j]):
                 self.best, self.best_value = xs[j], float(score[j])
-                if self.report is not None:
-                    elapsed = time.perf_counter() - self.started
-                    still = max([c.bound for c in self.stack] + [self.best_value])
-                    self.report(Progress(elapsed, self.best_value, still, "branch and bound"))
+                self.progress()
                 return True
         return True
 
+    def tick(self) -> None:
+        """A progress report if none was made for REPORT_EVERY seconds."""
+        if self.report is not None and time.perf_counter() - self.reported >= REPORT_EVERY:
+            self.progress()
+
+    def progress(self) -> None:
+        """Report the elapsed time, the incumbent and the bound of what is left to explore."""
+        if self.report is None:
+            return
+        self.reported = time.perf_counter()
+        self.lowest_bound = min(self.lowest_bound, self._left_open())
+        incumbent = self.best_value if self.best is not None else None
+        bound = self.lowest_bound if np.isfinite(self.lowest_bound) else None
+        self.report(Progress(self.reported - self.started, incumbent, bound, "branch and bound"))
+
+    def _left_open(self) -> float:
+        """The best bound of what is left unexplored or unconfirmed, or the incumbent."""
+        return max([c.bound for c in self.stack] + [self.unconfirmed, self.best_value])
+
     def outcome(self) -> BranchOutcome:
-        """The incumbent, and the best bound of what is left unexplored or unconfirmed."""
+        """The incumbent, and the lowest valid bound on the optimum found."""
         left_open = max([c.bound for c in self.stack] + [self.unconfirmed])
         complete = left_open <= self.best_value + 1e-12
-        bound = max(self.best_value, left_open)
+        bound = min(self.lowest_bound, max(self.best_value, left_open))
         return BranchOutcome(self.best, self.best_value, bound, complete, self.nodes)

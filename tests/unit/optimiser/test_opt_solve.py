@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from optimiser import ptarget
+from optimiser import branch, ptarget
 from optimiser.baselines import expected_knapsack, greedy_by_ratio
 from optimiser.data import problem_data
 from optimiser.evaluate import evaluate_portfolio
@@ -253,3 +254,23 @@ def test_kicks_take_p_target_from_a_local_optimum_to_the_proven_optimum(
     assert checker.is_feasible(x)
     assert round(local_value, 4) == 0.5786
     assert round(objective_value("p_target", data, scen, x), 4) == 0.5846
+
+
+def test_a_long_branch_and_bound_reports_progress_between_portfolios(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between better portfolios the tree still reports (here after every chunk): the elapsed
+    time grows, the bound of what is left never falls below the optimum and never rises, and the
+    last report before the proof is the optimum with its bound."""
+    monkeypatch.setattr(branch, "REPORT_EVERY", 0.0)
+    seen: list[Progress] = []
+    p = load_problem(generate(20, 500, seed=1, objective="p_target"))
+    result = solve(p, time_limit=30, on_progress=seen.append)
+    assert result.status == "optimal" and result.solver.method == "branch and bound"
+    tree = [s for s in seen if s.phase == "branch and bound"]
+    assert len(tree) > 100  # many more than the handful of better portfolios
+    assert all(a.elapsed <= b.elapsed for a, b in pairwise(tree))
+    bounds = [s.bound for s in tree if s.bound is not None and s.incumbent is not None]
+    optimum = 0.584567
+    assert all(b >= optimum - 2e-6 for b in bounds)
+    assert all(a >= b - 1e-12 for a, b in pairwise(bounds))
