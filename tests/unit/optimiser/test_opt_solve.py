@@ -268,7 +268,8 @@ def test_a_long_branch_and_bound_reports_progress_between_portfolios(
     result = solve(p, time_limit=30, on_progress=seen.append)
     assert result.status == "optimal" and result.solver.method == "branch and bound"
     tree = [s for s in seen if s.phase == "branch and bound"]
-    assert len(tree) > 100  # many more than the handful of better portfolios
+    repeats = sum(a.incumbent == b.incumbent for a, b in pairwise(tree))
+    assert repeats >= 20  # reports that bring no better portfolio
     assert all(a.elapsed <= b.elapsed for a, b in pairwise(tree))
     bounds = [s.bound for s in tree if s.bound is not None and s.incumbent is not None]
     optimum = 0.584567
