@@ -527,18 +527,18 @@ class _Search:
         if self.report is None:
             return
         self.reported = time.perf_counter()
-        self.lowest_bound = min(self.lowest_bound, self._left_open())
+        self.lowest_bound = min(self.lowest_bound, max(self.best_value, self._unexplored()))
         incumbent = self.best_value if self.best is not None else None
         bound = self.lowest_bound if np.isfinite(self.lowest_bound) else None
         self.report(Progress(self.reported - self.started, incumbent, bound, "branch and bound"))
 
-    def _left_open(self) -> float:
-        """The best bound of what is left unexplored or unconfirmed, or the incumbent."""
-        return max([c.bound for c in self.stack] + [self.unconfirmed, self.best_value])
+    def _unexplored(self) -> float:
+        """The best bound of what is left unexplored or unconfirmed."""
+        return max([c.bound for c in self.stack] + [self.unconfirmed])
 
     def outcome(self) -> BranchOutcome:
         """The incumbent, and the lowest valid bound on the optimum found."""
-        left_open = max([c.bound for c in self.stack] + [self.unconfirmed])
+        left_open = self._unexplored()
         complete = left_open <= self.best_value + 1e-12
         bound = min(self.lowest_bound, max(self.best_value, left_open))
         return BranchOutcome(self.best, self.best_value, bound, complete, self.nodes)
