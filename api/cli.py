@@ -268,14 +268,32 @@ def solve(
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", help="Seconds (default: the file's policy).")
     ] = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare",
+            help="An earlier result of this file (e.g. an audit pack's result.json): say whether "
+            "this solve funds the same allocation on the same software.",
+        ),
+    ] = None,
 ) -> None:
     """Solve a problem file and print the result document. Exit 0 when a portfolio was found,
-    1 when the rules cannot all be met (with the diagnosis), 2 for a malformed file."""
+    1 when the rules cannot all be met (with the diagnosis), 2 for a malformed file, 3 when the
+    solver failed (with its own message)."""
     from optimiser.cli import run_solve
 
     if solver not in ("highs", "cbc"):
         raise _fail("--solver must be highs or cbc", 2)
-    raise typer.Exit(run_solve(str(problem), solver, time_limit, sys.stdout, sys.stderr))
+    raise typer.Exit(
+        run_solve(
+            str(problem),
+            solver,
+            time_limit,
+            sys.stdout,
+            sys.stderr,
+            compare=None if compare is None else str(compare),
+        )
+    )
 
 
 @app.command("export-problem")

@@ -1,4 +1,4 @@
-"""`python -m optimiser PROBLEM.json [--solver highs|cbc] [--time-limit S]`."""
+"""`python -m optimiser PROBLEM.json [--solver highs|cbc] [--time-limit S] [--compare RESULT]`."""
 
 from __future__ import annotations
 
@@ -17,8 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--time-limit", type=float, default=None, help="seconds (default: policy.time_limit_s)"
     )
+    parser.add_argument(
+        "--compare",
+        default=None,
+        help="an earlier result of this file: say whether the allocation and software match",
+    )
     args = parser.parse_args(argv)
-    return run_solve(args.problem, args.solver, args.time_limit, sys.stdout, sys.stderr)
+    return run_solve(
+        args.problem, args.solver, args.time_limit, sys.stdout, sys.stderr, compare=args.compare
+    )
 
 
 if __name__ == "__main__":

@@ -3,28 +3,45 @@
 Exit codes: 0 a portfolio was found, 1 infeasible (the diagnosis in words on stderr), 2 a malformed
 or unreadable problem file, 3 a solver error. Ctrl-C stops the search and prints the best portfolio
 found so far, marked `feasible`.
+
+Standard output carries the result document and nothing else: while the solver runs, whatever a
+C library writes on file descriptor 1 (HiGHS 1.16 prints its banner there when it starts, whatever
+its options say) is sent to standard error.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import signal
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any, TextIO
 
 from optimiser.errors import ProblemError
 from optimiser.problem import load_problem
-from optimiser.result import Progress
+from optimiser.result import Progress, Result
+from optimiser.software import differences
 from optimiser.solve import solve
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_MALFORMED, EXIT_ERROR = 0, 1, 2, 3
 
 
 def run_solve(
-    path: str, solver: str, time_limit: float | None, stdout: TextIO, stderr: TextIO
+    path: str,
+    solver: str,
+    time_limit: float | None,
+    stdout: TextIO,
+    stderr: TextIO,
+    compare: str | None = None,
 ) -> int:
-    """Solve the problem file at `path` and print the result; return the exit code."""
+    """Solve the problem file at `path` and print the result; return the exit code. With
+    `compare`, the path of an earlier result of the same file (an audit pack's result.json),
+    say on stderr whether this solve gave the same allocation on the same software."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -39,12 +56,23 @@ def run_solve(
     if solver not in ("highs", "cbc"):
         print(f"error: unknown solver {solver!r} (use highs or cbc)", file=stderr)
         return EXIT_MALFORMED
+    earlier: dict[str, Any] | None = None
+    if compare is not None:
+        try:
+            with open(compare, "rb") as fh:
+                earlier = json.loads(fh.read())
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read the result to compare, {compare}: {exc}", file=stderr)
+            return EXIT_MALFORMED
+        if not isinstance(earlier, dict) or earlier.get("format") != "mission-portfolio/result":
+            print(f"error: {compare} is not a mission-portfolio/result document", file=stderr)
+            return EXIT_MALFORMED
     stop = threading.Event()
 
     def progress(p: Progress) -> None:
         print(p, file=stderr, flush=True)
 
-    with _stop_on_interrupt(stop, stderr):
+    with _stop_on_interrupt(stop, stderr), native_stdout_to_stderr():
         result = solve(
             problem,
             solver=solver,
@@ -56,6 +84,9 @@ def run_solve(
         result.status = "feasible"
     json.dump(result.model_dump(mode="json"), stdout, indent=2)
     stdout.write("\n")
+    if earlier is not None:
+        for line in comparison(earlier, result):
+            print(line, file=stderr)
     if result.status == "infeasible":
         print("infeasible: no portfolio satisfies every rule.", file=stderr)
         for item in result.diagnosis:
@@ -67,6 +98,59 @@ def run_solve(
     if stop.is_set():
         print("stopped: the best portfolio found so far is shown (status feasible).", file=stderr)
     return EXIT_OK
+
+
+def comparison(earlier: dict[str, Any], result: Result) -> list[str]:
+    """In words: does `result` fund what `earlier` funded, on the same software?"""
+    lines = []
+    before = earlier.get("selected") or {}
+    if before == result.selected:
+        lines.append(f"same allocation as the earlier result ({len(before)} candidates funded)")
+    else:
+        moved = sorted(
+            c for c in set(before) | set(result.selected) if before.get(c) != result.selected.get(c)
+        )
+        lines.append(
+            f"the allocation differs from the earlier result for {len(moved)} candidates: "
+            + ", ".join(
+                f"{c} ({before.get(c, 'unfunded')} → {result.selected.get(c, 'unfunded')})"
+                for c in moved
+            )
+        )
+    recorded = (earlier.get("solver") or {}).get("environment")
+    changed = differences(recorded, result.solver.environment)
+    if changed:
+        lines.append("the software differs: " + "; ".join(changed))
+    else:
+        lines.append("same software as the earlier result")
+    return lines
+
+
+@contextmanager
+def native_stdout_to_stderr() -> Iterator[None]:
+    """Within the block, file descriptor 1 is a copy of 2: what native code prints (a solver's
+    banner) goes to standard error, and standard output keeps only what is written after."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no file descriptor 1 (e.g. a closed stdout): nothing to guard
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        _flush_c_streams()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _flush_c_streams() -> None:
+    """fflush(NULL): C's stdio buffers, written while descriptor 1 still points at stderr."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # pragma: no cover - no C library to ask
+        pass
 
 
 class _stop_on_interrupt:

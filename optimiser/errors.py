@@ -37,4 +37,11 @@ class InfeasibleError(OptimiserError):
 
 
 class SolverError(OptimiserError):
-    """The MILP solver failed for a reason other than infeasibility."""
+    """A solver failed for a reason other than infeasibility (never read as "infeasible").
+
+    `solver` names the solver and `status` is its own status when it reported one."""
+
+    def __init__(self, message: str, *, solver: str | None = None, status: str | None = None):
+        self.solver = solver
+        self.status = status
+        super().__init__(message)

@@ -15,6 +15,8 @@ import highspy
 import numpy as np
 
 from optimiser.data import FloatArray, ProblemData
+from optimiser.errors import SolverError
+from optimiser.highs import INFEASIBLE, highs_version, run_checked
 from optimiser.model import dal_breaches
 from optimiser.scenarios import Scenarios
 
@@ -37,7 +39,9 @@ class FlowChecker:
                     self.index[(g, e, y)] = len(self.index)
         h = highspy.Highs()  # type: ignore[no-untyped-call]
         h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", 1)
+        # no `threads` here: HiGHS >= 1.16 refuses a thread count that differs from the one its
+        # process-wide scheduler started with (run() then returns kError); its default
+        # dual simplex is serial anyway
         n = len(self.index)
         if n:
             h.addVars(n, np.zeros(n), np.full(n, highspy.kHighsInf))
@@ -122,9 +126,16 @@ class FlowChecker:
             h = self.highs
             for (g, y), row in self.demand_rows.items():
                 h.changeRowBounds(row, float(d[g, y]), float(d[g, y]))
-            h.run()
-            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            status = run_checked(h, "the split of money between envelopes and years")
+            if status in INFEASIBLE:
                 result = None
+            elif status != highspy.HighsModelStatus.kOptimal:
+                raise SolverError(
+                    f"HiGHS {highs_version()} stopped the split of money between envelopes and "
+                    f"years without an answer: model status {h.modelStatusToString(status)}",
+                    solver="HiGHS",
+                    status=str(getattr(status, "name", status)),
+                )
             else:
                 values = np.asarray(h.getSolution().col_value)
                 assert result is not None

@@ -20,6 +20,7 @@ import pulp
 from optimiser.data import FloatArray, IntArray, ProblemData
 from optimiser.errors import SolverError
 from optimiser.feasibility import SelectionChecker
+from optimiser.highs import INFEASIBLE, check_status, highs_version, run_checked
 from optimiser.model import Model, build_model
 from optimiser.objectives import set_objective
 from optimiser.result import Progress
@@ -44,8 +45,7 @@ class MilpOutcome:
 def solver_version(solver: str) -> tuple[str, str]:
     """Display name and version of a solver."""
     if solver == "highs":
-        h = highspy.Highs()  # type: ignore[no-untyped-call]
-        return "HiGHS", f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+        return "HiGHS", highs_version()
     try:
         return "CBC", f"bundled with PuLP {version('pulp')}"
     except PackageNotFoundError:  # pragma: no cover
@@ -70,6 +70,11 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
         # by many seconds, so the interrupt callbacks also stop it at this perf_counter time
         self.deadline = deadline
         self.info: dict[str, float] = {}
+        self.run_status: Any = None
+
+    def callSolver(self, lp: pulp.LpProblem) -> None:
+        """PuLP's run, keeping what ``run()`` returned (PuLP drops it)."""
+        self.run_status = lp.solverModel.run()
 
     def actualSolve(self, lp: pulp.LpProblem) -> Any:
         """PuLP's solve, with `lp.variables()` (a walk over every constraint) computed once."""
@@ -167,15 +172,12 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
             "primal_status": float(info.primal_solution_status),
             "mip_gap": float(info.mip_gap),
         }
-        self.model_status = h.getModelStatus()
+        self.model_status = check_status(h, self.run_status, "the MILP")
         return super().findSolutionValues(lp)
 
 
 HIGHS_OPTIONS: dict[str, Any] = {"mip_abs_gap": 1e-9, "random_seed": 0}
-_INFEASIBLE = (
-    highspy.HighsModelStatus.kInfeasible,
-    highspy.HighsModelStatus.kUnboundedOrInfeasible,
-)
+_INFEASIBLE = INFEASIBLE
 
 
 def _progress_event(
@@ -210,7 +212,6 @@ def run_milp(
     should_stop: Callable[[], bool] | None = None,
     phase: str = "MILP",
     clock_start: float | None = None,
-    threads: int | None = None,
 ) -> MilpOutcome:
     """Solve `m.prob`; report status, solution x, objective and bound (model objective units)."""
     if solver not in SOLVERS:
@@ -221,8 +222,6 @@ def run_milp(
     warm = None if start is None else _start_values(m, start)
     if solver == "highs":
         options: dict[str, Any] = dict(HIGHS_OPTIONS)
-        if threads:
-            options["threads"] = threads
         highs = _HiGHS(
             start=warm,
             on_event=_progress_event(on_progress, should_stop, origin, phase),
@@ -292,7 +291,7 @@ class _Relaxed:
         for option, value in (options or {}).items():
             self.h.setOptionValue(option, value)
         self.h.setOptionValue("time_limit", max(0.1, time_limit))
-        self.h.run()
+        run_checked(self.h, "a MILP restricted to a core of the candidates")
         if self.h.getInfo().primal_solution_status != 2:
             return False
         col_value = np.asarray(self.h.getSolution().col_value)
@@ -357,8 +356,7 @@ def _relaxed(
     ]
     cols = np.array([v.index for v in binaries], dtype=np.int32)
     constant = float(getattr(lp.objective, "constant", 0.0) or 0.0)
-    h.run()
-    status = h.getModelStatus()
+    status = run_checked(h, "the LP relaxation")
     if status in _INFEASIBLE:
         return MilpOutcome("infeasible", None, None, None, time.perf_counter() - t0, name, ver)
     if status != highspy.HighsModelStatus.kOptimal:

@@ -73,6 +73,10 @@ class SolverInfo(BaseModel):
     scenarios: int = 0
     build_seconds: float = 0.0
     progress: list[dict[str, Any]] = Field(default_factory=list)
+    # the solver's own status when it failed (status "error"), e.g. "kError" or "kSolveError"
+    status: str | None = None
+    # versions of mission-portfolio, Python, numpy, PuLP, highspy and HiGHS that computed it
+    environment: dict[str, str] = Field(default_factory=dict)
 
 
 class Result(BaseModel):

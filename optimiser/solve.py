@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from optimiser.data import FloatArray, ProblemData, problem_data
 from optimiser.diagnose import diagnose
+from optimiser.errors import SolverError
 from optimiser.evaluate import flags_of, funding_rows, metrics_of, spend_of
 from optimiser.feasibility import SelectionChecker
 from optimiser.milp import MilpOutcome, solve_model, solver_version
@@ -17,8 +19,35 @@ from optimiser.problem import Problem
 from optimiser.ptarget import solve_p_target
 from optimiser.result import MetricsPair, Progress, Result, SolverInfo
 from optimiser.scenarios import Scenarios, evaluation_scenarios, optimisation_scenarios
+from optimiser.software import software_versions
 
 MAX_PROGRESS_KEPT = 100
+
+
+@dataclass
+class _Run:
+    """What one call of `solve` has learned so far, for the result's `solver` block."""
+
+    name: str
+    version: str
+    started: float
+    scenarios: int = 0
+    method: str = ""
+    build_seconds: float = 0.0
+    log: list[Progress] = field(default_factory=list)
+
+    def info(self, status: str | None = None) -> SolverInfo:
+        return SolverInfo(
+            name=self.name,
+            version=self.version,
+            seconds=round(time.perf_counter() - self.started, 4),
+            method=self.method,
+            scenarios=self.scenarios,
+            build_seconds=round(self.build_seconds, 4),
+            progress=[_progress_dict(p) for p in self.log[-MAX_PROGRESS_KEPT:]],
+            status=status,
+            environment=software_versions(),
+        )
 
 
 def solve(
@@ -29,22 +58,37 @@ def solve(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Result:
-    """Optimise `problem`'s objective; never raises for infeasibility (status `infeasible`)."""
-    t0 = time.perf_counter()
-    limit = problem.policy.time_limit_s if time_limit is None else time_limit
+    """Optimise `problem`'s objective; never raises for infeasibility (status `infeasible`) nor
+    for a solver failure (status `error`, with the solver's own status and message)."""
     name, ver = solver_version(solver)
+    run = _Run(name, ver, time.perf_counter())
+    try:
+        return _solve(problem, run, solver, time_limit, on_progress, should_stop)
+    except SolverError as exc:
+        return Result(status="error", solver=run.info(exc.status), message=str(exc))
+
+
+def _solve(
+    problem: Problem,
+    run: _Run,
+    solver: str,
+    time_limit: float | None,
+    on_progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> Result:
+    t0 = run.started
+    limit = problem.policy.time_limit_s if time_limit is None else time_limit
     data = problem_data(problem)
     scenarios = optimisation_scenarios(data)
+    run.scenarios = scenarios.count
     checker = SelectionChecker(data, scenarios)
     kind = problem.policy.objective
-    log: list[Progress] = []
 
     def report(p: Progress) -> None:
-        log.append(p)
+        run.log.append(p)
         if on_progress is not None:
             on_progress(p)
 
-    build_seconds = 0.0
     if kind == "p_target":
         pt = solve_p_target(
             data,
@@ -57,9 +101,9 @@ def solve(
             should_stop=should_stop,
             clock_start=t0,
         )
-        status, x, bound, method = pt.status, pt.x, pt.bound, pt.method
+        status, x, bound, run.method = pt.status, pt.x, pt.bound, pt.method
     else:
-        out, build_seconds = solve_model(
+        out, run.build_seconds = solve_model(
             data,
             scenarios,
             kind,
@@ -71,36 +115,25 @@ def solve(
             should_stop=should_stop,
             clock_start=t0,
         )
-        status, x, method = out.status, out.x, "milp"
+        status, x, run.method = out.status, out.x, "milp"
         bound = _objective_bound(data, out)
-
-    def info(seconds: float) -> SolverInfo:
-        return SolverInfo(
-            name=name,
-            version=ver,
-            seconds=round(seconds, 4),
-            method=method,
-            scenarios=scenarios.count,
-            build_seconds=round(build_seconds, 4),
-            progress=[_progress_dict(p) for p in log[-MAX_PROGRESS_KEPT:]],
-        )
 
     if status == "infeasible":
         report(Progress(time.perf_counter() - t0, None, None, "diagnosing infeasibility"))
         diagnosis = diagnose(data, scenarios, solver=solver, time_limit=min(10.0, limit))
         return Result(
             status="infeasible",
-            solver=info(time.perf_counter() - t0),
+            solver=run.info(),
             diagnosis=diagnosis,
             message="no portfolio satisfies every rule",
         )
     if x is None:
         return Result(
             status="error",
-            solver=info(time.perf_counter() - t0),
+            solver=run.info(),
             message="no portfolio was found within the time limit",
         )
-    return _result(data, scenarios, kind, x, status, bound, info(time.perf_counter() - t0))
+    return _result(data, scenarios, kind, x, status, bound, run.info())
 
 
 def _objective_bound(data: ProblemData, out: MilpOutcome) -> float | None:

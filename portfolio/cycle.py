@@ -644,6 +644,9 @@ def pack_content(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, Any]:
             "seed": (run.problem.get("scenarios") or {}).get("seed"),
             "policy": run.problem.get("policy"),
             "solver_report": (run.result or {}).get("solver"),
+            # mission-portfolio, Python, numpy, PuLP and HiGHS versions that solved the run
+            # (None for runs solved before results recorded them)
+            "software": ((run.result or {}).get("solver") or {}).get("environment") or None,
             "problem": run.problem,
             "result": run.result,
         },
@@ -727,7 +730,9 @@ def audit_pack_zip(uow: SqlUnitOfWork, slug: str, label: str) -> bytes:
         "README.txt": (
             f"Audit pack of {slug}, quarter {label}.\n"
             "pack.json holds everything that decided the quarter; problem.json re-solves with\n"
-            "`mission-portfolio solve problem.json` to the same allocation (result.json).\n"
+            "`mission-portfolio solve problem.json` to the same allocation (result.json);\n"
+            "`--compare result.json` also says whether it ran on the same software, which\n"
+            "pack.json records under run.software.\n"
             "hash.txt: SHA-256 of the canonical JSON of {previous, content}, chained to the\n"
             "previous quarter's pack; `mission-portfolio verify MISSION` checks the chain.\n"
         ),

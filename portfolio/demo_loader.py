@@ -10,10 +10,19 @@ from collections.abc import Callable
 from optimiser.problem import Policy
 from portfolio import council, cycle, runs, services
 from portfolio.demo import CURRENT_QUARTER, DEMO_SLUG, demo_document
+from portfolio.errors import PortfolioError
 from portfolio.model import QuarterState, Rag, Role, ScoringState, TrajectoryPoint
 from portfolio.unit_of_work import SqlUnitOfWork
 
 ACTOR = "ceo"
+
+
+class DemoLoadError(PortfolioError):
+    """The demo could not be built: says which run failed, its status and the solver's words."""
+
+    status = 500
+
+
 DEMO_POLICY = Policy(
     objective="cvar",
     max_platform_share=0.45,
@@ -78,7 +87,22 @@ def load_demo(make: Callable[[], SqlUnitOfWork], password: str) -> None:
             note="First look at this quarter with the new scores",
         )
         uow.commit()
-    runs.execute_run(make, run_id)
+    _execute(make, run_id)
+
+
+def _execute(make: Callable[[], SqlUnitOfWork], run_id: int) -> None:
+    """Solve run ``run_id``; a run that found no portfolio stops the demo with its own story."""
+    status = runs.execute_run(make, run_id)
+    if status in ("optimal", "feasible"):
+        return
+    with make() as uow:
+        run = uow.runs.find(run_id)
+        note = f" ({run.note})" if run and run.note else ""
+        error = (run.error if run else None) or "no message was recorded"
+    raise DemoLoadError(
+        f"the demo could not be loaded: optimiser run {run_id}{note} ended with status "
+        f"{status}: {error}"
+    )
 
 
 def _replay_quarter(make: Callable[[], SqlUnitOfWork], label: str) -> None:
@@ -95,7 +119,7 @@ def _replay_quarter(make: Callable[[], SqlUnitOfWork], label: str) -> None:
             note=f"Quarterly rebalance, {label}",
         )
         uow.commit()
-    runs.execute_run(make, run_id)
+    _execute(make, run_id)
     with make() as uow:
         changes = cycle.proposed_changes(uow, DEMO_SLUG, run_id)
         reasons = {c.candidate: _reason(c.kind.value) for c in changes}

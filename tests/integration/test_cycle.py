@@ -302,6 +302,10 @@ def test_a_whole_quarter_closes_into_a_pack_that_reproduces_the_allocation_exact
     assert content["dissents"][0]["text"] == "Too little on contrails."
     again = solve(load_problem(problem)).model_dump(mode="json")
     assert again["selected"] == result["selected"]
+    # the pack names the software that solved it, so a later re-solve can say if it differs
+    assert content["run"]["software"] == result["solver"]["environment"]
+    assert set(content["run"]["software"]) >= {"mission-portfolio", "python", "numpy", "pulp"}
+    assert again["solver"]["environment"] == content["run"]["software"]
     assert again["funding"] == result["funding"]
     stored = inline_client.get(f"/api/v1/missions/{DEMO}/runs/{run_id}").json()["result"]
     assert stored["selected"] == again["selected"]
