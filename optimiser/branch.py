@@ -72,11 +72,12 @@ MARGIN = 1e-5
 def _budget_cuts(data: ProblemData) -> tuple[FloatArray, FloatArray]:
     """Necessary budget tests as flow cuts: for every set U of envelopes (every one of up to six
     envelopes' subsets, else all of them together), the spend of options that only envelopes in
-    U may fund is at most U's budget, by year (cumulative with carry_forward). Returns each
-    option's spend per (U, year) column (K x columns) and the caps (columns)."""
+    U may fund is at most U's budget caps, by year (`money.budget_caps`: cumulative with
+    carry_forward). Returns each option's spend per (U, year) column (K x columns) and the caps
+    (columns)."""
     carry = data.problem.policy.carry_forward
     by_year = np.cumsum(data.cost, axis=1) if carry else data.cost  # K x Y
-    env_cap = np.cumsum(data.budget, axis=1) if carry else data.budget  # E x Y
+    env_cap = data.caps  # E x Y
     n_env = data.budget.shape[0]
     if n_env <= 6:
         sets = [np.array(u) for u in itertools.product([False, True], repeat=n_env) if any(u)]
@@ -251,7 +252,7 @@ class _Tree:
         self.a = np.minimum(scenarios.impact, target).astype(np.float32)  # S x K
         margin = MARGIN + 2.0 * float(np.finfo(np.float32).eps) * data.n_options
         self.reach = np.float32(target * (1.0 - margin) - margin)
-        total = float(data.budget.sum())
+        total = data.planned_total
         tie = tie_break_weights(data)
         gamma = data.problem.policy.switching_cost
         prev = previous_costs(data)

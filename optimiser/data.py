@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from optimiser.money import available, budget_caps
 from optimiser.problem import Problem
 
 FloatArray = npt.NDArray[np.float64]
@@ -31,13 +32,33 @@ class ProblemData:
     p: FloatArray  # K
     impact_mean: FloatArray  # K, PERT mean of impact if successful
     eligible: BoolArray  # K x E
-    budget: FloatArray  # E x Y
+    budget: FloatArray  # E x Y, the real (remaining) budgets
+    caps: FloatArray  # E x Y, the right-hand side of each budget row on planned money
+    money: FloatArray  # Y, the real money available to each year (the overrun test)
     platforms: list[str]
     platform_of: IntArray  # K -> platform index
     organisations: list[str]
     organisation_of: IntArray  # K -> organisation index
     moonshot: BoolArray  # K
     rising_star: BoolArray  # K
+
+    @property
+    def planned_total(self) -> float:
+        """All the planned money the budget rows allow over the run (over-programming included)."""
+        caps = self.caps
+        return float(caps[:, -1].sum() if self.problem.policy.carry_forward else caps.sum())
+
+    @property
+    def total_caps(self) -> FloatArray:
+        """Y: the caps of all envelopes together (cumulative with carry_forward)."""
+        policy = self.problem.policy
+        caps: FloatArray = budget_caps(
+            self.budget.sum(axis=0, keepdims=True),
+            carry=policy.carry_forward,
+            bring_forward=policy.bring_forward,
+            scale=1 + policy.over_programming,
+        )[0]
+        return caps
 
     @property
     def n_options(self) -> int:
@@ -85,6 +106,7 @@ class ProblemData:
 
 def problem_data(problem: Problem) -> ProblemData:
     """Flatten a `Problem` into arrays."""
+
     years = problem.years
     env_index = {e.id: j for j, e in enumerate(problem.envelopes)}
     keys, cand_of, opt_ids, costs, ps, means, elig = [], [], [], [], [], [], []
@@ -115,6 +137,9 @@ def problem_data(problem: Problem) -> ProblemData:
     n_env = len(problem.envelopes)
     cost = np.array(costs, dtype=float).reshape(len(keys), len(years))
     budget = np.array([[float(e.budget.get(y, 0.0)) for y in years] for e in problem.envelopes])
+    budget = budget.reshape(n_env, len(years))
+    policy = problem.policy
+    carry, ahead = policy.carry_forward, policy.bring_forward
     return ProblemData(
         problem=problem,
         keys=keys,
@@ -125,7 +150,11 @@ def problem_data(problem: Problem) -> ProblemData:
         p=np.array(ps, dtype=float),
         impact_mean=np.array(means, dtype=float),
         eligible=np.array(elig, dtype=bool).reshape(len(keys), n_env),
-        budget=budget.reshape(n_env, len(years)),
+        budget=budget,
+        caps=budget_caps(
+            budget, carry=carry, bring_forward=ahead, scale=1 + policy.over_programming
+        ),
+        money=available(budget, carry=carry, bring_forward=ahead),
         platforms=list(platforms),
         platform_of=np.array(plat_of, dtype=np.int64),
         organisations=list(organisations),

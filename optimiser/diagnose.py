@@ -100,6 +100,12 @@ def describe(info: ConstraintInfo, amount: float, scenario_count: int) -> str:
             f"{label} cannot be met: at most {rhs - amount:.4g} platforms can be funded under "
             "the other rules"
         )
+    if family == "max_overrun_probability":
+        least = (rhs + amount) / max(scenario_count, 1)
+        return (
+            f"{label} cannot be met together with the other rules: the least achievable "
+            f"P(overrun) is {least:.1%} (allow at least that, or lower over-programming)"
+        )
     if family == "min_p_any_success":
         share = (rhs - amount) / max(scenario_count, 1)
         return f"{label} cannot be met: at most {share:.1%} is achievable under the other rules"

@@ -10,6 +10,7 @@ import numpy as np
 
 from optimiser.data import FloatArray, ProblemData, problem_data
 from optimiser.feasibility import FlowChecker
+from optimiser.money import overrun
 from optimiser.objectives import TOL, cvar_of
 from optimiser.problem import Problem
 from optimiser.result import Flag, FundingRow, Metrics, Spend
@@ -34,6 +35,9 @@ def metrics_of(data: ProblemData, scenarios: Scenarios, x: FloatArray) -> Metric
     impact = impacts.sum(axis=1)
     shortfall = np.maximum(0.0, target - impact)
     expected_cost = None if costs is None else float(costs.sum(axis=1).mean())
+    over, excess = overrun(
+        scenarios.spend_columns(chosen).sum(axis=1), data.money, policy.carry_forward
+    )
     return Metrics(
         p_target=float((impact >= target - TOL).mean()),
         expected_impact=float(impact.mean()),
@@ -42,6 +46,8 @@ def metrics_of(data: ProblemData, scenarios: Scenarios, x: FloatArray) -> Metric
         p_any_success=float(success.any(axis=1).mean()),
         expected_cost=expected_cost,
         scenarios=scenarios.count,
+        p_overrun=float(over.mean()),
+        expected_overspend=float(excess.mean()),
     )
 
 

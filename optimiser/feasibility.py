@@ -18,6 +18,7 @@ from optimiser.data import FloatArray, ProblemData
 from optimiser.errors import SolverError
 from optimiser.highs import INFEASIBLE, highs_version, run_checked
 from optimiser.model import dal_breaches
+from optimiser.money import max_overruns, overrun
 from optimiser.scenarios import Scenarios
 
 TOL = 1e-7
@@ -65,7 +66,7 @@ class FlowChecker:
                 if cols:
                     h.addRow(
                         -highspy.kHighsInf,
-                        float(data.budget[e, list(span)].sum()),
+                        float(data.caps[e, y]),
                         len(cols),
                         np.array(cols, dtype=np.int32),
                         np.ones(len(cols)),
@@ -179,6 +180,7 @@ class SelectionChecker:
             self.forbidden |= dal_breaches(data)
         ineligible = (data.cost > 0).any(axis=1) & ~data.eligible.any(axis=1)
         self.forbidden |= ineligible
+        self.overrun = OverrunRule.of(data, scenarios)
 
     def violations(
         self, x: FloatArray, *, with_minimums: bool = True, partial: bool = False
@@ -199,7 +201,7 @@ class SelectionChecker:
         spend = d.total_cost * x
         total = float(spend.sum())
         slack = TOL * (1.0 + total)
-        share_base = float(d.budget.sum()) if partial else total
+        share_base = d.planned_total if partial else total
         if policy.max_platform_share < 1:
             by_platform = np.bincount(d.platform_of, weights=spend, minlength=len(d.platforms))
             if (by_platform > policy.max_platform_share * share_base + slack).any():
@@ -208,6 +210,8 @@ class SelectionChecker:
             by_org = np.bincount(d.organisation_of, weights=spend, minlength=len(d.organisations))
             if (by_org > policy.max_organisation_share * share_base + slack).any():
                 bad.append("organisation_share")
+        if self.overrun is not None and self.overrun.breaks(x):
+            bad.append("max_overrun_probability")
         if with_minimums:
             bad.extend(self._minimum_violations(x, spend, total, slack))
         if self.flow.flows(x, with_min_spend=not partial) is None:
@@ -239,6 +243,35 @@ class SelectionChecker:
 
     def is_feasible(self, x: FloatArray) -> bool:
         return not self.violations(x)
+
+
+class OverrunRule:
+    """`max_overrun_probability` on the optimisation scenarios: at most `allowed` of them may
+    see the funded options' realised spend exceed the money available (`optimiser.money`).
+    Adding an option never lowers a scenario's spend, so a partial portfolio that breaks the rule
+    cannot be completed into one that keeps it."""
+
+    def __init__(self, data: ProblemData, scenarios: Scenarios, probability: float):
+        self.data = data
+        self.carry = data.problem.policy.carry_forward
+        self.allowed = max_overruns(probability, scenarios.count)
+        self.spend = scenarios.spend_columns(np.arange(data.n_options))  # S x K x Y
+
+    @classmethod
+    def of(cls, data: ProblemData, scenarios: Scenarios | None) -> OverrunRule | None:
+        probability = data.problem.policy.max_overrun_probability
+        if probability is None or scenarios is None:
+            return None
+        return cls(data, scenarios, probability)
+
+    def overruns(self, x: FloatArray) -> int:
+        """How many scenarios overrun with selection x."""
+        chosen = np.flatnonzero(x > 0.5)
+        spend = self.spend[:, chosen, :].sum(axis=1)
+        return int(overrun(spend, self.data.money, self.carry)[0].sum())
+
+    def breaks(self, x: FloatArray) -> bool:
+        return self.overruns(x) > self.allowed
 
 
 def as_vector(values: Any, size: int) -> FloatArray:

@@ -579,13 +579,16 @@ def solve_model(
 ) -> tuple[MilpOutcome, float]:
     """Build and solve the MILP of objective `kind`; returns the outcome and the build seconds.
 
-    The P(any success) floor (one row per distinct success pattern) is added lazily: the model
-    is first solved without it, and if that optimum already meets the floor it is optimal for
-    the full model too (it solves a relaxation); otherwise the full model is solved.
+    The scenario-counting families — the P(any success) floor (one row per distinct success
+    pattern) and the overrun chance constraint (a binary and up to Y rows per scenario) — are
+    added lazily: the model is first solved without them, and if that optimum already meets
+    them it is optimal for the full model too (it solves a relaxation); otherwise the full
+    model is solved.
     """
     origin = time.perf_counter() if clock_start is None else clock_start
-    q = data.problem.policy.min_p_any_success
-    lazy = q is not None and q > 0
+    policy = data.problem.policy
+    q = policy.min_p_any_success
+    lazy = (q is not None and q > 0) or policy.max_overrun_probability is not None
     build = 0.0
     core_start = solver == "highs" and kind in ("cvar", "capped")
     for with_p_any in [False, True] if lazy else [True]:

@@ -18,6 +18,8 @@ import numpy as np
 import pulp
 
 from optimiser.data import FloatArray, ProblemData
+from optimiser.money import TOL as MONEY_TOL
+from optimiser.money import max_overruns, measured
 from optimiser.scenarios import Scenarios
 
 Sense = Literal["<=", ">=", "=="]
@@ -38,6 +40,7 @@ POLICY_FAMILIES = (
     "exclusion",
     "commitment",
     "min_p_any_success",
+    "max_overrun_probability",
 )
 
 
@@ -176,7 +179,8 @@ def build_model(
 ) -> Model:
     """Every constraint family of the problem; objectives are set by `optimiser.objectives`.
 
-    `with_p_any=False` leaves out the P(any success) floor (see `optimiser.solve.solve_model`).
+    `with_p_any=False` leaves out the two scenario-counting families, the P(any success) floor
+    and the overrun chance constraint (see `optimiser.milp.solve_model`).
     """
     m = Model.empty(data, elastic)
     add_one_option_per_candidate(m)
@@ -195,6 +199,7 @@ def build_model(
     add_switching_cost(m)
     if with_p_any:
         add_min_p_any_success(m, scenarios)
+        add_max_overrun_probability(m, scenarios)
     return m
 
 
@@ -293,7 +298,7 @@ def add_budgets(m: Model) -> None:
             expr = envelope_spend(m, e, span)
             if not expr:
                 continue
-            rhs = float(d.budget[e, list(span)].sum())
+            rhs = float(d.caps[e, y])  # money.budget_caps: carry, bring_forward, over-programming
             m.add(
                 expr,
                 "<=",
@@ -556,5 +561,54 @@ def add_min_p_any_success(m: Model, scenarios: Scenarios) -> None:
         family="min_p_any_success",
         key=(q,),
         label=f"P(at least one success) ≥ {q:.0%}",
+        unit="scenarios",
+    )
+
+
+def add_max_overrun_probability(m: Model, scenarios: Scenarios) -> None:
+    """At most ⌊ε·S⌋ scenarios may overrun (`optimiser.money`): with z[s] ∈ {0,1} allowing
+    scenario s to overrun, for every year y
+
+        Σ_k R[s,k,y]·x[k] − M[s,y]·z[s] ≤ A[y] + 1e-9,    Σ_s z[s] ≤ ⌊ε·S⌋,
+
+    where R is realised spend measured as the test measures it (cumulative with carry_forward),
+    A the real money available, and M[s,y] the most any selection (one option per candidate) can
+    exceed A[y] by in s. Rows with M ≤ 0 cannot bind and scenarios that can never overrun get no
+    z. The count row is the elastic family `max_overrun_probability` for the diagnosis.
+    """
+    data = m.data
+    policy = data.problem.policy
+    epsilon = policy.max_overrun_probability
+    if epsilon is None:
+        return
+    allowed = max_overruns(epsilon, scenarios.count)
+    spend = measured(scenarios.spend_columns(np.arange(data.n_options)), policy.carry_forward)
+    starts = np.flatnonzero(np.diff(data.candidate_of, prepend=-1))
+    most = np.maximum.reduceat(spend, starts, axis=1).sum(axis=1)  # S x Y
+    excess = most - data.money[None, :]
+    live = np.flatnonzero((excess > MONEY_TOL).any(axis=1))
+    if len(live) == 0:
+        return
+    z = m.prob.add_variable_dicts("z", range(len(live)), cat=pulp.LpBinary)
+    years = data.problem.years
+    for j, s in enumerate(live.tolist()):
+        for y in np.flatnonzero(excess[s] > MONEY_TOL).tolist():
+            expr = linear(m.x, spend[s, :, y])
+            expr.addterm(z[j], -float(excess[s, y]))
+            m.add(
+                expr,
+                "<=",
+                float(data.money[y]) + MONEY_TOL,
+                family="overrun_link",
+                key=(s, y),
+                label=f"scenario {s + 1} may overrun in {years[y]} only if counted",
+            )
+    m.add(
+        linear([z[j] for j in range(len(live))], np.ones(len(live))),
+        "<=",
+        allowed,
+        family="max_overrun_probability",
+        key=(epsilon,),
+        label=f"P(overrun) ≤ {epsilon:.1%}",
         unit="scenarios",
     )

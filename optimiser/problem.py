@@ -1,4 +1,8 @@
-"""The problem document (``mission-portfolio/problem`` version 1) as a pydantic schema.
+"""The problem document (``mission-portfolio/problem`` versions 1 and 2) as a pydantic schema.
+
+Version 2 adds money that behaves like money (docs/problem-format.md): `bring_forward`,
+`over_programming` and `max_overrun_probability` in the policy, and realised `spend` rows beside
+explicit impacts. A version 1 file is read as it always was, and may not use them.
 
 `load_problem` parses JSON text, bytes or a dict and reports *every* error with its JSON path,
 e.g. ``candidates[0].options[1].p_success: must be at most 1``. Unknown fields are refused so that
@@ -106,6 +110,13 @@ class Policy(_Strict):
     cvar_lambda: Money = 1.0
     time_limit_s: float = Field(default=60, gt=0)
     gap: Money = 0.0
+    # version 2: money movable between years, deliberate over-programming, overrun risk
+    bring_forward: Probability = 0.0
+    over_programming: Money = 0.0
+    max_overrun_probability: Probability | None = None
+
+
+VERSION_2_POLICY = ("bring_forward", "over_programming", "max_overrun_probability")
 
 
 class SampledScenarios(_Strict):
@@ -115,6 +126,8 @@ class SampledScenarios(_Strict):
 
 class ExplicitScenarios(_Strict):
     impact: dict[str, list[Money]]
+    # version 2: per option, one row per scenario of its realised spend in each of `years`
+    spend: dict[str, list[list[Money]]] | None = None
 
 
 def _scenario_kind(value: Any) -> str:
@@ -130,7 +143,7 @@ class Evaluation(_Strict):
 
 class Problem(_Strict):
     format: Literal["mission-portfolio/problem"] = "mission-portfolio/problem"
-    version: Literal[1] = 1
+    version: Literal[1, 2] = 1
     mission: Mission
     years: list[Id] = Field(min_length=1)
     envelopes: list[Envelope] = Field(min_length=1)
@@ -241,6 +254,29 @@ def check_references(problem: Problem) -> list[tuple[str, str]]:
             )
     if isinstance(problem.scenarios, ExplicitScenarios):
         errors.extend(_check_explicit(problem))
+    errors.extend(_check_version(problem))
+    return errors
+
+
+def _check_version(problem: Problem) -> list[tuple[str, str]]:
+    """Version 2 fields need version 2; bring_forward needs carry_forward."""
+    errors: list[tuple[str, str]] = []
+    policy = problem.policy
+    if problem.version == 1:
+        for name in VERSION_2_POLICY:
+            if getattr(policy, name) not in (None, 0):  # an explicit 0 or null changes nothing
+                errors.append((f"policy.{name}", 'is a version 2 field: set "version": 2'))
+        scenarios = problem.scenarios
+        if isinstance(scenarios, ExplicitScenarios) and scenarios.spend is not None:
+            errors.append(("scenarios.spend", 'is a version 2 field: set "version": 2'))
+    if policy.bring_forward > 0 and not policy.carry_forward:
+        errors.append(
+            (
+                "policy.bring_forward",
+                "must be 0 when policy.carry_forward is false (money can be brought forward "
+                "only where it can also be carried forward)",
+            )
+        )
     return errors
 
 
@@ -260,6 +296,28 @@ def _check_explicit(problem: Problem) -> list[tuple[str, str]]:
         errors.append(("scenarios.impact", "every option must have the same number of scenarios"))
     elif lengths == {0}:
         errors.append(("scenarios.impact", "needs at least one scenario"))
+    spend = problem.scenarios.spend or {}
+    count = next(iter(lengths)) if len(lengths) == 1 else None
+    for key, rows in spend.items():
+        if key not in set(expected):
+            errors.append((f"scenarios.spend.{key}", "is not a candidate/option of this problem"))
+            continue
+        if count is not None and len(rows) != count:
+            errors.append(
+                (
+                    f"scenarios.spend.{key}",
+                    f"must have one row per scenario ({count}, as in scenarios.impact)",
+                )
+            )
+        for s, row in enumerate(rows):
+            if len(row) != len(problem.years):
+                errors.append(
+                    (
+                        f"scenarios.spend.{key}[{s}]",
+                        f"must give the spend in each of the {len(problem.years)} years",
+                    )
+                )
+                break
     return errors
 
 

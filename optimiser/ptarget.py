@@ -251,7 +251,7 @@ def knapsack_bound(data: ProblemData, scenarios: Scenarios, checker: SelectionCh
     if target <= TOL:
         return 1.0
     allowed = np.flatnonzero(~checker.forbidden)
-    capacity = np.array([float(data.budget.sum()) + 1e-9])
+    capacity = np.array([data.planned_total + 1e-9])
     a = np.minimum(scenarios.impact[:, allowed], target)
     items = tranche_increments(a, data.total_cost[allowed], data.candidate_of[allowed])
     gain, _ = fractional_knapsack(*items, capacity, dtype=np.float64)

@@ -41,6 +41,10 @@ class Metrics(BaseModel):
     p_any_success: float = 0.0
     expected_cost: float | None = None
     scenarios: int = 0
+    # version 2: the share of scenarios whose realised spend exceeds the money available, and
+    # the mean over scenarios of the largest excess over the years (£m)
+    p_overrun: float | None = None
+    expected_overspend: float | None = None
 
 
 class MetricsPair(BaseModel):
@@ -81,7 +85,7 @@ class SolverInfo(BaseModel):
 
 class Result(BaseModel):
     format: Literal["mission-portfolio/result"] = "mission-portfolio/result"
-    version: Literal[1] = 1
+    version: Literal[1, 2] = 1
     status: Literal["optimal", "feasible", "infeasible", "error"]
     objective: float | None = None
     selected: dict[str, str] = Field(default_factory=dict)

@@ -9,6 +9,17 @@ evaluation, total costs) are drawn from PERT-Beta(low, mode, high) with lambda =
 optimisation scenarios are vectorised numpy from `default_rng(seed)`, drawn in a fixed order, so a
 seed gives the same scenarios on any machine.
 
+Realised spend (problem format version 2; `Scenarios.spend_columns`). Explicit scenarios give it
+as `scenarios.spend` rows; an option without rows spends exactly its planned cost. Sampled
+scenarios derive it, per option k and scenario s, from:
+- its realised remaining total T[s, k]: a PERT-Beta draw of `cost_range` (the planned remaining
+  total when it has none), spread over the years in proportion to the planned `cost` profile;
+- success: an option that succeeds spends all of T; one that fails stops spending once it has
+  spent a share U[s, k] ~ Uniform(0, 1) of T (its failure is found part-way through), in year
+  order, so a failure costs on average half of its realised total, front-loaded.
+T and U are drawn after the impacts from the same generator (optimisation scenarios) or from the
+option's own "cost" and "stop" generators (evaluation), so adding them changed no impact draw.
+
 The out-of-sample evaluation scenarios (20,000 by default) are drawn column by column, only for
 the options a metric asks about: each platform factor, candidate noise and option impact or cost
 has its own generator, keyed by the `evaluation` seed and the candidate/option id. Scoring one
@@ -46,6 +57,9 @@ class Scenarios:
         *,
         impact: FloatArray | None = None,
         draws: _LazyDraws | None = None,
+        planned: FloatArray | None = None,
+        spend: FloatArray | None = None,
+        show_cost: bool = False,
     ):
         if impact is None and draws is None:
             raise ValueError("scenarios need impacts or a way to draw them")
@@ -54,6 +68,9 @@ class Scenarios:
         self.seed = seed
         self._impact = impact
         self._draws = draws
+        self._planned = planned  # K x Y planned remaining spend
+        self._spend = spend  # S x K x Y realised spend, for explicit scenarios
+        self._show_cost = show_cost
 
     @property
     def success(self) -> BoolArray:  # S x K
@@ -69,7 +86,28 @@ class Scenarios:
     @property
     def cost(self) -> FloatArray | None:
         """S x K realised total cost (evaluation scenarios only)."""
-        return None if self._draws is None else self._draws.cost()
+        if self._draws is None or not self._show_cost:
+            return None
+        return self._draws.cost()
+
+    def spend_columns(self, options: IntArray) -> FloatArray:
+        """S x len(options) x Y: each option's realised spend per year if funded (see the module
+        docstring)."""
+        options = np.asarray(options, dtype=np.int64)
+        if self._spend is not None:
+            return self._spend[:, options, :]
+        assert self._planned is not None, "these scenarios were made without the plan"
+        if self._draws is None:  # explicit impacts without spend rows: the plan in every scenario
+            return np.broadcast_to(
+                self._planned[options][None, :, :],
+                (self.count, len(options), self._planned.shape[1]),
+            )
+        return realised_spend(
+            self._planned[options],
+            self._draws.cost()[:, options],
+            self.success[:, options],
+            self._draws.stop()[:, options],
+        )
 
     @property
     def count(self) -> int:
@@ -127,6 +165,15 @@ class EvaluationScenarios(Scenarios):
                 self._z[i] = np.sqrt(rho) * self._factor[:, platform] + np.sqrt(1.0 - rho) * noise
             return self._z[i]
 
+    def spend_columns(self, options: IntArray) -> FloatArray:
+        d = self._data
+        options = np.asarray(options, dtype=np.int64)
+        success, _, total = self.columns(options)
+        stop = np.empty((self._count, len(options)))
+        for j, k in enumerate(options.tolist()):
+            stop[:, j] = self._stream("stop", d.keys[k]).random(self._count)
+        return realised_spend(d.cost[options], total, success, stop)
+
     def columns(self, options: IntArray) -> tuple[BoolArray, FloatArray, FloatArray]:
         d = self._data
         success = np.empty((self._count, len(options)), dtype=bool)
@@ -170,7 +217,7 @@ class _LazyDraws:
         rng: np.random.Generator,
         success: BoolArray,
         impacts: list[ThreePoint],
-        costs: list[ThreePoint] | None,
+        costs: list[ThreePoint],
     ):
         self._rng = rng
         self._success = success
@@ -178,6 +225,7 @@ class _LazyDraws:
         self._costs = costs
         self._impact: FloatArray | None = None
         self._cost: FloatArray | None = None
+        self._stop: FloatArray | None = None
         self._lock = threading.Lock()
 
     def impact(self) -> FloatArray:
@@ -187,14 +235,20 @@ class _LazyDraws:
                 self._impact = np.where(self._success, draw, 0.0)
             return self._impact
 
-    def cost(self) -> FloatArray | None:
-        if self._costs is None:
-            return None
+    def cost(self) -> FloatArray:
         self.impact()
         with self._lock:
             if self._cost is None:
                 self._cost = _pert(self._rng, self._costs, self._success.shape[0])
             return self._cost
+
+    def stop(self) -> FloatArray:
+        """U[s, k]: the share of its realised total an option spends if it fails (after costs)."""
+        self.cost()
+        with self._lock:
+            if self._stop is None:
+                self._stop = self._rng.random(self._success.shape)
+            return self._stop
 
 
 def optimisation_scenarios(data: ProblemData) -> Scenarios:
@@ -203,7 +257,15 @@ def optimisation_scenarios(data: ProblemData) -> Scenarios:
     if isinstance(spec, ExplicitScenarios):
         impact = np.array([spec.impact[key] for key in data.keys], dtype=float).T
         impact = impact.reshape(-1, data.n_options)
-        return Scenarios(impact > 0, "explicit", None, impact=impact)
+        spend = None
+        if spec.spend:
+            # options without rows spend exactly their planned cost in every scenario
+            spend = np.repeat(data.cost[None, :, :], impact.shape[0], axis=0)
+            for key, rows in spec.spend.items():
+                spend[:, data.index_of(key), :] = np.asarray(rows, dtype=float)
+        return Scenarios(
+            impact > 0, "explicit", None, impact=impact, planned=data.cost, spend=spend
+        )
     return sample_scenarios(data, spec.count, spec.seed)
 
 
@@ -237,13 +299,30 @@ def sample_scenarios(
         block = np.repeat(z[lo : lo + step], repeats, axis=1)
         np.less(block, threshold[None, :], out=success[lo : lo + step])
     options = [o for c in problem.candidates for o in c.options]
-    costs = None
-    if with_costs:
-        costs = [
-            o.cost_range or _point(float(t)) for o, t in zip(options, data.total_cost, strict=True)
-        ]
+    costs = [
+        o.cost_range or _point(float(t)) for o, t in zip(options, data.total_cost, strict=True)
+    ]
     draws = _LazyDraws(rng, success, [o.impact for o in options], costs)
-    return Scenarios(success, "sampled", seed, draws=draws)
+    return Scenarios(success, "sampled", seed, draws=draws, planned=data.cost, show_cost=with_costs)
+
+
+def realised_spend(
+    planned: FloatArray, total: FloatArray, success: BoolArray, stop: FloatArray
+) -> FloatArray:
+    """S x m x Y realised spend of m options from their planned profiles (m x Y), realised
+    totals, successes and stop shares (S x m each): the total spread like the plan; a failed
+    option's spending stops, in year order, once it reaches stop x total."""
+    planned_total = planned.sum(axis=1)
+    profile = np.divide(
+        planned,
+        planned_total[:, None],
+        out=np.zeros_like(planned),
+        where=planned_total[:, None] > 0,
+    )
+    full = np.cumsum(total[:, :, None] * profile[None, :, :], axis=2)  # cumulative if it runs on
+    spent = np.where(success, total, stop * total)
+    cumulative = np.minimum(full, spent[:, :, None])
+    return np.diff(cumulative, axis=2, prepend=0.0)
 
 
 def _point(value: float) -> ThreePoint:

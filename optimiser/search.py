@@ -115,11 +115,9 @@ def local_search(
         prev[i] = amount
     cost, cand_of = data.total_cost, data.candidate_of
     # a necessary budget test for every move at once: cumulative spend ≤ all envelopes' budgets
-    if data.problem.policy.carry_forward:
-        spend_cum, cap = np.cumsum(data.cost, axis=1), np.cumsum(data.budget.sum(axis=0))
-    else:
-        spend_cum, cap = data.cost, data.budget.sum(axis=0)
-    cap = cap + 1e-7 * (1.0 + cap)
+    carry = data.problem.policy.carry_forward
+    spend_cum = np.cumsum(data.cost, axis=1) if carry else data.cost
+    cap = data.total_caps + 1e-7 * (1.0 + data.total_caps)
     x = x.copy()
 
     def surrogate(xs: FloatArray) -> FloatArray:

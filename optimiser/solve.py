@@ -63,9 +63,11 @@ def solve(
     name, ver = solver_version(solver)
     run = _Run(name, ver, time.perf_counter())
     try:
-        return _solve(problem, run, solver, time_limit, on_progress, should_stop)
+        result = _solve(problem, run, solver, time_limit, on_progress, should_stop)
     except SolverError as exc:
-        return Result(status="error", solver=run.info(exc.status), message=str(exc))
+        result = Result(status="error", solver=run.info(exc.status), message=str(exc))
+    result.version = problem.version  # a version 2 problem gets a version 2 result
+    return result
 
 
 def _solve(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from typing import Any
 
 import numpy as np
@@ -165,6 +166,42 @@ def random_document(seed: int, objective: str) -> dict[str, Any]:
     return copy.deepcopy(doc)
 
 
+def random_document_v2(seed: int, objective: str) -> dict[str, Any]:
+    """A version 1 random instance turned into version 2 with every money rule on at random:
+    bring_forward, over-programming, an overrun limit, realised spend rows (overruns, under-
+    spends, and failures that stop spending)."""
+    doc = random_document(seed, objective)
+    rng = np.random.default_rng(seed + 7_919)
+    doc["version"] = 2
+    pol = doc["policy"]
+    if pol["carry_forward"] and rng.random() < 0.7:
+        pol["bring_forward"] = float(rng.choice([0.1, 0.3, 1.0]))
+    if rng.random() < 0.7:
+        pol["over_programming"] = float(rng.choice([0.1, 0.25, 0.5]))
+    if rng.random() < 0.8:
+        pol["max_overrun_probability"] = float(rng.choice([0.0, 0.1, 0.25, 0.5]))
+    impact = doc["scenarios"]["impact"]
+    count = len(next(iter(impact.values())))
+    spend: dict[str, list[list[float]]] = {}
+    for cand in doc["candidates"]:
+        for opt in cand["options"]:
+            if rng.random() < 0.3:
+                continue  # spends exactly its plan
+            cost = opt["cost"] if isinstance(opt["cost"], dict) else {YEARS[0]: opt["cost"]}
+            plan = np.array([float(cost.get(y, 0.0)) for y in YEARS])
+            key = f"{cand['id']}/{opt['id']}"
+            rows = []
+            for s in range(count):
+                row = plan * float(rng.choice([0.8, 1.0, 1.0, 1.3, 1.7]))
+                if impact[key][s] == 0 and rng.random() < 0.5:
+                    row[1:] = 0.0  # failed in the first year: stopped spending
+                rows.append([float(round(v, 3)) for v in row])
+            spend[key] = rows
+    if spend:
+        doc["scenarios"]["spend"] = spend
+    return doc
+
+
 # ---------------------------------------------------------------------------------------------
 # An exhaustive enumerator written independently of the optimiser, straight from the format.
 
@@ -179,10 +216,22 @@ def _cvar(losses: np.ndarray, alpha: float) -> float:
 Award = tuple[dict[str, Any], dict[str, Any]]
 
 
+def _cap(budget: list[float], y: int, carry: bool, ahead: float, scale: float) -> float:
+    """Version 2's right-hand side for year y, written from the format's words."""
+    if not carry:
+        return scale * budget[y]
+    money = sum(budget[: y + 1])
+    if y < len(budget) - 1:
+        money += ahead * budget[y + 1]
+    return scale * money
+
+
 def _flows_feasible(doc: dict[str, Any], chosen: list[Award]) -> bool:
     """Can the chosen awards be split between eligible envelopes within budgets? (a pulp LP)"""
     years, envs = doc["years"], doc["envelopes"]
     carry = doc["policy"].get("carry_forward", True)
+    ahead = doc["policy"].get("bring_forward", 0.0)
+    scale = 1.0 + doc["policy"].get("over_programming", 0.0)
     lp = pulp.LpProblem("split", pulp.LpMinimize)
     f: dict[tuple[int, str, int], pulp.LpVariable] = {}
     for a, (cand, opt) in enumerate(chosen):
@@ -203,13 +252,42 @@ def _flows_feasible(doc: dict[str, Any], chosen: list[Award]) -> bool:
         for y in range(len(years)):
             span = range(y + 1) if carry else [y]
             used = pulp.lpSum(v for (a, e, y2), v in f.items() if e == env["id"] and y2 in span)
-            cap = sum(float(env["budget"].get(years[t], 0.0)) for t in span)
-            lp += used <= cap
+            budget = [float(env["budget"].get(year, 0.0)) for year in years]
+            lp += used <= _cap(budget, y, carry, ahead, scale)
         if env.get("min_spend"):
             lp += pulp.lpSum(v for (a, e, y2), v in f.items() if e == env["id"]) >= env["min_spend"]
     lp += pulp.lpSum(f.values())
     lp.solve(pulp.HiGHS(msg=False))
     return pulp.LpStatus[lp.status] == "Optimal"
+
+
+def overruns(doc: dict[str, Any], chosen: list[Award]) -> tuple[int, float]:
+    """(scenarios that overrun, mean largest excess) of the chosen awards, from the format."""
+    years, pol = doc["years"], doc["policy"]
+    carry = pol.get("carry_forward", True)
+    ahead = pol.get("bring_forward", 0.0)
+    count = len(next(iter(doc["scenarios"]["impact"].values())))
+    rows = doc["scenarios"].get("spend") or {}
+    total_budget = [
+        sum(float(e["budget"].get(year, 0.0)) for e in doc["envelopes"]) for year in years
+    ]
+    realised = np.zeros((count, len(years)))
+    for cand, opt in chosen:
+        key = f"{cand['id']}/{opt['id']}"
+        if key in rows:
+            realised += np.array(rows[key], dtype=float)
+        else:
+            cost = opt["cost"] if isinstance(opt["cost"], dict) else {years[0]: opt["cost"]}
+            realised += np.array([float(cost.get(year, 0.0)) for year in years])[None, :]
+    over, excess = 0, 0.0
+    for s in range(count):
+        largest = -np.inf
+        for y in range(len(years)):
+            spent = realised[s, : y + 1].sum() if carry else realised[s, y]
+            largest = max(largest, spent - _cap(total_budget, y, carry, ahead, 1.0))
+        over += int(largest > 1e-9)
+        excess += max(0.0, largest)
+    return over, excess / count
 
 
 def enumerate_best(doc: dict[str, Any]) -> float | None:
@@ -282,6 +360,9 @@ def enumerate_best(doc: dict[str, Any]) -> float | None:
         q = pol.get("min_p_any_success")
         if q:
             ok &= (rows > 0).any(axis=0).sum() >= q * s_count - 1e-9
+        eps = pol.get("max_overrun_probability")
+        if eps is not None and ok:
+            ok &= overruns(doc, chosen)[0] <= math.floor(eps * s_count + 1e-9)
         if not ok:
             continue
         per_s = rows.sum(axis=0)

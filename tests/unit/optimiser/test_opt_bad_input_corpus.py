@@ -30,7 +30,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "string_instead_of_object.json": ("", "must be a JSON object"),
     "null_document.json": ("", "must be a JSON object"),
     "wrong_format.json": ("format", "must be 'mission-portfolio/problem'"),
-    "wrong_version.json": ("version", "must be 1"),
+    "wrong_version.json": ("version", "must be 1 or 2"),
     # wrong types
     "wrong_type_target_string.json": ("mission.target", "valid number"),
     "wrong_type_candidates_object.json": ("candidates", "valid list"),
