@@ -223,6 +223,9 @@ class Mission(Strict):
     )
     rag_green: Share = Field(0.7, description="P(target) at or above which the rating is green")
     rag_amber: Share = Field(0.4, description="P(target) at or above which the rating is amber")
+    policy: dict[str, Any] | None = Field(
+        None, description="the CEO's optimiser policy for this mission (the form's last settings)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -552,6 +555,13 @@ class OptimiserRun(Strict):
     result: dict[str, Any] | None = None
     progress: dict[str, Any] | None = None
     error: str | None = None
+    budget_scale: float = Field(
+        1.0,
+        ge=0.1,
+        le=3.0,
+        allow_inf_nan=False,
+        description="what-if: the envelopes were scaled by this; only 1.0 can be approved",
+    )
     overrides: dict[str, str] = Field(
         default_factory=dict, description="the CEO's locks and exclusions -> the reason for each"
     )
@@ -563,6 +573,11 @@ class OptimiserRun(Strict):
     @property
     def found_portfolio(self) -> bool:
         return self.status in ("optimal", "feasible")
+
+    @property
+    def what_if(self) -> bool:
+        """Made on scaled budgets: a question, never an allocation."""
+        return abs(self.budget_scale - 1.0) > 1e-12
 
 
 class User(Strict):
@@ -589,3 +604,77 @@ class AuditEntry(Strict):
     action: str
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
+
+
+# -- money across quarters (issue 15) ------------------------------------------------------------
+#: the largest amount of money a person may type anywhere, £ million (£100 billion)
+MAX_MONEY = 100_000.0
+Amount = Annotated[
+    float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False, description="£ million, 0 to 100,000")
+]
+
+
+class SpendKind(StrEnum):
+    actual = "actual"
+    break_cost = "break_cost"
+
+
+class SpendEntry(Strict):
+    """Money actually spent on one option, from one envelope, in one financial year (the ledger).
+    Spent money is sunk: the next quarter's problem plans only what remains."""
+
+    id: int | None = None
+    candidate: Slug
+    option: Slug
+    envelope: Slug
+    year: FinancialYear
+    amount: Amount
+    quarter: QuarterLabel = Field(description="the quarter in which it was recorded")
+    kind: SpendKind = SpendKind.actual
+    note: Text = ""
+    recorded_by: Username | None = None
+    recorded_at: dt.datetime | None = None
+
+
+class ContractState(StrEnum):
+    live = "live"
+    ended = "ended"
+    completed = "completed"
+
+
+class Contract(Strict):
+    """A contracted award: a commitment in every later quarter's problem until the CEO ends it
+    (with a reason, maybe a break cost, which is then spent money) or it completes."""
+
+    id: int | None = None
+    candidate: Slug
+    option: Slug
+    since: QuarterLabel
+    awarded_by: Username | None = None
+    state: ContractState = ContractState.live
+    ended_in: QuarterLabel | None = None
+    ended_by: Username | None = None
+    ended_at: dt.datetime | None = None
+    end_reason: Text = ""
+    break_cost: Amount | None = None
+
+
+class ApprovalState(StrEnum):
+    requested = "requested"
+    approved = "approved"
+    refused = "refused"
+
+
+class TreasuryApproval(Strict):
+    """The CEO's request that Treasury approve an award above the Delegated Authority Limit, and
+    Treasury's decision (only a Treasury reviewer decides)."""
+
+    id: int | None = None
+    candidate: Slug
+    requested_by: Username
+    requested_at: dt.datetime
+    request_reason: Text = ""
+    state: ApprovalState = ApprovalState.requested
+    decided_by: Username | None = None
+    decided_at: dt.datetime | None = None
+    decision_reason: Text = ""

@@ -95,6 +95,7 @@ class MissionRow(Base):
     kill_threshold: Mapped[float] = mapped_column(Float, default=0.1, server_default="0.1")
     rag_green: Mapped[float] = mapped_column(Float, default=0.7, server_default="0.7")
     rag_amber: Mapped[float] = mapped_column(Float, default=0.4, server_default="0.4")
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # optimistic concurrency: every UPDATE says "WHERE version = <the version read>", so of two
     # concurrent writers the second fails (StaleDataError, a Conflict) instead of overwriting
@@ -276,6 +277,7 @@ class RunRow(Base):
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     overrides: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    budget_scale: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
 
 
 class ChallengeRow(Base):
@@ -419,3 +421,62 @@ class LoginThrottleRow(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     first_failure_at: Mapped[dt.datetime] = mapped_column(DateTime)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class SpendRow(Base):
+    """Money actually spent (the ledger): per option, envelope and financial year."""
+
+    __tablename__ = "spend_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("candidates.id", ondelete="RESTRICT"), index=True
+    )
+    option: Mapped[str] = mapped_column(String(64))
+    envelope: Mapped[str] = mapped_column(String(64))
+    year: Mapped[str] = mapped_column(String(7))
+    amount: Mapped[float] = mapped_column(Float)
+    quarter_id: Mapped[int] = mapped_column(ForeignKey("quarters.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(16), default="actual")
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str | None] = mapped_column(String(40))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ContractRow(Base):
+    """A contracted award and its lifecycle (live until ended with a reason, or completed)."""
+
+    __tablename__ = "contracts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("candidates.id", ondelete="RESTRICT"), index=True
+    )
+    option: Mapped[str] = mapped_column(String(64))
+    since: Mapped[str] = mapped_column(String(16))
+    awarded_by: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(16), default="live")
+    ended_in: Mapped[str | None] = mapped_column(String(16))
+    ended_by: Mapped[str | None] = mapped_column(String(40))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    end_reason: Mapped[str] = mapped_column(Text, default="")
+    break_cost: Mapped[float | None] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class TreasuryApprovalRow(Base):
+    """A request to Treasury to approve an award above the DAL, and Treasury's decision."""
+
+    __tablename__ = "treasury_approvals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("candidates.id", ondelete="RESTRICT"), index=True
+    )
+    requested_by: Mapped[str] = mapped_column(String(40))
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    request_reason: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="requested")
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

@@ -20,6 +20,8 @@ from portfolio.model import (
     AuditEntry,
     Candidate,
     Challenge,
+    Contract,
+    ContractState,
     CouncilMember,
     Dissent,
     Envelope,
@@ -36,9 +38,11 @@ from portfolio.model import (
     Score,
     SeedAnswer,
     SeedQuestion,
+    SpendEntry,
     StoredAggregate,
     ThreePoint,
     TrajectoryPoint,
+    TreasuryApproval,
     User,
 )
 from portfolio.orm import (
@@ -49,6 +53,7 @@ from portfolio.orm import (
     CandidateRow,
     ChallengeRow,
     ChangeRow,
+    ContractRow,
     CouncilMemberRow,
     DissentRow,
     EnvelopeRow,
@@ -63,9 +68,12 @@ from portfolio.orm import (
     SeedAnswerRow,
     SeedQuestionRow,
     SessionRow,
+    SpendRow,
     TrajectoryRow,
+    TreasuryApprovalRow,
     UpdateRow,
     UserRow,
+    utcnow,
 )
 
 
@@ -283,6 +291,7 @@ class Missions:
             kill_threshold=row.kill_threshold,
             rag_green=row.rag_green,
             rag_amber=row.rag_amber,
+            policy=row.policy,
             envelopes=[
                 Envelope(id=e.key, name=e.name, budget=dict(e.budget), min_spend=e.min_spend)
                 for e in row.envelopes
@@ -327,6 +336,7 @@ class Missions:
         row.aggregation = mission.aggregation.value
         row.kill_threshold = mission.kill_threshold
         row.rag_green, row.rag_amber = mission.rag_green, mission.rag_amber
+        row.policy = mission.policy
         existing = {e.key: e for e in row.envelopes}
         envelopes = []
         for position, env in enumerate(mission.envelopes):
@@ -821,6 +831,7 @@ class Runs:
             created_at=run.created_at,
             problem=run.problem,
             overrides=run.overrides,
+            budget_scale=run.budget_scale,
         )
         self.session.add(row)
         self.session.flush()
@@ -855,6 +866,7 @@ class Runs:
             progress=row.progress,
             error=row.error,
             overrides=row.overrides or {},
+            budget_scale=row.budget_scale if row.budget_scale is not None else 1.0,
         )
 
     def get(self, mission_slug: str, run_id: int) -> OptimiserRun:
@@ -1301,3 +1313,177 @@ class Analyses:
             )
         )
         return [(run_id, kind) for run_id, kind in rows]
+
+
+class SpendLedger:
+    """Money actually spent, per option, envelope and year (entries are added, never edited: a
+    correction is a new entry)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, mission_slug: str, entry: SpendEntry) -> int:
+        quarter = Missions(self.session).quarter_row(mission_slug, entry.quarter)
+        candidate = Candidates(self.session).row(mission_slug, entry.candidate)
+        data = entry.model_dump(exclude={"id", "candidate", "quarter", "recorded_at"})
+        data["kind"] = entry.kind.value
+        row = SpendRow(
+            candidate_id=candidate.id,
+            quarter_id=quarter.id,
+            recorded_at=entry.recorded_at or utcnow(),
+            **data,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def all(self, mission_slug: str, candidate: str | None = None) -> list[SpendEntry]:
+        mission = Missions(self.session).row(mission_slug)
+        query = (
+            select(SpendRow, QuarterRow.label, CandidateRow.key)
+            .join(QuarterRow, SpendRow.quarter_id == QuarterRow.id)
+            .join(CandidateRow, SpendRow.candidate_id == CandidateRow.id)
+            .where(CandidateRow.mission_id == mission.id)
+            .order_by(SpendRow.year, SpendRow.id)
+        )
+        if candidate is not None:
+            query = query.where(CandidateRow.key == candidate)
+        return [
+            SpendEntry(
+                id=r.id,
+                candidate=ckey,
+                option=r.option,
+                envelope=r.envelope,
+                year=r.year,
+                amount=r.amount,
+                quarter=label,
+                kind=r.kind,
+                note=r.note,
+                recorded_by=r.recorded_by,
+                recorded_at=r.recorded_at,
+            )
+            for r, label, ckey in self.session.execute(query)
+        ]
+
+
+class Contracts:
+    """Contracted awards and their lifecycle."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @staticmethod
+    def _model(row: ContractRow, key: str) -> Contract:
+        return Contract(
+            id=row.id,
+            candidate=key,
+            option=row.option,
+            since=row.since,
+            awarded_by=row.awarded_by,
+            state=row.state,
+            ended_in=row.ended_in,
+            ended_by=row.ended_by,
+            ended_at=row.ended_at,
+            end_reason=row.end_reason,
+            break_cost=row.break_cost,
+        )
+
+    def add(self, mission_slug: str, contract: Contract) -> int:
+        candidate = Candidates(self.session).row(mission_slug, contract.candidate)
+        data = contract.model_dump(exclude={"id", "candidate"})
+        data["state"] = contract.state.value
+        row = ContractRow(candidate_id=candidate.id, version=1, **data)
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def all(self, mission_slug: str, candidate: str | None = None) -> list[Contract]:
+        mission = Missions(self.session).row(mission_slug)
+        query = (
+            select(ContractRow, CandidateRow.key)
+            .join(CandidateRow, ContractRow.candidate_id == CandidateRow.id)
+            .where(CandidateRow.mission_id == mission.id)
+            .order_by(ContractRow.id)
+        )
+        if candidate is not None:
+            query = query.where(CandidateRow.key == candidate)
+        return [self._model(r, key) for r, key in self.session.execute(query)]
+
+    def live(self, mission_slug: str) -> list[Contract]:
+        return [c for c in self.all(mission_slug) if c.state is ContractState.live]
+
+    def get(self, mission_slug: str, contract_id: int) -> Contract:
+        found = [c for c in self.all(mission_slug) if c.id == contract_id]
+        if not found:
+            raise NotFound(f"no contract {contract_id} in mission {mission_slug}")
+        return found[0]
+
+    def update(self, mission_slug: str, contract: Contract) -> None:
+        """Store `contract`'s lifecycle fields (its candidate and option never change)."""
+        row = self.session.get(ContractRow, contract.id)
+        if row is None:
+            raise NotFound(f"no contract {contract.id} in mission {mission_slug}")
+        row.option, row.state = contract.option, contract.state.value
+        row.ended_in, row.ended_by, row.ended_at = (
+            contract.ended_in,
+            contract.ended_by,
+            contract.ended_at,
+        )
+        row.end_reason, row.break_cost = contract.end_reason, contract.break_cost
+        _flush_versioned(self.session)
+
+
+class TreasuryApprovals:
+    """Requests to Treasury to approve awards above the DAL, and Treasury's decisions."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @staticmethod
+    def _model(row: TreasuryApprovalRow, key: str) -> TreasuryApproval:
+        return TreasuryApproval(
+            id=row.id,
+            candidate=key,
+            requested_by=row.requested_by,
+            requested_at=row.requested_at,
+            request_reason=row.request_reason,
+            state=row.state,
+            decided_by=row.decided_by,
+            decided_at=row.decided_at,
+            decision_reason=row.decision_reason,
+        )
+
+    def add(self, mission_slug: str, approval: TreasuryApproval) -> int:
+        candidate = Candidates(self.session).row(mission_slug, approval.candidate)
+        data = approval.model_dump(exclude={"id", "candidate"})
+        data["state"] = approval.state.value
+        row = TreasuryApprovalRow(candidate_id=candidate.id, version=1, **data)
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def all(self, mission_slug: str, candidate: str | None = None) -> list[TreasuryApproval]:
+        mission = Missions(self.session).row(mission_slug)
+        query = (
+            select(TreasuryApprovalRow, CandidateRow.key)
+            .join(CandidateRow, TreasuryApprovalRow.candidate_id == CandidateRow.id)
+            .where(CandidateRow.mission_id == mission.id)
+            .order_by(TreasuryApprovalRow.id)
+        )
+        if candidate is not None:
+            query = query.where(CandidateRow.key == candidate)
+        return [self._model(r, key) for r, key in self.session.execute(query)]
+
+    def get(self, mission_slug: str, approval_id: int) -> TreasuryApproval:
+        found = [a for a in self.all(mission_slug) if a.id == approval_id]
+        if not found:
+            raise NotFound(f"no Treasury approval request {approval_id} in mission {mission_slug}")
+        return found[0]
+
+    def decide(self, mission_slug: str, approval: TreasuryApproval) -> None:
+        row = self.session.get(TreasuryApprovalRow, approval.id)
+        if row is None:
+            raise NotFound(f"no Treasury approval request {approval.id} in mission {mission_slug}")
+        row.state, row.decided_by = approval.state.value, approval.decided_by
+        row.decided_at, row.decision_reason = approval.decided_at, approval.decision_reason
+        _flush_versioned(self.session)

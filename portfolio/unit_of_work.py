@@ -19,6 +19,7 @@ from portfolio.repository import (
     AuditTrail,
     Candidates,
     Challenges,
+    Contracts,
     CycleLog,
     EvidenceLog,
     Missions,
@@ -27,6 +28,8 @@ from portfolio.repository import (
     Scores,
     Seeds,
     Sessions,
+    SpendLedger,
+    TreasuryApprovals,
     Users,
 )
 from portfolio.throttle import Throttle
@@ -60,6 +63,9 @@ class SqlUnitOfWork:
         self.reviews = Reviews(self.session)
         self.analyses = Analyses(self.session)
         self.throttle = Throttle(self.session)
+        self.spend = SpendLedger(self.session)
+        self.contracts = Contracts(self.session)
+        self.approvals = TreasuryApprovals(self.session)
         self.committed = False
         return self
 
