@@ -22,12 +22,18 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from support import DEMO_PASSWORD
 
 from api.app import create_app
 from api.cli import load_demo
 from api.settings import Settings
 from portfolio import database
+
+# Property tests assert behaviour, not speed (speed lives in benchmarks/): no per-example
+# deadline, which failed on a loaded machine (a 200 ms default met at 293 ms under two workers).
+hypothesis_settings.register_profile("mission-portfolio", deadline=None)
+hypothesis_settings.load_profile("mission-portfolio")
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 _copies = count()
