@@ -14,7 +14,7 @@ from typing import Any
 import highspy
 import numpy as np
 
-from optimiser.data import FloatArray, ProblemData
+from optimiser.data import BoolArray, FloatArray, ProblemData
 from optimiser.errors import SolverError
 from optimiser.highs import INFEASIBLE, highs_version, run_checked
 from optimiser.model import dal_breaches
@@ -244,6 +244,17 @@ class SelectionChecker:
     def is_feasible(self, x: FloatArray) -> bool:
         return not self.violations(x)
 
+    def repaired(self, x: FloatArray) -> FloatArray | None:
+        """A feasible selection near x that breaks only the overrun limit, or None: options are
+        dropped (never locked or committed ones) until the limit holds (`OverrunRule.repair`)."""
+        if self.overrun is None or set(self.violations(x)) != {"max_overrun_probability"}:
+            return None
+        keep = np.zeros(self.data.n_options, dtype=bool)
+        for ks in self.must:
+            keep[ks] = True
+        y = self.overrun.repair(x, keep)
+        return y if self.is_feasible(y) else None
+
 
 class OverrunRule:
     """`max_overrun_probability` on the optimisation scenarios: at most `allowed` of them may
@@ -264,14 +275,33 @@ class OverrunRule:
             return None
         return cls(data, scenarios, probability)
 
-    def overruns(self, x: FloatArray) -> int:
-        """How many scenarios overrun with selection x."""
+    def overrunning(self, x: FloatArray) -> BoolArray:
+        """S: the scenarios that overrun with selection x."""
         chosen = np.flatnonzero(x > 0.5)
         spend = self.spend[:, chosen, :].sum(axis=1)
-        return int(overrun(spend, self.data.money, self.carry)[0].sum())
+        return overrun(spend, self.data.money, self.carry)[0]
+
+    def overruns(self, x: FloatArray) -> int:
+        """How many scenarios overrun with selection x."""
+        return int(self.overrunning(x).sum())
 
     def breaks(self, x: FloatArray) -> bool:
         return self.overruns(x) > self.allowed
+
+    def repair(self, x: FloatArray, keep: BoolArray) -> FloatArray:
+        """x with options dropped until few enough scenarios overrun (a heuristic start: never
+        the options in `keep`): each time the one whose realised spend in the overrunning
+        scenarios is largest against its expected impact."""
+        x = x.copy()
+        worth = self.data.p * self.data.impact_mean + 1e-9
+        while self.breaks(x):
+            over = self.overrunning(x)
+            droppable = np.flatnonzero((x > 0.5) & ~keep)
+            if len(droppable) == 0:
+                break
+            harm = self.spend[over][:, droppable, :].sum(axis=(0, 2))
+            x[droppable[int(np.argmax(harm / worth[droppable]))]] = 0.0
+        return x
 
 
 def as_vector(values: Any, size: int) -> FloatArray:

@@ -22,7 +22,7 @@ from optimiser.errors import SolverError
 from optimiser.feasibility import SelectionChecker
 from optimiser.highs import INFEASIBLE, check_status, highs_version, run_checked
 from optimiser.model import Model, build_model
-from optimiser.objectives import set_objective
+from optimiser.objectives import objective_value, set_objective
 from optimiser.result import Progress
 from optimiser.scenarios import Scenarios
 
@@ -591,6 +591,7 @@ def solve_model(
     lazy = (q is not None and q > 0) or policy.max_overrun_probability is not None
     build = 0.0
     core_start = solver == "highs" and kind in ("cvar", "capped")
+    fallback: FloatArray | None = None  # a repaired relaxed optimum, if the full model fails
     for with_p_any in [False, True] if lazy else [True]:
         tb = time.perf_counter()
         m = build_model(data, scenarios, with_p_any=with_p_any)
@@ -608,15 +609,32 @@ def solve_model(
             core = run_milp_from_core_start(m, time_limit=limit, gap=gap, **progress)  # type: ignore[arg-type]
             core_start = core is not None  # not again with the floor if the LP was too slow
         out = core or run_milp(m, solver=solver, time_limit=limit, gap=gap, **progress)  # type: ignore[arg-type]
+        if with_p_any and fallback is not None:  # verified feasible: trust it over the model
+            return _better(data, scenarios, kind, out, fallback), build
         if with_p_any or out.status == "infeasible":
             return out, build
         if out.x is not None and not checker.violations(out.x):
             return out, build
+        if out.x is not None:
+            fallback = checker.repaired(out.x)
         if should_stop is not None and should_stop():
             return MilpOutcome(
                 "no_solution", None, None, out.bound, out.seconds, out.solver, out.version
             ), build
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _better(
+    data: ProblemData, scenarios: Scenarios, kind: str, out: MilpOutcome, fallback: FloatArray
+) -> MilpOutcome:
+    """The full model's outcome, or the repaired relaxed optimum when the full model found
+    nothing better within its time (then `feasible`, with the full model's bound)."""
+    if out.x is not None and out.status == "optimal":
+        return out
+    mine = objective_value(kind, data, scenarios, fallback)
+    if out.x is not None and objective_value(kind, data, scenarios, out.x) >= mine:
+        return out
+    return MilpOutcome("feasible", fallback, None, out.bound, out.seconds, out.solver, out.version)
 
 
 def _run_cbc(

@@ -572,9 +572,10 @@ def add_max_overrun_probability(m: Model, scenarios: Scenarios) -> None:
         Σ_k R[s,k,y]·x[k] − M[s,y]·z[s] ≤ A[y] + 1e-9,    Σ_s z[s] ≤ ⌊ε·S⌋,
 
     where R is realised spend measured as the test measures it (cumulative with carry_forward),
-    A the real money available, and M[s,y] the most any selection (one option per candidate) can
-    exceed A[y] by in s. Rows with M ≤ 0 cannot bind and scenarios that can never overrun get no
-    z. The count row is the elastic family `max_overrun_probability` for the diagnosis.
+    A the real money available, and M[s,y] a bound on how far any selection the budget rows allow
+    can exceed A[y] in s (`overrun_big_m`). Rows with M ≤ 0 cannot bind and scenarios that can
+    never overrun get no z. The count row is the elastic family `max_overrun_probability` for the
+    diagnosis.
     """
     data = m.data
     policy = data.problem.policy
@@ -583,9 +584,7 @@ def add_max_overrun_probability(m: Model, scenarios: Scenarios) -> None:
         return
     allowed = max_overruns(epsilon, scenarios.count)
     spend = measured(scenarios.spend_columns(np.arange(data.n_options)), policy.carry_forward)
-    starts = np.flatnonzero(np.diff(data.candidate_of, prepend=-1))
-    most = np.maximum.reduceat(spend, starts, axis=1).sum(axis=1)  # S x Y
-    excess = most - data.money[None, :]
+    excess = overrun_big_m(data, spend)
     live = np.flatnonzero((excess > MONEY_TOL).any(axis=1))
     if len(live) == 0:
         return
@@ -612,3 +611,45 @@ def add_max_overrun_probability(m: Model, scenarios: Scenarios) -> None:
         label=f"P(overrun) ≤ {epsilon:.1%}",
         unit="scenarios",
     )
+
+
+def overrun_big_m(data: ProblemData, spend: FloatArray) -> FloatArray:
+    """S x Y: an upper bound on (measured realised spend − money available) over every
+    selection the planned budget rows allow, per scenario and year.
+
+    Relaxation: each candidate becomes one item worth its largest realised spend (measured) in
+    the scenario and costing its smallest planned spend (measured the same way), and the items
+    fill the planned money of all envelopes together (`ProblemData.total_caps`) as a fractional
+    knapsack, greedily by worth per £ planned. Any feasible selection's spend is at most that,
+    and far less than funding every candidate at once (the bound when the budgets are loose).
+    """
+    policy = data.problem.policy
+    planned = measured(data.cost, policy.carry_forward)  # K x Y
+    starts = np.flatnonzero(np.diff(data.candidate_of, prepend=-1))
+    worth = np.maximum.reduceat(spend, starts, axis=1)  # S x n x Y
+    price = np.minimum.reduceat(planned, starts, axis=0)  # n x Y
+    caps = data.total_caps
+    out = np.empty((spend.shape[0], spend.shape[2]))
+    for y in range(spend.shape[2]):
+        gain, cost = worth[:, :, y], price[:, y]
+        free = cost <= MONEY_TOL
+        base = gain[:, free].sum(axis=1)
+        g, c = gain[:, ~free], cost[~free]
+        order = np.argsort(-(g / c[None, :]), axis=1, kind="stable")
+        g_sorted = np.take_along_axis(g, order, axis=1)
+        c_sorted = c[order]
+        used = np.cumsum(c_sorted, axis=1)
+        room = float(caps[y]) * (1 + 1e-7) + 1e-6  # the solver's row tolerance, generously
+        whole = used <= room  # items wholly in (a prefix, by the greedy order)
+        taken = np.where(whole, g_sorted, 0.0).sum(axis=1)
+        spent_planned = np.where(whole, c_sorted, 0.0).sum(axis=1)
+        nxt = whole.sum(axis=1)  # index of the item taken in part
+        has_next = nxt < g.shape[1]
+        idx = np.minimum(nxt, max(g.shape[1] - 1, 0))
+        if g.shape[1]:
+            part_g = np.take_along_axis(g_sorted, idx[:, None], axis=1)[:, 0]
+            part_c = np.take_along_axis(c_sorted, idx[:, None], axis=1)[:, 0]
+            fraction = np.clip((room - spent_planned) / np.maximum(part_c, 1e-300), 0.0, 1.0)
+            taken = taken + np.where(has_next, part_g * fraction, 0.0)
+        out[:, y] = base + taken - float(data.money[y])
+    return out
