@@ -69,6 +69,19 @@ REPORT_EVERY = 1.0  # seconds between progress reports while no better portfolio
 MARGIN = 1e-5
 
 
+def _planned_money(data: ProblemData) -> float:
+    """All the planned money any selection may cost: every envelope over the whole run
+    (`ProblemData.planned_total`), with the budget rows' tolerance. The tree's budget."""
+    total = data.planned_total
+    return total + 1e-7 * (1.0 + total)
+
+
+def _cheapest_selection(data: ProblemData, choices: list[list[int]]) -> float:
+    """The least planned cost of any selection `choices` allow: each candidate's cheapest choice
+    (unfunded costs nothing; a locked or committed candidate has no unfunded choice)."""
+    return sum(min(float(data.total_cost[k]) if k >= 0 else 0.0 for k in c) for c in choices)
+
+
 def _budget_cuts(data: ProblemData) -> tuple[FloatArray, FloatArray]:
     """Necessary budget tests as flow cuts: for every set U of envelopes (every one of up to six
     envelopes' subsets, else all of them together), the spend of options that only envelopes in
@@ -252,7 +265,6 @@ class _Tree:
         self.a = np.minimum(scenarios.impact, target).astype(np.float32)  # S x K
         margin = MARGIN + 2.0 * float(np.finfo(np.float32).eps) * data.n_options
         self.reach = np.float32(target * (1.0 - margin) - margin)
-        total = data.planned_total
         tie = tie_break_weights(data)
         gamma = data.problem.policy.switching_cost
         prev = previous_costs(data)
@@ -296,7 +308,7 @@ class _Tree:
         self.charges = [np.array([charge(i, k) for k in choices[i]]) for i in free]
         least = [float(c.min()) for c in self.charges]
         self.least_charge = np.concatenate([np.cumsum(least[::-1])[::-1], [0.0]])
-        self.budget = total + 1e-7 * (1.0 + total) - float(data.total_cost[forced].sum())
+        self.budget = _planned_money(data) - float(data.total_cost[forced].sum())
         # scenarios met by the forced options alone count at every node, and those the
         # fractional knapsack of the free candidates' tranches on the whole budget cannot bring
         # to the target count at none: only the others ("live") enter the arrays
@@ -406,6 +418,11 @@ def branch_and_bound(
 ) -> BranchOutcome:
     """The P(target) optimum by branch and bound (see the module docstring)."""
     if any(not c for c in choices):  # a candidate that must be funded has no allowed option
+        return BranchOutcome(None, -np.inf, -np.inf, True, 0)
+    if _cheapest_selection(data, choices) > _planned_money(data):
+        # the locked and committed options (and the cheapest choice of every other candidate)
+        # cost more than all the money there is: no selection passes the tree's budget test, and
+        # its completion tables would have no affordable row to start from
         return BranchOutcome(None, -np.inf, -np.inf, True, 0)
     search = _Search(_Tree(data, scenarios, choices), scenarios, checker, report, clock_start)
     while search.stack:

@@ -4,6 +4,11 @@ For each policy family F the model is rebuilt with a non-negative slack on every
 only, and Σ slack is minimised. If that is feasible, F alone conflicts with the other rules and the
 positive slacks are the smallest relaxation of F that makes the problem feasible. When no single
 family suffices, every family is made elastic at once and the positive slacks are reported.
+
+The scenario-counting families (the P(any success) floor and the overrun chance constraint, a
+binary per scenario) make every elastic model slow, so the other families are first relaxed on
+the model without them: if one of those explains the conflict, that is the answer. Only when
+the rules without them can all be met are the scenario families relaxed, each alone.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from optimiser.model import POLICY_FAMILIES, ConstraintInfo, Model, build_model
 from optimiser.scenarios import Scenarios
 
 SLACK_TOL = 1e-6
+SCENARIO_FAMILIES = ("min_p_any_success", "max_overrun_probability")
 
 
 def diagnose(
@@ -30,7 +36,11 @@ def diagnose(
         if any(i.family == f for i in build_model(data, scenarios).registry.values())
     ]
     found: list[dict[str, Any]] = []
-    for family in present:
+    for family in [f for f in present if f not in SCENARIO_FAMILIES]:
+        found.extend(_relax(data, scenarios, {family}, solver, time_limit, lazy=False) or [])
+    if found:
+        return found
+    for family in [f for f in present if f in SCENARIO_FAMILIES]:
         found.extend(_relax(data, scenarios, {family}, solver, time_limit) or [])
     if found:
         return found
@@ -47,9 +57,16 @@ def diagnose(
 
 
 def _relax(
-    data: ProblemData, scenarios: Scenarios, families: set[str], solver: str, time_limit: float
+    data: ProblemData,
+    scenarios: Scenarios,
+    families: set[str],
+    solver: str,
+    time_limit: float,
+    *,
+    lazy: bool = True,
 ) -> list[dict[str, Any]] | None:
-    m = build_model(data, scenarios, elastic=families)
+    """The smallest relaxation of `families`; `lazy=False` leaves the scenario families out."""
+    m = build_model(data, scenarios, elastic=families, with_p_any=lazy)
     slacks = [s for group in m.slacks.values() for s in group]
     if not slacks:
         return None

@@ -16,13 +16,16 @@ echo "Newest releases: installing into a throwaway venv ($work)..."
 
 echo "Versions used:"
 "$work/venv/bin/python" - <<'PY'
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 import platform
-names = ["highspy", "pulp", "numpy", "pandas", "scipy", "pydantic", "fastapi", "sqlalchemy",
+names = ["highspy", "pulp", "numpy", "pandas", "pydantic", "fastapi", "sqlalchemy",
          "alembic", "psycopg", "matplotlib", "typer", "hypothesis", "schemathesis"]
 print(f"  python {platform.python_version()}")
 for name in names:
-    print(f"  {name} {version(name)}")
+    try:
+        print(f"  {name} {version(name)}")
+    except PackageNotFoundError:
+        print(f"  {name} (not installed)")
 PY
 
 echo "Optimiser tests on the newest releases..."
