@@ -20,16 +20,21 @@ from api.deps import LoginRequired, SecondFactorRequired, csrf_protect
 from api.jobs import JobRunner
 from api.routes.html import (
     admin,
+    approvals,
     auth,
     candidates,
     council,
     cycle,
+    finance,
     imports,
     missions,
     public,
     report,
     runs,
+    spend,
 )
+from api.routes.json import finance as finance_api
+from api.routes.json import spend as spend_api
 from api.routes.json import v1
 from api.settings import Settings
 from api.templating import STATIC_DIR, render
@@ -91,8 +96,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         imports.router,
         report.router,
         runs.router,
+        approvals.router,
+        spend.router,
+        finance.router,
         admin.router,
         v1.router,
+        spend_api.router,
+        finance_api.router,
     ):
         app.include_router(router)
 

@@ -82,9 +82,9 @@ def candidate_from_form(
     *,
     fixed_id: str | None = None,
     keep: Candidate | None = None,
-    can_approve: bool = False,
 ) -> tuple[Candidate | None, Errors]:
-    """Build a Candidate from the form; ``keep`` supplies fields this user may not change."""
+    """Build a Candidate from the form; ``keep`` supplies the fields the form never changes
+    (``treasury_approved``: only Treasury's decision on a request sets it)."""
     errors: Errors = []
     rows = _option_rows(values)
     options: list[dict[str, Any]] = []
@@ -120,11 +120,7 @@ def candidate_from_form(
         "eligible_envelopes": eligible if isinstance(eligible, list) else [eligible],
         "ncr": bool(values.get("ncr")),
         "commercially_sensitive": bool(values.get("commercially_sensitive")),
-        "treasury_approved": (
-            bool(values.get("treasury_approved"))
-            if can_approve
-            else (keep.treasury_approved if keep else False)
-        ),
+        "treasury_approved": keep.treasury_approved if keep else False,
         "registered_by": keep.registered_by if keep else None,
         "options": options,
     }
@@ -156,7 +152,6 @@ def candidate_values(candidate: Candidate) -> dict[str, Any]:
         "eligible_envelopes": list(candidate.eligible_envelopes),
         "ncr": "on" if candidate.ncr else "",
         "commercially_sensitive": "on" if candidate.commercially_sensitive else "",
-        "treasury_approved": "on" if candidate.treasury_approved else "",
     }
     for i, o in enumerate(candidate.options):
         p = f"options.{i}"
@@ -274,16 +269,24 @@ RUN_DEFAULTS: dict[str, str] = {
     "solver": "highs",
     "note": "",
     "budget_scale": "100",
-    "switching_cost": "0",
+    "switching_loss": "0",
+    "over_programming": "0",
+    "max_overrun_probability": "20",
+    "bring_forward": "0",
 }
+#: the money fields of the run form, typed as percentages from 0 to 100 (empty: 0, and for the
+#: overrun limit, no limit)
+MONEY_PERCENTS = ("over_programming", "max_overrun_probability", "bring_forward", "switching_loss")
 
 
 def run_values(
     policy: dict[str, Any] | None,
     scenarios: dict[str, Any] | None,
     overrides: dict[str, str] | None = None,
+    switching_loss: float | None = None,
 ) -> dict[str, Any]:
-    """Form values for a run, from an earlier run's policy (or the defaults)."""
+    """Form values for a run, from the mission's stored policy or an earlier run's (or the
+    defaults); `switching_loss` is the share of de-committed money lost (0–1)."""
     values: dict[str, Any] = dict(RUN_DEFAULTS)
     for candidate, reason in (overrides or {}).items():
         choice = "lock" if candidate in (policy or {}).get("locks", []) else "exclude"
@@ -305,7 +308,13 @@ def run_values(
         values["carry_forward"] = "on" if policy.get("carry_forward", True) else ""
         p_any = policy.get("min_p_any_success")
         values["min_p_any_success"] = _fmt(round(p_any * 100, 6)) if p_any is not None else ""
-        values["switching_cost"] = _fmt(policy.get("switching_cost", 0.0))
+        for key in ("over_programming", "bring_forward"):
+            values[key] = _fmt(round(float(policy.get(key, 0.0) or 0.0) * 100, 6))
+        if "max_overrun_probability" in policy:
+            eps = policy["max_overrun_probability"]
+            values["max_overrun_probability"] = _fmt(round(eps * 100, 6)) if eps is not None else ""
+    if switching_loss is not None:
+        values["switching_loss"] = _fmt(round(switching_loss * 100, 6))
     if scenarios and "count" in scenarios:
         values["scenarios"], values["seed"] = str(scenarios["count"]), str(scenarios["seed"])
     return values
@@ -353,10 +362,19 @@ def run_from_form(values: dict[str, Any]) -> tuple[dict[str, Any] | None, Errors
     scale = _number(values, "budget_scale", errors, required=False)
     if scale is not None and not 10 <= scale <= 300:
         errors.append(("budget_scale", "must be from 10 to 300 per cent"))
-    switching = _number(values, "switching_cost", errors, required=False)
-    if switching is not None and not 0 <= switching <= 10:
-        errors.append(("switching_cost", "must be from 0 to 10"))
-    policy["switching_cost"] = switching or 0.0
+    money: dict[str, float | None] = {}
+    for key in MONEY_PERCENTS:
+        pct = _number(values, key, errors, required=False)
+        if pct is not None and not 0 <= pct <= 100:
+            errors.append((key, "must be a percentage from 0 to 100"))
+        money[key] = None if pct is None else pct / 100
+    for key in ("over_programming", "bring_forward"):
+        policy[key] = money[key] or 0.0
+    policy["max_overrun_probability"] = money["max_overrun_probability"]
+    if policy["bring_forward"] and not policy["carry_forward"]:
+        errors.append(
+            ("bring_forward", "must be 0 unless money may move between years (tick the box)")
+        )
     locks, exclusions, overrides = [], [], {}
     for key in sorted(values):
         if not key.startswith("override.") or not _text(values, key):
@@ -382,6 +400,7 @@ def run_from_form(values: dict[str, Any]) -> tuple[dict[str, Any] | None, Errors
         "note": _text(values, "note")[:500],
         "overrides": overrides,
         "budget_scale": (scale or 100.0) / 100,
+        "switching_loss": money["switching_loss"] or 0.0,
         **settings,
     }, []
 

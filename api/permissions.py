@@ -12,7 +12,9 @@ class Perm(StrEnum):
     edit_mission = "edit_mission"
     register_candidate = "register_candidate"
     edit_candidate = "edit_candidate"
-    approve_treasury = "approve_treasury"
+    request_treasury_approval = "request_treasury_approval"
+    decide_treasury_approval = "decide_treasury_approval"
+    view_treasury_approvals = "view_treasury_approvals"
     view_audit = "view_audit"
     run_optimiser = "run_optimiser"
     score = "score"
@@ -30,6 +32,8 @@ class Perm(StrEnum):
     comment_review = "comment_review"
     run_analytics = "run_analytics"
     manage_users = "manage_users"
+    record_spend = "record_spend"
+    view_finance = "view_finance"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -39,7 +43,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.edit_mission,
             Perm.register_candidate,
             Perm.edit_candidate,
-            Perm.approve_treasury,
+            Perm.request_treasury_approval,
+            Perm.view_treasury_approvals,
             Perm.view_audit,
             Perm.run_optimiser,
             Perm.manage_round,
@@ -51,6 +56,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.manage_cycle,
             Perm.import_scores,
             Perm.run_analytics,
+            Perm.record_spend,
+            Perm.view_finance,
         }
     ),
     Role.council_member: frozenset(
@@ -72,15 +79,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.view_audit,
             Perm.view_aggregates,
             Perm.comment_review,
+            Perm.decide_treasury_approval,
+            Perm.view_treasury_approvals,
             Perm.run_analytics,
+            Perm.view_finance,
         }
     ),
 }
 
-# The administrator manages users, roles and missions and may look at any mission and its audit
-# trail, but does not change a mission's content: that is the Mission CEO's and the council's job.
+# The administrator manages users, roles and missions and may look at any mission, its audit
+# trail and its programme finance, but does not change a mission's content: that is the Mission
+# CEO's and the council's job.
 ADMIN_PERMISSIONS: frozenset[Perm] = frozenset(
-    {Perm.view_mission, Perm.view_audit, Perm.view_aggregates, Perm.manage_users}
+    {Perm.view_mission, Perm.view_audit, Perm.view_aggregates, Perm.manage_users, Perm.view_finance}
 )
 
 

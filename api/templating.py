@@ -64,6 +64,11 @@ FIELD_WORDS = {
     "eligible_envelopes": "may be funded from",
     "organisation_type": "organisation type",
     "display_name": "full name",
+    "over_programming": "over-programming (% above the budgets)",
+    "max_overrun_probability": "highest chance of overrunning the money available (%)",
+    "bring_forward": "next year's budget that may be brought forward (%)",
+    "switching_loss": "money lost when an award is de-committed (%)",
+    "budget_scale": "envelopes at (% of their budgets)",
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from portfolio import contracts
 from portfolio.auditpack import PackRecord, build_zip, canonical_json, pack_hash, verify_chain
 from portfolio.errors import Conflict, InvalidInput, PermissionDenied
 from portfolio.evidence import (
@@ -26,6 +27,7 @@ from portfolio.evidence import (
     posterior_belief,
     uplifted_cost,
 )
+from portfolio.ledger import spent as ledger_spent
 from portfolio.model import (
     AllocationChange,
     Candidate,
@@ -141,16 +143,13 @@ def proposed_changes(uow: SqlUnitOfWork, slug: str, run_id: int) -> list[Allocat
     return classify(previous_holdings(uow, slug, run.quarter), holdings(run), run.quarter)
 
 
-def contracted_before(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, str]:
-    """Contracted awards of the last approved quarter before ``label``: candidate → option."""
-    prev = previous_quarter(uow, slug, label)
-    if prev is None:
-        return {}
-    return {
-        c.candidate: c.option_after
-        for c in uow.cycle.changes(slug, prev.label)
-        if c.contracted and c.option_after is not None
-    }
+def what_if_refusal(run: OptimiserRun) -> str:
+    """Why a what-if run (made on scaled envelopes) is never an allocation."""
+    return (
+        f"run {run.id} is a what-if (envelopes at {run.budget_scale * 100:g} %): it answers a "
+        "question and cannot be approved; approval needs a run on the real budgets "
+        "(envelopes at 100 %)"
+    )
 
 
 def approve_run(
@@ -164,9 +163,12 @@ def approve_run(
     expected_approved: int | str | None = "any",
 ) -> list[AllocationChange]:
     """Approve run ``run_id`` as the quarter's allocation. Each start, scale and stop needs a
-    reason; ``contracted`` names the funded candidates whose awards are contracted (they must
-    stay funded in later quarters)."""
+    reason; ``contracted`` names the funded candidates whose awards are contracted now (each gets
+    a live contract, ``portfolio.contracts``). A what-if run, or one that leaves out a candidate
+    under a live contract, is refused."""
     run = uow.runs.get(slug, run_id)
+    if run.what_if:
+        raise Conflict(what_if_refusal(run))
     quarter = require_not_closed(uow, slug, run.quarter)
     if quarter.label != current(uow, slug).label:
         raise Conflict(f"run {run_id} belongs to {run.quarter}, not the current quarter")
@@ -178,14 +180,15 @@ def approve_run(
     if not run.found_portfolio:
         raise Conflict(f"run {run_id} found no portfolio ({run.status}); it cannot be approved")
     changes = proposed_changes(uow, slug, run_id)
+    funded = {c.candidate: c.option_after for c in changes if c.option_after is not None}
+    contracts.refuse_dropping_contracts(uow, slug, funded)
     errors = []
     for c in changes:
         reason = reasons.get(c.candidate, "").strip()
         if c.kind is not ChangeKind.continue_ and not reason:
             errors.append((f"reason.{c.candidate}", f"give the reason for this {c.kind.value}"))
         c.reason = reason
-        c.contracted = c.candidate in contracted and c.option_after is not None
-    unknown = contracted - {c.candidate for c in changes if c.option_after is not None}
+    unknown = contracted - set(funded)
     if unknown:
         errors.append(("contracted", f"{sorted(unknown)[0]} is not funded by this run"))
     if errors:
@@ -210,6 +213,10 @@ def approve_run(
         approved_at=uow.now(),
         rag=rag.value,
     )
+    contracts.award_contracts(uow, actor, slug, quarter.label, funded, contracted)
+    under_contract = contracts.live_by_candidate(uow, slug)
+    for c in changes:
+        c.contracted = c.candidate in under_contract
     uow.cycle.set_changes(slug, quarter.label, changes)
     record(
         uow,
@@ -486,9 +493,9 @@ def proposed_stops(
 
 
 def current_estimates(uow: SqlUnitOfWork, slug: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """Per option, what the problem file uses: the council's pooled impact and cost (latest
-    closed round), the posterior p after evidence, and the cost range scaled by the
-    candidate's cost-actuals uplift."""
+    """Per option, what the problem file uses: the council's pooled impact and total cost (latest
+    closed round), the posterior p after evidence, and the candidate's cost-actuals uplift
+    (``cost_uplift``), which `portfolio.to_problem` applies to the remaining cost only."""
     aggregates = {(a.candidate, a.option): a for a in uow.aggregates.all(slug)}
     evidence_by: dict[str, list[Evidence]] = {}
     for ev in uow.evidence.all(slug):
@@ -512,11 +519,14 @@ def current_estimates(uow: SqlUnitOfWork, slug: str) -> dict[tuple[str, str], di
             else:
                 impact = option.impact.model_dump()
                 cost = option.cost_range.model_dump() if option.cost_range else None
-            if cost is not None and factor != 1.0:
-                cost = {k: cost[k] * factor for k in ("low", "most_likely", "high")}
-            if agg is None and ob.posterior == option.p_success and cost is None:
+            if agg is None and ob.posterior == option.p_success and factor == 1.0:
                 continue
-            out[(candidate.id, option.id)] = {"p": ob.posterior, "impact": impact, "cost": cost}
+            out[(candidate.id, option.id)] = {
+                "p": ob.posterior,
+                "impact": impact,
+                "cost": cost,
+                "cost_uplift": factor,
+            }
     return out
 
 
@@ -589,6 +599,9 @@ def update_context(uow: SqlUnitOfWork, slug: str, label: str) -> UpdateContext:
         cvar_alpha=(run.problem.get("policy") or {}).get("cvar_alpha"),
         spend_total=float(spend.get("total", 0.0)),
         budget_total=sum(e.total for e in mission.envelopes),
+        spent_to_date=ledger_spent(uow, slug).total,
+        p_overrun=oos.get("p_overrun"),
+        expected_overspend=oos.get("expected_overspend"),
         spend_by_platform=spend.get("by_platform", {}),
         n_funded=len(holdings(run)),
         n_candidates=len(names),
@@ -773,6 +786,23 @@ PUBLIC_COLUMNS = [
 
 def published_quarters(uow: SqlUnitOfWork, slug: str) -> list[QuarterlyUpdate]:
     return [u for u in uow.cycle.updates(slug) if u.published]
+
+
+def public_risk(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, float | None]:
+    """The open data's headline numbers of a quarter's approved allocation (out of sample):
+    P(target), P(overrun) and expected overspend, planned remaining spend and spend to date."""
+    quarter = uow.missions.quarter(slug, label)
+    if quarter.approved_run is None:
+        return {}
+    result = uow.runs.get(slug, quarter.approved_run).result or {}
+    oos = (result.get("metrics") or {}).get("out_of_sample") or {}
+    return {
+        "p_target": oos.get("p_target"),
+        "p_overrun": oos.get("p_overrun"),
+        "expected_overspend_m": oos.get("expected_overspend"),
+        "planned_remaining_m": (result.get("spend") or {}).get("total"),
+        "spent_to_date_m": sum(e.amount for e in uow.spend.all(slug) if e.quarter <= label),
+    }
 
 
 def public_allocation(uow: SqlUnitOfWork, slug: str, label: str) -> list[dict[str, Any]]:

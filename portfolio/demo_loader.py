@@ -30,9 +30,9 @@ DEMO_POLICY = Policy(
     min_rising_star_share=0.1,
     cvar_alpha=0.9,
     cvar_lambda=1.0,
-    switching_cost=0.05,
     time_limit_s=30,
 )
+DEMO_SWITCHING_LOSS = 0.1  # of money de-committed, lost (portfolio.money)
 DEMO_SCENARIOS = 300
 PLANNED = [
     0.45,
@@ -84,6 +84,7 @@ def load_demo(make: Callable[[], SqlUnitOfWork], password: str) -> None:
             DEMO_POLICY,
             scenarios=DEMO_SCENARIOS,
             seed=3,
+            switching_loss=DEMO_SWITCHING_LOSS,
             note="First look at this quarter with the new scores",
         )
         uow.commit()
@@ -116,6 +117,7 @@ def _replay_quarter(make: Callable[[], SqlUnitOfWork], label: str) -> None:
             DEMO_POLICY,
             scenarios=DEMO_SCENARIOS,
             seed=1,
+            switching_loss=DEMO_SWITCHING_LOSS,
             note=f"Quarterly rebalance, {label}",
         )
         uow.commit()

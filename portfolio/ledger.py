@@ -140,13 +140,15 @@ def remaining_profile(
     """The option's remaining planned spend over `years` (the current one first): its planned
     total less `actual`, spread like the planned profile over those years."""
     left = max(0.0, sum(profile.values()) - actual)
-    ahead = {y: float(profile.get(y, 0.0)) for y in years}
+    ahead = {y: float(v) for y in years if (v := profile.get(y, 0.0)) > 0}
     planned_ahead = sum(ahead.values())
     if left <= 0:
         return {}
     if planned_ahead <= 0:
-        return {years[0]: round(left, 9)}
-    return {y: round(left * v / planned_ahead, 9) for y, v in ahead.items() if v > 0}
+        return {years[0]: left}
+    if abs(left - planned_ahead) <= 1e-9 * max(1.0, left):
+        return ahead  # on plan: the profile as registered
+    return {y: left * v / planned_ahead for y, v in ahead.items()}
 
 
 def remaining_budget(
@@ -159,7 +161,7 @@ def remaining_budget(
     for y in years:
         left = float(budget.get(y, 0.0)) - spent_by_year.get(y, 0.0) - deficit
         deficit = max(0.0, -left)
-        out[y] = round(max(0.0, left), 9)
+        out[y] = max(0.0, left)
     return out
 
 

@@ -98,15 +98,19 @@ class AllocationReport(BaseModel):
 
 def report_run(uow: SqlUnitOfWork, slug: str, label: str) -> tuple[Quarter, OptimiserRun, bool]:
     """The quarter and the run its report shows: the approved allocation, else the quarter's
-    latest run that found a portfolio."""
+    latest run on the real budgets that found a portfolio (a what-if is never an allocation)."""
     if label not in {q.label for q in uow.missions.quarters(slug)}:
         raise NotFound(f"no quarter {label}")
     quarter = uow.missions.quarter(slug, label)
     if quarter.approved_run is not None:
         return quarter, uow.runs.get(slug, quarter.approved_run), True
-    runs = [r for r in uow.runs.all(slug) if r.quarter == label and r.found_portfolio]
+    runs = [
+        r for r in uow.runs.all(slug) if r.quarter == label and r.found_portfolio and not r.what_if
+    ]
     if not runs:
-        raise Conflict(f"{label} has no allocation yet: no run has found a portfolio")
+        raise Conflict(
+            f"{label} has no allocation yet: no run on the real budgets has found a portfolio"
+        )
     return quarter, runs[0], False
 
 
@@ -203,7 +207,9 @@ def allocation_report(uow: SqlUnitOfWork, slug: str, label: str, actor: str) -> 
     rows.sort(key=lambda r: (not (r.above_dal or r.ncr), -r.total))
     envelopes: list[EnvelopeYear] = []
     totals: dict[str, dict[str, float]] = {}
-    for env in run.problem.get("envelopes", []):
+    # the real budgets, from the mission's envelopes: never a run's (possibly scaled) problem
+    for envelope in mission.envelopes:
+        env = envelope.model_dump()
         cum_budget = cum_spend = 0.0
         spent_total = 0.0
         for year in years:

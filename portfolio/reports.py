@@ -268,6 +268,9 @@ class UpdateContext(Strict):
     cvar_alpha: Prob | None = None
     spend_total: Amount
     budget_total: Amount | None = None
+    spent_to_date: Amount | None = Field(None, description="actual spend so far (the ledger)")
+    p_overrun: Prob | None = Field(None, description="out-of-sample P(realised spend overruns)")
+    expected_overspend: Amount | None = None
     spend_by_platform: dict[str, Amount] = Field(default_factory=dict)
     n_funded: int = Field(ge=0)
     n_candidates: int | None = Field(None, ge=0)
@@ -357,6 +360,8 @@ def _state_of_play(c: UpdateContext, lim: _Limits) -> list[str]:
     platforms = [k for k, v in c.spend_by_platform.items() if v > 0]
     of = f" of {c.n_candidates}" if c.n_candidates is not None else ""
     spend = f"spending {_m(c.spend_total)}"
+    if c.spent_to_date:
+        spend = f"planning {_m(c.spend_total)} more on top of {_m(c.spent_to_date)} already spent"
     if c.budget_total:
         spend += f" of the {_m(c.budget_total)} available"
     first = (
@@ -492,6 +497,16 @@ def _risks_section(c: UpdateContext, lim: _Limits) -> list[str]:
         lines.append(
             f"- Downside: in the {worst} of scenarios the portfolio falls short of the target by "
             f"{_num(c.cvar_shortfall)} {c.unit} on average."
+        )
+    if c.p_overrun is not None:
+        excess = (
+            f", by {_m(c.expected_overspend)} on average across all scenarios"
+            if c.expected_overspend
+            else ""
+        )
+        lines.append(
+            f"- Money: in {_pct(c.p_overrun)} of scenarios the realised spend runs over the "
+            f"money available{excess}."
         )
     for flag in c.flags[: lim.flags]:
         lines.append(f"- {_clip(flag, 30)}")

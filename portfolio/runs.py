@@ -7,6 +7,7 @@ its own short transaction, so a crash or a restart never leaves a half-written r
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,9 +17,11 @@ from optimiser.problem import Policy, load_problem
 from optimiser.result import Progress
 from optimiser.solve import solve
 from portfolio.errors import InvalidInput
-from portfolio.model import EvidenceKind, OptimiserRun
+from portfolio.ledger import spent
+from portfolio.model import OptimiserRun
+from portfolio.money import loss_share_of, switching_cost_of
 from portfolio.quarters import current_quarter as current_quarter
-from portfolio.services import record
+from portfolio.services import SYSTEM, record
 from portfolio.to_problem import mission_problem
 from portfolio.unit_of_work import SqlUnitOfWork
 
@@ -60,6 +63,8 @@ def export_problem(
         estimates=current_estimates(uow, slug),
         scenarios=scenarios,
         seed=seed,
+        spent=spent(uow, slug),
+        quarter=current_quarter(uow, slug),
     )
     return problem.model_dump(mode="json")
 
@@ -76,13 +81,17 @@ def start_run(
     note: str = "",
     overrides: dict[str, str] | None = None,
     budget_scale: float = 1.0,
+    switching_loss: float | None = None,
 ) -> int:
     """Queue a run of the optimiser on the mission's current data; returns its id.
 
-    Every lock and exclusion needs its reason in ``overrides``. Unless the policy names them,
-    the contracted awards of the last approved quarter become ``commitments`` and its whole
-    allocation ``previous`` (for the switching cost); a candidate whose stage gate has failed
-    since is released from its commitment."""
+    Every lock and exclusion needs its reason in ``overrides``. Every live contract becomes a
+    commitment and, unless the policy names it, the last approved allocation ``previous`` (for
+    the switching cost): ``carry_forward_commitments``. A ``budget_scale`` other than 1 makes a
+    what-if run, stored as such: it can never be approved. ``switching_loss`` states the switching
+    cost in money (the share of de-committed money that is lost, 0–1); it becomes the policy's
+    ``switching_cost`` in the objective's units (`portfolio.money`). The settings become the
+    mission's stored policy, which the optimiser form starts from next time."""
     quarter = current_quarter(uow, slug)
     overrides = {k: v.strip() for k, v in (overrides or {}).items() if v.strip()}
     missing = [ref for ref in [*policy.locks, *policy.exclusions] if ref not in overrides]
@@ -90,13 +99,18 @@ def start_run(
         raise InvalidInput(
             [(f"overrides.{ref}", "give the reason for this lock or exclusion") for ref in missing]
         )
-    policy = carry_forward_commitments(uow, slug, quarter, policy)
+    policy = carry_forward_commitments(uow, slug, quarter, policy, actor=actor)
     try:
         problem = export_problem(
             uow, slug, policy, scenarios=scenarios, seed=seed, budget_scale=budget_scale
         )
     except ProblemError as exc:  # e.g. a lock naming no candidate of the mission
         raise InvalidInput(exc.errors) from exc
+    if switching_loss is not None:
+        if not (math.isfinite(switching_loss) and 0 <= switching_loss <= 1):
+            raise InvalidInput.single("switching_loss", "must be a share from 0 to 1")
+        problem["policy"]["switching_cost"] = switching_cost_of(switching_loss, problem)
+    _store_policy(uow, actor, slug, problem, solver, round(loss_share_of(problem), 9))
     run_id = uow.runs.add(
         slug,
         OptimiserRun(
@@ -110,6 +124,7 @@ def start_run(
             created_at=uow.now(),
             problem=problem,
             overrides=overrides,
+            budget_scale=budget_scale,
         ),
     )
     record(
@@ -125,31 +140,58 @@ def start_run(
             "solver": solver,
             "policy": problem["policy"],
             "scenarios": problem["scenarios"],
+            "budget_scale": budget_scale,
         },
     )
     return run_id
 
 
-def carry_forward_commitments(
-    uow: SqlUnitOfWork, slug: str, quarter: str, policy: Policy
-) -> Policy:
-    """Fill ``commitments`` and ``previous`` from the last approved quarter."""
-    from portfolio.cycle import contracted_before, previous_holdings
-
-    failed = {
-        ev.candidate
-        for ev in uow.evidence.all(slug)
-        if ev.kind is EvidenceKind.stage_gate and ev.outcome is False
+def _store_policy(
+    uow: SqlUnitOfWork,
+    actor: str,
+    slug: str,
+    problem: dict[str, Any],
+    solver: str,
+    switching_loss: float,
+) -> None:
+    """Keep the CEO's settings as the mission's policy (audited when they change); the
+    contracts, locks, exclusions and last quarter's allocation are per run, not policy."""
+    per_run = {"commitments", "previous", "locks", "exclusions", "dal", "dal_mode"}
+    stored = {
+        "policy": {k: v for k, v in problem["policy"].items() if k not in per_run},
+        "scenarios": problem["scenarios"],
+        "solver": solver,
+        "switching_loss": switching_loss,
     }
+    mission = uow.missions.get(slug)
+    if mission.policy == stored:
+        return
+    uow.missions.update(mission.model_copy(update={"policy": stored}))
+    record(uow, actor, slug, "mission", slug, "policy", before=mission.policy, after=stored)
+
+
+def carry_forward_commitments(
+    uow: SqlUnitOfWork, slug: str, quarter: str, policy: Policy, *, actor: str = SYSTEM
+) -> Policy:
+    """Add every live contract to ``commitments`` (after completing those with nothing left to
+    spend, ``contracts.complete_finished``) and fill ``previous`` from the last approved quarter.
+
+    A failed stage gate does not release a contract: only ending it does. A contract whose
+    candidate (or option) the CEO excludes is left out of this run's problem, so the run can show
+    the portfolio without it; such a run cannot be approved until the contract is ended."""
+    from portfolio.contracts import complete_finished, ref
+    from portfolio.cycle import previous_holdings
+
+    excluded = set(policy.exclusions)
+    carried = [
+        ref(c)
+        for c in complete_finished(uow, actor, slug, quarter)
+        if c.candidate not in excluded and ref(c) not in excluded
+    ]
     update: dict[str, Any] = {}
-    if not policy.commitments:
-        update["commitments"] = sorted(
-            f"{c}/{o}"
-            for c, o in contracted_before(uow, slug, quarter).items()
-            if c not in failed
-            and f"{c}/{o}" not in policy.exclusions
-            and c not in policy.exclusions
-        )
+    commitments = sorted({*policy.commitments, *carried})
+    if commitments != policy.commitments:
+        update["commitments"] = commitments
     if not policy.previous:
         update["previous"] = {c: o for c, (o, _) in previous_holdings(uow, slug, quarter).items()}
     return policy.model_copy(update=update) if update else policy
@@ -219,13 +261,14 @@ def fail_interrupted_runs(uow: SqlUnitOfWork) -> list[int]:
 
 
 def rerun(uow: SqlUnitOfWork, actor: str, slug: str, run_id: int) -> int:
-    """Queue a new run with exactly the problem file of run ``run_id``."""
+    """Queue a new run with exactly the problem file of run ``run_id``: the same quarter (its
+    money was that quarter's remaining money), overrides and budgets (a what-if stays one)."""
     old = uow.runs.get(slug, run_id)
     new_id = uow.runs.add(
         slug,
         OptimiserRun(
             mission=slug,
-            quarter=current_quarter(uow, slug),
+            quarter=old.quarter,
             objective=old.objective,
             solver=old.solver,
             status="queued",
@@ -233,6 +276,8 @@ def rerun(uow: SqlUnitOfWork, actor: str, slug: str, run_id: int) -> int:
             note=f"re-run of run {run_id}",
             created_at=uow.now(),
             problem=old.problem,
+            overrides=old.overrides,
+            budget_scale=old.budget_scale,
         ),
     )
     record(uow, actor, slug, "optimiser_run", str(new_id), "started", after={"rerun_of": run_id})

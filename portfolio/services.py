@@ -17,6 +17,7 @@ from portfolio.model import (
     AllocationChange,
     AuditEntry,
     Candidate,
+    ContractState,
     CouncilMember,
     Mission,
     Role,
@@ -191,12 +192,21 @@ def update_mission(
 
 
 # -- candidates --------------------------------------------------------------------------------
+#: segregation of duties: the one way ``treasury_approved`` changes is ``approvals.decide_approval``
+TREASURY_ONLY = (
+    "only a Treasury reviewer sets this, by approving the Mission CEO's request on the Treasury "
+    "approvals page"
+)
+
+
 def register_candidate(
     uow: SqlUnitOfWork, actor: str, mission_slug: str, candidate: Candidate
 ) -> None:
     mission = uow.missions.get(mission_slug)
     if problems := check_candidate_fits_mission(candidate, mission):
         raise InvalidInput(problems)
+    if candidate.treasury_approved:
+        raise InvalidInput.single("treasury_approved", TREASURY_ONLY)
     if candidate.registered_by is None and actor != SYSTEM:
         candidate = candidate.model_copy(update={"registered_by": actor})
     uow.candidates.add(mission_slug, candidate)
@@ -212,7 +222,20 @@ def update_candidate(
 ) -> None:
     mission = uow.missions.get(mission_slug)
     before = uow.candidates.get(mission_slug, candidate.id)
-    if problems := check_candidate_fits_mission(candidate, mission):
+    problems = check_candidate_fits_mission(candidate, mission)
+    if candidate.treasury_approved != before.treasury_approved:
+        problems.append(("treasury_approved", TREASURY_ONLY))
+    removed = {o.id for o in before.options} - {o.id for o in candidate.options}
+    for contract in uow.contracts.all(mission_slug, candidate.id):
+        if contract.state is ContractState.live and contract.option in removed:
+            problems.append(
+                (
+                    "options",
+                    f"option {contract.option} is under a live contract since {contract.since}: "
+                    "end the contract (on the Optimiser page) before removing the option",
+                )
+            )
+    if problems:
         raise InvalidInput(problems)
     candidate = candidate.model_copy(update={"registered_by": before.registered_by})
     uow.candidates.update(mission_slug, candidate, expected_version)

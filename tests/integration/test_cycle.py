@@ -357,7 +357,12 @@ def test_commitments_and_the_switching_cost_reach_the_next_quarters_problem(inli
         for c in inline_client.get(f"/api/v1/missions/{DEMO}/quarters/{CURRENT}").json()["changes"]
         if c["contracted"]
     ]
-    assert len(contracted) == 1
+    # the award ticked now joins the live contracts of earlier quarters; none is dropped
+    live = inline_client.get(f"/api/v1/missions/{DEMO}/contracts?state=live").json()
+    assert len(live) > 1
+    assert {c["candidate"] for c in contracted} == {c["candidate"] for c in live}
+    option_of = {x["candidate"]: x["option"] for x in live}
+    assert all(c["option_after"] == option_of[c["candidate"]] for c in contracted)
     funded = inline_client.get(f"/api/v1/missions/{DEMO}/runs/{run_id}").json()["result"][
         "selected"
     ]
@@ -370,12 +375,14 @@ def test_commitments_and_the_switching_cost_reach_the_next_quarters_problem(inli
         json={"policy": {"objective": "expected", "switching_cost": 0.3}, "scenarios": 300},
     ).json()
     problem = inline_client.get(f"/api/v1/missions/{DEMO}/runs/{started['id']}/problem").json()
-    c = contracted[0]
-    assert problem["policy"]["commitments"] == [f"{c['candidate']}/{c['option_after']}"]
+    assert problem["policy"]["commitments"] == sorted(
+        f"{c['candidate']}/{c['option_after']}" for c in contracted
+    )
     assert problem["policy"]["previous"] == funded
     assert problem["policy"]["switching_cost"] == 0.3
     result = inline_client.get(f"/api/v1/missions/{DEMO}/runs/{started['id']}").json()["result"]
-    assert result["selected"][c["candidate"]] == c["option_after"]
+    for c in contracted:
+        assert result["selected"][c["candidate"]] == c["option_after"]
 
 
 def test_the_published_update_is_public_with_open_data_and_hides_sensitive_names(

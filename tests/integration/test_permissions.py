@@ -72,6 +72,8 @@ SAMPLE = {
     "comment_id": "1",
     "kind": "frontier",
     "name": "platform",
+    "contract_id": "1",
+    "approval_id": "1",
 }
 
 

@@ -11,7 +11,7 @@ from api.deps import FormDep, MissionAccess, MissionContext, UowDep
 from api.forms import MAX_OPTIONS, candidate_from_form, candidate_values, values_of
 from api.permissions import Perm
 from api.templating import render
-from portfolio import cycle, quarters, services
+from portfolio import approvals, contracts, cycle, quarters, services
 from portfolio.errors import Conflict, InvalidInput
 from portfolio.model import OrganisationType, Tier
 from portfolio.unit_of_work import SqlUnitOfWork
@@ -34,7 +34,6 @@ def _form_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict
         "tiers": list(Tier),
         "organisation_types": list(OrganisationType),
         "option_rows": range(min(max(n_rows, 1), MAX_OPTIONS)),
-        "can_approve": ctx.can(Perm.approve_treasury),
         **extra,
     }
 
@@ -68,9 +67,7 @@ def new_form(request: Request, ctx: Register, uow: UowDep) -> Response:
 def create(request: Request, ctx: Register, form: FormDep, uow: UowDep) -> Response:
     values = values_of(form)
     mission = uow.missions.get(ctx.slug)
-    candidate, errors = candidate_from_form(
-        values, mission.years, can_approve=ctx.can(Perm.approve_treasury)
-    )
+    candidate, errors = candidate_from_form(values, mission.years)
     if candidate is not None:
         try:
             services.register_candidate(uow, ctx.user.username, ctx.slug, candidate)
@@ -103,14 +100,18 @@ def detail_context(uow: SqlUnitOfWork, ctx: MissionContext, candidate_id: str) -
     from api.routes.html.cycle import EVIDENCE_KINDS
 
     candidate = uow.candidates.get(ctx.slug, candidate_id)
+    mission = uow.missions.get(ctx.slug)
     try:
         quarter = quarters.current_quarter(uow, ctx.slug)
     except Conflict:
         quarter = None
     return {
-        "mission": uow.missions.get(ctx.slug),
+        "mission": mission,
         "ctx": ctx,
         "candidate": candidate,
+        "contract": contracts.live_by_candidate(uow, ctx.slug).get(candidate_id),
+        "needs_treasury": approvals.needs_approval(candidate, mission),
+        "treasury_requests": list(reversed(uow.approvals.all(ctx.slug, candidate_id))),
         "evidence": uow.evidence.all(ctx.slug, candidate_id),
         "belief": cycle.candidate_belief(uow, ctx.slug, candidate),
         "evidence_kinds": EVIDENCE_KINDS,
@@ -154,7 +155,6 @@ def edit(request: Request, ctx: Edit, candidate_id: str, form: FormDep, uow: Uow
         mission.years,
         fixed_id=candidate_id,
         keep=existing,
-        can_approve=ctx.can(Perm.approve_treasury),
     )
     if candidate is not None:
         try:

@@ -13,7 +13,7 @@ from api.deps import FormDep, MissionAccess, MissionContext, UowDep
 from api.forms import values_of
 from api.permissions import Perm
 from api.templating import render
-from portfolio import cycle, quarters
+from portfolio import contracts, cycle, quarters
 from portfolio.errors import Conflict, InvalidInput, NotFound, validation_errors
 from portfolio.model import (
     ChangeKind,
@@ -97,17 +97,29 @@ def record_evidence(
 def _approve_context(
     uow: SqlUnitOfWork, ctx: MissionContext, run_id: int, **extra: Any
 ) -> dict[str, Any]:
+    """The approval form: the changes with a reason and a "contracted" tick each; a candidate
+    under a live contract shows it. A what-if run has no approval form (it is refused)."""
     run = uow.runs.get(ctx.slug, run_id)
+    if run.what_if:
+        raise Conflict(cycle.what_if_refusal(run))
     names = {c.id: c.name for c in uow.candidates.all(ctx.slug)}
-    committed = cycle.contracted_before(uow, ctx.slug, run.quarter)
+    changes = cycle.proposed_changes(uow, ctx.slug, run_id)
+    blocked = None
+    try:
+        contracts.refuse_dropping_contracts(
+            uow, ctx.slug, {c.candidate: c.option_after for c in changes if c.option_after}
+        )
+    except Conflict as exc:
+        blocked = str(exc)
     return {
         "mission": uow.missions.get(ctx.slug),
         "ctx": ctx,
         "run": run,
         "names": names,
-        "changes": cycle.proposed_changes(uow, ctx.slug, run_id),
+        "changes": changes,
+        "live": contracts.live_by_candidate(uow, ctx.slug),
+        "blocked": blocked,
         "approved_now": uow.missions.quarter(ctx.slug, run.quarter).approved_run,
-        "values": {f"contracted.{c}": "on" for c in committed},
         **extra,
     }
 

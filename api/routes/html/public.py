@@ -106,6 +106,7 @@ def allocation_json(slug: str, quarter: str, uow: UowDep) -> Response:
         "rag": q.rag_shown.value if q.rag_shown else None,
         "published_at": letter.published_at.isoformat() if letter.published_at else None,
         "unit": "GBP million",
+        "risk": cycle.public_risk(uow, slug, letter.quarter),
         "allocation": cycle.public_allocation(uow, slug, letter.quarter),
     }
     return Response(

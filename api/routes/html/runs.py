@@ -14,26 +14,42 @@ from api.forms import OBJECTIVES, PERCENT_FIELDS, run_from_form, run_values, val
 from api.permissions import Perm
 from api.templating import render
 from optimiser.problem import Policy
-from portfolio import cycle, quarters
+from portfolio import contracts, cycle, ledger, quarters
 from portfolio import runs as run_service
 from portfolio.errors import Conflict, InvalidInput, validation_errors
-from portfolio.model import OptimiserRun
+from portfolio.model import ContractState, OptimiserRun
+from portfolio.money import loss_share_of, run_money
 from portfolio.unit_of_work import SqlUnitOfWork
 
 router = APIRouter(include_in_schema=False)
 
 ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
 RunOptimiser = Annotated[MissionContext, Depends(MissionAccess(Perm.run_optimiser))]
+ManageCycle = Annotated[MissionContext, Depends(MissionAccess(Perm.manage_cycle))]
 
 
 def _list_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict[str, Any]:
     runs = uow.runs.all(ctx.slug)
     last = runs[0] if runs else None
-    values = run_values(
-        last.problem.get("policy") if last else None,
-        last.problem.get("scenarios") if last else None,
-        last.overrides if last else None,
-    )
+    stored = uow.missions.get(ctx.slug).policy  # the CEO's policy for this mission
+    if stored:
+        # the locks and exclusions are the last run's (with their reasons), not policy
+        last_policy = last.problem.get("policy", {}) if last else {}
+        overridden = {k: last_policy.get(k, []) for k in ("locks", "exclusions")}
+        values = run_values(
+            {**(stored.get("policy") or {}), **overridden},
+            stored.get("scenarios"),
+            last.overrides if last else None,
+            switching_loss=stored.get("switching_loss"),
+        )
+    else:
+        values = run_values(
+            last.problem.get("policy") if last else None,
+            last.problem.get("scenarios") if last else None,
+            last.overrides if last else None,
+            # a legacy run's charge may state more than all the money: shown as 100 %
+            switching_loss=min(1.0, loss_share_of(last.problem)) if last else None,
+        )
     quarter = quarters.current(uow, ctx.slug)
     return {
         "mission": uow.missions.get(ctx.slug),
@@ -44,7 +60,7 @@ def _list_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict
         "percent_fields": PERCENT_FIELDS,
         "candidates": uow.candidates.all(ctx.slug),
         "quarter": quarter,
-        "commitments": cycle.contracted_before(uow, ctx.slug, quarter.label),
+        "contracts": contracts.contract_views(uow, ctx.slug, live_only=True),
         **extra,
     }
 
@@ -72,6 +88,7 @@ def start(request: Request, ctx: RunOptimiser, form: FormDep, uow: UowDep) -> Re
                 note=parsed["note"],
                 overrides=parsed["overrides"],
                 budget_scale=parsed["budget_scale"],
+                switching_loss=parsed["switching_loss"],
             )
             uow.commit()
             request.app.state.jobs.submit(run_id)
@@ -88,6 +105,62 @@ def start(request: Request, ctx: RunOptimiser, form: FormDep, uow: UowDep) -> Re
     )
     context["values"] = values
     return render(request, "runs/list.html", context, status_code=422)
+
+
+END_LABELS = {
+    "reason": "Reason for ending the contract",
+    "break_cost": "Break cost",
+    "envelope": "Envelope of the break cost",
+}
+
+
+@router.post("/missions/{slug}/contracts/{contract_id}/end")
+def end_contract(
+    request: Request, ctx: ManageCycle, contract_id: int, form: FormDep, uow: UowDep
+) -> Response:
+    """The CEO ends a live contract from the optimiser page (reason, break cost, envelope)."""
+    values = values_of(form)
+    raw_cost = str(values.get("break_cost", "")).replace(",", "").replace("£", "").strip()
+    errors: list[tuple[str, str]] = []
+    break_cost: float | None = None
+    if raw_cost:
+        try:
+            break_cost = float(raw_cost)
+        except ValueError:
+            errors.append(("break_cost", "must be an amount in £ million, such as 1.5"))
+    status = 422
+    if not errors:
+        try:
+            raw_state = str(values.get("expected_state", "live"))
+            contracts.end_contract(
+                uow,
+                ctx.user.username,
+                ctx.slug,
+                contract_id,
+                str(values.get("reason", "")),
+                break_cost,
+                envelope=str(values.get("envelope", "")) or None,
+                expected_state=ContractState(raw_state)
+                if raw_state in ContractState.__members__
+                else ContractState.live,
+            )
+            uow.commit()
+            return RedirectResponse(f"/missions/{ctx.slug}/runs#contracts", status_code=303)
+        except InvalidInput as exc:
+            errors = exc.errors
+        except Conflict as exc:
+            errors, status = [("reason", str(exc))], 409
+        uow.rollback()
+    uow.contracts.get(ctx.slug, contract_id)  # a contract of another mission is a 404
+    context = _list_context(
+        uow,
+        ctx,
+        errors=errors,
+        ending=contract_id,
+        end_values=values,
+        field_labels=END_LABELS,
+    )
+    return render(request, "runs/list.html", context, status_code=status)
 
 
 def run_view(run: OptimiserRun, uow: SqlUnitOfWork, slug: str) -> dict[str, Any]:
@@ -123,6 +196,8 @@ def run_view(run: OptimiserRun, uow: SqlUnitOfWork, slug: str) -> dict[str, Any]
         "names": names,
         "envelopes": budgets,
         "policy": run.problem.get("policy", {}),
+        "diagnosis": contracts.diagnosis_labels(run),
+        "money": run_money(run, ledger.spent(uow, slug).total) if run.found_portfolio else None,
     }
 
 
@@ -162,6 +237,8 @@ def compare(
             "p_target": oos.get("p_target"),
             "expected_impact": oos.get("expected_impact"),
             "cvar_shortfall": oos.get("cvar_shortfall"),
+            "p_overrun": oos.get("p_overrun"),
+            "expected_overspend": oos.get("expected_overspend"),
             "funded": len(cycle.holdings(r)),
         }
 

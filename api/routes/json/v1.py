@@ -11,15 +11,17 @@ from pydantic import BaseModel, Field, PlainSerializer, ValidationError, WithJso
 from api.deps import GlobalAccess, MissionAccess, MissionContext, UowDep, UserDep
 from api.permissions import Perm
 from optimiser.problem import Policy
-from portfolio import council, cycle, quarters, services
+from portfolio import approvals, contracts, council, cycle, quarters, services
 from portfolio import runs as run_service
 from portfolio.errors import InvalidInput, NotFound, validation_errors
 from portfolio.model import (
     AggregationMethod,
     AllocationChange,
+    ApprovalState,
     AuditEntry,
     Candidate,
     Confidence,
+    ContractState,
     Dissent,
     Evidence,
     EvidenceKind,
@@ -35,6 +37,7 @@ from portfolio.model import (
     ScoringState,
     ThreePoint,
     TrajectoryPoint,
+    TreasuryApproval,
     User,
     Username,
 )
@@ -179,8 +182,7 @@ def candidates(ctx: ViewMission, uow: UowDep) -> list[Candidate]:
 
 @router.post("/missions/{slug}/candidates", response_model=Candidate, status_code=201)
 def register_candidate(ctx: Register, body: Candidate, uow: UowDep) -> Candidate:
-    if not ctx.can(Perm.approve_treasury):
-        body = body.model_copy(update={"treasury_approved": False})
+    """Register a candidate (``treasury_approved`` true is refused: only Treasury sets it)."""
     services.register_candidate(uow, ctx.user.username, ctx.slug, body)
     uow.commit()
     return uow.candidates.get(ctx.slug, body.id)
@@ -197,8 +199,10 @@ def update_candidate(
 ) -> Candidate:
     if body.id != candidate_id:
         raise InvalidInput.single("id", "the id of a candidate cannot be changed")
-    existing = uow.candidates.get(ctx.slug, candidate_id)
-    if not ctx.can(Perm.approve_treasury):
+    """Change a candidate. Left out, ``treasury_approved`` keeps its stored value; a change to it
+    is refused (only Treasury sets it, by deciding a request for approval)."""
+    if "treasury_approved" not in body.model_fields_set:
+        existing = uow.candidates.get(ctx.slug, candidate_id)
         body = body.model_copy(update={"treasury_approved": existing.treasury_approved})
     services.update_candidate(uow, ctx.user.username, ctx.slug, body)
     uow.commit()
@@ -241,6 +245,13 @@ class RunRequest(BaseModel):
         default_factory=dict, description="each lock and exclusion -> the reason for it"
     )
     budget_scale: float = Field(1.0, ge=0.1, le=3.0, description="what-if: envelopes × this")
+    switching_loss: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="the switching cost in money: the share of de-committed money that is lost; "
+        "when given it sets policy.switching_cost in the objective's units",
+    )
 
 
 class RunSummary(BaseModel):
@@ -255,6 +266,8 @@ class RunSummary(BaseModel):
     finished_at: UtcDateTime | None
     progress: dict[str, Any] | None
     error: str | None
+    budget_scale: float = Field(description="the envelopes were scaled by this (1 = real)")
+    what_if: bool = Field(description="made on scaled budgets: a question, never approvable")
     result: dict[str, Any] | None = None
 
 
@@ -271,6 +284,8 @@ def _summary(run: OptimiserRun, with_result: bool = False) -> RunSummary:
         finished_at=run.finished_at,
         progress=run.progress,
         error=run.error,
+        budget_scale=run.budget_scale,
+        what_if=run.what_if,
         result=run.result if with_result else None,
     )
 
@@ -300,6 +315,7 @@ def start_run(ctx: RunOptimiser, body: RunRequest, request: Request, uow: UowDep
         note=body.note,
         overrides=body.overrides,
         budget_scale=body.budget_scale,
+        switching_loss=body.switching_loss,
     )
     uow.commit()
     request.app.state.jobs.submit(run_id)
@@ -511,7 +527,9 @@ class Approval(BaseModel):
         default_factory=dict, description="candidate -> reason for its change"
     )
     contracted: list[str] = Field(
-        default_factory=list, description="funded candidates whose awards are contracted"
+        default_factory=list,
+        description="funded candidates to contract now (a live contract stays as it is; naming "
+        "its candidate again moves the contract to the option this run funds)",
     )
 
 
@@ -648,3 +666,146 @@ def set_trajectory(
     cycle.set_trajectory(uow, ctx.user.username, ctx.slug, body)
     uow.commit()
     return uow.cycle.trajectory(ctx.slug)
+
+
+# -- contracts -----------------------------------------------------------------------------------
+class ContractOut(BaseModel):
+    """A contracted award: a commitment of every later quarter's problem until it ends."""
+
+    id: int
+    candidate: str
+    candidate_name: str
+    option: str
+    option_name: str
+    since: str
+    awarded_by: str | None
+    state: ContractState
+    ended_in: str | None
+    ended_by: str | None
+    ended_at: UtcDateTime | None
+    end_reason: str
+    break_cost: float | None
+    planned_total: float | None = Field(description="the option's planned total cost, £m")
+    spent: float = Field(description="actual spend recorded on the option, £m")
+    failed_stage_gate: str | None = Field(
+        description="a stage gate failed since the contract began: consider ending it"
+    )
+
+
+class EndContract(BaseModel):
+    reason: str = Field(max_length=10_000, description="why the contract ends (required)")
+    break_cost: float | None = Field(
+        None, description="£ million, 0 to 100,000: recorded as spent money"
+    )
+    envelope: str | None = Field(
+        None, description="the envelope the break cost comes from (default: the first eligible)"
+    )
+    expected_state: ContractState | None = Field(
+        ContractState.live, description="the state you saw; a contract ended since is a 409"
+    )
+
+
+def _contracts(uow: SqlUnitOfWork, slug: str) -> dict[int, ContractOut]:
+    return {
+        v.contract.id or 0: ContractOut.model_validate(v.as_json())
+        for v in contracts.contract_views(uow, slug)
+    }
+
+
+@router.get("/missions/{slug}/contracts", response_model=list[ContractOut])
+def contract_list(
+    ctx: ViewMission, uow: UowDep, state: ContractState | None = None
+) -> list[ContractOut]:
+    """The mission's contracts, oldest first (``?state=live`` for the live ones)."""
+    return [c for c in _contracts(uow, ctx.slug).values() if state is None or c.state is state]
+
+
+@router.post("/missions/{slug}/contracts/{contract_id}/end", response_model=ContractOut)
+def end_contract(ctx: ManageCycle, contract_id: int, body: EndContract, uow: UowDep) -> ContractOut:
+    """End a live contract with a reason; a break cost is recorded in the spend ledger."""
+    contracts.end_contract(
+        uow,
+        ctx.user.username,
+        ctx.slug,
+        contract_id,
+        body.reason,
+        body.break_cost,
+        envelope=body.envelope,
+        expected_state=body.expected_state,
+    )
+    uow.commit()
+    return _contracts(uow, ctx.slug)[contract_id]
+
+
+# -- Treasury approvals of awards above the Delegated Authority Limit ----------------------------
+ViewApprovals = Annotated[MissionContext, Depends(MissionAccess(Perm.view_treasury_approvals))]
+RequestApproval = Annotated[MissionContext, Depends(MissionAccess(Perm.request_treasury_approval))]
+DecideApproval = Annotated[MissionContext, Depends(MissionAccess(Perm.decide_treasury_approval))]
+
+
+class TreasuryApprovalOut(TreasuryApproval):
+    requested_at: UtcDateTime
+    decided_at: UtcDateTime | None = None
+    candidate_name: str
+
+
+class ApprovalRequest(BaseModel):
+    candidate: str = Field(description="the candidate whose awards above the DAL need approval")
+    reason: str = Field(max_length=5000, description="why Treasury should approve (required)")
+
+
+class ApprovalDecision(BaseModel):
+    decision: Literal["approve", "refuse"]
+    reason: str = Field(max_length=5000, description="why (required)")
+    expected_state: ApprovalState | None = Field(
+        ApprovalState.requested, description="the state you saw; one decided since is a 409"
+    )
+
+
+def _approvals(uow: SqlUnitOfWork, slug: str) -> dict[int, TreasuryApprovalOut]:
+    names = {c.id: c.name for c in uow.candidates.all(slug)}
+    return {
+        a.id or 0: TreasuryApprovalOut.model_validate(
+            {**a.model_dump(), "candidate_name": names.get(a.candidate, a.candidate)}
+        )
+        for a in uow.approvals.all(slug)
+    }
+
+
+@router.get("/missions/{slug}/approvals", response_model=list[TreasuryApprovalOut])
+def approval_list(
+    ctx: ViewApprovals, uow: UowDep, state: ApprovalState | None = None
+) -> list[TreasuryApprovalOut]:
+    """Requests for Treasury approval, oldest first (``?state=requested`` for those waiting)."""
+    return [a for a in _approvals(uow, ctx.slug).values() if state is None or a.state is state]
+
+
+@router.post("/missions/{slug}/approvals", response_model=TreasuryApprovalOut, status_code=201)
+def request_approval(
+    ctx: RequestApproval, body: ApprovalRequest, uow: UowDep
+) -> TreasuryApprovalOut:
+    """The Mission CEO asks Treasury to approve a candidate's awards above the DAL."""
+    approval_id = approvals.request_approval(
+        uow, ctx.user.username, ctx.roles, ctx.slug, body.candidate, body.reason
+    )
+    uow.commit()
+    return _approvals(uow, ctx.slug)[approval_id]
+
+
+@router.post("/missions/{slug}/approvals/{approval_id}/decide", response_model=TreasuryApprovalOut)
+def decide_approval(
+    ctx: DecideApproval, approval_id: int, body: ApprovalDecision, uow: UowDep
+) -> TreasuryApprovalOut:
+    """A Treasury reviewer approves (the candidate becomes Treasury approved) or refuses."""
+    approvals.decide_approval(
+        uow,
+        ctx.user.username,
+        ctx.roles,
+        ctx.slug,
+        approval_id,
+        approve=body.decision == "approve",
+        reason=body.reason,
+        expected_state=body.expected_state,
+    )
+    uow.commit()
+    return _approvals(uow, ctx.slug)[approval_id]

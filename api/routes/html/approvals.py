@@ -1,0 +1,120 @@
+"""Treasury approvals of awards above the Delegated Authority Limit: the CEO's request (on the
+candidate page) and Treasury's decisions (the approvals page)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.forms import values_of
+from api.permissions import Perm
+from api.templating import render
+from portfolio import approvals
+from portfolio.errors import Conflict, InvalidInput
+from portfolio.model import ApprovalState
+from portfolio.unit_of_work import SqlUnitOfWork
+
+router = APIRouter(include_in_schema=False)
+
+ViewApprovals = Annotated[MissionContext, Depends(MissionAccess(Perm.view_treasury_approvals))]
+RequestApproval = Annotated[MissionContext, Depends(MissionAccess(Perm.request_treasury_approval))]
+DecideApproval = Annotated[MissionContext, Depends(MissionAccess(Perm.decide_treasury_approval))]
+
+DECISION_LABELS = {"decision": "Decision", "reason": "Reason for the decision"}
+
+
+def _list_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict[str, Any]:
+    mission = uow.missions.get(ctx.slug)
+    candidates = {c.id: c for c in uow.candidates.all(ctx.slug)}
+    requests = list(reversed(uow.approvals.all(ctx.slug)))
+    return {
+        "mission": mission,
+        "ctx": ctx,
+        "candidates": candidates,
+        "waiting": [a for a in requests if a.state is ApprovalState.requested][::-1],
+        "decided": [a for a in requests if a.state is not ApprovalState.requested],
+        "largest": {cid: max(o.total_cost for o in c.options) for cid, c in candidates.items()},
+        **extra,
+    }
+
+
+@router.get("/missions/{slug}/approvals")
+def approval_list(request: Request, ctx: ViewApprovals, uow: UowDep) -> Response:
+    return render(request, "approvals/list.html", _list_context(uow, ctx))
+
+
+@router.post("/missions/{slug}/approvals/{approval_id}/decide")
+def decide(
+    request: Request, ctx: DecideApproval, approval_id: int, form: FormDep, uow: UowDep
+) -> Response:
+    values = values_of(form)
+    decision = str(values.get("decision", ""))
+    status = 422
+    if decision not in ("approve", "refuse"):
+        errors = [("decision", "choose approve or refuse")]
+    else:
+        try:
+            raw_state = str(values.get("expected_state", "requested"))
+            approvals.decide_approval(
+                uow,
+                ctx.user.username,
+                ctx.roles,
+                ctx.slug,
+                approval_id,
+                approve=decision == "approve",
+                reason=str(values.get("reason", "")),
+                expected_state=ApprovalState(raw_state)
+                if raw_state in ApprovalState.__members__
+                else ApprovalState.requested,
+            )
+            uow.commit()
+            return RedirectResponse(f"/missions/{ctx.slug}/approvals", status_code=303)
+        except InvalidInput as exc:
+            errors = exc.errors
+        except Conflict as exc:
+            errors, status = [("reason", str(exc))], 409
+        uow.rollback()
+    uow.approvals.get(ctx.slug, approval_id)  # a request of another mission is a 404
+    context = _list_context(
+        uow,
+        ctx,
+        errors=errors,
+        deciding=approval_id,
+        decide_values=values,
+        field_labels=DECISION_LABELS,
+    )
+    return render(request, "approvals/list.html", context, status_code=status)
+
+
+@router.post("/missions/{slug}/candidates/{candidate_id}/treasury-approval")
+def request_approval(
+    request: Request, ctx: RequestApproval, candidate_id: str, form: FormDep, uow: UowDep
+) -> Response:
+    values = values_of(form)
+    status = 422
+    try:
+        approvals.request_approval(
+            uow, ctx.user.username, ctx.roles, ctx.slug, candidate_id, str(values.get("reason", ""))
+        )
+        uow.commit()
+        return RedirectResponse(
+            f"/missions/{ctx.slug}/candidates/{candidate_id}#treasury", status_code=303
+        )
+    except InvalidInput as exc:
+        errors = exc.errors
+    except Conflict as exc:
+        errors, status = [("reason", str(exc))], 409
+    uow.rollback()
+    from api.routes.html.candidates import detail_context
+
+    context = detail_context(uow, ctx, candidate_id)
+    context.update(
+        errors=errors,
+        values=values,
+        treasury_form=True,
+        field_labels={"reason": "Reason for asking Treasury"},
+    )
+    return render(request, "candidates/detail.html", context, status_code=status)

@@ -1,0 +1,52 @@
+"""Treasury's programme finance page and its downloads: per envelope and year the budget, spent,
+contracted, forecast and headroom, the approved allocation's overrun risk, and the history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from api.deps import MissionAccess, MissionContext, UowDep
+from api.permissions import Perm
+from api.templating import render
+from portfolio import finance
+
+router = APIRouter(include_in_schema=False)
+
+ViewFinance = Annotated[MissionContext, Depends(MissionAccess(Perm.view_finance))]
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _download(body: str | bytes, media_type: str, name: str) -> Response:
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/missions/{slug}/finance")
+def finance_page(request: Request, ctx: ViewFinance, uow: UowDep) -> Response:
+    view = finance.finance_view(uow, ctx.slug)
+    context = {"mission": uow.missions.get(ctx.slug), "ctx": ctx, "view": view}
+    return render(request, "finance/finance.html", context)
+
+
+@router.get("/missions/{slug}/finance.csv")
+def finance_csv(ctx: ViewFinance, uow: UowDep, table: finance.Table = "envelopes") -> Response:
+    """One table as CSV: by envelope and year (the default), or the history."""
+    view = finance.finance_view(uow, ctx.slug)
+    return _download(
+        finance.csv_text(view, table),
+        "text/csv; charset=utf-8",
+        f"{ctx.slug}-finance{'-history' if table == 'history' else ''}.csv",
+    )
+
+
+@router.get("/missions/{slug}/finance.xlsx")
+def finance_xlsx(ctx: ViewFinance, uow: UowDep) -> Response:
+    view = finance.finance_view(uow, ctx.slug)
+    return _download(finance.workbook(view), XLSX, f"{ctx.slug}-finance.xlsx")
