@@ -683,6 +683,10 @@ def pack_content(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, Any]:
             "scores": [_json(s) for s in uow.scores.all(slug, label)],
             "aggregates": [_json(a) for a in uow.aggregates.all(slug, label)],
             "evidence": [_json(e) for e in uow.evidence.all(slug) if e.quarter == label],
+            # the money recorded this quarter (sunk from the next quarter's problem on), and the
+            # contracts as they stand when the quarter closes
+            "spend": [_json(e) for e in uow.spend.all(slug) if e.quarter == label],
+            "contracts": [_json(c) for c in uow.contracts.all(slug)],
         },
     }
 
