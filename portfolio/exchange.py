@@ -11,6 +11,7 @@ from portfolio.model import (
     AuditEntry,
     Candidate,
     Challenge,
+    Contract,
     CouncilMember,
     Dissent,
     Evidence,
@@ -22,9 +23,11 @@ from portfolio.model import (
     Score,
     SeedAnswer,
     SeedQuestion,
+    SpendEntry,
     StoredAggregate,
     Strict,
     TrajectoryPoint,
+    TreasuryApproval,
     User,
     Username,
     check_candidate_fits_mission,
@@ -66,6 +69,10 @@ class MissionDocument(Strict):
         default_factory=dict, description="closed quarter -> its audit pack content"
     )
     audit: list[AuditEntry] = Field(default_factory=list)
+    # money across quarters: the spend ledger, contracts and Treasury's approvals above the DAL
+    spend: list[SpendEntry] = Field(default_factory=list)
+    contracts: list[Contract] = Field(default_factory=list)
+    treasury_approvals: list[TreasuryApproval] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -128,4 +135,19 @@ class MissionDocument(Strict):
         for label in self.packs:
             if label not in quarters:
                 raise ValueError(f"packs.{label}: not a quarter of the mission")
+        for i, e in enumerate(self.spend):
+            if (e.candidate, e.option) not in options:
+                raise ValueError(f"spend.{i}: {e.candidate}/{e.option} is not a funding option")
+            if e.quarter not in quarters:
+                raise ValueError(f"spend.{i}.quarter: {e.quarter} is not a quarter")
+        for i, contract in enumerate(self.contracts):
+            if (contract.candidate, contract.option) not in options:
+                raise ValueError(
+                    f"contracts.{i}: {contract.candidate}/{contract.option} is not a funding option"
+                )
+        for i, a in enumerate(self.treasury_approvals):
+            if a.candidate not in ids:
+                raise ValueError(
+                    f"treasury_approvals.{i}.candidate: {a.candidate} is not a candidate"
+                )
         return self

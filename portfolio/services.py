@@ -280,6 +280,10 @@ def export_mission(uow: SqlUnitOfWork, slug: str) -> MissionDocument:
         trajectory=uow.cycle.trajectory(slug),
         packs={q.label: pack for q in quarters if (pack := uow.missions.pack(slug, q.label))},
         audit=list(reversed(uow.audit.all(slug))),
+        # database ids are not part of the document: an import numbers them afresh
+        spend=[e.model_copy(update={"id": None}) for e in uow.spend.all(slug)],
+        contracts=[c.model_copy(update={"id": None}) for c in uow.contracts.all(slug)],
+        treasury_approvals=[a.model_copy(update={"id": None}) for a in uow.approvals.all(slug)],
     )
 
 
@@ -336,6 +340,12 @@ def import_mission(uow: SqlUnitOfWork, actor: str, document: MissionDocument) ->
                 approved_run_id=new_ids.get(quarter.approved_run),
                 pack=document.packs.get(quarter.label),
             )
+    for spent in document.spend:
+        uow.spend.add(slug, spent)
+    for contract in document.contracts:
+        uow.contracts.add(slug, contract)
+    for approval in document.treasury_approvals:
+        uow.approvals.add(slug, approval)
     changes_by: dict[str, list[AllocationChange]] = {}
     for change in document.changes:
         changes_by.setdefault(change.quarter, []).append(change)

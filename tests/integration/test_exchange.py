@@ -16,10 +16,10 @@ from support import DEMO, DEMO_PASSWORD
 from typer.testing import CliRunner
 
 from api.cli import app
-from portfolio import database, passwords, services
+from portfolio import database, ledger, passwords, services
 from portfolio.errors import Conflict, NotFound
 from portfolio.exchange import MissionDocument
-from portfolio.model import Mission, User
+from portfolio.model import Mission, SpendEntry, User
 from portfolio.unit_of_work import SqlUnitOfWork
 
 runner = CliRunner()
@@ -75,6 +75,23 @@ def with_audit_history(engine: Engine) -> None:
         services.update_candidate(
             uow, "council1", DEMO, candidate.model_copy(update={"description": "Revised – “é”"})
         )
+        option = candidate.options[0]
+        ledger.record_spend(
+            uow,
+            "ceo",
+            DEMO,
+            [
+                SpendEntry(
+                    candidate=candidate.id,
+                    option=option.id,
+                    envelope=candidate.eligible_envelopes[0],
+                    year="2026-27",
+                    amount=1.25,
+                    quarter="2026-27 Q3",
+                    note="Invoice 42",
+                )
+            ],
+        )
         uow.commit()
 
 
@@ -87,6 +104,7 @@ def test_export_import_export_gives_the_identical_document(
     with_audit_history(demo_engine)
     first = export(demo_engine)
     assert first.candidates and first.scores and first.evidence and first.audit
+    assert first.spend and first.contracts  # the money travels with the mission
     with SqlUnitOfWork(empty_engine) as uow:
         services.import_mission(uow, "admin", MissionDocument.model_validate_json(dump(first)))
         uow.commit()
