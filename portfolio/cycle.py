@@ -27,7 +27,7 @@ from portfolio.evidence import (
     posterior_belief,
     uplifted_cost,
 )
-from portfolio.ledger import spent as ledger_spent
+from portfolio.ledger import spent_by_end_of
 from portfolio.model import (
     AllocationChange,
     Candidate,
@@ -599,7 +599,7 @@ def update_context(uow: SqlUnitOfWork, slug: str, label: str) -> UpdateContext:
         cvar_alpha=(run.problem.get("policy") or {}).get("cvar_alpha"),
         spend_total=float(spend.get("total", 0.0)),
         budget_total=sum(e.total for e in mission.envelopes),
-        spent_to_date=ledger_spent(uow, slug).total,
+        spent_to_date=spent_by_end_of(uow.spend.all(slug), label),
         p_overrun=oos.get("p_overrun"),
         expected_overspend=oos.get("expected_overspend"),
         spend_by_platform=spend.get("by_platform", {}),
@@ -805,7 +805,7 @@ def public_risk(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, float | 
         "p_overrun": oos.get("p_overrun"),
         "expected_overspend_m": oos.get("expected_overspend"),
         "planned_remaining_m": (result.get("spend") or {}).get("total"),
-        "spent_to_date_m": sum(e.amount for e in uow.spend.all(slug) if e.quarter <= label),
+        "spent_to_date_m": spent_by_end_of(uow.spend.all(slug), label),
     }
 
 

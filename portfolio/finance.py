@@ -55,7 +55,7 @@ from optimiser.result import Result
 from portfolio import quarters as quarter_rules
 from portfolio.csvio import neutralise, to_csv
 from portfolio.errors import Conflict
-from portfolio.ledger import Spent, financial_year, remaining_years
+from portfolio.ledger import Spent, financial_year, remaining_years, spent_by_end_of
 from portfolio.model import (
     Contract,
     Mission,
@@ -174,8 +174,7 @@ def allocation_of(
         approved_at=quarter.approved_at,
         what_if=run.what_if,
         planned_remaining=round(sum(f.amount for f in result.funding), PLACES) if result else 0.0,
-        # quarter labels (``2026-27 Q3``) sort in time order as text
-        spent_to_date=round(sum(e.amount for e in entries if e.quarter <= quarter.label), PLACES),
+        spent_to_date=round(spent_by_end_of(entries, quarter.label), PLACES),
         p_target=oos.p_target if oos else None,
         p_overrun=oos.p_overrun if oos else None,
         expected_overspend=(

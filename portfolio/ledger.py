@@ -18,6 +18,7 @@ Rules, each defined here once:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +133,12 @@ class Spent:
 
 def spent(uow: SqlUnitOfWork, slug: str) -> Spent:
     return Spent.of(uow.spend.all(slug))
+
+
+def spent_by_end_of(entries: Sequence[SpendEntry], quarter_label: str) -> float:
+    """All the money recorded by the end of a quarter (labels like ``2026-27 Q3`` sort in time
+    order as text)."""
+    return sum(e.amount for e in entries if e.quarter <= quarter_label)
 
 
 def remaining_profile(

@@ -66,7 +66,7 @@ def switching(run: OptimiserRun) -> Switching | None:
     if gamma <= 0 or not previous:
         return None
     cost = {
-        (c["id"], o["id"]): _total(o["cost"], problem)
+        (c["id"], o["id"]): _total(o["cost"])
         for c in problem.get("candidates", [])
         for o in c.get("options", [])
     }
@@ -87,7 +87,7 @@ def switching(run: OptimiserRun) -> Switching | None:
     return Switching(dropped, share, share * dropped, gamma, words)
 
 
-def _total(cost: Any, problem: dict[str, Any]) -> float:
+def _total(cost: Any) -> float:
     if isinstance(cost, dict):
         return float(sum(cost.values()))
     return float(cost)

@@ -1412,17 +1412,23 @@ class Contracts:
     def live(self, mission_slug: str) -> list[Contract]:
         return [c for c in self.all(mission_slug) if c.state is ContractState.live]
 
-    def get(self, mission_slug: str, contract_id: int) -> Contract:
-        found = [c for c in self.all(mission_slug) if c.id == contract_id]
-        if not found:
+    def _row(self, mission_slug: str, contract_id: int) -> tuple[ContractRow, str]:
+        found = self.session.execute(
+            select(ContractRow, CandidateRow.key)
+            .join(CandidateRow, ContractRow.candidate_id == CandidateRow.id)
+            .join(MissionRow, CandidateRow.mission_id == MissionRow.id)
+            .where(MissionRow.slug == mission_slug, ContractRow.id == contract_id)
+        ).first()
+        if found is None:
             raise NotFound(f"no contract {contract_id} in mission {mission_slug}")
-        return found[0]
+        return found[0], found[1]
+
+    def get(self, mission_slug: str, contract_id: int) -> Contract:
+        return self._model(*self._row(mission_slug, contract_id))
 
     def update(self, mission_slug: str, contract: Contract) -> None:
         """Store `contract`'s lifecycle fields (its candidate and option never change)."""
-        row = self.session.get(ContractRow, contract.id)
-        if row is None:
-            raise NotFound(f"no contract {contract.id} in mission {mission_slug}")
+        row, _ = self._row(mission_slug, contract.id or 0)
         row.option, row.state = contract.option, contract.state.value
         row.ended_in, row.ended_by, row.ended_at = (
             contract.ended_in,
@@ -1474,16 +1480,22 @@ class TreasuryApprovals:
             query = query.where(CandidateRow.key == candidate)
         return [self._model(r, key) for r, key in self.session.execute(query)]
 
-    def get(self, mission_slug: str, approval_id: int) -> TreasuryApproval:
-        found = [a for a in self.all(mission_slug) if a.id == approval_id]
-        if not found:
+    def _row(self, mission_slug: str, approval_id: int) -> tuple[TreasuryApprovalRow, str]:
+        found = self.session.execute(
+            select(TreasuryApprovalRow, CandidateRow.key)
+            .join(CandidateRow, TreasuryApprovalRow.candidate_id == CandidateRow.id)
+            .join(MissionRow, CandidateRow.mission_id == MissionRow.id)
+            .where(MissionRow.slug == mission_slug, TreasuryApprovalRow.id == approval_id)
+        ).first()
+        if found is None:
             raise NotFound(f"no Treasury approval request {approval_id} in mission {mission_slug}")
-        return found[0]
+        return found[0], found[1]
+
+    def get(self, mission_slug: str, approval_id: int) -> TreasuryApproval:
+        return self._model(*self._row(mission_slug, approval_id))
 
     def decide(self, mission_slug: str, approval: TreasuryApproval) -> None:
-        row = self.session.get(TreasuryApprovalRow, approval.id)
-        if row is None:
-            raise NotFound(f"no Treasury approval request {approval.id} in mission {mission_slug}")
+        row, _ = self._row(mission_slug, approval.id or 0)
         row.state, row.decided_by = approval.state.value, approval.decided_by
         row.decided_at, row.decision_reason = approval.decided_at, approval.decision_reason
         _flush_versioned(self.session)

@@ -192,3 +192,12 @@ def test_overrun_risk_is_in_the_report_the_letter_and_the_open_data(client: Test
     letter = client.get(f"/missions/{DEMO}/updates/2026-27-Q2")
     assert letter.status_code == 200
     assert "of scenarios the realised spend runs over the money available" in letter.text
+
+
+def test_a_run_page_names_the_software_that_solved_it(client: TestClient) -> None:
+    login(client, "treasury")
+    runs_ = client.get(f"/api/v1/missions/{DEMO}/runs").json()
+    solved = next(r for r in runs_ if r["status"] in ("optimal", "feasible"))
+    page = client.get(f"/missions/{DEMO}/runs/{solved['id']}")
+    assert 'id="software"' in page.text
+    assert "highspy" in page.text and "mission-portfolio" in page.text
