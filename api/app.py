@@ -13,10 +13,13 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import LoginRequired, SecondFactorRequired, csrf_protect
+from api.body_limit import BodySizeLimit
+from api.deps import CsrfFailed, LoginRequired, SecondFactorRequired, csrf_protect
 from api.jobs import JobRunner
 from api.routes.html import (
     admin,
@@ -26,6 +29,7 @@ from api.routes.html import (
     council,
     cycle,
     finance,
+    history,
     imports,
     missions,
     public,
@@ -33,14 +37,19 @@ from api.routes.html import (
     runs,
     spend,
 )
+from api.routes.json import account as account_api
 from api.routes.json import finance as finance_api
+from api.routes.json import history as history_api
 from api.routes.json import spend as spend_api
 from api.routes.json import v1
+from api.security import log_event
 from api.settings import Settings
 from api.templating import STATIC_DIR, render
 from optimiser.errors import ProblemError
 from portfolio import database
-from portfolio.errors import InvalidInput, PortfolioError, validation_errors
+from portfolio.errors import Conflict, InvalidInput, PortfolioError, validation_errors
+from portfolio.security_log import SecurityEventKind
+from portfolio.unit_of_work import STALE, session_factory
 
 
 def is_api(request: Request) -> bool:
@@ -55,7 +64,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     if migrate:
         database.upgrade(engine)
 
-    factory = sessionmaker(engine, expire_on_commit=False)
+    # every unit of work on these sessions seals the history with the server's key
+    factory = session_factory(engine, settings.history_key())
     jobs = JobRunner(
         factory,
         inline=settings.run_jobs_inline,
@@ -74,7 +84,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         version="1",
         description="Missions, candidates, users and the audit trail of Mission Portfolio. "
         "Authenticate with the web session (and send its CSRF token in X-CSRF-Token on "
-        "changes) or with `Authorization: Bearer <API token>`.",
+        "changes) or with `Authorization: Bearer <API token>`. A versioned resource (a "
+        "mission, a candidate, your own scores of a candidate) is sent with an `ETag`; change "
+        "it with `If-Match: <that ETag>` (428 without it, 412 when it was changed since).",
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
@@ -99,14 +111,21 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         approvals.router,
         spend.router,
         finance.router,
+        history.router,
         admin.router,
         v1.router,
+        account_api.router,
         spend_api.router,
         finance_api.router,
+        history_api.router,
     ):
         app.include_router(router)
 
     _install_handlers(app)
+    # inside the security headers (added after it), so a 413 carries them too
+    app.add_middleware(
+        BodySizeLimit, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes
+    )
     _install_security_headers(app)
     return app
 
@@ -198,6 +217,17 @@ def _install_handlers(app: FastAPI) -> None:
             404: "Page not found",
             409: "This change clashes with the current state",
         }
+        if exc.status == 403:
+            auth = getattr(request.state, "auth", None)
+            await run_in_threadpool(
+                log_event,
+                request,
+                SecurityEventKind.csrf_refused
+                if isinstance(exc, CsrfFailed)
+                else SecurityEventKind.forbidden,
+                auth.user.username if auth is not None and auth.user is not None else None,
+                str(exc),
+            )
         if is_api(request):
             return JSONResponse({"detail": str(exc), "errors": []}, status_code=exc.status)
         return _error_page(request, exc.status, titles.get(exc.status, "Error"), str(exc))
@@ -236,8 +266,34 @@ def _install_handlers(app: FastAPI) -> None:
                 status_code=exc.status_code,
                 headers=getattr(exc, "headers", None),
             )
-        title = "Page not found" if exc.status_code == 404 else "Error"
+        title = {404: "Page not found", 413: "What was sent is too large"}.get(
+            exc.status_code, "Error"
+        )
         return _error_page(request, exc.status_code, title, str(exc.detail))
+
+    @app.exception_handler(StaleDataError)
+    async def stale_data(request: Request, exc: StaleDataError) -> Response:
+        """A concurrent writer changed the row first (its version moved on) during a flush the
+        service did not wrap: a 409 like any other clash, never a 500."""
+        return await portfolio_error(request, Conflict(STALE))
+
+    @app.exception_handler(DBAPIError)
+    async def storage_error(request: Request, exc: DBAPIError) -> Response:
+        """The database cannot store changes (read-only, full, busy): a 503 that says so, never
+        a bare "Internal Server Error". Any other database error stays a 500."""
+        problem = database.storage_problem(exc)
+        if problem is None:
+            raise exc
+        if problem == database.BUSY:
+            message, headers = f"{problem}: try again in a moment.", {"Retry-After": "5"}
+        else:
+            message = f"{problem}: changes cannot be saved. Contact the administrator."
+            headers = {}
+        if is_api(request):
+            return JSONResponse({"detail": message, "errors": []}, status_code=503, headers=headers)
+        response = _error_page(request, 503, "Changes cannot be saved just now", message)
+        response.headers.update(headers)
+        return response
 
 
 __all__ = ["create_app", "validation_errors"]

@@ -24,6 +24,10 @@ matplotlib.rcParams.update(
         "font.size": 10,
         "axes.spines.top": False,
         "axes.spines.right": False,
+        # labels carry people's text (candidate names): a "$" is a dollar sign, never the start
+        # of maths for matplotlib to parse (an unbalanced "$\frac{1}{$" would fail the chart)
+        "text.parse_math": False,
+        "text.usetex": False,
     }
 )
 BLUE, GREY, GREEN, ORANGE, RED = "#1d70b8", "#505a5f", "#00703c", "#f47738", "#d4351c"

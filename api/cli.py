@@ -12,15 +12,17 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.orm import sessionmaker
 
+from api.params import MAX_ROW_ID
 from api.settings import Settings
-from portfolio import database, demo_loader, services
+from portfolio import database, demo_loader, history, services
 from portfolio.demo import DEMO_SLUG
-from portfolio.errors import PortfolioError, validation_errors
+from portfolio.errors import InvalidInput, PortfolioError, validation_errors
 from portfolio.exchange import MissionDocument
+from portfolio.history import PublishedSeal, seals_in
 from portfolio.model import CouncilMember, Role, Sector, User
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.security_log import SecurityEventKind, security_event
+from portfolio.unit_of_work import SqlUnitOfWork, session_factory
 
 app = typer.Typer(
     help="Mission Portfolio: run a technological innovation mission as a hedged portfolio.",
@@ -42,7 +44,7 @@ DbOption = Annotated[
     ),
 ]
 HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
-PortOption = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -56,7 +58,7 @@ def _uow(settings: Settings) -> Iterator[SqlUnitOfWork]:
     engine = database.make_engine(settings.database_url)
     try:
         database.upgrade(engine)
-        with SqlUnitOfWork(engine) as uow:
+        with SqlUnitOfWork(engine, settings.history_key()) as uow:
             yield uow
     finally:
         engine.dispose()
@@ -92,7 +94,7 @@ def load_demo(settings: Settings, password: str) -> None:
     engine = database.make_engine(settings.database_url)
     try:
         database.upgrade(engine)
-        factory = sessionmaker(engine, expire_on_commit=False)
+        factory = session_factory(engine, settings.history_key())
         demo_loader.load_demo(lambda: SqlUnitOfWork(factory), password)
     finally:
         engine.dispose()
@@ -209,16 +211,144 @@ def users_grant(
     typer.echo(f"{username} is now {role.value} on {mission}.")
 
 
+def _cli_event(
+    uow: SqlUnitOfWork, event: SecurityEventKind, username: str, command: str, detail: str
+) -> None:
+    uow.security.add(
+        security_event(
+            uow.now(),
+            event,
+            username=username,
+            address=None,
+            method="CLI",
+            path=f"users {command}",
+            detail=detail,
+        )
+    )
+
+
 @users_app.command("token")
-def users_token(username: str, name: str, db: DbOption = None) -> None:
+def users_token(
+    username: str,
+    name: str,
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days",
+            help=f"Days until it expires (1-{services.TOKEN_MAX_DAYS}).",
+        ),
+    ] = services.TOKEN_DAYS,
+    db: DbOption = None,
+) -> None:
     """Create an API token for a user and print it (it is shown only once)."""
     try:
         with _uow(Settings.from_env(db)) as uow:
-            token = services.new_api_token(uow, CLI_ACTOR, username, name)
+            token = services.new_api_token(uow, CLI_ACTOR, username, name, days)
+            uow.commit()
+            expires = uow.users.tokens(username)[-1]["expires_at"]
+    except PortfolioError as exc:
+        raise _rows_failed(exc) from exc
+    typer.echo(f"Token {name} for {username} expires {expires:%Y-%m-%d %H:%M} UTC.", err=True)
+    typer.echo(token)
+
+
+@users_app.command("tokens")
+def users_tokens(username: str, db: DbOption = None) -> None:
+    """List a user's API tokens with when each expires (the tokens themselves are not stored)."""
+    try:
+        with _uow(Settings.from_env(db)) as uow:
+            uow.users.get(username)
+            tokens, now = uow.users.tokens(username), uow.now()
+    except PortfolioError as exc:
+        raise _fail(str(exc), 2) from exc
+    if not tokens:
+        typer.echo(f"{username} has no API tokens.")
+    for t in tokens:
+        used = f"{t['last_used_at']:%Y-%m-%d %H:%M}" if t["last_used_at"] else "never"
+        state = "expired" if t["expires_at"] <= now else "expires"
+        typer.echo(
+            f"{t['id']:>5}  {t['name']:<30}  created {t['created_at']:%Y-%m-%d %H:%M}  "
+            f"last used {used}  {state} {t['expires_at']:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+@users_app.command("revoke-token")
+def users_revoke_token(username: str, token_id: int, db: DbOption = None) -> None:
+    """Revoke (delete) one of a user's API tokens, by the number ``users tokens`` shows."""
+    try:
+        with _uow(Settings.from_env(db)) as uow:
+            services.revoke_api_token(uow, CLI_ACTOR, username, token_id)
             uow.commit()
     except PortfolioError as exc:
         raise _fail(str(exc), 2) from exc
-    typer.echo(token)
+    typer.echo(f"Revoked token {token_id} of {username}.")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    username: str,
+    password: Annotated[
+        str,
+        typer.Option(
+            "--password",
+            prompt="New password",
+            hide_input=True,
+            confirmation_prompt=True,
+            help="The new password (asked for, hidden, when left out).",
+        ),
+    ],
+    db: DbOption = None,
+) -> None:
+    """Set a user's password (by the rules for new passwords): every session of the user ends
+    and every API token is revoked."""
+    try:
+        with _uow(Settings.from_env(db)) as uow:
+            uow.users.get(username)
+            revoked = services.set_password(uow, CLI_ACTOR, username, password)
+            _cli_event(
+                uow,
+                SecurityEventKind.password_changed,
+                username,
+                "set-password",
+                f"by the command line; sessions ended, {revoked} API token(s) revoked",
+            )
+            uow.commit()
+    except PortfolioError as exc:
+        raise _rows_failed(exc) from exc
+    typer.echo(
+        f"Password of {username} changed; their sessions ended and {revoked} API token(s) "
+        "were revoked."
+    )
+
+
+@users_app.command("security-log")
+def users_security_log(
+    event: Annotated[
+        SecurityEventKind | None, typer.Option("--event", help="Only this kind of event.")
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Only this username.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 50,
+    output_format: Annotated[
+        str, typer.Option("--format", help="text (a table) or json (one list).")
+    ] = "text",
+    db: DbOption = None,
+) -> None:
+    """The security log, newest first: sign-ins and their failures and delays, refusals (403,
+    CSRF), API token use, password changes."""
+    if output_format not in ("text", "json"):
+        raise _fail("--format must be text or json", 2)
+    with _uow(Settings.from_env(db)) as uow:
+        entries = uow.security.recent(event=event, username=user, limit=limit)
+    if output_format == "json":
+        typer.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=1))
+        return
+    if not entries:
+        typer.echo("No security events recorded.")
+    for e in entries:
+        typer.echo(
+            f"{e.at:%Y-%m-%d %H:%M:%S}  {e.event.value:<24}  {e.username or '-':<20}  "
+            f"{e.address or '-':<15}  {e.method} {e.path}  {e.detail}"
+        )
 
 
 @app.command("export")
@@ -377,28 +507,87 @@ def quarter_close(
             uow.commit()
     except PortfolioError as exc:
         raise _fail(str(exc)) from exc
-    typer.echo(f"Closed {quarter.label}; audit pack {quarter.pack_hash}.")
+    typer.echo(
+        f"Closed {quarter.label}; audit pack {quarter.pack_hash}, seal {quarter.pack_seal} "
+        "(printed on the public update)."
+    )
+
+
+def _published_seals(heads: list[str], files: list[Path]) -> list[PublishedSeal]:
+    """The seals to look for: ``--head [QUARTER=]SEAL`` and those in saved public updates."""
+    seals = []
+    for given in heads:
+        quarter, _, seal = given.rpartition("=")
+        seals.append(
+            PublishedSeal(quarter=quarter.strip().replace("-Q", " Q") or None, seal=seal.strip())
+        )
+    for file in files:
+        found = seals_in(file.read_text(encoding="utf-8", errors="replace"))
+        if not found:
+            raise _fail(
+                f"{file} holds no history seal: save the update's open data (allocation.json) "
+                "or its page",
+                2,
+            )
+        seals.extend(found)
+    return seals
 
 
 @app.command()
-def verify(mission: str, db: DbOption = None) -> None:
-    """Check the hash chain of the mission's audit packs: exit 0 if history is intact, 1 with
-    the problems otherwise."""
-    from portfolio import cycle
-
+def verify(
+    mission: str,
+    db: DbOption = None,
+    head: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--head",
+            help="A seal printed on a published update, in full or its first 12 characters, "
+            "as SEAL or 'QUARTER=SEAL': the history must still hold it (repeatable).",
+        ),
+    ] = None,
+    against_published: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--against-published",
+            help="A saved public update, its open data (allocation.json) or its page: the "
+            "history must still hold the seal it printed (repeatable).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Check the mission's history: its audit trail's hash chain, its audit packs' chain and
+    seals (keyed with MP_SECRET_KEY), and the rows of every closed quarter against its pack.
+    Exit 0 if it is intact, 1 with what changed otherwise, 2 for a bad seal given."""
+    settings = Settings.from_env(db)
+    published = _published_seals(head or [], against_published or [])
     try:
-        with _uow(Settings.from_env(db)) as uow:
-            problems = cycle.verify(uow, mission)
-            closed = [q.label for q in uow.missions.quarters(mission) if q.pack_hash]
+        with _uow(settings) as uow:
+            report = history.check(uow, mission, published)
+    except InvalidInput as exc:
+        raise _fail("--head: " + "; ".join(m for _, m in exc.errors), 2) from exc
     except PortfolioError as exc:
         raise _fail(str(exc)) from exc
-    if problems:
-        for problem in problems:
+    for line in report.confirmed:
+        typer.echo(line)
+    for note in report.notes:
+        typer.echo(f"note: {note}")
+    if report.problems:
+        for problem in report.problems:
             typer.echo(problem, err=True)
+        typer.echo(
+            f"The history of {mission} was changed: {len(report.problems)} "
+            f"problem{'s' if len(report.problems) != 1 else ''} above.",
+            err=True,
+        )
         raise typer.Exit(1)
+    sealed = [q for q in report.quarters if q.seal]
+    last = f", last seal {sealed[-1].seal} ({sealed[-1].quarter})" if sealed else ""
+    checked = "intact" if report.keyed else "consistent, but its seals were not checked"
     typer.echo(
-        f"The audit packs of {mission} are intact ({len(closed)} closed quarters: "
-        f"{', '.join(closed) or 'none'})."
+        f"The history of {mission} is {checked}: {report.audit_entries} audit entries chained, "
+        f"{len(report.quarters)} closed quarters "
+        f"({', '.join(q.quarter for q in report.quarters) or 'none'}){last}."
     )
 
 
@@ -692,7 +881,9 @@ def contracts_list(
 @contracts_app.command("end")
 def contracts_end(
     mission: str,
-    contract_id: Annotated[int, typer.Argument(metavar="ID", help="The contract's id (list).")],
+    contract_id: Annotated[
+        int, typer.Argument(metavar="ID", min=1, max=MAX_ROW_ID, help="The contract's id (list).")
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why the contract ends.")],
     actor: Annotated[str, typer.Option("--as", help="The Mission CEO ending it.")],
     break_cost: Annotated[
@@ -784,7 +975,9 @@ def approvals_request(
 @approvals_app.command("decide")
 def approvals_decide(
     mission: str,
-    approval_id: Annotated[int, typer.Argument(metavar="ID", help="The request's id (list).")],
+    approval_id: Annotated[
+        int, typer.Argument(metavar="ID", min=1, max=MAX_ROW_ID, help="The request's id (list).")
+    ],
     decision: Annotated[str, typer.Argument(help="approve or refuse")],
     reason: Annotated[str, typer.Option("--reason", help="Why.")],
     actor: Annotated[str, typer.Option("--as", help="The Treasury reviewer deciding.")],

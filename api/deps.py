@@ -19,12 +19,16 @@ from sqlalchemy.exc import OperationalError
 from starlette.datastructures import FormData
 
 from api.permissions import Perm, allowed, permissions_of
+from api.security import record_event
 from api.settings import Settings
+from portfolio.council import Viewer
 from portfolio.errors import InvalidInput, NotFound, PermissionDenied
 from portfolio.model import Role, User
+from portfolio.security_log import SecurityEventKind
 from portfolio.unit_of_work import SqlUnitOfWork
 
 SESSION_COOKIE = "mp_session"
+TOKEN_USE_LOGGED_EVERY = dt.timedelta(hours=1)  # a token's use is logged at most this often
 LOGIN_COOKIE = "mp_login"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -78,9 +82,15 @@ def get_auth(request: Request, uow: UowDep, settings: SettingsDep) -> Auth:
     now = uow.now()
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer ") and request.url.path.startswith("/api/"):
-        user = uow.users.user_for_token(token_hash(header[7:].strip()), now)
-        if user is None:
-            raise LoginRequired("the API token is not valid")
+        token_use = uow.users.user_for_token(token_hash(header[7:].strip()), now)
+        if token_use is None:
+            uow.rollback()
+            record_event(uow, request, SecurityEventKind.token_refused, None)
+            uow.commit()
+            raise LoginRequired("the API token is not valid, has expired or was revoked")
+        user, name, last_used = token_use
+        if last_used is None or now - last_used > TOKEN_USE_LOGGED_EVERY:
+            record_event(uow, request, SecurityEventKind.token_used, user.username, f"token {name}")
         uow.commit()
         auth = Auth(user=user, via_api_token=True)
     elif cookie := request.cookies.get(SESSION_COOKIE):
@@ -186,6 +196,11 @@ class MissionContext:
 
     def can(self, perm: Perm) -> bool:
         return perm in self.permissions
+
+    @property
+    def viewer(self) -> Viewer:
+        """Who is looking, for the council's blind rule (``portfolio.council``)."""
+        return Viewer(self.user.username, frozenset(self.roles), self.user.is_admin)
 
 
 class MissionAccess:

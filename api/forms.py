@@ -11,12 +11,28 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from portfolio.errors import validation_errors
+from portfolio import run_policy
+from portfolio.errors import InvalidInput, validation_errors
 from portfolio.model import Candidate, Mission, Score
+from portfolio.run_policy import RunPolicy, RunSettings
 
 Errors = list[tuple[str, str]]
 MAX_OPTIONS = 5
 THREE = ("low", "most_likely", "high")
+
+
+def form_version(values: dict[str, Any]) -> int:
+    """The version of the data an edit form was opened on (its hidden ``version`` field). Every
+    edit form must send it back: without it a change made meanwhile by someone else (or in
+    another window) could be overwritten unseen, so a form without it is refused."""
+    raw = str(values.get("version", "")).strip()
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise InvalidInput.single(
+            "form",
+            "this form is incomplete or out of date (it does not say which version of the data "
+            "it was opened on): reload the page and make your change again",
+        )
+    return int(raw)
 
 
 def values_of(form: FormData) -> dict[str, Any]:
@@ -36,7 +52,7 @@ def _text(values: dict[str, Any], name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _number(
+def parse_number(
     values: dict[str, Any],
     name: str,
     errors: Errors,
@@ -44,6 +60,9 @@ def _number(
     required: bool = True,
     integer: bool = False,
 ) -> float | int | None:
+    """The one reading of a number typed in a form (thousands separators and a £ sign are
+    allowed): the number, or None with the field's error appended. NaN and infinities are
+    refused here; each model's own rules then hold the value to its range."""
     raw = _text(values, name).replace(",", "").replace("£", "")
     if raw == "":
         if required:
@@ -64,7 +83,7 @@ def _three(values: dict[str, Any], prefix: str, errors: Errors, required: bool) 
     raw = {k: _text(values, f"{prefix}.{k}") for k in THREE}
     if not required and not any(raw.values()):
         return None
-    return {k: _number(values, f"{prefix}.{k}", errors) for k in THREE}
+    return {k: parse_number(values, f"{prefix}.{k}", errors) for k in THREE}
 
 
 def _option_rows(values: dict[str, Any]) -> list[int]:
@@ -92,14 +111,14 @@ def candidate_from_form(
         p = f"options.{i}"
         cost_profile = {}
         for year in years:
-            amount = _number(values, f"{p}.cost_profile.{year}", errors, required=False)
+            amount = parse_number(values, f"{p}.cost_profile.{year}", errors, required=False)
             if amount is not None:
                 cost_profile[year] = amount
         options.append(
             {
                 "id": _text(values, f"{p}.id"),
                 "name": _text(values, f"{p}.name"),
-                "p_success": _number(values, f"{p}.p_success", errors),
+                "p_success": parse_number(values, f"{p}.p_success", errors),
                 "cost_profile": cost_profile,
                 "cost_range": _three(values, f"{p}.cost_range", errors, required=False),
                 "impact": _three(values, f"{p}.impact", errors, required=True),
@@ -116,7 +135,7 @@ def candidate_from_form(
         "organisation_type": _text(values, "organisation_type"),
         "platform": _text(values, "platform"),
         "tier": _text(values, "tier"),
-        "trl": _number(values, "trl", errors, integer=True),
+        "trl": parse_number(values, "trl", errors, integer=True),
         "eligible_envelopes": eligible if isinstance(eligible, list) else [eligible],
         "ncr": bool(values.get("ncr")),
         "commercially_sensitive": bool(values.get("commercially_sensitive")),
@@ -124,10 +143,8 @@ def candidate_from_form(
         "registered_by": keep.registered_by if keep else None,
         "options": options,
     }
-    if errors:
-        return None, errors
     try:
-        return Candidate.model_validate(data), []
+        candidate = Candidate.model_validate(data)
     except ValidationError as exc:
         found = []
         for field, rule in validation_errors(exc):
@@ -135,7 +152,15 @@ def candidate_from_form(
             if len(parts) > 1 and parts[0] == "options" and parts[1].isdigit():
                 parts[1] = str(rows[int(parts[1])])  # back to the row the user typed in
             found.append((".".join(parts), rule))
-        return None, found
+        return None, _together(errors, found)
+    return (None, errors) if errors else (candidate, [])
+
+
+def _together(typed: Errors, rules: Errors) -> Errors:
+    """Every problem at once: what could not be read as typed, then the model's rules broken
+    by the other fields (a field already in error is not named twice)."""
+    named = {field for field, _ in typed}
+    return typed + [(field, rule) for field, rule in rules if field not in named]
 
 
 def candidate_values(candidate: Candidate) -> dict[str, Any]:
@@ -189,34 +214,40 @@ def mission_from_form(
             continue
         budget = {}
         for year in years:
-            amount = _number(values, f"{p}.budget.{year}", errors, required=False)
+            amount = parse_number(values, f"{p}.budget.{year}", errors, required=False)
             budget[year] = amount if amount is not None else 0.0
         envelopes.append(
             {
                 "id": _text(values, f"{p}.id"),
                 "name": _text(values, f"{p}.name"),
                 "budget": budget,
-                "min_spend": _number(values, f"{p}.min_spend", errors, required=False),
+                "min_spend": parse_number(values, f"{p}.min_spend", errors, required=False),
             }
         )
     data = {
         "slug": current.slug if current else _text(values, "slug"),
         "name": _text(values, "name"),
         "description": _text(values, "description"),
-        "target": _number(values, "target", errors),
+        "target": parse_number(values, "target", errors),
         "unit": _text(values, "unit"),
         "deadline": deadline,
         "years": years,
-        "dal": _number(values, "dal", errors),
+        "dal": parse_number(values, "dal", errors),
         "dal_mode": _text(values, "dal_mode") or "flag",
         "envelopes": envelopes,
     }
-    if errors:
-        return None, errors
+    if current is not None:  # what this form does not show stays as it is
+        data.update(
+            {
+                k: getattr(current, k)
+                for k in ("aggregation", "kill_threshold", "rag_green", "rag_amber", "policy")
+            }
+        )
     try:
-        return Mission.model_validate(data), []
+        mission = Mission.model_validate(data)
     except ValidationError as exc:
-        return None, validation_errors(exc)
+        return None, _together(errors, validation_errors(exc))
+    return (None, errors) if errors else (mission, [])
 
 
 def mission_values(mission: Mission) -> dict[str, Any]:
@@ -331,27 +362,29 @@ def run_from_form(values: dict[str, Any]) -> tuple[dict[str, Any] | None, Errors
         "carry_forward": bool(values.get("carry_forward")),
     }
     for key in PERCENT_FIELDS:
-        pct = _number(values, key, errors)
+        pct = parse_number(values, key, errors)
         if pct is not None and not 0 <= pct <= 100:
             errors.append((key, "must be a percentage from 0 to 100"))
         elif pct is not None:
             policy[key] = pct / 100
-    p_any = _number(values, "min_p_any_success", errors, required=False)
+    p_any = parse_number(values, "min_p_any_success", errors, required=False)
     if p_any is not None and not 0 <= p_any <= 100:
         errors.append(("min_p_any_success", "must be a percentage from 0 to 100"))
     policy["min_p_any_success"] = None if p_any is None else p_any / 100
-    limits = {
-        "min_platforms": (0, 50, True),
-        "correlation": (0, 0.99, False),
-        "cvar_alpha": (0, 0.999, False),
-        "cvar_lambda": (0, 100, False),
-        "time_limit_s": (1, 3600, False),
-        "scenarios": (100, 20000, True),
-        "seed": (0, 2**31 - 1, True),
+    limits = {  # the bounds of the run's model, so the JSON API refuses exactly the same
+        key: (*run_policy.limits(model, key), key in ("min_platforms", "scenarios", "seed"))
+        for model, keys in (
+            (
+                RunPolicy,
+                ("min_platforms", "correlation", "cvar_alpha", "cvar_lambda", "time_limit_s"),
+            ),
+            (RunSettings, ("scenarios", "seed")),
+        )
+        for key in keys
     }
     settings: dict[str, Any] = {}
     for key, (lo, hi, integer) in limits.items():
-        number = _number(values, key, errors, integer=integer)
+        number = parse_number(values, key, errors, integer=integer)
         if number is not None and not lo <= number <= hi:
             errors.append((key, f"must be from {_fmt(lo)} to {_fmt(hi)}"))
         elif number is not None:
@@ -359,12 +392,12 @@ def run_from_form(values: dict[str, Any]) -> tuple[dict[str, Any] | None, Errors
     solver = _text(values, "solver") or "highs"
     if solver not in ("highs", "cbc"):
         errors.append(("solver", "choose HiGHS or CBC"))
-    scale = _number(values, "budget_scale", errors, required=False)
+    scale = parse_number(values, "budget_scale", errors, required=False)
     if scale is not None and not 10 <= scale <= 300:
         errors.append(("budget_scale", "must be from 10 to 300 per cent"))
     money: dict[str, float | None] = {}
     for key in MONEY_PERCENTS:
-        pct = _number(values, key, errors, required=False)
+        pct = parse_number(values, key, errors, required=False)
         if pct is not None and not 0 <= pct <= 100:
             errors.append((key, "must be a percentage from 0 to 100"))
         money[key] = None if pct is None else pct / 100
@@ -420,8 +453,8 @@ def scores_from_form(
             "candidate": candidate.id,
             "option": option.id,
             "rationale": _text(values, f"{p}.rationale"),
-            "p_success": _number(values, f"{p}.p_success", errors, required=False),
-            "trl": _number(values, f"{p}.trl", errors, required=False, integer=True),
+            "p_success": parse_number(values, f"{p}.p_success", errors, required=False),
+            "trl": parse_number(values, f"{p}.trl", errors, required=False, integer=True),
             "confidence": _text(values, f"{p}.confidence") or None,
         }
         for part in ("cost", "impact"):

@@ -3,40 +3,79 @@ in a separate worker process so a long solve never holds the web server's interp
 run from a thread (their re-solves fan out to processes or Dask themselves).
 
 On start-up, runs that a stopped server left queued or running are marked failed (with the reason)
-so they never stay "running" forever; the CEO can start them again. On shutdown a running solve
-is asked to stop and records the best portfolio found so far (status ``feasible``).
+so they never stay "running" forever; the CEO can start them again. Start-up never fails on them:
+if the database cannot be written, they are left for the next start-up. On shutdown a running
+solve is asked to stop and records the best portfolio found so far (status ``feasible``).
+
+The solver process dies with the server, even one killed with SIGKILL: on Linux it asks the
+kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere a thread in it
+watches its parent. Linux sends that signal when the *thread* that started the process ends, so
+the process is started from a thread that lives as long as the job runner.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
+import sys
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from portfolio import analytics_jobs
-from portfolio.database import make_engine
+from portfolio.database import make_engine, storage_problem
 from portfolio.model import ANALYTICS_KINDS
 from portfolio.runs import execute_run, fail_interrupted_runs
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.unit_of_work import SqlUnitOfWork, history_key_of, session_factory
 
 log = logging.getLogger(__name__)
 _stop: Any = None  # the worker process's stop event
 
 
-def _init_worker(stop: Any) -> None:
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _init_worker(stop: Any, parent: int) -> None:
     global _stop
     _stop = stop
+    _die_with(parent)
 
 
-def _execute_in_worker(database_url: str, run_id: int) -> str:
-    """Runs in the solver process: its own engine, the same service as inline."""
+def _die_with(parent: int) -> None:
+    """End this process when process ``parent`` (the server) ends, however it ends."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+        if armed:
+            if os.getppid() != parent:  # the server died before the signal was armed
+                os._exit(1)
+            return
+    threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _execute_in_worker(database_url: str, run_id: int, history_key: bytes | None = None) -> str:
+    """Runs in the solver process: its own engine, the same service as inline (its audit
+    entries sealed with the server's history key, passed along)."""
     engine = make_engine(database_url)
     try:
-        factory = sessionmaker(engine, expire_on_commit=False)
+        factory = session_factory(engine, history_key)
         return execute_run(
             lambda: SqlUnitOfWork(factory), run_id, _stop.is_set if _stop is not None else None
         )
@@ -60,6 +99,8 @@ class JobRunner:
         self._context = multiprocessing.get_context("spawn")
         self._stop = self._context.Event()
         self._solver: ProcessPoolExecutor | None = None
+        # the thread the solver process is started from (see the module's docstring)
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="solver-spawner")
         self.futures: dict[int, Future[str]] = {}
 
     def _solver_pool(self) -> ProcessPoolExecutor:
@@ -68,18 +109,42 @@ class JobRunner:
                 max_workers=1,
                 mp_context=self._context,
                 initializer=_init_worker,
-                initargs=(self._stop,),
+                initargs=(self._stop, os.getpid()),
             )
         return self._solver
+
+    def _submit_to_solver(self, run_id: int) -> Future[str]:
+        """On the spawner thread: queue the run in the solver process (started if need be)."""
+        assert self.database_url is not None
+        try:
+            return self._solver_pool().submit(
+                _execute_in_worker, self.database_url, run_id, history_key_of(self.factory)
+            )
+        except BrokenProcessPool:  # the solver process died (killed, out of memory): a new one
+            log.warning("the solver process had died; starting a new one")
+            self._solver = None
+            return self._solver_pool().submit(
+                _execute_in_worker, self.database_url, run_id, history_key_of(self.factory)
+            )
 
     def new_uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.factory)
 
     def recover(self) -> list[int]:
-        with self.new_uow() as uow:
-            failed = fail_interrupted_runs(uow)
-            analytics_jobs.fail_interrupted(uow)
-            uow.commit()
+        """Mark the runs and analyses a stopped server left unfinished as failed. Never raises:
+        when the database cannot be written they stay as they are, and a later start-up marks
+        them."""
+        try:
+            with self.new_uow() as uow:
+                failed = fail_interrupted_runs(uow)
+                analytics_jobs.fail_interrupted(uow)
+                uow.commit()
+        except SQLAlchemyError as exc:
+            log.error(
+                "could not mark interrupted optimiser runs as failed (%s); a later start-up will",
+                storage_problem(exc) or exc,
+            )
+            return []
         if failed:
             log.warning("marked interrupted optimiser runs as failed: %s", failed)
         return failed
@@ -93,9 +158,7 @@ class JobRunner:
                 execute_run, self.new_uow, run_id, self.stopping.is_set
             )
             return
-        self.futures[run_id] = self._solver_pool().submit(
-            _execute_in_worker, self.database_url, run_id
-        )
+        self.futures[run_id] = self._spawner.submit(self._submit_to_solver, run_id).result()
 
     def submit_analysis(self, run_id: int, kind: str) -> None:
         if self.inline:
@@ -119,4 +182,5 @@ class JobRunner:
         self._stop.set()
         if self._solver is not None:
             self._solver.shutdown(wait=True, cancel_futures=True)
+        self._spawner.shutdown(wait=True, cancel_futures=True)
         self.executor.shutdown(wait=True, cancel_futures=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -20,6 +22,9 @@ class Settings(BaseModel):
         False, description="every user must turn on two-factor authentication (TOTP)"
     )
     max_upload_bytes: int = Field(5_000_000, ge=1024)
+    max_body_bytes: int = Field(
+        1_000_000, ge=1024, description="any request body but an upload (api/body_limit.py)"
+    )
     run_jobs_inline: bool = False
 
     @field_validator("secret_key")
@@ -28,6 +33,19 @@ class Settings(BaseModel):
         if len(value) < 32:
             raise ValueError("MP_SECRET_KEY must be at least 32 characters")
         return value
+
+    def history_key(self) -> bytes | None:
+        """The key that seals the audit trail and the audit packs (HMAC-SHA-256, issue 16):
+        derived from ``MP_SECRET_KEY``, never stored in the database, so the history cannot be
+        recomputed from the database alone. None when no secret key was configured: the random
+        per-process default could never be checked again, so the history is then chained but
+        not sealed (``mission-portfolio verify`` says so). Keep MP_SECRET_KEY stable: entries
+        sealed under another key no longer verify."""
+        if "secret_key" not in self.model_fields_set:
+            return None
+        return hmac.new(
+            self.secret_key.encode("utf-8"), b"mission-portfolio/history-seal/v1", hashlib.sha256
+        ).digest()
 
     @classmethod
     def from_env(cls, db_path: str | Path | None = None) -> Settings:
@@ -42,6 +60,8 @@ class Settings(BaseModel):
             values["secret_key"] = os.environ["MP_SECRET_KEY"]
         if os.environ.get("MP_REQUIRE_2FA"):
             values["require_2fa"] = os.environ["MP_REQUIRE_2FA"].lower() in ("1", "true", "yes")
+        if os.environ.get("MP_MAX_BODY_BYTES"):
+            values["max_body_bytes"] = os.environ["MP_MAX_BODY_BYTES"]
         if os.environ.get("MP_SESSION_IDLE_MINUTES"):
             values["session_idle_minutes"] = os.environ["MP_SESSION_IDLE_MINUTES"]
         return cls.model_validate(values)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import math
 import os
 import signal
 import sys
@@ -23,7 +24,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from optimiser.errors import ProblemError
-from optimiser.problem import load_problem
+from optimiser.problem import MAX_TIME_LIMIT_S, load_problem
 from optimiser.result import Progress, Result
 from optimiser.software import differences
 from optimiser.solve import solve
@@ -55,6 +56,14 @@ def run_solve(
         return EXIT_MALFORMED
     if solver not in ("highs", "cbc"):
         print(f"error: unknown solver {solver!r} (use highs or cbc)", file=stderr)
+        return EXIT_MALFORMED
+    if time_limit is not None and not (
+        math.isfinite(time_limit) and 0 < time_limit <= MAX_TIME_LIMIT_S
+    ):
+        print(
+            f"error: --time-limit must be above 0 and at most {MAX_TIME_LIMIT_S:,.0f} seconds",
+            file=stderr,
+        )
         return EXIT_MALFORMED
     earlier: dict[str, Any] | None = None
     if compare is not None:

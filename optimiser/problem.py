@@ -30,6 +30,8 @@ from optimiser.errors import ProblemError
 Money = Annotated[float, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Id = Annotated[str, Field(min_length=1)]
+#: the longest a solve may be given, seconds (a day)
+MAX_TIME_LIMIT_S = 86_400.0
 
 
 class _Strict(BaseModel):
@@ -93,7 +95,7 @@ class Policy(_Strict):
     objective: Literal["expected", "capped", "p_target", "cvar"] = "p_target"
     carry_forward: bool = True
     max_platform_share: Probability = 0.5
-    min_platforms: int = Field(default=2, ge=0)
+    min_platforms: int = Field(default=2, ge=0, le=1000)
     min_moonshot_share: Probability = 0.0
     min_rising_star_share: Probability = 0.0
     max_organisation_share: Probability = 1.0
@@ -107,12 +109,12 @@ class Policy(_Strict):
     correlation: float = Field(default=0.5, ge=0, lt=1)
     min_p_any_success: Probability | None = None
     cvar_alpha: float = Field(default=0.9, ge=0, lt=1)
-    cvar_lambda: Money = 1.0
-    time_limit_s: float = Field(default=60, gt=0)
-    gap: Money = 0.0
+    cvar_lambda: float = Field(default=1.0, ge=0, le=1e6)
+    time_limit_s: float = Field(default=60, gt=0, le=MAX_TIME_LIMIT_S)
+    gap: float = Field(default=0.0, ge=0, le=1)
     # version 2: money movable between years, deliberate over-programming, overrun risk
     bring_forward: Probability = 0.0
-    over_programming: Money = 0.0
+    over_programming: float = Field(default=0.0, ge=0, le=1)
     max_overrun_probability: Probability | None = None
 
 

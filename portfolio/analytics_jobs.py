@@ -111,7 +111,7 @@ def execute(new_uow: Callable[[], SqlUnitOfWork], run_id: int, kind: str) -> str
         if analysis is None or run is None or analysis.status != "queued":
             return analysis.status if analysis else "failed"
         names = {c.id: c.name for c in uow.candidates.all(run.mission)}
-        uow.analyses.put(analysis.model_copy(update={"status": "running"}))
+        uow.analyses.put(analysis.with_changes(status="running"))
         uow.commit()
     last = [0.0]
 
@@ -122,9 +122,7 @@ def execute(new_uow: Callable[[], SqlUnitOfWork], run_id: int, kind: str) -> str
         with new_uow() as uow:
             current = uow.analyses.get(run_id, kind)
             if current is not None:
-                uow.analyses.put(
-                    current.model_copy(update={"progress": {"done": done, "total": total}})
-                )
+                uow.analyses.put(current.with_changes(progress={"done": done, "total": total}))
                 uow.commit()
 
     try:
@@ -137,14 +135,7 @@ def execute(new_uow: Callable[[], SqlUnitOfWork], run_id: int, kind: str) -> str
         current = uow.analyses.get(run_id, kind)
         assert current is not None
         uow.analyses.put(
-            current.model_copy(
-                update={
-                    "status": status,
-                    "result": result,
-                    "error": error,
-                    "finished_at": uow.now(),
-                }
-            )
+            current.with_changes(status=status, result=result, error=error, finished_at=uow.now())
         )
         uow.commit()
     return status
@@ -155,11 +146,9 @@ def fail_interrupted(uow: SqlUnitOfWork) -> None:
         current = uow.analyses.get(run_id, kind)
         assert current is not None
         uow.analyses.put(
-            current.model_copy(
-                update={
-                    "status": "failed",
-                    "error": "interrupted by a server restart; start it again",
-                    "finished_at": uow.now(),
-                }
+            current.with_changes(
+                status="failed",
+                error="interrupted by a server restart; start it again",
+                finished_at=uow.now(),
             )
         )

@@ -107,13 +107,11 @@ def decide_approval(
     if approval.requested_by == actor:
         raise PermissionDenied("the person who asked for an approval cannot decide it")
     reason = _reason(reason, "the decision")
-    decided = approval.model_copy(
-        update={
-            "state": ApprovalState.approved if approve else ApprovalState.refused,
-            "decided_by": actor,
-            "decided_at": uow.now(),
-            "decision_reason": reason,
-        }
+    decided = approval.with_changes(
+        state=ApprovalState.approved if approve else ApprovalState.refused,
+        decided_by=actor,
+        decided_at=uow.now(),
+        decision_reason=reason,
     )
     uow.approvals.decide(slug, decided)
     record(
@@ -127,7 +125,7 @@ def decide_approval(
         after={"state": decided.state.value, "reason": reason, "candidate": candidate.id},
     )
     if approve and not candidate.treasury_approved:
-        uow.candidates.update(slug, candidate.model_copy(update={"treasury_approved": True}), None)
+        uow.candidates.update(slug, candidate.with_changes(treasury_approved=True), None)
         record(
             uow,
             actor,

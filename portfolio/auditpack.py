@@ -7,12 +7,23 @@ override with its reason) is hashed together with the hash of the previous quart
 
 so editing any earlier pack, or re-hashing it, breaks the link from the pack after it. Pure
 functions, no I/O.
+
+Issue 16 (finding 5) adds seals: a plain SHA-256 chain can be recomputed by anyone who can write
+to the database, so the audit trail's entries and the packs are also chained with
+HMAC-SHA-256 under a server key that is not in the database (``MP_SECRET_KEY``):
+
+    entry_n = HMAC(key, canonical({"kind": "audit-entry", "seq": n, "previous": entry_{n-1}, …}))
+    seal_q  = HMAC(key, canonical({"kind": "pack-seal", "previous": seal_{q-1}, "pack": hash_q}))
+
+Without a key (``key=None``) the same chains are computed under the public ``NO_KEY``: they still
+show accidental damage and gaps, but anyone could recompute them, so they are "not sealed".
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import io
 import json
 import math
@@ -26,6 +37,10 @@ from pydantic import BaseModel
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 ZIP_FILE_MODE = 0o644
 HASH_PREFIX = 12  # characters of a hash shown in messages
+NO_KEY = b"mission-portfolio/no-server-key"
+"""The public key of chains written without a server key: they detect damage, not an insider."""
+ENTRY_FIELDS = ("at", "actor", "mission", "entity", "entity_id", "action", "before", "after")
+"""What an audit entry says; its chain fields (seq, previous hash, hash) are about it."""
 
 PackRecord = tuple[str, Mapping[str, Any], str, str | None]
 """(label, content, stored hash, stored previous hash), as kept for one quarter."""
@@ -142,3 +157,60 @@ def verify_chain(packs: Sequence[PackRecord]) -> list[str]:
                 f"it names {_short(stored_previous)}, that pack's hash is {_short(previous_hash)}"
             )
     return problems
+
+
+# -- seals: the keyed chains (issue 16, finding 5) -----------------------------------------------
+def _mac(key: bytes | None, data: bytes) -> str:
+    return hmac.new(key if key is not None else NO_KEY, data, hashlib.sha256).hexdigest()
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"a {type(value).__name__} has no JSON form")
+
+
+def entry_bytes(document: Mapping[str, Any]) -> bytes:
+    """Canonical bytes of an audit document: sorted keys, no whitespace, dates as ISO strings.
+
+    Unlike :func:`canonical_json` this accepts what the JSON columns already hold (``before`` and
+    ``after`` are normalised through JSON when the entry is written), so an entry can always be
+    hashed the same way it was stored."""
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_iso
+    ).encode("utf-8")
+
+
+def entry_content(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of an audit entry that its hash covers (:data:`ENTRY_FIELDS`)."""
+    return {name: entry.get(name) for name in ENTRY_FIELDS}
+
+
+def entry_hash(key: bytes | None, seq: int, previous: str, content: Mapping[str, Any]) -> str:
+    """The keyed hash of audit entry number ``seq`` of its chain, chained to ``previous``."""
+    document = {"kind": "audit-entry", "seq": seq, "previous": previous, **entry_content(content)}
+    return _mac(key, entry_bytes(document))
+
+
+def chain_start(key: bytes | None, chain: str | None, before: Sequence[Mapping[str, Any]]) -> str:
+    """What the first chained entry of ``chain`` (a mission, or None for entries about no
+    mission) points at: a keyed hash of the entries written before the chain began (before the
+    migration that introduced it), oldest first, so those are vouched for from then on."""
+    document = {
+        "kind": "audit-chain-start",
+        "chain": chain,
+        "before": [entry_content(e) for e in before],
+    }
+    return _mac(key, entry_bytes(document))
+
+
+def pack_seal(key: bytes | None, previous: str | None, pack_hash_: str) -> str:
+    """The keyed seal of a closed quarter's pack: its (plain) pack hash chained to the previous
+    quarter's seal, or to that quarter's plain hash if it was closed before seals existed."""
+    document = {"kind": "pack-seal", "previous": previous, "pack": pack_hash_}
+    return _mac(key, canonical_json(document))
+
+
+def short(h: str | None) -> str:
+    """A hash as shown in messages: its first characters and an ellipsis."""
+    return _short(h)

@@ -158,15 +158,12 @@ def award_contracts(
         if old is not None and old.option == option:
             continue
         if old is not None:
-            superseded = old.model_copy(
-                update={
-                    "state": ContractState.ended,
-                    "ended_in": quarter,
-                    "ended_by": actor,
-                    "ended_at": now,
-                    "end_reason": f"superseded by the contract for option {option} approved in "
-                    f"{quarter}",
-                }
+            superseded = old.with_changes(
+                state=ContractState.ended,
+                ended_in=quarter,
+                ended_by=actor,
+                ended_at=now,
+                end_reason=f"superseded by the contract for option {option} approved in {quarter}",
             )
             uow.contracts.update(slug, superseded)
             record(
@@ -210,14 +207,11 @@ def complete_finished(uow: SqlUnitOfWork, actor: str, slug: str, quarter: str) -
         if option is None or actual + 1e-9 < option.total_cost:
             still.append(c)
             continue
-        done = c.model_copy(
-            update={
-                "state": ContractState.completed,
-                "ended_in": quarter,
-                "ended_at": uow.now(),
-                "end_reason": f"completed: £{actual:,.1f}m spent of £{option.total_cost:,.1f}m "
-                "planned",
-            }
+        done = c.with_changes(
+            state=ContractState.completed,
+            ended_in=quarter,
+            ended_at=uow.now(),
+            end_reason=f"completed: £{actual:,.1f}m spent of £{option.total_cost:,.1f}m planned",
         )
         uow.contracts.update(slug, done)
         record(

@@ -2,9 +2,14 @@
 questions and red-team challenges. Services take a unit of work; the maths is in ``estimates``
 and ``classical``.
 
-The blind rule: a council member sees other members' scores, the spread and the aggregate of a
+The blind rule (``hidden_candidates``, the one place it is decided; every page, route and export
+that shows a score, a spread, an aggregate or a forecast goes through it or through
+``round_over``): a council member sees other members' scores, the spread and the aggregate of a
 candidate in a quarter only once they have submitted (or declared themselves not competent on)
-every option of that candidate. The CEO and Treasury see them always; they do not score.
+every option of that candidate, or once the quarter's scoring is over (its round closed, or the
+quarter itself closed). The CEO, Treasury and the administrator see them always; they do not
+score. The forecasting record (calibration, Brier score, performance weights) counts only
+forecasts of rounds that are over, so it never shows a number the blind rule still hides.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from portfolio.classical import elicitation_from_seeds, run_classical_model
-from portfolio.errors import Conflict, InvalidInput, PermissionDenied
+from portfolio.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portfolio.estimates import (
     Aggregate,
     MemberCalibration,
@@ -28,9 +33,12 @@ from portfolio.estimates import (
 )
 from portfolio.model import (
     AggregationMethod,
+    AuditEntry,
     Candidate,
     Challenge,
     EvidenceKind,
+    Quarter,
+    QuarterState,
     Role,
     Score,
     ScoreStatus,
@@ -48,6 +56,71 @@ from portfolio.unit_of_work import SqlUnitOfWork
 
 def _json(model: BaseModel | None) -> dict[str, Any] | None:
     return model.model_dump(mode="json") if model is not None else None
+
+
+# -- who is looking, and the blind rule ----------------------------------------------------------
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking at the council's work: the blind rule depends on it."""
+
+    username: str
+    roles: frozenset[Role]
+    is_admin: bool = False
+
+    @property
+    def oversees(self) -> bool:
+        """The CEO, Treasury and the administrator see every score always (they do not score)."""
+        return self.is_admin or bool(self.roles & {Role.mission_ceo, Role.treasury_reviewer})
+
+
+DONE = ("submitted", "not competent")
+"""A member's statuses on a candidate that lift the blind rule for them."""
+
+
+def round_over(quarter: Quarter) -> bool:
+    """Is the scoring of ``quarter`` over — its round closed, or the quarter itself closed (a
+    quarter may close with its round still open; nobody can score it after)? Its scores are then
+    no longer blind, and only then can its forecasts resolve."""
+    return quarter.scoring is ScoringState.closed or quarter.state is QuarterState.closed
+
+
+def rounds_over(uow: SqlUnitOfWork, slug: str) -> set[str]:
+    """The labels of the quarters whose scoring is over (``round_over``)."""
+    return {q.label for q in uow.missions.quarters(slug) if round_over(q)}
+
+
+def _status(mine: dict[tuple[str, str], Score], candidate: Candidate) -> str:
+    scores = [mine.get((candidate.id, o.id)) for o in candidate.options]
+    if all(s is not None and s.status is ScoreStatus.submitted for s in scores):
+        return "not competent" if all(s and s.not_competent for s in scores) else "submitted"
+    if any(s is not None for s in scores):
+        return "draft"
+    return "not started"
+
+
+def my_status(uow: SqlUnitOfWork, slug: str, quarter: str, member: str) -> dict[str, str]:
+    """Per candidate, what ``member`` has done in ``quarter``: ``not started``, ``draft``,
+    ``submitted`` or ``not competent`` (submitted as not competent on every option)."""
+    mine = member_scores(uow, slug, quarter, member)
+    return {c.id: _status(mine, c) for c in uow.candidates.all(slug)}
+
+
+def hidden_candidates(uow: SqlUnitOfWork, slug: str, quarter: str, viewer: Viewer) -> set[str]:
+    """The blind rule: the ids of the candidates whose other members' scores, spread and
+    aggregate in ``quarter`` are hidden from ``viewer`` — for a council member, those they have
+    not yet submitted (or declared not competent on) while the quarter's scoring is not over;
+    for anyone without a role on the mission, all of them; for those who oversee, none."""
+    if viewer.oversees:
+        return set()
+    if Role.council_member not in viewer.roles:
+        return {c.id for c in uow.candidates.all(slug)}
+    if quarter in rounds_over(uow, slug):
+        return set()
+    return {
+        candidate
+        for candidate, status in my_status(uow, slug, quarter, viewer.username).items()
+        if status not in DONE
+    }
 
 
 # -- the round ---------------------------------------------------------------------------------
@@ -113,7 +186,7 @@ def set_aggregation_method(
     mission = uow.missions.get(slug)
     if mission.aggregation is method:
         return
-    uow.missions.update(mission.model_copy(update={"aggregation": method}))
+    uow.missions.update(mission.with_changes(aggregation=method))
     record(
         uow,
         actor,
@@ -150,11 +223,16 @@ def has_submitted(
     uow: SqlUnitOfWork, slug: str, quarter: str, member: str, candidate: Candidate
 ) -> bool:
     """Has ``member`` submitted (or declared not competent on) every option of ``candidate``?"""
-    mine = member_scores(uow, slug, quarter, member, candidate.id)
-    return all(
-        (candidate.id, o.id) in mine and mine[(candidate.id, o.id)].status is ScoreStatus.submitted
-        for o in candidate.options
-    )
+    return _status(member_scores(uow, slug, quarter, member, candidate.id), candidate) in DONE
+
+
+ALREADY_SUBMITTED = (
+    "you have already submitted your scores for this candidate; submitted scores are final"
+)
+STALE_SCORES = (
+    "you changed these scores in another window since opening this one; "
+    "your input is kept below: check it and save again"
+)
 
 
 def save_scores(
@@ -167,11 +245,24 @@ def save_scores(
     submit: bool,
     not_competent: bool,
     expected_version: int | None = None,
+    imported_by: str | None = None,
 ) -> None:
     """Save a member's scores of one candidate as a draft, or submit them (final).
 
     ``entries`` hold one Score per option the member filled in (drafts may be partial);
-    ``not_competent`` replaces the estimates by the declaration for every option."""
+    ``not_competent`` replaces the estimates by the declaration for every option.
+
+    ``imported_by`` names someone else (the Mission CEO importing a CSV file) saving the scores
+    on the member's behalf. A member's score is the member's own judgement, so another person
+    may only save *drafts* for them — the member reviews, changes and submits them on the
+    scoring page; submitting for someone else is refused. The audit entry names the importer as
+    the actor ("imported on behalf", with ``on_behalf_of`` the member)."""
+    on_behalf = imported_by is not None and imported_by != member
+    if on_behalf and submit:
+        raise PermissionDenied(
+            f"only {member} can submit {member}'s scores: import them as drafts and "
+            f"{member} submits them on the scoring page"
+        )
     _member_sector(uow, slug, member)
     quarter = current_quarter(uow, slug)
     if round_state(uow, slug, quarter) is not ScoringState.open:
@@ -181,14 +272,9 @@ def save_scores(
     if expected_version is not None and expected_version != uow.scores.version_of(
         slug, quarter, member, candidate_id
     ):
-        raise Conflict(
-            "you changed these scores in another window since opening this one; "
-            "your input is kept below: check it and save again"
-        )
+        raise Conflict(STALE_SCORES)
     if any(s.status is ScoreStatus.submitted for s in existing.values()):
-        raise Conflict(
-            "you have already submitted your scores for this candidate; submitted scores are final"
-        )
+        raise Conflict(ALREADY_SUBMITTED)
     by_option = {e.option: e for e in entries}
     unknown = set(by_option) - {o.id for o in candidate.options}
     if unknown:
@@ -225,8 +311,26 @@ def save_scores(
             scores.append(Score(**base, **values))
     if errors:
         raise InvalidInput(errors)
-    for score in scores:
-        uow.scores.upsert(slug, score)
+    # the checks above give early answers; this write re-checks them in the database, atomically
+    refused = uow.scores.replace_drafts(slug, scores, expected_version)
+    if refused is not None:
+        raise Conflict(ALREADY_SUBMITTED if refused == "submitted" else STALE_SCORES)
+    after: dict[str, Any] = {
+        "not_competent": not_competent,
+        "options": {s.option: _json(s) for s in scores},
+    }
+    if on_behalf:
+        assert imported_by is not None
+        record(
+            uow,
+            imported_by,
+            slug,
+            "score",
+            f"{quarter}:{candidate_id}",
+            "imported on behalf",
+            after={"on_behalf_of": member, "status": ScoreStatus.draft.value, **after},
+        )
+        return
     record(
         uow,
         member,
@@ -234,37 +338,44 @@ def save_scores(
         "score",
         f"{quarter}:{candidate_id}",
         "submitted" if submit else "saved draft",
-        after={"not_competent": not_competent, "options": {s.option: _json(s) for s in scores}},
+        after=after,
     )
 
 
+def imported_draft(
+    uow: SqlUnitOfWork, slug: str, quarter: str, member: str, candidate_id: str
+) -> AuditEntry | None:
+    """The audit entry of an import that saved ``member``'s current draft of ``candidate_id`` on
+    their behalf (``save_scores(imported_by=…)``), if the member has not saved it since."""
+    for entry in uow.audit.all(slug, entity="score", entity_id=f"{quarter}:{candidate_id}"):
+        if entry.actor == member:
+            return None
+        if entry.action == "imported on behalf" and (entry.after or {}).get("on_behalf_of") == (
+            member
+        ):
+            return entry
+    return None
+
+
 def visible_scores(
-    uow: SqlUnitOfWork,
-    slug: str,
-    quarter: str,
-    viewer: str,
-    candidate: Candidate,
-    viewer_roles: set[Role],
-    viewer_is_admin: bool,
+    uow: SqlUnitOfWork, slug: str, quarter: str, viewer: Viewer, candidate: Candidate
 ) -> list[Score]:
-    """Every member's scores of ``candidate`` in ``quarter`` — refused to a council member who
-    has not yet submitted their own (the blind rule, enforced here for web and API alike)."""
-    privileged = viewer_is_admin or bool(viewer_roles & {Role.mission_ceo, Role.treasury_reviewer})
-    if not privileged:
-        if Role.council_member not in viewer_roles:
+    """Every member's scores of ``candidate`` in ``quarter`` as ``viewer`` may see them:
+    PermissionDenied while the blind rule (``hidden_candidates``) hides the candidate from them.
+    A council member sees the others' submitted scores and their own."""
+    if candidate.id in hidden_candidates(uow, slug, quarter, viewer):
+        if Role.council_member not in viewer.roles and not viewer.oversees:
             raise PermissionDenied("you have no role on this mission")
-        closed = round_state(uow, slug, quarter) is ScoringState.closed
-        if not closed and not has_submitted(uow, slug, quarter, viewer, candidate):
-            raise PermissionDenied(
-                "submit your own scores for this candidate first: others' scores stay hidden "
-                "until you have"
-            )
+        raise PermissionDenied(
+            "submit your own scores for this candidate first: others' scores stay hidden "
+            "until you have"
+        )
     return [
         s
         for s in uow.scores.all(slug, quarter)
         if s.quarter == quarter
         and s.candidate == candidate.id
-        and (privileged or s.status is ScoreStatus.submitted or s.member == viewer)
+        and (viewer.oversees or s.status is ScoreStatus.submitted or s.member == viewer.username)
     ]
 
 
@@ -343,6 +454,14 @@ def quarter_aggregates(
     return out
 
 
+def visible_aggregates(
+    uow: SqlUnitOfWork, slug: str, quarter: str, viewer: Viewer
+) -> list[CandidateAggregate]:
+    """The live aggregates of ``quarter`` that ``viewer`` may see (``hidden_candidates``)."""
+    hidden = hidden_candidates(uow, slug, quarter, viewer)
+    return [r for r in quarter_aggregates(uow, slug, quarter) if r.candidate.id not in hidden]
+
+
 def latest_aggregates(uow: SqlUnitOfWork, slug: str) -> dict[tuple[str, str], dict[str, Any]]:
     """The most recent frozen aggregate of each option (from the latest closed round that
     scored it): what the optimiser's problem file reads."""
@@ -366,13 +485,23 @@ class ResolvedForecast:
 
 def resolved_forecasts(uow: SqlUnitOfWork, slug: str) -> dict[str, list[ResolvedForecast]]:
     """Members' forecasts whose outcome is known: a stage gate resolves each member's latest
-    submitted p of the option it concerns (the candidate's first option unless it says which),
-    scored in the quarter of the stage gate or before."""
+    submitted p of the option it concerns (the candidate's first option unless it says which).
+
+    A forecast counts only once its round is over (``round_over``: the blind rule no longer
+    hides it) and only if the outcome came after it: the stage gate is recorded in a *later*
+    quarter than the forecast. A gate recorded in the forecast's own quarter may have been known
+    when the member scored (the store does not say which came first), so it resolves the
+    member's forecast of an earlier round instead. Forecasts of the open round never count: the
+    calibration page and the Brier weights would otherwise reveal them."""
     candidates = {c.id: c for c in uow.candidates.all(slug)}
+    over = rounds_over(uow, slug)
     scores = [
         s
         for s in uow.scores.all(slug)
-        if s.status is ScoreStatus.submitted and not s.not_competent and s.p_success is not None
+        if s.quarter in over
+        and s.status is ScoreStatus.submitted
+        and not s.not_competent
+        and s.p_success is not None
     ]
     out: dict[str, list[ResolvedForecast]] = defaultdict(list)
     for ev in uow.evidence.all(slug):
@@ -381,7 +510,7 @@ def resolved_forecasts(uow: SqlUnitOfWork, slug: str) -> dict[str, list[Resolved
         option = ev.option or candidates[ev.candidate].options[0].id
         latest: dict[str, Score] = {}
         for s in scores:
-            if s.candidate == ev.candidate and s.option == option and s.quarter <= ev.quarter:
+            if s.candidate == ev.candidate and s.option == option and s.quarter < ev.quarter:
                 if s.member not in latest or s.quarter >= latest[s.member].quarter:
                     latest[s.member] = s
         for member, s in sorted(latest.items()):
@@ -422,6 +551,14 @@ def council_records(uow: SqlUnitOfWork, slug: str) -> list[MemberRecord]:
     return out
 
 
+def member_record(uow: SqlUnitOfWork, slug: str, username: str) -> MemberRecord:
+    """One member's forecasting record (``council_records``); NotFound for a non-member."""
+    for r in council_records(uow, slug):
+        if r.username == username:
+            return r
+    raise NotFound(f"{username} is not on this mission's council")
+
+
 # -- seed questions and the classical model ------------------------------------------------------
 def classical_result(uow: SqlUnitOfWork, slug: str) -> Any:
     """Cooke's classical model on the mission's seed questions, or None without enough data."""
@@ -445,7 +582,11 @@ def set_realization(
     if question_id not in questions:
         raise InvalidInput.single("question", f"no seed question {question_id}")
     before = questions[question_id]
-    uow.seeds.update_question(slug, before.model_copy(update={"realization": realization}))
+    try:
+        after = before.with_changes(realization=realization)
+    except ValidationError as exc:
+        raise InvalidInput.from_validation(exc) from None
+    uow.seeds.update_question(slug, after)
     record(
         uow,
         actor,
@@ -466,6 +607,10 @@ def answer_seed(uow: SqlUnitOfWork, slug: str, answer: SeedAnswer) -> None:
     if questions[answer.question].realization is not None:
         raise Conflict(
             "the answer to this seed question is already known; it can no longer be answered"
+        )
+    if questions[answer.question].scale == "log" and answer.q5 <= 0:
+        raise InvalidInput.single(
+            f"{answer.question}.q5", "a question on the log scale needs values above 0"
         )
     previous = next(
         (

@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -138,7 +139,8 @@ COLUMN_DOCS: dict[str, str] = {
     "impact_most_likely": "Three-point impact: most likely (required; low <= most likely <= high).",
     "impact_high": "Three-point impact: high (required).",
     "member": "Scores file: the council member's username; empty means you. Only the Mission "
-    "CEO may import other members' scores.",
+    "CEO may import other members' scores, and only as drafts: each member reviews and submits "
+    "their own.",
     "candidate": "Scores file: the candidate's id.",
     "option": "Scores file: the funding option's id. To submit, give a row for every option of "
     "the candidate.",
@@ -146,8 +148,8 @@ COLUMN_DOCS: dict[str, str] = {
     "(leave the estimates empty; use the same value on each of its rows).",
     "confidence": "Scores file: low, medium or high.",
     "rationale": "Scores file: why (up to 10,000 characters).",
-    "status": "Scores file: draft (can be changed later; the default) or submitted (final). "
-    "The same on each row of a candidate.",
+    "status": "Scores file: draft (can be changed later; the default) or submitted (final; "
+    "only your own scores). The same on each row of a candidate.",
 }
 """Column -> one-line description, for the import page's table (``cost_<YEAR>`` stands for
 the mission's year columns; ``trl``, ``p_success`` and the three-point columns mean the same in
@@ -354,7 +356,10 @@ def decode(data: bytes) -> str:
 
 
 def read_table(data: bytes, expected: Sequence[str], *, year_columns: bool = False) -> Table:
-    """Decode and split a file, checking its size and its header against ``expected``: raises
+    """Decode and split a file, checking its size and its header against ``expected`` (with
+    ``year_columns``, the cost columns of the mission's years are optional, a missing one meaning
+    nothing planned that year, so a file made before the mission gained or ended a year still
+    reads, but at least one must be there): raises
     InvalidInput on a problem with the file as a whole or its header. Problems in cells (formulas,
     over-long cells) and rows of the wrong shape are returned in ``Table.errors`` so the caller
     goes on checking every row."""
@@ -389,9 +394,18 @@ def read_table(data: bytes, expected: Sequence[str], *, year_columns: bool = Fal
             )
             errors.append((where(1, _shown(name)), f"unknown column: {hint} (see the template)"))
         seen.add(name)
+    costs = [n for n in expected if year_columns and n.startswith(COST_PREFIX)]
     for name in expected:
-        if name not in seen:
+        if name not in seen and name not in costs:
             errors.append((where(1, name), "missing column: the header must include it"))
+    if costs and not seen.intersection(costs):
+        errors.append(
+            (
+                where(1, costs[0]),
+                "missing column: the header must include the cost of at least one of the "
+                f"mission's years ({', '.join(costs)})",
+            )
+        )
     if errors:
         raise InvalidInput(errors)
     rows: list[tuple[int, dict[str, str]]] = []
@@ -493,7 +507,11 @@ def _number(cells: Mapping[str, str], column: str, row: int, errors: Errors) -> 
     if not is_plain_number(text):
         errors.append((where(row, column), "must be a number such as 12.5 (no units, commas or %)"))
         return None
-    return float(text)
+    number = float(text)
+    if not math.isfinite(number):  # 1e400 is written like a number but is beyond any
+        errors.append((where(row, column), "must be a finite number"))
+        return None
+    return number
 
 
 def _whole(cells: Mapping[str, str], column: str, row: int, errors: Errors) -> int | None:
@@ -815,8 +833,8 @@ def import_candidates(uow: SqlUnitOfWork, actor: str, slug: str, data: bytes) ->
             services.register_candidate(uow, actor, slug, candidate)
             created += 1
         else:
-            same_approval = {"treasury_approved": before.treasury_approved}
-            services.update_candidate(uow, actor, slug, candidate.model_copy(update=same_approval))
+            same_approval = candidate.with_changes(treasury_approved=before.treasury_approved)
+            services.update_candidate(uow, actor, slug, same_approval)
             updated += 1
     uow.flush()
     rows = sum(len(c.options) for c, _ in parsed)
@@ -981,7 +999,14 @@ def import_scores(
     ``uow`` (the caller commits). Rows are grouped per (member, candidate) and saved like the
     scoring form does (drafts, or submitted, final). Every row is checked first; on any problem
     InvalidInput lists them all and nothing has been changed. Without ``may_import_for_others``
-    the member column must be empty or ``actor``. Raises Conflict when no round is open."""
+    the member column must be empty or ``actor``. Raises Conflict when no round is open.
+
+    Scores for someone else (the Mission CEO, ``may_import_for_others``) are imported as that
+    member's *drafts* only: a member's score is the member's own judgement, so the member
+    reviews, changes and submits them on the scoring page; a row marking another member's
+    scores ``submitted`` is refused. Each such draft's audit entry names ``actor`` as the actor
+    ("imported on behalf", ``on_behalf_of`` the member); a member's own rows are audited as the
+    scoring form audits them."""
     quarter = council.current_quarter(uow, slug)
     if council.round_state(uow, slug, quarter) is not ScoringState.open:
         raise Conflict(f"the scoring round of {quarter} is not open: scores cannot be imported")
@@ -1001,6 +1026,15 @@ def import_scores(
                 (
                     where(r.row, "member"),
                     f"you may import only your own scores: leave member empty or write {actor}",
+                )
+            )
+            ok = False
+        elif member != actor and r.status is ScoreStatus.submitted:
+            errors.append(
+                (
+                    where(r.row, "status"),
+                    f"only {member} can submit {member}'s scores: import them as draft "
+                    f"(leave status empty) and {member} submits them on the scoring page",
                 )
             )
             ok = False
@@ -1101,6 +1135,7 @@ def import_scores(
                 list(entries.values()),
                 submit=submit,
                 not_competent=first.not_competent,
+                imported_by=actor,
             )
         except InvalidInput as exc:
             raise InvalidInput(
@@ -1122,6 +1157,7 @@ def import_scores(
         after={
             "rows": len(rows),
             "members": sorted({m for m, _ in groups}),
+            "on_behalf_of": sorted({m for m, _ in groups if m != actor}),
             "candidates": sorted({c for _, c in groups}),
         },
     )

@@ -8,14 +8,15 @@ everything of the quarter is then frozen and the next quarter opens). Anything e
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
-from portfolio import contracts
-from portfolio.auditpack import PackRecord, build_zip, canonical_json, pack_hash, verify_chain
+from portfolio import auditpack, contracts
+from portfolio.auditpack import build_zip, canonical_json, pack_hash
 from portfolio.errors import Conflict, InvalidInput, PermissionDenied
 from portfolio.evidence import (
     BeliefStep,
@@ -36,6 +37,7 @@ from portfolio.model import (
     Dissent,
     Evidence,
     EvidenceKind,
+    Mission,
     OptimiserRun,
     Quarter,
     QuarterlyUpdate,
@@ -46,8 +48,9 @@ from portfolio.model import (
     StoredAggregate,
     TrajectoryPoint,
     next_quarter,
+    quarter_dates,
 )
-from portfolio.quarters import current, require_not_closed
+from portfolio.quarters import current, lock_current, require_not_closed
 from portfolio.reports import (
     Change,
     ProposedStop,
@@ -76,10 +79,17 @@ def record_evidence(uow: SqlUnitOfWork, actor: str, slug: str, evidence: Evidenc
     candidate = uow.candidates.get(slug, evidence.candidate)
     if evidence.option is not None and evidence.option not in {o.id for o in candidate.options}:
         raise InvalidInput.single("option", f"{evidence.option} is not an option of {candidate.id}")
+    earliest, latest = evidence_dates(uow.missions.get(slug), quarter.label, uow.now().date())
+    if not earliest <= evidence.date <= latest:
+        raise InvalidInput.single(
+            "date",
+            f"must be from {earliest.day} {earliest:%B %Y} (the start of the mission) to "
+            f"{latest.day} {latest:%B %Y}",
+        )
     if evidence.kind is EvidenceKind.trl_change and evidence.trl is not None:
         before = candidate.trl
         if before != evidence.trl:
-            uow.candidates.update(slug, candidate.model_copy(update={"trl": evidence.trl}), None)
+            uow.candidates.update(slug, candidate.with_changes(trl=evidence.trl), None)
             record(
                 uow,
                 actor,
@@ -90,9 +100,17 @@ def record_evidence(uow: SqlUnitOfWork, actor: str, slug: str, evidence: Evidenc
                 before={"trl": before},
                 after={"trl": evidence.trl},
             )
-    evidence = evidence.model_copy(update={"recorded_by": actor})
+    evidence = evidence.with_changes(recorded_by=actor)
     uow.evidence.add(slug, evidence)
     record(uow, actor, slug, "evidence", candidate.id, "recorded", after=_json(evidence))
+
+
+def evidence_dates(mission: Mission, quarter: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The dates evidence may carry: from the start of the mission's first financial year to
+    today, or to the end of the quarter it is recorded in when that is later (evidence records
+    what has happened; a date in the quarter is accepted whatever the clock says)."""
+    earliest = dt.date(int(mission.years[0][:4]), 4, 1)
+    return earliest, max(today, quarter_dates(quarter)[1])
 
 
 # -- approval ------------------------------------------------------------------------------------
@@ -169,6 +187,7 @@ def approve_run(
     run = uow.runs.get(slug, run_id)
     if run.what_if:
         raise Conflict(what_if_refusal(run))
+    uow.missions.lock_quarter(slug, run.quarter)  # a concurrent close waits, or has finished
     quarter = require_not_closed(uow, slug, run.quarter)
     if quarter.label != current(uow, slug).label:
         raise Conflict(f"run {run_id} belongs to {run.quarter}, not the current quarter")
@@ -392,20 +411,14 @@ def _as_seen_by(candidate: Candidate, option: str, evidence: list[Evidence]) -> 
             continue
         gate = ev.option or order[0]
         if gate == option:
-            out.append(ev.model_copy(update={"option": option}))
+            out.append(ev.with_changes(option=option))
         elif ev.outcome:
-            out.append(
-                ev.model_copy(
-                    update={"kind": EvidenceKind.milestone_met, "outcome": None, "option": None}
-                )
-            )
+            out.append(ev.with_changes(kind=EvidenceKind.milestone_met, outcome=None, option=None))
         elif order.index(gate) < order.index(option):
-            out.append(ev.model_copy(update={"option": option}))
+            out.append(ev.with_changes(option=option))
         else:
             out.append(
-                ev.model_copy(
-                    update={"kind": EvidenceKind.milestone_missed, "outcome": None, "option": None}
-                )
+                ev.with_changes(kind=EvidenceKind.milestone_missed, outcome=None, option=None)
             )
     return out
 
@@ -645,7 +658,8 @@ def pack_content(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, Any]:
     update = uow.cycle.update(slug, label)
     return {
         "format": "mission-portfolio/audit-pack",
-        "version": 1,
+        # 2: close_quarter adds "history", the audit chain's length and head at the close
+        "version": 2,
         "mission": slug,
         "quarter": label,
         "approved": {"by": quarter.approved_by, "at": quarter.approved_at},
@@ -693,8 +707,10 @@ def pack_content(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, Any]:
 
 def close_quarter(uow: SqlUnitOfWork, actor: str, slug: str) -> Quarter:
     """Freeze the current quarter into its audit pack (chained to the previous quarter's hash)
-    and open the next quarter. Needs an approved allocation and a published update."""
-    quarter = current(uow, slug)
+    and open the next quarter. Needs an approved allocation and a published update. The quarter
+    is locked first, so runs started or approved at the same moment finish before it closes, or
+    wait and then find it closed."""
+    quarter = lock_current(uow, slug)
     if quarter.state is not QuarterState.approved:
         raise Conflict(f"{quarter.label} has no approved allocation; approve one first")
     update = uow.cycle.update(slug, quarter.label)
@@ -705,9 +721,22 @@ def close_quarter(uow: SqlUnitOfWork, actor: str, slug: str) -> Quarter:
         for q in uow.missions.quarters(slug)
         if q.state is QuarterState.closed and q.pack_hash is not None
     ]
-    previous_hash = closed[-1].pack_hash if closed else None
-    content = json.loads(canonical_json(pack_content(uow, slug, quarter.label)))
+    previous = closed[-1] if closed else None
+    previous_hash = previous.pack_hash if previous else None
+    content = pack_content(uow, slug, quarter.label)
+    # the audit trail as it stands at the close: the seal vouches for it up to this entry
+    head = uow.audit.head(slug)
+    content["history"] = {
+        "audit_entries": head[0] if head else 0,
+        "audit_head": head[1] if head else None,
+    }
+    content = json.loads(canonical_json(content))
     digest = pack_hash(content, previous_hash)
+    # keyed with the server's history key, chained to the previous quarter's seal (or to its
+    # plain hash if it closed before seals existed): see portfolio/history.py
+    seal = auditpack.pack_seal(
+        uow.history_key, (previous.pack_seal or previous.pack_hash) if previous else None, digest
+    )
     uow.missions.set_quarter(
         slug,
         quarter.label,
@@ -716,6 +745,7 @@ def close_quarter(uow: SqlUnitOfWork, actor: str, slug: str) -> Quarter:
         pack=content,
         pack_hash=digest,
         pack_previous_hash=previous_hash,
+        pack_seal=seal,
     )
     nxt = next_quarter(quarter.label)
     if nxt not in {q.label for q in uow.missions.quarters(slug)}:
@@ -727,7 +757,12 @@ def close_quarter(uow: SqlUnitOfWork, actor: str, slug: str) -> Quarter:
         "quarter",
         quarter.label,
         "closed",
-        after={"pack_hash": digest, "previous_hash": previous_hash, "next_quarter": nxt},
+        after={
+            "pack_hash": digest,
+            "previous_hash": previous_hash,
+            "seal": seal,
+            "next_quarter": nxt,
+        },
     )
     return uow.missions.quarter(slug, quarter.label)
 
@@ -743,7 +778,10 @@ def audit_pack_zip(uow: SqlUnitOfWork, slug: str, label: str) -> bytes:
         "pack.json": json.dumps(content, indent=2, sort_keys=True),
         "problem.json": json.dumps(content["run"]["problem"], indent=2),
         "result.json": json.dumps(content["run"]["result"], indent=2),
-        "hash.txt": f"sha256 {quarter.pack_hash}\nprevious {quarter.pack_previous_hash}\n",
+        "hash.txt": (
+            f"sha256 {quarter.pack_hash}\nprevious {quarter.pack_previous_hash}\n"
+            f"seal {quarter.pack_seal}\n"
+        ),
         "README.txt": (
             f"Audit pack of {slug}, quarter {label}.\n"
             "pack.json holds everything that decided the quarter; problem.json re-solves with\n"
@@ -751,7 +789,11 @@ def audit_pack_zip(uow: SqlUnitOfWork, slug: str, label: str) -> bytes:
             "`--compare result.json` also says whether it ran on the same software, which\n"
             "pack.json records under run.software.\n"
             "hash.txt: SHA-256 of the canonical JSON of {previous, content}, chained to the\n"
-            "previous quarter's pack; `mission-portfolio verify MISSION` checks the chain.\n"
+            "previous quarter's pack, and the seal: HMAC-SHA-256 of that hash under the\n"
+            "server's key, chained to the previous quarter's seal (the seal printed on the\n"
+            "public update). `mission-portfolio verify MISSION` checks both chains, the audit\n"
+            "trail and the quarter's live rows against pack.json; `--head SEAL` checks that\n"
+            "the history still holds a seal someone kept.\n"
         ),
     }
     if content.get("update"):
@@ -760,19 +802,12 @@ def audit_pack_zip(uow: SqlUnitOfWork, slug: str, label: str) -> bytes:
 
 
 def verify(uow: SqlUnitOfWork, slug: str) -> list[str]:
-    """Problems with the chain of audit packs (empty when history is intact)."""
-    packs: list[PackRecord] = []
-    for q in uow.missions.quarters(slug):
-        if q.state is QuarterState.closed:
-            packs.append(
-                (
-                    q.label,
-                    uow.missions.pack(slug, q.label) or {},
-                    q.pack_hash or "",
-                    q.pack_previous_hash,
-                )
-            )
-    return verify_chain(packs)
+    """Problems with the mission's history, in words (empty when it is intact): its audit
+    chain, its packs' chain and seals, and every closed quarter's live rows against its pack
+    (``portfolio.history.check`` has the whole report)."""
+    from portfolio import history  # history compares live rows through pack_content
+
+    return history.check(uow, slug).problems
 
 
 # -- public outputs ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_DB_PATH = "mission-portfolio.db"
@@ -37,6 +38,44 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+#: why the database refused a write, by SQLite message fragment or PostgreSQL SQLSTATE
+READ_ONLY = "the database is read-only"
+FULL = "the database or its disk is full"
+BUSY = "the database is busy"
+DISK = "the database cannot write to its disk"
+_SQLITE_PROBLEMS = (
+    ("readonly", READ_ONLY),
+    ("read-only", READ_ONLY),
+    ("full", FULL),
+    ("disk i/o error", DISK),
+    ("database is locked", BUSY),
+)
+_POSTGRESQL_PROBLEMS = {
+    "25006": READ_ONLY,  # read_only_sql_transaction
+    "53100": FULL,  # disk_full
+    "53200": FULL,  # out_of_memory
+    "53300": BUSY,  # too_many_connections
+    "55P03": BUSY,  # lock_not_available
+    "57P03": BUSY,  # cannot_connect_now
+}
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """Why the database could not store a change, in words for a person (read-only, full,
+    busy), when ``exc`` is that kind of error; None for any other error."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _POSTGRESQL_PROBLEMS:
+        return _POSTGRESQL_PROBLEMS[sqlstate]
+    if isinstance(exc, OperationalError):
+        message = str(exc.orig).lower()
+        for fragment, problem in _SQLITE_PROBLEMS:
+            if fragment in message:
+                return problem
+    return None
 
 
 def alembic_config(url: str) -> Config:

@@ -47,15 +47,19 @@ from portfolio.model import (
 DEMO_SLUG = "uk-air-travel"
 DEMO_SEED = 2026
 
-YEARS = ["2026-27", "2027-28", "2028-29", "2029-30"]
-CLOSED_QUARTERS = ["2026-27 Q1", "2026-27 Q2"]
+# The mission started in the third quarter of 2025-26 with a half-year budget: four quarters have
+# been run and closed (their spend recorded), the fifth is open.
+YEARS = ["2025-26", "2026-27", "2027-28", "2028-29", "2029-30"]
+CLOSED_QUARTERS = ["2025-26 Q3", "2025-26 Q4", "2026-27 Q1", "2026-27 Q2"]
 CURRENT_QUARTER = "2026-27 Q3"
 
-# Share of an option's planned total spent in each mission year, by option kind.
-_PROFILE_SHAPES: dict[str, tuple[float, ...]] = {
-    "explore": (0.6, 0.4),
-    "demonstrate": (0.2, 0.35, 0.3, 0.15),
-    "scale": (0.1, 0.2, 0.35, 0.35),
+# Share of an option's planned total spent in each mission year from its first, by option kind:
+# exploration can start in the mission's first half-year, demonstrators and plants from the first
+# full year.
+_PROFILE_SHAPES: dict[str, tuple[int, tuple[float, ...]]] = {
+    "explore": (0, (0.6, 0.4)),
+    "demonstrate": (1, (0.2, 0.35, 0.3, 0.15)),
+    "scale": (1, (0.1, 0.2, 0.35, 0.35)),
 }
 
 # username, display name, sector
@@ -559,10 +563,10 @@ def _three_point(low: float, most_likely: float, high: float, places: int = 2) -
 
 
 def _cost_profile(kind: str, total: float) -> dict[str, float]:
-    shape = _PROFILE_SHAPES[kind]
+    first, shape = _PROFILE_SHAPES[kind]
     amounts = [_round(total * share) for share in shape[:-1]]
     amounts.append(_round(total - sum(amounts)))
-    return dict(zip(YEARS, amounts, strict=False))
+    return dict(zip(YEARS[first:], amounts, strict=False))
 
 
 def _option(cand: _Cand, opt: _Opt) -> FundingOption:
@@ -617,12 +621,12 @@ def _mission() -> Mission:
             Envelope(
                 id="sbc",
                 name="Single business case",
-                budget=dict(zip(YEARS, [80.0, 120.0, 150.0, 150.0], strict=True)),
+                budget=dict(zip(YEARS, [30.0, 80.0, 120.0, 150.0, 150.0], strict=True)),
             ),
             Envelope(
                 id="ukri",
                 name="UKRI envelope",
-                budget=dict(zip(YEARS, [25.0, 30.0, 30.0, 30.0], strict=True)),
+                budget=dict(zip(YEARS, [10.0, 25.0, 30.0, 30.0, 30.0], strict=True)),
                 min_spend=60.0,
             ),
         ],
@@ -706,11 +710,18 @@ def _scores() -> list[Score]:
     rng = np.random.default_rng(DEMO_SEED)
     scores: list[Score] = []
     members = [name for name, _, _ in _COUNCIL]
-    for quarter in CLOSED_QUARTERS:
+    first_year, this_year = CLOSED_QUARTERS[:2], CLOSED_QUARTERS[2:]
+    for quarter in this_year:
         for member in members:
             for cand in _CANDIDATES:
                 for opt in cand.options:
                     scores.append(_score(rng, member, quarter, cand, opt, ScoreStatus.submitted))
+    early = np.random.default_rng(DEMO_SEED + 2)  # the first half-year's rounds, drawn apart
+    for quarter in first_year:
+        for member in members:
+            for cand in _CANDIDATES:
+                for opt in cand.options:
+                    scores.append(_score(early, member, quarter, cand, opt, ScoreStatus.submitted))
     # Current quarter: council1-3 have submitted, council4 has submitted most but left two
     # candidates in draft, council5 has drafts for the first eight candidates only, and
     # council6 and council7 have not scored yet.
@@ -727,9 +738,35 @@ def _scores() -> list[Score]:
 
 
 def _evidence() -> list[Evidence]:
-    q1, q2 = CLOSED_QUARTERS
+    q3_first, q4_first, q1, q2 = CLOSED_QUARTERS
     k = EvidenceKind
     return [
+        Evidence(
+            candidate="distributed-propulsion",
+            quarter=q3_first,
+            kind=k.milestone_met,
+            date=dt.date(2025, 11, 20),
+            summary="Wind-tunnel model built and instrumented; first test slot booked",
+            recorded_by="ceo",
+        ),
+        Evidence(
+            candidate="contrail-routing",
+            quarter=q4_first,
+            kind=k.milestone_met,
+            date=dt.date(2026, 2, 12),
+            summary="Met Office humidity forecasts integrated with the flight-planning system",
+            recorded_by="council6",
+        ),
+        Evidence(
+            candidate="cellulosic-atj",
+            quarter=q4_first,
+            kind=k.cost_actuals,
+            date=dt.date(2026, 3, 27),
+            cost_actual=3.4,
+            cost_planned=3.0,
+            summary="Pre-treatment pilot commissioning ran over plan",
+            recorded_by="ceo",
+        ),
         Evidence(
             candidate="northsea-hefa",
             quarter=q1,
@@ -936,7 +973,7 @@ def _challenges() -> list[Challenge]:
     return [
         Challenge(
             candidate="dac-fischer-tropsch",
-            quarter=CLOSED_QUARTERS[1],
+            quarter=CLOSED_QUARTERS[3],
             author="council4",
             text="The direct-air-capture energy demand assumes a grid intensity the UK will "
             "not reach before 2032; the impact range looks at least twice too high.",
@@ -968,8 +1005,10 @@ def demo_document() -> MissionDocument:
         quarters=[
             # the past quarters are replayed through the cycle (approve, publish, close) by
             # portfolio.demo_loader, so they start open with their scoring rounds closed
-            Quarter(label=CLOSED_QUARTERS[0], state=QuarterState.open, scoring=ScoringState.closed),
-            Quarter(label=CLOSED_QUARTERS[1], state=QuarterState.open, scoring=ScoringState.closed),
+            *(
+                Quarter(label=label, state=QuarterState.open, scoring=ScoringState.closed)
+                for label in CLOSED_QUARTERS
+            ),
             Quarter(label=CURRENT_QUARTER, state=QuarterState.open, scoring=ScoringState.open),
         ],
         scores=_scores(),

@@ -1,17 +1,25 @@
-"""Load the demo mission and replay its two past quarters through the real cycle: each closes
-its council round, runs the optimiser, approves the allocation with reasons, publishes the
-update and closes into a hash-chained audit pack. The current quarter then has one run waiting
-for the CEO. Figures are illustrative."""
+"""Load the demo mission and replay its four past quarters through the real cycle: each closes
+its council round, runs the optimiser, approves the allocation with reasons (contracting some
+awards), records the quarter's actual spend in the ledger, publishes the update and closes into a
+hash-chained audit pack. The current quarter then has one run waiting for the CEO.
+
+The money story it tells (issue 15): spend runs close to plan with a few overruns (the fuel
+plants whose cost actuals ran over), the wind-tunnel campaign of the distributed-propulsion wing
+is contracted in the first quarter, fails its stage gate in 2026-27 Q2, and the CEO ends its
+contract with a break cost and stops it; what it spent stays spent. Figures are illustrative."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from optimiser.problem import Policy
-from portfolio import council, cycle, runs, services
-from portfolio.demo import CURRENT_QUARTER, DEMO_SLUG, demo_document
+from portfolio import contracts, council, cycle, ledger, runs, services
+from portfolio.demo import CLOSED_QUARTERS, CURRENT_QUARTER, DEMO_SEED, DEMO_SLUG, demo_document
 from portfolio.errors import PortfolioError
-from portfolio.model import QuarterState, Rag, Role, ScoringState, TrajectoryPoint
+from portfolio.model import QuarterState, Rag, Role, ScoringState, SpendEntry, TrajectoryPoint
 from portfolio.unit_of_work import SqlUnitOfWork
 
 ACTOR = "ceo"
@@ -35,6 +43,8 @@ DEMO_POLICY = Policy(
 DEMO_SWITCHING_LOSS = 0.1  # of money de-committed, lost (portfolio.money)
 DEMO_SCENARIOS = 300
 PLANNED = [
+    0.35,
+    0.4,
     0.45,
     0.5,
     0.55,
@@ -52,6 +62,44 @@ PLANNED = [
     0.84,
     0.86,
 ]
+
+
+@dataclass(frozen=True)
+class _Decisions:
+    """What the CEO decided in a past quarter beyond the optimiser's answer."""
+
+    locks: dict[str, str] = field(default_factory=dict)  # ref → reason
+    exclusions: dict[str, str] = field(default_factory=dict)  # ref → reason
+    contract: frozenset[str] = frozenset()  # candidates contracted besides the usual third
+    end_contracts: dict[str, tuple[str, float]] = field(default_factory=dict)  # → reason, £m
+
+
+_WING = "distributed-propulsion"
+_DECISIONS: dict[str, _Decisions] = {
+    CLOSED_QUARTERS[0]: _Decisions(
+        locks={
+            f"{_WING}/explore": "The only short take-off concept in the pool: a £6m wind-tunnel "
+            "campaign settles whether it deserves a demonstrator."
+        },
+        contract=frozenset({_WING}),
+    ),
+    CLOSED_QUARTERS[3]: _Decisions(
+        exclusions={
+            _WING: "Gate 1 failed: the wind tunnel showed no lift gain over the baseline wing."
+        },
+        end_contracts={
+            _WING: (
+                "Gate 1 failed in August: the wind-tunnel results showed no lift gain over the "
+                "baseline wing, so the campaign stops before its final test series.",
+                0.3,
+            )
+        },
+    ),
+}
+
+# Actual spend against the quarter's share of the approved plan: the plants whose cost actuals
+# ran over spend above plan; everyone else lands between 85 % and 100 % of it.
+_OVERRUNS = {"atj-teesside": 1.24, "e-kerosene-forth": 1.25, "cellulosic-atj": 1.13}
 
 
 def load_demo(make: Callable[[], SqlUnitOfWork], password: str) -> None:
@@ -107,27 +155,44 @@ def _execute(make: Callable[[], SqlUnitOfWork], run_id: int) -> None:
 
 
 def _replay_quarter(make: Callable[[], SqlUnitOfWork], label: str) -> None:
+    decisions = _DECISIONS.get(label, _Decisions())
     with make() as uow:
         if council.round_state(uow, DEMO_SLUG, label) is ScoringState.closed:
             council.freeze_aggregates(uow, DEMO_SLUG, label)
+        live = contracts.live_by_candidate(uow, DEMO_SLUG)
+        for candidate, (why, break_cost) in decisions.end_contracts.items():
+            contract = live[candidate]
+            assert contract.id is not None
+            contracts.end_contract(uow, ACTOR, DEMO_SLUG, contract.id, why, break_cost)
+        policy = Policy.model_validate(
+            {
+                **DEMO_POLICY.model_dump(),
+                "locks": list(decisions.locks),
+                "exclusions": list(decisions.exclusions),
+            }
+        )
         run_id = runs.start_run(
             uow,
             ACTOR,
             DEMO_SLUG,
-            DEMO_POLICY,
+            policy,
             scenarios=DEMO_SCENARIOS,
             seed=1,
             switching_loss=DEMO_SWITCHING_LOSS,
             note=f"Quarterly rebalance, {label}",
+            overrides={**decisions.locks, **decisions.exclusions},
         )
         uow.commit()
     _execute(make, run_id)
     with make() as uow:
         changes = cycle.proposed_changes(uow, DEMO_SLUG, run_id)
         reasons = {c.candidate: _reason(c.kind.value) for c in changes}
+        for candidate, why in decisions.exclusions.items():
+            reasons[candidate.split("/")[0]] = why
         funded = {c.candidate for c in changes if c.option_after is not None}
-        contracted = set(sorted(funded)[: max(1, len(funded) // 3)])
+        contracted = set(sorted(funded)[: max(1, len(funded) // 3)]) | (decisions.contract & funded)
         cycle.approve_run(uow, ACTOR, DEMO_SLUG, run_id, reasons=reasons, contracted=contracted)
+        _record_spend(uow, label, run_id)
         if label.endswith("Q2"):
             quarter = uow.missions.quarter(DEMO_SLUG, label)
             if quarter.rag is Rag.green:
@@ -152,6 +217,38 @@ def _replay_quarter(make: Callable[[], SqlUnitOfWork], label: str) -> None:
         )
         cycle.close_quarter(uow, ACTOR, DEMO_SLUG)
         uow.commit()
+
+
+def _record_spend(uow: SqlUnitOfWork, label: str, run_id: int) -> None:
+    """The quarter's actual spend on the approved allocation: its share of the year's remaining
+    plan (a quarter of it in Q1, a third in Q2, half in Q3, all in Q4), times the candidate's
+    overrun or a small underspend."""
+    run = uow.runs.get(DEMO_SLUG, run_id)
+    year = ledger.financial_year(label)
+    share = 1.0 / (5 - int(label[-1]))
+    rng = np.random.default_rng(DEMO_SEED + CLOSED_QUARTERS.index(label))
+    entries = []
+    for row in sorted(
+        (run.result or {}).get("funding", []),
+        key=lambda r: (r["candidate"], r["option"], r["envelope"]),
+    ):
+        if row["year"] != year or row["amount"] <= 0:
+            continue
+        factor = _OVERRUNS.get(row["candidate"]) or float(rng.uniform(0.85, 1.0))
+        amount = round(row["amount"] * share * factor, 2)
+        if amount > 0:
+            entries.append(
+                SpendEntry(
+                    candidate=row["candidate"],
+                    option=row["option"],
+                    envelope=row["envelope"],
+                    year=year,
+                    amount=amount,
+                    quarter=label,
+                    note=f"Grant claims paid in {label}",
+                )
+            )
+    ledger.record_spend(uow, ACTOR, DEMO_SLUG, entries, source="import")
 
 
 def _reason(kind: str) -> str:

@@ -231,11 +231,11 @@ def apply_evidence(belief: Belief, evidence: Evidence, *, option: str | None = N
     d = evidence.diagnosticity
     match evidence.kind:
         case EvidenceKind.milestone_met:
-            return belief.model_copy(update={"alpha": belief.alpha + d})
+            return belief.with_changes(alpha=belief.alpha + d)
         case EvidenceKind.milestone_missed:
-            return belief.model_copy(update={"beta": belief.beta + d})
+            return belief.with_changes(beta=belief.beta + d)
         case EvidenceKind.stage_gate if _concerns(evidence, option):
-            return belief.model_copy(update={"outcome": evidence.outcome})
+            return belief.with_changes(outcome=evidence.outcome)
         case _:
             return belief
 

@@ -8,8 +8,8 @@ from pydantic import Field, model_validator
 
 from portfolio.model import (
     AllocationChange,
-    AuditEntry,
     Candidate,
+    ChainedAuditEntry,
     Challenge,
     Contract,
     CouncilMember,
@@ -68,7 +68,7 @@ class MissionDocument(Strict):
     packs: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="closed quarter -> its audit pack content"
     )
-    audit: list[AuditEntry] = Field(default_factory=list)
+    audit: list[ChainedAuditEntry] = Field(default_factory=list)
     # money across quarters: the spend ledger, contracts and Treasury's approvals above the DAL
     spend: list[SpendEntry] = Field(default_factory=list)
     contracts: list[Contract] = Field(default_factory=list)

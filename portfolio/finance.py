@@ -13,8 +13,10 @@ For each envelope e and financial year y of the mission:
 
 - **budget** B[e,y]: the mission's real budget (never a run's remaining or scaled budget).
 - **spent** S[e,y]: every ledger entry from e for y, break costs included.
-- **forecast** F[e,y]: all the allocation's funding rows for (e, y), its planned remaining spend;
-  0 for a year that has ended (money a past year did not spend is gone).
+- **forecast** F[e,y]: all the allocation's funding rows for (e, y), its planned remaining spend,
+  each less the actual spend recorded against the same candidate, option, envelope and year
+  since the allocation's run was made (never below 0: an overrun is in S, not taken from other
+  rows); 0 for a year that has ended (money a past year did not spend is gone).
 - **contracted** C[e,y]: the part of F[e,y] planned for candidates with a live contract (C ≤ F).
 - **headroom** H[e,y] = B[e,y] − S[e,y] − F[e,y]: neither spent nor planned; negative means
   over-committed.
@@ -22,9 +24,8 @@ For each envelope e and financial year y of the mission:
 The totals per envelope (over its years), per year (over the envelopes) and overall sum the same
 figures, so their headroom is their budget less spent less forecast too; every figure is rounded
 to the pound. Where carry-forward is allowed, a year's negative headroom may be met from earlier
-years' headroom: the envelope's total says whether it is. The forecast is the allocation as
-approved: spend recorded after its run was solved is in S and, until the next approval plans what
-then remains, may still be in F.
+years' headroom: the envelope's total says whether it is. Spend recorded after the allocation's
+run was made is counted once: in S, and taken off the row of F it was planned in.
 
 **Risk** of the allocation, out of sample, for the whole programme (all envelopes and years
 together, never per envelope): P(overrun), the share of scenarios whose realised spend exceeds the
@@ -63,6 +64,7 @@ from portfolio.model import (
     Quarter,
     QuarterState,
     SpendEntry,
+    SpendKind,
 )
 from portfolio.unit_of_work import SqlUnitOfWork
 
@@ -187,6 +189,19 @@ def allocation_of(
     )
 
 
+def _spent_since(
+    run: OptimiserRun, entries: Sequence[SpendEntry]
+) -> dict[tuple[str, str, str, str], float]:
+    """Actual spend recorded after ``run`` was made (its problem already knew the rest), per
+    candidate, option, envelope and year."""
+    out: dict[tuple[str, str, str, str], float] = defaultdict(float)
+    for e in entries:
+        after = e.recorded_at > run.created_at if e.recorded_at else e.quarter >= run.quarter
+        if after and e.kind is SpendKind.actual:
+            out[(e.candidate, e.option, e.envelope, e.year)] += e.amount
+    return out
+
+
 def _chosen(quarters: Sequence[Quarter], current: Quarter | None) -> Quarter | None:
     """The quarter whose approved allocation is forecast: the current one's, else the latest."""
     if current is not None and current.approved_run is not None:
@@ -214,14 +229,18 @@ def build_finance(
         if q.approved_run is not None and q.approved_run in runs
     ]
     chosen = _chosen(quarters, current)
-    result = _result(runs[chosen.approved_run]) if chosen and chosen.approved_run in runs else None
+    run = runs.get(chosen.approved_run) if chosen and chosen.approved_run is not None else None
+    result = _result(run) if run else None
     contracted_candidates = {c.candidate for c in contracts}
+    since = _spent_since(run, entries) if run else {}
     forecast: dict[tuple[str, str], float] = defaultdict(float)
     contracted: dict[tuple[str, str], float] = defaultdict(float)
     for row in result.funding if result else []:
-        forecast[(row.envelope, row.year)] += row.amount
+        key = (row.candidate, row.option, row.envelope, row.year)
+        amount = max(0.0, row.amount - since.get(key, 0.0))
+        forecast[(row.envelope, row.year)] += amount
         if row.candidate in contracted_candidates:
-            contracted[(row.envelope, row.year)] += row.amount
+            contracted[(row.envelope, row.year)] += amount
     spent = Spent.of(list(entries)).by_envelope_year
 
     def ended(year: str) -> bool:

@@ -86,9 +86,7 @@ def record_spend(
     ids = []
     now = uow.now()
     for entry in entries:
-        stamped = entry.model_copy(
-            update={"quarter": quarter.label, "recorded_by": actor, "recorded_at": now}
-        )
+        stamped = entry.with_changes(quarter=quarter.label, recorded_by=actor, recorded_at=now)
         entry_id = uow.spend.add(slug, stamped)
         ids.append(entry_id)
         record(

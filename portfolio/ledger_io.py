@@ -171,7 +171,7 @@ def record_given(
         ids = ledger.record_spend(uow, actor, slug, checked, source=source)
     except InvalidInput as exc:
         raise InvalidInput(_renamed(exc.errors, name)) from None
-    return [e.model_copy(update={"id": i}) for i, e in zip(ids, checked, strict=True)]
+    return [e.with_changes(id=i) for i, e in zip(ids, checked, strict=True)]
 
 
 def _renamed(errors: Errors, name: Callable[[int, str], str]) -> Errors:

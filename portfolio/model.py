@@ -60,6 +60,17 @@ Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN, max_length
 FinancialYear = Annotated[str, AfterValidator(_check_financial_year), Field(examples=["2026-27"])]
 QuarterLabel = Annotated[str, AfterValidator(_check_quarter), Field(examples=["2026-27 Q3"])]
 Money = Annotated[float, Field(ge=0, allow_inf_nan=False, description="£ million, >= 0")]
+#: the largest amount of money a person may type anywhere, £ million (£100 billion)
+MAX_MONEY = 100_000.0
+#: money a person types (budgets, costs, spend): finite, 0 to £100 billion; ``Money`` is for
+#: money the product computes (sums of these)
+Amount = Annotated[
+    float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False, description="£ million, 0 to 100,000")
+]
+#: the largest magnitude of any other quantity a person types (impacts, targets, seed values):
+#: far beyond any real mission, small enough that sums and products stay finite
+MAX_QUANTITY = 1e12
+Quantity = Annotated[float, Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0.01, le=0.99, allow_inf_nan=False)]
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 TRL = Annotated[int, Field(ge=1, le=9, strict=True)]
@@ -73,6 +84,15 @@ def quarter_of(day: dt.date) -> str:
     start = day.year if day.month >= 4 else day.year - 1
     q = ((day.month - 4) % 12) // 3 + 1
     return f"{start}-{(start + 1) % 100:02d} Q{q}"
+
+
+def quarter_dates(label: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of quarter ``label`` (``2026-27 Q1``: 1 April to 30 June 2026)."""
+    year, q = label.split(" Q")
+    month = 4 + 3 * (int(q) - 1)  # April, July, October, January (of the next calendar year)
+    first = dt.date(int(year[:4]) + (month > 12), (month - 1) % 12 + 1, 1)
+    after = dt.date(first.year + (first.month > 9), (first.month + 2) % 12 + 1, 1)
+    return first, after - dt.timedelta(days=1)
 
 
 class Sector(StrEnum):
@@ -170,13 +190,19 @@ class Strict(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    def with_changes(self, **changes: Any) -> Self:
+        """A copy with ``changes``, validated as any input is (``model_copy(update=…)`` is not:
+        it would store a NaN, an infinity or an out-of-range value as given)."""
+        fields = self.model_dump(exclude=set(type(self).model_computed_fields))
+        return self.model_validate({**fields, **changes})
+
 
 class ThreePoint(Strict):
     """A three-point estimate; low <= most_likely <= high."""
 
-    low: FiniteFloat = Field(ge=0)
-    most_likely: FiniteFloat = Field(ge=0)
-    high: FiniteFloat = Field(ge=0)
+    low: FiniteFloat = Field(ge=0, le=MAX_QUANTITY)
+    most_likely: FiniteFloat = Field(ge=0, le=MAX_QUANTITY)
+    high: FiniteFloat = Field(ge=0, le=MAX_QUANTITY)
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -196,8 +222,8 @@ class Envelope(Strict):
 
     id: Slug
     name: Name
-    budget: dict[FinancialYear, Money] = Field(default_factory=dict)
-    min_spend: Money | None = None
+    budget: dict[FinancialYear, Amount] = Field(default_factory=dict)
+    min_spend: Amount | None = None
 
     @property
     def total(self) -> float:
@@ -208,12 +234,14 @@ class Mission(Strict):
     slug: Slug
     name: Name
     description: Text = ""
-    target: FiniteFloat = Field(gt=0, description="impact the portfolio must reach")
+    target: FiniteFloat = Field(
+        gt=0, le=MAX_QUANTITY, description="impact the portfolio must reach"
+    )
     unit: Name = "MtCO2e/yr"
     deadline: dt.date
     years: list[FinancialYear] = Field(min_length=1)
     envelopes: list[Envelope] = Field(min_length=1)
-    dal: Money = Field(50.0, description="Delegated Authority Limit, £ million")
+    dal: Amount = Field(50.0, description="Delegated Authority Limit, £ million")
     dal_mode: str = Field("flag", pattern="^(flag|cap)$")
     aggregation: AggregationMethod = Field(
         AggregationMethod.equal, description="how the council's scores are pooled"
@@ -253,7 +281,7 @@ class FundingOption(Strict):
 
     id: Slug
     name: Name
-    cost_profile: dict[FinancialYear, Money] = Field(
+    cost_profile: dict[FinancialYear, Amount] = Field(
         min_length=1, description="planned spend per financial year, £ million"
     )
     cost_range: ThreePoint | None = Field(
@@ -339,6 +367,11 @@ class Score(Strict):
         return self
 
 
+#: cost actuals larger than this multiple of the planned cost to date are a typing error (the
+#: uplift they imply would make every later cost meaningless)
+MAX_COST_OVERRUN = 1000.0
+
+
 class Evidence(Strict):
     """A piece of evidence about a candidate recorded in a quarter."""
 
@@ -349,8 +382,8 @@ class Evidence(Strict):
     summary: Name
     diagnosticity: float = Field(1.0, gt=0, le=10, allow_inf_nan=False)
     trl: TRL | None = None
-    cost_actual: Money | None = None
-    cost_planned: Money | None = None
+    cost_actual: Amount | None = None
+    cost_planned: Amount | None = None
     outcome: bool | None = Field(None, description="stage gate: True succeeded, False failed")
     option: Slug | None = Field(
         None, description="the funding option a stage gate concerns (default: the first)"
@@ -365,6 +398,16 @@ class Evidence(Strict):
             self.cost_actual is None or not self.cost_planned
         ):
             raise ValueError("cost_actual: cost actuals need the actual and a planned cost > 0")
+        if (
+            self.kind is EvidenceKind.cost_actuals
+            and self.cost_actual is not None
+            and self.cost_planned
+            and self.cost_actual > MAX_COST_OVERRUN * self.cost_planned
+        ):
+            raise ValueError(
+                f"cost_actual: more than {MAX_COST_OVERRUN:,.0f} times the planned cost to date; "
+                "check both are in £ million"
+            )
         if self.kind is EvidenceKind.stage_gate and self.outcome is None:
             raise ValueError("outcome: a stage gate needs its outcome")
         return self
@@ -385,6 +428,9 @@ class Quarter(Strict):
     rag_reason: Text = ""
     pack_hash: str | None = None
     pack_previous_hash: str | None = None
+    pack_seal: str | None = Field(
+        None, description="keyed seal of the pack, chained to the previous quarter's seal"
+    )
 
     @property
     def rag_shown(self) -> Rag | None:
@@ -462,9 +508,15 @@ class SeedQuestion(Strict):
     ]
     unit: Text = ""
     scale: str = Field("uniform", pattern="^(uniform|log)$")
-    realization: FiniteFloat | None = Field(
+    realization: Quantity | None = Field(
         None, description="the true value, once known; None for a target item"
     )
+
+    @model_validator(mode="after")
+    def _positive_on_log_scale(self) -> Self:
+        if self.scale == "log" and self.realization is not None and self.realization <= 0:
+            raise ValueError("realization: a question on the log scale needs a value above 0")
+        return self
 
 
 class SeedAnswer(Strict):
@@ -472,9 +524,9 @@ class SeedAnswer(Strict):
 
     question: Slug
     member: Username
-    q5: FiniteFloat
-    q50: FiniteFloat
-    q95: FiniteFloat
+    q5: Quantity
+    q50: Quantity
+    q95: Quantity
 
     @model_validator(mode="after")
     def _increasing(self) -> Self:
@@ -606,14 +658,19 @@ class AuditEntry(Strict):
     after: dict[str, Any] | None = None
 
 
+Hash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ChainedAuditEntry(AuditEntry):
+    """An audit entry with its place in its mission's hash chain (``portfolio/auditpack.py``),
+    as exported and restored: ``seq`` None for an entry written before the chain existed."""
+
+    seq: int | None = Field(None, ge=1)
+    previous_hash: Hash | None = None
+    entry_hash: Hash | None = None
+
+
 # -- money across quarters (issue 15) ------------------------------------------------------------
-#: the largest amount of money a person may type anywhere, £ million (£100 billion)
-MAX_MONEY = 100_000.0
-Amount = Annotated[
-    float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False, description="£ million, 0 to 100,000")
-]
-
-
 class SpendKind(StrEnum):
     actual = "actual"
     break_cost = "break_cost"

@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -76,6 +77,9 @@ class ApiTokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # every token expires; tokens are deleted (not disabled) on a password change or when the
+    # user is disabled, so re-enabling a user revives none
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     user: Mapped[UserRow] = relationship(lazy="joined")
 
 
@@ -200,6 +204,8 @@ class QuarterRow(Base):
     pack: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)  # large: on demand
     pack_hash: Mapped[str | None] = mapped_column(String(64))
     pack_previous_hash: Mapped[str | None] = mapped_column(String(64))
+    # HMAC-SHA-256 of pack_hash chained to the previous quarter's seal (portfolio/auditpack.py)
+    pack_seal: Mapped[str | None] = mapped_column(String(64))
 
 
 class ScoreRow(Base):
@@ -241,9 +247,15 @@ class EvidenceRow(Base):
 
 
 class AuditRow(Base):
-    """The append-only audit trail (database triggers refuse UPDATE and DELETE)."""
+    """The append-only audit trail (database triggers refuse UPDATE and DELETE).
+
+    Each mission's entries (and those about no mission) form a hash chain: ``seq`` numbers
+    them 1, 2, … and ``entry_hash`` is the HMAC-SHA-256, under the server's history key, of the
+    entry and ``previous_hash`` (``portfolio/auditpack.py``). Entries written before the chain
+    existed have no ``seq``; the first chained entry vouches for them."""
 
     __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_chain", "mission", "seq", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
     actor: Mapped[str] = mapped_column(String(40))
@@ -253,6 +265,9 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(32))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    seq: Mapped[int | None] = mapped_column(Integer)
+    previous_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class RunRow(Base):
@@ -414,13 +429,31 @@ class AnalyticsRow(Base):
 
 
 class LoginThrottleRow(Base):
-    """Failed sign-ins per username and per client address, for the back-off."""
+    """One sign-in counter (an account and address pair, an address, an account, a second
+    factor): failures reserved before each check, and the delay they impose
+    (``portfolio/throttle.py``)."""
 
     __tablename__ = "login_throttle"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    first_failure_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class SecurityEventRow(Base):
+    """The security log: sign-ins, refusals, token use (append-only: database triggers refuse
+    UPDATE and DELETE). Never holds a password or a token."""
+
+    __tablename__ = "security_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    event: Mapped[str] = mapped_column(String(32), index=True)
+    username: Mapped[str | None] = mapped_column(String(40), index=True)
+    address: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(String(200))
 
 
 class SpendRow(Base):

@@ -1,4 +1,5 @@
-"""Which quarter is current, and the rule that a closed quarter is never edited."""
+"""Which quarter is current, the rule that a closed quarter is never edited, and the lock that
+serialises closing a quarter with starting and approving runs in it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,21 @@ def current(uow: SqlUnitOfWork, slug: str) -> Quarter:
 
 def current_quarter(uow: SqlUnitOfWork, slug: str) -> str:
     return current(uow, slug).label
+
+
+def lock_current(uow: SqlUnitOfWork, slug: str) -> Quarter:
+    """The current quarter, locked until the transaction ends (``Missions.lock_quarter``).
+
+    Closing a quarter, starting a run and approving one take this lock, so they happen one after
+    the other: a run is recorded in the quarter that is current when it is recorded, never in
+    one a concurrent close has just closed. Waiting for a close, the next quarter becomes current
+    and is locked instead."""
+    for _ in range(3):
+        label = current_quarter(uow, slug)
+        quarter = uow.missions.lock_quarter(slug, label)
+        if quarter.state is not QuarterState.closed:
+            return quarter
+    raise Conflict("the quarter is being closed: try again in a moment")
 
 
 def require_not_closed(uow: SqlUnitOfWork, slug: str, label: str) -> Quarter:

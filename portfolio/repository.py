@@ -6,19 +6,25 @@ Services never see a row or a session; they see these methods and domain models.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from portfolio import auditpack
 from portfolio.errors import Conflict, NotFound
 from portfolio.model import (
     RUN_ACTIVE,
     AllocationChange,
     AuditEntry,
     Candidate,
+    ChainedAuditEntry,
     Challenge,
     Contract,
     ContractState,
@@ -36,6 +42,7 @@ from portfolio.model import (
     RoleAssignment,
     RunAnalysis,
     Score,
+    ScoreStatus,
     SeedAnswer,
     SeedQuestion,
     SpendEntry,
@@ -93,6 +100,16 @@ def _three(value: dict[str, Any] | None) -> ThreePoint | None:
 
 def _dump(value: ThreePoint | None) -> dict[str, Any] | None:
     return value.model_dump() if value is not None else None
+
+
+def _seed_question(row: SeedQuestionRow) -> SeedQuestion:
+    """A seed question; a true value stored before values were checked (NaN, an infinity, out of
+    range, not above 0 on the log scale) reads as not yet known, so it can be recorded again."""
+    fields = {"id": row.key, "question": row.question, "unit": row.unit, "scale": row.scale}
+    try:
+        return SeedQuestion(**fields, realization=row.realization)
+    except ValidationError:
+        return SeedQuestion(**fields, realization=None)
 
 
 class Users:
@@ -172,17 +189,29 @@ class Users:
         return [RoleAssignment(username=username, mission=slug, role=Role(r)) for r, slug in rows]
 
     # -- API tokens ---------------------------------------------------------------------------
-    def add_token(self, username: str, name: str, token_hash: str) -> None:
+    def add_token(
+        self, username: str, name: str, token_hash: str, now: dt.datetime, expires_at: dt.datetime
+    ) -> None:
         self.session.add(
-            ApiTokenRow(user_id=self._row(username).id, name=name, token_hash=token_hash)
+            ApiTokenRow(
+                user_id=self._row(username).id,
+                name=name,
+                token_hash=token_hash,
+                created_at=now,
+                expires_at=expires_at,
+            )
         )
 
-    def user_for_token(self, token_hash: str, now: dt.datetime) -> User | None:
+    def user_for_token(
+        self, token_hash: str, now: dt.datetime
+    ) -> tuple[User, str, dt.datetime | None] | None:
+        """(user, token name, when it was last used before now) for a live token of an active
+        user, or None; the token's last use becomes now."""
         row = self.session.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == token_hash))
-        if row is None or not row.user.active:
+        if row is None or not row.user.active or row.expires_at <= now:
             return None
-        row.last_used_at = now
-        return self._to_model(row.user)
+        previous, row.last_used_at = row.last_used_at, now
+        return self._to_model(row.user), row.name, previous
 
     def tokens(self, username: str) -> list[dict[str, Any]]:
         rows = self.session.scalars(
@@ -191,7 +220,13 @@ class Users:
             .order_by(ApiTokenRow.id)
         )
         return [
-            {"id": r.id, "name": r.name, "created_at": r.created_at, "last_used_at": r.last_used_at}
+            {
+                "id": r.id,
+                "name": r.name,
+                "created_at": r.created_at,
+                "last_used_at": r.last_used_at,
+                "expires_at": r.expires_at,
+            }
             for r in rows
         ]
 
@@ -202,6 +237,17 @@ class Users:
         name = row.name
         self.session.delete(row)
         return name
+
+    def revoke_all_tokens(self, username: str) -> list[str]:
+        """Delete every API token of ``username`` (nothing is left to revive); their names."""
+        rows = list(
+            self.session.scalars(
+                select(ApiTokenRow).where(ApiTokenRow.user_id == self._row(username).id)
+            )
+        )
+        for row in rows:
+            self.session.delete(row)
+        return [r.name for r in rows]
 
 
 class Sessions:
@@ -257,9 +303,12 @@ class Sessions:
     def remove(self, session_hash: str) -> None:
         self.session.execute(delete(SessionRow).where(SessionRow.id == session_hash))
 
-    def remove_for_user(self, username: str) -> None:
+    def remove_for_user(self, username: str, *, keep: str | None = None) -> None:
+        """End every session of ``username`` (but the one whose hash is ``keep``)."""
         user_id = self.session.scalar(select(UserRow.id).where(UserRow.username == username))
-        self.session.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+        self.session.execute(
+            delete(SessionRow).where(SessionRow.user_id == user_id, SessionRow.id != (keep or ""))
+        )
 
     def purge_expired(self, now: dt.datetime) -> None:
         self.session.execute(delete(SessionRow).where(SessionRow.expires_at < now))
@@ -445,6 +494,7 @@ class Missions:
                 rag_reason=quarter.rag_reason,
                 pack_hash=quarter.pack_hash,
                 pack_previous_hash=quarter.pack_previous_hash,
+                pack_seal=quarter.pack_seal,
             )
         )
         self.session.flush()
@@ -471,6 +521,7 @@ class Missions:
             rag_reason=r.rag_reason,
             pack_hash=r.pack_hash,
             pack_previous_hash=r.pack_previous_hash,
+            pack_seal=r.pack_seal,
         )
 
     def quarter(self, slug: str, label: str) -> Quarter:
@@ -483,6 +534,33 @@ class Missions:
         row = self.quarter_row(slug, label)
         for key, value in fields.items():
             setattr(row, key, value)
+
+    def lock_quarter(self, slug: str, label: str) -> Quarter:
+        """Lock quarter ``label`` until the transaction ends, and return it as stored now.
+
+        PostgreSQL: ``SELECT … FOR UPDATE`` on its row, so a concurrent close, run start or
+        approval of the quarter waits for this transaction and then sees its outcome. SQLite
+        locks the whole database for one writer at a time: a no-op UPDATE of the row takes
+        that write lock now, so every later read of this transaction is current and no other
+        writer can commit in between."""
+        mission = self.row(slug)
+        where = (QuarterRow.mission_id == mission.id, QuarterRow.label == label)
+        if self.session.get_bind().dialect.name == "sqlite":
+            self.session.execute(  # the statement takes the lock even when no row matches
+                update(QuarterRow)
+                .where(*where, QuarterRow.state != "closed")
+                .values(state=QuarterRow.state)
+                .execution_options(synchronize_session=False)
+            )
+        row = self.session.scalar(
+            select(QuarterRow)
+            .where(*where)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if row is None:
+            raise NotFound(f"no quarter {label} in mission {slug}")
+        return self._quarter(row)
 
     def quarter_row(self, slug: str, label: str) -> QuarterRow:
         mission = self.row(slug)
@@ -651,27 +729,89 @@ class Scores:
         )
         return int(total or 0)
 
-    def upsert(self, mission_slug: str, score: Score) -> None:
-        """Insert the member's score of the option in the quarter, or replace its values."""
-        row = self.session.scalar(
-            select(ScoreRow).where(
-                ScoreRow.quarter_id == self._id(("quarter", mission_slug, score.quarter)),
-                ScoreRow.option_id
-                == self._id(("option", mission_slug, score.candidate, score.option)),
-                ScoreRow.user_id == self._id(("user", mission_slug, score.member)),
+    def replace_drafts(
+        self, mission_slug: str, scores: Sequence[Score], expected_version: int | None = None
+    ) -> str | None:
+        """Write one member's scores of one candidate (a Score per option, all of the same
+        member, quarter and candidate) over their drafts. None when written, else why nothing
+        may be written: ``"submitted"`` (a stored score is submitted, and submitted scores are
+        final) or ``"changed"`` (the stored scores are not at ``expected_version``, the
+        ``version_of`` the caller read, or changed while this was being written).
+
+        Each stored row is replaced by ``UPDATE … WHERE id = … AND status = 'draft' AND
+        version = <the version read>`` and its row count checked; a missing row is inserted
+        under the unique key (quarter, option, member). Check and write are one statement, so of
+        concurrent writers at most one turns a draft into a submission and the others change
+        nothing (a database trigger refuses any change to a submitted score as well)."""
+        if not scores:
+            return None
+        first = scores[0]
+        quarter_id = self._id(("quarter", mission_slug, first.quarter))
+        user_id = self._id(("user", mission_slug, first.member))
+        option_ids = {
+            s.option: self._id(("option", mission_slug, s.candidate, s.option)) for s in scores
+        }
+        stored = {
+            option_id: (row_id, version, status)
+            for row_id, option_id, version, status in self.session.execute(
+                select(ScoreRow.id, ScoreRow.option_id, ScoreRow.version, ScoreRow.status).where(
+                    ScoreRow.quarter_id == quarter_id,
+                    ScoreRow.user_id == user_id,
+                    ScoreRow.option_id.in_(list(option_ids.values())),
+                )
             )
-        )
-        if row is None:
-            self.add(mission_slug, score)
-            return
-        row.status, row.not_competent = score.status.value, score.not_competent
-        row.p_success, row.cost, row.impact = (
-            score.p_success,
-            _dump(score.cost),
-            _dump(score.impact),
-        )
-        row.trl, row.rationale = score.trl, score.rationale
-        row.confidence = score.confidence.value if score.confidence else None
+        }
+        if any(status == ScoreStatus.submitted.value for _, _, status in stored.values()):
+            return "submitted"
+        if expected_version is not None and expected_version != sum(
+            version for _, version, _ in stored.values()
+        ):
+            return "changed"
+        for score in scores:
+            option_id = option_ids[score.option]
+            if option_id not in stored:
+                self.session.add(
+                    ScoreRow(
+                        quarter_id=quarter_id,
+                        option_id=option_id,
+                        user_id=user_id,
+                        version=1,
+                        **self._values(score),
+                    )
+                )
+                try:
+                    self.session.flush()
+                except IntegrityError:  # a concurrent first save of the same score won
+                    return "changed"
+                continue
+            row_id, version, _ = stored[option_id]
+            written = self.session.execute(
+                update(ScoreRow)
+                .where(
+                    ScoreRow.id == row_id,
+                    ScoreRow.status == ScoreStatus.draft.value,
+                    ScoreRow.version == version,
+                )
+                .values(version=ScoreRow.version + 1, **self._values(score))
+                .execution_options(synchronize_session="fetch")
+            )
+            if written.rowcount != 1:  # type: ignore[attr-defined]
+                now = self.session.scalar(select(ScoreRow.status).where(ScoreRow.id == row_id))
+                return "submitted" if now == ScoreStatus.submitted.value else "changed"
+        return None
+
+    @staticmethod
+    def _values(score: Score) -> dict[str, Any]:
+        return {
+            "status": score.status.value,
+            "not_competent": score.not_competent,
+            "p_success": score.p_success,
+            "cost": _dump(score.cost),
+            "impact": _dump(score.impact),
+            "trl": score.trl,
+            "confidence": score.confidence.value if score.confidence else None,
+            "rationale": score.rationale,
+        }
 
     def add(self, mission_slug: str, score: Score) -> None:
         self.session.add(
@@ -679,15 +819,8 @@ class Scores:
                 quarter_id=self._id(("quarter", mission_slug, score.quarter)),
                 option_id=self._id(("option", mission_slug, score.candidate, score.option)),
                 user_id=self._id(("user", mission_slug, score.member)),
-                status=score.status.value,
-                not_competent=score.not_competent,
-                p_success=score.p_success,
-                cost=_dump(score.cost),
-                impact=_dump(score.impact),
-                trl=score.trl,
-                confidence=score.confidence.value if score.confidence else None,
-                rationale=score.rationale,
                 version=1,
+                **self._values(score),
             )
         )
 
@@ -766,14 +899,127 @@ class EvidenceLog:
         ]
 
 
-class AuditTrail:
-    """Append-only: entries are added, never changed (the database refuses UPDATE/DELETE)."""
+def _as_stored(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``value`` as a JSON column gives it back (tuples as lists, keys as strings), so an entry
+    hashes the same when it is written and when it is read back."""
+    return None if value is None else json.loads(json.dumps(value))
 
-    def __init__(self, session: Session) -> None:
+
+def _naive_utc(at: dt.datetime) -> dt.datetime:
+    return at.astimezone(dt.UTC).replace(tzinfo=None) if at.tzinfo is not None else at
+
+
+# the advisory-lock class of the audit chains on PostgreSQL ("MPH1"); the object is the chain
+CHAIN_LOCK = 0x4D504831
+
+
+def _chain_lock_id(mission: str | None) -> int:
+    """A signed 32-bit number for the chain of ``mission`` (collisions only serialise more)."""
+    n = zlib.crc32((mission or "").encode("utf-8"))
+    return n - (1 << 32) if n >= 1 << 31 else n
+
+
+class AuditTrail:
+    """Append-only: entries are added, never changed (the database refuses UPDATE/DELETE).
+
+    Each entry is chained as it is added, in the transaction that writes it: it takes the next
+    number of its mission's chain and the keyed hash of itself and the previous entry
+    (``portfolio/auditpack.py``) under ``history_key`` (None: the public key, "not sealed").
+    Concurrent writers of one chain queue on a transaction-long advisory lock on PostgreSQL;
+    SQLite has a single writer; the unique index on (mission, seq) refuses a second entry n in
+    any case, so the chain can never fork."""
+
+    def __init__(self, session: Session, history_key: bytes | None = None) -> None:
         self.session = session
+        self.history_key = history_key
+
+    @staticmethod
+    def _of(mission: str | None) -> Any:
+        return AuditRow.mission == mission if mission else AuditRow.mission.is_(None)
 
     def add(self, entry: AuditEntry) -> None:
-        self.session.add(AuditRow(**entry.model_dump()))
+        content = entry.model_dump(include=set(auditpack.ENTRY_FIELDS))
+        content.update(
+            at=_naive_utc(entry.at),
+            mission=entry.mission or None,
+            before=_as_stored(entry.before),
+            after=_as_stored(entry.after),
+        )
+        self._lock_chain(content["mission"])
+        head = self.head(content["mission"])
+        if head is None:
+            seq = 1
+            before = [e.model_dump() for e in self.chain(content["mission"]) if e.seq is None]
+            previous = auditpack.chain_start(self.history_key, content["mission"], before)
+        else:
+            seq, previous = head[0] + 1, head[1]
+        self.session.add(
+            AuditRow(
+                **content,
+                seq=seq,
+                previous_hash=previous,
+                entry_hash=auditpack.entry_hash(self.history_key, seq, previous, content),
+            )
+        )
+        try:
+            self.session.flush()
+        except IntegrityError as exc:  # another writer took entry n first (the index refused it)
+            raise Conflict(
+                "someone else changed this mission at the same moment; apply your change again"
+            ) from exc
+
+    def _lock_chain(self, mission: str | None) -> None:
+        """Until the transaction ends, be the only writer of ``mission``'s chain: a
+        transaction-long advisory lock on PostgreSQL; on SQLite, its one write lock (a write
+        that changes nothing takes it now, so the head read next is the latest)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:chains, :chain)"),
+                {"chains": CHAIN_LOCK, "chain": _chain_lock_id(mission)},
+            )
+        else:
+            self.session.execute(text("UPDATE audit_entries SET seq = seq WHERE 1 = 0"))
+
+    def restore(self, entry: ChainedAuditEntry) -> None:
+        """Store an exported entry as it was, chain fields and all (a restore from a backup:
+        the seals it carries are checked by ``verify``, never recomputed)."""
+        data = entry.model_dump()
+        data.update(before=_as_stored(entry.before), after=_as_stored(entry.after))
+        self.session.add(AuditRow(**data))
+        self.session.flush()
+
+    def head(self, mission: str | None) -> tuple[int, str] | None:
+        """The number and hash of the last chained entry of ``mission``'s chain, if any."""
+        found = self.session.execute(
+            select(AuditRow.seq, AuditRow.entry_hash)
+            .where(self._of(mission), AuditRow.seq.is_not(None))
+            .order_by(AuditRow.seq.desc())
+            .limit(1)
+        ).first()
+        if found is None or found[0] is None or found[1] is None:
+            return None
+        return int(found[0]), str(found[1])
+
+    def chain(self, mission: str | None) -> list[ChainedAuditEntry]:
+        """Every entry of ``mission`` with its chain fields, in the order written (oldest
+        first); entries written before the chain existed have no ``seq``."""
+        query = select(AuditRow).where(self._of(mission)).order_by(AuditRow.id)
+        return [
+            ChainedAuditEntry(
+                at=r.at,
+                actor=r.actor,
+                mission=r.mission,
+                entity=r.entity,
+                entity_id=r.entity_id,
+                action=r.action,
+                before=r.before,
+                after=r.after,
+                seq=r.seq,
+                previous_hash=r.previous_hash,
+                entry_hash=r.entry_hash,
+            )
+            for r in self.session.scalars(query)
+        ]
 
     def all(
         self,
@@ -834,7 +1080,12 @@ class Runs:
             budget_scale=run.budget_scale,
         )
         self.session.add(row)
-        self.session.flush()
+        try:
+            self.session.flush()
+        except IntegrityError as exc:  # the database refuses a run in a closed quarter
+            raise Conflict(
+                f"quarter {run.quarter} is closed: no optimiser run can be recorded in it"
+            ) from exc
         return row.id
 
     def _row(self, mission_slug: str, run_id: int) -> RunRow:
@@ -975,12 +1226,7 @@ class Seeds:
             .where(SeedQuestionRow.mission_id == mission.id)
             .order_by(SeedQuestionRow.id)
         )
-        return [
-            SeedQuestion(
-                id=r.key, question=r.question, unit=r.unit, scale=r.scale, realization=r.realization
-            )
-            for r in rows
-        ]
+        return [_seed_question(r) for r in rows]
 
     def add_question(self, mission_slug: str, question: SeedQuestion) -> None:
         mission = Missions(self.session).row(mission_slug)
@@ -1012,10 +1258,15 @@ class Seeds:
             .where(SeedQuestionRow.mission_id == mission.id)
             .order_by(SeedAnswerRow.id)
         )
-        return [
-            SeedAnswer(question=key, member=username, q5=a.q5, q50=a.q50, q95=a.q95)
-            for a, key, username in rows
-        ]
+        answers = []
+        for a, key, username in rows:
+            try:
+                answers.append(
+                    SeedAnswer(question=key, member=username, q5=a.q5, q50=a.q50, q95=a.q95)
+                )
+            except ValidationError:  # stored before values were bounded: unusable, left out
+                continue
+        return answers
 
     def set_answer(self, mission_slug: str, answer: SeedAnswer) -> None:
         question = self._question_row(mission_slug, answer.question)

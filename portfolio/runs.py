@@ -7,25 +7,33 @@ its own short transaction, so a crash or a restart never leaves a half-written r
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from optimiser.errors import ProblemError
 from optimiser.problem import Policy, load_problem
 from optimiser.result import Progress
 from optimiser.solve import solve
-from portfolio.errors import InvalidInput
+from portfolio.database import storage_problem
+from portfolio.errors import Conflict, InvalidInput
 from portfolio.ledger import spent
-from portfolio.model import OptimiserRun
+from portfolio.model import OptimiserRun, QuarterState
 from portfolio.money import loss_share_of, switching_cost_of
 from portfolio.quarters import current_quarter as current_quarter
+from portfolio.quarters import lock_current
 from portfolio.services import SYSTEM, record
 from portfolio.to_problem import mission_problem
 from portfolio.unit_of_work import SqlUnitOfWork
 
-INTERRUPTED = "interrupted by a server restart before it finished; start it again"
+log = logging.getLogger(__name__)
+INTERRUPTED = (
+    "left unfinished when the server stopped, or its result could not be saved; start it again"
+)
 PROGRESS_EVERY_S = 1.0
 
 
@@ -42,22 +50,8 @@ def export_problem(
     council's frozen aggregates updated by the evidence since (``cycle.current_estimates``)."""
     from portfolio.cycle import current_estimates
 
-    mission = uow.missions.get(slug)
-    if budget_scale != 1.0:
-        mission = mission.model_copy(
-            update={
-                "envelopes": [
-                    e.model_copy(
-                        update={
-                            "budget": {y: round(b * budget_scale, 6) for y, b in e.budget.items()}
-                        }
-                    )
-                    for e in mission.envelopes
-                ]
-            }
-        )
     problem = mission_problem(
-        mission,
+        uow.missions.get(slug),
         uow.candidates.all(slug),
         policy,
         estimates=current_estimates(uow, slug),
@@ -65,6 +59,7 @@ def export_problem(
         seed=seed,
         spent=spent(uow, slug),
         quarter=current_quarter(uow, slug),
+        budget_scale=budget_scale,
     )
     return problem.model_dump(mode="json")
 
@@ -91,8 +86,11 @@ def start_run(
     what-if run, stored as such: it can never be approved. ``switching_loss`` states the switching
     cost in money (the share of de-committed money that is lost, 0–1); it becomes the policy's
     ``switching_cost`` in the objective's units (`portfolio.money`). The settings become the
-    mission's stored policy, which the optimiser form starts from next time."""
-    quarter = current_quarter(uow, slug)
+    mission's stored policy, which the optimiser form starts from next time.
+
+    The run is recorded in the quarter current at that moment: the quarter is locked for the
+    transaction (``quarters.lock_current``), so a concurrent close waits or has finished."""
+    quarter = lock_current(uow, slug).label
     overrides = {k: v.strip() for k, v in (overrides or {}).items() if v.strip()}
     missing = [ref for ref in [*policy.locks, *policy.exclusions] if ref not in overrides]
     if missing:
@@ -166,7 +164,7 @@ def _store_policy(
     mission = uow.missions.get(slug)
     if mission.policy == stored:
         return
-    uow.missions.update(mission.model_copy(update={"policy": stored}))
+    uow.missions.update(mission.with_changes(policy=stored))
     record(uow, actor, slug, "mission", slug, "policy", before=mission.policy, after=stored)
 
 
@@ -194,7 +192,9 @@ def carry_forward_commitments(
         update["commitments"] = commitments
     if not policy.previous:
         update["previous"] = {c: o for c, (o, _) in previous_holdings(uow, slug, quarter).items()}
-    return policy.model_copy(update=update) if update else policy
+    if not update:
+        return policy
+    return type(policy).model_validate({**policy.model_dump(), **update})
 
 
 def execute_run(
@@ -202,14 +202,18 @@ def execute_run(
     run_id: int,
     should_stop: Callable[[], bool] | None = None,
 ) -> str:
-    """Solve run ``run_id`` and store its result; returns the final status. Never raises for a
-    failed solve: the failure is recorded on the run and shown to the user."""
-    with new_uow() as uow:
-        run = uow.runs.find(run_id)
-        if run is None or run.status != "queued":
-            return run.status if run else "failed"
-        uow.runs.update(run_id, status="running", started_at=uow.now())
-        uow.commit()
+    """Solve run ``run_id`` and store its result; returns the final status. Never raises: a
+    failed solve is recorded on the run and shown to the user, and so is a result that cannot
+    be saved (``_record_failure``)."""
+    try:
+        with new_uow() as uow:
+            run = uow.runs.find(run_id)
+            if run is None or run.status != "queued":
+                return run.status if run else "failed"
+            uow.runs.update(run_id, status="running", started_at=uow.now())
+            uow.commit()
+    except SQLAlchemyError as exc:
+        return _record_failure(new_uow, run_id, "the run could not be started", exc)
     last = [0.0]
 
     def on_progress(progress: Progress) -> None:
@@ -217,17 +221,20 @@ def execute_run(
         if now - last[0] < PROGRESS_EVERY_S:
             return
         last[0] = now
-        with new_uow() as uow:
-            uow.runs.update(
-                run_id,
-                progress={
-                    "elapsed": round(progress.elapsed, 1),
-                    "incumbent": progress.incumbent,
-                    "bound": progress.bound,
-                    "phase": progress.phase,
-                },
-            )
-            uow.commit()
+        try:
+            with new_uow() as uow:
+                uow.runs.update(
+                    run_id,
+                    progress={
+                        "elapsed": round(progress.elapsed, 1),
+                        "incumbent": progress.incumbent,
+                        "bound": progress.bound,
+                        "phase": progress.phase,
+                    },
+                )
+                uow.commit()
+        except SQLAlchemyError:  # progress is a courtesy: the solve goes on without it
+            log.warning("run %s: its progress could not be saved", run_id, exc_info=True)
 
     try:
         problem = load_problem(run.problem)
@@ -237,19 +244,54 @@ def execute_run(
         status, error = str(result["status"]), result.get("message")
     except Exception as exc:  # a solver crash is recorded, never left "running"
         result, status, error = None, "failed", f"the solver failed: {exc}"
-    with new_uow() as uow:
-        uow.runs.update(run_id, status=status, result=result, error=error, finished_at=uow.now())
-        record(
-            uow,
-            run.started_by,
-            run.mission,
-            "optimiser_run",
-            str(run_id),
-            "finished",
-            after={"status": status, **({"error": error} if error else {})},
+    try:
+        with new_uow() as uow:
+            uow.runs.update(
+                run_id, status=status, result=result, error=error, finished_at=uow.now()
+            )
+            _record_finished(uow, run, status, error)
+            uow.commit()
+    except SQLAlchemyError as exc:
+        return _record_failure(
+            new_uow, run_id, f"the solve ended ({status}) but its result could not be saved", exc
         )
-        uow.commit()
     return status
+
+
+def _record_finished(uow: SqlUnitOfWork, run: OptimiserRun, status: str, error: str | None) -> None:
+    record(
+        uow,
+        run.started_by,
+        run.mission,
+        "optimiser_run",
+        str(run.id),
+        "finished",
+        after={"status": status, **({"error": error} if error else {})},
+    )
+
+
+def _record_failure(
+    new_uow: Callable[[], SqlUnitOfWork], run_id: int, what: str, exc: SQLAlchemyError
+) -> str:
+    """Mark the run failed because the database refused its state (read-only, full, …). When
+    even that cannot be written, the run stays queued or running in the database until the next
+    start-up marks it failed (``fail_interrupted_runs``)."""
+    error = f"{what}: {storage_problem(exc) or 'the database refused the change'}; start it again"
+    log.error("optimiser run %s: %s", run_id, error, exc_info=exc)
+    try:
+        with new_uow() as uow:
+            run = uow.runs.find(run_id)
+            if run is not None:
+                uow.runs.update(run_id, status="failed", error=error, finished_at=uow.now())
+                _record_finished(uow, run, "failed", error)
+                uow.commit()
+    except SQLAlchemyError:
+        log.error(
+            "optimiser run %s could not be marked failed either; the next start-up marks it",
+            run_id,
+            exc_info=True,
+        )
+    return "failed"
 
 
 def fail_interrupted_runs(uow: SqlUnitOfWork) -> list[int]:
@@ -262,8 +304,15 @@ def fail_interrupted_runs(uow: SqlUnitOfWork) -> list[int]:
 
 def rerun(uow: SqlUnitOfWork, actor: str, slug: str, run_id: int) -> int:
     """Queue a new run with exactly the problem file of run ``run_id``: the same quarter (its
-    money was that quarter's remaining money), overrides and budgets (a what-if stays one)."""
+    money was that quarter's remaining money), overrides and budgets (a what-if stays one).
+    A closed quarter records no new run."""
     old = uow.runs.get(slug, run_id)
+    if uow.missions.lock_quarter(slug, old.quarter).state is QuarterState.closed:
+        raise Conflict(
+            f"run {run_id} belongs to {old.quarter}, which is closed: a closed quarter records no "
+            "new runs. Download its problem file to re-solve it (mission-portfolio solve), or "
+            "start a run in the current quarter"
+        )
     new_id = uow.runs.add(
         slug,
         OptimiserRun(

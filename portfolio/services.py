@@ -5,6 +5,7 @@ transaction, and nothing is written when a rule is broken.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from typing import Any
@@ -20,6 +21,7 @@ from portfolio.model import (
     ContractState,
     CouncilMember,
     Mission,
+    QuarterState,
     Role,
     StoredAggregate,
     User,
@@ -80,17 +82,55 @@ def update_user(uow: SqlUnitOfWork, actor: str, user: User) -> None:
     uow.users.update(user)
     old, new = changed(before, _json(user) or {})
     if new:
+        record(uow, actor, None, "user", user.username, "updated", old, new)
         if not user.active:
             uow.sessions.remove_for_user(user.username)
-        record(uow, actor, None, "user", user.username, "updated", old, new)
+            revoke_all_api_tokens(uow, actor, user.username, "user disabled")
 
 
-def set_password(uow: SqlUnitOfWork, actor: str, username: str, password: str) -> None:
+def set_password(
+    uow: SqlUnitOfWork,
+    actor: str,
+    username: str,
+    password: str,
+    *,
+    keep_session: str | None = None,
+    field: str = "password",
+) -> int:
+    """Set a new password (by the rules): every session ends but ``keep_session`` (the hash of
+    the caller's own, when users change their own password), and every API token is deleted.
+    Returns how many tokens were revoked."""
     if problem := password_problem(password, username):
-        raise InvalidInput.single("password", problem)
+        raise InvalidInput.single(field, problem)
     uow.users.set_password_hash(username, hash_password(password))
-    uow.sessions.remove_for_user(username)
+    uow.sessions.remove_for_user(username, keep=keep_session)
     record(uow, actor, None, "user", username, "password changed")
+    return revoke_all_api_tokens(uow, actor, username, "password changed")
+
+
+def change_own_password(
+    uow: SqlUnitOfWork,
+    username: str,
+    current: str,
+    new: str,
+    confirm: str,
+    *,
+    keep_session: str | None,
+) -> int:
+    """A signed-in user changes their own password: the current one is required, the new one
+    follows the rules for new passwords; other sessions end and API tokens are revoked."""
+    if not verify_password(current, uow.users.password_hash(username)):
+        raise InvalidInput.single("current_password", "is not right")
+    errors = []
+    if problem := password_problem(new, username):
+        errors.append(("new_password", problem))
+    elif new == current:
+        errors.append(("new_password", "must be different from the current password"))
+    if new != confirm:
+        errors.append(("confirm_password", "does not match the new password"))
+    if errors:
+        raise InvalidInput(errors)
+    return set_password(uow, username, username, new, keep_session=keep_session)
 
 
 def authenticate(uow: SqlUnitOfWork, username: str, password: str) -> User | None:
@@ -150,14 +190,75 @@ def set_council_member(uow: SqlUnitOfWork, actor: str, mission: str, member: Cou
     )
 
 
-def new_api_token(uow: SqlUnitOfWork, actor: str, username: str, name: str) -> str:
-    """Create an API token for ``username``; the plain token is returned once, never stored."""
+TOKEN_DAYS = 90  # a new API token's lifetime unless another is chosen
+TOKEN_MAX_DAYS = 365
+
+
+def _token_days(value: int | str | None) -> int | None:
+    """A token's lifetime in days as asked for (nothing: ``TOKEN_DAYS``), or None if it breaks
+    the rule: a whole number from 1 to ``TOKEN_MAX_DAYS``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return TOKEN_DAYS
+    if isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 4 or not 1 <= int(text) <= TOKEN_MAX_DAYS:
+        return None
+    return int(text)
+
+
+def new_api_token(
+    uow: SqlUnitOfWork,
+    actor: str,
+    username: str,
+    name: str,
+    expires_in_days: int | str | None = None,
+) -> str:
+    """Create an API token for ``username`` that expires after ``expires_in_days`` days (90
+    unless chosen); the plain token is returned once, never stored."""
+    problems = []
     if not name.strip() or len(name) > 200:
-        raise InvalidInput.single("name", "give the token a name of 1-200 characters")
+        problems.append(("name", "give the token a name of 1-200 characters"))
+    days = _token_days(expires_in_days)
+    if days is None:
+        problems.append(
+            ("expires_in_days", f"must be a whole number of days from 1 to {TOKEN_MAX_DAYS}")
+        )
+    if problems or days is None:
+        raise InvalidInput(problems)
     token = "mp_" + secrets.token_urlsafe(32)
-    uow.users.add_token(username, name.strip(), hashlib.sha256(token.encode()).hexdigest())
-    record(uow, actor, None, "api_token", username, "created", after={"name": name.strip()})
+    now = uow.now()
+    expires_at = now + dt.timedelta(days=days)
+    uow.users.add_token(
+        username, name.strip(), hashlib.sha256(token.encode()).hexdigest(), now, expires_at
+    )
+    record(
+        uow,
+        actor,
+        None,
+        "api_token",
+        username,
+        "created",
+        after={"name": name.strip(), "expires_at": expires_at.isoformat(timespec="seconds")},
+    )
     return token
+
+
+def revoke_all_api_tokens(uow: SqlUnitOfWork, actor: str, username: str, reason: str) -> int:
+    """Delete all of a user's API tokens (a password change, a disabled user); how many."""
+    names = uow.users.revoke_all_tokens(username)
+    if names:
+        record(
+            uow,
+            actor,
+            None,
+            "api_token",
+            username,
+            "revoked",
+            before={"names": names},
+            after={"reason": reason},
+        )
+    return len(names)
 
 
 def revoke_api_token(uow: SqlUnitOfWork, actor: str, username: str, token_id: int) -> None:
@@ -174,8 +275,10 @@ def create_mission(uow: SqlUnitOfWork, actor: str, mission: Mission) -> None:
 def update_mission(
     uow: SqlUnitOfWork, actor: str, mission: Mission, expected_version: int | None = None
 ) -> None:
-    """Change a mission's target, deadline, years and envelopes (slug stays)."""
+    """Change a mission's target, deadline, years and envelopes (slug stays). Its stored
+    optimiser policy is not edited here: only starting a run sets it (`runs.start_run`)."""
     before = uow.missions.get(mission.slug)
+    mission = mission.with_changes(policy=before.policy)
     problems = []
     for candidate in uow.candidates.all(mission.slug):
         for field, rule in check_candidate_fits_mission(candidate, mission):
@@ -208,7 +311,7 @@ def register_candidate(
     if candidate.treasury_approved:
         raise InvalidInput.single("treasury_approved", TREASURY_ONLY)
     if candidate.registered_by is None and actor != SYSTEM:
-        candidate = candidate.model_copy(update={"registered_by": actor})
+        candidate = candidate.with_changes(registered_by=actor)
     uow.candidates.add(mission_slug, candidate)
     record(uow, actor, mission_slug, "candidate", candidate.id, "created", after=_json(candidate))
 
@@ -237,7 +340,7 @@ def update_candidate(
             )
     if problems:
         raise InvalidInput(problems)
-    candidate = candidate.model_copy(update={"registered_by": before.registered_by})
+    candidate = candidate.with_changes(registered_by=before.registered_by)
     uow.candidates.update(mission_slug, candidate, expected_version)
     old, new = changed(_json(before) or {}, _json(candidate) or {})
     if new:
@@ -251,7 +354,7 @@ def export_mission(uow: SqlUnitOfWork, slug: str) -> MissionDocument:
     quarters = uow.missions.quarters(slug)
     runs = sorted(uow.runs.all(slug), key=lambda r: r.id or 0)
     number = {r.id: i for i, r in enumerate(runs, start=1)}  # document-local run numbers
-    runs = [r.model_copy(update={"id": number[r.id]}) for r in runs]
+    runs = [r.with_changes(id=number[r.id]) for r in runs]
     roles = uow.missions.roles(slug)
     council = uow.missions.council(slug)
     usernames = sorted({r.username for r in roles} | {c.username for c in council})
@@ -262,7 +365,7 @@ def export_mission(uow: SqlUnitOfWork, slug: str) -> MissionDocument:
         council=council,
         candidates=uow.candidates.all(slug),
         quarters=[
-            q.model_copy(update={"approved_run": number.get(q.approved_run)})
+            q.with_changes(approved_run=number.get(q.approved_run))
             if q.approved_run is not None
             else q
             for q in quarters
@@ -279,11 +382,11 @@ def export_mission(uow: SqlUnitOfWork, slug: str) -> MissionDocument:
         updates=uow.cycle.updates(slug),
         trajectory=uow.cycle.trajectory(slug),
         packs={q.label: pack for q in quarters if (pack := uow.missions.pack(slug, q.label))},
-        audit=list(reversed(uow.audit.all(slug))),
+        audit=uow.audit.chain(slug),  # oldest first, with the seals (issue 16)
         # database ids are not part of the document: an import numbers them afresh
-        spend=[e.model_copy(update={"id": None}) for e in uow.spend.all(slug)],
-        contracts=[c.model_copy(update={"id": None}) for c in uow.contracts.all(slug)],
-        treasury_approvals=[a.model_copy(update={"id": None}) for a in uow.approvals.all(slug)],
+        spend=[e.with_changes(id=None) for e in uow.spend.all(slug)],
+        contracts=[c.with_changes(id=None) for c in uow.contracts.all(slug)],
+        treasury_approvals=[a.with_changes(id=None) for a in uow.approvals.all(slug)],
     )
 
 
@@ -303,8 +406,10 @@ def import_mission(uow: SqlUnitOfWork, actor: str, document: MissionDocument) ->
         uow.missions.set_council_member(slug, member)
     for candidate in document.candidates:
         uow.candidates.add(slug, candidate)
-    for quarter in document.quarters:
-        uow.missions.add_quarter(slug, quarter.model_copy(update={"approved_run": None}))
+    for quarter in document.quarters:  # open until its runs are in: closed ones take no runs
+        uow.missions.add_quarter(
+            slug, quarter.with_changes(approved_run=None, state=QuarterState.open)
+        )
     uow.flush()
     for score in document.scores:
         uow.scores.add(slug, score)
@@ -333,13 +438,12 @@ def import_mission(uow: SqlUnitOfWork, actor: str, document: MissionDocument) ->
             error=run.error,
         )
     for quarter in document.quarters:
-        if quarter.approved_run is not None or quarter.label in document.packs:
-            uow.missions.set_quarter(
-                slug,
-                quarter.label,
-                approved_run_id=new_ids.get(quarter.approved_run),
-                pack=document.packs.get(quarter.label),
-            )
+        uow.missions.set_quarter(
+            slug,
+            quarter.label,
+            approved_run_id=new_ids.get(quarter.approved_run),
+            pack=document.packs.get(quarter.label),
+        )
     for spent in document.spend:
         uow.spend.add(slug, spent)
     for contract in document.contracts:
@@ -357,8 +461,11 @@ def import_mission(uow: SqlUnitOfWork, actor: str, document: MissionDocument) ->
         uow.cycle.set_update(slug, update)
     if document.trajectory:
         uow.cycle.set_trajectory(slug, document.trajectory)
+    for quarter in document.quarters:  # last, once all of a quarter's rows are in
+        if quarter.state is not QuarterState.open:
+            uow.missions.set_quarter(slug, quarter.label, state=quarter.state.value)
     for entry in document.audit:
-        uow.audit.add(entry)
+        uow.audit.restore(entry)  # as exported: its seals are checked, not remade
     record(
         uow,
         actor,

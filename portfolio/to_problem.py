@@ -123,14 +123,17 @@ def mission_problem(
     seed: int = DEFAULT_SEED,
     spent: Spent | None = None,
     quarter: str | None = None,
+    budget_scale: float = 1.0,
 ) -> Problem:
     """The problem file for ``mission`` in ``quarter``: its remaining years, and the remaining
     money of its envelopes and candidates given the ledger's ``spent`` (with the council's
     ``estimates`` where given: (candidate, option) -> frozen aggregate), and ``policy`` with the
     mission's own Delegated Authority Limit and its mode. Without ``quarter`` every year and all
-    the planned money are offered."""
-    policy = (policy or Policy()).model_copy(
-        update={"dal": mission.dal, "dal_mode": mission.dal_mode}
+    the planned money are offered. A ``budget_scale`` other than 1 scales every envelope's
+    budget (a what-if) before the money spent is taken off."""
+    policy = policy or Policy()
+    policy = type(policy).model_validate(
+        {**policy.model_dump(), "dal": mission.dal, "dal_mode": mission.dal_mode}
     )
     spent = spent or Spent.of([])
     years = list(mission.years)
@@ -153,7 +156,9 @@ def mission_problem(
             {
                 "id": e.id,
                 "name": e.name,
-                "budget": remaining_budget(e.budget, by_year.get(e.id, {}), years),
+                "budget": remaining_budget(
+                    _scaled(e.budget, budget_scale), by_year.get(e.id, {}), years
+                ),
                 **({"min_spend": e.min_spend} if e.min_spend is not None else {}),
             }
             for e in mission.envelopes
@@ -164,3 +169,7 @@ def mission_problem(
         "evaluation": {"count": EVALUATION_SCENARIOS, "seed": EVALUATION_SEED},
     }
     return load_problem(document)
+
+
+def _scaled(budget: dict[str, float], scale: float) -> dict[str, float]:
+    return budget if scale == 1.0 else {y: round(b * scale, 6) for y, b in budget.items()}

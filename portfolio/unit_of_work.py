@@ -32,18 +32,45 @@ from portfolio.repository import (
     TreasuryApprovals,
     Users,
 )
+from portfolio.security_log import SecurityLog
 from portfolio.throttle import Throttle
 
 STALE = "someone else changed this at the same time; reload it and apply your change again"
 
 
-class SqlUnitOfWork:
-    """``with uow: ...; uow.commit()`` — anything not committed is rolled back on exit."""
+HISTORY_KEY = "mission_portfolio_history_key"  # where a session factory carries the key
 
-    def __init__(self, engine_or_factory: Engine | sessionmaker[Session]) -> None:
+
+def session_factory(engine: Engine, history_key: bytes | None) -> sessionmaker[Session]:
+    """Sessions whose units of work seal the history with ``history_key`` (the server's key,
+    from ``api.settings``; None: the history is chained but not sealed)."""
+    return sessionmaker(engine, expire_on_commit=False, info={HISTORY_KEY: history_key})
+
+
+def history_key_of(factory: sessionmaker[Session]) -> bytes | None:
+    """The history key a factory made by :func:`session_factory` carries (None otherwise)."""
+    key = (factory.kw.get("info") or {}).get(HISTORY_KEY)
+    return key if isinstance(key, bytes) else None
+
+
+class SqlUnitOfWork:
+    """``with uow: ...; uow.commit()`` — anything not committed is rolled back on exit.
+
+    ``history_key`` seals the audit entries and the closed quarters' packs it writes
+    (HMAC-SHA-256, ``portfolio/auditpack.py``); by default it is the key the session factory
+    carries (:func:`session_factory`), else None (chained, not sealed)."""
+
+    def __init__(
+        self,
+        engine_or_factory: Engine | sessionmaker[Session],
+        history_key: bytes | None = None,
+    ) -> None:
         if isinstance(engine_or_factory, Engine):
             engine_or_factory = sessionmaker(engine_or_factory, expire_on_commit=False)
         self.session_factory = engine_or_factory
+        self.history_key = (
+            history_key if history_key is not None else history_key_of(engine_or_factory)
+        )
         self.committed = False
 
     def __enter__(self) -> Self:
@@ -54,7 +81,7 @@ class SqlUnitOfWork:
         self.candidates = Candidates(self.session)
         self.scores = Scores(self.session)
         self.evidence = EvidenceLog(self.session)
-        self.audit = AuditTrail(self.session)
+        self.audit = AuditTrail(self.session, self.history_key)
         self.runs = Runs(self.session)
         self.challenges = Challenges(self.session)
         self.seeds = Seeds(self.session)
@@ -63,6 +90,7 @@ class SqlUnitOfWork:
         self.reviews = Reviews(self.session)
         self.analyses = Analyses(self.session)
         self.throttle = Throttle(self.session)
+        self.security = SecurityLog(self.session)
         self.spend = SpendLedger(self.session)
         self.contracts = Contracts(self.session)
         self.approvals = TreasuryApprovals(self.session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 DEMO_PASSWORD = "demo-password-1"
@@ -36,3 +37,19 @@ def csrf_of(client: TestClient) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert match, "no CSRF token on the account page"
     return match.group(1)
+
+
+def app_routes(app: object) -> list[tuple[str, str, APIRoute]]:
+    """(method, full path, route) of every API route of ``app``, through included routers."""
+    try:  # FastAPI ≥ 0.16x keeps included routers as nodes; this walks them
+        from fastapi.routing import iter_route_contexts
+
+        found = [(c.path, c.original_route) for c in iter_route_contexts(app.routes)]  # type: ignore[attr-defined]
+    except ImportError:  # older FastAPI flattens routes at include time
+        found = [(getattr(r, "path", ""), r) for r in app.routes]  # type: ignore[attr-defined]
+    return [
+        (method, path, route)
+        for path, route in found
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods)
+    ]

@@ -9,8 +9,11 @@ and the permissions, which do not depend on the database engine.
 Each operation gets three bounded, derandomised Hypothesis runs: schema-valid data with the path
 pointing at real objects of the demo mission (so requests reach the services, not just the
 "no such mission" 404), schema-valid data with generated path parameters, and schema-invalid data.
-Optimiser runs are queued but not solved (the job runner's ``submit`` is stubbed): solving is
-tested elsewhere, and a background solve per generated request would only slow the fuzzer down.
+A change of a versioned resource must carry the ETag just read in If-Match (else 428 or 412):
+positive cases get the real one, so their bodies reach the services; negative cases keep what was
+generated. Optimiser runs are queued but not solved (the job runner's ``submit`` is stubbed):
+solving is tested elsewhere, and a background solve per generated request would only slow the
+fuzzer down.
 
 schemathesis's own pytest integration (``schemathesis.pytest.from_fixture``) is not used: its
 lazy schema sets ``Function._nodeid``, which pytest 9.2 no longer has.
@@ -30,11 +33,12 @@ Checks left out, and why:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
@@ -115,13 +119,20 @@ def _real_path_parameters(app: Any) -> dict[str, Any]:
     }
 
 
-def _fuzz(operation: Any, strategy: Any, headers: dict[str, str]) -> str | None:
-    """Run one bounded Hypothesis search; the first failure's report, or None."""
+def _fuzz(
+    operation: Any,
+    strategy: Any,
+    headers: dict[str, str],
+    version: Callable[[schemathesis.Case], dict[str, str]] | None = None,
+) -> str | None:
+    """Run one bounded Hypothesis search; the first failure's report, or None. ``version`` gives
+    a case the If-Match header of what it changes, as read now."""
 
     @SETTINGS
     @given(case=strategy)
     def search(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers=headers, checks=CHECKS)
+        extra = version(case) if version is not None else {}
+        case.call_and_validate(headers={**headers, **extra}, checks=CHECKS)
 
     try:
         search()
@@ -138,6 +149,17 @@ def _fuzz(operation: Any, strategy: Any, headers: dict[str, str]) -> str | None:
 def test_api_conforms_to_its_schema(fuzz_app: Any, fuzz_user: str) -> None:
     headers = {"Authorization": f"Bearer {_token(fuzz_app, fuzz_user)}"}
     real = _real_path_parameters(fuzz_app)
+    reader = TestClient(fuzz_app)
+
+    def current_version(case: schemathesis.Case) -> dict[str, str]:
+        """The ETag of what a PUT changes (the resource itself, or the caller's own scores)."""
+        if "If-Match" not in (case.headers or {}):
+            return {}
+        for url in (case.formatted_path, f"{case.formatted_path}/mine"):
+            if etag := reader.get(url, headers=headers).headers.get("ETag"):
+                return {"If-Match": etag}
+        return {}
+
     config = schemathesis.Config.from_dict({"seed": SEED})
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app, config=config)
     schema = schema.include(path_regex=r"^/api/v1/")
@@ -148,12 +170,15 @@ def test_api_conforms_to_its_schema(fuzz_app: Any, fuzz_user: str) -> None:
         operations += 1
         params = {p.name: real[p.name] for p in operation.path_parameters if p.name in real}
         strategies = [
-            operation.as_strategy(schemathesis.GenerationMode.POSITIVE, path_parameters=params),
-            operation.as_strategy(schemathesis.GenerationMode.POSITIVE),
-            operation.as_strategy(schemathesis.GenerationMode.NEGATIVE),
+            (
+                operation.as_strategy(schemathesis.GenerationMode.POSITIVE, path_parameters=params),
+                current_version,
+            ),
+            (operation.as_strategy(schemathesis.GenerationMode.POSITIVE), current_version),
+            (operation.as_strategy(schemathesis.GenerationMode.NEGATIVE), None),
         ]
-        for strategy in strategies:
-            if (failure := _fuzz(operation, strategy, headers)) is not None:
+        for strategy, version in strategies:
+            if (failure := _fuzz(operation, strategy, headers, version)) is not None:
                 failures.append(failure)
     assert operations >= 30, f"only {operations} operations found in /openapi.json"
     assert not failures, f"{len(failures)} failing searches:\n\n" + "\n\n".join(failures)

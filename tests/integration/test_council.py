@@ -3,10 +3,12 @@ questions and challenges — and the aggregates reaching the optimiser's problem
 
 from __future__ import annotations
 
+import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from support import DEMO, login
 
+from portfolio import ledger
 from portfolio.database import make_engine
 from portfolio.runs import export_problem
 from portfolio.unit_of_work import SqlUnitOfWork
@@ -47,6 +49,17 @@ def full_scores(options: list[str]) -> dict[str, str]:
     return data
 
 
+def version_on_page(client: TestClient, candidate: str) -> str:
+    """The version the scoring form was opened on (its hidden field, which it must send)."""
+    page = soup(client.get(f"/missions/{DEMO}/scoring/{candidate}"))
+    return page.select_one("input[name=version]")["value"]
+
+
+def my_etag(client: TestClient, candidate: str) -> str:
+    """The ETag of the caller's own scores of ``candidate``: a PUT must send it in If-Match."""
+    return client.get(f"/api/v1/missions/{DEMO}/scoring/{candidate}/mine").headers["ETag"]
+
+
 def test_others_scores_stay_hidden_until_the_member_submits_web_and_api(client: TestClient):
     csrf = login(client, "council6")
     page = soup(client.get(f"/missions/{DEMO}/scoring/lh2-tank"))
@@ -62,7 +75,12 @@ def test_others_scores_stay_hidden_until_the_member_submits_web_and_api(client: 
     options = option_ids(client, "lh2-tank")
     response = client.post(
         f"/missions/{DEMO}/scoring/lh2-tank",
-        data={**full_scores(options), "action": "submit", "csrf_token": csrf},
+        data={
+            **full_scores(options),
+            "action": "submit",
+            "csrf_token": csrf,
+            "version": version_on_page(client, "lh2-tank"),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -81,7 +99,12 @@ def test_a_draft_can_be_partial_but_a_submission_must_be_complete_and_is_final(
 ):
     csrf = login(client, "council6")
     options = option_ids(client, "ev-trainer")
-    draft = {"options.0.p_success": "0.3", "action": "draft", "csrf_token": csrf}
+    draft = {
+        "options.0.p_success": "0.3",
+        "action": "draft",
+        "csrf_token": csrf,
+        "version": version_on_page(client, "ev-trainer"),
+    }
     assert (
         client.post(
             f"/missions/{DEMO}/scoring/ev-trainer", data=draft, follow_redirects=False
@@ -91,6 +114,7 @@ def test_a_draft_can_be_partial_but_a_submission_must_be_complete_and_is_final(
     assert (
         client.get(f"/api/v1/missions/{DEMO}/scoring").json()["my_status"]["ev-trainer"] == "draft"
     )
+    draft["version"] = version_on_page(client, "ev-trainer")
     incomplete = client.post(
         f"/missions/{DEMO}/scoring/ev-trainer", data={**draft, "action": "submit"}
     )
@@ -98,7 +122,12 @@ def test_a_draft_can_be_partial_but_a_submission_must_be_complete_and_is_final(
     summary = soup(incomplete).select_one(".govuk-error-summary").get_text(" ", strip=True)
     assert "Option 1 cost: required to submit" in summary
     assert soup(incomplete).select_one("#f-options-0-p_success")["value"] == "0.3"
-    complete = {**full_scores(options), "action": "submit", "csrf_token": csrf}
+    complete = {
+        **full_scores(options),
+        "action": "submit",
+        "csrf_token": csrf,
+        "version": draft["version"],
+    }
     assert (
         client.post(
             f"/missions/{DEMO}/scoring/ev-trainer", data=complete, follow_redirects=False
@@ -107,7 +136,7 @@ def test_a_draft_can_be_partial_but_a_submission_must_be_complete_and_is_final(
     )
     again = client.put(
         f"/api/v1/missions/{DEMO}/scoring/ev-trainer",
-        headers={"X-CSRF-Token": csrf},
+        headers={"X-CSRF-Token": csrf, "If-Match": my_etag(client, "ev-trainer")},
         json={"submit": True, "options": {options[0]: {"p_success": 0.9}}},
     )
     assert again.status_code == 409
@@ -118,11 +147,15 @@ def test_a_member_may_declare_themselves_not_competent(client: TestClient):
     csrf = login(client, "council6")
     response = client.put(
         f"/api/v1/missions/{DEMO}/scoring/lh2-tank",
-        headers={"X-CSRF-Token": csrf},
+        headers={"X-CSRF-Token": csrf, "If-Match": my_etag(client, "lh2-tank")},
         json={"submit": True, "not_competent": True},
     )
     assert response.status_code == 200
-    assert response.json()["my_status"]["lh2-tank"] == "submitted"
+    # the same status as the scoring page shows (one definition: council.my_status)
+    assert response.json()["my_status"]["lh2-tank"] == "not competent"
+    page = soup(client.get(f"/missions/{DEMO}/scoring"))
+    row = next(r for r in page.select("#my-scores tr") if "lh2-tank" in str(r))
+    assert "Not competent" in row.get_text()
     scores = client.get(f"/api/v1/missions/{DEMO}/scoring/lh2-tank").json()["scores"]
     mine = [s for s in scores if s["member"] == "council6"]
     assert mine and all(s["not_competent"] for s in mine)
@@ -180,6 +213,7 @@ def test_closing_the_round_freezes_aggregates_that_the_problem_file_then_uses(
     with SqlUnitOfWork(engine) as uow:
         problem = export_problem(uow, DEMO)
         frozen = {(a.candidate, a.option): a.data for a in uow.aggregates.all(DEMO, QUARTER)}
+        spent_on = ledger.spent(uow, DEMO).by_option
     engine.dispose()
     assert frozen
     with_evidence = {e["candidate"] for e in evidence_of(client)}
@@ -191,7 +225,10 @@ def test_closing_the_round_freezes_aggregates_that_the_problem_file_then_uses(
             assert option["impact"]["mode"] == frozen[key]["impact"]["most_likely"]
             if candidate["id"] not in with_evidence:  # evidence would update p and cost
                 assert option["p_success"] == frozen[key]["p"] == live[key]["p"]
-                assert option["cost_range"]["mode"] == frozen[key]["cost"]["most_likely"]
+                # what was spent leaves only the rest of the council's cost to plan
+                assert option["cost_range"]["mode"] == pytest.approx(
+                    max(0.0, frozen[key]["cost"]["most_likely"] - spent_on.get(key, 0.0))
+                )
                 checked += 1
     assert checked > 10
     traced = next(iter(frozen.values()))["contributions"]

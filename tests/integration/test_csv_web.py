@@ -9,7 +9,7 @@ from support import DEMO, login
 
 from portfolio import csvio
 
-YEARS = ["2026-27", "2027-28", "2028-29", "2029-30"]
+YEARS = ["2025-26", "2026-27", "2027-28", "2028-29", "2029-30"]  # the demo mission's
 
 
 def upload(client: TestClient, kind: str, text: str, csrf: str):

@@ -4,6 +4,7 @@ into a hash-chained audit pack, the public page, and what carries into the next 
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import zipfile
 
@@ -74,19 +75,22 @@ def run_and_approve(client: TestClient, csrf: str, **policy) -> int:
     return run_id
 
 
-def test_the_demo_holds_two_closed_quarters_and_an_open_one_with_content(client: TestClient):
+def test_the_demo_holds_four_closed_quarters_and_an_open_one_with_content(client: TestClient):
     login(client, "ceo")
     quarters = client.get(f"/api/v1/missions/{DEMO}/quarters").json()
     assert [(q["label"], q["state"]) for q in quarters] == [
+        ("2025-26 Q3", "closed"),
+        ("2025-26 Q4", "closed"),
         ("2026-27 Q1", "closed"),
         ("2026-27 Q2", "closed"),
         (CURRENT, "open"),
     ]
-    assert all(q["pack_hash"] for q in quarters[:2])
-    assert quarters[1]["pack_previous_hash"] == quarters[0]["pack_hash"]
+    assert all(q["pack_hash"] for q in quarters[:4])
+    for earlier, later in itertools.pairwise(quarters[:4]):
+        assert later["pack_previous_hash"] == earlier["pack_hash"]
     assert client.get(f"/api/v1/missions/{DEMO}/runs").json()
     page = soup(client.get(f"/missions/{DEMO}"))
-    assert len(page.select("#quarters tbody tr")) == 3
+    assert len(page.select("#quarters tbody tr")) == 5
     assert page.select_one("#trajectory-chart") is not None
 
 

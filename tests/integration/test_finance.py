@@ -39,10 +39,13 @@ from portfolio.model import (
 )
 from portfolio.unit_of_work import SqlUnitOfWork
 
-# the demo mission is in 2026-27 Q3, which has no approved allocation yet; Q1 and Q2 have one.
-# 2026-27 is its first year, so no year has ended.
+# the demo mission is in 2026-27 Q3, which has no approved allocation yet; its four closed
+# quarters (2025-26 Q3 to 2026-27 Q2) have one each and recorded spend. 2025-26, its first year,
+# has ended.
 CURRENT = "2026-27 Q3"
 LATEST_APPROVED = "2026-27 Q2"
+APPROVED = ["2025-26 Q3", "2025-26 Q4", "2026-27 Q1", LATEST_APPROVED]
+ENDED = "2025-26"
 YEAR = "2026-27"
 FIGURES = ("budget", "spent", "contracted", "forecast", "headroom")
 SPEND = [  # (candidate, option, envelope, amount, kind)
@@ -83,7 +86,8 @@ def record(engine: Engine, slug: str = DEMO, spend: list[Any] = SPEND) -> None:
 
 
 def expected(engine: Engine) -> tuple[dict[tuple[str, str], dict[str, float]], OptimiserRun]:
-    """Per (envelope name, year) the five figures, worked out from the stored data directly."""
+    """Per (envelope name, year) the five figures, worked out from the stored data directly: a
+    funding row is forecast less the actual spend recorded on it after its run was made."""
     with SqlUnitOfWork(engine) as uow:
         mission = uow.missions.get(DEMO)
         quarters = uow.missions.quarters(DEMO)
@@ -95,25 +99,39 @@ def expected(engine: Engine) -> tuple[dict[tuple[str, str], dict[str, float]], O
         entries = uow.spend.all(DEMO)
     assert live, "the demo has live contracts"
     assert run.result is not None
+    since: dict[tuple[str, str, str, str], float] = {}
+    for e in entries:
+        assert e.recorded_at is not None
+        if e.kind is SpendKind.actual and e.recorded_at > run.created_at:
+            key = (e.candidate, e.option, e.envelope, e.year)
+            since[key] = since.get(key, 0.0) + e.amount
     out = {}
     for envelope in mission.envelopes:
         for year in mission.years:
             rows = [
-                f
+                (f["candidate"], max(0.0, f["amount"] - since.get(key, 0.0)))
                 for f in run.result["funding"]
-                if f["envelope"] == envelope.id and f["year"] == year
+                if f["envelope"] == envelope.id
+                and f["year"] == year
+                and year != ENDED
+                and (key := (f["candidate"], f["option"], f["envelope"], f["year"]))
             ]
             budget = envelope.budget.get(year, 0.0)
             spent = sum(e.amount for e in entries if (e.envelope, e.year) == (envelope.id, year))
-            forecast = sum(f["amount"] for f in rows)
+            forecast = sum(amount for _, amount in rows)
             out[(envelope.name, year)] = {
                 "budget": budget,
                 "spent": spent,
-                "contracted": sum(f["amount"] for f in rows if f["candidate"] in live),
+                "contracted": sum(amount for c, amount in rows if c in live),
                 "forecast": forecast,
                 "headroom": budget - spent - forecast,
             }
     return out, run
+
+
+def spent_now(engine: Engine, envelope: str = "sbc", year: str = YEAR) -> float:
+    with SqlUnitOfWork(engine) as uow:
+        return ledger.spent(uow, DEMO).by_envelope_year.get((envelope, year), 0.0)
 
 
 def approx(value: float) -> Any:
@@ -128,9 +146,10 @@ def number(text: str) -> float:
 def test_the_api_figures_add_up_to_the_approved_runs_funding_and_the_ledger(
     client: TestClient, engine: Engine
 ):
+    before = spent_now(engine)
     record(engine)
     want, run = expected(engine)
-    assert want[("Single business case", YEAR)]["spent"] == approx(3.5)  # break cost included
+    assert want[("Single business case", YEAR)]["spent"] == approx(before + 3.5)  # break cost in
     assert want[("Single business case", YEAR)]["contracted"] > 0
     login(client, "treasury")
     view = client.get(f"/api/v1/missions/{DEMO}/finance").json()
@@ -139,7 +158,8 @@ def test_the_api_figures_add_up_to_the_approved_runs_funding_and_the_ledger(
     assert got.keys() == want.keys()
     for key, figures in want.items():
         assert got[key] == {k: approx(v) for k, v in figures.items()}, key
-        assert not next(x for x in view["lines"] if (x["envelope_name"], x["year"]) == key)["ended"]
+        line = next(x for x in view["lines"] if (x["envelope_name"], x["year"]) == key)
+        assert line["ended"] is (key[1] == ENDED)
     # every row, totals included, has headroom = budget − spent − forecast, and the totals sum
     for row in [*view["lines"], *view["envelopes"], *view["years"], view["total"]]:
         assert row["headroom"] == approx(row["budget"] - row["spent"] - row["forecast"])
@@ -154,7 +174,9 @@ def test_the_api_figures_add_up_to_the_approved_runs_funding_and_the_ledger(
             assert total[figure] == approx(
                 sum(v[figure] for (_, y), v in want.items() if y == total["year"])
             )
-    assert view["total"]["forecast"] == approx(sum(f["amount"] for f in run.result["funding"]))
+    # the demo's spend in 2026-27 Q2 was recorded after that quarter's run: counted once, as spent
+    planned = sum(f["amount"] for f in run.result["funding"])
+    assert view["total"]["forecast"] < planned - 1.0
     # the risk is the approved allocation's, out of sample; and the policy it was run with
     oos = run.result["metrics"]["out_of_sample"]
     allocation = view["allocation"]
@@ -173,18 +195,20 @@ def test_the_api_figures_add_up_to_the_approved_runs_funding_and_the_ledger(
 def test_the_history_lists_each_approved_quarter_with_the_spend_recorded_by_its_end(
     client: TestClient, engine: Engine
 ):
-    record(engine)  # recorded in 2026-27 Q3: after both approved quarters
+    record(engine)  # recorded in 2026-27 Q3: after every approved quarter
     login(client, "ceo")
     history = client.get(f"/api/v1/missions/{DEMO}/finance").json()["history"]
-    assert [h["quarter"] for h in history] == ["2026-27 Q1", LATEST_APPROVED]
+    assert [h["quarter"] for h in history] == APPROVED
     with SqlUnitOfWork(engine) as uow:
+        entries = uow.spend.all(DEMO)
         for h in history:
             run = uow.runs.get(DEMO, h["run"])
             assert run.result is not None
             assert h["planned_remaining"] == approx(sum(f["amount"] for f in run.result["funding"]))
             assert h["p_overrun"] == run.result["metrics"]["out_of_sample"]["p_overrun"]
             assert h["state"] == "closed"
-            assert h["spent_to_date"] == 0
+            by_its_end = sum(e.amount for e in entries if e.quarter <= h["quarter"])
+            assert h["spent_to_date"] == approx(by_its_end) and by_its_end > 0
             assert h["what_if"] is False
 
 
@@ -224,7 +248,7 @@ def test_the_page_shows_the_same_figures_and_says_the_risk_is_the_whole_programm
         page.select_one("#risk-scope").get_text(" ", strip=True)
     )
     quarters = [tr["data-quarter"] for tr in page.select("#history tbody tr")]
-    assert quarters == ["2026-27 Q1", LATEST_APPROVED]
+    assert quarters == APPROVED
     downloads = {a["href"] for a in page.select("#download-links a")}
     assert downloads == {
         f"/missions/{DEMO}/finance.xlsx",
@@ -277,7 +301,7 @@ def test_the_csv_downloads_parse_and_hold_the_same_figures(client: TestClient, e
     quarters = [
         r["Quarter"] for r in csv.DictReader(io.StringIO(history.content.decode("utf-8-sig")))
     ]
-    assert quarters == ["2026-27 Q1", LATEST_APPROVED]
+    assert quarters == APPROVED
     assert client.get(f"/missions/{DEMO}/finance.csv", params={"table": "x"}).status_code == 422
 
 
@@ -297,10 +321,10 @@ def test_the_excel_download_has_a_sheet_by_envelope_and_year_and_one_of_history(
         (row,) = [r for r in records if (r["Envelope"], r["Financial year"]) == key]
         assert row["Headroom (£m)"] == approx(figures["headroom"])
         assert row["Contracted (£m)"] == approx(figures["contracted"])
-        assert row["Year ended"] == "no"
+        assert row["Year ended"] == ("yes" if key[1] == ENDED else "no")
     history = list(book["History"].iter_rows(values_only=True))
     assert history[0][0] == "Quarter"
-    assert [r[0] for r in history[1:]] == ["2026-27 Q1", LATEST_APPROVED]
+    assert [r[0] for r in history[1:]] == APPROVED
 
 
 # -- before the first approval -------------------------------------------------------------------

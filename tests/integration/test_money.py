@@ -62,9 +62,14 @@ def _option(problem: dict[str, object], candidate: str, option: str) -> dict[str
 
 
 def _a_candidate(engine: Engine) -> tuple[str, str, str, dict[str, float], float]:
-    """A demo candidate with an option planned in the current year, and an envelope it may use."""
+    """A demo candidate nothing was spent on yet and with no cost actuals, with an option planned
+    in the current year, and an envelope it may use."""
     with SqlUnitOfWork(engine) as uow:
+        spent = ledger.spent(uow, DEMO).by_candidate
+        uplifted = {e.candidate for e in uow.evidence.all(DEMO) if e.cost_actual is not None}
         for c in uow.candidates.all(DEMO):
+            if c.id in spent or c.id in uplifted:
+                continue
             for o in c.options:
                 if o.cost_profile.get(YEAR, 0) > 2 and o.cost_range is not None:
                     total = sum(o.cost_profile.values())
@@ -109,8 +114,10 @@ def test_a_stopped_candidates_spend_stays_sunk(engine: Engine) -> None:
     assert budget == next(e for e in plain["envelopes"] if e["id"] == envelope)["budget"]  # type: ignore[attr-defined,index]
     with SqlUnitOfWork(engine) as uow:
         mission = uow.missions.get(DEMO)
+        spent = ledger.spent(uow, DEMO).by_envelope_year[(envelope, YEAR)]
     original = next(e for e in mission.envelopes if e.id == envelope).budget[YEAR]
-    assert budget[YEAR] == pytest.approx(original - 3.0)  # not refunded by stopping it
+    assert spent > 3.0  # the demo's spend this year, and the £3m
+    assert budget[YEAR] == pytest.approx(original - spent)  # not refunded by stopping it
 
 
 def test_an_overspend_beyond_a_years_budget_is_taken_from_the_next_years() -> None:

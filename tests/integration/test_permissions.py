@@ -46,7 +46,11 @@ ANY_USER = {
     ("POST", "/account/2fa/setup"),
     ("POST", "/account/2fa/confirm"),
     ("POST", "/account/2fa/disable"),
+    ("GET", "/account/password"),
+    ("POST", "/account/password"),
     ("GET", "/api/v1/me"),
+    ("GET", "/api/v1/me/tokens"),
+    ("POST", "/api/v1/me/tokens"),
     ("GET", "/api/v1/missions"),
 }
 PRINCIPALS = {

@@ -15,11 +15,13 @@ from support import DEMO, login
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
-from portfolio import ledger_io
+from portfolio import ledger, ledger_io
 from portfolio.database import make_engine
 from portfolio.unit_of_work import SqlUnitOfWork
 
-# the demo mission is in 2026-27 Q3: 2026-27 has started, 2027-28 has not
+# the demo mission is in 2026-27 Q3: 2025-26 and 2026-27 have started, 2027-28 has not; the demo
+# recorded spend in each of its four closed quarters, so the tests look at what they record now
+OPEN = "2026-27 Q3"
 NOW = "2026-27"
 LATER = "2027-28"
 AI = "ai-atc-sequencing"  # "AI arrival sequencing": options explore, demonstrate; sbc and ukri
@@ -35,12 +37,27 @@ GOOD = {
 
 
 def stored(db_url: str) -> tuple[list[Any], list[Any]]:
-    """The ledger's entries and the spend audit entries, read from the database itself."""
+    """The ledger's entries recorded in the open quarter and their audit entries, read from the
+    database itself (the demo's past quarters recorded theirs)."""
     engine = make_engine(db_url)
     try:
         with SqlUnitOfWork(engine) as uow:
-            audit = [a for a in uow.audit.all(DEMO, limit=1000) if a.entity == "spend"]
-            return uow.spend.all(DEMO), audit
+            audit = [
+                a
+                for a in uow.audit.all(DEMO, limit=100_000)
+                if a.entity == "spend" and (a.after or {}).get("quarter") == OPEN
+            ]
+            return [e for e in uow.spend.all(DEMO) if e.quarter == OPEN], audit
+    finally:
+        engine.dispose()
+
+
+def demo_spent(db_url: str) -> ledger.Spent:
+    """What the demo's past quarters spent, before a test records anything."""
+    engine = make_engine(db_url)
+    try:
+        with SqlUnitOfWork(engine) as uow:
+            return ledger.spent(uow, DEMO)
     finally:
         engine.dispose()
 
@@ -77,7 +94,7 @@ def test_the_ceo_records_spend_through_the_form_and_it_is_audited(client: TestCl
     page = BeautifulSoup(client.get(f"/missions/{DEMO}/spend").text, "html.parser")
     assert page.select_one("h1").get_text(strip=True) == "Spend"
     years = [o["value"] for o in page.select("#f-year option") if o["value"]]
-    assert years == [NOW]
+    assert years == ["2025-26", NOW]
     assert page.select_one(f'#f-option option[value="{AI}/explore"]')
 
     response = post_form(client, csrf)
@@ -89,9 +106,11 @@ def test_the_ceo_records_spend_through_the_form_and_it_is_audited(client: TestCl
         "Spend recorded: £2.50m on AI arrival sequencing (Explore: shadow-mode trial) "
         "from Single business case in 2026-27."
     )
-    cells = [
-        td.get_text(strip=True)
-        for td in BeautifulSoup(shown.text, "html.parser").select("#entries tbody td")
+    rows = BeautifulSoup(shown.text, "html.parser").select("#entries tbody tr")
+    (cells,) = [
+        [td.get_text(strip=True) for td in row.select("td")]
+        for row in rows
+        if "INV-0042" in row.get_text()
     ]
     assert cells[:5] == [
         "AI arrival sequencing",
@@ -110,14 +129,23 @@ def test_the_ceo_records_spend_through_the_form_and_it_is_audited(client: TestCl
     assert [(a.actor, a.action, a.after["source"]) for a in audit] == [("ceo", "recorded", "form")]
 
 
-def test_the_summary_shows_budget_spent_and_left_per_envelope_and_year(client: TestClient):
+def test_the_summary_shows_budget_spent_and_left_per_envelope_and_year(
+    client: TestClient, db_url: str
+):
+    before = demo_spent(db_url)
     csrf = login(client, "ceo")
     assert post_form(client, csrf, amount="30").status_code == 303
     page = BeautifulSoup(client.get(f"/missions/{DEMO}/spend").text, "html.parser")
     row = page.select_one(f'#summary tr[data-envelope="sbc"][data-year="{NOW}"]')
-    assert [td.get_text(strip=True) for td in row.select("td")] == ["80", "30", "50"]
+    spent = before.by_envelope_year[("sbc", NOW)] + 30
+    assert [td.get_text(strip=True) for td in row.select("td")] == [
+        "80",
+        f"{spent:,.2f}".rstrip("0").rstrip("."),
+        f"{80 - spent:,.2f}".rstrip("0").rstrip("."),
+    ]
     assert row.select_one("th").get_text(strip=True) == f"Single business case, {NOW}"
-    assert page.select_one("#spend-total").get_text(strip=True) == "30"
+    total = f"{before.total + 30:,.2f}".rstrip("0").rstrip(".")
+    assert page.select_one("#spend-total").get_text(strip=True) == total
 
 
 BAD_FORMS: list[tuple[dict[str, str], str]] = [
@@ -271,6 +299,7 @@ def test_an_import_without_a_file_says_so(client: TestClient):
 def test_the_api_records_one_entry_and_lists_it_with_names_and_the_summary(
     client: TestClient, db_url: str
 ):
+    before = demo_spent(db_url)
     csrf = login(client, "ceo")
     headers = {"X-CSRF-Token": csrf}
     body = {**GOOD, "amount": 2.5}
@@ -283,14 +312,16 @@ def test_the_api_records_one_entry_and_lists_it_with_names_and_the_summary(
     assert line["recorded_at"].endswith("+00:00")
 
     ledger = client.get(f"/api/v1/missions/{DEMO}/spend").json()
-    assert [e["id"] for e in ledger["entries"]] == [line["id"]]
-    assert ledger["total"] == 2.5 and ledger["year"] == NOW
+    assert [e["id"] for e in ledger["entries"] if e["quarter"] == OPEN] == [line["id"]]
+    assert ledger["total"] == pytest.approx(before.total + 2.5) and ledger["year"] == NOW
     sbc = {(r["envelope"], r["year"]): r for r in ledger["by_envelope_year"]}
-    assert sbc[("sbc", NOW)] | {"spent": 2.5, "left": 77.5} == sbc[("sbc", NOW)]
+    spent = before.by_envelope_year[("sbc", NOW)] + 2.5
+    assert sbc[("sbc", NOW)]["spent"] == pytest.approx(spent)
+    assert sbc[("sbc", NOW)]["left"] == pytest.approx(80 - spent)
     assert sbc[("sbc", NOW)]["budget"] == 80.0
-    assert ledger["by_candidate"] == [
-        {"candidate": AI, "candidate_name": "AI arrival sequencing", "spent": 2.5}
-    ]
+    by_candidate = {c["candidate"]: c for c in ledger["by_candidate"]}
+    assert by_candidate[AI]["candidate_name"] == "AI arrival sequencing"
+    assert by_candidate[AI]["spent"] == pytest.approx(before.by_candidate[AI] + 2.5)
     assert [a.after["source"] for a in stored(db_url)[1]] == ["api"]
 
 
@@ -431,6 +462,7 @@ def record_args(demo_file: Path, actor: str = "ceo", **fields: str) -> list[str]
 
 
 def test_the_cli_records_and_lists_spend(demo_file: Path):
+    before = demo_spent(f"sqlite:///{demo_file}")
     result = cli(*record_args(demo_file))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(
@@ -440,8 +472,9 @@ def test_the_cli_records_and_lists_spend(demo_file: Path):
     listed = cli("spend", "list", DEMO, "--db", str(demo_file))
     assert listed.exit_code == 0, listed.output
     assert "AI arrival sequencing (Explore: shadow-mode trial)" in listed.stdout
-    assert "Total spent: £2.50m" in listed.stdout
-    assert f"Single business case, {NOW}: 80.00, 2.50, 77.50" in listed.stdout
+    assert f"Total spent: £{before.total + 2.5:,.2f}m" in listed.stdout
+    spent = before.by_envelope_year[("sbc", NOW)] + 2.5
+    assert f"Single business case, {NOW}: 80.00, {spent:.2f}, {80 - spent:.2f}" in listed.stdout
     _, audit = stored(f"sqlite:///{demo_file}")
     assert [(a.actor, a.after["source"]) for a in audit] == [("ceo", "cli")]
 

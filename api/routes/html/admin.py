@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import FormDep, GlobalAccess, UowDep
 from api.forms import mission_from_form, values_of
 from api.permissions import Perm
+from api.security import record_event
 from api.templating import render
 from portfolio import services
 from portfolio.errors import Conflict, InvalidInput, NotFound, validation_errors
 from portfolio.model import CouncilMember, Role, Sector, User
+from portfolio.security_log import EVENT_LABELS, SecurityEventKind
 from portfolio.unit_of_work import SqlUnitOfWork
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
@@ -102,7 +104,22 @@ def update_user(
             raise InvalidInput.single("is_admin", "you cannot remove your own administration")
         services.update_user(uow, admin.username, user)
         if password := str(values.get("password", "")):
-            services.set_password(uow, admin.username, username, password)
+            revoked = services.set_password(uow, admin.username, username, password)
+            record_event(
+                uow,
+                request,
+                SecurityEventKind.password_changed,
+                username,
+                f"by {admin.username}; sessions ended, {revoked} API token(s) revoked",
+            )
+        if current.active and not user.active:
+            record_event(
+                uow,
+                request,
+                SecurityEventKind.tokens_revoked,
+                username,
+                f"user disabled by {admin.username}; sessions ended, API tokens revoked",
+            )
         uow.commit()
         return RedirectResponse(f"/admin/users/{username}", status_code=303)
     except ValidationError as exc:
@@ -205,4 +222,38 @@ def new_mission(request: Request, admin: Admin, form: FormDep, uow: UowDep) -> R
             "years": str(values.get("years", "")).replace(",", " ").split(),
         },
         status_code=422,
+    )
+
+
+LOG_PAGE = 50
+
+
+@router.get("/security-log")
+def security_log(
+    request: Request,
+    admin: Admin,
+    uow: UowDep,
+    event: str = "",
+    username: Annotated[str, Query(max_length=40)] = "",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> Response:
+    """The security log, newest first, filtered by event and username."""
+    kind = SecurityEventKind(event) if event in set(SecurityEventKind) else None
+    name = username.strip().lower() or None
+    total = uow.security.count(event=kind, username=name)
+    entries = uow.security.recent(
+        event=kind, username=name, limit=LOG_PAGE, offset=(page - 1) * LOG_PAGE
+    )
+    return render(
+        request,
+        "admin/security_log.html",
+        {
+            "entries": entries,
+            "labels": EVENT_LABELS,
+            "event": kind.value if kind else "",
+            "username": name or "",
+            "page": page,
+            "pages": max(1, -(-total // LOG_PAGE)),
+            "total": total,
+        },
     )

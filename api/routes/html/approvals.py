@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
 from api.forms import values_of
+from api.params import RowId
 from api.permissions import Perm
 from api.templating import render
 from portfolio import approvals
@@ -48,7 +49,7 @@ def approval_list(request: Request, ctx: ViewApprovals, uow: UowDep) -> Response
 
 @router.post("/missions/{slug}/approvals/{approval_id}/decide")
 def decide(
-    request: Request, ctx: DecideApproval, approval_id: int, form: FormDep, uow: UowDep
+    request: Request, ctx: DecideApproval, approval_id: RowId, form: FormDep, uow: UowDep
 ) -> Response:
     values = values_of(form)
     decision = str(values.get("decision", ""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import math
 import secrets
 from typing import Any
 from urllib.parse import quote
@@ -22,10 +23,15 @@ from api.deps import (
     UserDep,
     token_hash,
 )
+from api.params import RowId
+from api.security import client_address, record_event
 from api.settings import Settings
 from api.templating import render
-from portfolio import services, twofactor
+from portfolio import services, throttle, twofactor
 from portfolio.errors import Conflict, InvalidInput
+from portfolio.passwords import MIN_PASSWORD_LENGTH
+from portfolio.security_log import SecurityEventKind
+from portfolio.throttle import Attempt
 from portfolio.unit_of_work import SqlUnitOfWork
 
 router = APIRouter(include_in_schema=False)
@@ -100,25 +106,26 @@ def login(request: Request, form: FormDep, uow: UowDep, settings: SettingsDep) -
     if missing:
         return _login_page(request, missing, username, next_url, 400)
     now = uow.now()
-    keys = [f"user:{username}", f"ip:{request.client.host if request.client else '-'}"]
-    if wait := uow.throttle.locked_for(keys, now):
-        minutes = max(1, -(-int(wait.total_seconds()) // 60))
+    # the attempt is reserved (and committed) before the password is checked, so concurrent
+    # attempts cannot all get through (portfolio/throttle.py)
+    attempt = uow.throttle.sign_in(username, client_address(request), now)
+    _log_delays(uow, request, username, attempt)
+    if not attempt.allowed:
+        record_event(
+            uow, request, SecurityEventKind.sign_in_throttled, username, _wait_words(attempt.wait)
+        )
+        uow.commit()
         return _login_page(
             request,
-            [
-                (
-                    "username",
-                    "too many failed sign-in attempts: try again "
-                    f"in {minutes} minute{'s' * (minutes > 1)}",
-                )
-            ],
+            [("username", f"too many failed sign-in attempts: {_wait_words(attempt.wait)}")],
             username,
             next_url,
             429,
         )
+    uow.commit()
     user = services.authenticate(uow, username, password)
     if user is None:
-        uow.throttle.failed(keys, now)
+        record_event(uow, request, SecurityEventKind.sign_in_failed, username)
         uow.commit()
         return _login_page(
             request,
@@ -127,7 +134,7 @@ def login(request: Request, form: FormDep, uow: UowDep, settings: SettingsDep) -
             next_url,
             401,
         )
-    uow.throttle.succeeded(keys[0])
+    uow.throttle.signed_in(attempt, now)
     if twofactor.enabled(uow, user.username):
         # the password is right; the session only becomes real once the second factor is
         return _start_session(
@@ -139,6 +146,26 @@ def login(request: Request, form: FormDep, uow: UowDep, settings: SettingsDep) -
             pending=True,
         )
     return _start_session(request, uow, settings, user.username, next_url)
+
+
+def _wait_words(wait: dt.timedelta | None) -> str:
+    seconds = max(1, math.ceil(wait.total_seconds()) if wait else 60)
+    if seconds < 60:
+        return f"try again in {seconds} second{'s' * (seconds > 1)}"
+    minutes = -(-seconds // 60)
+    return f"try again in {minutes} minute{'s' * (minutes > 1)}"
+
+
+def _log_delays(uow: SqlUnitOfWork, request: Request, username: str, attempt: Attempt) -> None:
+    for rule, delay in attempt.delays:
+        record_event(
+            uow,
+            request,
+            SecurityEventKind.sign_in_delayed,
+            username,
+            f"{rule.kind}: {rule.free} or more failures, next attempt waits "
+            f"{int(delay.total_seconds())} s",
+        )
 
 
 def _start_session(
@@ -169,6 +196,7 @@ def _start_session(
     )
     if not pending:
         services.record(uow, username, None, "session", username, "signed in")
+        record_event(uow, request, SecurityEventKind.signed_in, username)
     uow.commit()
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(
@@ -205,17 +233,20 @@ def second_factor(request: Request, form: FormDep, uow: UowDep, settings: Settin
     sent, expected = str(form.get("login_token") or ""), request.cookies.get(LOGIN_COOKIE, "")
     if username is None or not expected or not hmac.compare_digest(sent, expected):
         return RedirectResponse("/login", status_code=303)
-    keys = [f"mfa:{username}"]
-    if wait := uow.throttle.locked_for(keys, now):
-        minutes = max(1, -(-int(wait.total_seconds()) // 60))
-        error = f"too many wrong codes: try again in {minutes} minute{'s' * (minutes > 1)}"
+    key = f"mfa:{username}"
+    attempt = uow.throttle.attempt([(key, throttle.SECOND_FACTOR)], now)
+    _log_delays(uow, request, username, attempt)
+    uow.commit()
+    if not attempt.allowed:
+        error = f"too many wrong codes: {_wait_words(attempt.wait)}"
+        record_event(uow, request, SecurityEventKind.second_factor_throttled, username, error)
     elif twofactor.verify(uow, username, str(form.get("code") or "")):
-        uow.throttle.succeeded(keys[0])
+        uow.throttle.succeeded(key)
         return _start_session(request, uow, settings, username, next_url)
     else:
-        uow.throttle.failed(keys, now)
-        uow.commit()
         error = "the code is not right"
+        record_event(uow, request, SecurityEventKind.second_factor_failed, username)
+    uow.commit()
     return render(
         request,
         "auth/second_factor.html",
@@ -240,6 +271,10 @@ def _account(uow: SqlUnitOfWork, username: str, **extra: Any) -> dict[str, Any]:
     return {
         "roles": uow.users.roles(username),
         "tokens": uow.users.tokens(username),
+        "now": uow.now(),
+        "token_days": services.TOKEN_DAYS,
+        "token_max_days": services.TOKEN_MAX_DAYS,
+        "field_labels": {"name": "Name of a new token", "expires_in_days": "Expires after"},
         "totp_enabled": twofactor.enabled(uow, username),
         "totp_secret": secret,
         "totp_uri": (
@@ -298,13 +333,19 @@ def create_token(
     request: Request, user: UserDep, form: FormDep, uow: UowDep, auth: AuthDep
 ) -> Response:
     name = str(form.get("name") or "")
+    days = str(form.get("expires_in_days") or "")
     try:
-        token = services.new_api_token(uow, auth.username, auth.username, name)
+        token = services.new_api_token(uow, auth.username, auth.username, name, days)
     except InvalidInput as exc:
         return render(
             request,
             "auth/account.html",
-            _account(uow, auth.username, errors=exc.errors, values={"name": name}),
+            _account(
+                uow,
+                auth.username,
+                errors=exc.errors,
+                values={"name": name, "expires_in_days": days},
+            ),
             status_code=422,
         )
     uow.commit()
@@ -312,7 +353,88 @@ def create_token(
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def revoke_token(token_id: int, user: UserDep, uow: UowDep) -> Response:
+def revoke_token(token_id: RowId, user: UserDep, uow: UowDep) -> Response:
     services.revoke_api_token(uow, user.username, user.username, token_id)
     uow.commit()
     return RedirectResponse("/account", status_code=303)
+
+
+PASSWORD_LABELS = {
+    "current_password": "Current password",
+    "new_password": "New password",
+    "confirm_password": "New password again",
+}
+
+
+def _password_page(
+    request: Request, errors: list[tuple[str, str]] | None = None, status: int = 200
+) -> Response:
+    return render(
+        request,
+        "auth/password.html",
+        {
+            "errors": errors or [],
+            "field_labels": PASSWORD_LABELS,
+            "min_length": MIN_PASSWORD_LENGTH,
+        },
+        status_code=status,
+    )
+
+
+@router.get("/account/password")
+def password_form(request: Request, user: UserDep) -> Response:
+    return _password_page(request)
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request, user: UserDep, auth: AuthDep, form: FormDep, uow: UowDep
+) -> Response:
+    """Change one's own password: the current one is required (and throttled), the new one
+    follows the rules; every other session ends and every API token is revoked."""
+    values = {f: str(form.get(f) or "") for f in PASSWORD_LABELS}
+    missing = [(f, "enter it") for f, v in values.items() if not v]
+    if missing:
+        return _password_page(request, missing, 422)
+    key = f"password:{user.username}"
+    attempt = uow.throttle.attempt([(key, throttle.CURRENT_PASSWORD)], uow.now())
+    _log_delays(uow, request, user.username, attempt)
+    uow.commit()
+    if not attempt.allowed:
+        error = f"too many wrong passwords: {_wait_words(attempt.wait)}"
+        record_event(uow, request, SecurityEventKind.password_change_failed, user.username, error)
+        uow.commit()
+        return _password_page(request, [("current_password", error)], 429)
+    try:
+        revoked = services.change_own_password(
+            uow,
+            user.username,
+            values["current_password"],
+            values["new_password"],
+            values["confirm_password"],
+            keep_session=auth.session_hash,
+        )
+    except InvalidInput as exc:
+        uow.rollback()
+        if any(field == "current_password" for field, _ in exc.errors):
+            record_event(
+                uow,
+                request,
+                SecurityEventKind.password_change_failed,
+                user.username,
+                "the current password was not right",
+            )
+        else:  # the current password was right: the attempt was not a guess
+            uow.throttle.succeeded(key)
+        uow.commit()
+        return _password_page(request, exc.errors, 422)
+    uow.throttle.succeeded(key)
+    record_event(
+        uow,
+        request,
+        SecurityEventKind.password_changed,
+        user.username,
+        f"by the user; other sessions ended, {revoked} API token(s) revoked",
+    )
+    uow.commit()
+    return RedirectResponse("/account?password=changed", status_code=303)

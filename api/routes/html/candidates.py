@@ -8,7 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
-from api.forms import MAX_OPTIONS, candidate_from_form, candidate_values, values_of
+from api.forms import (
+    MAX_OPTIONS,
+    candidate_from_form,
+    candidate_values,
+    form_version,
+    values_of,
+)
 from api.permissions import Perm
 from api.templating import render
 from portfolio import approvals, contracts, cycle, quarters, services
@@ -163,7 +169,7 @@ def edit(request: Request, ctx: Edit, candidate_id: str, form: FormDep, uow: Uow
                 ctx.user.username,
                 ctx.slug,
                 candidate,
-                expected_version=int(version) if version.isdigit() else None,
+                expected_version=form_version(values),
             )
             uow.commit()
             return RedirectResponse(

@@ -10,7 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
-from api.forms import score_values, scores_from_form, values_of
+from api.forms import form_version, parse_number, score_values, scores_from_form, values_of
+from api.params import RowId
 from api.permissions import Perm
 from api.templating import render
 from portfolio import council
@@ -19,7 +20,6 @@ from portfolio.model import (
     AGGREGATION_LABELS,
     AggregationMethod,
     Role,
-    ScoreStatus,
     ScoringState,
     SeedAnswer,
     SeedQuestion,
@@ -51,23 +51,6 @@ def _quarter(uow: SqlUnitOfWork, slug: str, requested: str | None) -> str:
         return labels[-1]
 
 
-def _my_status(uow: SqlUnitOfWork, ctx: MissionContext, quarter: str) -> dict[str, str]:
-    """Per candidate, what the signed-in member has done this quarter."""
-    mine = council.member_scores(uow, ctx.slug, quarter, ctx.user.username)
-    status: dict[str, str] = {}
-    for candidate in uow.candidates.all(ctx.slug):
-        scores = [mine.get((candidate.id, o.id)) for o in candidate.options]
-        if all(s is not None and s.status is ScoreStatus.submitted for s in scores):
-            status[candidate.id] = (
-                "not competent" if all(s and s.not_competent for s in scores) else "submitted"
-            )
-        elif any(s is not None for s in scores):
-            status[candidate.id] = "draft"
-        else:
-            status[candidate.id] = "not started"
-    return status
-
-
 @router.get("/missions/{slug}/scoring")
 def scoring(
     request: Request, ctx: ViewMission, uow: UowDep, quarter: str | None = None
@@ -76,11 +59,11 @@ def scoring(
     state = council.round_state(uow, ctx.slug, label)
     mission = uow.missions.get(ctx.slug)
     is_member = Role.council_member in ctx.roles
-    my_status = _my_status(uow, ctx, label) if is_member else {}
-    rows = council.quarter_aggregates(uow, ctx.slug, label)
-    if not ctx.can(Perm.view_aggregates) and state is not ScoringState.closed:
-        # the blind rule: a member sees only the candidates they have submitted
-        rows = [r for r in rows if my_status.get(r.candidate.id) in ("submitted", "not competent")]
+    my_status = council.my_status(uow, ctx.slug, label, ctx.user.username) if is_member else {}
+    hidden = council.hidden_candidates(uow, ctx.slug, label, ctx.viewer)
+    rows = [
+        r for r in council.quarter_aggregates(uow, ctx.slug, label) if r.candidate.id not in hidden
+    ]
     return render(
         request,
         "council/scoring.html",
@@ -92,6 +75,7 @@ def scoring(
             "quarters": uow.missions.quarters(ctx.slug),
             "rows": rows,
             "my_status": my_status,
+            "blind": bool(hidden),
             "candidates": uow.candidates.all(ctx.slug),
             "is_member": is_member,
             "methods": [(m.value, AGGREGATION_LABELS[m]) for m in AggregationMethod],
@@ -135,19 +119,17 @@ def _candidate_context(
         uow, ctx.slug, quarter, ctx.user.username, candidate
     )
     try:
-        others = council.visible_scores(
-            uow, ctx.slug, quarter, ctx.user.username, candidate, ctx.roles, ctx.user.is_admin
-        )
+        others = council.visible_scores(uow, ctx.slug, quarter, ctx.viewer, candidate)
     except PermissionDenied:
         others = None
-    aggregate = None
-    if others is not None:
-        rows = [
+    aggregate = next(
+        (
             r
-            for r in council.quarter_aggregates(uow, ctx.slug, quarter)
+            for r in council.visible_aggregates(uow, ctx.slug, quarter, ctx.viewer)
             if r.candidate.id == candidate_id
-        ]
-        aggregate = rows[0] if rows else None
+        ),
+        None,
+    )
     mine = council.member_scores(uow, ctx.slug, quarter, ctx.user.username, candidate_id)
     context = {
         "mission": uow.missions.get(ctx.slug),
@@ -160,6 +142,9 @@ def _candidate_context(
         "others": others,
         "aggregate": aggregate,
         "can_score": is_member and state is ScoringState.open and not submitted,
+        "imported": council.imported_draft(uow, ctx.slug, quarter, ctx.user.username, candidate_id)
+        if is_member and not submitted
+        else None,
         "values": score_values(mine, candidate),
         "version": uow.scores.version_of(ctx.slug, quarter, ctx.user.username, candidate_id)
         if is_member
@@ -198,9 +183,7 @@ def save_scores(
                 [] if not_competent else scores,
                 submit=submit,
                 not_competent=not_competent,
-                expected_version=int(v)
-                if (v := str(values.get("version", ""))).isdigit()
-                else None,
+                expected_version=form_version(values),
             )
             uow.commit()
             target = f"/missions/{ctx.slug}/scoring/{candidate_id}"
@@ -233,9 +216,7 @@ def council_page(request: Request, ctx: ViewMission, uow: UowDep) -> Response:
 
 @router.get("/missions/{slug}/council/members/{username}")
 def member_page(request: Request, ctx: ViewMission, username: str, uow: UowDep) -> Response:
-    records = {r.username: r for r in council.council_records(uow, ctx.slug)}
-    if username not in records:
-        raise NotFound(f"{username} is not on this mission's council")
+    record = council.member_record(uow, ctx.slug, username)
     mission = uow.missions.get(ctx.slug)
     return render(
         request,
@@ -243,7 +224,7 @@ def member_page(request: Request, ctx: ViewMission, username: str, uow: UowDep) 
         {
             "mission": mission,
             "ctx": ctx,
-            "record": records[username],
+            "record": record,
             "method": mission.aggregation.value,
             "names": {c.id: c.name for c in uow.candidates.all(ctx.slug)},
         },
@@ -272,9 +253,20 @@ def _seeds_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dic
         "is_member": Role.council_member in ctx.roles,
         "values": values,
         "members": [m.username for m in uow.missions.council(ctx.slug)],
+        "field_labels": _seed_labels(questions),
     }
     context.update(extra)
     return context
+
+
+def _seed_labels(questions: list[SeedQuestion]) -> dict[str, str]:
+    """The seeds page's fields as its labels name them."""
+    labels = {"realization": "True value", "id": "Identifier", "question": "Question"}
+    for q in questions:
+        labels[f"{q.id}.realization"] = f"True value of {q.question}"
+        for k, text in (("q5", "5 % (low)"), ("q50", "50 % (median)"), ("q95", "95 % (high)")):
+            labels[f"{q.id}.{k}"] = f"{q.question}: {text}"
+    return labels
 
 
 @router.get("/missions/{slug}/council/seeds")
@@ -285,27 +277,25 @@ def seeds_page(request: Request, ctx: ViewMission, uow: UowDep) -> Response:
 @router.post("/missions/{slug}/council/seeds")
 def add_seed(request: Request, ctx: ManageSeeds, form: FormDep, uow: UowDep) -> Response:
     values = values_of(form)
-    realization = str(values.get("realization", "")).strip()
-    try:
-        question = SeedQuestion(
-            id=str(values.get("id", "")).strip(),
-            question=str(values.get("question", "")),
-            unit=str(values.get("unit", "")),
-            scale=str(values.get("scale", "") or "uniform"),
-            realization=float(realization) if realization else None,
-        )
-        council.add_seed_question(uow, ctx.user.username, ctx.slug, question)
-        uow.commit()
-        return RedirectResponse(f"/missions/{ctx.slug}/council/seeds", status_code=303)
-    except ValueError as exc:
-        errors = (
-            validation_errors(exc)
-            if isinstance(exc, ValidationError)
-            else [("realization", "must be a number")]
-        )
-    except Conflict as exc:
-        errors = [("id", str(exc))]
-    uow.rollback()
+    errors: list[tuple[str, str]] = []
+    realization = parse_number(values, "realization", errors, required=False)
+    if not errors:
+        try:
+            question = SeedQuestion(
+                id=str(values.get("id", "")).strip(),
+                question=str(values.get("question", "")),
+                unit=str(values.get("unit", "")),
+                scale=str(values.get("scale", "") or "uniform"),
+                realization=realization,
+            )
+            council.add_seed_question(uow, ctx.user.username, ctx.slug, question)
+            uow.commit()
+            return RedirectResponse(f"/missions/{ctx.slug}/council/seeds", status_code=303)
+        except ValidationError as exc:
+            errors = validation_errors(exc)
+        except Conflict as exc:
+            errors = [("id", str(exc))]
+        uow.rollback()
     return render(
         request,
         "council/seeds.html",
@@ -318,14 +308,23 @@ def add_seed(request: Request, ctx: ManageSeeds, form: FormDep, uow: UowDep) -> 
 def set_realization(
     request: Request, ctx: ManageSeeds, question_id: str, form: FormDep, uow: UowDep
 ) -> Response:
-    raw = str(form.get("realization") or "").strip()
-    try:
-        value = float(raw) if raw else None
-    except ValueError as exc:
-        raise InvalidInput.single("realization", "must be a number") from exc
-    council.set_realization(uow, ctx.user.username, ctx.slug, question_id, value)
-    uow.commit()
-    return RedirectResponse(f"/missions/{ctx.slug}/council/seeds", status_code=303)
+    """Record (or clear) a question's true value; a value the question cannot take is shown
+    again beside the question with its error."""
+    field = f"{question_id}.realization"  # the input's name ("realization" is read too)
+    typed = {field: str(form.get(field) or form.get("realization") or "")}
+    errors: list[tuple[str, str]] = []
+    value = parse_number(typed, field, errors, required=False)
+    if not errors:
+        try:
+            council.set_realization(uow, ctx.user.username, ctx.slug, question_id, value)
+            uow.commit()
+            return RedirectResponse(f"/missions/{ctx.slug}/council/seeds", status_code=303)
+        except InvalidInput as exc:
+            errors = [(field if f == "realization" else f, rule) for f, rule in exc.errors]
+        uow.rollback()
+    context = _seeds_context(uow, ctx, errors=errors)
+    context["values"].update(typed)
+    return render(request, "council/seeds.html", context, status_code=422)
 
 
 @router.post("/missions/{slug}/council/seeds/answers")
@@ -336,21 +335,22 @@ def answer_seeds(request: Request, ctx: AnswerSeeds, form: FormDep, uow: UowDep)
     for question in uow.seeds.questions(ctx.slug):
         if question.realization is not None:
             continue
-        raw = [str(values.get(f"{question.id}.{q}", "")).strip() for q in ("q5", "q50", "q95")]
-        if not any(raw):
+        names = [f"{question.id}.{q}" for q in ("q5", "q50", "q95")]
+        if not any(str(values.get(name, "")).strip() for name in names):
+            continue
+        found = len(errors)
+        q5, q50, q95 = (parse_number(values, name, errors) for name in names)
+        if len(errors) > found:
             continue
         try:
-            q5, q50, q95 = (float(v) for v in raw)
             answers.append(
                 SeedAnswer(question=question.id, member=ctx.user.username, q5=q5, q50=q50, q95=q95)
             )
-        except ValueError as exc:
-            rule = (
-                validation_errors(exc)[0][1]
-                if isinstance(exc, ValidationError)
-                else "give three numbers"
+        except ValidationError as exc:
+            errors.extend(
+                (path if path in names else names[0], rule)
+                for path, rule in validation_errors(exc, question.id)
             )
-            errors.append((f"{question.id}.q5", rule))
     if not errors:
         try:
             for answer in answers:
@@ -379,7 +379,7 @@ def add_challenge(
 
 
 @router.post("/missions/{slug}/challenges/{challenge_id}/reply")
-def reply_challenge(ctx: ReplyDep, challenge_id: int, form: FormDep, uow: UowDep) -> Response:
+def reply_challenge(ctx: ReplyDep, challenge_id: RowId, form: FormDep, uow: UowDep) -> Response:
     council.reply_challenge(
         uow, ctx.user.username, ctx.slug, challenge_id, str(form.get("reply") or "")
     )

@@ -10,7 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
-from api.forms import values_of
+from api.forms import parse_number, values_of
+from api.params import RowId
 from api.permissions import Perm
 from api.templating import render
 from portfolio import contracts, cycle, quarters
@@ -50,27 +51,17 @@ def record_evidence(
     values = values_of(form)
     errors: list[tuple[str, str]] = []
     quarter = quarters.current_quarter(uow, ctx.slug)
-
-    def number(name: str) -> float | None:
-        raw = str(values.get(name, "")).strip()
-        if not raw:
-            return None
-        try:
-            return float(raw)
-        except ValueError:
-            errors.append((name, "must be a number"))
-            return None
-
+    diagnosticity = parse_number(values, "diagnosticity", errors, required=False)
     data: dict[str, Any] = {
         "candidate": candidate_id,
         "quarter": quarter,
         "kind": values.get("kind", ""),
         "date": values.get("date") or uow.now().date().isoformat(),
         "summary": str(values.get("summary", "")),
-        "diagnosticity": number("diagnosticity") or 1.0,
-        "trl": int(t) if (t := number("trl")) is not None else None,
-        "cost_actual": number("cost_actual"),
-        "cost_planned": number("cost_planned"),
+        "diagnosticity": 1.0 if diagnosticity is None else diagnosticity,  # empty: the default
+        "trl": parse_number(values, "trl", errors, required=False, integer=True),
+        "cost_actual": parse_number(values, "cost_actual", errors, required=False),
+        "cost_planned": parse_number(values, "cost_planned", errors, required=False),
         "outcome": {"succeeded": True, "failed": False}.get(str(values.get("outcome", ""))),
         "option": str(values.get("option", "")) or None,
     }
@@ -125,13 +116,13 @@ def _approve_context(
 
 
 @router.get("/missions/{slug}/runs/{run_id}/approve")
-def approve_form(request: Request, ctx: ManageCycle, run_id: int, uow: UowDep) -> Response:
+def approve_form(request: Request, ctx: ManageCycle, run_id: RowId, uow: UowDep) -> Response:
     return render(request, "cycle/approve.html", _approve_context(uow, ctx, run_id))
 
 
 @router.post("/missions/{slug}/runs/{run_id}/approve")
 def approve(
-    request: Request, ctx: ManageCycle, run_id: int, form: FormDep, uow: UowDep
+    request: Request, ctx: ManageCycle, run_id: RowId, form: FormDep, uow: UowDep
 ) -> Response:
     values = values_of(form)
     reasons = {
@@ -347,13 +338,8 @@ def set_trajectory(request: Request, ctx: ManageCycle, form: FormDep, uow: UowDe
     errors: list[tuple[str, str]] = []
     points = []
     for label in cycle.quarters_to_deadline(uow, ctx.slug):
-        raw = str(values.get(f"planned.{label}", "")).strip()
-        if not raw:
-            continue
-        try:
-            pct = float(raw)
-        except ValueError:
-            errors.append((f"planned.{label}", "must be a number"))
+        pct = parse_number(values, f"planned.{label}", errors, required=False)
+        if pct is None:
             continue
         if not 0 <= pct <= 100:
             errors.append((f"planned.{label}", "must be a percentage from 0 to 100"))

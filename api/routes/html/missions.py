@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep, UserDep
-from api.forms import mission_from_form, mission_values, values_of
+from api.forms import form_version, mission_from_form, mission_values, values_of
+from api.params import Page
 from api.permissions import Perm
 from api.templating import render
 from portfolio import cycle, quarters, services
@@ -122,7 +123,7 @@ def edit(request: Request, ctx: EditMission, form: FormDep, uow: UowDep) -> Resp
                 uow,
                 ctx.user.username,
                 mission,
-                expected_version=int(version) if version.isdigit() else None,
+                expected_version=form_version(values),
             )
             uow.commit()
             return RedirectResponse(f"/missions/{ctx.slug}", status_code=303)
@@ -147,8 +148,7 @@ def edit(request: Request, ctx: EditMission, form: FormDep, uow: UowDep) -> Resp
 
 
 @router.get("/missions/{slug}/audit")
-def audit(request: Request, ctx: ViewAudit, uow: UowDep, page: int = 1) -> Response:
-    page = max(page, 1)
+def audit(request: Request, ctx: ViewAudit, uow: UowDep, page: Page = 1) -> Response:
     total = uow.audit.count(ctx.slug)
     entries = uow.audit.all(ctx.slug, limit=AUDIT_PAGE, offset=(page - 1) * AUDIT_PAGE)
     return render(

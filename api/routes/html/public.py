@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from api.deps import UowDep
 from api.templating import render
-from portfolio import cycle
+from portfolio import cycle, history
 from portfolio.csvio import to_csv
 from portfolio.errors import NotFound
 from portfolio.model import QuarterlyUpdate
@@ -32,6 +32,18 @@ def _published(uow: SqlUnitOfWork, slug: str, quarter: str) -> QuarterlyUpdate:
         if update.quarter == label:
             return update
     raise NotFound(f"no update has been published for {label}")
+
+
+def _seal_json(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, object] | None:
+    seal = history.published_seal(uow, slug, label)
+    if seal is None:
+        return None
+    return {
+        "quarter": seal.quarter,
+        "seal": seal.seal,
+        "audit_entries": seal.audit_entries,
+        "algorithm": "HMAC-SHA-256 under the server's key, chained quarter to quarter",
+    }
 
 
 @router.get("/missions/{slug}/updates")
@@ -80,6 +92,7 @@ def update(request: Request, slug: str, quarter: str, uow: UowDep) -> Response:
             "by_platform": dict(sorted(by_platform.items(), key=lambda kv: -kv[1])),
             "total": sum(by_platform.values()),
             "url_quarter": letter.quarter.replace(" ", "-"),
+            "seal": history.published_seal(uow, slug, letter.quarter),
         },
     )
 
@@ -108,6 +121,9 @@ def allocation_json(slug: str, quarter: str, uow: UowDep) -> Response:
         "unit": "GBP million",
         "risk": cycle.public_risk(uow, slug, letter.quarter),
         "allocation": cycle.public_allocation(uow, slug, letter.quarter),
+        # the seal of the history up to this quarter (or the latest sealed one before it): keep
+        # it, and `mission-portfolio verify MISSION --against-published FILE` checks it later
+        "history_seal": _seal_json(uow, slug, letter.quarter),
     }
     return Response(
         json.dumps(document, indent=2, ensure_ascii=False) + "\n", media_type="application/json"

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.charts import Chart, bars, frontier, trajectory
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.params import RowId
 from api.permissions import Perm
 from api.routes.html.missions import trajectory_points
 from api.templating import render
@@ -212,7 +213,7 @@ def add_comment(
 
 
 @router.post("/missions/{slug}/report/comments/{comment_id}/reply")
-def reply(ctx: Reply, comment_id: int, form: FormDep, uow: UowDep) -> Response:
+def reply(ctx: Reply, comment_id: RowId, form: FormDep, uow: UowDep) -> Response:
     label = reports.reply_comment(
         uow, ctx.user.username, ctx.slug, comment_id, str(form.get("reply") or "")
     )
@@ -224,7 +225,7 @@ def reply(ctx: Reply, comment_id: int, form: FormDep, uow: UowDep) -> Response:
 
 @router.post("/missions/{slug}/runs/{run_id}/analytics/{kind}")
 def start_analysis(
-    request: Request, ctx: Analytics, run_id: int, kind: str, uow: UowDep
+    request: Request, ctx: Analytics, run_id: RowId, kind: str, uow: UowDep
 ) -> Response:
     from portfolio import analytics_jobs
 

@@ -10,15 +10,23 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
-from api.forms import OBJECTIVES, PERCENT_FIELDS, run_from_form, run_values, values_of
+from api.forms import (
+    OBJECTIVES,
+    PERCENT_FIELDS,
+    parse_number,
+    run_from_form,
+    run_values,
+    values_of,
+)
+from api.params import MAX_ROW_ID, RowId
 from api.permissions import Perm
 from api.templating import render
-from optimiser.problem import Policy
 from portfolio import contracts, cycle, ledger, quarters
 from portfolio import runs as run_service
 from portfolio.errors import Conflict, InvalidInput, validation_errors
-from portfolio.model import ContractState, OptimiserRun
+from portfolio.model import ContractState, OptimiserRun, QuarterState
 from portfolio.money import loss_share_of, run_money
+from portfolio.run_policy import RunPolicy
 from portfolio.unit_of_work import SqlUnitOfWork
 
 router = APIRouter(include_in_schema=False)
@@ -76,7 +84,7 @@ def start(request: Request, ctx: RunOptimiser, form: FormDep, uow: UowDep) -> Re
     parsed, errors = run_from_form(values)
     if parsed is not None:
         try:
-            policy = Policy.model_validate(parsed["policy"])
+            policy = RunPolicy.model_validate(parsed["policy"])
             run_id = run_service.start_run(
                 uow,
                 ctx.user.username,
@@ -116,18 +124,12 @@ END_LABELS = {
 
 @router.post("/missions/{slug}/contracts/{contract_id}/end")
 def end_contract(
-    request: Request, ctx: ManageCycle, contract_id: int, form: FormDep, uow: UowDep
+    request: Request, ctx: ManageCycle, contract_id: RowId, form: FormDep, uow: UowDep
 ) -> Response:
     """The CEO ends a live contract from the optimiser page (reason, break cost, envelope)."""
     values = values_of(form)
-    raw_cost = str(values.get("break_cost", "")).replace(",", "").replace("£", "").strip()
     errors: list[tuple[str, str]] = []
-    break_cost: float | None = None
-    if raw_cost:
-        try:
-            break_cost = float(raw_cost)
-        except ValueError:
-            errors.append(("break_cost", "must be an amount in £ million, such as 1.5"))
+    break_cost = parse_number(values, "break_cost", errors, required=False)
     status = 422
     if not errors:
         try:
@@ -206,11 +208,11 @@ def compare(
     request: Request,
     ctx: ViewMission,
     uow: UowDep,
-    run: Annotated[list[int] | None, Query()] = None,
+    run: Annotated[list[int] | None, Query(max_length=10)] = None,
 ) -> Response:
     """Two runs side by side: what each funds, spend, P(target), CVaR; differences marked."""
     chosen = list(dict.fromkeys(run or []))
-    if len(chosen) != 2:
+    if len(chosen) != 2 or not all(1 <= r <= MAX_ROW_ID for r in chosen):
         raise InvalidInput.single("run", "tick exactly two runs to compare")
     a, b = (uow.runs.get(ctx.slug, r) for r in chosen)
     names = {c.id: c.name for c in uow.candidates.all(ctx.slug)}
@@ -264,7 +266,7 @@ def compare(
 
 
 @router.get("/missions/{slug}/runs/{run_id}")
-def run_page(request: Request, ctx: ViewMission, run_id: int, uow: UowDep) -> Response:
+def run_page(request: Request, ctx: ViewMission, run_id: RowId, uow: UowDep) -> Response:
     run = uow.runs.get(ctx.slug, run_id)
     return render(
         request,
@@ -272,13 +274,16 @@ def run_page(request: Request, ctx: ViewMission, run_id: int, uow: UowDep) -> Re
         {
             "mission": uow.missions.get(ctx.slug),
             "ctx": ctx,
+            # a closed quarter records no new run and approves none
+            "quarter_closed": uow.missions.quarter(ctx.slug, run.quarter).state
+            is QuarterState.closed,
             **run_view(run, uow, ctx.slug),
         },
     )
 
 
 @router.post("/missions/{slug}/runs/{run_id}/rerun")
-def rerun(request: Request, ctx: RunOptimiser, run_id: int, uow: UowDep) -> Response:
+def rerun(request: Request, ctx: RunOptimiser, run_id: RowId, uow: UowDep) -> Response:
     new_id = run_service.rerun(uow, ctx.user.username, ctx.slug, run_id)
     uow.commit()
     request.app.state.jobs.submit(new_id)
@@ -294,13 +299,13 @@ def _download(document: dict[str, Any], filename: str) -> Response:
 
 
 @router.get("/missions/{slug}/runs/{run_id}/problem.json")
-def problem_file(ctx: ViewMission, run_id: int, uow: UowDep) -> Response:
+def problem_file(ctx: ViewMission, run_id: RowId, uow: UowDep) -> Response:
     run = uow.runs.get(ctx.slug, run_id)
     return _download(run.problem, f"{ctx.slug}-run-{run_id}-problem.json")
 
 
 @router.get("/missions/{slug}/runs/{run_id}/result.json")
-def result_file(ctx: ViewMission, run_id: int, uow: UowDep) -> Response:
+def result_file(ctx: ViewMission, run_id: RowId, uow: UowDep) -> Response:
     run = uow.runs.get(ctx.slug, run_id)
     if run.result is None:
         raise Conflict("this run has no result yet")

@@ -5,18 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field, PlainSerializer, ValidationError, WithJsonSchema
 
 from api.deps import GlobalAccess, MissionAccess, MissionContext, UowDep, UserDep
+from api.params import RowId
 from api.permissions import Perm
-from optimiser.problem import Policy
+from api.preconditions import ETAG_HEADER, IF_MATCH, required_version, send_version
 from portfolio import approvals, contracts, council, cycle, quarters, services
 from portfolio import runs as run_service
-from portfolio.errors import InvalidInput, NotFound, validation_errors
+from portfolio.errors import Conflict, InvalidInput, NotFound, validation_errors
+from portfolio.estimates import MemberCalibration
 from portfolio.model import (
     AggregationMethod,
     AllocationChange,
+    Amount,
     ApprovalState,
     AuditEntry,
     Candidate,
@@ -28,6 +31,7 @@ from portfolio.model import (
     Mission,
     Name,
     OptimiserRun,
+    Probability,
     Quarter,
     QuarterlyUpdate,
     Rag,
@@ -35,12 +39,14 @@ from portfolio.model import (
     RoleAssignment,
     Score,
     ScoringState,
+    Sector,
     ThreePoint,
     TrajectoryPoint,
     TreasuryApproval,
     User,
     Username,
 )
+from portfolio.run_policy import RunSettings
 from portfolio.unit_of_work import SqlUnitOfWork
 
 
@@ -77,6 +83,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ApiError, "description": "No such mission, candidate, run or quarter"},
     409: {"model": ApiError, "description": "The change clashes with the current state"},
     422: {"model": ApiError, "description": "The input broke a rule; every field is named"},
+    503: {"model": ApiError, "description": "The database cannot store changes (read-only, full)"},
+}
+# a change of a versioned resource (``api/preconditions.py``)
+CONDITIONAL: dict[int | str, dict[str, Any]] = {
+    200: {"headers": ETAG_HEADER},
+    412: {"model": ApiError, "description": "If-Match names a version changed since"},
+    428: {"model": ApiError, "description": "If-Match is missing: send the ETag you read"},
 }
 
 router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERROR_RESPONSES)
@@ -160,18 +173,28 @@ def missions(user: UserDep, uow: UowDep) -> list[MissionSummary]:
     ]
 
 
-@router.get("/missions/{slug}", response_model=Mission)
-def mission(ctx: ViewMission, uow: UowDep) -> Mission:
+@router.get("/missions/{slug}", response_model=Mission, responses={200: {"headers": ETAG_HEADER}})
+def mission(ctx: ViewMission, uow: UowDep, response: Response) -> Mission:
+    """The mission; its ETag is what a change must send in If-Match."""
+    send_version(response, uow.missions.version(ctx.slug))
     return uow.missions.get(ctx.slug)
 
 
-@router.put("/missions/{slug}", response_model=Mission)
-def update_mission(ctx: EditMission, body: Mission, uow: UowDep) -> Mission:
-    """Change the mission's target, deadline, years, DAL and envelopes (the slug stays)."""
+@router.put(
+    "/missions/{slug}", response_model=Mission, responses=CONDITIONAL, openapi_extra=IF_MATCH
+)
+def update_mission(
+    ctx: EditMission, body: Mission, uow: UowDep, request: Request, response: Response
+) -> Mission:
+    """Change the mission's target, deadline, years, DAL and envelopes (the slug stays). Send
+    the ETag of the mission you read in If-Match."""
     if body.slug != ctx.slug:
         raise InvalidInput.single("slug", "the slug of a mission cannot be changed")
-    services.update_mission(uow, ctx.user.username, body)
+    name = uow.missions.get(ctx.slug).name
+    version = required_version(request, uow.missions.version(ctx.slug), f"the mission {name}")
+    services.update_mission(uow, ctx.user.username, body, expected_version=version)
     uow.commit()
+    send_version(response, uow.missions.version(ctx.slug))
     return uow.missions.get(ctx.slug)
 
 
@@ -188,24 +211,48 @@ def register_candidate(ctx: Register, body: Candidate, uow: UowDep) -> Candidate
     return uow.candidates.get(ctx.slug, body.id)
 
 
-@router.get("/missions/{slug}/candidates/{candidate_id}", response_model=Candidate)
-def candidate(ctx: ViewMission, candidate_id: str, uow: UowDep) -> Candidate:
-    return uow.candidates.get(ctx.slug, candidate_id)
+@router.get(
+    "/missions/{slug}/candidates/{candidate_id}",
+    response_model=Candidate,
+    responses={200: {"headers": ETAG_HEADER}},
+)
+def candidate(ctx: ViewMission, candidate_id: str, uow: UowDep, response: Response) -> Candidate:
+    """The candidate; its ETag is what a change must send in If-Match."""
+    found = uow.candidates.get(ctx.slug, candidate_id)
+    send_version(response, uow.candidates.version(ctx.slug, candidate_id))
+    return found
 
 
-@router.put("/missions/{slug}/candidates/{candidate_id}", response_model=Candidate)
+@router.put(
+    "/missions/{slug}/candidates/{candidate_id}",
+    response_model=Candidate,
+    responses=CONDITIONAL,
+    openapi_extra=IF_MATCH,
+)
 def update_candidate(
-    ctx: EditCandidate, candidate_id: str, body: Candidate, uow: UowDep
+    ctx: EditCandidate,
+    candidate_id: str,
+    body: Candidate,
+    uow: UowDep,
+    request: Request,
+    response: Response,
 ) -> Candidate:
+    """Change a candidate; send the ETag of the candidate you read in If-Match. Left out,
+    ``treasury_approved`` keeps its stored value; a change to it is refused (only Treasury sets
+    it, by deciding a request for approval)."""
     if body.id != candidate_id:
         raise InvalidInput.single("id", "the id of a candidate cannot be changed")
-    """Change a candidate. Left out, ``treasury_approved`` keeps its stored value; a change to it
-    is refused (only Treasury sets it, by deciding a request for approval)."""
+    existing = uow.candidates.get(ctx.slug, candidate_id)
+    version = required_version(
+        request,
+        uow.candidates.version(ctx.slug, candidate_id),
+        f"the candidate {existing.name}",
+    )
     if "treasury_approved" not in body.model_fields_set:
-        existing = uow.candidates.get(ctx.slug, candidate_id)
-        body = body.model_copy(update={"treasury_approved": existing.treasury_approved})
-    services.update_candidate(uow, ctx.user.username, ctx.slug, body)
+        body = body.with_changes(treasury_approved=existing.treasury_approved)
+    services.update_candidate(uow, ctx.user.username, ctx.slug, body, expected_version=version)
     uow.commit()
+    send_version(response, uow.candidates.version(ctx.slug, candidate_id))
     return uow.candidates.get(ctx.slug, candidate_id)
 
 
@@ -233,25 +280,8 @@ def create_user(admin: Admin, body: NewUser, uow: UowDep) -> User:
     return uow.users.get(user.username)
 
 
-class RunRequest(BaseModel):
+class RunRequest(RunSettings):
     """Start an optimiser run on the mission's current data."""
-
-    policy: Policy = Field(default_factory=Policy)
-    scenarios: int = Field(2000, ge=100, le=20000)
-    seed: int = Field(42, ge=0, le=2**31 - 1)
-    solver: Literal["highs", "cbc"] = "highs"
-    note: str = Field("", max_length=500)
-    overrides: dict[str, str] = Field(
-        default_factory=dict, description="each lock and exclusion -> the reason for it"
-    )
-    budget_scale: float = Field(1.0, ge=0.1, le=3.0, description="what-if: envelopes × this")
-    switching_loss: float | None = Field(
-        None,
-        ge=0,
-        le=1,
-        description="the switching cost in money: the share of de-committed money that is lost; "
-        "when given it sets policy.switching_cost in the objective's units",
-    )
 
 
 class RunSummary(BaseModel):
@@ -324,13 +354,13 @@ def start_run(ctx: RunOptimiser, body: RunRequest, request: Request, uow: UowDep
 
 
 @router.get("/missions/{slug}/runs/{run_id}", response_model=RunSummary)
-def run(ctx: ViewMission, run_id: int, uow: UowDep) -> RunSummary:
+def run(ctx: ViewMission, run_id: RowId, uow: UowDep) -> RunSummary:
     """A run with its result document (``mission-portfolio/result``) once finished."""
     return _summary(uow.runs.get(ctx.slug, run_id), with_result=True)
 
 
 @router.get("/missions/{slug}/runs/{run_id}/problem")
-def run_problem(ctx: ViewMission, run_id: int, uow: UowDep) -> dict[str, Any]:
+def run_problem(ctx: ViewMission, run_id: RowId, uow: UowDep) -> dict[str, Any]:
     """The exact problem file the run solved."""
     return uow.runs.get(ctx.slug, run_id).problem
 
@@ -350,10 +380,10 @@ class RoundState(BaseModel):
 
 
 class OptionScore(BaseModel):
-    p_success: float | None = None
+    p_success: Probability | None = None
     cost: ThreePoint | None = None
     impact: ThreePoint | None = None
-    trl: int | None = None
+    trl: int | None = Field(None, ge=1, le=9)
     confidence: Confidence | None = None
     rationale: str = Field("", max_length=10_000)
 
@@ -377,15 +407,7 @@ def _round(uow: SqlUnitOfWork, ctx: MissionContext) -> RoundState:
     quarter = council.current_quarter(uow, ctx.slug)
     status: dict[str, str] = {}
     if Role.council_member in ctx.roles:
-        for c in uow.candidates.all(ctx.slug):
-            mine = council.member_scores(uow, ctx.slug, quarter, ctx.user.username, c.id)
-            status[c.id] = (
-                "submitted"
-                if council.has_submitted(uow, ctx.slug, quarter, ctx.user.username, c)
-                else "draft"
-                if mine
-                else "not started"
-            )
+        status = council.my_status(uow, ctx.slug, quarter, ctx.user.username)
     return RoundState(
         quarter=quarter,
         state=council.round_state(uow, ctx.slug, quarter),
@@ -415,12 +437,63 @@ def close_scoring_round(ctx: ManageRound, uow: UowDep) -> RoundState:
     return _round(uow, ctx)
 
 
-@router.put("/missions/{slug}/scoring/{candidate_id}", response_model=RoundState)
-def save_candidate_scores(
-    ctx: ScoreDep, candidate_id: str, body: ScoreSubmission, uow: UowDep
-) -> RoundState:
-    """Save (``submit: false``) or submit (final) the caller's scores of a candidate."""
+class MyScores(BaseModel):
+    """The caller's own scores of a candidate in the current quarter's round."""
+
+    quarter: str
+    candidate: str
+    status: str = Field(description="not started, draft, submitted or not competent")
+    scores: list[Score]
+
+
+@router.get(
+    "/missions/{slug}/scoring/{candidate_id}/mine",
+    response_model=MyScores,
+    responses={200: {"headers": ETAG_HEADER}},
+)
+def my_candidate_scores(
+    ctx: ScoreDep, candidate_id: str, uow: UowDep, response: Response
+) -> MyScores:
+    """Your own scores of a candidate in the current round, drafts included; their ETag is what
+    saving them (``PUT …/scoring/{candidate_id}``) must send in If-Match."""
     quarter = council.current_quarter(uow, ctx.slug)
+    uow.candidates.get(ctx.slug, candidate_id)
+    mine = council.member_scores(uow, ctx.slug, quarter, ctx.user.username, candidate_id)
+    status = council.my_status(uow, ctx.slug, quarter, ctx.user.username)
+    send_version(
+        response, uow.scores.version_of(ctx.slug, quarter, ctx.user.username, candidate_id)
+    )
+    return MyScores(
+        quarter=quarter,
+        candidate=candidate_id,
+        status=status.get(candidate_id, "not started"),
+        scores=list(mine.values()),
+    )
+
+
+@router.put(
+    "/missions/{slug}/scoring/{candidate_id}",
+    response_model=RoundState,
+    responses=CONDITIONAL,
+    openapi_extra=IF_MATCH,
+)
+def save_candidate_scores(
+    ctx: ScoreDep,
+    candidate_id: str,
+    body: ScoreSubmission,
+    uow: UowDep,
+    request: Request,
+    response: Response,
+) -> RoundState:
+    """Save (``submit: false``) or submit (final) the caller's scores of a candidate; send the
+    ETag of ``GET …/scoring/{candidate_id}/mine`` in If-Match. Of simultaneous submissions one
+    wins and the others get 409."""
+    quarter = council.current_quarter(uow, ctx.slug)
+    candidate = uow.candidates.get(ctx.slug, candidate_id)
+    stored = uow.scores.version_of(ctx.slug, quarter, ctx.user.username, candidate_id)
+    if council.has_submitted(uow, ctx.slug, quarter, ctx.user.username, candidate):
+        raise Conflict(council.ALREADY_SUBMITTED)  # final, whichever version was read
+    version = required_version(request, stored, f"your scores of {candidate.name}")
     entries = []
     errors: list[tuple[str, str]] = []
     for option_id, values in body.options.items():
@@ -446,8 +519,12 @@ def save_candidate_scores(
         entries,
         submit=body.submit,
         not_competent=body.not_competent,
+        expected_version=version,
     )
     uow.commit()
+    send_version(
+        response, uow.scores.version_of(ctx.slug, quarter, ctx.user.username, candidate_id)
+    )
     return _round(uow, ctx)
 
 
@@ -459,12 +536,10 @@ def candidate_scores(
     they have submitted their own scores for it (the blind rule)."""
     label = quarter or council.current_quarter(uow, ctx.slug)
     candidate = uow.candidates.get(ctx.slug, candidate_id)
-    scores = council.visible_scores(
-        uow, ctx.slug, label, ctx.user.username, candidate, ctx.roles, ctx.user.is_admin
-    )
+    scores = council.visible_scores(uow, ctx.slug, label, ctx.viewer, candidate)
     rows = [
         r
-        for r in council.quarter_aggregates(uow, ctx.slug, label)
+        for r in council.visible_aggregates(uow, ctx.slug, label, ctx.viewer)
         if r.candidate.id == candidate_id
     ]
     aggregates = {
@@ -481,15 +556,8 @@ def aggregates(ctx: ViewMission, uow: UowDep, quarter: str | None = None) -> lis
     """Pooled estimates per option, with the scores and weights behind each. A council member
     sees only candidates they have submitted, until the round closes."""
     label = quarter or council.current_quarter(uow, ctx.slug)
-    closed = council.round_state(uow, ctx.slug, label) is ScoringState.closed
     out = []
-    for row in council.quarter_aggregates(uow, ctx.slug, label):
-        if not (
-            ctx.can(Perm.view_aggregates)
-            or closed
-            or council.has_submitted(uow, ctx.slug, label, ctx.user.username, row.candidate)
-        ):
-            continue
+    for row in council.visible_aggregates(uow, ctx.slug, label, ctx.viewer):
         for option_id, agg in row.aggregates.items():
             out.append(
                 {
@@ -500,6 +568,58 @@ def aggregates(ctx: ViewMission, uow: UowDep, quarter: str | None = None) -> lis
                 }
             )
     return out
+
+
+class ResolvedForecastOut(BaseModel):
+    candidate: str
+    option: str
+    quarter: str = Field(description="the quarter whose (closed) scoring round made the forecast")
+    p: float
+    outcome: bool
+    resolved_on: dt.date
+
+
+class MemberRecordOut(BaseModel):
+    """A council member's forecasting record, as their calibration page shows it."""
+
+    username: str
+    sector: Sector
+    calibration: MemberCalibration
+    forecasts: list[ResolvedForecastOut]
+    weights: dict[str, float] = Field(description="aggregation method -> the member's weight")
+
+
+def _record_out(record: council.MemberRecord) -> MemberRecordOut:
+    return MemberRecordOut(
+        username=record.username,
+        sector=record.sector,
+        calibration=record.calibration,
+        forecasts=[
+            ResolvedForecastOut(
+                candidate=f.candidate,
+                option=f.option,
+                quarter=f.quarter,
+                p=f.p,
+                outcome=f.outcome,
+                resolved_on=f.resolved_on,
+            )
+            for f in record.forecasts
+        ],
+        weights=record.weights,
+    )
+
+
+@router.get("/missions/{slug}/council", response_model=list[MemberRecordOut])
+def council_members(ctx: ViewMission, uow: UowDep) -> list[MemberRecordOut]:
+    """Every member's forecasting record: only forecasts of scoring rounds that are over, resolved
+    by a stage gate recorded in a later quarter, count (the blind rule never leaks through it)."""
+    return [_record_out(r) for r in council.council_records(uow, ctx.slug)]
+
+
+@router.get("/missions/{slug}/council/members/{username}", response_model=MemberRecordOut)
+def council_member(ctx: ViewMission, username: str, uow: UowDep) -> MemberRecordOut:
+    """One member's forecasting record, Brier score and calibration curve."""
+    return _record_out(council.member_record(uow, ctx.slug, username))
 
 
 # -- the quarterly cycle -------------------------------------------------------------------------
@@ -514,10 +634,10 @@ class NewEvidence(BaseModel):
     kind: EvidenceKind
     date: dt.date
     summary: str = Field(min_length=1, max_length=200)
-    diagnosticity: float = Field(1.0, gt=0, le=10)
+    diagnosticity: float = Field(1.0, gt=0, le=10, allow_inf_nan=False)
     trl: int | None = Field(None, ge=1, le=9)
-    cost_actual: float | None = Field(None, ge=0)
-    cost_planned: float | None = Field(None, ge=0)
+    cost_actual: Amount | None = None
+    cost_planned: Amount | None = None
     outcome: bool | None = None
     option: str | None = None
 
@@ -603,7 +723,7 @@ def quarter(ctx: ViewMission, label: str, uow: UowDep) -> QuarterView:
 
 
 @router.post("/missions/{slug}/runs/{run_id}/approve", response_model=QuarterView)
-def approve_run(ctx: ManageCycle, run_id: int, body: Approval, uow: UowDep) -> QuarterView:
+def approve_run(ctx: ManageCycle, run_id: RowId, body: Approval, uow: UowDep) -> QuarterView:
     """Approve a run as the current quarter's allocation (each start, scale and stop needs a
     reason)."""
     cycle.approve_run(
@@ -694,7 +814,7 @@ class ContractOut(BaseModel):
 
 class EndContract(BaseModel):
     reason: str = Field(max_length=10_000, description="why the contract ends (required)")
-    break_cost: float | None = Field(
+    break_cost: Amount | None = Field(
         None, description="£ million, 0 to 100,000: recorded as spent money"
     )
     envelope: str | None = Field(
@@ -721,7 +841,9 @@ def contract_list(
 
 
 @router.post("/missions/{slug}/contracts/{contract_id}/end", response_model=ContractOut)
-def end_contract(ctx: ManageCycle, contract_id: int, body: EndContract, uow: UowDep) -> ContractOut:
+def end_contract(
+    ctx: ManageCycle, contract_id: RowId, body: EndContract, uow: UowDep
+) -> ContractOut:
     """End a live contract with a reason; a break cost is recorded in the spend ledger."""
     contracts.end_contract(
         uow,
@@ -794,7 +916,7 @@ def request_approval(
 
 @router.post("/missions/{slug}/approvals/{approval_id}/decide", response_model=TreasuryApprovalOut)
 def decide_approval(
-    ctx: DecideApproval, approval_id: int, body: ApprovalDecision, uow: UowDep
+    ctx: DecideApproval, approval_id: RowId, body: ApprovalDecision, uow: UowDep
 ) -> TreasuryApprovalOut:
     """A Treasury reviewer approves (the candidate becomes Treasury approved) or refuses."""
     approvals.decide_approval(

@@ -175,16 +175,31 @@ def test_a_file_with_only_a_header_is_refused() -> None:
 
 def test_wrong_columns_are_each_named_unknown_or_missing() -> None:
     errors = candidate_errors(corpus("candidates_wrong_columns.csv"))
+    # cost_2029-30 is missing too, but a year's cost column is optional (nothing planned that
+    # year); the mistyped cost_2031-32 beside it is what the user needs to hear about
     assert fields(errors) == [
         "row 1, column probability",
         "row 1, column cost_2031-32",
         "row 1, column notes",
         "row 1, column p_success",
-        "row 1, column cost_2029-30",
     ]
     assert "unknown column" in rule_of(errors, "row 1, column notes")
     assert "not one of the mission's years" in rule_of(errors, "row 1, column cost_2031-32")
     assert "missing column" in rule_of(errors, "row 1, column p_success")
+
+
+def test_a_years_cost_column_may_be_left_out_but_not_every_one() -> None:
+    columns = csvio.candidate_columns(YEARS)
+    first_year = csvio.year_column(YEARS[0])
+    without = [c for c in columns if c != first_year]
+    row = {k: v for k, v in valid_row().items() if k != first_year}
+    (candidate,) = csvio.parse_candidates_csv(a_file([row], without), YEARS, ENVELOPES)
+    assert all(YEARS[0] not in o.cost_profile for o in candidate.options)
+    no_costs = [c for c in columns if not c.startswith(csvio.COST_PREFIX)]
+    bare = {k: v for k, v in valid_row().items() if k in no_costs}
+    ((field, rule),) = candidate_errors(a_file([bare], no_costs))
+    assert field == f"row 1, column {first_year}"
+    assert "at least one of the mission's years" in rule
 
 
 def test_a_column_named_twice_is_refused() -> None:

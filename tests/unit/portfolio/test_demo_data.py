@@ -39,7 +39,7 @@ def test_the_mission_is_the_uk_air_travel_demo_with_two_envelopes(doc: MissionDo
     mission = doc.mission
     assert mission.slug == DEMO_SLUG == "uk-air-travel"
     assert "Figures are illustrative, not real programme data." in mission.description
-    assert mission.years == ["2026-27", "2027-28", "2028-29", "2029-30"]
+    assert mission.years == ["2025-26", "2026-27", "2027-28", "2028-29", "2029-30"]
     assert {e.id for e in mission.envelopes} == {"sbc", "ukri"}
     assert mission.dal == 50.0
     assert mission.dal_mode == "flag"
@@ -82,25 +82,32 @@ def test_every_role_is_present_and_the_admin_has_none(doc: MissionDocument) -> N
     assert "admin" not in roles
 
 
-def test_two_past_quarters_with_closed_scoring_rounds_precede_the_open_one(
+def test_four_past_quarters_with_closed_scoring_rounds_precede_the_open_one(
     doc: MissionDocument,
 ) -> None:
-    # the loader replays the past quarters through the cycle (approve, publish, close), so the
-    # document holds them open with their scoring rounds closed; the database ends up with two
-    # closed quarters (tests/integration/test_cycle.py checks the loaded demo)
+    # the loader replays the past quarters through the cycle (approve, record spend, publish,
+    # close), so the document holds them open with their scoring rounds closed; the database ends
+    # up with four closed quarters (tests/integration/test_cycle.py checks the loaded demo)
     states = [(q.label, q.state, q.scoring) for q in doc.quarters]
     assert states == [
+        ("2025-26 Q3", QuarterState.open, ScoringState.closed),
+        ("2025-26 Q4", QuarterState.open, ScoringState.closed),
         ("2026-27 Q1", QuarterState.open, ScoringState.closed),
         ("2026-27 Q2", QuarterState.open, ScoringState.closed),
         ("2026-27 Q3", QuarterState.open, ScoringState.open),
     ]
 
 
-def test_evidence_covers_both_past_quarters_with_stage_gates_dated_inside_them(
+def test_evidence_covers_every_past_quarter_with_stage_gates_dated_inside_them(
     doc: MissionDocument,
 ) -> None:
     assert len(doc.evidence) >= 12
-    assert {e.quarter for e in doc.evidence} == {"2026-27 Q1", "2026-27 Q2"}
+    assert {e.quarter for e in doc.evidence} == {
+        "2025-26 Q3",
+        "2025-26 Q4",
+        "2026-27 Q1",
+        "2026-27 Q2",
+    }
     assert {e.kind for e in doc.evidence} == set(EvidenceKind)
     gates = [e for e in doc.evidence if e.kind is EvidenceKind.stage_gate]
     assert len(gates) >= 2
@@ -126,7 +133,7 @@ def test_at_least_one_option_costs_more_than_the_delegated_authority_limit(
 def test_closed_quarters_hold_only_submitted_scores_and_the_open_one_has_gaps(
     doc: MissionDocument,
 ) -> None:
-    for quarter in ("2026-27 Q1", "2026-27 Q2"):
+    for quarter in ("2025-26 Q3", "2025-26 Q4", "2026-27 Q1", "2026-27 Q2"):
         scores = [s for s in doc.scores if s.quarter == quarter]
         assert scores
         assert all(s.status is ScoreStatus.submitted for s in scores)
@@ -149,7 +156,7 @@ def _p_by_candidate(doc: MissionDocument, quarter: str) -> dict[tuple[str, str],
     return by_option
 
 
-@pytest.mark.parametrize("quarter", ["2026-27 Q2", "2026-27 Q3"])
+@pytest.mark.parametrize("quarter", ["2025-26 Q3", "2026-27 Q2", "2026-27 Q3"])
 def test_some_candidate_has_a_p_spread_above_a_quarter_among_submitted_scores(
     doc: MissionDocument, quarter: str
 ) -> None:
@@ -159,7 +166,7 @@ def test_some_candidate_has_a_p_spread_above_a_quarter_among_submitted_scores(
     assert max(spreads.values()) > 0.25
 
 
-@pytest.mark.parametrize("quarter", ["2026-27 Q2", "2026-27 Q3"])
+@pytest.mark.parametrize("quarter", ["2025-26 Q3", "2026-27 Q2", "2026-27 Q3"])
 def test_some_candidate_is_scored_by_fewer_than_three_members_of_a_single_sector(
     doc: MissionDocument, quarter: str
 ) -> None:
