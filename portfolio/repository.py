@@ -1006,20 +1006,27 @@ class AuditTrail:
         query = select(AuditRow).where(self._of(mission)).order_by(AuditRow.id)
         return [
             ChainedAuditEntry(
-                at=r.at,
-                actor=r.actor,
-                mission=r.mission,
-                entity=r.entity,
-                entity_id=r.entity_id,
-                action=r.action,
-                before=r.before,
-                after=r.after,
+                **self._fields(r),
                 seq=r.seq,
                 previous_hash=r.previous_hash,
                 entry_hash=r.entry_hash,
             )
             for r in self.session.scalars(query)
         ]
+
+    @staticmethod
+    def _fields(r: AuditRow) -> dict[str, Any]:
+        """What an entry says, as every reader of the trail shows it."""
+        return {
+            "at": r.at,
+            "actor": r.actor,
+            "mission": r.mission,
+            "entity": r.entity,
+            "entity_id": r.entity_id,
+            "action": r.action,
+            "before": r.before,
+            "after": r.after,
+        }
 
     def all(
         self,
@@ -1038,19 +1045,7 @@ class AuditTrail:
             query = query.where(AuditRow.entity_id == entity_id)
         if limit is not None:
             query = query.limit(limit).offset(offset)
-        return [
-            AuditEntry(
-                at=r.at,
-                actor=r.actor,
-                mission=r.mission,
-                entity=r.entity,
-                entity_id=r.entity_id,
-                action=r.action,
-                before=r.before,
-                after=r.after,
-            )
-            for r in self.session.scalars(query)
-        ]
+        return [AuditEntry(**self._fields(r)) for r in self.session.scalars(query)]
 
     def count(self, mission: str | None) -> int:
         query = select(func.count(AuditRow.id))
