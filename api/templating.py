@@ -13,6 +13,8 @@ from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 import templates as templates_package
+from api.flash import clear_banner, pop_banner
+from portfolio import display
 from portfolio.model import ROLE_LABELS, Role
 
 TEMPLATE_DIR = Path(templates_package.__file__).parent
@@ -148,7 +150,11 @@ templates.env.filters.update(
     field_id=field_id,
     field_label=field_label,
     letter=_letter,
+    display=display.name_of,
+    objective=display.objective_name,
+    platform=display.platform_name,
 )
+templates.env.globals.update(policy_rows=display.policy_rows, envelope_name=display.envelope_name)
 
 
 def render(
@@ -167,4 +173,11 @@ def render(
     for field, rule in ctx["errors"]:
         error_map.setdefault(field, rule)
     ctx["error_map"] = error_map
-    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    # a success banner waiting from the redirect that led here (api.flash): shown once, on a
+    # successful page (a form shown again with errors keeps it for the page after)
+    banner = pop_banner(request) if status_code < 400 else None
+    ctx.setdefault("banner", banner)
+    response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    if banner:
+        clear_banner(response)
+    return response

@@ -558,11 +558,11 @@ def test_only_a_treasury_reviewer_decides_a_dal_exception_and_each_step_is_audit
         == 403
     )
     nav = soup(client.get(f"/missions/{DEMO}")).select_one("#navigation").get_text()
-    assert "Treasury approvals" not in nav
+    assert "Approvals" not in nav
 
     treasury = login(client, "treasury")
     nav = soup(client.get(f"/missions/{DEMO}")).select_one("#navigation").get_text()
-    assert "Treasury approvals" in nav
+    assert "Approvals" in nav
     listing = soup(client.get(f"/missions/{DEMO}/approvals"))
     card = listing.select_one(f'[data-approval="{request["id"]}"]')
     assert card["data-candidate"] == candidate["id"]

@@ -221,7 +221,7 @@ def test_the_page_shows_the_same_figures_and_says_the_risk_is_the_whole_programm
     login(client, "treasury")
     mission_page = BeautifulSoup(client.get(f"/missions/{DEMO}").text, "html.parser")
     links = {a.get_text(strip=True): a["href"] for a in mission_page.select("#navigation a")}
-    assert links["Programme finance"] == f"/missions/{DEMO}/finance"
+    assert links["Finance"] == f"/missions/{DEMO}/finance"
     response = client.get(f"/missions/{DEMO}/finance")
     assert response.status_code == 200
     page = BeautifulSoup(response.text, "html.parser")
@@ -267,7 +267,7 @@ def test_only_treasury_the_ceo_and_administrators_see_programme_finance(client: 
     login(client, "council1")
     assert [client.get(url).status_code for url in urls] == [403] * len(urls)
     page = BeautifulSoup(client.get(f"/missions/{DEMO}").text, "html.parser")
-    assert "Programme finance" not in [a.get_text(strip=True) for a in page.select("#navigation a")]
+    assert "Finance" not in [a.get_text(strip=True) for a in page.select("#navigation a")]
     for username in ("treasury", "ceo", "admin"):
         client.cookies.clear()
         login(client, username)
