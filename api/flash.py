@@ -36,9 +36,7 @@ def redirect_done(request: Request, url: str, message: str, *, status_code: int 
 
 
 def set_banner(request: Request, response: Response, message: str) -> None:
-    payload = base64.urlsafe_b64encode(
-        json.dumps({"m": message[:MAX_MESSAGE]}).encode()
-    ).decode()
+    payload = base64.urlsafe_b64encode(json.dumps({"m": message[:MAX_MESSAGE]}).encode()).decode()
     response.set_cookie(
         FLASH_COOKIE,
         f"{payload}.{_sign(_key(request), payload)}",

@@ -201,9 +201,7 @@ def rule_value(rule: str, value: Any, names: Mapping[str, str] | None = None) ->
                 parts.append(names.get(str(item), str(item)))
         return "; ".join(parts)
     if isinstance(value, Mapping):
-        return "; ".join(
-            f"{name_of(k)} {rule_value(str(k), v, names)}" for k, v in value.items()
-        )
+        return "; ".join(f"{name_of(k)} {rule_value(str(k), v, names)}" for k, v in value.items())
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
