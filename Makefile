@@ -39,6 +39,8 @@ test: install-test
 	$(BIN)/pytest -n 2 --dist loadgroup
 	@echo "Load benchmark (figures only; it does not gate):"
 	-$(BIN)/python -m benchmarks.load --clients 20 --seconds 10
+	@echo "Report benchmark: the report page with its nine charts, cold and warm (figures only):"
+	-$(BIN)/python -m benchmarks.report --views 20
 
 lint:
 	$(BIN)/ruff check .

@@ -40,6 +40,7 @@ from api.routes.html import (
 from api.routes.json import account as account_api
 from api.routes.json import finance as finance_api
 from api.routes.json import history as history_api
+from api.routes.json import quarter_tasks as quarter_tasks_api
 from api.routes.json import spend as spend_api
 from api.routes.json import v1
 from api.security import log_event
@@ -70,8 +71,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         factory,
         inline=settings.run_jobs_inline,
         database_url=engine.url.render_as_string(hide_password=False),
+        auto_analyses=settings.auto_analyses,
     )
     jobs.recover()
+    jobs.catch_up()  # the latest approved allocations' analyses, if they never had them
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -118,6 +121,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         spend_api.router,
         finance_api.router,
         history_api.router,
+        quarter_tasks_api.router,
     ):
         app.include_router(router)
 

@@ -3,46 +3,65 @@
 Each chart comes with its text alternative; the page shows the data table beside it. Charts are
 served as ``image/svg+xml`` documents (``<img>``), so their internal styles never meet the page's
 Content-Security-Policy.
+
+Labels are drawn exactly as given: the callers pass names (``portfolio.display``), never codes to
+be mangled here. Each chart also has a ``key``, a hash of everything it is drawn from, so a drawing
+can be kept and served again until its data change (``api.routes.html.report.chart_svg``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 from matplotlib.figure import Figure
 
-matplotlib.rcParams.update(
-    {
-        "svg.fonttype": "none",
-        "svg.hashsalt": "mission-portfolio",
-        "font.family": ["DejaVu Sans"],
-        "font.size": 10,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        # labels carry people's text (candidate names): a "$" is a dollar sign, never the start
-        # of maths for matplotlib to parse (an unbalanced "$\frac{1}{$" would fail the chart)
-        "text.parse_math": False,
-        "text.usetex": False,
-    }
-)
+STYLE: dict[Any, Any] = {  # matplotlib types its keys as a Literal of every setting
+    "svg.fonttype": "none",
+    "svg.hashsalt": "mission-portfolio",
+    "font.family": ["DejaVu Sans"],
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    # labels carry people's text (candidate names): a "$" is a dollar sign, never the start
+    # of maths for matplotlib to parse (an unbalanced "$\frac{1}{$" would fail the chart)
+    "text.parse_math": False,
+    "text.usetex": False,
+}
+matplotlib.rcParams.update(STYLE)
 BLUE, GREY, GREEN, ORANGE, RED = "#1d70b8", "#505a5f", "#00703c", "#f47738", "#d4351c"
+# part of every chart's key: a change to how charts are drawn gives every chart a new drawing
+DRAWING = f"2 matplotlib {matplotlib.__version__}"
+
+
+def chart_key(*parts: Any) -> str:
+    """The hash of what a chart is drawn from (JSON-able parts), and of how charts are drawn."""
+    text = json.dumps([DRAWING, *parts], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
 class Chart:
-    """A chart's text alternative, and how to draw it (only when its SVG is asked for)."""
+    """A chart's text alternative, how to draw it (only when its SVG is asked for) and the key
+    of what it is drawn from (empty: a chart that is never kept)."""
 
     alt: str
     draw: Callable[[], Figure]
+    key: str = ""
 
     @property
     def svg(self) -> bytes:
-        return _svg(self.draw())
+        # the style, maths text off above all, holds for every drawing, whatever changed the
+        # global settings since this module was imported
+        with matplotlib.rc_context(STYLE):
+            return _svg(self.draw())
 
 
 def _svg(fig: Figure) -> bytes:
@@ -60,7 +79,8 @@ def bars(
     limits: tuple[float, float] | None = None,
     lines: Sequence[tuple[float, str]] = (),
 ) -> Chart:
-    """Horizontal bars, largest first; ``lines`` are (x, label) reference lines."""
+    """Horizontal bars in the order given (the first on top), each labelled exactly as its key;
+    ``lines`` are (x, label) reference lines."""
     items = list(data.items())
     total = sum(data.values())
     alt = f"{title}: " + "; ".join(f"{k} {v:,.1f}" for k, v in items[:12])
@@ -68,7 +88,8 @@ def bars(
         alt += f"; and {len(items) - 12} more"
     if unit.startswith("£"):
         alt += f". Total {total:,.1f}."
-    return Chart(alt, lambda: _bars(title, items, unit, highlight, limits, lines))
+    key = chart_key("bars", title, items, unit, sorted(highlight or ()), limits, list(lines))
+    return Chart(alt, lambda: _bars(title, items, unit, highlight, limits, lines), key)
 
 
 def _bars(
@@ -82,7 +103,7 @@ def _bars(
     height = max(1.6, 0.32 * len(items) + 0.8)
     fig = Figure(figsize=(7.0, height))
     ax = fig.add_subplot()
-    labels = [k.replace("_", " ").replace("-", " ") for k, _ in items][::-1]
+    labels = [k for k, _ in items][::-1]
     values = [v for _, v in items][::-1]
     colours = [ORANGE if highlight and k in highlight else BLUE for k, _ in items][::-1]
     ax.barh(labels, values, color=colours)
@@ -119,7 +140,8 @@ def trajectory(
         + "; ".join(f"{labels[x]} {v:.0%}" for x, v in p_points[:8])
         + "."
     )
-    return Chart(alt, lambda: _trajectory(labels, p_points, a_points, green, amber))
+    key = chart_key("trajectory", labels, p_points, a_points, green, amber)
+    return Chart(alt, lambda: _trajectory(labels, p_points, a_points, green, amber), key)
 
 
 def _trajectory(
@@ -163,7 +185,8 @@ def frontier(
         + "; ".join(f"{x:g} → {y:.0%}" for x, y in points)
         + (f". This portfolio: {chosen[0]:g} → {chosen[1]:.0%}." if chosen else "")
     )
-    return Chart(alt, lambda: _frontier(points, chosen, xlabel, title))
+    key = chart_key("frontier", points, chosen, xlabel, title)
+    return Chart(alt, lambda: _frontier(points, chosen, xlabel, title), key)
 
 
 def _frontier(
@@ -188,4 +211,107 @@ def _frontier(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("P(target), out of sample")
     ax.set_title(title, loc="left", fontsize=11)
+    return fig
+
+
+# -- the comparison of runs (the optimiser's compare page) ---------------------------------------
+RUN_COLOURS = (BLUE, ORANGE, GREEN, GREY)
+
+
+def run_comparison(
+    runs: Sequence[str],
+    p_target: Sequence[float | None],
+    margins: Sequence[float | None],
+    impact: Sequence[float | None],
+    platforms: dict[str, Sequence[float | None]],
+    impact_unit: str,
+) -> Chart:
+    """Two to four runs side by side: P(target) with its ± 95 % Monte-Carlo margin, expected
+    impact, and spend by platform (one bar per run for each platform). Names are drawn exactly
+    as given."""
+
+    def pct(v: float | None, m: float | None) -> str:
+        if v is None:
+            return "no result"
+        return f"{v * 100:.1f} %" + (f" (± {m * 100:.1f} points)" if m is not None else "")
+
+    alt = (
+        "Runs compared. P(target), out of sample: "
+        + "; ".join(f"{r} {pct(p, m)}" for r, p, m in zip(runs, p_target, margins, strict=True))
+        + f". Expected impact ({impact_unit}): "
+        + "; ".join(
+            f"{r} {'no result' if v is None else f'{v:,.2f}'}"
+            for r, v in zip(runs, impact, strict=True)
+        )
+        + ". Spend by platform (£m): "
+        + "; ".join(
+            f"{name}: "
+            + ", ".join(
+                f"{r} {'–' if v is None else f'{v:,.1f}'}" for r, v in zip(runs, vs, strict=True)
+            )
+            for name, vs in list(platforms.items())[:12]
+        )
+        + "."
+    )
+    return Chart(
+        alt,
+        lambda: _run_comparison(
+            list(runs), list(p_target), list(margins), list(impact), dict(platforms), impact_unit
+        ),
+    )
+
+
+def _run_comparison(
+    runs: list[str],
+    p_target: list[float | None],
+    margins: list[float | None],
+    impact: list[float | None],
+    platforms: dict[str, Sequence[float | None]],
+    impact_unit: str,
+) -> Figure:
+    n = len(runs)
+    colours = [RUN_COLOURS[i % len(RUN_COLOURS)] for i in range(n)]
+    bottom = max(1.2, 0.12 * len(platforms) * n + 0.6)
+    fig = Figure(figsize=(7.5, 2.6 + bottom))
+    grid = fig.add_gridspec(2, 2, height_ratios=[2.2, bottom], hspace=0.55, wspace=0.35)
+    xs = list(range(n))
+
+    ax = fig.add_subplot(grid[0, 0])
+    heights = [0.0 if p is None else p * 100 for p in p_target]
+    errors = [0.0 if m is None else m * 100 for m in margins]
+    ax.bar(xs, heights, yerr=errors, color=colours, capsize=4, ecolor="#0b0c0c")
+    for x, p in zip(xs, p_target, strict=True):
+        text = "–" if p is None else f"{p * 100:.1f} %"
+        ax.text(x, (0 if p is None else p * 100) + 4, text, ha="center", fontsize=8)
+    ax.set_xticks(xs, runs, fontsize=8)
+    ax.set_ylim(0, 110)
+    ax.set_ylabel("%")
+    ax.set_title("P(target), out of sample (± 95 %)", loc="left", fontsize=10)
+
+    ax = fig.add_subplot(grid[0, 1])
+    values = [0.0 if v is None else v for v in impact]
+    ax.bar(xs, values, color=colours)
+    top = max([*values, 0.0])
+    for x, v in zip(xs, impact, strict=True):
+        ax.text(
+            x, (v or 0.0) + top * 0.02, "–" if v is None else f"{v:,.2f}", ha="center", fontsize=8
+        )
+    ax.set_xticks(xs, runs, fontsize=8)
+    ax.set_ylim(0, top * 1.15 if top > 0 else 1)
+    ax.set_ylabel(impact_unit)
+    ax.set_title("Expected impact", loc="left", fontsize=10)
+
+    ax = fig.add_subplot(grid[1, :])
+    names = list(platforms)
+    width = 0.8 / max(1, n)
+    for j, (run, colour) in enumerate(zip(runs, colours, strict=True)):
+        ys = [i - 0.4 + width * (j + 0.5) for i in range(len(names))]
+        spend = [platforms[name][j] or 0.0 for name in names]
+        ax.barh(ys, spend, height=width, color=colour, label=run)
+    ax.set_yticks(list(range(len(names))), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("£m")
+    ax.set_title("Spend by platform (£m)", loc="left", fontsize=10)
+    if names:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return fig

@@ -485,6 +485,38 @@ def classical_model(
     raise typer.Exit(run_classical_model_cli(str(file), alpha, weights, sys.stdout, sys.stderr))
 
 
+@council_app.command("no-change")
+def council_no_change(
+    mission: str,
+    candidate: Annotated[str, typer.Argument(help="The candidate's id.")],
+    actor: Annotated[str, typer.Option("--as", help="The council member scoring.")],
+    db: DbOption = None,
+) -> None:
+    """Submit a council member's last submitted scores of a candidate (from an earlier round)
+    unchanged, as their submission in the open round. Refused when the candidate has a new
+    option since: score it on the scoring page."""
+    from portfolio import council
+
+    names: dict[str, str] = {}
+    try:
+        with _uow(Settings.from_env(db)) as uow:
+            _may(uow, mission, actor, "score", "a council member")
+            found = uow.candidates.get(mission, candidate)
+            names = {f"options.{i}": o.name for i, o in enumerate(found.options)}
+            last = council.submit_last_scores(uow, actor, mission, candidate)
+            quarter = council.current_quarter(uow, mission)
+            uow.commit()
+    except InvalidInput as exc:
+        for field, rule in exc.errors:
+            typer.echo(f"error: {names.get(field, 'your scores')}: {rule}", err=True)
+        raise typer.Exit(2) from exc
+    except PortfolioError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(
+        f"No change for {found.name}: {actor}'s {last.quarter} scores are submitted for {quarter}."
+    )
+
+
 quarter_app = typer.Typer(help="The quarterly cycle.", no_args_is_help=True)
 app.add_typer(quarter_app, name="quarter")
 
@@ -511,6 +543,39 @@ def quarter_close(
         f"Closed {quarter.label}; audit pack {quarter.pack_hash}, seal {quarter.pack_seal} "
         "(printed on the public update)."
     )
+
+
+@quarter_app.command("tasks")
+def quarter_tasks(
+    mission: str,
+    quarter: Annotated[
+        str | None,
+        typer.Option("--quarter", help="For example 2026-27-Q3 (default: the current quarter)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """The quarter's tasks in order, each with its status and what it needs (the quarter
+    home's task list)."""
+    from portfolio import display, guide, quarters
+
+    try:
+        with _uow(Settings.from_env(db)) as uow:
+            if not uow.missions.exists(mission):
+                raise _fail(f"there is no mission {mission}", 2)
+            label = guide.label_from(quarter) if quarter else quarters.current_quarter(uow, mission)
+            tasks = guide.quarter_tasks(uow, mission, label)
+            name = uow.missions.get(mission).name
+    except PortfolioError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(
+        f"{name}, quarter {tasks.quarter} ({display.name_of(tasks.state).lower()}): "
+        f"{tasks.completed} of {len(tasks.tasks)} tasks completed."
+    )
+    width = max(len(t.title) for t in tasks.tasks)
+    for i, task in enumerate(tasks.tasks, 1):
+        typer.echo(f"{i:2}. {task.title:<{width}}  {display.name_of(task.status)}")
+        if task.reason or task.detail:
+            typer.echo(f"    {task.reason or task.detail}")
 
 
 def _published_seals(heads: list[str], files: list[Path]) -> list[PublishedSeal]:

@@ -308,6 +308,11 @@ RUN_DEFAULTS: dict[str, str] = {
 #: the money fields of the run form, typed as percentages from 0 to 100 (empty: 0, and for the
 #: overrun limit, no limit)
 MONEY_PERCENTS = ("over_programming", "max_overrun_probability", "bring_forward", "switching_loss")
+#: every field of the run form typed as a percentage: a rule the policy built from them breaks
+#: is said in per cent, ``validation_errors(exc, percent_fields=RUN_PERCENT_FIELDS)``
+RUN_PERCENT_FIELDS = frozenset(
+    {*PERCENT_FIELDS, *MONEY_PERCENTS, "min_p_any_success", "budget_scale"}
+)
 
 
 def run_values(

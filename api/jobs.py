@@ -1,6 +1,11 @@
 """Background jobs: optimiser runs execute off the request, one at a time per server process,
 in a separate worker process so a long solve never holds the web server's interpreter; analyses
-run from a thread (their re-solves fan out to processes or Dask themselves).
+run from a thread (their re-solves fan out to processes or Dask themselves), one at a time.
+
+Runs come first: an analysis waits to start while a run of this server is solving, so analyses
+never hold up a run. With ``auto_analyses`` (the setting ``MP_AUTO_ANALYSES``), a run that found a
+portfolio gets its frontier, core index and price of policy queued when it finishes
+(``analytics_jobs.queue_automatic``) and this runner starts them on the analysis thread.
 
 On start-up, runs that a stopped server left queued or running are marked failed (with the reason)
 so they never stay "running" forever; the CEO can start them again. Start-up never fails on them:
@@ -70,14 +75,19 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _execute_in_worker(database_url: str, run_id: int, history_key: bytes | None = None) -> str:
+def _execute_in_worker(
+    database_url: str, run_id: int, history_key: bytes | None = None, analyses: bool = False
+) -> str:
     """Runs in the solver process: its own engine, the same service as inline (its audit
     entries sealed with the server's history key, passed along)."""
     engine = make_engine(database_url)
     try:
         factory = session_factory(engine, history_key)
         return execute_run(
-            lambda: SqlUnitOfWork(factory), run_id, _stop.is_set if _stop is not None else None
+            lambda: SqlUnitOfWork(factory),
+            run_id,
+            _stop.is_set if _stop is not None else None,
+            analyses=analyses,
         )
     finally:
         engine.dispose()
@@ -90,12 +100,19 @@ class JobRunner:
         *,
         inline: bool = False,
         database_url: str | None = None,
+        auto_analyses: bool = False,
     ) -> None:
         self.factory = factory
         self.inline = inline
         self.database_url = database_url
+        self.auto_analyses = auto_analyses
         self.stopping = threading.Event()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
+        # solves without a database URL to reconnect from run on a thread of their own, never
+        # behind an analysis
+        self._solve_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="solver")
+        self._idle = threading.Condition()  # notified when a solve of this server ends
+        self._solving = 0
         self._context = multiprocessing.get_context("spawn")
         self._stop = self._context.Event()
         self._solver: ProcessPoolExecutor | None = None
@@ -116,16 +133,13 @@ class JobRunner:
     def _submit_to_solver(self, run_id: int) -> Future[str]:
         """On the spawner thread: queue the run in the solver process (started if need be)."""
         assert self.database_url is not None
+        args = (self.database_url, run_id, history_key_of(self.factory), self.auto_analyses)
         try:
-            return self._solver_pool().submit(
-                _execute_in_worker, self.database_url, run_id, history_key_of(self.factory)
-            )
+            return self._solver_pool().submit(_execute_in_worker, *args)
         except BrokenProcessPool:  # the solver process died (killed, out of memory): a new one
             log.warning("the solver process had died; starting a new one")
             self._solver = None
-            return self._solver_pool().submit(
-                _execute_in_worker, self.database_url, run_id, history_key_of(self.factory)
-            )
+            return self._solver_pool().submit(_execute_in_worker, *args)
 
     def new_uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.factory)
@@ -149,24 +163,81 @@ class JobRunner:
             log.warning("marked interrupted optimiser runs as failed: %s", failed)
         return failed
 
+    def catch_up(self) -> None:
+        """With ``auto_analyses``: start the automatic analyses of each mission's latest approved
+        allocation that never had them (``analytics_jobs.queue_missing_automatic``). Never
+        raises: a database that cannot be written is left for the next start-up."""
+        if not self.auto_analyses or self.inline or self.stopping.is_set():
+            return
+        try:
+            with self.new_uow() as uow:
+                runs = analytics_jobs.queue_missing_automatic(uow)
+                uow.commit()
+        except SQLAlchemyError as exc:
+            log.warning("could not queue the approved allocations' analyses (%s)", exc)
+            return
+        for run_id in runs:
+            self._start_queued_analyses(run_id)
+
     def submit(self, run_id: int) -> None:
         if self.inline:
-            execute_run(self.new_uow, run_id, self.stopping.is_set)
+            execute_run(self.new_uow, run_id, self.stopping.is_set, analyses=self.auto_analyses)
+            self._start_queued_analyses(run_id)
             return
-        if self.database_url is None:  # no URL to reconnect from: solve on a thread
-            self.futures[run_id] = self.executor.submit(
-                execute_run, self.new_uow, run_id, self.stopping.is_set
-            )
+        with self._idle:
+            self._solving += 1
+        try:
+            if self.database_url is None:  # no URL to reconnect from: solve on a thread
+                future = self._solve_thread.submit(
+                    execute_run,
+                    self.new_uow,
+                    run_id,
+                    self.stopping.is_set,
+                    analyses=self.auto_analyses,
+                )
+            else:
+                future = self._spawner.submit(self._submit_to_solver, run_id).result()
+        except BaseException:
+            self._solve_ended(run_id)
+            raise
+        self.futures[run_id] = future
+        future.add_done_callback(lambda _: self._solve_ended(run_id))
+
+    def _solve_ended(self, run_id: int) -> None:
+        with self._idle:
+            self._solving -= 1
+            self._idle.notify_all()
+        self._start_queued_analyses(run_id)
+
+    def _start_queued_analyses(self, run_id: int) -> None:
+        """Start the analyses the finished run ``run_id`` queued (``auto_analyses``). Never
+        raises: they stay queued, and the report offers to start them by hand."""
+        if not self.auto_analyses or self.stopping.is_set():
             return
-        self.futures[run_id] = self._spawner.submit(self._submit_to_solver, run_id).result()
+        try:
+            with self.new_uow() as uow:
+                kinds = [k for k, a in uow.analyses.for_run(run_id).items() if a.status == "queued"]
+            for kind in kinds:
+                self.submit_analysis(run_id, kind)
+        except (SQLAlchemyError, RuntimeError):  # RuntimeError: the runner is shutting down
+            log.warning("run %s: its analyses could not be started", run_id, exc_info=True)
 
     def submit_analysis(self, run_id: int, kind: str) -> None:
         if self.inline:
             analytics_jobs.execute(self.new_uow, run_id, kind)
             return
         self.futures[-run_id * 100 - ANALYTICS_KINDS.index(kind)] = self.executor.submit(
-            analytics_jobs.execute, self.new_uow, run_id, kind
+            self._analyse, run_id, kind
         )
+
+    def _analyse(self, run_id: int, kind: str) -> str:
+        """On the analysis thread: wait until no run of this server is solving, then analyse.
+        A server that stops meanwhile leaves the analysis queued (the next start-up marks it)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._solving == 0 or self.stopping.is_set())
+        if self.stopping.is_set():
+            return "queued"
+        return analytics_jobs.execute(self.new_uow, run_id, kind)
 
     def wait_analysis(self, run_id: int, kind: str, timeout: float | None = None) -> str | None:
         future = self.futures.get(-run_id * 100 - ANALYTICS_KINDS.index(kind))
@@ -180,7 +251,10 @@ class JobRunner:
         """Stop: a running solve returns its best portfolio so far (status ``feasible``)."""
         self.stopping.set()
         self._stop.set()
+        with self._idle:
+            self._idle.notify_all()  # an analysis waiting for a solve gives up
         if self._solver is not None:
             self._solver.shutdown(wait=True, cancel_futures=True)
         self._spawner.shutdown(wait=True, cancel_futures=True)
+        self._solve_thread.shutdown(wait=True, cancel_futures=True)
         self.executor.shutdown(wait=True, cancel_futures=True)

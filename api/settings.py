@@ -13,6 +13,15 @@ from pydantic import BaseModel, Field, field_validator
 from portfolio.database import DEFAULT_DB_PATH, sqlite_url
 
 
+def _flag(name: str, *, default: bool) -> bool:
+    """An on/off environment variable: 1/true/yes/on turn it on, anything else off; ``default``
+    when unset or empty."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value in ("1", "true", "yes", "on")
+
+
 class Settings(BaseModel):
     database_url: str = Field(default_factory=lambda: sqlite_url(DEFAULT_DB_PATH))
     secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(48))
@@ -26,6 +35,11 @@ class Settings(BaseModel):
         1_000_000, ge=1024, description="any request body but an upload (api/body_limit.py)"
     )
     run_jobs_inline: bool = False
+    auto_analyses: bool = Field(
+        default_factory=lambda: _flag("MP_AUTO_ANALYSES", default=True),
+        description="when a run finds a portfolio, queue its frontier, core index and price of "
+        "policy on the analysis thread (MP_AUTO_ANALYSES=0 turns it off)",
+    )
 
     @field_validator("secret_key")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +72,60 @@ FIELD_WORDS = {
     "bring_forward": "next year's budget that may be brought forward (%)",
     "switching_loss": "money lost when an award is de-committed (%)",
     "budget_scale": "envelopes at (% of their budgets)",
+    # the rest as the forms label them (a form whose words differ passes field_labels)
+    "max_platform_share": "largest share of spend on one platform (%)",
+    "min_moonshot_share": "smallest share of spend on moonshots (%)",
+    "min_rising_star_share": "smallest share of spend on rising stars (%)",
+    "max_organisation_share": "largest share of spend on one organisation (%)",
+    "min_p_any_success": "chance at least one funded option succeeds, at least (%)",
+    "min_platforms": "fewest platforms funded",
+    "correlation": "correlation within a platform",
+    "cvar_alpha": "CVaR level α",
+    "cvar_lambda": "CVaR weight λ",
+    "time_limit_s": "time limit (seconds)",
+    "carry_forward": "money may move between years",
+    "slug": "identifier",
+    "target": "target impact",
+    "years": "financial years funded",
+    "rag": "override the rating",
+    "rag_reason": "justification (published)",
+    "body": "update letter",
+    "kind": "what happened",
+    "diagnosticity": "diagnosticity (milestones)",
+    "cost_actual": "spent to date, £m (cost actuals)",
+    "cost_planned": "planned to date, £m (cost actuals)",
+    "outcome": "stage-gate outcome",
+    "platform": "platform (technology family)",
+    "method": "how scores are pooled",
+    "realization": "true value, if known",
+    "current_password": "current password",
+    "new_password": "new password",
+    "confirm_password": "new password again",
+    "expires_in_days": "expires after",
+    "seal": "seal from a published update",
+    "is_admin": "administrator",
+}
+
+#: fields named by a candidate's identifier (``override_reason.<candidate>``), as the forms
+#: label them around the candidate's name
+CANDIDATE_FIELDS = {
+    "override": "override for {}",
+    "override_reason": "reason for the override of {}",
+    "reason": "reason for the change to {}",
+    "contracted": "contracted: {}",
 }
 
 
-def field_label(name: str) -> str:
+def field_label(name: str, names: Mapping[str, str] | None = None) -> str:
     """Words for a dotted field path: ``options.0.p_success`` -> ``Option 1 probability of
-    success``."""
+    success``; with ``names`` (candidate id -> name), ``override_reason.atj-teesside`` ->
+    ``Reason for the override of Teesside alcohol-to-jet plant``."""
     if " " in name:  # already words, e.g. "row 3, column p_success" from a CSV import
         return name[:1].upper() + name[1:]
+    head, _, candidate = name.partition(".")
+    if head in CANDIDATE_FIELDS and candidate and "." not in candidate:
+        text = CANDIDATE_FIELDS[head].format((names or {}).get(candidate, candidate))
+        return text[:1].upper() + text[1:]
     words: list[str] = []
     parts = name.split(".")
     for i, part in enumerate(parts):
@@ -92,6 +139,20 @@ def field_label(name: str) -> str:
             words.append(FIELD_WORDS.get(part, part.replace("_", " ")))
     text = " ".join(words)
     return text[:1].upper() + text[1:]
+
+
+def error_labels(
+    errors: Iterable[tuple[str, str]],
+    names: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """``field_labels`` for a form's error summary: the form's own ``labels`` first, then every
+    other field in error in words, a candidate named by ``names`` (candidate id -> name).
+    Routes call it as ``field_labels=error_labels(errors, names, FORM_LABELS)``."""
+    out = dict(labels or {})
+    for field, _ in errors:
+        out.setdefault(field, field_label(field, names))
+    return out
 
 
 def _letter(text: str) -> Markup:

@@ -36,6 +36,7 @@ from portfolio.model import (
     AuditEntry,
     Candidate,
     Challenge,
+    Evidence,
     EvidenceKind,
     Quarter,
     QuarterState,
@@ -131,6 +132,12 @@ def round_state(uow: SqlUnitOfWork, slug: str, quarter: str) -> ScoringState:
     raise Conflict(f"no quarter {quarter}")
 
 
+def require_open(uow: SqlUnitOfWork, slug: str, quarter: str) -> None:
+    """Scores are saved, and a round closed, only while the round is open."""
+    if round_state(uow, slug, quarter) is not ScoringState.open:
+        raise Conflict(f"the scoring round of {quarter} is not open")
+
+
 def open_round(uow: SqlUnitOfWork, actor: str, slug: str) -> str:
     """Open the scoring round of the current quarter (once)."""
     quarter = current_quarter(uow, slug)
@@ -146,8 +153,7 @@ def close_round(uow: SqlUnitOfWork, actor: str, slug: str) -> str:
     """Close the current quarter's round and freeze its aggregates (with the scores and weights
     that made them); the optimiser's problem file reads these from now on."""
     quarter = current_quarter(uow, slug)
-    if round_state(uow, slug, quarter) is not ScoringState.open:
-        raise Conflict(f"the scoring round of {quarter} is not open")
+    require_open(uow, slug, quarter)
     uow.missions.set_quarter(slug, quarter, scoring=ScoringState.closed.value)
     frozen = freeze_aggregates(uow, slug, quarter)
     record(
@@ -160,6 +166,24 @@ def close_round(uow: SqlUnitOfWork, actor: str, slug: str) -> str:
         after={"aggregates": len(frozen), "method": uow.missions.get(slug).aggregation.value},
     )
     return quarter
+
+
+def outstanding(uow: SqlUnitOfWork, slug: str, quarter: str) -> dict[str, list[str]]:
+    """Per council member who has not finished the round of ``quarter``, the ids of the
+    candidates they have neither submitted nor declared themselves not competent on (what
+    closing the round now leaves unscored)."""
+    by_member: dict[str, dict[tuple[str, str], Score]] = defaultdict(dict)
+    for s in uow.scores.all(slug, quarter):
+        if s.quarter == quarter:
+            by_member[s.member][(s.candidate, s.option)] = s
+    candidates = uow.candidates.all(slug)
+    out: dict[str, list[str]] = {}
+    for member in uow.missions.council(slug):
+        mine = by_member.get(member.username, {})
+        missing = [c.id for c in candidates if _status(mine, c) not in DONE]
+        if missing:
+            out[member.username] = missing
+    return out
 
 
 def freeze_aggregates(uow: SqlUnitOfWork, slug: str, quarter: str) -> list[StoredAggregate]:
@@ -246,6 +270,7 @@ def save_scores(
     not_competent: bool,
     expected_version: int | None = None,
     imported_by: str | None = None,
+    carried_from: str | None = None,
 ) -> None:
     """Save a member's scores of one candidate as a draft, or submit them (final).
 
@@ -256,7 +281,10 @@ def save_scores(
     on the member's behalf. A member's score is the member's own judgement, so another person
     may only save *drafts* for them — the member reviews, changes and submits them on the
     scoring page; submitting for someone else is refused. The audit entry names the importer as
-    the actor ("imported on behalf", with ``on_behalf_of`` the member)."""
+    the actor ("imported on behalf", with ``on_behalf_of`` the member).
+
+    ``carried_from`` names the earlier quarter whose scores the member submits again unchanged
+    (``submit_last_scores``); the audit entry says so."""
     on_behalf = imported_by is not None and imported_by != member
     if on_behalf and submit:
         raise PermissionDenied(
@@ -265,8 +293,7 @@ def save_scores(
         )
     _member_sector(uow, slug, member)
     quarter = current_quarter(uow, slug)
-    if round_state(uow, slug, quarter) is not ScoringState.open:
-        raise Conflict(f"the scoring round of {quarter} is not open")
+    require_open(uow, slug, quarter)
     candidate = uow.candidates.get(slug, candidate_id)
     existing = member_scores(uow, slug, quarter, member, candidate_id)
     if expected_version is not None and expected_version != uow.scores.version_of(
@@ -319,6 +346,8 @@ def save_scores(
         "not_competent": not_competent,
         "options": {s.option: _json(s) for s in scores},
     }
+    if carried_from is not None:
+        after["unchanged_from"] = carried_from
     if on_behalf:
         assert imported_by is not None
         record(
@@ -355,6 +384,128 @@ def imported_draft(
         ):
             return entry
     return None
+
+
+# -- starting from last quarter's scores --------------------------------------------------------
+@dataclass(frozen=True)
+class LastScores:
+    """A member's last submitted scores of a candidate from an earlier round — what their form
+    for the open round starts from — and what changed on the candidate since.
+
+    Only the member's own submitted scores are used (never a draft, never another member's), so
+    starting from them reveals nothing the blind rule hides. "Since" counts in quarters:
+    evidence recorded in a quarter after ``quarter``, options the member did not score then."""
+
+    quarter: str
+    scores: dict[tuple[str, str], Score]
+    new_options: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+
+    @property
+    def not_competent(self) -> bool:
+        """Did the member declare themselves not competent on the candidate then?"""
+        return bool(self.scores) and all(s.not_competent for s in self.scores.values())
+
+    @property
+    def options_changed(self) -> bool:
+        """Has the candidate gained or lost an option since (so the scores no longer fit it)?"""
+        return bool(self.new_options or self.withdrawn)
+
+
+def last_submitted(
+    uow: SqlUnitOfWork, slug: str, quarter: str, member: str
+) -> dict[str, LastScores]:
+    """Per candidate, ``member``'s scores of the latest round before ``quarter`` in which they
+    submitted it (``LastScores``); candidates they never submitted before are left out."""
+    latest: dict[str, str] = {}
+    submitted: dict[tuple[str, str], list[Score]] = defaultdict(list)
+    for s in uow.scores.all(slug):
+        if s.member == member and s.quarter < quarter and s.status is ScoreStatus.submitted:
+            submitted[(s.candidate, s.quarter)].append(s)
+            latest[s.candidate] = max(latest.get(s.candidate, s.quarter), s.quarter)
+    if not latest:
+        return {}
+    evidence: dict[str, list[Evidence]] = defaultdict(list)
+    for ev in uow.evidence.all(slug):
+        evidence[ev.candidate].append(ev)
+    out: dict[str, LastScores] = {}
+    for candidate in uow.candidates.all(slug):
+        if candidate.id not in latest:
+            continue
+        then = latest[candidate.id]
+        scores = {(s.candidate, s.option): s for s in submitted[(candidate.id, then)]}
+        options = {o.id for o in candidate.options}
+        out[candidate.id] = LastScores(
+            quarter=then,
+            scores=scores,
+            new_options=[o.id for o in candidate.options if (candidate.id, o.id) not in scores],
+            withdrawn=sorted(option for _, option in scores if option not in options),
+            evidence=[
+                ev for ev in evidence[candidate.id] if then < ev.quarter and ev.quarter <= quarter
+            ],
+        )
+    return out
+
+
+def last_scores(
+    uow: SqlUnitOfWork, slug: str, quarter: str, member: str, candidate_id: str
+) -> LastScores | None:
+    """``member``'s last submitted scores of one candidate before ``quarter`` (``LastScores``)."""
+    return last_submitted(uow, slug, quarter, member).get(candidate_id)
+
+
+def submit_last_scores(uow: SqlUnitOfWork, member: str, slug: str, candidate_id: str) -> LastScores:
+    """No change: submit, in the open round, ``member``'s last submitted scores of a candidate
+    exactly as they were (or their declaration of not being competent), as a submission like any
+    other (``save_scores``: the same checks, final, audited as unchanged from that quarter).
+
+    Refused while the member has a draft or a submission of it in this round, when they never
+    submitted it before, and when the candidate gained or lost an option since (the form shows
+    what changed: the member scores it there)."""
+    quarter = current_quarter(uow, slug)
+    candidate = uow.candidates.get(slug, candidate_id)
+    last = last_scores(uow, slug, quarter, member, candidate_id)
+    if last is None:
+        raise Conflict(
+            f"you have not submitted scores for {candidate.name} in an earlier round: "
+            "score it on its form"
+        )
+    status = _status(member_scores(uow, slug, quarter, member, candidate_id), candidate)
+    if status in DONE:
+        raise Conflict(ALREADY_SUBMITTED)
+    if status == "draft":
+        raise Conflict(
+            f"you have started scoring {candidate.name} in this round (your draft is saved): "
+            "submit it from its form"
+        )
+    if last.options_changed:
+        errors = [
+            (f"options.{i}", f"new since {last.quarter}: score it, then submit your scores")
+            for i, option in enumerate(candidate.options)
+            if option.id in last.new_options
+        ]
+        if last.withdrawn:
+            errors.append(
+                (
+                    "form",
+                    f"an option you scored in {last.quarter} has been withdrawn: check your "
+                    "scores of the options it has now, then submit them",
+                )
+            )
+        raise InvalidInput(errors)
+    save_scores(
+        uow,
+        member,
+        slug,
+        candidate_id,
+        [] if last.not_competent else list(last.scores.values()),
+        submit=True,
+        not_competent=last.not_competent,
+        expected_version=0,  # nothing stored yet for this round (checked again as it is written)
+        carried_from=last.quarter,
+    )
+    return last
 
 
 def visible_scores(

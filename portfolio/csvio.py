@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from portfolio import council, services
-from portfolio.errors import Conflict, InvalidInput
+from portfolio.errors import Conflict, InvalidInput, rule_in_words
 from portfolio.model import (
     Candidate,
     Confidence,
@@ -568,8 +568,9 @@ def _friendly(err: Mapping[str, Any]) -> str:
         return "required"
     if kind == "too_short":
         return "give at least one"
-    message: str = err["msg"]
-    return re.sub(r"^(Input|String|List) should", "must", message.removeprefix("Value error, "))
+    if kind in ("enum", "literal_error") and (err.get("ctx") or {}).get("expected"):
+        return f"must be {err['ctx']['expected']}"  # a file holds the codes, not their names
+    return rule_in_words(err)
 
 
 def _map_errors(
@@ -694,7 +695,7 @@ def _parse_candidates(
                 FundingOption.model_validate(checkable)
             except ValidationError as exc:
                 errors.extend(
-                    e for e in _map_errors(exc, row, option_column) if e[1] != "Field required"
+                    e for e in _map_errors(exc, row, option_column) if e[1] != "is required"
                 )
         group = groups.get(key)
         if group is None:

@@ -50,7 +50,7 @@ from portfolio.model import (
     next_quarter,
     quarter_dates,
 )
-from portfolio.quarters import current, lock_current, require_not_closed
+from portfolio.quarters import current, lock_current
 from portfolio.reports import (
     Change,
     ProposedStop,
@@ -78,7 +78,9 @@ def record_evidence(uow: SqlUnitOfWork, actor: str, slug: str, evidence: Evidenc
         )
     candidate = uow.candidates.get(slug, evidence.candidate)
     if evidence.option is not None and evidence.option not in {o.id for o in candidate.options}:
-        raise InvalidInput.single("option", f"{evidence.option} is not an option of {candidate.id}")
+        raise InvalidInput.single(
+            "option", f"{evidence.option} is not an option of {candidate.name}"
+        )
     earliest, latest = evidence_dates(uow.missions.get(slug), quarter.label, uow.now().date())
     if not earliest <= evidence.date <= latest:
         raise InvalidInput.single(
@@ -170,6 +172,37 @@ def what_if_refusal(run: OptimiserRun) -> str:
     )
 
 
+def approval_refusal(uow: SqlUnitOfWork, slug: str, run: OptimiserRun) -> str | None:
+    """Why ``run`` cannot be approved as its quarter's allocation, in words, or None when it
+    can: a what-if run, a run of a closed or an earlier quarter and a run that found no portfolio
+    never can (``approve_run`` refuses them; pages offer approval only when this is None)."""
+    if run.what_if:
+        return what_if_refusal(run)
+    if uow.missions.quarter(slug, run.quarter).state is QuarterState.closed:
+        return f"quarter {run.quarter} is closed: its inputs and outputs are frozen"
+    if run.quarter != current(uow, slug).label:
+        return f"run {run.id} belongs to {run.quarter}, not the current quarter"
+    if not run.found_portfolio:
+        return f"run {run.id} found no portfolio ({run.status}); it cannot be approved"
+    return None
+
+
+def override_reasons(run: OptimiserRun) -> dict[str, str]:
+    """Candidate → the reasons the CEO gave for locking or excluding it (or one of its options)
+    in ``run``: the approval form starts each of its changes' reasons from these."""
+    out: dict[str, list[str]] = {}
+    for ref, reason in sorted(run.overrides.items()):
+        if reason.strip():
+            out.setdefault(ref.split("/", 1)[0], []).append(reason.strip())
+    return {candidate: "; ".join(dict.fromkeys(reasons)) for candidate, reasons in out.items()}
+
+
+def needs_reason(change: AllocationChange) -> bool:
+    """A start, scale up, scale down or stop needs its reason (it is published with the
+    quarter's update); a continue needs none."""
+    return change.kind is not ChangeKind.continue_
+
+
 def approve_run(
     uow: SqlUnitOfWork,
     actor: str,
@@ -181,35 +214,36 @@ def approve_run(
     expected_approved: int | str | None = "any",
 ) -> list[AllocationChange]:
     """Approve run ``run_id`` as the quarter's allocation. Each start, scale and stop needs a
-    reason; ``contracted`` names the funded candidates whose awards are contracted now (each gets
-    a live contract, ``portfolio.contracts``). A what-if run, or one that leaves out a candidate
+    reason (``needs_reason``; a continue's reason, if given, is kept); ``contracted`` names the
+    funded candidates whose awards are contracted now (each gets a live contract,
+    ``portfolio.contracts``). A run ``approval_refusal`` names, or one that leaves out a candidate
     under a live contract, is refused."""
     run = uow.runs.get(slug, run_id)
     if run.what_if:
         raise Conflict(what_if_refusal(run))
-    uow.missions.lock_quarter(slug, run.quarter)  # a concurrent close waits, or has finished
-    quarter = require_not_closed(uow, slug, run.quarter)
-    if quarter.label != current(uow, slug).label:
-        raise Conflict(f"run {run_id} belongs to {run.quarter}, not the current quarter")
+    quarter = uow.missions.lock_quarter(slug, run.quarter)  # a concurrent close waits, or ended
+    refusal = approval_refusal(uow, slug, run)
+    if refusal is not None:
+        raise Conflict(refusal)
     if expected_approved != "any" and quarter.approved_run != expected_approved:
         raise Conflict(
             "someone approved another allocation for this quarter since you opened "
             "this page; review it before approving again"
         )
-    if not run.found_portfolio:
-        raise Conflict(f"run {run_id} found no portfolio ({run.status}); it cannot be approved")
     changes = proposed_changes(uow, slug, run_id)
     funded = {c.candidate: c.option_after for c in changes if c.option_after is not None}
     contracts.refuse_dropping_contracts(uow, slug, funded)
     errors = []
     for c in changes:
         reason = reasons.get(c.candidate, "").strip()
-        if c.kind is not ChangeKind.continue_ and not reason:
+        if needs_reason(c) and not reason:
             errors.append((f"reason.{c.candidate}", f"give the reason for this {c.kind.value}"))
         c.reason = reason
     unknown = contracted - set(funded)
     if unknown:
-        errors.append(("contracted", f"{sorted(unknown)[0]} is not funded by this run"))
+        names = {c.id: c.name for c in uow.candidates.all(slug)}
+        first = sorted(unknown)[0]
+        errors.append(("contracted", f"{names.get(first, first)} is not funded by this run"))
     if errors:
         raise InvalidInput(errors)
     mission = uow.missions.get(slug)
@@ -256,6 +290,22 @@ def approve_run(
 
 
 # -- RAG and dissent -----------------------------------------------------------------------------
+RAG_SAVED = {True: "RAG overridden", False: "RAG override removed"}
+"""The audit actions of the CEO saving the quarter's rating: an override, or the computed
+rating kept (no override)."""
+
+
+def rating_saved(uow: SqlUnitOfWork, slug: str, label: str) -> bool:
+    """Has the CEO saved the rating of quarter ``label`` since its allocation was last
+    approved (approving another run recomputes the rating)?"""
+    for entry in uow.audit.all(slug, entity="quarter", entity_id=label):  # newest first
+        if entry.action in RAG_SAVED.values():
+            return True
+        if entry.action == "allocation approved":
+            return False
+    return False
+
+
 def override_rag(uow: SqlUnitOfWork, actor: str, slug: str, rag: Rag | None, reason: str) -> None:
     """The CEO's override of the computed RAG (with its justification), or its removal."""
     quarter = current(uow, slug)
@@ -278,7 +328,7 @@ def override_rag(uow: SqlUnitOfWork, actor: str, slug: str, rag: Rag | None, rea
         slug,
         "quarter",
         quarter.label,
-        "RAG overridden" if rag else "RAG override removed",
+        RAG_SAVED[rag is not None],
         before={"rag_override": quarter.rag_override.value if quarter.rag_override else None},
         after={"rag_override": rag.value if rag else None, "reason": reason},
     )
@@ -299,9 +349,10 @@ def add_dissent(uow: SqlUnitOfWork, member: str, roles: set[Role], slug: str, te
 
 
 # -- the update letter ---------------------------------------------------------------------------
-def save_update(
-    uow: SqlUnitOfWork, actor: str, slug: str, body: str, *, publish: bool
-) -> QuarterlyUpdate:
+def checked_update(uow: SqlUnitOfWork, slug: str, body: str) -> tuple[Quarter, str, int]:
+    """The current quarter, the letter as it would be saved and its word count; refuses what
+    ``save_update`` refuses (no approved allocation, an empty or too long letter, an update
+    already published), so a confirmation is asked only for what can be done."""
     quarter = current(uow, slug)
     if quarter.state is not QuarterState.approved:
         raise Conflict("approve an allocation before writing the quarter's update")
@@ -314,6 +365,13 @@ def save_update(
     before = uow.cycle.update(slug, quarter.label)
     if before is not None and before.published:
         raise Conflict("the update is published; it can no longer be edited")
+    return quarter, body, words
+
+
+def save_update(
+    uow: SqlUnitOfWork, actor: str, slug: str, body: str, *, publish: bool
+) -> QuarterlyUpdate:
+    quarter, body, words = checked_update(uow, slug, body)
     update = QuarterlyUpdate(
         quarter=quarter.label,
         body=body,
@@ -503,6 +561,15 @@ def proposed_stops(
 ) -> list[Candidate]:
     """Candidates whose every option's posterior p is below the kill threshold."""
     return [b.candidate for b in all_beliefs(uow, slug, candidates) if b.proposed_for_stopping]
+
+
+def scores_quarter(uow: SqlUnitOfWork, slug: str) -> str | None:
+    """The quarter whose council scores a run started now uses: that of the latest closed
+    scoring round (``current_estimates`` reads each option's latest frozen aggregate, frozen when
+    a round closes), or None before any round has closed (the estimates registered with the
+    candidates). While the current quarter's round is open, runs use an earlier quarter's."""
+    frozen = {a.quarter for a in uow.aggregates.all(slug)}
+    return max(frozen) if frozen else None
 
 
 def current_estimates(uow: SqlUnitOfWork, slug: str) -> dict[tuple[str, str], dict[str, Any]]:
@@ -705,17 +772,28 @@ def pack_content(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, Any]:
     }
 
 
+def close_refusal(uow: SqlUnitOfWork, slug: str, quarter: Quarter) -> str | None:
+    """Why ``quarter`` cannot close yet, in words, or None when it can: it needs an approved
+    allocation and its update published (a closed quarter never closes again)."""
+    if quarter.state is QuarterState.closed:
+        return f"quarter {quarter.label} is closed already"
+    if quarter.state is not QuarterState.approved:
+        return f"{quarter.label} has no approved allocation; approve one first"
+    update = uow.cycle.update(slug, quarter.label)
+    if update is None or not update.published:
+        return "publish the quarter's update before closing it"
+    return None
+
+
 def close_quarter(uow: SqlUnitOfWork, actor: str, slug: str) -> Quarter:
     """Freeze the current quarter into its audit pack (chained to the previous quarter's hash)
     and open the next quarter. Needs an approved allocation and a published update. The quarter
     is locked first, so runs started or approved at the same moment finish before it closes, or
     wait and then find it closed."""
     quarter = lock_current(uow, slug)
-    if quarter.state is not QuarterState.approved:
-        raise Conflict(f"{quarter.label} has no approved allocation; approve one first")
-    update = uow.cycle.update(slug, quarter.label)
-    if update is None or not update.published:
-        raise Conflict("publish the quarter's update before closing it")
+    refusal = close_refusal(uow, slug, quarter)
+    if refusal is not None:
+        raise Conflict(refusal)
     closed = [
         q
         for q in uow.missions.quarters(slug)

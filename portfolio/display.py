@@ -51,6 +51,15 @@ POLICY_RULE_NAMES: dict[str, str] = {
     "min_spend": "Minimum spend",
     "platform_share_hedge": "Platform share hedge",
     "switching_loss": "Money lost when an award is de-committed",
+    # set per run by the product, shown when two runs differ in them (the comparison)
+    "min_platforms": "Fewest platforms funded",
+    "correlation": "Correlation within a platform",
+    "commitments": "Contracted awards kept funded",
+    "previous": "Last approved allocation",
+    "switching_cost": "Switching cost (objective units per £m de-committed)",
+    "dal": "Delegated Authority Limit (£m)",
+    "dal_mode": "Awards above the Delegated Authority Limit",
+    "gap": "Optimality gap accepted",
     "budget_scale": "Envelopes at (% of their budgets)",
 }
 PERCENT_RULES = frozenset(
@@ -120,15 +129,49 @@ VALUE_NAMES: dict[str, str] = {
     "error": "Error",
     "failed": "Failed",
     "cancelled": "Cancelled",
+    "done": "Done",  # an analysis of a run
     "time_limit": "Time limit reached",
     # contracts
     "live": "Live",
     "ended": "Ended",
     "completed": "Completed",
+    # Treasury approvals, spend entries, audit trail entities (H5: names and forms)
+    "requested": "Waiting for Treasury",
+    "refused": "Refused",
+    "actual": "Actual spend",
+    "break_cost": "Break cost",
+    "candidate": "Candidate",
+    "mission": "Mission",
+    "quarter": "Quarter",
+    "quarterly_update": "Quarterly update",
+    "scoring_round": "Scoring round",
+    "score": "Score",
+    "score_import": "Score import",
+    "seed_question": "Seed question",
+    "seed_answer": "Seed answer",
+    "evidence": "Evidence",
+    "optimiser_run": "Optimiser run",
+    "analysis": "Analysis",
+    "contract": "Contract",
+    "treasury_approval": "Treasury approval",
+    "spend": "Spend",
+    "trajectory": "Trajectory",
+    "dissent": "Dissent",
+    "challenge": "Challenge",
+    "review_comment": "Review comment",
+    "council_member": "Council member",
+    "user": "User",
+    "role": "Role",
+    "session": "Session",
+    "api_token": "API token",
     # aggregation
     "equal": "Equal weights",
     "brier": "Brier-score weights",
     "classical": "Cooke's classical model",
+    # flags on a council aggregate (estimates.FlagCode)
+    "large_disagreement": "Large disagreement",
+    "single_sector": "Single sector",
+    "few_scorers": "Few scorers",
     # confidence
     "low": "Low",
     "medium": "Medium",
@@ -137,6 +180,13 @@ VALUE_NAMES: dict[str, str] = {
     # scores
     "draft": "Draft",
     "submitted": "Submitted",
+    # the quarter's tasks (portfolio.guide; "completed" is above)
+    "not_started": "Not yet started",
+    "in_progress": "In progress",
+    "cannot_start": "Cannot start yet",
+    # awards above the Delegated Authority Limit (policy dal_mode)
+    "flag": "Flagged for Treasury",
+    "cap": "Not allowed without Treasury approval",
     # envelopes of the standard mission (a mission's own names come first: envelope_name)
     "sbc": "Single business case",
     "ukri": "UKRI envelope",
@@ -200,11 +250,28 @@ def rule_value(rule: str, value: Any, names: Mapping[str, str] | None = None) ->
             else:
                 parts.append(names.get(str(item), str(item)))
         return "; ".join(parts)
-    if isinstance(value, Mapping):
-        return "; ".join(f"{name_of(k)} {rule_value(str(k), v, names)}" for k, v in value.items())
+    if isinstance(value, Mapping):  # e.g. the last approved allocation: candidate -> option
+        return "; ".join(
+            f"{names[str(k)]} ({rule_value(str(k), v, names)})"
+            if str(k) in names
+            else f"{name_of(k)} {rule_value(str(k), v, names)}"
+            for k, v in value.items()
+        )
     if isinstance(value, float):
         return f"{value:g}"
-    return str(value)
+    return name_of(value)
+
+
+def problem_names(problem: Mapping[str, Any]) -> dict[str, str]:
+    """Names for the references a problem file (and so a run's policy) holds: a candidate's id,
+    and ``candidate/option`` as "Name (option name)"."""
+    names: dict[str, str] = {}
+    for c in problem.get("candidates", []):
+        name = c.get("name") or c["id"]
+        names[c["id"]] = name
+        for o in c.get("options", []):
+            names[f"{c['id']}/{o['id']}"] = f"{name} ({o.get('name') or o['id']})"
+    return names
 
 
 def policy_rows(
@@ -227,5 +294,6 @@ __all__ = [
     "objective_name",
     "platform_name",
     "policy_rows",
+    "problem_names",
     "rule_value",
 ]

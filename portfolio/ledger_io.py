@@ -23,7 +23,7 @@ from pydantic import ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
 from portfolio import csvio, ledger, quarters
-from portfolio.errors import InvalidInput
+from portfolio.errors import InvalidInput, rule_in_words
 from portfolio.model import (
     MAX_MONEY,
     Amount,
@@ -99,8 +99,7 @@ def _rule(err: ErrorDetails) -> str:
         return "must be an id (lower-case letters, digits and hyphens), not a name"
     if kind == "string_too_long":
         return f"is too long: at most {err.get('ctx', {}).get('max_length', 0):,} characters"
-    message = err["msg"].removeprefix("Value error, ")
-    return re.sub(r"^(Input|String) should", "must", message)
+    return rule_in_words(err)
 
 
 def parse_entry(values: Mapping[str, Any], quarter: str) -> tuple[SpendEntry | None, Errors]:

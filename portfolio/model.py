@@ -197,6 +197,9 @@ class Strict(BaseModel):
         return self.model_validate({**fields, **changes})
 
 
+ORDER_RULE = "low, most likely and high must be in that order (each at least the one before)"
+
+
 class ThreePoint(Strict):
     """A three-point estimate; low <= most_likely <= high."""
 
@@ -207,7 +210,7 @@ class ThreePoint(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if not self.low <= self.most_likely <= self.high:
-            raise ValueError("low <= most_likely <= high must hold")
+            raise ValueError(ORDER_RULE)
         return self
 
     @property

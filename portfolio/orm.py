@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -426,6 +427,20 @@ class AnalyticsRow(Base):
     requested_by: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ChartRow(Base):
+    """A chart of a run drawn once (SVG), for the data whose hash is ``digest``: shared by every
+    server process; new data (a new analysis, a newer trajectory point) gives a new digest."""
+
+    __tablename__ = "chart_cache"
+    __table_args__ = (UniqueConstraint("run_id", "name", "digest"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("optimiser_runs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+    digest: Mapped[str] = mapped_column(String(64))
+    svg: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 class LoginThrottleRow(Base):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -150,6 +151,31 @@ def baseline(uow: SqlUnitOfWork, run: OptimiserRun, actor: str) -> dict[str, Any
         # best effort and the report is shown either way
         uow.rollback()
     return result
+
+
+def cached_chart(
+    uow: SqlUnitOfWork, run_id: int, name: str, key: str, draw: Callable[[], bytes]
+) -> bytes:
+    """Chart ``name`` of run ``run_id`` for the data whose hash is ``key``: drawn once (``draw``)
+    and kept in the database, so every server process serves the same bytes without drawing
+    again; new data give a new key and a new drawing. An empty key is never kept. Keeping it is
+    best effort: when another first view stored it, or (SQLite) another writer holds the lock,
+    the chart is served all the same."""
+    if key:
+        kept = uow.charts.get(run_id, name, key)
+        if kept is not None:
+            return kept
+    svg = draw()
+    if not key:
+        return svg
+    now = uow.now()
+    uow.rollback()  # end the reads: the cache write gets a transaction of its own
+    try:
+        uow.charts.put(run_id, name, key, svg, now)
+        uow.commit()
+    except (IntegrityError, OperationalError, Conflict):
+        uow.rollback()
+    return svg
 
 
 def allocation_report(uow: SqlUnitOfWork, slug: str, label: str, actor: str) -> AllocationReport:

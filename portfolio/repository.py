@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portfolio import auditpack
@@ -60,6 +60,7 @@ from portfolio.orm import (
     CandidateRow,
     ChallengeRow,
     ChangeRow,
+    ChartRow,
     ContractRow,
     CouncilMemberRow,
     DissentRow,
@@ -633,6 +634,7 @@ class Candidates:
             .join(MissionRow, CandidateRow.mission_id == MissionRow.id)
             .where(MissionRow.slug == mission_slug)
             .order_by(CandidateRow.platform, CandidateRow.name)
+            .options(selectinload(CandidateRow.options))  # one query for all the options
         )
         return [self._to_model(r) for r in rows]
 
@@ -1559,6 +1561,48 @@ class Analyses:
             )
         )
         return [(run_id, kind) for run_id, kind in rows]
+
+
+class Charts:
+    """The SVG charts of runs, drawn once per run, chart and data (``digest``)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, run_id: int, name: str, digest: str) -> bytes | None:
+        return self.session.scalar(
+            select(ChartRow.svg).where(
+                ChartRow.run_id == run_id, ChartRow.name == name, ChartRow.digest == digest
+            )
+        )
+
+    def of_mission(
+        self, slug: str, name: str, digest: str, run_id: int | None = None
+    ) -> bytes | None:
+        """The drawing of chart ``name`` for ``digest`` of a run of mission ``slug`` (of run
+        ``run_id`` when given): one query, for a page that names the drawing it wants."""
+        query = (
+            select(ChartRow.svg)
+            .join(RunRow, ChartRow.run_id == RunRow.id)
+            .join(MissionRow, RunRow.mission_id == MissionRow.id)
+            .where(MissionRow.slug == slug, ChartRow.name == name, ChartRow.digest == digest)
+        )
+        if run_id is not None:
+            query = query.where(ChartRow.run_id == run_id)
+        return self.session.scalars(query.limit(1)).first()
+
+    def put(self, run_id: int, name: str, digest: str, svg: bytes, at: dt.datetime) -> None:
+        """Keep ``svg``; the chart's drawings for other data are dropped."""
+        self.session.execute(
+            delete(ChartRow).where(
+                ChartRow.run_id == run_id, ChartRow.name == name, ChartRow.digest != digest
+            )
+        )
+        if self.get(run_id, name, digest) is None:
+            self.session.add(
+                ChartRow(run_id=run_id, name=name, digest=digest, svg=svg, created_at=at)
+            )
+        self.session.flush()
 
 
 class SpendLedger:

@@ -19,6 +19,7 @@ from optimiser.errors import ProblemError
 from optimiser.problem import Policy, load_problem
 from optimiser.result import Progress
 from optimiser.solve import solve
+from portfolio import analytics_jobs
 from portfolio.database import storage_problem
 from portfolio.errors import Conflict, InvalidInput
 from portfolio.ledger import spent
@@ -201,10 +202,14 @@ def execute_run(
     new_uow: Callable[[], SqlUnitOfWork],
     run_id: int,
     should_stop: Callable[[], bool] | None = None,
+    *,
+    analyses: bool = False,
 ) -> str:
     """Solve run ``run_id`` and store its result; returns the final status. Never raises: a
     failed solve is recorded on the run and shown to the user, and so is a result that cannot
-    be saved (``_record_failure``)."""
+    be saved (``_record_failure``). With ``analyses``, a run that found a portfolio then gets
+    its automatic analyses queued (``analytics_jobs.queue_automatic``), after its result is
+    saved and in a transaction of their own, so they can never fail or hold up the run."""
     try:
         with new_uow() as uow:
             run = uow.runs.find(run_id)
@@ -255,7 +260,19 @@ def execute_run(
         return _record_failure(
             new_uow, run_id, f"the solve ended ({status}) but its result could not be saved", exc
         )
+    if analyses:
+        _queue_analyses(new_uow, run_id)
     return status
+
+
+def _queue_analyses(new_uow: Callable[[], SqlUnitOfWork], run_id: int) -> None:
+    try:
+        with new_uow() as uow:
+            run = uow.runs.find(run_id)
+            if run is not None and analytics_jobs.queue_automatic(uow, run):
+                uow.commit()
+    except (SQLAlchemyError, Conflict):  # the analyses can be started by hand from the report
+        log.warning("run %s: its analyses could not be queued", run_id, exc_info=True)
 
 
 def _record_finished(uow: SqlUnitOfWork, run: OptimiserRun, status: str, error: str | None) -> None:

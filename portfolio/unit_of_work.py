@@ -19,6 +19,7 @@ from portfolio.repository import (
     AuditTrail,
     Candidates,
     Challenges,
+    Charts,
     Contracts,
     CycleLog,
     EvidenceLog,
@@ -89,6 +90,7 @@ class SqlUnitOfWork:
         self.cycle = CycleLog(self.session)
         self.reviews = Reviews(self.session)
         self.analyses = Analyses(self.session)
+        self.charts = Charts(self.session)
         self.throttle = Throttle(self.session)
         self.security = SecurityLog(self.session)
         self.spend = SpendLedger(self.session)

@@ -224,6 +224,13 @@ def db_url(request: pytest.FixtureRequest, backend: str) -> Iterator[str]:
     templates.drop(url)
 
 
+@pytest.fixture(autouse=True)
+def _no_automatic_analyses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs queue no analyses in tests (the product's default is on: MP_AUTO_ANALYSES): a test
+    of them builds its app with ``Settings(..., auto_analyses=True)``."""
+    monkeypatch.setenv("MP_AUTO_ANALYSES", "0")
+
+
 @pytest.fixture
 def settings(db_url: str) -> Settings:
     return Settings(database_url=db_url, secret_key=SECRET)
@@ -240,6 +247,15 @@ def app(settings: Settings) -> Iterator[object]:
 def client(app: object) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://testserver") as c:  # type: ignore[arg-type]
         yield c
+
+
+@pytest.fixture
+def inline_client(db_url: str) -> Iterator[TestClient]:
+    """A client whose optimiser runs execute inside the request, so tests need not wait."""
+    application = create_app(Settings(database_url=db_url, secret_key=SECRET, run_jobs_inline=True))
+    with TestClient(application, base_url="http://testserver") as c:
+        yield c
+    application.state.engine.dispose()
 
 
 @pytest.fixture

@@ -174,3 +174,54 @@ def sign_in(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
 
 def csp_violations(page: Page) -> list[str]:
     return list(page.evaluate("window.__cspViolations || []"))
+
+
+# ---- Accessibility: axe-core on the pages a test visits ------------------------------------------
+AXE = HERE / "vendor" / "axe.min.js"
+AXE_URL = "/__axe__.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+BLOCKING = {"serious", "critical"}
+
+
+def serve_axe(page: Page) -> None:
+    """Serve the vendored axe-core at a same-origin URL (call once per page, before axe_check):
+    the page loads it as an ordinary 'self' script, so its CSP stays in force."""
+    page.route(
+        f"**{AXE_URL}",
+        lambda route: route.fulfill(path=str(AXE), content_type="application/javascript"),
+    )
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Run the vendored axe-core on the current document; its serious and critical violations.
+    Needs ``serve_axe(page)`` first."""
+    page.add_script_tag(url=AXE_URL)
+    page.wait_for_function("() => typeof window.axe !== 'undefined'")
+    results = page.evaluate(
+        """(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}}).then(r =>
+          r.violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+            nodes: v.nodes.map(n => ({
+              impact: n.impact, target: n.target, html: n.html, summary: n.failureSummary,
+            })),
+          })))""",
+        AXE_TAGS,
+    )
+    return [v for v in results if v["impact"] in BLOCKING]
+
+
+def describe_violations(where: str, violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"{where}: [{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
+        for node in v["nodes"][:10]:
+            lines.append(f"    {' '.join(map(str, node['target']))}: {node['html'][:200]}")
+            lines.append("      " + (node["summary"] or "").replace("\n", "\n      "))
+    return "\n".join(lines)
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core finds no serious or critical violation on the current page (``serve_axe`` first)."""
+    page.wait_for_load_state("load")
+    violations = axe_violations(page)
+    assert not violations, describe_violations(page.url, violations)

@@ -116,8 +116,8 @@ def test_a_member_scores_two_candidates_and_sees_the_aggregate_only_after_submit
     _expect_blind(page)
     filled = _fill_scores(page, first, shift=0.05)
     page.get_by_role("button", name="Save draft", exact=True).click()
-    page.wait_for_url(re.compile(r"\?saved=1$"))
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("Draft saved")
+    page.wait_for_url(re.compile(rf"/scoring/{first['id']}$"))  # the banner, not ?saved=1
+    expect(page.locator("#success-banner")).to_contain_text("Draft saved")
     _expect_kept(page, filled)
     _expect_blind(page)
     page.goto(f"/missions/{DEMO}/scoring")

@@ -54,8 +54,11 @@ def _start_run(
     form.get_by_label("Note (optional)", exact=True).fill(note)
     form.get_by_role("button", name="Run the optimiser").click()
 
-    page.wait_for_url(re.compile(rf"/missions/{DEMO}/runs/\d+$"))
-    run_id = int(page.url.rsplit("/", 1)[1])
+    # back on the optimiser page, the new run marked; its own page shows the solve
+    page.wait_for_url(re.compile(rf"/missions/{DEMO}/runs\?started=\d+"))
+    run_id = int(page.url.split("started=", 1)[1].split("#")[0])
+    expect(page.locator("#success-banner")).to_contain_text(f"Run {run_id} started")
+    page.goto(f"/missions/{DEMO}/runs/{run_id}")
     # The run page refreshes itself (meta refresh every 2 s) until the background solve ends.
     status = page.locator("h1 .govuk-tag")
     expect(status).to_have_text(FINAL, timeout=SOLVE_TIMEOUT_MS)
@@ -115,7 +118,7 @@ def test_the_ceo_walks_a_whole_quarter_and_the_public_sees_the_update(
     for run_id in (first, second):
         expect(runs.filter(has_text=f"Run {run_id}")).to_contain_text(QUARTER)
         page.locator(f"#cmp-{run_id}").check()
-    page.get_by_role("button", name="Compare the two ticked runs").click()
+    page.get_by_role("button", name="Compare the ticked runs").click()
     page.wait_for_url(re.compile(r"/runs/compare\?"))
     # The list is newest first, so the newer run is ticked first and shown on the left.
     expect(page.get_by_role("heading", level=1)).to_have_text(
@@ -129,8 +132,8 @@ def test_the_ceo_walks_a_whole_quarter_and_the_public_sees_the_update(
     expect(locked_row).not_to_contain_text("not funded")
     expect(page.locator("#compare-metrics")).to_contain_text("P(target), out of sample")
     policy = page.locator("#compare-policy")
-    expect(policy).to_contain_text("0.35")
-    expect(policy).to_contain_text("0.3")
+    expect(policy).to_contain_text("35 %")
+    expect(policy).to_contain_text("30 %")
     _assert_clean(page, browser_log)
 
     # 4. Approve the first run, with a reason for every change.
@@ -154,10 +157,12 @@ def test_the_ceo_walks_a_whole_quarter_and_the_public_sees_the_update(
     expect(page.locator("#rag-wording")).to_be_visible()
     _assert_clean(page, browser_log)
 
-    # 5. Publish the drafted update.
+    # 5. Publish the drafted update (publishing asks first: it is public at once).
     body = page.locator("#update-form textarea[name='body']")
     expect(body).not_to_be_empty()
     page.locator("#update-form").get_by_role("button", name="Publish", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Publish the update for {QUARTER}?")
+    page.get_by_role("button", name="Publish the update", exact=True).click()
     page.wait_for_url(re.compile(r"#update$"))
     expect(page.get_by_text(re.compile(r"Published .* by ceo"))).to_be_visible()
     expect(page.locator("#update-form")).to_have_count(0)

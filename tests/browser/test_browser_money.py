@@ -46,8 +46,10 @@ def _run(page: Page, *, limit: str, note: str) -> int:
     form.get_by_label("Scenarios", exact=True).fill("300")
     form.get_by_label("Note (optional)", exact=True).fill(note)
     form.get_by_role("button", name="Run the optimiser").click()
-    page.wait_for_url(re.compile(rf"/missions/{DEMO}/runs/\d+$"))
-    run_id = int(page.url.rsplit("/", 1)[1])
+    # back on the optimiser page, the new run marked; its own page shows the solve
+    page.wait_for_url(re.compile(rf"/missions/{DEMO}/runs\?started=\d+"))
+    run_id = int(page.url.split("started=", 1)[1].split("#")[0])
+    page.goto(f"/missions/{DEMO}/runs/{run_id}")
     status = page.locator("h1 .govuk-tag")
     expect(status).to_have_text(FINAL, timeout=SOLVE_TIMEOUT_MS)
     expect(status).to_have_text(re.compile(r"Optimal|Feasible"))

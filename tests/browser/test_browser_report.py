@@ -21,18 +21,21 @@ from support import DEMO
 
 from portfolio.report import FundingLine
 
-from .conftest import ARTIFACTS, HERE, BrowserLog, csp_violations, sign_in
+from .conftest import (
+    ARTIFACTS,
+    BrowserLog,
+    axe_violations,
+    csp_violations,
+    describe_violations,
+    serve_axe,
+    sign_in,
+)
 
 QUARTER = "2026-27-Q2"
 REPORT = f"/missions/{DEMO}/report?quarter={QUARTER}"
 DASHBOARD = f"/missions/{DEMO}"
 SHEETS = ["Allocation", "Spend by envelope and year", "Flags", "Changes"]
 COMMENT = "Browser test: the hydrogen envelope's FY2027-28 headroom looks thin"
-
-AXE = HERE / "vendor" / "axe.min.js"
-AXE_URL = "/__axe__.js"
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-BLOCKING = {"serious", "critical"}
 
 
 def _assert_clean(page: Page, log: BrowserLog) -> None:
@@ -56,7 +59,10 @@ def _assert_charts_rendered(page: Page, responses: list[Response]) -> None:
         )
         src = image.evaluate("img => img.currentSrc || img.src")
         assert loaded, f"chart {src} did not render"
-        assert re.search(rf"/missions/{DEMO}/report/charts/\w+\.svg\?quarter={QUARTER}$", src), src
+        # the address names the chart's data (v: their key), so a drawing is kept for them
+        assert re.search(
+            rf"/missions/{DEMO}/report/charts/\w+\.svg\?quarter={QUARTER}&v=[0-9a-f]{{64}}$", src
+        ), src
         matching = [r for r in responses if r.url == src]
         assert matching, f"no response seen for {src}"
         response = matching[-1]
@@ -158,58 +164,19 @@ def test_the_treasury_reviewer_reads_downloads_comments_and_prints_the_report(
 # ---- Accessibility -----------------------------------------------------------------------------
 
 
-def _axe_violations(page: Page) -> list[dict[str, Any]]:
-    """Run the vendored axe-core on the current document; serious and critical violations.
-
-    The page's CSP (script-src 'self' 'nonce-…') blocks an inline script, and
-    ``add_script_tag(path=…)`` inlines the file. Rather than switch the CSP off for the check
-    (``bypass_csp``), which would let axe run against a page the real browser never sees, the
-    vendored file is served at a same-origin URL by a Playwright route: the page loads it as an
-    ordinary ``'self'`` script, so the CSP stays in force and is checked (no violation) as well.
-    """
-    page.add_script_tag(url=AXE_URL)
-    page.wait_for_function("() => typeof window.axe !== 'undefined'")
-    results = page.evaluate(
-        """(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}}).then(r =>
-          r.violations.map(v => ({
-            id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
-            nodes: v.nodes.map(n => ({
-              impact: n.impact, target: n.target, html: n.html, summary: n.failureSummary,
-            })),
-          })))""",
-        AXE_TAGS,
-    )
-    return [v for v in results if v["impact"] in BLOCKING]
-
-
-def _describe(where: str, violations: list[dict[str, Any]]) -> str:
-    lines = []
-    for v in violations:
-        lines.append(f"{where}: [{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
-        for node in v["nodes"][:10]:
-            lines.append(f"    {' '.join(map(str, node['target']))}: {node['html'][:200]}")
-            lines.append("      " + (node["summary"] or "").replace("\n", "\n      "))
-        if len(v["nodes"]) > 10:
-            lines.append(f"    … and {len(v['nodes']) - 10} more")
-    return "\n".join(lines)
-
-
 @pytest.mark.parametrize("username", ["treasury", "ceo"])
 def test_axe_finds_no_serious_or_critical_violation_on_the_report_and_dashboard(
     page: Page, browser_log: BrowserLog, username: str
 ) -> None:
-    page.route(
-        f"**{AXE_URL}",
-        lambda route: route.fulfill(path=str(AXE), content_type="application/javascript"),
-    )
+    serve_axe(page)
     sign_in(page, username)
     found: list[str] = []
     for url in (REPORT, DASHBOARD):
         response = page.goto(url)
         assert response is not None and response.status == 200, url
         page.wait_for_load_state("load")
-        violations = _axe_violations(page)
+        violations = axe_violations(page)
         if violations:
-            found.append(_describe(f"{username} {url}", violations))
+            found.append(describe_violations(f"{username} {url}", violations))
         _assert_clean(page, browser_log)
     assert not found, "axe-core found serious or critical violations:\n" + "\n".join(found)

@@ -127,8 +127,10 @@ def test_a_ceo_stage_gate_in_an_open_round_reveals_nothing_and_resolves_only_lat
     # closing the round lifts the blind rule, but an outcome recorded in the forecast's own
     # quarter may have been known when it was made: it still does not resolve it
     csrf = login(client, "ceo")
-    closed = client.post(
-        f"/missions/{DEMO}/scoring/close", data={"csrf_token": csrf}, follow_redirects=False
+    closed = client.post(  # confirm=yes: the button of the confirmation page closing asks for
+        f"/missions/{DEMO}/scoring/close",
+        data={"csrf_token": csrf, "confirm": "yes"},
+        follow_redirects=False,
     )
     assert closed.status_code == 303
     login(client, "council6")

@@ -262,11 +262,14 @@ def test_the_optimiser_page_lists_live_contracts_and_ends_one_with_the_web_form(
             action, data={"csrf_token": csrf, "reason": "x", "break_cost": "lots"}
         )
         assert not_money.status_code == 422 and "Break cost" in not_money.text
-        ended = first.post(
-            action,
-            data={"csrf_token": csrf, "reason": "No longer needed", "expected_state": "live"},
-            follow_redirects=False,
-        )
+        fields = {"csrf_token": csrf, "reason": "No longer needed", "expected_state": "live"}
+        # ending is irreversible: the first submit shows what it does and changes nothing
+        asked = first.post(action, data=fields, follow_redirects=False)
+        assert asked.status_code == 200
+        consequences = soup(asked).select_one("#confirm-consequences").get_text(" ", strip=True)
+        assert shown[0]["candidate_name"] in consequences and "No break cost" in consequences
+        assert contract["id"] in {c["id"] for c in live_contracts(first)}
+        ended = first.post(action, data={**fields, "confirm": "yes"}, follow_redirects=False)
         assert ended.status_code == 303
         # the second CEO tab still shows the contract live: ending it again is a conflict
         late = second.post(
@@ -378,7 +381,7 @@ def test_a_contract_follows_a_new_option_only_when_the_ceo_ticks_it_again(inline
     assert new_option != contract["option"]
     page = soup(inline_client.get(f"/missions/{DEMO}/runs/{run['id']}/approve"))
     row = page.select_one('#changes tr[data-candidate="atj-teesside"]')
-    assert f"Under contract for {contract['option']}" in row.get_text(" ", strip=True)
+    assert f"Under contract for {contract['option_name']}" in row.get_text(" ", strip=True)
     # not ticked: the contract for the old option stays live
     assert approve(inline_client, csrf, run["id"], []).status_code == 200
     kept = {c["id"]: c for c in live_contracts(inline_client)}

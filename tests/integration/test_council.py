@@ -120,7 +120,10 @@ def test_a_draft_can_be_partial_but_a_submission_must_be_complete_and_is_final(
     )
     assert incomplete.status_code == 422
     summary = soup(incomplete).select_one(".govuk-error-summary").get_text(" ", strip=True)
-    assert "Option 1 cost: required to submit" in summary
+    # named as the form labels the field, under its option's name
+    assert "Explore: fleet trial at two flying schools — Total cost (£m): required to submit" in (
+        summary
+    )
     assert soup(incomplete).select_one("#f-options-0-p_success")["value"] == "0.3"
     complete = {
         **full_scores(options),

@@ -120,9 +120,7 @@ def test_a_file_with_one_bad_row_writes_nothing_and_names_that_row(engine: Engin
     before = counts(engine)
     with pytest.raises(InvalidInput) as caught:
         import_candidates(engine, "ceo", data)
-    assert caught.value.errors == [
-        ("row 5, column p_success", "must be less than or equal to 0.99")
-    ]
+    assert caught.value.errors == [("row 5, column p_success", "must be at most 0.99")]
     assert counts(engine) == before
 
 

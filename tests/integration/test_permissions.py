@@ -32,6 +32,7 @@ PUBLIC = {
     ("GET", "/login/2fa"),
     ("POST", "/login/2fa"),
     # published quarterly updates and their open data are public by design
+    ("GET", "/public"),
     ("GET", "/missions/{slug}/updates"),
     ("GET", "/missions/{slug}/updates/{quarter}"),
     ("GET", "/missions/{slug}/updates/{quarter}/allocation.csv"),

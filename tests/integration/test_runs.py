@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
@@ -59,10 +60,19 @@ def start(client: TestClient, **changes: str):
     )
 
 
+def run_url(response) -> str:
+    """The page of the run just started: the start redirects to the optimiser page, which marks
+    the new run (``?started=N``)."""
+    assert response.status_code == 303, response.text
+    location = urlsplit(response.headers["location"])
+    assert location.path == f"/missions/{DEMO}/runs"
+    return f"/missions/{DEMO}/runs/{parse_qs(location.query)['started'][0]}"
+
+
 def test_the_ceo_runs_the_optimiser_and_sees_the_allocation_with_its_metrics(inline_client):
     response = start(inline_client)
     assert response.status_code == 303
-    page = BeautifulSoup(inline_client.get(response.headers["location"]).text, "html.parser")
+    page = BeautifulSoup(inline_client.get(run_url(response)).text, "html.parser")
     assert "Optimal" in page.h1.get_text()
     metrics = page.select_one("#metrics").get_text(" ", strip=True)
     assert "Out of sample" in metrics and "Probability of reaching 9 MtCO2e/yr" in metrics
@@ -75,7 +85,7 @@ def test_the_ceo_runs_the_optimiser_and_sees_the_allocation_with_its_metrics(inl
 def test_a_run_keeps_its_exact_problem_file_and_resolving_it_gives_the_same_portfolio(
     inline_client,
 ):
-    location = start(inline_client).headers["location"]
+    location = run_url(start(inline_client))
     problem = inline_client.get(f"{location}/problem.json")
     result = inline_client.get(f"{location}/result.json")
     assert problem.status_code == result.status_code == 200
@@ -89,7 +99,7 @@ def test_a_run_keeps_its_exact_problem_file_and_resolving_it_gives_the_same_port
 
 
 def test_the_hedging_rules_of_the_form_hold_in_the_allocation(inline_client):
-    location = start(inline_client, max_platform_share="30", min_platforms="4").headers["location"]
+    location = run_url(start(inline_client, max_platform_share="30", min_platforms="4"))
     result = inline_client.get(f"{location}/result.json").json()
     spend = result["spend"]
     assert len(spend["by_platform"]) >= 4
@@ -97,7 +107,7 @@ def test_the_hedging_rules_of_the_form_hold_in_the_allocation(inline_client):
 
 
 def test_an_impossible_policy_says_why_in_words(inline_client):
-    location = start(inline_client, min_platforms="30").headers["location"]
+    location = run_url(start(inline_client, min_platforms="30"))
     page = BeautifulSoup(inline_client.get(location).text, "html.parser")
     assert "Infeasible" in page.h1.get_text()
     diagnosis = page.select_one("#diagnosis").get_text(" ", strip=True)
@@ -111,13 +121,13 @@ def test_bad_form_values_are_named_and_no_run_is_started(inline_client):
     assert response.status_code == 422
     summary = BeautifulSoup(response.text, "html.parser").select_one(".govuk-error-summary")
     text = summary.get_text(" ", strip=True)
-    assert "Max platform share: must be a percentage from 0 to 100" in text
+    assert "Largest share of spend on one platform (%): must be a percentage from 0 to 100" in text
     assert "Scenarios: must be a whole number" in text
     assert len(inline_client.get(f"/api/v1/missions/{DEMO}/runs").json()) == before
 
 
 def test_council_members_and_treasury_see_runs_but_cannot_start_one(inline_client):
-    location = start(inline_client).headers["location"]
+    location = run_url(start(inline_client))
     for username in ("council1", "treasury"):
         csrf = login(inline_client, username)
         assert inline_client.get(location).status_code == 200
@@ -127,7 +137,7 @@ def test_council_members_and_treasury_see_runs_but_cannot_start_one(inline_clien
 
 
 def test_a_run_in_the_background_shows_progress_then_its_result(client: TestClient):
-    location = start(client).headers["location"]
+    location = run_url(start(client))
     run_id = int(location.rsplit("/", 1)[1])
     first = client.get(location)
     assert first.status_code == 200

@@ -85,5 +85,5 @@ def test_out_of_range_and_unicode_form_values_name_the_field(client: TestClient)
     assert response.status_code == 422
     summary = BeautifulSoup(response.text, "html.parser").select_one(".govuk-error-summary")
     text_ = summary.get_text(" ")
-    assert "Target: must be a finite number" in text_
+    assert "Target impact: must be a finite number" in text_
     assert "Deadline: must be a date" in text_

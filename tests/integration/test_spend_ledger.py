@@ -100,7 +100,9 @@ def test_the_ceo_records_spend_through_the_form_and_it_is_audited(client: TestCl
     response = post_form(client, csrf)
     assert response.status_code == 303
     shown = client.get(response.headers["location"])
-    banner = BeautifulSoup(shown.text, "html.parser").select_one("#spend-recorded")
+    banner = BeautifulSoup(shown.text, "html.parser").select_one(
+        "#success-banner .govuk-notification-banner__heading"
+    )
     assert banner is not None
     assert banner.get_text(" ", strip=True) == (
         "Spend recorded: £2.50m on AI arrival sequencing (Explore: shadow-mode trial) "
@@ -231,7 +233,8 @@ def test_a_finance_csv_is_recorded_row_by_row_and_audited(client: TestClient, db
     )
     response = upload(client, csrf, text)
     assert response.status_code == 200, error_summary(response)
-    done = BeautifulSoup(response.text, "html.parser").select_one("#import-done")
+    assert response.url.path == f"/missions/{DEMO}/spend"  # redirected to the ledger
+    done = BeautifulSoup(response.text, "html.parser").select_one("#success-banner")
     assert "Imported 2 entries of actual spend, £1,202.50m in all." in done.get_text(" ")
     entries, audit = stored(db_url)
     assert [(e.candidate, e.amount) for e in entries] == [(AI, 2.5), (FREE_ROUTE, 1200.0)]

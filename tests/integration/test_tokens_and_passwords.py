@@ -173,7 +173,9 @@ def test_users_change_their_own_password_and_their_other_sessions_end(
     assert works(app, token)  # nothing changed yet
 
     done = change(DEMO_PASSWORD, NEW_PASSWORD, NEW_PASSWORD)
-    assert done.status_code == 303 and done.headers["location"] == "/account?password=changed"
+    assert done.status_code == 303 and done.headers["location"] == "/account"
+    banner = BeautifulSoup(client.get("/account").text, "html.parser").select_one("#success-banner")
+    assert banner is not None and "Your password has been changed" in banner.get_text()
     assert client.get("/api/v1/me").status_code == 200  # this session goes on
     assert other.get("/api/v1/me").status_code == 401  # the other one ended
     assert not works(app, token)

@@ -132,8 +132,8 @@ def test_a_bad_probability_reshows_the_form_with_the_field_named_and_nothing_wri
     assert response.status_code == 422
     page = soup(response)
     summary = page.select_one(".govuk-error-summary").get_text(" ", strip=True)
-    assert "Option 1 probability of success" in summary and "less than or equal to 0.99" in summary
-    assert "low <= most_likely <= high" in summary
+    assert "Option 1 probability of success: must be at most 0.99" in summary
+    assert "Option 2 impact: low, most likely and high must be in that order" in summary
     assert page.select_one("#f-options-0-p_success")["value"] == "1.5"
     assert page.select_one("#f-name")["value"] == NEW_CANDIDATE["name"]
     assert client.get(f"/api/v1/missions/{DEMO}/candidates/h2-blended-wing").status_code == 404

@@ -5,23 +5,34 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.deps import FormDep, GlobalAccess, UowDep
+from api.flash import redirect_done
 from api.forms import mission_from_form, values_of
 from api.permissions import Perm
 from api.security import record_event
 from api.templating import render
 from portfolio import services
 from portfolio.errors import Conflict, InvalidInput, NotFound, validation_errors
-from portfolio.model import CouncilMember, Role, Sector, User
+from portfolio.model import ROLE_LABELS, CouncilMember, Role, Sector, User
 from portfolio.security_log import EVENT_LABELS, SecurityEventKind
 from portfolio.unit_of_work import SqlUnitOfWork
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
 
 Admin = Annotated[User, Depends(GlobalAccess(Perm.manage_users))]
+
+#: the user forms' labels where the words for the field differ (api.templating)
+NEW_USER_LABELS = {"username": "Username", "password": "Password"}
+USER_LABELS = {
+    "password": "New password",
+    "mission": "Mission",
+    "role": "Role",
+    "sector": "Sector (council members only)",
+}
+MISSION_LABELS = {"name": "Mission name", "unit": "Unit of impact"}
 
 
 @router.get("/users")
@@ -33,13 +44,14 @@ def users(request: Request, admin: Admin, uow: UowDep) -> Response:
         {
             "users": people,
             "roles": {u.username: uow.users.roles(u.username) for u in people},
+            "mission_names": {m.slug: m.name for m in uow.missions.all()},
         },
     )
 
 
 @router.get("/users/new")
 def new_user_form(request: Request, admin: Admin) -> Response:
-    return render(request, "admin/user_new.html", {})
+    return render(request, "admin/user_new.html", {"field_labels": NEW_USER_LABELS})
 
 
 @router.post("/users/new")
@@ -54,7 +66,11 @@ def new_user(request: Request, admin: Admin, form: FormDep, uow: UowDep) -> Resp
         )
         services.create_user(uow, admin.username, user, str(values.get("password", "")))
         uow.commit()
-        return RedirectResponse(f"/admin/users/{user.username}", status_code=303)
+        return redirect_done(
+            request,
+            f"/admin/users/{user.username}",
+            f"User {user.display_name} ({user.username}) added.",
+        )
     except ValidationError as exc:
         errors = validation_errors(exc)
     except InvalidInput as exc:
@@ -64,7 +80,10 @@ def new_user(request: Request, admin: Admin, form: FormDep, uow: UowDep) -> Resp
     uow.rollback()
     values.pop("password", None)
     return render(
-        request, "admin/user_new.html", {"values": values, "errors": errors}, status_code=422
+        request,
+        "admin/user_new.html",
+        {"values": values, "errors": errors, "field_labels": NEW_USER_LABELS},
+        status_code=422,
     )
 
 
@@ -74,9 +93,15 @@ def _user_context(uow: SqlUnitOfWork, username: str, **extra: Any) -> dict[str, 
         "user": user,
         "user_roles": uow.users.roles(username),
         "missions": uow.missions.all(),
+        "mission_names": {m.slug: m.name for m in uow.missions.all()},
         "all_roles": list(Role),
         "sectors": list(Sector),
-        "values": {"display_name": user.display_name},
+        "values": {
+            "display_name": user.display_name,
+            "is_admin": user.is_admin,
+            "active": user.active,
+        },
+        "field_labels": USER_LABELS,
         **extra,
     }
 
@@ -121,14 +146,21 @@ def update_user(
                 f"user disabled by {admin.username}; sessions ended, API tokens revoked",
             )
         uow.commit()
-        return RedirectResponse(f"/admin/users/{username}", status_code=303)
+        done = f"Changes to {user.display_name} saved."
+        if password:
+            done += " The new password is set: their sessions ended and API tokens were revoked."
+        return redirect_done(request, f"/admin/users/{username}", done)
     except ValidationError as exc:
         errors = validation_errors(exc)
     except InvalidInput as exc:
         errors = exc.errors
     uow.rollback()
     ctx = _user_context(uow, username, errors=errors)
-    ctx["values"] = {"display_name": values.get("display_name", current.display_name)}
+    ctx["values"] = {
+        "display_name": values.get("display_name", current.display_name),
+        "is_admin": bool(values.get("is_admin")),
+        "active": bool(values.get("active")),
+    }
     return render(request, "admin/user.html", ctx, status_code=422)
 
 
@@ -159,13 +191,18 @@ def grant_role(
                     CouncilMember(username=username, sector=Sector(sector)),
                 )
             uow.commit()
-            return RedirectResponse(f"/admin/users/{username}", status_code=303)
+            return redirect_done(
+                request,
+                f"/admin/users/{username}",
+                f"{uow.users.get(username).display_name} has the role {ROLE_LABELS[role]} on "
+                f"{uow.missions.get(mission).name}.",
+            )
         except (Conflict, NotFound) as exc:
             errors.append(("role", str(exc)))
     uow.rollback()
-    return render(
-        request, "admin/user.html", _user_context(uow, username, errors=errors), status_code=422
-    )
+    context = _user_context(uow, username, errors=errors)
+    context["role_values"] = values
+    return render(request, "admin/user.html", context, status_code=422)
 
 
 @router.post("/users/{username}/roles/remove")
@@ -177,9 +214,15 @@ def revoke_role(
         role = Role(str(values.get("role", "")))
     except ValueError as exc:
         raise InvalidInput.single("role", "not a role") from exc
-    services.remove_role(uow, admin.username, str(values.get("mission", "")), username, role)
+    mission = str(values.get("mission", ""))
+    services.remove_role(uow, admin.username, mission, username, role)
     uow.commit()
-    return RedirectResponse(f"/admin/users/{username}", status_code=303)
+    return redirect_done(
+        request,
+        f"/admin/users/{username}",
+        f"{uow.users.get(username).display_name} no longer has the role {ROLE_LABELS[role]} on "
+        f"{uow.missions.get(mission).name}.",
+    )
 
 
 @router.get("/missions/new")
@@ -197,6 +240,7 @@ def new_mission_form(request: Request, admin: Admin) -> Response:
                 "envelopes.0.name": "Single business case",
             },
             "years": ["2026-27", "2027-28", "2028-29", "2029-30"],
+            "field_labels": MISSION_LABELS,
         },
     )
 
@@ -209,7 +253,12 @@ def new_mission(request: Request, admin: Admin, form: FormDep, uow: UowDep) -> R
         try:
             services.create_mission(uow, admin.username, mission)
             uow.commit()
-            return RedirectResponse(f"/missions/{mission.slug}", status_code=303)
+            return redirect_done(
+                request,
+                f"/missions/{mission.slug}",
+                f"Mission {mission.name} created. Give it a Mission CEO and council members "
+                "from the users page.",
+            )
         except Conflict as exc:
             errors = [("slug", str(exc))]
         uow.rollback()
@@ -220,6 +269,7 @@ def new_mission(request: Request, admin: Admin, form: FormDep, uow: UowDep) -> R
             "values": values,
             "errors": errors,
             "years": str(values.get("years", "")).replace(",", " ").split(),
+            "field_labels": MISSION_LABELS,
         },
         status_code=422,
     )

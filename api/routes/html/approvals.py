@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.flash import redirect_done
 from api.forms import values_of
 from api.params import RowId
 from api.permissions import Perm
@@ -42,6 +43,10 @@ def _list_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict
     }
 
 
+def _candidate_name(uow: SqlUnitOfWork, slug: str, candidate_id: str) -> str:
+    return uow.candidates.get(slug, candidate_id).name
+
+
 @router.get("/missions/{slug}/approvals")
 def approval_list(request: Request, ctx: ViewApprovals, uow: UowDep) -> Response:
     return render(request, "approvals/list.html", _list_context(uow, ctx))
@@ -59,7 +64,7 @@ def decide(
     else:
         try:
             raw_state = str(values.get("expected_state", "requested"))
-            approvals.decide_approval(
+            decided = approvals.decide_approval(
                 uow,
                 ctx.user.username,
                 ctx.roles,
@@ -72,7 +77,13 @@ def decide(
                 else ApprovalState.requested,
             )
             uow.commit()
-            return RedirectResponse(f"/missions/{ctx.slug}/approvals", status_code=303)
+            name = _candidate_name(uow, ctx.slug, decided.candidate)
+            verdict = "approved" if decision == "approve" else "refused"
+            return redirect_done(
+                request,
+                f"/missions/{ctx.slug}/approvals",
+                f"Treasury approval {verdict} for {name}.",
+            )
         except InvalidInput as exc:
             errors = exc.errors
         except Conflict as exc:
@@ -101,8 +112,10 @@ def request_approval(
             uow, ctx.user.username, ctx.roles, ctx.slug, candidate_id, str(values.get("reason", ""))
         )
         uow.commit()
-        return RedirectResponse(
-            f"/missions/{ctx.slug}/candidates/{candidate_id}#treasury", status_code=303
+        return redirect_done(
+            request,
+            f"/missions/{ctx.slug}/candidates/{candidate_id}#treasury",
+            f"Treasury approval requested for {_candidate_name(uow, ctx.slug, candidate_id)}.",
         )
     except InvalidInput as exc:
         errors = exc.errors

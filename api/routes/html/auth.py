@@ -23,6 +23,7 @@ from api.deps import (
     UserDep,
     token_hash,
 )
+from api.flash import redirect_done
 from api.params import RowId
 from api.security import client_address, record_event
 from api.settings import Settings
@@ -261,7 +262,7 @@ def logout(request: Request, auth: AuthDep, uow: UowDep) -> Response:
         uow.sessions.remove(auth.session_hash)
         services.record(uow, auth.username, None, "session", auth.username, "signed out")
         uow.commit()
-    response = RedirectResponse("/login", status_code=303)
+    response = redirect_done(request, "/login", "You have signed out.")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -270,6 +271,7 @@ def _account(uow: SqlUnitOfWork, username: str, **extra: Any) -> dict[str, Any]:
     secret = twofactor.pending_secret(uow, username)
     return {
         "roles": uow.users.roles(username),
+        "mission_names": {m.slug: m.name for m in uow.missions.all()},
         "tokens": uow.users.tokens(username),
         "now": uow.now(),
         "token_days": services.TOKEN_DAYS,
@@ -295,7 +297,12 @@ def account(request: Request, user: UserDep, uow: UowDep) -> Response:
 def setup_2fa(request: Request, user: UserDep, uow: UowDep) -> Response:
     twofactor.begin_setup(uow, user.username)
     uow.commit()
-    return RedirectResponse("/account#two-factor", status_code=303)
+    return redirect_done(
+        request,
+        "/account#two-factor",
+        "Two-factor authentication is being set up: add the key below to your authenticator "
+        "app, then enter the code it shows.",
+    )
 
 
 @router.post("/account/2fa/confirm")
@@ -303,8 +310,16 @@ def confirm_2fa(request: Request, user: UserDep, form: FormDep, uow: UowDep) -> 
     try:
         codes = twofactor.confirm_setup(uow, user.username, str(form.get("code") or ""))
         uow.commit()
+        # the recovery codes are shown once, on this page (never through a redirect's cookie)
         return render(
-            request, "auth/account.html", _account(uow, user.username, recovery_codes=codes)
+            request,
+            "auth/account.html",
+            _account(
+                uow,
+                user.username,
+                recovery_codes=codes,
+                banner="Two-factor authentication is on. Keep your recovery codes safe.",
+            ),
         )
     except (InvalidInput, Conflict) as exc:
         errors = getattr(exc, "errors", [("code", str(exc))])
@@ -319,7 +334,9 @@ def disable_2fa(request: Request, user: UserDep, form: FormDep, uow: UowDep) -> 
     try:
         twofactor.disable(uow, user.username, user.username, str(form.get("code") or ""))
         uow.commit()
-        return RedirectResponse("/login", status_code=303)
+        return redirect_done(
+            request, "/login", "Two-factor authentication is off. Sign in again to go on."
+        )
     except InvalidInput as exc:
         errors = exc.errors
     uow.rollback()
@@ -349,14 +366,27 @@ def create_token(
             status_code=422,
         )
     uow.commit()
-    return render(request, "auth/account.html", _account(uow, auth.username, new_token=token))
+    # the token is shown once, on this page (never through a redirect's cookie)
+    return render(
+        request,
+        "auth/account.html",
+        _account(
+            uow,
+            auth.username,
+            new_token=token,
+            banner=f"API token “{name.strip()}” created. Copy it now: it is not shown again.",
+        ),
+    )
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def revoke_token(token_id: RowId, user: UserDep, uow: UowDep) -> Response:
+def revoke_token(request: Request, token_id: RowId, user: UserDep, uow: UowDep) -> Response:
+    name = next((t["name"] for t in uow.users.tokens(user.username) if t["id"] == token_id), None)
     services.revoke_api_token(uow, user.username, user.username, token_id)
     uow.commit()
-    return RedirectResponse("/account", status_code=303)
+    return redirect_done(
+        request, "/account", f"API token “{name}” revoked." if name else "API token revoked."
+    )
 
 
 PASSWORD_LABELS = {
@@ -437,4 +467,9 @@ def change_password(
         f"by the user; other sessions ended, {revoked} API token(s) revoked",
     )
     uow.commit()
-    return RedirectResponse("/account?password=changed", status_code=303)
+    return redirect_done(
+        request,
+        "/account",
+        "Your password has been changed. Your other sessions have ended and your API tokens "
+        "were revoked.",
+    )

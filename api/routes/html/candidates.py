@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.flash import redirect_done
 from api.forms import (
     MAX_OPTIONS,
     candidate_from_form,
@@ -28,6 +29,9 @@ ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission)
 Register = Annotated[MissionContext, Depends(MissionAccess(Perm.register_candidate))]
 Edit = Annotated[MissionContext, Depends(MissionAccess(Perm.edit_candidate))]
 
+#: the register / edit form's labels where the words for the field differ (api.templating)
+FORM_LABELS = {"id": "Identifier", "trl": "Technology readiness level (TRL)"}
+
 
 def _form_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict[str, Any]:
     mission = uow.missions.get(ctx.slug)
@@ -40,6 +44,7 @@ def _form_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict
         "tiers": list(Tier),
         "organisation_types": list(OrganisationType),
         "option_rows": range(min(max(n_rows, 1), MAX_OPTIONS)),
+        "field_labels": FORM_LABELS,
         **extra,
     }
 
@@ -78,8 +83,10 @@ def create(request: Request, ctx: Register, form: FormDep, uow: UowDep) -> Respo
         try:
             services.register_candidate(uow, ctx.user.username, ctx.slug, candidate)
             uow.commit()
-            return RedirectResponse(
-                f"/missions/{ctx.slug}/candidates/{candidate.id}", status_code=303
+            return redirect_done(
+                request,
+                f"/missions/{ctx.slug}/candidates/{candidate.id}",
+                f"{candidate.name} registered.",
             )
         except InvalidInput as exc:
             errors = exc.errors
@@ -172,8 +179,10 @@ def edit(request: Request, ctx: Edit, candidate_id: str, form: FormDep, uow: Uow
                 expected_version=form_version(values),
             )
             uow.commit()
-            return RedirectResponse(
-                f"/missions/{ctx.slug}/candidates/{candidate_id}", status_code=303
+            return redirect_done(
+                request,
+                f"/missions/{ctx.slug}/candidates/{candidate_id}",
+                f"Changes to {candidate.name} saved.",
             )
         except InvalidInput as exc:
             errors = exc.errors

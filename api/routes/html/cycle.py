@@ -4,25 +4,31 @@ the update letter, closing), audit packs and the planned trajectory."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from api.confirm import confirm_page, confirmed
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.flash import redirect_done
 from api.forms import parse_number, values_of
 from api.params import RowId
 from api.permissions import Perm
 from api.templating import render
-from portfolio import contracts, cycle, quarters
+from portfolio import comparison, contracts, cycle, display, guide, quarters
 from portfolio.errors import Conflict, InvalidInput, NotFound, validation_errors
 from portfolio.model import (
     ChangeKind,
     Evidence,
     EvidenceKind,
+    Quarter,
     QuarterState,
     Rag,
+    ScoringState,
     TrajectoryPoint,
+    next_quarter,
 )
 from portfolio.reports import RAG_LABELS, RAG_WORDING
 from portfolio.unit_of_work import SqlUnitOfWork
@@ -34,21 +40,31 @@ RecordEvidence = Annotated[MissionContext, Depends(MissionAccess(Perm.record_evi
 ManageCycle = Annotated[MissionContext, Depends(MissionAccess(Perm.manage_cycle))]
 DissentDep = Annotated[MissionContext, Depends(MissionAccess(Perm.dissent))]
 
-EVIDENCE_KINDS = [
-    ("milestone_met", "Milestone met"),
-    ("milestone_missed", "Milestone missed"),
-    ("trl_change", "TRL change"),
-    ("cost_actuals", "Cost actuals to date"),
-    ("stage_gate", "Stage-gate outcome"),
-]
+EVIDENCE_KINDS = [(kind.value, display.name_of(kind)) for kind in EvidenceKind]
+
+EVIDENCE_LABELS = {
+    "candidate": "Candidate",
+    "kind": "What happened",
+    "summary": "Summary",
+    "date": "Date",
+    "diagnosticity": "Diagnosticity (milestones)",
+    "trl": "New TRL (TRL change)",
+    "cost_actual": "Spent to date, £m (cost actuals)",
+    "cost_planned": "Planned to date, £m (cost actuals)",
+    "outcome": "Stage-gate outcome",
+    "option": "Option the stage gate concerns",
+    "quarter": "Quarter",
+}
+"""The evidence form's fields as the form labels them (the candidate page and the quarter's
+evidence page show the same form)."""
 
 
 # -- evidence ------------------------------------------------------------------------------------
-@router.post("/missions/{slug}/candidates/{candidate_id}/evidence")
-def record_evidence(
-    request: Request, ctx: RecordEvidence, candidate_id: str, form: FormDep, uow: UowDep
-) -> Response:
-    values = values_of(form)
+def _record_evidence(
+    uow: SqlUnitOfWork, ctx: MissionContext, candidate_id: str, values: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """Record the evidence form's ``values`` about ``candidate_id`` in the current quarter and
+    commit; the errors, field by field, when it cannot be (nothing is recorded then)."""
     errors: list[tuple[str, str]] = []
     quarter = quarters.current_quarter(uow, ctx.slug)
     diagnosticity = parse_number(values, "diagnosticity", errors, required=False)
@@ -65,36 +81,130 @@ def record_evidence(
         "outcome": {"succeeded": True, "failed": False}.get(str(values.get("outcome", ""))),
         "option": str(values.get("option", "")) or None,
     }
+    if errors:
+        return errors
+    try:
+        cycle.record_evidence(uow, ctx.user.username, ctx.slug, Evidence.model_validate(data))
+        uow.commit()
+        return []
+    except ValidationError as exc:
+        errors = validation_errors(exc)
+    except (InvalidInput, Conflict) as exc:
+        errors = getattr(exc, "errors", [("kind", str(exc))])
+    uow.rollback()
+    return errors
+
+
+@router.post("/missions/{slug}/candidates/{candidate_id}/evidence")
+def record_evidence(
+    request: Request, ctx: RecordEvidence, candidate_id: str, form: FormDep, uow: UowDep
+) -> Response:
+    values = values_of(form)
+    errors = _record_evidence(uow, ctx, candidate_id, values)
     if not errors:
-        try:
-            cycle.record_evidence(uow, ctx.user.username, ctx.slug, Evidence.model_validate(data))
-            uow.commit()
-            return RedirectResponse(
-                f"/missions/{ctx.slug}/candidates/{candidate_id}#belief", status_code=303
-            )
-        except ValidationError as exc:
-            errors = validation_errors(exc)
-        except (InvalidInput, Conflict) as exc:
-            errors = getattr(exc, "errors", [("kind", str(exc))])
-        uow.rollback()
+        name = uow.candidates.get(ctx.slug, candidate_id).name
+        return redirect_done(
+            request,
+            f"/missions/{ctx.slug}/candidates/{candidate_id}#belief",
+            f"Evidence recorded for {name}.",
+        )
     from api.routes.html.candidates import detail_context
 
     context = detail_context(uow, ctx, candidate_id)
-    context.update(errors=errors, values=values)
+    context.update(errors=errors, values=values, field_labels=EVIDENCE_LABELS)
     return render(request, "candidates/detail.html", context, status_code=422)
 
 
+def _evidence_context(
+    uow: SqlUnitOfWork, ctx: MissionContext, label: str, **extra: Any
+) -> dict[str, Any]:
+    """The quarter's evidence page: what was recorded in it, newest first, and the form to
+    record more about any candidate (in the current quarter only)."""
+    quarter = _quarter(uow, ctx, label)
+    candidates = sorted(uow.candidates.all(ctx.slug), key=lambda c: c.name)
+    return {
+        "mission": uow.missions.get(ctx.slug),
+        "ctx": ctx,
+        "quarter": quarter,
+        "home": guide.quarter_url(ctx.slug, label),
+        "candidates": candidates,
+        "names": {c.id: c.name for c in candidates},
+        "evidence": list(reversed([e for e in uow.evidence.all(ctx.slug) if e.quarter == label])),
+        "evidence_kinds": EVIDENCE_KINDS,
+        "is_current": _is_current(uow, ctx, quarter),
+        "today": uow.now().date().isoformat(),
+        "field_labels": EVIDENCE_LABELS,
+        **extra,
+    }
+
+
+@router.get("/missions/{slug}/quarters/{label}/evidence")
+def evidence_page(request: Request, ctx: ViewMission, label: str, uow: UowDep) -> Response:
+    return render(request, "cycle/evidence.html", _evidence_context(uow, ctx, label))
+
+
+@router.post("/missions/{slug}/quarters/{label}/evidence")
+def record_quarter_evidence(
+    request: Request, ctx: RecordEvidence, label: str, form: FormDep, uow: UowDep
+) -> Response:
+    """The evidence form of the quarter's evidence page: the candidate is chosen by name; an
+    option is sent as ``candidate/option`` (the list holds every candidate's options)."""
+    values = values_of(form)
+    names = {c.id: c.name for c in uow.candidates.all(ctx.slug)}
+    candidate_id = str(values.get("candidate", ""))
+    errors: list[tuple[str, str]] = []
+    try:
+        _check_current(uow, ctx, label)
+    except Conflict as exc:
+        errors = [("candidate", str(exc))]
+    if not errors and candidate_id not in names:
+        errors = [("candidate", "choose the candidate the evidence is about")]
+    owner, _, option = str(values.get("option", "")).rpartition("/")
+    if not errors and option and owner and owner != candidate_id:
+        errors = [
+            (
+                "option",
+                f"that option is {names.get(owner, owner)}'s; choose one of "
+                f"{names[candidate_id]}'s options or the first option",
+            )
+        ]
+    if not errors:
+        errors = _record_evidence(uow, ctx, candidate_id, {**values, "option": option})
+    if not errors:
+        return redirect_done(
+            request,
+            guide.quarter_url(ctx.slug, label),
+            f"Evidence recorded for {names[candidate_id]}.",
+        )
+    context = _evidence_context(uow, ctx, label, errors=errors, values=values)
+    return render(request, "cycle/evidence.html", context, status_code=422)
+
+
 # -- approval ------------------------------------------------------------------------------------
+APPROVE_LABELS = {"run": "Approval", "contracted": "Contracted"}
+
+
 def _approve_context(
     uow: SqlUnitOfWork, ctx: MissionContext, run_id: int, **extra: Any
 ) -> dict[str, Any]:
-    """The approval form: the changes with a reason and a "contracted" tick each; a candidate
-    under a live contract shows it. A what-if run has no approval form (it is refused)."""
+    """The approval form: the run's key numbers, then its changes against the last approved
+    allocation, a reason asked only for each start, scale and stop (``cycle.needs_reason``),
+    pre-filled with the reasons given for the run's locks and exclusions, and a "contracted"
+    tick each; a candidate under a live contract shows it. A run that cannot be approved
+    (``cycle.approval_refusal``: a what-if, a closed quarter's, one without a portfolio) has no
+    form: it is refused."""
     run = uow.runs.get(ctx.slug, run_id)
-    if run.what_if:
-        raise Conflict(cycle.what_if_refusal(run))
+    refusal = cycle.approval_refusal(uow, ctx.slug, run)
+    if refusal is not None:
+        raise Conflict(refusal)
     names = {c.id: c.name for c in uow.candidates.all(ctx.slug)}
+    option_names = {
+        (c["id"], o["id"]): o.get("name") or o["id"]
+        for c in run.problem.get("candidates", [])
+        for o in c.get("options", [])
+    }
     changes = cycle.proposed_changes(uow, ctx.slug, run_id)
+    reasoned = {c.candidate for c in changes if cycle.needs_reason(c)}
     blocked = None
     try:
         contracts.refuse_dropping_contracts(
@@ -102,15 +212,29 @@ def _approve_context(
         )
     except Conflict as exc:
         blocked = str(exc)
+    given = cycle.override_reasons(run)
     return {
         "mission": uow.missions.get(ctx.slug),
         "ctx": ctx,
         "run": run,
+        "oos": comparison.out_of_sample(run),
         "names": names,
+        "option_names": option_names,
         "changes": changes,
+        "reasoned": reasoned,
+        "prefilled": {c for c in reasoned if c in given},
+        "values": {f"reason.{c}": given[c] for c in reasoned if c in given},
+        "field_labels": {
+            **APPROVE_LABELS,
+            **{
+                f"reason.{c.candidate}": f"Reason for {names.get(c.candidate, c.candidate)}"
+                for c in changes
+            },
+        },
         "live": contracts.live_by_candidate(uow, ctx.slug),
         "blocked": blocked,
         "approved_now": uow.missions.quarter(ctx.slug, run.quarter).approved_run,
+        "home": guide.quarter_url(ctx.slug, run.quarter),
         **extra,
     }
 
@@ -146,7 +270,11 @@ def approve(
         )
         uow.commit()
         label = uow.runs.get(ctx.slug, run_id).quarter
-        return RedirectResponse(f"/missions/{ctx.slug}/quarters/{label}", status_code=303)
+        return redirect_done(
+            request,
+            guide.quarter_url(ctx.slug, label),
+            f"Run {run_id} approved as the {label} allocation.",
+        )
     except InvalidInput as exc:
         errors = exc.errors
     except Conflict as exc:
@@ -157,25 +285,56 @@ def approve(
     return render(request, "cycle/approve.html", context, status_code=422)
 
 
-# -- the quarter page ----------------------------------------------------------------------------
+# -- the quarter home ----------------------------------------------------------------------------
+QUARTER_LABELS = {
+    "rag": "Override the rating",
+    "rag_reason": "Justification (published)",
+    "text": "Dissent",
+    "body": "Update letter",
+    "close": "Close the quarter",
+}
+"""The quarter home's form fields as its forms label them."""
+
+
+def _quarter(uow: SqlUnitOfWork, ctx: MissionContext, label: str) -> Quarter:
+    if label not in {q.label for q in uow.missions.quarters(ctx.slug)}:
+        raise NotFound(f"no quarter {label}")
+    return uow.missions.quarter(ctx.slug, label)
+
+
+def _is_current(uow: SqlUnitOfWork, ctx: MissionContext, quarter: Quarter) -> bool:
+    if quarter.state is QuarterState.closed:
+        return False
+    return quarter.label == quarters.current_quarter(uow, ctx.slug)
+
+
 def quarter_context(
     uow: SqlUnitOfWork, ctx: MissionContext, label: str, **extra: Any
 ) -> dict[str, Any]:
+    """The quarter home: the quarter's tasks (``portfolio.guide``), then the approved
+    allocation, delivery confidence, the changes, dissent, the update letter and closing."""
+    quarter = _quarter(uow, ctx, label)
     all_quarters = uow.missions.quarters(ctx.slug)
-    if label not in {q.label for q in all_quarters}:
-        raise NotFound(f"no quarter {label}")
-    quarter = uow.missions.quarter(ctx.slug, label)
     run = uow.runs.get(ctx.slug, quarter.approved_run) if quarter.approved_run else None
     update = uow.cycle.update(ctx.slug, label)
     draft = None
     if update is None and quarter.state is QuarterState.approved:
         draft = cycle.draft_letter(uow, ctx.slug, label)
     oos = (((run.result or {}).get("metrics") or {}).get("out_of_sample") or {}) if run else {}
+    is_current = _is_current(uow, ctx, quarter)
+    later = [q for q in all_quarters if q.label > label and q.state is not QuarterState.closed]
     return {
         "mission": uow.missions.get(ctx.slug),
         "ctx": ctx,
         "quarter": quarter,
         "quarters": all_quarters,
+        "guide": guide.quarter_tasks(uow, ctx.slug, label),
+        "home": guide.quarter_url(ctx.slug, label),
+        "public_url": guide.public_update_url(ctx.slug, label),
+        "next_open": later[0] if quarter.state is QuarterState.closed and later else None,
+        "can_close_round": ctx.can(Perm.manage_round)
+        and is_current
+        and quarter.scoring is ScoringState.open,
         "run": run,
         "oos": oos,
         "names": {c.id: c.name for c in uow.candidates.all(ctx.slug)},
@@ -187,14 +346,39 @@ def quarter_context(
             "rag": quarter.rag_override.value if quarter.rag_override else "",
             "rag_reason": quarter.rag_reason,
         },
+        "field_labels": QUARTER_LABELS,
         "rag_labels": RAG_LABELS,
         "rag_wording": RAG_WORDING,
-        "is_current": quarter.label == quarters.current_quarter(uow, ctx.slug)
-        if quarter.state is not QuarterState.closed
-        else False,
+        "is_current": is_current,
         "change_kinds": ChangeKind,
         **extra,
     }
+
+
+def _home_again(
+    request: Request,
+    uow: SqlUnitOfWork,
+    ctx: MissionContext,
+    label: str,
+    errors: list[tuple[str, str]],
+    values: dict[str, Any],
+    status_code: int = 422,
+) -> Response:
+    """The quarter home shown again after a form's error, with what was typed kept."""
+    uow.rollback()
+    context = quarter_context(uow, ctx, label, errors=errors)
+    context["values"].update(values)
+    return render(request, "cycle/quarter.html", context, status_code=status_code)
+
+
+@router.get("/missions/{slug}/quarter")
+def current_quarter_home(ctx: ViewMission, uow: UowDep) -> Response:
+    """The current quarter's home (the menu's "This quarter")."""
+    try:
+        label = quarters.current_quarter(uow, ctx.slug)
+    except Conflict:
+        return RedirectResponse(f"/missions/{ctx.slug}", status_code=303)
+    return RedirectResponse(guide.quarter_url(ctx.slug, label), status_code=303)
 
 
 @router.get("/missions/{slug}/quarters/{label}")
@@ -202,8 +386,10 @@ def quarter_page(request: Request, ctx: ViewMission, label: str, uow: UowDep) ->
     return render(request, "cycle/quarter.html", quarter_context(uow, ctx, label))
 
 
-def _back(ctx: MissionContext, label: str, anchor: str = "") -> Response:
-    return RedirectResponse(f"/missions/{ctx.slug}/quarters/{label}{anchor}", status_code=303)
+def _back(
+    request: Request, ctx: MissionContext, label: str, message: str, anchor: str = ""
+) -> Response:
+    return redirect_done(request, guide.quarter_url(ctx.slug, label) + anchor, message)
 
 
 @router.post("/missions/{slug}/quarters/{label}/rag")
@@ -217,17 +403,22 @@ def override_rag(
         rag = Rag(raw) if raw else None
         cycle.override_rag(uow, ctx.user.username, ctx.slug, rag, str(values.get("rag_reason", "")))
         uow.commit()
-        return _back(ctx, label, "#rag")
+        quarter = uow.missions.quarter(ctx.slug, label)
+        shown = quarter.rag_shown
+        words = RAG_LABELS[shown] if shown else "–"
+        message = (
+            f"Delivery confidence for {label} saved: {words}, overridden by the Mission CEO."
+            if rag
+            else f"Delivery confidence for {label} saved: {words}, as computed from P(target)."
+        )
+        return _back(request, ctx, label, message, "#rag")
     except ValueError:
         errors = [("rag", "choose green, amber, red or no override")]
     except InvalidInput as exc:
         errors = exc.errors
     except Conflict as exc:
         errors = [("rag", str(exc))]
-    uow.rollback()
-    context = quarter_context(uow, ctx, label, errors=errors)
-    context["values"].update(values)
-    return render(request, "cycle/quarter.html", context, status_code=422)
+    return _home_again(request, uow, ctx, label, errors, values)
 
 
 def _check_current(uow: SqlUnitOfWork, ctx: MissionContext, label: str) -> None:
@@ -238,66 +429,118 @@ def _check_current(uow: SqlUnitOfWork, ctx: MissionContext, label: str) -> None:
 
 @router.post("/missions/{slug}/quarters/{label}/dissent")
 def dissent(request: Request, ctx: DissentDep, label: str, form: FormDep, uow: UowDep) -> Response:
+    values = values_of(form)
     try:
         _check_current(uow, ctx, label)
-        cycle.add_dissent(uow, ctx.user.username, ctx.roles, ctx.slug, str(form.get("text") or ""))
+        cycle.add_dissent(
+            uow, ctx.user.username, ctx.roles, ctx.slug, str(values.get("text") or "")
+        )
         uow.commit()
-        return _back(ctx, label, "#dissent")
+        return _back(
+            request,
+            ctx,
+            label,
+            f"Your dissent is attached to {label}; it is published with your sector, not your "
+            "name.",
+            "#dissent",
+        )
+    except ValidationError as exc:
+        errors = validation_errors(exc)
     except InvalidInput as exc:
         errors = exc.errors
     except Conflict as exc:
         errors = [("text", str(exc))]
-    uow.rollback()
-    return render(
-        request,
-        "cycle/quarter.html",
-        quarter_context(uow, ctx, label, errors=errors),
-        status_code=422,
-    )
+    return _home_again(request, uow, ctx, label, errors, values)
 
 
 @router.post("/missions/{slug}/quarters/{label}/update")
 def save_update(
     request: Request, ctx: ManageCycle, label: str, form: FormDep, uow: UowDep
 ) -> Response:
+    """Save the letter as a draft, or publish it: publishing asks first (it is public at once
+    and cannot be withdrawn); the letter travels through the confirmation page."""
     values = values_of(form)
+    publish = values.get("action") == "publish"
+    body = str(values.get("body", ""))
+    public = guide.public_update_url(ctx.slug, label)
     try:
         _check_current(uow, ctx, label)
-        cycle.save_update(
-            uow,
-            ctx.user.username,
-            ctx.slug,
-            str(values.get("body", "")),
-            publish=values.get("action") == "publish",
-        )
+        if publish and not confirmed(values):
+            _, _, words = cycle.checked_update(uow, ctx.slug, body)
+            return confirm_page(
+                request,
+                title=f"Publish the update for {label}?",
+                warning=f"The update becomes public at {public} at once and cannot be "
+                "withdrawn or edited.",
+                action=f"/missions/{ctx.slug}/quarters/{quote(label)}/update",
+                button="Publish the update",
+                cancel=guide.quarter_url(ctx.slug, label) + "#update",
+                consequences=[
+                    f"The letter ({words:,} words) is published at {public} for anyone to read, "
+                    "with the quarter's open data (the approved allocation, commercially "
+                    "sensitive candidates shown only by platform and tier).",
+                    "It can no longer be edited; the quarter can then be closed.",
+                ],
+                fields={"body": body, "action": "publish"},
+                context={"mission": uow.missions.get(ctx.slug), "ctx": ctx},
+            )
+        cycle.save_update(uow, ctx.user.username, ctx.slug, body, publish=publish)
         uow.commit()
-        return _back(ctx, label, "#update")
+        message = (
+            f"The update for {label} is published at {public}."
+            if publish
+            else f"Draft of the {label} update saved."
+        )
+        return _back(request, ctx, label, message, "#update")
+    except ValidationError as exc:
+        errors = validation_errors(exc)
     except InvalidInput as exc:
         errors = exc.errors
     except Conflict as exc:
         errors = [("body", str(exc))]
-    uow.rollback()
-    context = quarter_context(uow, ctx, label, errors=errors)
-    context["values"]["body"] = values.get("body", "")
-    return render(request, "cycle/quarter.html", context, status_code=422)
+    return _home_again(request, uow, ctx, label, errors, {"body": body})
 
 
 @router.post("/missions/{slug}/quarters/{label}/close")
-def close(request: Request, ctx: ManageCycle, label: str, uow: UowDep) -> Response:
+def close(request: Request, ctx: ManageCycle, label: str, form: FormDep, uow: UowDep) -> Response:
+    """Close the quarter, after a confirmation: its audit pack is sealed and the next quarter
+    opens; nothing of it can change after."""
+    values = values_of(form)
     try:
         _check_current(uow, ctx, label)
+        quarter = uow.missions.quarter(ctx.slug, label)
+        refusal = cycle.close_refusal(uow, ctx.slug, quarter)
+        if refusal is not None:
+            raise Conflict(refusal)
+        nxt = next_quarter(label)
+        if not confirmed(values):
+            return confirm_page(
+                request,
+                title=f"Close {label}?",
+                warning=f"Closing {label} cannot be undone: nothing of the quarter can be "
+                "changed afterwards.",
+                action=f"/missions/{ctx.slug}/quarters/{quote(label)}/close",
+                button=f"Close {label}",
+                cancel=guide.quarter_url(ctx.slug, label) + "#close",
+                consequences=[
+                    "The quarter's scores, evidence, problem file and allocation are frozen "
+                    "into an audit pack, sealed and chained to the previous quarter's.",
+                    f"{nxt} opens: new evidence, scores and runs belong to it.",
+                ],
+                context={"mission": uow.missions.get(ctx.slug), "ctx": ctx},
+            )
         cycle.close_quarter(uow, ctx.user.username, ctx.slug)
         uow.commit()
-        return _back(ctx, label)
+        return _back(
+            request,
+            ctx,
+            label,
+            f"{label} is closed and its audit pack sealed; {nxt} is now open.",
+            "#close",
+        )
     except Conflict as exc:
         errors = [("close", str(exc))]
-    uow.rollback()
-    return render(
-        request,
-        "cycle/quarter.html",
-        quarter_context(uow, ctx, label, errors=errors),
-        status_code=409,
-    )
+    return _home_again(request, uow, ctx, label, errors, {}, status_code=409)
 
 
 @router.get("/missions/{slug}/quarters/{label}/audit-pack.zip")
@@ -323,6 +566,10 @@ def _trajectory_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -
         "labels": labels,
         "closed": closed,
         "values": values,
+        "field_labels": {
+            "planned": "Planned trajectory",
+            **{f"planned.{q}": f"Planned P(target) in {q}" for q in labels},
+        },
         **extra,
     }
 
@@ -349,7 +596,9 @@ def set_trajectory(request: Request, ctx: ManageCycle, form: FormDep, uow: UowDe
         try:
             cycle.set_trajectory(uow, ctx.user.username, ctx.slug, points)
             uow.commit()
-            return RedirectResponse(f"/missions/{ctx.slug}#trajectory", status_code=303)
+            return redirect_done(
+                request, f"/missions/{ctx.slug}#trajectory", "Planned trajectory saved."
+            )
         except Conflict as exc:
             errors = [("planned", str(exc))]
         uow.rollback()

@@ -44,7 +44,7 @@ def verify_page(
             "report": report,
             "values": {"seal": seal},
             "errors": errors,
-            "error_map": dict(errors),
+            "field_labels": {"seal": "Seal from a published update"},
         },
         status_code=422 if errors else 200,
     )

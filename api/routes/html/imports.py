@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.flash import redirect_done
 from api.permissions import Perm
 from api.templating import render
 from portfolio import csvio
@@ -122,9 +123,9 @@ def _run(
         try:
             summary = action(data)
             uow.commit()
-            return render(
-                request, "imports/import.html", _context(uow, ctx, done=summary.message, kind=kind)
-            )
+            # the banner opens the page where what was imported shows
+            done = "candidates" if kind == "candidates" else "scoring"
+            return redirect_done(request, f"/missions/{ctx.slug}/{done}", summary.message)
         except InvalidInput as exc:
             errors = exc.errors
         except Conflict as exc:

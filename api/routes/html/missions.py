@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep, UserDep
+from api.flash import redirect_done
 from api.forms import form_version, mission_from_form, mission_values, values_of
 from api.params import Page
 from api.permissions import Perm
 from api.templating import render
-from portfolio import cycle, quarters, services
+from portfolio import cycle, guide, quarters, services
 from portfolio.errors import Conflict, InvalidInput
 from portfolio.reports import RAG_LABELS
 from portfolio.unit_of_work import SqlUnitOfWork
@@ -30,9 +31,22 @@ def visible_missions(uow: SqlUnitOfWork, username: str, is_admin: bool) -> list[
     return [m.slug for m in uow.missions.all()] if is_admin else uow.missions.slugs_for(username)
 
 
+def current_quarter_url(uow: SqlUnitOfWork, slug: str) -> str | None:
+    """The home of the mission's current quarter (None when every quarter is closed)."""
+    try:
+        return guide.quarter_url(slug, quarters.current_quarter(uow, slug))
+    except Conflict:
+        return None
+
+
 @router.get("/")
 def mission_list(request: Request, user: UserDep, uow: UowDep) -> Response:
+    """Where a signed-in person starts: with a role on exactly one mission (and no other
+    mission to see), that mission's current quarter home; otherwise the list of missions."""
     slugs = visible_missions(uow, user.username, user.is_admin)
+    if len(slugs) == 1 and uow.missions.slugs_for(user.username) == slugs:
+        home = current_quarter_url(uow, slugs[0])
+        return RedirectResponse(home or f"/missions/{slugs[0]}", status_code=303)
     missions = uow.missions.all(slugs)
     roles = {r.mission: r.role for r in uow.users.roles(user.username)}
     return render(
@@ -43,6 +57,7 @@ def mission_list(request: Request, user: UserDep, uow: UowDep) -> Response:
             "roles": uow.users.roles(user.username),
             "role_of": roles,
             "counts": {m.slug: uow.candidates.count(m.slug) for m in missions},
+            "homes": {m.slug: current_quarter_url(uow, m.slug) for m in missions},
         },
     )
 
@@ -86,6 +101,7 @@ def dashboard_context(uow: SqlUnitOfWork, ctx: MissionContext) -> dict[str, obje
         "roles": uow.missions.roles(ctx.slug),
         "trajectory": trajectory_points(uow, ctx.slug),
         "stops": stops,
+        "home": guide.quarter_url(ctx.slug, current.label) if current else None,
         "rag_labels": RAG_LABELS,
         "published": cycle.published_quarters(uow, ctx.slug),
     }
@@ -126,7 +142,7 @@ def edit(request: Request, ctx: EditMission, form: FormDep, uow: UowDep) -> Resp
                 expected_version=form_version(values),
             )
             uow.commit()
-            return RedirectResponse(f"/missions/{ctx.slug}", status_code=303)
+            return redirect_done(request, f"/missions/{ctx.slug}", f"{mission.name} saved.")
         except InvalidInput as exc:
             errors = exc.errors
         except Conflict as exc:

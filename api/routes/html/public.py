@@ -12,7 +12,7 @@ from api.templating import render
 from portfolio import cycle, history
 from portfolio.csvio import to_csv
 from portfolio.errors import NotFound
-from portfolio.model import QuarterlyUpdate
+from portfolio.model import QuarterlyUpdate, Sector
 from portfolio.reports import RAG_LABELS, RAG_SOURCE, RAG_WORDING, SECTOR_WORDS
 from portfolio.unit_of_work import SqlUnitOfWork
 
@@ -44,6 +44,40 @@ def _seal_json(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, object] |
         "audit_entries": seal.audit_entries,
         "algorithm": "HMAC-SHA-256 under the server's key, chained quarter to quarter",
     }
+
+
+def _sector_words(sector: Sector | None) -> str:
+    """A dissent is published with its author's sector, never their name."""
+    return SECTOR_WORDS.get(sector, "a council member") if sector else "a council member"
+
+
+def _url_quarter(label: str) -> str:
+    """``2026-27 Q3`` as it appears in a public address: ``2026-27-Q3``."""
+    return label.replace(" ", "-")
+
+
+@router.get("/public")
+def front_door(request: Request, uow: UowDep) -> Response:
+    """The public's way in (no sign-in): every mission with its published quarterly updates,
+    newest first, and each update's allocation as open data. Drafts never appear: only what
+    ``cycle.published_quarters`` says was published."""
+    missions = []
+    for mission in uow.missions.all():
+        published = list(reversed(cycle.published_quarters(uow, mission.slug)))
+        missions.append(
+            {
+                "mission": mission,
+                "updates": [
+                    {
+                        "letter": u,
+                        "url": f"/missions/{mission.slug}/updates/{_url_quarter(u.quarter)}",
+                        "rag": uow.missions.quarter(mission.slug, u.quarter).rag_shown,
+                    }
+                    for u in published
+                ],
+            }
+        )
+    return render(request, "public/index.html", {"missions": missions, "rag_labels": RAG_LABELS})
 
 
 @router.get("/missions/{slug}/updates")
@@ -86,12 +120,12 @@ def update(request: Request, slug: str, quarter: str, uow: UowDep) -> Response:
             "rag_wording": RAG_WORDING,
             "rag_source": RAG_SOURCE,
             "dissents": [
-                (SECTOR_WORDS.get(sectors.get(d.author), "a council member"), d)
+                (_sector_words(sectors.get(d.author)), d)
                 for d in uow.cycle.dissents(slug, letter.quarter)
             ],
             "by_platform": dict(sorted(by_platform.items(), key=lambda kv: -kv[1])),
             "total": sum(by_platform.values()),
-            "url_quarter": letter.quarter.replace(" ", "-"),
+            "url_quarter": _url_quarter(letter.quarter),
             "seal": history.published_seal(uow, slug, letter.quarter),
         },
     )

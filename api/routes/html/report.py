@@ -1,23 +1,30 @@
 """Treasury's allocation report of a quarter: one page that prints on A4, its charts (SVG), its
-downloads (CSV, Excel, problem and result files), review comments, and background analytics."""
+downloads (CSV, Excel, problem and result files), review comments, and a run's analyses.
+
+Charts are drawn once per run and data, and kept in the database (``reports.cached_chart``):
+each page names the drawing it shows by the key of its data (``?v=``), so a chart already drawn
+is one query away, and a new analysis result or trajectory point gives a new drawing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
 from api.charts import Chart, bars, frontier, trajectory
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.flash import redirect_done
 from api.params import RowId
 from api.permissions import Perm
 from api.routes.html.missions import trajectory_points
 from api.templating import render
+from portfolio import analytics_jobs, display
 from portfolio import report as reports
 from portfolio.csvio import to_csv
 from portfolio.errors import Conflict, InvalidInput, NotFound
-from portfolio.model import ANALYTICS_KINDS
+from portfolio.model import ANALYTICS_KINDS, Mission, OptimiserRun, RunAnalysis
 from portfolio.unit_of_work import SqlUnitOfWork
 
 router = APIRouter(include_in_schema=False)
@@ -34,6 +41,13 @@ SPEND_CHARTS = {
     "envelope": ("Spend by envelope", "by_envelope"),
     "year": ("Spend by financial year", "by_year"),
 }
+# the analyses drawn as charts: (x-axis label, title)
+ANALYSIS_CHARTS = {
+    "frontier": ("budget, share of the envelopes", "Efficient frontier: budget against P(target)"),
+    "risk_frontier": ("CVaR weight λ", "Risk appetite against P(target)"),
+    "core": ("share of resamples", "Core index: share of resamples funding each candidate"),
+}
+CHARTS = (*SPEND_CHARTS, "trajectory", *ANALYSIS_CHARTS)
 
 
 def default_quarter(uow: SqlUnitOfWork, slug: str) -> str:
@@ -50,56 +64,179 @@ def _label(uow: SqlUnitOfWork, slug: str, quarter: str | None) -> str:
     return quarter.replace("-Q", " Q") if quarter else default_quarter(uow, slug)
 
 
-def _charts(
-    uow: SqlUnitOfWork, ctx: MissionContext, rep: reports.AllocationReport, analyses: dict[str, Any]
-) -> dict[str, Chart]:
-    charts: dict[str, Chart] = {}
-    for name, (title, key) in SPEND_CHARTS.items():
-        data = rep.spend.get(key) or {}
-        if data:
-            charts[name] = bars(title, dict(sorted(data.items(), key=lambda kv: -kv[1])), "£m")
-    points = trajectory_points(uow, ctx.slug)
-    mission = uow.missions.get(ctx.slug)
-    charts["trajectory"] = trajectory(
-        [str(p["quarter"]) for p in points],
-        [p["planned"] for p in points],  # type: ignore[misc]
-        [p["actual"] for p in points],  # type: ignore[misc]
-        mission.rag_green,
-        mission.rag_amber,
-    )
-    for kind, xlabel, title in (
-        (
-            "frontier",
-            "budget, share of the envelopes",
-            "Efficient frontier: budget against P(target)",
-        ),
-        ("risk_frontier", "CVaR weight λ", "Risk appetite against P(target)"),
-    ):
-        analysis = analyses.get(kind)
-        if analysis and analysis.result:
-            pts = [
-                (float(p["x"]), float(p["p_target"]))
-                for p in analysis.result["points"]
-                if p.get("p_target") is not None
-            ]
-            chosen = analysis.result.get("chosen")
-            charts[kind] = frontier(
-                pts,
-                (float(chosen["x"]), float(chosen["p_target"])) if chosen else None,
-                xlabel,
-                title,
-            )
-    core = analyses.get("core")
-    if core and core.result:
-        shares = {row["name"]: float(row["share"]) for row in core.result["candidates"]}
-        charts["core"] = bars(
-            "Core index: share of resamples funding each candidate",
+def spend_series(run: OptimiserRun, key: str) -> dict[str, float]:
+    """One breakdown of a run's spend (``by_platform``, ``by_year``, …) by name, as people read
+    it: financial years in order, anything else largest first; envelopes by the names of the
+    run's problem, platforms, tiers and organisation types from the display table."""
+    data = ((run.result or {}).get("spend") or {}).get(key)
+    if not isinstance(data, dict):
+        return {}
+    if key == "by_year":
+        years = list(run.problem.get("years", []))
+        order = sorted(data, key=lambda y: (years.index(y) if y in years else len(years), y))
+        return {year: float(data[year]) for year in order}
+    envelopes = run.problem.get("envelopes", [])
+    name: Callable[[str], str] = {
+        "by_platform": display.platform_name,
+        "by_envelope": lambda code: display.envelope_name(code, envelopes),
+    }.get(key, display.name_of)
+    out: dict[str, float] = {}
+    for code, amount in sorted(data.items(), key=lambda kv: -float(kv[1])):
+        out[name(code)] = out.get(name(code), 0.0) + float(amount)
+    return out
+
+
+def analysis_chart(kind: str, analysis: RunAnalysis | None) -> Chart | None:
+    """The chart of a finished analysis (frontier, risk frontier, core index), else None."""
+    if kind not in ANALYSIS_CHARTS or analysis is None or not analysis.result:
+        return None
+    xlabel, title = ANALYSIS_CHARTS[kind]
+    if kind == "core":
+        shares: dict[str, float] = {}
+        for row in analysis.result.get("candidates", []):
+            shares[str(row["name"])] = float(row["share"])
+        return bars(
+            title,
             dict(sorted(shares.items(), key=lambda kv: -kv[1])),
-            "share of resamples",
+            xlabel,
             limits=(0, 1.05),
             lines=[(0.1, "exterior"), (0.9, "core")],
         )
-    return charts
+    points = [
+        (float(p["x"]), float(p["p_target"]))
+        for p in analysis.result.get("points", [])
+        if p.get("p_target") is not None
+    ]
+    chosen = analysis.result.get("chosen")
+    given = (float(chosen["x"]), float(chosen["p_target"])) if chosen else None
+    return frontier(points, given, xlabel, title)
+
+
+def _trajectory_chart(mission: Mission, points: list[dict[str, Any]]) -> Chart:
+    return trajectory(
+        [str(p["quarter"]) for p in points],
+        [p["planned"] for p in points],
+        [p["actual"] for p in points],
+        mission.rag_green,
+        mission.rag_amber,
+    )
+
+
+def chart_for(
+    uow: SqlUnitOfWork,
+    slug: str,
+    run: OptimiserRun,
+    name: str,
+    *,
+    analyses: dict[str, RunAnalysis] | None = None,
+    points: list[dict[str, Any]] | None = None,
+    mission: Mission | None = None,
+) -> Chart | None:
+    """Chart ``name`` of run ``run`` (the report's charts are all a run's, but the trajectory,
+    which is the mission's); None when it has no data (yet). Only what that chart needs is read,
+    unless the caller has it already (``analyses``, ``points``, ``mission``)."""
+    assert run.id is not None
+    if name in SPEND_CHARTS:
+        title, key = SPEND_CHARTS[name]
+        data = spend_series(run, key)
+        return bars(title, data, "£m") if data else None
+    if name == "trajectory":
+        return _trajectory_chart(
+            mission or uow.missions.get(slug),
+            trajectory_points(uow, slug) if points is None else points,
+        )
+    if name in ANALYSIS_CHARTS:
+        analysis = (
+            (analyses or {}).get(name) if analyses is not None else uow.analyses.get(run.id, name)
+        )
+        return analysis_chart(name, analysis)
+    return None
+
+
+def run_charts(
+    uow: SqlUnitOfWork,
+    slug: str,
+    run: OptimiserRun,
+    analyses: dict[str, RunAnalysis],
+    points: list[dict[str, Any]],
+    names: tuple[str, ...] = CHARTS,
+    mission: Mission | None = None,
+) -> dict[str, Chart]:
+    """The charts of a run that have data, by name (drawn only when their SVG is asked for)."""
+    charts = {
+        name: chart_for(uow, slug, run, name, analyses=analyses, points=points, mission=mission)
+        for name in names
+    }
+    return {name: chart for name, chart in charts.items() if chart is not None}
+
+
+# ``?v=`` on a chart's address: the key of the data the page drew it from. (Browsers are told
+# not to store any page or chart, ``api.app``: the server keeps the drawings instead.)
+ChartVersion = Annotated[str | None, Query(max_length=64, pattern="^[0-9a-f]+$")]
+
+
+def _svg(svg: bytes) -> Response:
+    return Response(svg, media_type="image/svg+xml")
+
+
+def chart_response(
+    uow: SqlUnitOfWork, run: OptimiserRun, name: str, chart: Chart | None
+) -> Response:
+    """The chart's SVG as its data are now, drawn once for them and kept
+    (``reports.cached_chart``)."""
+    if chart is None:
+        raise NotFound(f"no chart {name} for this run yet")
+    assert run.id is not None
+    return _svg(reports.cached_chart(uow, run.id, name, chart.key, lambda: chart.svg))
+
+
+def chart_src(base: str, chart: Chart, query: str = "") -> str:
+    """A chart's address for a page: ``base`` with the key of its data (``?v=``)."""
+    return f"{base}?{query + '&' if query else ''}v={chart.key}" if chart.key else base
+
+
+REPORT_ANALYSES = ("frontier", "risk_frontier", "core", "voi", "price")
+
+
+def analyses_view(
+    uow: SqlUnitOfWork,
+    slug: str,
+    run: OptimiserRun,
+    analyses: dict[str, RunAnalysis],
+    kinds: tuple[str, ...] = REPORT_ANALYSES,
+) -> dict[str, Any]:
+    """What a page shows of a run's analyses (``report/_analyses.html``): each kind's status,
+    its summary in words once done, and its chart."""
+    charts = run_charts(uow, slug, run, analyses, [], tuple(ANALYSIS_CHARTS))
+    base = f"/missions/{slug}/runs/{run.id}/charts"
+    return {
+        "analyses": analyses,
+        "analysis_kinds": kinds,
+        "analysis_labels": analytics_jobs.LABELS,
+        "analysis_summaries": {
+            kind: analytics_jobs.summary(kind, a.result)
+            for kind, a in analyses.items()
+            if a.status == "done"
+        },
+        "analysis_charts": charts,
+        "analysis_chart_srcs": {
+            name: chart_src(f"{base}/{name}.svg", chart) for name, chart in charts.items()
+        },
+        "analyses_active": any(a.status in ("queued", "running") for a in analyses.values()),
+    }
+
+
+def run_analyses_view(uow: SqlUnitOfWork, slug: str, run: OptimiserRun) -> dict[str, Any]:
+    """The run page's analyses: the automatic ones, and any other started by hand."""
+    assert run.id is not None
+    analyses = uow.analyses.for_run(run.id)
+    kinds = tuple(k for k in REPORT_ANALYSES if k in analytics_jobs.AUTOMATIC or k in analyses)
+    return analyses_view(uow, slug, run, analyses, kinds)
+
+
+def policy_names(problem: dict[str, Any]) -> dict[str, str]:
+    """Names for the references a run's policy holds (``display.problem_names``)."""
+    return display.problem_names(problem)
 
 
 def report_context(
@@ -110,20 +247,31 @@ def report_context(
     uow.commit()  # the greedy baseline is cached on first view
     assert rep.run.id is not None
     analyses = uow.analyses.for_run(rep.run.id)
-    charts = _charts(uow, ctx, rep, analyses)
+    points = trajectory_points(uow, ctx.slug)
+    mission = uow.missions.get(ctx.slug)
+    charts = run_charts(uow, ctx.slug, rep.run, analyses, points, mission=mission)
+    url_quarter = label.replace(" ", "-")
     return {
-        "mission": uow.missions.get(ctx.slug),
+        "mission": mission,
         "ctx": ctx,
         "report": rep,
         "label": label,
-        "url_quarter": label.replace(" ", "-"),
+        "url_quarter": url_quarter,
         "charts": charts,
-        "analyses": analyses,
-        "analytics_kinds": ANALYTICS_KINDS,
+        "chart_srcs": {
+            name: chart_src(
+                f"/missions/{ctx.slug}/report/charts/{name}.svg", chart, f"quarter={url_quarter}"
+            )
+            for name, chart in charts.items()
+        },
+        "spend_data": [
+            (title, key, spend_series(rep.run, key)) for title, key in SPEND_CHARTS.values()
+        ],
+        **analyses_view(uow, ctx.slug, rep.run, analyses),
         "quarters": uow.missions.quarters(ctx.slug),
         "comments": uow.reviews.all(ctx.slug, label),
-        "trajectory": trajectory_points(uow, ctx.slug),
-        "active": any(a.status in ("queued", "running") for a in analyses.values()),
+        "trajectory": points,
+        "policy_names": policy_names(rep.run.problem),
         **extra,
     }
 
@@ -149,18 +297,27 @@ def report_page(
 
 
 @router.get("/missions/{slug}/report/charts/{name}.svg")
-def chart(ctx: ViewMission, name: str, uow: UowDep, quarter: str | None = None) -> Response:
+def chart(
+    ctx: ViewMission, name: str, uow: UowDep, quarter: str | None = None, v: ChartVersion = None
+) -> Response:
+    """A chart of the quarter's report. The page names the drawing it wants (``v``): a kept
+    drawing is one query away; otherwise only that chart's data is read, and it is drawn once."""
+    if v and (kept := uow.charts.of_mission(ctx.slug, name, v)) is not None:
+        return _svg(kept)
     label = _label(uow, ctx.slug, quarter)
-    rep = reports.allocation_report(uow, ctx.slug, label, ctx.user.username)
-    assert rep.run.id is not None
-    charts = _charts(uow, ctx, rep, uow.analyses.for_run(rep.run.id))
-    if name not in charts:
-        raise NotFound(f"no chart {name} for this report yet")
-    return Response(
-        charts[name].svg,
-        media_type="image/svg+xml",
-        headers={"Cache-Control": "private, max-age=60"},
-    )
+    _, run, _ = reports.report_run(uow, ctx.slug, label)
+    return chart_response(uow, run, name, chart_for(uow, ctx.slug, run, name))
+
+
+@router.get("/missions/{slug}/runs/{run_id}/charts/{name}.svg")
+def run_chart(
+    ctx: ViewMission, run_id: RowId, name: str, uow: UowDep, v: ChartVersion = None
+) -> Response:
+    """A chart of a run (the run page shows its analyses' charts), kept as the report's are."""
+    if v and (kept := uow.charts.of_mission(ctx.slug, name, v, run_id)) is not None:
+        return _svg(kept)
+    run = uow.runs.get(ctx.slug, run_id)
+    return chart_response(uow, run, name, chart_for(uow, ctx.slug, run, name))
 
 
 @router.get("/missions/{slug}/report/allocation.csv")
@@ -194,12 +351,14 @@ def add_comment(
     request: Request, ctx: Comment, form: FormDep, uow: UowDep, quarter: str | None = None
 ) -> Response:
     label = _label(uow, ctx.slug, str(form.get("quarter") or "") or quarter)
+    text = str(form.get("text") or "")
     try:
-        reports.add_comment(uow, ctx.user.username, ctx.slug, label, str(form.get("text") or ""))
+        reports.add_comment(uow, ctx.user.username, ctx.slug, label, text)
         uow.commit()
-        return RedirectResponse(
+        return redirect_done(
+            request,
             f"/missions/{ctx.slug}/report?quarter={label.replace(' ', '-')}#comments",
-            status_code=303,
+            f"Your comment on the {label} report was added.",
         )
     except InvalidInput as exc:
         errors = exc.errors
@@ -207,35 +366,67 @@ def add_comment(
     return render(
         request,
         "report/report.html",
-        report_context(uow, ctx, label, errors=errors),
+        report_context(
+            uow,
+            ctx,
+            label,
+            errors=errors,
+            values={"text": text},
+            field_labels={"text": "Add a review comment"},
+        ),
         status_code=422,
     )
 
 
 @router.post("/missions/{slug}/report/comments/{comment_id}/reply")
-def reply(ctx: Reply, comment_id: RowId, form: FormDep, uow: UowDep) -> Response:
-    label = reports.reply_comment(
-        uow, ctx.user.username, ctx.slug, comment_id, str(form.get("reply") or "")
-    )
-    uow.commit()
-    return RedirectResponse(
-        f"/missions/{ctx.slug}/report?quarter={label.replace(' ', '-')}#comments", status_code=303
+def reply(request: Request, ctx: Reply, comment_id: RowId, form: FormDep, uow: UowDep) -> Response:
+    text = str(form.get("reply") or "")
+    try:
+        label = reports.reply_comment(uow, ctx.user.username, ctx.slug, comment_id, text)
+        uow.commit()
+    except InvalidInput as exc:
+        uow.rollback()
+        quarter = next(
+            (c.quarter for cid, c in uow.reviews.all(ctx.slug) if cid == comment_id),
+            None,
+        )
+        return render(
+            request,
+            "report/report.html",
+            report_context(
+                uow,
+                ctx,
+                quarter,
+                errors=exc.errors,
+                values={"reply": text},
+                replying=comment_id,
+                field_labels={"reply": "Reply"},
+            ),
+            status_code=422,
+        )
+    return redirect_done(
+        request,
+        f"/missions/{ctx.slug}/report?quarter={label.replace(' ', '-')}#comments",
+        "Your reply was added to the comment.",
     )
 
 
 @router.post("/missions/{slug}/runs/{run_id}/analytics/{kind}")
 def start_analysis(
-    request: Request, ctx: Analytics, run_id: RowId, kind: str, uow: UowDep
+    request: Request, ctx: Analytics, run_id: RowId, kind: str, form: FormDep, uow: UowDep
 ) -> Response:
-    from portfolio import analytics_jobs
-
+    """Start (or run again) one analysis of a run; back to the report, or to the run page when
+    started from there (``back=run``)."""
     if kind not in ANALYTICS_KINDS or kind == "baseline":
         raise InvalidInput.single("kind", "choose frontier, risk_frontier, core, voi or price")
     run = uow.runs.get(ctx.slug, run_id)
     analytics_jobs.queue(uow, ctx.user.username, run, kind)
     uow.commit()
     request.app.state.jobs.submit_analysis(run_id, kind)
-    return RedirectResponse(
-        f"/missions/{ctx.slug}/report?quarter={run.quarter.replace(' ', '-')}#analytics",
-        status_code=303,
+    if form.get("back") == "run":
+        url = f"/missions/{ctx.slug}/runs/{run_id}#analyses"
+    else:
+        url = f"/missions/{ctx.slug}/report?quarter={run.quarter.replace(' ', '-')}#analytics"
+    return redirect_done(
+        request, url, f"{analytics_jobs.LABELS[kind]} of run {run_id} has started."
     )

@@ -1,4 +1,5 @@
-"""The CEO's optimiser form, the list of runs and each run's allocation, with downloads."""
+"""The CEO's optimiser page (the form, the runs, live contracts), the comparison of runs and
+each run's allocation, with downloads."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
+from api import charts
+from api.confirm import confirm_page, confirmed
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.flash import redirect_done
 from api.forms import (
     OBJECTIVES,
     PERCENT_FIELDS,
@@ -20,11 +24,12 @@ from api.forms import (
 )
 from api.params import MAX_ROW_ID, RowId
 from api.permissions import Perm
+from api.routes.html.report import policy_names, run_analyses_view
 from api.templating import render
-from portfolio import contracts, cycle, ledger, quarters
+from portfolio import comparison, contracts, cycle, display, ledger, quarters
 from portfolio import runs as run_service
 from portfolio.errors import Conflict, InvalidInput, validation_errors
-from portfolio.model import ContractState, OptimiserRun, QuarterState
+from portfolio.model import ContractState, OptimiserRun, QuarterState, ScoringState
 from portfolio.money import loss_share_of, run_money
 from portfolio.run_policy import RunPolicy
 from portfolio.unit_of_work import SqlUnitOfWork
@@ -34,11 +39,35 @@ router = APIRouter(include_in_schema=False)
 ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
 RunOptimiser = Annotated[MissionContext, Depends(MissionAccess(Perm.run_optimiser))]
 ManageCycle = Annotated[MissionContext, Depends(MissionAccess(Perm.manage_cycle))]
+StartedQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
+RunsQuery = Annotated[list[int] | None, Query(max_length=10)]
+
+COMPARE_LABELS = {"run": "Runs to compare"}
 
 
-def _list_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict[str, Any]:
-    runs = uow.runs.all(ctx.slug)
+def _run_form_values(run: OptimiserRun) -> dict[str, Any]:
+    """The optimiser form filled with the settings ``run`` was started with (a variant of it is
+    one change away)."""
+    values = run_values(
+        run.problem.get("policy"),
+        run.problem.get("scenarios"),
+        run.overrides,
+        # a legacy run's charge may state more than all the money: shown as 100 %
+        switching_loss=min(1.0, loss_share_of(run.problem)),
+    )
+    values["solver"] = run.solver
+    values["budget_scale"] = f"{run.budget_scale * 100:g}"
+    return values
+
+
+def _form_values(
+    uow: SqlUnitOfWork, ctx: MissionContext, runs: list[OptimiserRun], started: int | None
+) -> dict[str, Any]:
+    """What the form starts from: the settings of the run just started (``started``), else the
+    mission's stored policy with the last run's locks and exclusions, else the last run's."""
     last = runs[0] if runs else None
+    if last is not None and started == last.id:
+        return _run_form_values(last)
     stored = uow.missions.get(ctx.slug).policy  # the CEO's policy for this mission
     if stored:
         # the locks and exclusions are the last run's (with their reasons), not policy
@@ -50,32 +79,66 @@ def _list_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict
             last.overrides if last else None,
             switching_loss=stored.get("switching_loss"),
         )
-    else:
-        values = run_values(
-            last.problem.get("policy") if last else None,
-            last.problem.get("scenarios") if last else None,
-            last.overrides if last else None,
-            # a legacy run's charge may state more than all the money: shown as 100 %
-            switching_loss=min(1.0, loss_share_of(last.problem)) if last else None,
-        )
+        if stored.get("solver"):
+            values["solver"] = stored["solver"]
+        return values
+    return _run_form_values(last) if last else run_values(None, None)
+
+
+def scores_notice(uow: SqlUnitOfWork, slug: str) -> dict[str, Any]:
+    """Which council scores a run started now uses (``cycle.scores_quarter``) and whether the
+    current quarter's round is still open (the page warns: its scores are not used yet)."""
+    quarter = quarters.current(uow, slug)
+    return {
+        "scores_quarter": cycle.scores_quarter(uow, slug),
+        "round_open": quarter.scoring is ScoringState.open,
+        "current_label": quarter.label,
+    }
+
+
+def _list_context(
+    uow: SqlUnitOfWork,
+    ctx: MissionContext,
+    *,
+    started: int | None = None,
+    ticked: set[int] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    runs = uow.runs.all(ctx.slug)
     quarter = quarters.current(uow, ctx.slug)
     return {
         "mission": uow.missions.get(ctx.slug),
         "ctx": ctx,
         "runs": runs,
-        "values": values,
+        "started": started if any(r.id == started for r in runs) else None,
+        "ticked": ticked or set(),
+        "values": _form_values(uow, ctx, runs, started),
         "objectives": OBJECTIVES,
         "percent_fields": PERCENT_FIELDS,
         "candidates": uow.candidates.all(ctx.slug),
         "quarter": quarter,
         "contracts": contracts.contract_views(uow, ctx.slug, live_only=True),
+        **scores_notice(uow, ctx.slug),
         **extra,
     }
 
 
 @router.get("/missions/{slug}/runs")
-def run_list(request: Request, ctx: ViewMission, uow: UowDep) -> Response:
-    return render(request, "runs/list.html", _list_context(uow, ctx))
+def run_list(
+    request: Request, ctx: ViewMission, uow: UowDep, started: StartedQuery = None
+) -> Response:
+    """The optimiser page; ``started`` marks the run just started (the redirect after it)."""
+    return render(request, "runs/list.html", _list_context(uow, ctx, started=started))
+
+
+def _started_message(run: OptimiserRun) -> str:
+    scenarios = (run.problem.get("scenarios") or {}).get("count")
+    on = f" on {scenarios:,} scenarios" if isinstance(scenarios, int) else ""
+    what_if = f" (a what-if: envelopes at {run.budget_scale * 100:g} %)" if run.what_if else ""
+    return (
+        f"Run {run.id} started: {display.objective_name(run.objective)}{on}{what_if}. "
+        "It is at the top of the runs below."
+    )
 
 
 @router.post("/missions/{slug}/runs")
@@ -100,7 +163,13 @@ def start(request: Request, ctx: RunOptimiser, form: FormDep, uow: UowDep) -> Re
             )
             uow.commit()
             request.app.state.jobs.submit(run_id)
-            return RedirectResponse(f"/missions/{ctx.slug}/runs/{run_id}", status_code=303)
+            # back to the optimiser page, its form keeping these settings: a variant is one
+            # change away (the run's own page is linked from the highlighted row)
+            return redirect_done(
+                request,
+                f"/missions/{ctx.slug}/runs?started={run_id}#runs",
+                _started_message(uow.runs.get(ctx.slug, run_id)),
+            )
         except ValidationError as exc:
             errors = validation_errors(exc)
         except InvalidInput as exc:
@@ -122,11 +191,40 @@ END_LABELS = {
 }
 
 
+def _end_consequences(
+    uow: SqlUnitOfWork, slug: str, view: contracts.ContractView, values: dict[str, Any]
+) -> list[str]:
+    """What ending the contract does, in words, for the confirmation page."""
+    name = f"{view.candidate_name} ({view.option_name})"
+    lines = [
+        f"The contract with {name} ends: the award is released, so later runs no longer keep "
+        "it funded and may leave it out.",
+    ]
+    cost = str(values.get("break_cost", "")).strip()
+    if cost:
+        mission = uow.missions.get(slug)
+        code = str(values.get("envelope", "")) or (
+            view.eligible_envelopes[0] if view.eligible_envelopes else ""
+        )
+        year = ledger.financial_year(quarters.current_quarter(uow, slug))
+        lines.append(
+            f"A break cost of £{cost}m is recorded as money spent from "
+            f"{display.envelope_name(code, mission.envelopes)} in {year}."
+        )
+    else:
+        lines.append("No break cost is recorded.")
+    lines.append(
+        f"The reason is kept in the audit trail: “{str(values.get('reason', '')).strip()}”"
+    )
+    return lines
+
+
 @router.post("/missions/{slug}/contracts/{contract_id}/end")
 def end_contract(
     request: Request, ctx: ManageCycle, contract_id: RowId, form: FormDep, uow: UowDep
 ) -> Response:
-    """The CEO ends a live contract from the optimiser page (reason, break cost, envelope)."""
+    """The CEO ends a live contract from the optimiser page (reason, break cost, envelope).
+    The first submit is checked and shows what ending does; the confirmation's submit ends it."""
     values = values_of(form)
     errors: list[tuple[str, str]] = []
     break_cost = parse_number(values, "break_cost", errors, required=False)
@@ -134,6 +232,14 @@ def end_contract(
     if not errors:
         try:
             raw_state = str(values.get("expected_state", "live"))
+            view = next(
+                (
+                    v
+                    for v in contracts.contract_views(uow, ctx.slug)
+                    if v.contract.id == contract_id
+                ),
+                None,
+            )
             contracts.end_contract(
                 uow,
                 ctx.user.username,
@@ -146,8 +252,27 @@ def end_contract(
                 if raw_state in ContractState.__members__
                 else ContractState.live,
             )
+            assert view is not None  # end_contract found it
+            name = f"{view.candidate_name} ({view.option_name})"
+            if not confirmed(values):
+                uow.rollback()  # checked, not done: the confirmation page asks first
+                return confirm_page(
+                    request,
+                    title=f"End the contract with {view.candidate_name}?",
+                    warning="Ending a contract cannot be undone: a new award needs a new approval.",
+                    action=f"/missions/{ctx.slug}/contracts/{contract_id}/end",
+                    button="End the contract",
+                    cancel=f"/missions/{ctx.slug}/runs#contracts",
+                    consequences=_end_consequences(uow, ctx.slug, view, values),
+                    fields=values,
+                    context={"mission": uow.missions.get(ctx.slug), "ctx": ctx},
+                )
             uow.commit()
-            return RedirectResponse(f"/missions/{ctx.slug}/runs#contracts", status_code=303)
+            return redirect_done(
+                request,
+                f"/missions/{ctx.slug}/runs#contracts",
+                f"The contract with {name} has ended.",
+            )
         except InvalidInput as exc:
             errors = exc.errors
         except Conflict as exc:
@@ -204,64 +329,61 @@ def run_view(run: OptimiserRun, uow: SqlUnitOfWork, slug: str) -> dict[str, Any]
 
 
 @router.get("/missions/{slug}/runs/compare")
-def compare(
-    request: Request,
-    ctx: ViewMission,
-    uow: UowDep,
-    run: Annotated[list[int] | None, Query(max_length=10)] = None,
-) -> Response:
-    """Two runs side by side: what each funds, spend, P(target), CVaR; differences marked."""
+def compare(request: Request, ctx: ViewMission, uow: UowDep, run: RunsQuery = None) -> Response:
+    """Two to four runs side by side (``portfolio.comparison``). Too few or too many ticked
+    shows the optimiser page again with the error and the ticks kept."""
     chosen = list(dict.fromkeys(run or []))
-    if len(chosen) != 2 or not all(1 <= r <= MAX_ROW_ID for r in chosen):
-        raise InvalidInput.single("run", "tick exactly two runs to compare")
-    a, b = (uow.runs.get(ctx.slug, r) for r in chosen)
-    names = {c.id: c.name for c in uow.candidates.all(ctx.slug)}
-    ha, hb = cycle.holdings(a), cycle.holdings(b)
-    rows = [
-        {
-            "candidate": c,
-            "name": names.get(c, c),
-            "a": ha.get(c),
-            "b": hb.get(c),
-            "differs": (ha.get(c) or ("", 0))[0] != (hb.get(c) or ("", 0))[0]
-            or abs((ha.get(c) or ("", 0.0))[1] - (hb.get(c) or ("", 0.0))[1]) > 1e-6,
-        }
-        for c in sorted(set(ha) | set(hb), key=lambda c: names.get(c, c))
-    ]
-
-    def metrics(r: OptimiserRun) -> dict[str, Any]:
-        result = r.result or {}
-        oos = (result.get("metrics") or {}).get("out_of_sample") or {}
-        return {
-            "status": r.status,
-            "objective": r.objective,
-            "spend": (result.get("spend") or {}).get("total"),
-            "p_target": oos.get("p_target"),
-            "expected_impact": oos.get("expected_impact"),
-            "cvar_shortfall": oos.get("cvar_shortfall"),
-            "p_overrun": oos.get("p_overrun"),
-            "expected_overspend": oos.get("expected_overspend"),
-            "funded": len(cycle.holdings(r)),
-        }
-
-    policy_keys = sorted(set(a.problem.get("policy", {})) | set(b.problem.get("policy", {})))
-    policy_rows = [
-        (k, a.problem.get("policy", {}).get(k), b.problem.get("policy", {}).get(k))
-        for k in policy_keys
-    ]
+    refusal = comparison.count_refusal(chosen)
+    if refusal is None and not all(1 <= r <= MAX_ROW_ID for r in chosen):
+        refusal = "tick runs from the list"
+    if refusal is not None:
+        context = _list_context(
+            uow,
+            ctx,
+            ticked=set(chosen),
+            errors=[("run", refusal)],
+            field_labels=COMPARE_LABELS,
+        )
+        return render(request, "runs/list.html", context, status_code=422)
+    view = comparison.compare_runs(uow, ctx.slug, chosen)
     return render(
         request,
         "runs/compare.html",
         {
             "mission": uow.missions.get(ctx.slug),
             "ctx": ctx,
-            "a": a,
-            "b": b,
-            "rows": rows,
-            "ma": metrics(a),
-            "mb": metrics(b),
-            "policy_rows": [r for r in policy_rows if r[1] != r[2]],
+            "view": view,
+            "chart": _compare_chart(view, uow.missions.get(ctx.slug).unit),
+            "query": "&".join(f"run={r}" for r in chosen),
         },
+    )
+
+
+def _compare_chart(view: comparison.Comparison, unit: str) -> charts.Chart:
+    p_target = next(m for m in view.metrics if m.key == "p_target")
+    impact = next(m for m in view.metrics if m.key == "expected_impact")
+    return charts.run_comparison(
+        [c.label for c in view.columns],
+        p_target.values,
+        p_target.errors or [None] * len(view.columns),
+        impact.values,
+        {row.label: row.values for row in view.platforms},
+        unit,
+    )
+
+
+@router.get("/missions/{slug}/runs/compare/chart.svg")
+def compare_chart(ctx: ViewMission, uow: UowDep, run: RunsQuery = None) -> Response:
+    """The comparison's chart: P(target) with its Monte-Carlo margin, expected impact and spend
+    by platform, per run."""
+    chosen = list(dict.fromkeys(run or []))
+    if not all(1 <= r <= MAX_ROW_ID for r in chosen):
+        raise InvalidInput.single("run", "tick runs from the list")
+    view = comparison.compare_runs(uow, ctx.slug, chosen)
+    return Response(
+        _compare_chart(view, uow.missions.get(ctx.slug).unit).svg,
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "private, max-age=60"},
     )
 
 
@@ -278,6 +400,9 @@ def run_page(request: Request, ctx: ViewMission, run_id: RowId, uow: UowDep) -> 
             "quarter_closed": uow.missions.quarter(ctx.slug, run.quarter).state
             is QuarterState.closed,
             **run_view(run, uow, ctx.slug),
+            # its frontier, core index and price of policy (queued when it finished)
+            **run_analyses_view(uow, ctx.slug, run),
+            "policy_names": policy_names(run.problem),
         },
     )
 
@@ -287,7 +412,11 @@ def rerun(request: Request, ctx: RunOptimiser, run_id: RowId, uow: UowDep) -> Re
     new_id = run_service.rerun(uow, ctx.user.username, ctx.slug, run_id)
     uow.commit()
     request.app.state.jobs.submit(new_id)
-    return RedirectResponse(f"/missions/{ctx.slug}/runs/{new_id}", status_code=303)
+    return redirect_done(
+        request,
+        f"/missions/{ctx.slug}/runs/{new_id}",
+        f"Run {new_id} started: run {run_id}'s problem file solved again.",
+    )
 
 
 def _download(document: dict[str, Any], filename: str) -> Response:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.flash import redirect_done
 from api.forms import values_of
 from api.permissions import Perm
 from api.routes.html.imports import _csv, _upload
@@ -16,6 +17,7 @@ from api.templating import render
 from portfolio import csvio, ledger, ledger_io
 from portfolio.errors import Conflict, InvalidInput
 from portfolio.ledger_view import ledger_view
+from portfolio.model import SpendEntry
 from portfolio.unit_of_work import SqlUnitOfWork
 
 router = APIRouter(include_in_schema=False)
@@ -52,23 +54,23 @@ def _context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict[str,
     }
 
 
-def _recorded_message(context: dict[str, Any], entry_id: str) -> str | None:
+def _recorded_message(uow: SqlUnitOfWork, slug: str, entry: SpendEntry) -> str:
     """The message after recording: what was recorded, as people name it."""
-    line = next((e for e in context["view"].entries if str(e.id) == entry_id), None)
-    if line is None:
-        return None
+    candidate = uow.candidates.get(slug, entry.candidate)
+    option = next((o.name for o in candidate.options if o.id == entry.option), entry.option)
+    envelope = next(
+        (e.name for e in uow.missions.get(slug).envelopes if e.id == entry.envelope),
+        entry.envelope,
+    )
     return (
-        f"Spend recorded: £{line.amount:,.2f}m on {line.candidate_name} ({line.option_name}) "
-        f"from {line.envelope_name} in {line.year}."
+        f"Spend recorded: £{entry.amount:,.2f}m on {candidate.name} ({option}) "
+        f"from {envelope} in {entry.year}."
     )
 
 
 @router.get("/missions/{slug}/spend")
 def spend_page(request: Request, ctx: ViewMission, uow: UowDep) -> Response:
-    context = _context(uow, ctx)
-    recorded = request.query_params.get("recorded", "")
-    context["done"] = _recorded_message(context, recorded) if recorded.isdigit() else None
-    return render(request, "spend/ledger.html", context)
+    return render(request, "spend/ledger.html", _context(uow, ctx))
 
 
 def _form_entry(values: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
@@ -91,8 +93,10 @@ def record_spend(request: Request, ctx: RecordSpend, form: FormDep, uow: UowDep)
     try:
         (entry,) = ledger_io.record_given(uow, ctx.user.username, ctx.slug, [given], source="form")
         uow.commit()
-        return RedirectResponse(
-            f"/missions/{ctx.slug}/spend?recorded={entry.id}#ledger", status_code=303
+        return redirect_done(
+            request,
+            f"/missions/{ctx.slug}/spend#spend-{entry.id}",
+            _recorded_message(uow, ctx.slug, entry),
         )
     except InvalidInput as exc:
         errors = exc.errors
@@ -136,7 +140,7 @@ async def import_spend(request: Request, ctx: RecordSpend, form: FormDep, uow: U
         try:
             done = ledger_io.import_csv(uow, ctx.user.username, ctx.slug, data)
             uow.commit()
-            return render(request, "spend/import.html", _context(uow, ctx, done=done.message))
+            return redirect_done(request, f"/missions/{ctx.slug}/spend#ledger", done.message)
         except InvalidInput as exc:
             errors = exc.errors
         except Conflict as exc:

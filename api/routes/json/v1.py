@@ -528,6 +528,40 @@ def save_candidate_scores(
     return _round(uow, ctx)
 
 
+class UnchangedScores(MyScores):
+    """The caller's scores of a candidate, submitted unchanged from an earlier round."""
+
+    unchanged_from: str = Field(description="the quarter whose scores were submitted again")
+
+
+@router.post(
+    "/missions/{slug}/scoring/{candidate_id}/no-change",
+    response_model=UnchangedScores,
+    responses={200: {"headers": ETAG_HEADER}},
+)
+def submit_unchanged_scores(
+    ctx: ScoreDep, candidate_id: str, uow: UowDep, response: Response
+) -> UnchangedScores:
+    """No change: submit your last submitted scores of a candidate (from an earlier round) as
+    your submission in the open round, unchanged. 409 if you have a draft or a submission of it
+    in this round, or never submitted it before; 422 (naming each new option) if the candidate
+    gained or lost an option since: score it with ``PUT …/scoring/{candidate_id}``."""
+    last = council.submit_last_scores(uow, ctx.user.username, ctx.slug, candidate_id)
+    uow.commit()
+    quarter = council.current_quarter(uow, ctx.slug)
+    mine = council.member_scores(uow, ctx.slug, quarter, ctx.user.username, candidate_id)
+    send_version(
+        response, uow.scores.version_of(ctx.slug, quarter, ctx.user.username, candidate_id)
+    )
+    return UnchangedScores(
+        quarter=quarter,
+        candidate=candidate_id,
+        status=council.my_status(uow, ctx.slug, quarter, ctx.user.username)[candidate_id],
+        scores=list(mine.values()),
+        unchanged_from=last.quarter,
+    )
+
+
 @router.get("/missions/{slug}/scoring/{candidate_id}", response_model=CandidateScores)
 def candidate_scores(
     ctx: ViewMission, candidate_id: str, uow: UowDep, quarter: str | None = None
@@ -644,7 +678,9 @@ class NewEvidence(BaseModel):
 
 class Approval(BaseModel):
     reasons: dict[str, str] = Field(
-        default_factory=dict, description="candidate -> reason for its change"
+        default_factory=dict,
+        description="candidate -> reason for its change (each start, scale up, scale down and "
+        "stop needs one; a continue needs none)",
     )
     contracted: list[str] = Field(
         default_factory=list,
