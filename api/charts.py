@@ -23,6 +23,8 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure
 
+from portfolio import montecarlo
+
 STYLE: dict[Any, Any] = {  # matplotlib types its keys as a Literal of every setting
     "svg.fonttype": "none",
     "svg.hashsalt": "mission-portfolio",
@@ -221,23 +223,23 @@ RUN_COLOURS = (BLUE, ORANGE, GREEN, GREY)
 def run_comparison(
     runs: Sequence[str],
     p_target: Sequence[float | None],
-    margins: Sequence[float | None],
+    intervals: Sequence[montecarlo.Interval | None],
     impact: Sequence[float | None],
     platforms: dict[str, Sequence[float | None]],
     impact_unit: str,
 ) -> Chart:
-    """Two to four runs side by side: P(target) with its ± 95 % Monte-Carlo margin, expected
-    impact, and spend by platform (one bar per run for each platform). Names are drawn exactly
-    as given."""
+    """Two to four runs side by side: P(target) with its 95 % Monte-Carlo interval
+    (``portfolio.montecarlo``), expected impact, and spend by platform (one bar per run for each
+    platform). Names are drawn exactly as given."""
 
-    def pct(v: float | None, m: float | None) -> str:
+    def pct(v: float | None, m: montecarlo.Interval | None) -> str:
         if v is None:
             return "no result"
-        return f"{v * 100:.1f} %" + (f" (± {m * 100:.1f} points)" if m is not None else "")
+        return montecarlo.interval_text(m) if m is not None else f"{v * 100:.1f} %"
 
     alt = (
         "Runs compared. P(target), out of sample: "
-        + "; ".join(f"{r} {pct(p, m)}" for r, p, m in zip(runs, p_target, margins, strict=True))
+        + "; ".join(f"{r} {pct(p, m)}" for r, p, m in zip(runs, p_target, intervals, strict=True))
         + f". Expected impact ({impact_unit}): "
         + "; ".join(
             f"{r} {'no result' if v is None else f'{v:,.2f}'}"
@@ -256,7 +258,7 @@ def run_comparison(
     return Chart(
         alt,
         lambda: _run_comparison(
-            list(runs), list(p_target), list(margins), list(impact), dict(platforms), impact_unit
+            list(runs), list(p_target), list(intervals), list(impact), dict(platforms), impact_unit
         ),
     )
 
@@ -264,7 +266,7 @@ def run_comparison(
 def _run_comparison(
     runs: list[str],
     p_target: list[float | None],
-    margins: list[float | None],
+    intervals: list[montecarlo.Interval | None],
     impact: list[float | None],
     platforms: dict[str, Sequence[float | None]],
     impact_unit: str,
@@ -278,7 +280,11 @@ def _run_comparison(
 
     ax = fig.add_subplot(grid[0, 0])
     heights = [0.0 if p is None else p * 100 for p in p_target]
-    errors = [0.0 if m is None else m * 100 for m in margins]
+    # the interval's two ends: below and above the bar (not symmetric near 0 and 100 %)
+    pairs = list(zip(p_target, intervals, strict=True))
+    below = [0.0 if p is None or m is None else max(0.0, p - m.low) * 100 for p, m in pairs]
+    above = [0.0 if p is None or m is None else max(0.0, m.high - p) * 100 for p, m in pairs]
+    errors = [below, above]
     ax.bar(xs, heights, yerr=errors, color=colours, capsize=4, ecolor="#0b0c0c")
     for x, p in zip(xs, p_target, strict=True):
         text = "–" if p is None else f"{p * 100:.1f} %"
@@ -286,7 +292,7 @@ def _run_comparison(
     ax.set_xticks(xs, runs, fontsize=8)
     ax.set_ylim(0, 110)
     ax.set_ylabel("%")
-    ax.set_title("P(target), out of sample (± 95 %)", loc="left", fontsize=10)
+    ax.set_title("P(target), out of sample (95 % interval)", loc="left", fontsize=10)
 
     ax = fig.add_subplot(grid[0, 1])
     values = [0.0 if v is None else v for v in impact]

@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse
 
 import templates as templates_package
 from api.flash import clear_banner, pop_banner
-from portfolio import display
+from portfolio import display, montecarlo
 from portfolio.model import ROLE_LABELS, Role
 
 TEMPLATE_DIR = Path(templates_package.__file__).parent
@@ -196,6 +196,31 @@ def _letter(text: str) -> Markup:
     return Markup("\n".join(html))
 
 
+def _share(
+    metrics: Mapping[str, Any] | montecarlo.Interval | None, name: str = "", digits: int = 1
+) -> Markup:
+    """Share ``name`` of a result's metrics block (``out_of_sample``, ``in_sample``), or an
+    interval itself, with its 95 % Monte-Carlo interval (``portfolio.montecarlo``):
+    "50.9 % (95 % interval 50.2–51.6 %)"; only the share where the block states no scenario
+    count, "–" where it has no value."""
+    if isinstance(metrics, montecarlo.Interval):
+        iv: montecarlo.Interval | None = metrics
+    else:
+        block = metrics if isinstance(metrics, Mapping) else {}
+        value = block.get(name)
+        if value is None:
+            return Markup("–")
+        iv = montecarlo.interval(block, name)
+        if iv is None:
+            return Markup(f"{float(value) * 100:.{digits}f} %")
+    assert iv is not None
+    shown, bounds = montecarlo.interval_words(iv, digits)
+    return Markup(
+        f'{escape(shown)} <span class="app-interval" data-low="{iv.low:.6f}" '
+        f'data-high="{iv.high:.6f}" data-scenarios="{iv.scenarios}">({escape(bounds)})</span>'
+    )
+
+
 def field_id(name: str) -> str:
     """HTML id for a form field name (``options.0.p_success`` -> ``options-0-p_success``)."""
     return "f-" + "".join(c if c.isalnum() or c in "_" else "-" for c in name)
@@ -214,6 +239,7 @@ templates.env.filters.update(
     display=display.name_of,
     objective=display.objective_name,
     platform=display.platform_name,
+    share=_share,
 )
 templates.env.globals.update(policy_rows=display.policy_rows, envelope_name=display.envelope_name)
 

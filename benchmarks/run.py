@@ -8,7 +8,9 @@
     python -m benchmarks.run --ptarget-check  # p_target at n=200 x S=2000: 10 s vs a long run
     python -m benchmarks.run --ptarget-exact  # p_target n in {16, 20, 24}, five seeds: proved?
     python -m benchmarks.run --deterministic  # expected objective at n = 1000 (HiGHS and CBC)
+    python -m benchmarks.run --core [--quick] # core index, 100 resamples at the demo's size
     python -m benchmarks.run --sizes 1000 --counts 500 2000 5000   # any sub-grid
+    python -m benchmarks.run --evppi [--quick]  # value of information sweep (benchmarks/evppi.py)
 
 Every configuration runs in its own subprocess (so peak memory is its own); times are the median
 of 3 runs (1 run when a single run exceeds 20 s), split into sampling + build and solve. The
@@ -477,6 +479,17 @@ def main() -> None:
     )
     parser.add_argument("--ptarget-exact", action="store_true")
     parser.add_argument(
+        "--evppi",
+        action="store_true",
+        help="the value of information (EVPPI) sweep at the demo's size, local and on Dask",
+    )
+    parser.add_argument(
+        "--core",
+        action="store_true",
+        help="the 100-resample core index at the demo's size, locally and on Dask "
+        "(benchmarks/core.py; 10 resamples with --quick)",
+    )
+    parser.add_argument(
         "--deterministic", action="store_true", help="only the expected objective at n = 1000"
     )
     parser.add_argument("--sizes", type=int, nargs="+", help="candidate counts n (custom grid)")
@@ -498,7 +511,11 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return
-    if args.quality:
+    if args.core:
+        from benchmarks.core import main as core_benchmark
+
+        core_benchmark(["--quick"] if args.quick else [])
+    elif args.quality:
         levels = {f"{v:.2f}": v for v in args.levels} if args.levels else None
         quality([20, 50, 200], levels)
     elif args.ptarget_check:
@@ -507,6 +524,10 @@ def main() -> None:
         overrun()
     elif args.ptarget_exact:
         ptarget_exact()
+    elif args.evppi:
+        from benchmarks import evppi
+
+        evppi.main(["--quick"] if args.quick else [])
     elif args.sizes:
         performance(args.sizes, args.counts, cbc_up_to=0, objectives=args.objectives)
     elif args.deterministic:

@@ -22,6 +22,13 @@ Follows the conventions of EXCALIBUR and anduryl so the numbers agree with them 
 - an item on the "log" scale is transformed with ln before everything (ranges, overshoot,
   information, DM) and its DM quantiles transformed back, as anduryl does.
 
+Warnings (``classical_warnings``, in the result's ``warnings`` and on the seed-questions and
+council pages): when one expert takes more than ``MAX_WEIGHT_SHARE`` = 80 % of the weight (the
+decision maker then rests on a single person), and when fewer than ``MIN_SEED_ITEMS`` = 8 seed
+items have a known realisation (calibration scores on so few items cannot tell experts apart: with
+5 seeds one lucky answer decides the weights). The model still runs; the warnings say how far to
+trust it.
+
 Everything here is pure except :func:`run_classical_model_cli`, which reads the file it is given.
 """
 
@@ -42,6 +49,10 @@ QUANTILES = (0.05, 0.5, 0.95)
 BIN_P = (0.05, 0.45, 0.45, 0.05)
 OVERSHOOT = 0.1
 FORMAT = "mission-portfolio/elicitation"
+MAX_WEIGHT_SHARE = 0.8
+"""More than this share of the weight on one expert is warned about."""
+MIN_SEED_ITEMS = 8
+"""Fewer seed items (with a known realisation) than this are warned about."""
 
 Triple = tuple[float, float, float]
 
@@ -319,11 +330,40 @@ class DecisionMakerResult(BaseModel):
 
 
 class ClassicalResult(BaseModel):
-    """The classical model's answer; ``alpha`` is None for equal weights (no cut-off)."""
+    """The classical model's answer; ``alpha`` is None for equal weights (no cut-off).
+    ``warnings`` are ``classical_warnings`` in words (empty when there is nothing to warn of)."""
 
     alpha: float | None
     experts: dict[str, ExpertResult]
     decision_maker: DecisionMakerResult
+    seed_items: int
+    warnings: list[str]
+
+
+def classical_warnings(
+    weights: Mapping[str, float], seed_items: int, names: Mapping[str, str] | None = None
+) -> list[str]:
+    """What to be wary of in a classical-model result, in words: one expert with more than
+    ``MAX_WEIGHT_SHARE`` of the weight, fewer than ``MIN_SEED_ITEMS`` seed items. ``names``
+    (expert id → the name people read) names the expert; the id otherwise."""
+    out = []
+    for expert, weight in weights.items():
+        if weight > MAX_WEIGHT_SHARE:
+            name = (names or {}).get(expert, expert)
+            out.append(
+                f"{name} takes {weight * 100:.0f} % of the weight (more than "
+                f"{MAX_WEIGHT_SHARE * 100:.0f} %): "
+                "the decision maker rests on one member. Check their answers, or pool with "
+                "equal weights."
+            )
+    if seed_items < MIN_SEED_ITEMS:
+        questions = "question has" if seed_items == 1 else "questions have"
+        out.append(
+            f"Only {seed_items} seed {questions} a known answer (at least {MIN_SEED_ITEMS} are "
+            "needed): calibration scores on so few questions cannot tell members apart "
+            "reliably, so treat the weights as provisional."
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -424,6 +464,7 @@ def run_classical_model(
         dm = _decision_maker(items, expert_weights, n_min)
 
     log_items = {item.id for item in items if item.log}
+    seed_items = sum(1 for item in items if item.realization is not None)
     return ClassicalResult(
         alpha=chosen_alpha,
         experts={
@@ -440,6 +481,8 @@ def run_classical_model(
                 for k, q in dm.quantiles.items()
             },
         ),
+        seed_items=seed_items,
+        warnings=classical_warnings(expert_weights, seed_items),
     )
 
 
@@ -448,7 +491,8 @@ def classical_model(
     alpha: Literal["optimise"] | float = "optimise",
     weights: Literal["global", "equal"] = "global",
 ) -> dict[str, Any]:
-    """:func:`run_classical_model` as the plain JSON the CLI prints (issue 4's shape)."""
+    """:func:`run_classical_model` as the plain JSON the CLI prints (issue 4's shape, with the
+    number of seed items and the warnings added by issue 18)."""
     return run_classical_model(document, alpha, weights).model_dump(mode="json")
 
 
@@ -470,7 +514,9 @@ def run_classical_model_cli(
 ) -> int:
     """``mission-portfolio council classical-model FILE.json [--alpha] [--weights]``.
 
-    Prints the result as JSON on ``stdout`` and returns 0; on a missing, undecodable or invalid
+    Prints the result as JSON on ``stdout`` (its ``warnings`` included) and returns 0; each
+    warning is also written on ``stderr`` as a ``warning: ...`` line, so that a person running it
+    sees it. On a missing, undecodable or invalid
     file or bad option, writes one ``field: rule`` line per error on ``stderr`` and returns 2.
     """
     try:
@@ -499,4 +545,6 @@ def run_classical_model_cli(
         return 2
     json.dump(result, stdout, indent=2)
     stdout.write("\n")
+    for warning in result["warnings"]:
+        print(f"warning: {warning}", file=stderr)
     return 0

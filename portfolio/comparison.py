@@ -76,8 +76,9 @@ class MetricRow:
     """The values differ, beyond Monte-Carlo error where the metric has one."""
     noise: float | None = None
     """The values differ but only within Monte-Carlo error: the widest ± margin (a share)."""
-    errors: list[float | None] | None = None
-    """Each run's own ± 95 % Monte-Carlo margin (a share), where the metric has one."""
+    intervals: list[montecarlo.Interval | None] | None = None
+    """Each run's own 95 % Monte-Carlo interval (``montecarlo.share_interval``), where the
+    metric has one: what the comparison shows beside each value."""
 
 
 @dataclass(frozen=True)
@@ -152,10 +153,6 @@ def _metric_rows(
         if key not in MONTE_CARLO_METRICS:
             rows.append(MetricRow(key, label, style, values, _differ(values)))
             continue
-        errors = [
-            None if (se := montecarlo.standard_error(b, key)) is None else montecarlo.Z_95 * se
-            for b in blocks
-        ]
         notes = [
             PairNote(key, label, columns[i].run.id or 0, columns[j].run.id or 0, d)
             for i, j in itertools.combinations(range(len(columns)), 2)
@@ -167,7 +164,8 @@ def _metric_rows(
         if differs and notes and len(notes) == len(columns) * (len(columns) - 1) // 2:
             if not any(n.difference.significant for n in notes):
                 differs, noise = False, max(n.difference.margin for n in notes)
-        rows.append(MetricRow(key, label, style, values, differs, noise, errors))
+        intervals = [montecarlo.interval(b, key) for b in blocks]
+        rows.append(MetricRow(key, label, style, values, differs, noise, intervals))
     return rows, pairs
 
 

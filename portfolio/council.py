@@ -10,6 +10,13 @@ every option of that candidate, or once the quarter's scoring is over (its round
 quarter itself closed). The CEO, Treasury and the administrator see them always; they do not
 score. The forecasting record (calibration, Brier score, performance weights) counts only
 forecasts of rounds that are over, so it never shows a number the blind rule still hides.
+
+Performance weights (``member_weights`` with the Brier method; the rule itself is
+``estimates.brier_weights``): a stage gate resolves each member's latest forecast of the option
+it concerns (``resolved_forecasts``), and from the first resolved forecast each member's weight
+is their relative Brier skill shrunk towards equal weights by the length of their record,
+w_m ∝ λ_m·r_m + (1 − λ_m) with λ_m = n_m / (n_m + 5), floored at 0.1 / M. ``brier_trend`` shows
+how each member's Brier score and weight moved quarter by quarter as gates resolved forecasts.
 """
 
 from __future__ import annotations
@@ -22,12 +29,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from portfolio.classical import elicitation_from_seeds, run_classical_model
+from portfolio.classical import ClassicalResult, elicitation_from_seeds, run_classical_model
 from portfolio.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portfolio.estimates import (
     Aggregate,
     MemberCalibration,
     aggregate_option,
+    brier,
     brier_weights,
     member_calibration,
 )
@@ -632,6 +640,8 @@ class ResolvedForecast:
     p: float
     outcome: bool
     resolved_on: dt.date
+    resolved_in: str = ""
+    """The quarter of the stage gate that resolved it."""
 
 
 def resolved_forecasts(uow: SqlUnitOfWork, slug: str) -> dict[str, list[ResolvedForecast]]:
@@ -668,10 +678,87 @@ def resolved_forecasts(uow: SqlUnitOfWork, slug: str) -> dict[str, list[Resolved
             assert s.p_success is not None
             out[member].append(
                 ResolvedForecast(
-                    member, ev.candidate, option, s.quarter, s.p_success, ev.outcome, ev.date
+                    member,
+                    ev.candidate,
+                    option,
+                    s.quarter,
+                    s.p_success,
+                    ev.outcome,
+                    ev.date,
+                    ev.quarter,
                 )
             )
     return dict(out)
+
+
+@dataclass(frozen=True)
+class QuarterBrier:
+    """One quarter of a member's record: the forecasts stage gates resolved in it, their Brier
+    score, the record to date, and the member's performance (Brier) weight after it."""
+
+    quarter: str
+    resolved: int
+    brier: float | None
+    resolved_to_date: int
+    brier_to_date: float | None
+    weight: float
+
+
+TREND_TOLERANCE = 0.01
+"""Brier scores of two quarters closer than this are "about the same" in the trend's words."""
+
+
+def brier_trend(
+    records: dict[str, list[ResolvedForecast]], members: Sequence[str]
+) -> dict[str, list[QuarterBrier]]:
+    """Each member's Brier score by quarter: one row per quarter in which a stage gate resolved
+    anyone's forecast (the same quarters for every member), with the performance weight
+    ``brier_weights`` gives each member on the forecasts resolved by the end of that quarter."""
+    quarters = sorted({f.resolved_in for fs in records.values() for f in fs})
+    out: dict[str, list[QuarterBrier]] = {m: [] for m in members}
+    for quarter in quarters:
+        to_date = {
+            m: [(f.p, f.outcome) for f in records.get(m, []) if f.resolved_in <= quarter]
+            for m in members
+        }
+        weights = brier_weights(to_date)
+        for m in members:
+            now = [(f.p, f.outcome) for f in records.get(m, []) if f.resolved_in == quarter]
+            out[m].append(
+                QuarterBrier(
+                    quarter=quarter,
+                    resolved=len(now),
+                    brier=brier(now) if now else None,
+                    resolved_to_date=len(to_date[m]),
+                    brier_to_date=brier(to_date[m]) if to_date[m] else None,
+                    weight=weights[m],
+                )
+            )
+    return out
+
+
+def trend_words(rows: Sequence[QuarterBrier]) -> str:
+    """The trend of a member's Brier score in words: the first and the last quarter in which
+    their forecasts resolved (a lower Brier score is better)."""
+    scored = [r for r in rows if r.brier is not None]
+    if not scored:
+        return "No forecast has resolved yet."
+    first, last = scored[0], scored[-1]
+    assert first.brier is not None and last.brier is not None
+    if len(scored) == 1:
+        return f"One quarter of record so far: Brier score {first.brier:.3f} in {first.quarter}."
+    change = last.brier - first.brier
+    verdict = (
+        "about the same"
+        if abs(change) < TREND_TOLERANCE
+        else "better (lower)"
+        if change < 0
+        else "worse (higher)"
+    )
+    return (
+        f"Brier score {first.brier:.3f} in {first.quarter}, {last.brier:.3f} in {last.quarter}: "
+        f"{verdict}."
+    )
 
 
 @dataclass
@@ -681,14 +768,22 @@ class MemberRecord:
     forecasts: list[ResolvedForecast]
     calibration: MemberCalibration
     weights: dict[str, float]
+    trend: list[QuarterBrier] = field(default_factory=list)
+
+    @property
+    def trend_words(self) -> str:
+        return trend_words(self.trend)
 
 
 def council_records(uow: SqlUnitOfWork, slug: str) -> list[MemberRecord]:
-    """Each member's forecasting record, Brier score, calibration curve and current weights."""
+    """Each member's forecasting record, Brier score, calibration curve, current weights and
+    Brier score by quarter."""
     records = resolved_forecasts(uow, slug)
     weights = {m: member_weights(uow, slug, m) for m in AggregationMethod}
+    council = uow.missions.council(slug)
+    trends = brier_trend(records, [m.username for m in council])
     out = []
-    for member in uow.missions.council(slug):
+    for member in council:
         forecasts = records.get(member.username, [])
         out.append(
             MemberRecord(
@@ -697,6 +792,7 @@ def council_records(uow: SqlUnitOfWork, slug: str) -> list[MemberRecord]:
                 forecasts,
                 member_calibration([(f.p, f.outcome) for f in forecasts]),
                 {m.value: weights[m].get(member.username, 0.0) for m in AggregationMethod},
+                trends[member.username],
             )
         )
     return out
@@ -711,7 +807,7 @@ def member_record(uow: SqlUnitOfWork, slug: str, username: str) -> MemberRecord:
 
 
 # -- seed questions and the classical model ------------------------------------------------------
-def classical_result(uow: SqlUnitOfWork, slug: str) -> Any:
+def classical_result(uow: SqlUnitOfWork, slug: str) -> ClassicalResult | None:
     """Cooke's classical model on the mission's seed questions, or None without enough data."""
     document = elicitation_from_seeds(uow.seeds.questions(slug), uow.seeds.answers(slug))
     if not document["experts"] or not any(

@@ -456,31 +456,6 @@ def _median_confidence(data: dict[str, Any]) -> Confidence:
     return order[levels[len(levels) // 2]] if levels else Confidence.medium
 
 
-def _as_seen_by(candidate: Candidate, option: str, evidence: list[Evidence]) -> list[Evidence]:
-    """Evidence as it bears on ``option``. A stage gate concerns one option (the first unless it
-    names another); for the others, options being nested, a passed gate counts as a met
-    milestone, and a failed gate fails every bigger option and counts as a missed milestone for
-    the smaller ones."""
-    order = [o.id for o in candidate.options]
-    out = []
-    for ev in evidence:
-        if ev.kind is not EvidenceKind.stage_gate or ev.outcome is None:
-            out.append(ev)
-            continue
-        gate = ev.option or order[0]
-        if gate == option:
-            out.append(ev.with_changes(option=option))
-        elif ev.outcome:
-            out.append(ev.with_changes(kind=EvidenceKind.milestone_met, outcome=None, option=None))
-        elif order.index(gate) < order.index(option):
-            out.append(ev.with_changes(option=option))
-        else:
-            out.append(
-                ev.with_changes(kind=EvidenceKind.milestone_missed, outcome=None, option=None)
-            )
-    return out
-
-
 def candidate_belief(
     uow: SqlUnitOfWork,
     slug: str,
@@ -500,6 +475,8 @@ def candidate_belief(
         evidence = uow.evidence.all(slug, candidate.id)
     if kill_threshold is None:
         kill_threshold = uow.missions.get(slug).kill_threshold
+    order = [o.id for o in candidate.options]  # nested: smallest first
+    option_names = {o.id: o.name for o in candidate.options}
     options = []
     for option in candidate.options:
         agg = aggregates.get((candidate.id, option.id))
@@ -510,13 +487,15 @@ def candidate_belief(
         else:
             prior_p, source, n0 = option.p_success, "registered estimate", n0_for("medium")
             since = list(evidence)
-        seen = _as_seen_by(candidate, option.id, since)
+        # a stage gate bears on every option, by the nesting rule of ``evidence.gate_weight``
         if history:
-            steps = belief_history(prior_p, n0, seen, option=option.id)
+            steps = belief_history(
+                prior_p, n0, since, option=option.id, options=order, names=option_names
+            )
             mean = steps[-1].mean
         else:  # the posterior alone: no quantiles per step (the dashboard, the problem file)
             steps = []
-            mean = posterior_belief(prior_p, n0, seen, option=option.id).mean
+            mean = posterior_belief(prior_p, n0, since, option=option.id, options=order).mean
         posterior = min(max(mean, 0.01), 0.99)
         options.append(
             OptionBelief(
@@ -672,6 +651,7 @@ def update_context(uow: SqlUnitOfWork, slug: str, label: str) -> UpdateContext:
         green_threshold=mission.rag_green,
         amber_threshold=mission.rag_amber,
         p_target=oos.get("p_target"),
+        p_target_scenarios=oos.get("scenarios") or None,
         planned_p_target=planned.get(label),
         previous_p_target=prev_p,
         expected_impact=max(float(oos.get("expected_impact", 0.0)), 0.0),

@@ -130,6 +130,10 @@ VALUE_NAMES: dict[str, str] = {
     "failed": "Failed",
     "cancelled": "Cancelled",
     "done": "Done",  # an analysis of a run
+    # the core index's classes of a candidate
+    "core": "Core",
+    "borderline": "Borderline",
+    "exterior": "Exterior",
     "time_limit": "Time limit reached",
     # contracts
     "live": "Live",

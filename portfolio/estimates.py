@@ -251,40 +251,60 @@ def brier_skill(forecasts: Sequence[Forecast]) -> float:
     return max(0.0, 1 - brier(forecasts) / UNINFORMED_BRIER)
 
 
+SHRINKAGE_K = 5.0
+"""k of the performance weights: a record of k resolved forecasts counts as much as the prior of
+equal weights (5, the number of resolved forecasts at which records used to start counting)."""
+WEIGHT_FLOOR = 0.1
+"""Every member keeps at least WEIGHT_FLOOR / M of the weight, however poor their record."""
+
+
 def brier_weights(
-    records: Mapping[str, Sequence[Forecast]], *, min_resolved: int = 5, floor: float = 0.1
+    records: Mapping[str, Sequence[Forecast]],
+    *,
+    k: float = SHRINKAGE_K,
+    floor: float = WEIGHT_FLOOR,
 ) -> dict[str, float]:
-    """Performance weights of members from their resolved forecasts; they sum to 1.
+    """Performance weights of the M members from their resolved forecasts; they sum to 1.
 
-    The rule, for n members:
+    They engage from the first resolved forecast, shrunk towards equal weights by how many
+    forecasts have resolved (the fewer, the closer to equal). For member m with n_m resolved
+    forecasts and Brier score B_m:
 
-    1. A member with at least ``min_resolved`` resolved forecasts is *rated*: raw skill
-       = max(0, 1 − Brier / 0.25), the Brier skill score against always forecasting 0.5.
-    2. A member not yet rated gets the mean raw skill of the rated members: neither rewarded nor
-       punished for being new. So while fewer than two members are rated every member has the
-       same raw skill and the weights are equal.
-    3. Raw skills are normalised to sum to 1 (equal weights when they are all 0).
-    4. The floor: w = floor / n + (1 − floor) · normalised skill. Every member keeps at least
-       floor / n, so a new or poor forecaster is never silenced, and the weights still sum to 1.
+    1. skill s_m = max(0, 1 − B_m / 0.25), the Brier skill score against always saying 0.5;
+    2. relative performance r_m = s_m / s̄, with s̄ the mean skill of the members with a record
+       (n > 0): 1 is an average forecaster of this council, 2 twice as skilful. r_m = 1 for a
+       member without a record, and for everyone while s̄ = 0 (nobody beats always saying 0.5);
+    3. shrinkage λ_m = n_m / (n_m + k) (k = ``SHRINKAGE_K`` = 5: a record of 5 forecasts counts
+       half), and w_m ∝ λ_m · r_m / M + (1 − λ_m) / M — the member's performance share mixed with
+       the equal share 1/M, the record counting more as it grows;
+    4. the floor: w = floor / M + (1 − floor) · (the weights of 3 normalised to sum to 1), so every
+       member keeps at least floor / M (``WEIGHT_FLOOR`` = 0.1) and a poor forecaster is never
+       silenced.
+
+    So: nobody with a record → equal weights; a single member with a record is compared with
+    nobody → equal weights; with equal n, the better Brier score gets the higher weight; the weight
+    of a better-than-average member grows with the length of their record (λ_m → 1).
     """
-    if min_resolved < 1:
-        raise ValueError("min_resolved: must be at least 1")
+    if not (math.isfinite(k) and k > 0):
+        raise ValueError("k: the shrinkage constant must be a finite number > 0")
     if not 0 <= floor <= 1:
         raise ValueError("floor: must be between 0 and 1")
     members = list(records)
-    n = len(members)
-    if n == 0:
+    count = len(members)
+    if count == 0:
         return {}
     for f in records.values():
         _check_forecasts(f)
-    rated = {m: brier_skill(f) for m, f in records.items() if len(f) >= min_resolved}
-    if not rated:
-        return dict.fromkeys(members, 1 / n)
-    unrated_skill = statistics.fmean(rated.values())
-    raw = [rated.get(m, unrated_skill) for m in members]
-    total = math.fsum(raw)
-    skill = [r / total for r in raw] if total > 0 else [1 / n] * n
-    return {m: floor / n + (1 - floor) * s for m, s in zip(members, skill, strict=True)}
+    skills = {m: brier_skill(f) for m, f in records.items() if f}
+    mean_skill = statistics.fmean(skills.values()) if skills else 0.0
+    raw = []
+    for m in members:
+        n = len(records[m])
+        relative = skills[m] / mean_skill if m in skills and mean_skill > 0 else 1.0
+        shrink = n / (n + k)
+        raw.append(shrink * relative + (1 - shrink))
+    total = math.fsum(raw)  # > 0: each raw weight is at least 1 − λ_m > 0, or r_m = 1
+    return {m: floor / count + (1 - floor) * r / total for m, r in zip(members, raw, strict=True)}
 
 
 class CalibrationBin(Strict):

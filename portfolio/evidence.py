@@ -6,11 +6,23 @@ DESIGN.md section 4. Pure functions and pydantic models, no I/O. Names echo the 
   pooled p̄ and its confidence is Beta(p̄·n0, (1 − p̄)·n0), with n0 = 2 / 5 / 10 for low / medium /
   high confidence (the prior is "worth" n0 milestones);
 - a milestone met adds its diagnosticity d to α, a milestone missed adds d to β;
-- a stage gate *resolves* the belief (decision taken here): the outcome is known, so p becomes
-  0.99 (passed) or 0.01 (failed) — the bounds of a probability in the problem file — with no
-  spread. α and β keep counting later milestones for the record, but p stays resolved. This
-  matches ``council.resolved_forecasts``, where a stage gate resolves the forecasts of the option
-  it concerns;
+- a stage gate is evidence too, not a verdict on the option's full delivery (an explore gate
+  passed does not deliver a scaled-up plant): a gate of diagnosticity d on option g counts as
+  ``GATE_MILESTONES`` · d = 10·d milestones — as much as the council's most confident prior
+  (n0 = 10) — added to α when passed and to β when failed. So p moves a long way but never jumps
+  to 0.99 or 0.01, keeps its spread, and later evidence still moves it;
+- options are nested, in the order the candidate lists them (explore ⊂ demonstrate ⊂ scale: a
+  bigger option succeeds only where the smaller ones do; the scenario model nests a candidate's
+  options by p, which the council gives them in the same order). A gate
+  on g therefore bears on the candidate's other options too (``gate_weight``): where its outcome
+  carries over by nesting — a *failed* gate to every *bigger* option (it cannot succeed where g
+  fails), a *passed* gate to every *smaller* option (it succeeds where g does) — it counts in
+  full, 10·d; where it only hints — a passed gate to a bigger option, a failed gate to a smaller
+  one — it counts ``NESTED_FACTOR`` = ½ as much, 5·d. A gate naming an option the candidate no
+  longer lists moves none of the others;
+- for the forecasting record a gate still *resolves* the forecasts of the option it concerns
+  (``council.resolved_forecasts``: its outcome is the outcome a Brier score is computed against);
+  only the belief fed to the optimiser is updated rather than resolved;
 - a TRL change is recorded and reported but does not move p (its effect is on the council's next
   scores, not on this arithmetic);
 - cost actuals scale the *remaining* planned cost by actual / planned to date (the optimism-bias
@@ -24,7 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from pydantic import ConfigDict, Field, computed_field
@@ -37,9 +49,13 @@ CONFIDENCE_N0: dict[Confidence, float] = {
     Confidence.high: 10.0,
 }
 P_MIN, P_MAX = 0.01, 0.99
-# p once a stage gate has resolved the forecast: passed -> 0.99, failed -> 0.01.
-RESOLVED_P = {True: P_MAX, False: P_MIN}
 INTERVAL = (0.05, 0.95)
+GATE_MILESTONES = 10.0
+"""A stage gate of diagnosticity d counts as GATE_MILESTONES · d milestones on the option it
+concerns: the weight of the council's most confident prior (n0 = 10 for high confidence)."""
+NESTED_FACTOR = 0.5
+"""The share of a gate's weight on an option its outcome only hints at (a passed gate on a bigger
+option, a failed gate on a smaller one)."""
 
 _BETACF_MAX_ITERATIONS = 10_000
 _BETACF_EPS = 3e-16
@@ -139,34 +155,27 @@ def beta_quantile(q: float, a: float, b: float) -> float:
 
 
 class Belief(Strict):
-    """Beta(α, β) belief in a probability of success, or a point once a stage gate resolved it.
+    """Beta(α, β) belief in a probability of success.
 
     ``mean``, ``sd``, ``q05`` and ``q95`` are derived (and appear in ``model_dump``); build a
-    belief from ``alpha``, ``beta`` and ``outcome`` only.
+    belief from ``alpha`` and ``beta`` only.
     """
 
     model_config = ConfigDict(frozen=True)
 
     alpha: float = Field(gt=0, allow_inf_nan=False)
     beta: float = Field(gt=0, allow_inf_nan=False)
-    outcome: bool | None = Field(
-        None, description="set by a stage gate: True passed, False failed; None: not resolved"
-    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def mean(self) -> float:
-        """α / (α + β); 0.99 or 0.01 once resolved."""
-        if self.outcome is not None:
-            return RESOLVED_P[self.outcome]
+        """α / (α + β)."""
         return self.alpha / (self.alpha + self.beta)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def sd(self) -> float:
-        """√(αβ / ((α + β)² (α + β + 1))); 0 once resolved."""
-        if self.outcome is not None:
-            return 0.0
+        """√(αβ / ((α + β)² (α + β + 1)))."""
         total = self.alpha + self.beta
         return math.sqrt(self.alpha * self.beta / (total * total * (total + 1.0)))
 
@@ -174,21 +183,13 @@ class Belief(Strict):
     @property
     def q05(self) -> float:
         """The 5 % quantile: the lower end of the 90 % interval."""
-        if self.outcome is not None:
-            return self.mean
         return beta_quantile(INTERVAL[0], self.alpha, self.beta)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def q95(self) -> float:
         """The 95 % quantile: the upper end of the 90 % interval."""
-        if self.outcome is not None:
-            return self.mean
         return beta_quantile(INTERVAL[1], self.alpha, self.beta)
-
-    @property
-    def resolved(self) -> bool:
-        return self.outcome is not None
 
 
 def n0_for(confidence: Confidence | str) -> float:
@@ -215,18 +216,50 @@ def prior_belief(p: float, n0: float | Confidence) -> Belief:
     return Belief(alpha=p * weight, beta=(1.0 - p) * weight)
 
 
-def _concerns(evidence: Evidence, option: str | None) -> bool:
-    """Whether a stage gate concerns the option this belief is about (both named and different:
-    no; otherwise yes)."""
-    return option is None or evidence.option is None or evidence.option == option
+def _gated(evidence: Evidence, options: Sequence[str] | None) -> str | None:
+    """The option a stage gate concerns: the one it names, else the candidate's first."""
+    return evidence.option or (options[0] if options else None)
 
 
-def apply_evidence(belief: Belief, evidence: Evidence, *, option: str | None = None) -> Belief:
+def gate_weight(
+    evidence: Evidence, option: str | None = None, options: Sequence[str] | None = None
+) -> float:
+    """How many milestones a stage gate counts as on the belief in ``option``.
+
+    ``options`` are the candidate's option ids, smallest first (nested: each succeeds only where
+    the ones before it do). On the option the gate concerns (the one it names, else the first):
+    ``GATE_MILESTONES`` · d. On a bigger option after a failed gate, or a smaller one after a
+    passed gate (the outcome carries over by nesting): the same. On a bigger option after a passed
+    gate, or a smaller one after a failed gate (it only hints): ``NESTED_FACTOR`` of it. 0 when
+    the evidence is not a gate, or when the relation cannot be told (``options`` not given, or
+    the gate or ``option`` not among them) and the gate names another option.
+    """
+    if evidence.kind is not EvidenceKind.stage_gate or evidence.outcome is None:
+        return 0.0
+    full = GATE_MILESTONES * evidence.diagnosticity
+    gated = _gated(evidence, options)
+    if option is None or gated is None or gated == option:
+        return full
+    if options is None or gated not in options or option not in options:
+        return 0.0
+    bigger = options.index(option) > options.index(gated)
+    carries = bigger != evidence.outcome  # failed → bigger options; passed → smaller ones
+    return full if carries else NESTED_FACTOR * full
+
+
+def apply_evidence(
+    belief: Belief,
+    evidence: Evidence,
+    *,
+    option: str | None = None,
+    options: Sequence[str] | None = None,
+) -> Belief:
     """The belief after one piece of evidence.
 
-    Milestone met: α + d; missed: β + d (d = diagnosticity). Stage gate: resolved to its outcome
-    (``option``, when given, is the option this belief is about: a gate on another named option
-    leaves it as it is). TRL change and cost actuals: unchanged (see ``uplifted_cost``).
+    Milestone met: α + d; missed: β + d (d = diagnosticity). Stage gate: α + w when passed, β + w
+    when failed, w = ``gate_weight`` (``option``: the option this belief is about; ``options``:
+    the candidate's options, smallest first). TRL change and cost actuals: unchanged (see
+    ``uplifted_cost``).
     """
     d = evidence.diagnosticity
     match evidence.kind:
@@ -234,8 +267,13 @@ def apply_evidence(belief: Belief, evidence: Evidence, *, option: str | None = N
             return belief.with_changes(alpha=belief.alpha + d)
         case EvidenceKind.milestone_missed:
             return belief.with_changes(beta=belief.beta + d)
-        case EvidenceKind.stage_gate if _concerns(evidence, option):
-            return belief.with_changes(outcome=evidence.outcome)
+        case EvidenceKind.stage_gate:
+            w = gate_weight(evidence, option, options)
+            if w == 0:
+                return belief
+            if evidence.outcome:
+                return belief.with_changes(alpha=belief.alpha + w)
+            return belief.with_changes(beta=belief.beta + w)
         case _:
             return belief
 
@@ -263,7 +301,7 @@ class BeliefStep(Strict):
     sd: float
     q05: float
     q95: float
-    outcome: bool | None = None
+    outcome: bool | None = Field(None, description="a stage gate's outcome: True passed")
     effect: str = Field(description="what this step did to the belief, in words")
 
 
@@ -275,11 +313,48 @@ def _money(x: float) -> str:
     return f"£{x:,.3g}m" if x < 1000 else f"£{x:,.0f}m"
 
 
-def _effect(before: Belief, after: Belief, ev: Evidence, option: str | None) -> str:
+def _gate_effect(
+    before: Belief,
+    after: Belief,
+    ev: Evidence,
+    option: str | None,
+    options: Sequence[str] | None,
+    names: Mapping[str, str],
+) -> str:
+    verdict = "passed" if ev.outcome else "failed"
+    gated = _gated(ev, options)
+    w = gate_weight(ev, option, options)
+    if w == 0:
+        return f"Stage gate of {names.get(gated or '', gated)} {verdict}: this option's p unchanged"
+    side = (
+        f"α {_fmt(before.alpha)} → {_fmt(after.alpha)}"
+        if ev.outcome
+        else f"β {_fmt(before.beta)} → {_fmt(after.beta)}"
+    )
+    move = f"p {_fmt(before.mean)} → {_fmt(after.mean)}"
+    worth = f"diagnosticity {_fmt(ev.diagnosticity)}, worth {_fmt(w)} milestones"
+    if option is None or gated is None or gated == option:
+        return f"Stage gate {verdict} ({worth}): {side}; {move}"
+    gate_name = names.get(gated, gated)
+    if w < GATE_MILESTONES * ev.diagnosticity:
+        why = f"{_fmt(NESTED_FACTOR)} of a gate's weight: its outcome only hints at this option"
+    elif ev.outcome:
+        why = "in full: this smaller option succeeds wherever that one does"
+    else:
+        why = "in full: this bigger option cannot succeed where that one fails"
+    return f"Stage gate of {gate_name} {verdict} ({worth}: {why}): {side}; {move}"
+
+
+def _effect(
+    before: Belief,
+    after: Belief,
+    ev: Evidence,
+    option: str | None,
+    options: Sequence[str] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> str:
     d = _fmt(ev.diagnosticity)
     move = f"p {_fmt(before.mean)} → {_fmt(after.mean)}"
-    if before.resolved and ev.kind in (EvidenceKind.milestone_met, EvidenceKind.milestone_missed):
-        move = f"p stays {_fmt(after.mean)} (already resolved by a stage gate)"
     match ev.kind:
         case EvidenceKind.milestone_met:
             return (
@@ -301,10 +376,7 @@ def _effect(before: Belief, after: Belief, ev: Evidence, option: str | None) -> 
                 f"planned (×{factor:.2f}): p unchanged; the remaining cost is uplifted"
             )
         case _:  # stage gate
-            if not _concerns(ev, option):
-                return f"Stage gate of option {ev.option}: this option's p unchanged"
-            verdict = "passed" if ev.outcome else "failed"
-            return f"Stage gate {verdict}: forecast resolved, p set to {_fmt(after.mean)}"
+            return _gate_effect(before, after, ev, option, options, names or {})
 
 
 def _step(belief: Belief, effect: str, summary: str, ev: Evidence | None) -> BeliefStep:
@@ -321,7 +393,7 @@ def _step(belief: Belief, effect: str, summary: str, ev: Evidence | None) -> Bel
         sd=belief.sd,
         q05=belief.q05,
         q95=belief.q95,
-        outcome=belief.outcome,
+        outcome=ev.outcome if ev else None,
         effect=effect,
     )
 
@@ -340,11 +412,14 @@ def belief_history(
     evidences: Sequence[Evidence],
     *,
     option: str | None = None,
+    options: Sequence[str] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> list[BeliefStep]:
     """The prior, then the belief after each piece of evidence in date order (stable for ties).
 
     The first step is the prior (``date`` and ``kind`` None); the last step's belief is the
-    posterior. ``option``: see ``apply_evidence``.
+    posterior. ``option``, ``options``: see ``apply_evidence``; ``names``: option id → name, for
+    the words of a gate on another option.
     """
     _one_candidate(evidences)
     belief = prior_belief(prior_p, n0)
@@ -359,8 +434,10 @@ def belief_history(
         )
     ]
     for ev in sorted(evidences, key=lambda e: e.date):
-        after = apply_evidence(belief, ev, option=option)
-        steps.append(_step(after, _effect(belief, after, ev, option), ev.summary, ev))
+        after = apply_evidence(belief, ev, option=option, options=options)
+        steps.append(
+            _step(after, _effect(belief, after, ev, option, options, names), ev.summary, ev)
+        )
         belief = after
     return steps
 
@@ -371,12 +448,14 @@ def posterior_belief(
     evidences: Sequence[Evidence],
     *,
     option: str | None = None,
+    options: Sequence[str] | None = None,
 ) -> Belief:
-    """The belief after all the evidence, in date order."""
+    """The belief after all the evidence, in date order (``option``, ``options``: see
+    ``apply_evidence``)."""
     _one_candidate(evidences)
     belief = prior_belief(prior_p, n0)
     for ev in sorted(evidences, key=lambda e: e.date):
-        belief = apply_evidence(belief, ev, option=option)
+        belief = apply_evidence(belief, ev, option=option, options=options)
     return belief
 
 

@@ -10,12 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from optimiser.baselines import greedy_by_ratio
 from optimiser.evaluate import evaluate_portfolio
 from optimiser.problem import load_problem
+from portfolio import montecarlo
 from portfolio.csvio import neutralise
 from portfolio.errors import Conflict, InvalidInput, NotFound
 from portfolio.model import (
@@ -25,6 +26,7 @@ from portfolio.model import (
     ReviewComment,
     RunAnalysis,
 )
+from portfolio.sample_fit import SampleGap, sample_gaps
 from portfolio.services import record
 from portfolio.unit_of_work import SqlUnitOfWork
 
@@ -95,6 +97,15 @@ class AllocationReport(BaseModel):
     metrics: dict[str, Any]
     baseline: dict[str, Any] | None
     assumptions: dict[str, Any]
+    intervals: dict[str, dict[str, montecarlo.Interval]] = Field(
+        default_factory=dict,
+        description="the 95 % Monte-Carlo interval (Wilson, portfolio.montecarlo) of each share: "
+        "in_sample, out_of_sample and baseline (the conventional ranking) -> metric -> interval",
+    )
+    sample_gaps: list[SampleGap] = Field(
+        default_factory=list,
+        description="each share in sample against out of sample, with the Monte-Carlo margin",
+    )
 
 
 def report_run(uow: SqlUnitOfWork, slug: str, label: str) -> tuple[Quarter, OptimiserRun, bool]:
@@ -279,6 +290,10 @@ def allocation_report(uow: SqlUnitOfWork, slug: str, label: str, actor: str) -> 
         ]
 
     policy = run.problem.get("policy", {})
+    conventional = baseline(uow, run, actor) if run.found_portfolio else None
+    intervals = montecarlo.result_intervals(result.get("metrics"))
+    if conventional is not None and (shares := montecarlo.intervals(conventional["metrics"])):
+        intervals["baseline"] = shares
     return AllocationReport(
         mission=slug,
         mission_name=mission.name,
@@ -299,7 +314,7 @@ def allocation_report(uow: SqlUnitOfWork, slug: str, label: str, actor: str) -> 
         changes=uow.cycle.changes(slug, label),
         spend={k: v for k, v in (result.get("spend") or {}).items() if isinstance(v, dict)},
         metrics=result.get("metrics") or {},
-        baseline=baseline(uow, run, actor) if run.found_portfolio else None,
+        baseline=conventional,
         assumptions={
             "objective": run.objective,
             "policy": policy,
@@ -308,6 +323,8 @@ def allocation_report(uow: SqlUnitOfWork, slug: str, label: str, actor: str) -> 
             "solver": result.get("solver") or {},
             "status": run.status,
         },
+        intervals=intervals,
+        sample_gaps=sample_gaps(run),
     )
 
 

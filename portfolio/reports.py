@@ -22,6 +22,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
+from portfolio import montecarlo
 from portfolio.model import Candidate, ChangeKind, EvidenceKind, Rag, Sector, Strict
 
 __all__ = [
@@ -261,6 +262,9 @@ class UpdateContext(Strict):
     green_threshold: Prob = 0.7
     amber_threshold: Prob = 0.4
     p_target: Prob | None = Field(None, description="out-of-sample P(target)")
+    p_target_scenarios: int | None = Field(
+        None, ge=1, description="how many out-of-sample scenarios P(target) is measured on"
+    )
     planned_p_target: Prob | None = Field(None, description="the trajectory's plan this quarter")
     previous_p_target: Prob | None = Field(None, description="last quarter's P(target)")
     expected_impact: float = Field(ge=0, allow_inf_nan=False)
@@ -316,6 +320,18 @@ def _clip(text: str, words: int) -> str:
 
 def _pct(p: float) -> str:
     return f"{round(p * 100)}%"
+
+
+def _pct_with_error(p: float, n: int | None) -> str:
+    """``p`` as a whole percentage with its 95 % Monte-Carlo interval when n is known:
+    "51% (95% interval 50–52%)" (``montecarlo.interval_text``)."""
+    if n is None:
+        return _pct(p)
+    return montecarlo.interval_text(montecarlo.share_interval(p, n), digits=0, percent="%")
+
+
+def _scenarios(n: int | None) -> str:
+    return "scenarios" if n is None else f"{n:,} scenarios"
 
 
 def _m(x: float) -> str:
@@ -376,7 +392,8 @@ def _state_of_play(c: UpdateContext, lim: _Limits) -> list[str]:
     else:
         second = (
             f"Our best estimate of the chance that the portfolio reaches the target by the "
-            f"deadline is {_pct(c.p_target)}, tested on scenarios the optimiser did not see."
+            f"deadline is {_pct_with_error(c.p_target, c.p_target_scenarios)}, tested on "
+            f"{_scenarios(c.p_target_scenarios)} the optimiser did not see."
         )
         if c.previous_p_target is not None:
             delta = round(c.p_target * 100) - round(c.previous_p_target * 100)

@@ -1,28 +1,62 @@
-"""Robustness core index: how often each candidate is funded when the council's scores move.
+"""Robustness core index: how often each candidate is funded when the council's judgement and the
+scenarios are both drawn again.
 
-K resamples of the problem are solved with every rule of the policy unchanged; a candidate's core
-index is the share of the solved resamples that fund it (any option): core (≥ 0.9), borderline,
-exterior (≤ 0.1). A locked or committed candidate is funded in every solved resample (index 1) and
-an excluded one in none (index 0), by construction.
+K resamples of the problem (100 by default) are solved with every rule of the policy unchanged; a
+candidate's core index is the share of the solved resamples that fund it (any option). Each
+resample draws again BOTH uncertainties of the decision:
 
-How a resample moves the estimates (sampled scenarios):
-- options with `member_scores`: the council's members are bootstrapped (drawn with replacement,
-  as many as there are) and pooled as the council does — a weighted linear pool of p, and a
-  mixture of the PERT impacts summarised as a three-point (low = min, high = max, mode so that
-  the PERT mean is the pooled mean);
-- options with a `spread`: p ~ Beta with mean p and the given `concentration` n
-  (Beta(n·p, n·(1 − p))) or standard deviation `sd` (n = p(1 − p)/sd² − 1);
-- every other option: p ~ Beta(n0·p, n0·(1 − p)) with the default concentration `n0`.
-p of exactly 0 or 1 is certain and stays. Within a candidate the resampled p are reassigned in the
-order of the original ones, so a bigger (riskier) tranche never becomes likelier than a smaller
-one and the scenarios stay nested. The optimisation seed is kept (common random numbers), so the
-resamples differ only by the estimates.
+1. the council's estimates (module section "How a resample moves the estimates"), and
+2. the scenarios: every resample of a problem with sampled scenarios gets its own, fresh
+   optimisation seed (``CoreIndex.scenario_seeds``, all different, drawn from the analysis
+   ``seed``), optionally with fewer scenarios (``scenarios``) to make a re-solve cheaper. Explicit
+   scenarios carry no p to resample: their rows are bootstrapped instead (``method`` "bootstrap").
 
-Explicit scenarios carry no p to resample: their scenario rows are bootstrapped instead.
+Share, error and class. With n solved resamples of which f fund the candidate, the share is f / n,
+its Monte-Carlo standard error the binomial se = sqrt(share (1 − share) / n) and its 95 % interval
+[low, high] the Wilson score interval (``optimiser.montecarlo``: the rule the product uses for
+every share, never of zero width, so 100 of 100 still reads 0.963–1). A candidate is
+
+- **core** when low ≥ 0.9: funded in at least 90 % of resamples beyond Monte-Carlo doubt;
+- **exterior** when high ≤ 0.1: funded in at most 10 % of resamples beyond doubt;
+- **borderline** otherwise: its funding depends on the estimates and scenarios, or the resamples
+  are too few to tell.
+
+At 100 resamples a candidate is core when funded in at least 96 of them (95 of 100 has
+low = 0.888) and exterior when funded in at most 4. A locked or committed candidate is funded in
+every solved resample and is core, an excluded one in none and is exterior, by construction
+(whatever the number of resamples).
+
+How a resample moves the estimates (sampled scenarios), per option:
+
+- options with ``member_scores`` (the council's submitted scores of the round the estimates come
+  from): the council is bootstrapped. When the scores name their ``member``, the panel is drawn
+  once per resample — as many draws with replacement as there are distinct members — and every
+  option pools the drawn members who scored it, each with their weight times the number of times
+  they were drawn, so a member drawn twice counts twice everywhere and an optimistic member moves
+  every option they scored together (an option none of the drawn members scored draws from its
+  own scorers instead). Scores without a member are drawn per option. The draws are pooled as the
+  council pools: a weighted linear pool of p, and a mixture of the PERT impacts summarised as a
+  three-point (low = min, high = max, mode so that the PERT mean is the pooled mean), which
+  replaces the option's impact. The pooled p is then re-centred on the option's p in the problem
+  by a log-odds shift, p' = expit(logit(p_option) + logit(p_drawn) − logit(p_all)), where p_all
+  pools every member once: when the problem's p is the council's pool (no evidence since) p' is
+  the drawn pool itself; when evidence has moved the option's p since the round, the council's
+  spread is kept around the updated p;
+- options with a ``spread`` (the pooled spread when the members' scores are not at hand):
+  p ~ Beta with mean p and the given ``concentration`` n (Beta(n·p, n·(1 − p))) or standard
+  deviation ``sd`` (n = p(1 − p)/sd² − 1; sd = 0 keeps p);
+- every other option: p ~ Beta(n0·p, n0·(1 − p)) with the default concentration ``n0``.
+
+p of exactly 0 or 1 is certain and stays. Costs are not resampled (the problem's remaining costs
+already carry the spend to date). Within a candidate the resampled p are reassigned in the order
+of the original ones, so a bigger (riskier) tranche never becomes likelier than a smaller one and
+the scenarios stay nested.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import Any, Literal
 
 import numpy as np
@@ -37,34 +71,49 @@ from optimiser.analytics.parallel import (
     without_evaluation,
 )
 from optimiser.errors import ProblemError
-from optimiser.problem import ExplicitScenarios, Problem, ThreePoint
+from optimiser.montecarlo import Z_95, share_error, wilson_interval
+from optimiser.problem import ExplicitScenarios, Problem, SampledScenarios, ThreePoint
 
 CORE = 0.9
 EXTERIOR = 0.1
 DEFAULT_CONCENTRATION = 10.0
+DEFAULT_RESAMPLES = 100
+#: probabilities are kept this far from 0 and 1 in the log-odds re-centring
+_EDGE = 1e-9
+#: scenario seeds are drawn below this (the problem format's seeds are non-negative integers)
+_SEED_BOUND = 2**31 - 1
+
+Source = Literal["members", "spread", "default", "fixed"]
 
 
 class Spread(BaseModel):
-    """Uncertainty of one option's p: a Beta concentration n, or a standard deviation."""
+    """Uncertainty of one option's p: a Beta concentration n, or a standard deviation (0: p is
+    known exactly)."""
 
     concentration: float | None = Field(default=None, gt=0)
-    sd: float | None = Field(default=None, gt=0)
+    sd: float | None = Field(default=None, ge=0)
 
 
 class MemberScore(BaseModel):
-    """One council member's estimate of an option (p, optionally impact) and their weight."""
+    """One council member's estimate of an option (p, optionally impact) and their weight;
+    ``member`` names them, so the whole panel can be bootstrapped at once."""
 
     p_success: float = Field(ge=0, le=1)
     impact: ThreePoint | None = None
     weight: float = Field(default=1.0, ge=0)
+    member: str | None = None
 
 
 class CoreRow(BaseModel):
-    """Core index of one candidate."""
+    """Core index of one candidate: its share of the solved resamples, the share's standard
+    error and 95 % interval [low, high], and its class (module docstring)."""
 
     candidate: str
     name: str = ""
     share: float
+    se: float = 0.0
+    low: float = 0.0
+    high: float = 1.0
     classification: Literal["core", "borderline", "exterior"]
     option_shares: dict[str, float] = Field(default_factory=dict)
     locked: bool = False
@@ -72,85 +121,160 @@ class CoreRow(BaseModel):
 
 
 class CoreIndex(BaseModel):
-    """Core index of every candidate over `solved` of `resamples` re-solves."""
+    """Core index of every candidate over `solved` of `resamples` re-solves.
+
+    ``method``: "council" when some option's members were bootstrapped, "beta" when every p was
+    drawn from a Beta, "bootstrap" for explicit scenarios (their rows resampled). ``sources``
+    counts the options by how their p was drawn: "members" (the council bootstrapped),
+    "spread" (a Beta of the given spread), "default" (the default Beta), "fixed" (p is 0 or 1,
+    or its spread is 0: kept as it is). ``scenario_seeds`` are the
+    resamples' optimisation seeds, ``scenario_count`` their number of scenarios (sampled only)."""
 
     resamples: int
     solved: int
     seed: int
-    method: Literal["beta", "bootstrap"]
+    method: Literal["council", "beta", "bootstrap"]
     concentration: float
     core_threshold: float = CORE
     exterior_threshold: float = EXTERIOR
+    z: float = Z_95
+    scenario_count: int | None = None
+    scenario_seeds: list[int] = Field(default_factory=list)
+    sources: dict[str, int] = Field(default_factory=dict)
     rows: list[CoreRow] = Field(default_factory=list)
 
 
 def core_index(
     problem: Problem,
     *,
-    resamples: int = 20,
+    resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     concentration: float = DEFAULT_CONCENTRATION,
     spread: dict[str, Spread | dict[str, float]] | None = None,
     member_scores: dict[str, list[MemberScore | dict[str, Any]]] | None = None,
+    scenarios: int | None = None,
     solver: str = "highs",
     time_limit: float | None = None,
     workers: int | None = None,
     scheduler: Any = None,
     on_progress: Progress | None = None,
 ) -> CoreIndex:
-    """Re-solve `problem` under `resamples` resampled estimates; the share funding each candidate.
+    """Re-solve `problem` under `resamples` resamples of the council's estimates and of the
+    scenarios; the share funding each candidate, its error and class (module docstring).
 
-    `spread` and `member_scores` are keyed by option (``candidate/option``). Out-of-sample
+    `spread` and `member_scores` are keyed by option (``candidate/option``); `scenarios` is the
+    number of optimisation scenarios of each re-solve (default: the problem's own). Out-of-sample
     evaluation is skipped in the re-solves (only the selections are used).
     """
-    if resamples < 1:
-        raise ValueError(f"resamples: must be at least 1, got {resamples}")
-    spreads = _spreads(problem, spread or {})
-    members = _members(problem, member_scores or {})
-    rng = np.random.default_rng(seed)
-    explicit = isinstance(problem.scenarios, ExplicitScenarios)
-    variants = [
-        (
-            _bootstrap(problem, rng)
-            if explicit
-            else resampled_problem(problem, rng, concentration, spreads, members)
-        )
-        for _ in range(resamples)
-    ]
+    variants, seeds = resampled_problems(
+        problem,
+        resamples=resamples,
+        seed=seed,
+        concentration=concentration,
+        spread=spread,
+        member_scores=member_scores,
+        scenarios=scenarios,
+    )
     tasks = [SolveTask(without_evaluation(v), solver, time_limit) for v in variants]
     summaries = map_solves(
         run_summary_task, tasks, workers=workers, scheduler=scheduler, on_progress=on_progress
     )
+    explicit = isinstance(problem.scenarios, ExplicitScenarios)
+    sources = Counter(_sources(problem, concentration, spread, member_scores)).most_common()
+    counted = dict(sources)
+    sampled = problem.scenarios if isinstance(problem.scenarios, SampledScenarios) else None
     return CoreIndex(
         resamples=resamples,
         solved=sum(s.solved for s in summaries),
         seed=seed,
-        method="bootstrap" if explicit else "beta",
+        method="bootstrap" if explicit else ("council" if counted.get("members") else "beta"),
         concentration=concentration,
+        scenario_count=None if sampled is None else (scenarios or sampled.count),
+        scenario_seeds=seeds,
+        sources={} if explicit else counted,
         rows=core_rows(problem, summaries),
     )
 
 
-def classify(share: float) -> Literal["core", "borderline", "exterior"]:
-    """core (≥ 0.9), exterior (≤ 0.1), borderline in between."""
-    if share >= CORE - 1e-12:
+def resampled_problems(
+    problem: Problem,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    concentration: float = DEFAULT_CONCENTRATION,
+    spread: dict[str, Spread | dict[str, float]] | None = None,
+    member_scores: dict[str, list[MemberScore | dict[str, Any]]] | None = None,
+    scenarios: int | None = None,
+) -> tuple[list[Problem], list[int]]:
+    """The `resamples` problems `core_index` solves, and their optimisation seeds (sampled
+    scenarios; empty for explicit ones): the same for the same arguments."""
+    if resamples < 1:
+        raise ValueError(f"resamples: must be at least 1, got {resamples}")
+    if scenarios is not None and scenarios < 1:
+        raise ValueError(f"scenarios: must be at least 1, got {scenarios}")
+    spreads = _spreads(problem, spread or {})
+    members = _members(problem, member_scores or {})
+    rng = np.random.default_rng(seed)
+    spec = problem.scenarios
+    if isinstance(spec, ExplicitScenarios):
+        return [_bootstrap(problem, rng) for _ in range(resamples)], []
+    seeds = scenario_seeds(rng, resamples)
+    count = scenarios or spec.count
+    variants = [
+        resampled_problem(problem, rng, concentration, spreads, members).model_copy(
+            update={"scenarios": SampledScenarios(count=count, seed=s)}
+        )
+        for s in seeds
+    ]
+    return variants, seeds
+
+
+def scenario_seeds(rng: np.random.Generator, count: int) -> list[int]:
+    """`count` different optimisation seeds drawn from `rng`."""
+    seeds: list[int] = []
+    seen: set[int] = set()
+    while len(seeds) < count:
+        for s in rng.integers(0, _SEED_BOUND, size=count - len(seeds)):
+            if int(s) not in seen:
+                seen.add(int(s))
+                seeds.append(int(s))
+    return seeds
+
+
+def classify(
+    share: float, n: int | None = None, z: float = Z_95
+) -> Literal["core", "borderline", "exterior"]:
+    """The class of a share of ``n`` resamples: core when its Wilson interval's low end is at
+    least 0.9, exterior when its high end is at most 0.1, borderline otherwise. Without ``n``
+    the share itself is taken as exact (core ≥ 0.9, exterior ≤ 0.1)."""
+    low, high = (share, share) if n is None else wilson_interval(share, n, z)
+    if low >= CORE - 1e-12:
         return "core"
-    if share <= EXTERIOR + 1e-12:
+    if high <= EXTERIOR + 1e-12:
         return "exterior"
     return "borderline"
 
 
 def core_rows(problem: Problem, summaries: list[SolveSummary]) -> list[CoreRow]:
-    """Per candidate, the share of solved summaries funding it (0 for all when none solved)."""
+    """Per candidate, the share of solved summaries funding it, its standard error, interval and
+    class (share 0, interval [0, 1], borderline when none solved: nothing is known)."""
     solved = [s for s in summaries if s.solved]
+    n = len(solved)
     policy = problem.policy
     must = {r.split("/")[0] for r in (*policy.locks, *policy.commitments)}
     excluded = {r for r in policy.exclusions if "/" not in r}
     rows = []
     for cand in problem.candidates:
-        n = len(solved)
         funded = sum(cand.id in s.selected for s in solved)
         share = funded / n if n else 0.0
+        se = share_error(share, n) if n else 0.0
+        low, high = wilson_interval(share, n) if n else (0.0, 1.0)
+        if cand.id in must:
+            cls: Literal["core", "borderline", "exterior"] = "core"
+        elif cand.id in excluded:
+            cls = "exterior"
+        else:
+            cls = classify(share, n) if n else "borderline"
         option_shares = {
             o.id: (sum(s.selected.get(cand.id) == o.id for s in solved) / n if n else 0.0)
             for o in cand.options
@@ -160,7 +284,10 @@ def core_rows(problem: Problem, summaries: list[SolveSummary]) -> list[CoreRow]:
                 candidate=cand.id,
                 name=cand.name,
                 share=share,
-                classification=classify(share),
+                se=se,
+                low=low,
+                high=high,
+                classification=cls,
                 option_shares=option_shares,
                 locked=cand.id in must,
                 excluded=cand.id in excluded,
@@ -176,14 +303,16 @@ def resampled_problem(
     spreads: dict[str, float],
     members: dict[str, list[MemberScore]],
 ) -> Problem:
-    """A copy of `problem` with every option's p (and pooled impact) redrawn (module docstring)."""
+    """A copy of `problem` with every option's p (and pooled impact) redrawn (module docstring);
+    the scenarios are left as they are."""
     copy = problem.model_copy(deep=True)
+    panel = _draw_panel(members, rng)
     for cand in copy.candidates:
         drawn = []
         for opt in cand.options:
             key = f"{cand.id}/{opt.id}"
-            if key in members:
-                p, impact = _pool(members[key], rng)
+            if key in members and 0.0 < opt.p_success < 1.0:
+                p, impact = _council_draw(members[key], panel, rng, opt.p_success)
                 if impact is not None:
                     opt.impact = impact
             else:
@@ -196,19 +325,48 @@ def resampled_problem(
 
 
 def _beta(rng: np.random.Generator, p: float, n: float) -> float:
-    if p <= 0.0 or p >= 1.0:
+    if p <= 0.0 or p >= 1.0 or math.isinf(n):
         return p
     return float(rng.beta(n * p, n * (1.0 - p)))
 
 
-def _pool(scores: list[MemberScore], rng: np.random.Generator) -> tuple[float, ThreePoint | None]:
-    picks = [scores[int(j)] for j in rng.integers(0, len(scores), size=len(scores))]
-    weights = np.array([m.weight for m in picks], dtype=float)
+def _draw_panel(members: dict[str, list[MemberScore]], rng: np.random.Generator) -> Counter[str]:
+    """How many times each named member is drawn in this resample (as many draws with
+    replacement as there are named members; empty when no score names its member)."""
+    names = sorted({m.member for scores in members.values() for m in scores if m.member})
+    if not names:
+        return Counter()
+    return Counter(names[int(j)] for j in rng.integers(0, len(names), size=len(names)))
+
+
+def _council_draw(
+    scores: list[MemberScore], panel: Counter[str], rng: np.random.Generator, centre: float
+) -> tuple[float, ThreePoint | None]:
+    """One option's pooled p (re-centred on ``centre``, the option's p) and impact from the
+    drawn panel, or from its own scorers drawn with replacement when the panel has none."""
+    counts = [float(panel.get(m.member, 0)) if m.member else 0.0 for m in scores]
+    if not any(c > 0 and m.weight > 0 for c, m in zip(counts, scores, strict=True)):
+        counts = [0.0] * len(scores)
+        for j in rng.integers(0, len(scores), size=len(scores)):
+            counts[int(j)] += 1.0
+    p, impact = pool(scores, counts)
+    p_all, _ = pool(scores, [1.0] * len(scores))
+    return recentre(p, p_all, centre), impact
+
+
+def pool(scores: list[MemberScore], counts: list[float]) -> tuple[float, ThreePoint | None]:
+    """The weighted linear pool of the scores' p (weight × count each; equal weights over the
+    counted scores when those are all 0) and the three-point summary of their impacts."""
+    weights = np.array([m.weight * c for m, c in zip(scores, counts, strict=True)], dtype=float)
     if weights.sum() <= 0:
-        weights = np.ones(len(picks))
+        weights = np.array(counts, dtype=float)
     weights = weights / weights.sum()
-    p = float(weights @ np.array([m.p_success for m in picks]))
-    rated = [(w, m.impact) for w, m in zip(weights, picks, strict=True) if m.impact is not None]
+    p = float(weights @ np.array([m.p_success for m in scores]))
+    rated = [
+        (float(w), m.impact)
+        for w, m in zip(weights, scores, strict=True)
+        if m.impact is not None and w > 0
+    ]
     if not rated:
         return p, None
     total = sum(w for w, _ in rated)
@@ -217,6 +375,20 @@ def _pool(scores: list[MemberScore], rng: np.random.Generator) -> tuple[float, T
     high = max(t.high for _, t in rated)
     mode = min(max((6 * mean - low - high) / 4, low), high)
     return p, ThreePoint(low=low, mode=mode, high=high)
+
+
+def recentre(drawn: float, pooled: float, centre: float) -> float:
+    """``drawn`` moved by the log-odds shift that takes ``pooled`` to ``centre``; ``drawn``
+    itself when they are equal, ``centre`` itself when it is 0 or 1."""
+    if centre <= 0.0 or centre >= 1.0 or abs(centre - pooled) <= 1e-12:
+        return drawn if 0.0 < centre < 1.0 else centre
+    shift = _logit(centre) - _logit(pooled)
+    return 1.0 / (1.0 + math.exp(-(_logit(drawn) + shift)))
+
+
+def _logit(p: float) -> float:
+    p = min(1.0 - _EDGE, max(_EDGE, p))
+    return math.log(p / (1.0 - p))
 
 
 def _bootstrap(problem: Problem, rng: np.random.Generator) -> Problem:
@@ -228,8 +400,31 @@ def _bootstrap(problem: Problem, rng: np.random.Generator) -> Problem:
     return problem.model_copy(update={"scenarios": ExplicitScenarios(impact=impact)})
 
 
+def _sources(
+    problem: Problem,
+    concentration: float,
+    spread: dict[str, Spread | dict[str, float]] | None,
+    member_scores: dict[str, Any] | None,
+) -> list[Source]:
+    """How each option's p is resampled."""
+    spreads = _spreads(problem, spread or {})
+    out: list[Source] = []
+    for cand in problem.candidates:
+        for opt in cand.options:
+            key = f"{cand.id}/{opt.id}"
+            if not 0.0 < opt.p_success < 1.0 or math.isinf(spreads.get(key, concentration)):
+                out.append("fixed")
+            elif key in (member_scores or {}):
+                out.append("members")
+            elif key in spreads:
+                out.append("spread")
+            else:
+                out.append("default")
+    return out
+
+
 def _spreads(problem: Problem, spread: dict[str, Spread | dict[str, float]]) -> dict[str, float]:
-    """Each option's Beta concentration from its `Spread`."""
+    """Each option's Beta concentration from its `Spread` (infinite: p is known exactly)."""
     p_of = {f"{c.id}/{o.id}": o.p_success for c in problem.candidates for o in c.options}
     out = {}
     for key, raw in spread.items():
@@ -242,12 +437,15 @@ def _spreads(problem: Problem, spread: dict[str, Spread | dict[str, float]]) -> 
         elif s.sd is not None:
             p = p_of[key]
             variance = p * (1.0 - p)
-            if s.sd**2 >= variance and 0.0 < p < 1.0:
+            if s.sd == 0.0:
+                out[key] = math.inf
+            elif s.sd**2 >= variance and 0.0 < p < 1.0:
                 raise ProblemError(
                     f"{path}.sd",
                     f"must be less than sqrt(p(1 - p)) = {np.sqrt(variance):.4g} for p = {p:g}",
                 )
-            out[key] = variance / s.sd**2 - 1.0 if s.sd**2 < variance else 1.0
+            else:
+                out[key] = variance / s.sd**2 - 1.0 if s.sd**2 < variance else 1.0
         else:
             raise ProblemError(path, "needs a concentration or an sd")
     return out

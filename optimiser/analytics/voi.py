@@ -1,266 +1,585 @@
-"""Value of information: how much P(target) would improve if a candidate's uncertainty were
-resolved before deciding — "what to investigate next quarter".
+"""Value of information as EVPPI: what learning one candidate's true probability of success before
+deciding is expected to be worth — "what to investigate next quarter".
 
-Expected value of perfect information by scenario partition, on the optimisation scenarios (S of
-them, equally likely) with the value of a decision x on a set of scenarios P being
-P_P(x) = share of s in P with Σ_k impact[s, k]·x[k] ≥ target:
+The expected value of partial perfect information about candidate i, by preposterior analysis.
+Let x0 be the decision taken without the information (the run's portfolio, or `problem` solved as
+given) and V_θ(x) the run's objective of portfolio x — what the optimiser maximises, switching
+charge included — in the world where candidate i's parameters are θ. Then
 
-- F, the decisions available without information: the current decision (`selected`, or the
-  problem solved as given) and x0, the problem re-optimised on all S scenarios by `method`;
-  baseline = max_{x ∈ F} P_all(x).
-- For candidate i, the scenarios are split into parts by i's outcome: which of its options
-  succeed, and, within a success pattern, `impact_bins` quantile bins of its realised impact
-  (only when that impact varies). On each part P_j (weight w_j = |P_j| / S) the problem is
-  re-optimised knowing the outcome — the same rules, the part's scenarios as explicit scenarios,
-  objective `method` — giving x_j.
-- best_j = max(P_j(x_j), max_{x ∈ F} P_j(x)); EVPI_i = Σ_j w_j·best_j − baseline.
+    EVPPI_i = E_θ[ V_θ(x*(θ)) − V_θ(x0) ],
 
-EVPI_i ≥ 0 by construction: Σ_j w_j·max_{x∈F} P_j(x) ≥ max_{x∈F} Σ_j w_j·P_j(x) = baseline. It is
-computed in whole scenario counts, so it is exact, and exactly 0 when i's outcome is the same in
-every scenario (a single part: nothing to learn) — e.g. p = 0 or 1 with a certain impact, or
-explicit scenarios in which its impact never changes.
+θ drawn from the council's belief about candidate i, x*(θ) the decision taken knowing θ.
+It is estimated from K draws θ_1..θ_K (K even, default `DEFAULT_DRAWS`), stratified:
 
-The approximation: P(target) itself is hard to optimise (DESIGN.md §5), so by default each part is
-re-optimised with the `capped` objective (mean of min(target, impact)) — a fast MILP whose answer
-is a strong P(target) portfolio — under a short time limit (10 s unless given); `method="p_target"`
-uses the P(target) solver itself (exact by enumeration on small instances, slower on large ones).
-A weaker re-optimisation can only under-state EVPI (the max with F keeps it ≥ 0). The rule stated
-as a probability (`min_p_any_success`) is applied within each part — sufficient for the informed
-policy to meet it overall (Σ_j w_j·q = q), so again EVPI is, if anything, under-stated; where a
-part cannot meet it the decisions in F stand for that part. A problem with no admissible portfolio
-raises `InfeasibleError`.
+1. the belief: candidate i's options' p drawn from the council's belief exactly as the core index
+   draws them (``optimiser.analytics.robustness.resampled_problem``: Beta(n·p, n·(1 − p)) with the
+   option's concentration n, or the council's members bootstrapped when their scores are given;
+   nested tranches keep their order), or, with `values`, one of the council's equally likely
+   values per option. Beta draws are paired across the candidate's options by rank (comonotone:
+   one uncertainty per candidate, its tranches all likelier or all less likely together, each
+   with its own Beta marginal); a bootstrapped panel or a row of `values` is already joint. A
+   pool of K·`STRATUM` draws is sorted by the candidate's mean p and cut into K equal strata;
+   θ_h is one draw picked at random in stratum h (θ_1 among the lowest, θ_K among the highest).
+   Where the policy limits the chance of an overrun the options' realised total cost matters to a
+   rule, so θ_h also fixes each of i's options' total at a PERT draw of its `cost_range`;
+   elsewhere every rule and the objective use planned cost, and cost is not drawn.
+2. x*(θ_h): `problem` with candidate i at θ_h re-solved with every rule unchanged, on the run's own
+   optimisation scenarios (same seed, so the two decisions differ only by what was learnt). A
+   re-solve that finds no portfolio keeps x0 (the difference is then 0).
+3. d_h = V̂_h(x*(θ_h)) − V̂_h(x0), both scored on the same FRESH evaluation scenarios of the world
+   θ_h (common random numbers: the problem's evaluation count, a seed of their own per draw, never
+   the optimisation scenarios), so d_h is 0 whenever the decision does not change.
+
+The estimate is the mean of the d_h; its Monte-Carlo standard error comes from the per-draw
+differences by collapsed strata (`stratified_mean`: adjacent strata paired,
+se² = Σ_g (d_2g−1 − d_2g)² / K², plus s²/(K·STRATUM) for the finite pool), which covers both the
+spread of the belief and the evaluation noise, and is conservative. Stratifying matters: the
+decision typically changes only in one tail of the belief, and one draw per stratum puts exactly
+K/n of the draws in each n-th of it. EVPPI ≥ 0 in expectation; a negative estimate is reported
+as 0 (`evppi`) while `estimate` and `error` keep the raw figures. A candidate's EVPPI is
+**separated from noise** when estimate − 1.96·se > 0; only those are ranked, the others are
+"within noise". The change in out-of-sample P(target) is reported beside it (with its error, by
+the same rule: when the run's objective is not P(target) it may fall).
+
+Which candidates are swept (the cost of the analysis is K re-solves per swept candidate):
+- **certain**: every option's p is 0 or 1 or known exactly (a degenerate belief): nothing to learn,
+  EVPPI = 0 with no re-solve;
+- **excluded**: excluded by the policy (never funded, so its p changes no value): 0, no re-solve;
+- **screened** (`screen`, on by default): θ_1 and θ_K, from the lowest and the highest stratum,
+  are re-solved first; when the decision is the same at both, learning p anywhere between is taken
+  not to change it, and EVPPI is reported as 0 from those 2 re-solves (a screen for the
+  candidates whose decision could change; not applied when a draw also moves impact or cost);
+- **swept**: every other candidate gets all K draws (the 2 of the screen among them).
+
+Explicit scenarios carry no probability to learn (the scenarios are the belief): they are refused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from optimiser.analytics.parallel import (
-    Progress,
-    SolveTask,
-    map_solves,
-    run_summary_task,
-    without_evaluation,
+from optimiser.analytics.parallel import Progress, map_solves, without_evaluation
+from optimiser.analytics.robustness import (
+    DEFAULT_CONCENTRATION,
+    MemberScore,
+    Spread,
+    _members,
+    _spreads,
+    resampled_problem,
 )
 from optimiser.data import FloatArray, ProblemData, problem_data
-from optimiser.errors import InfeasibleError
-from optimiser.objectives import TOL
-from optimiser.problem import ExplicitScenarios, Problem
-from optimiser.scenarios import Scenarios, optimisation_scenarios
+from optimiser.errors import InfeasibleError, ProblemError
+from optimiser.montecarlo import Z_95
+from optimiser.objectives import raw_value, switching_penalty
+from optimiser.problem import Candidate, ExplicitScenarios, Problem, ThreePoint
+from optimiser.scenarios import EvaluationScenarios, _pert_one
+from optimiser.solve import solve
 
-DEFAULT_PART_TIME_LIMIT = 10.0
-Method = Literal["capped", "p_target", "expected"]
+DEFAULT_DRAWS = 48
+"""K: draws of the belief per swept candidate, one per stratum (module docstring)."""
+STRATUM = 8
+"""Draws of the belief in each stratum's pool (module docstring)."""
 
-
-class VoiPart(BaseModel):
-    """One part of a candidate's scenario partition."""
-
-    label: str
-    scenarios: int
-    weight: float
-    best_p_target: float
-    without_information_p_target: float
-    reoptimised_status: str
-    selected: dict[str, str] = Field(default_factory=dict)
+Status = Literal["swept", "screened", "certain", "excluded"]
 
 
-class VoiRow(BaseModel):
-    """EVPI of one candidate, in P(target) (a share, 0–1: × 100 for percentage points)."""
+class EvppiRow(BaseModel):
+    """EVPPI of one candidate in the run's objective (P(target) as a share for `p_target`)."""
 
     candidate: str
     name: str = ""
-    rank: int
-    evpi: float
-    informed_p_target: float
-    baseline_p_target: float
-    uncertain: bool
-    method: str
-    scenarios: int
-    parts: list[VoiPart] = Field(default_factory=list)
+    status: Status
+    rank: int | None = None
+    """1 for the most valuable of the candidates separated from noise; None for the others."""
+    evppi: float
+    """max(0, estimate): what the page shows."""
+    estimate: float
+    """The mean of the per-draw differences, negative or not."""
+    error: float
+    """Its Monte-Carlo standard error, from the per-draw differences (`stratified_mean`)."""
+    lower: float
+    upper: float
+    separated: bool
+    """Whether estimate − 1.96·error > 0: worth learning beyond Monte-Carlo doubt."""
+    draws: int
+    """Draws re-solved (K when swept, 2 when screened, 0 otherwise)."""
+    changed: int
+    """Draws in which knowing θ changed the decision."""
+    p_target_gain: float
+    p_target_error: float
+    p: dict[str, float] = Field(default_factory=dict)
+    """Each option's p in the problem."""
+    p_drawn: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    """Each option's lowest and highest p over the draws re-solved."""
 
 
-def value_of_information(
+class Evppi(BaseModel):
+    """EVPPI of the candidates of a problem (module docstring)."""
+
+    objective: str
+    draws: int
+    evaluation_scenarios: int
+    seed: int
+    concentration: float
+    z: float = Z_95
+    prior: dict[str, str]
+    solves: int
+    seconds: float
+    rows: list[EvppiRow] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DrawTask:
+    """One draw of one candidate (picklable, sent to a worker): `problem` is the run's problem
+    with the candidate at the draw, `prior` the decision without the information."""
+
+    candidate: str
+    problem: Problem
+    prior: dict[str, str]
+    evaluation_count: int
+    evaluation_seed: int
+    solver: str = "highs"
+    time_limit: float | None = None
+
+
+class DrawOutcome(BaseModel):
+    """What a worker sends back of one draw: the informed decision, and when it differs from
+    the prior one both values (objective and P(target)) on the draw's evaluation scenarios; the
+    gains are exactly 0 when it does not (neither is then scored)."""
+
+    status: str
+    selected: dict[str, str]
+    changed: bool
+    gain: float
+    p_target_gain: float
+    value: float | None = None
+    prior_value: float | None = None
+    seconds: float
+
+
+def run_draw_task(task: DrawTask) -> DrawOutcome:
+    """Re-solve the draw, then score the informed and the prior decision on the draw's own fresh
+    evaluation scenarios (common random numbers; runs in a worker)."""
+    began = time.perf_counter()
+    result = solve(without_evaluation(task.problem), solver=task.solver, time_limit=task.time_limit)
+    solved = result.status in ("optimal", "feasible")
+    informed = dict(result.selected) if solved else dict(task.prior)
+    if informed == task.prior:
+        return DrawOutcome(
+            status=result.status,
+            selected=informed,
+            changed=False,
+            gain=0.0,
+            p_target_gain=0.0,
+            seconds=time.perf_counter() - began,
+        )
+    data = problem_data(task.problem)
+    scen = EvaluationScenarios(data, task.evaluation_count, task.evaluation_seed)
+    prior_value, prior_p = score(data, scen, data.selection_vector(task.prior))
+    value, p_target = score(data, scen, data.selection_vector(informed))
+    return DrawOutcome(
+        status=result.status,
+        selected=informed,
+        changed=True,
+        gain=value - prior_value,
+        p_target_gain=p_target - prior_p,
+        value=value,
+        prior_value=prior_value,
+        seconds=time.perf_counter() - began,
+    )
+
+
+def score(data: ProblemData, scen: EvaluationScenarios, x: FloatArray) -> tuple[float, float]:
+    """(the objective of `data`'s policy less the switching charge, P(target)) of portfolio x on
+    `scen`, drawing the chosen options' columns only."""
+    chosen = np.flatnonzero(x > 0.5)
+    _, impacts, _ = scen.columns(chosen)
+    impact = impacts.sum(axis=1)
+    kind = data.problem.policy.objective
+    value = raw_value(kind, data, scen, x, impacts=impact) - switching_penalty(data, x)
+    return value, raw_value("p_target", data, scen, x, impacts=impact)
+
+
+def evppi(
     problem: Problem,
     *,
     candidates: list[str] | None = None,
     selected: dict[str, str] | None = None,
-    method: Method = "capped",
-    impact_bins: int = 2,
+    draws: int = DEFAULT_DRAWS,
+    seed: int = 0,
+    concentration: float = DEFAULT_CONCENTRATION,
+    spread: Mapping[str, Spread | Mapping[str, float]] | None = None,
+    member_scores: dict[str, list[MemberScore | dict[str, Any]]] | None = None,
+    values: Mapping[str, list[float]] | None = None,
+    screen: bool = True,
+    evaluation_count: int | None = None,
     solver: str = "highs",
     time_limit: float | None = None,
     workers: int | None = None,
     scheduler: Any = None,
     on_progress: Progress | None = None,
-) -> list[VoiRow]:
-    """EVPI in P(target) per candidate, ranked best first (module docstring for the method).
+) -> Evppi:
+    """EVPPI per candidate (module docstring), the separated ones ranked first.
 
-    `selected`: the current decision ({candidate: option}); default: `problem` solved as given.
-    `candidates`: ids to evaluate (default: all). `time_limit`: per re-solve (default 10 s or the
-    policy's limit if shorter).
+    `selected`: the decision without information, x0 ({candidate: option}); default: `problem`
+    solved as given. `candidates`: ids to evaluate (default: all). The belief: `spread` and
+    `member_scores` keyed by option (``candidate/option``) as for the core index, else
+    Beta(n·p, n·(1 − p)) with n = `concentration`; `values` gives an option's equally likely
+    values of p instead (a candidate's options drawn together, by position). `evaluation_count`:
+    fresh scenarios per draw (default: the problem's `evaluation` count). `time_limit`: per
+    re-solve.
     """
-    if impact_bins < 1:
-        raise ValueError(f"impact_bins: must be at least 1, got {impact_bins}")
+    began = time.perf_counter()
+    if draws < 2 or draws % 2:
+        raise ValueError(f"draws: must be an even number, at least 2, got {draws}")
+    if isinstance(problem.scenarios, ExplicitScenarios):
+        raise ProblemError(
+            "scenarios",
+            "explicit scenarios carry no probability of success to learn: EVPPI needs sampled "
+            "scenarios",
+        )
     ids = [c.id for c in problem.candidates]
     chosen = ids if candidates is None else list(candidates)
     unknown = [c for c in chosen if c not in ids]
     if unknown:
         raise ValueError(f"candidates: {', '.join(unknown)} not candidates of this problem")
-    limit = (
-        min(DEFAULT_PART_TIME_LIMIT, problem.policy.time_limit_s)
-        if time_limit is None
-        else time_limit
+    spreads = _spreads(
+        problem, {k: v if isinstance(v, Spread) else dict(v) for k, v in (spread or {}).items()}
     )
-    data = problem_data(problem)
-    scen = optimisation_scenarios(data)
-    count = scen.count
-    parts = {cid: outcome_parts(data, scen, ids.index(cid), impact_bins) for cid in chosen}
-    everything = np.arange(count, dtype=np.int64)
-    first = [SolveTask(part_problem(problem, data, scen, everything, method), solver, limit)]
+    members = _members(problem, member_scores or {})
+    discrete = _values(problem, dict(values or {}))
+    count = problem.evaluation.count if evaluation_count is None else evaluation_count
+    if count < 1:
+        raise ValueError(f"evaluation_count: must be at least 1, got {count}")
+    solves = 0
     if selected is None:
-        first.append(SolveTask(without_evaluation(problem), solver, time_limit))
-    tasks: list[SolveTask] = []
-    index: list[tuple[str, int]] = []
-    for cid in chosen:
-        if len(parts[cid]) > 1:
-            for rows, _ in parts[cid]:
-                index.append((cid, len(tasks)))
-                tasks.append(
-                    SolveTask(part_problem(problem, data, scen, rows, method), solver, limit)
-                )
-    total = len(first) + len(tasks)
-    head = map_solves(
-        run_summary_task,
-        first,
-        workers=workers,
-        scheduler=scheduler,
-        on_progress=_offset(on_progress, 0, total),
-    )
-    if not all(s.solved for s in head):
-        raise InfeasibleError(
-            ["no portfolio meets every rule (solve the problem for the diagnosis)"], []
-        )
-    results = map_solves(
-        run_summary_task,
-        tasks,
-        workers=workers,
-        scheduler=scheduler,
-        on_progress=_offset(on_progress, len(first), total),
-    )
-    current = selected if selected is not None else head[1].selected
-    fallback = [data.selection_vector(current), data.selection_vector(head[0].selected)]
-    meets = [_meets(data, scen, x) for x in fallback]
-    baseline = max(int(m.sum()) for m in meets)
-    task_of: dict[str, list[int]] = {}
-    for cid, t in index:
-        task_of.setdefault(cid, []).append(t)
-    rows_out = []
-    for cid in chosen:
-        cand = problem.candidates[ids.index(cid)]
-        informed = 0
-        out_parts = []
-        for j, (rows, label) in enumerate(parts[cid]):
-            without = max(int(m[rows].sum()) for m in meets)
-            best, status, picked = without, "not needed", {}
-            if cid in task_of:
-                summary = results[task_of[cid][j]]
-                status, picked = summary.status, summary.selected
-                if summary.solved:
-                    hit = _meets(data, scen, data.selection_vector(summary.selected))
-                    best = max(best, int(hit[rows].sum()))
-            informed += best
-            n = len(rows)
-            out_parts.append(
-                VoiPart(
-                    label=label,
-                    scenarios=n,
-                    weight=n / count,
-                    best_p_target=best / n,
-                    without_information_p_target=without / n,
-                    reoptimised_status=status,
-                    selected=picked,
-                )
+        head = solve(without_evaluation(problem), solver=solver, time_limit=time_limit)
+        solves += 1
+        if head.status not in ("optimal", "feasible"):
+            raise InfeasibleError(
+                ["no portfolio meets every rule (solve the problem for the diagnosis)"], []
             )
-        rows_out.append(
-            VoiRow(
-                candidate=cid,
-                name=cand.name,
-                rank=0,
-                evpi=(informed - baseline) / count,
-                informed_p_target=informed / count,
-                baseline_p_target=baseline / count,
-                uncertain=len(parts[cid]) > 1,
-                method=method,
-                scenarios=count,
-                parts=out_parts,
-            )
+        prior = dict(head.selected)
+    else:
+        problem_data(problem).selection_vector(selected)  # refuses unknown ids
+        prior = dict(selected)
+
+    plans: dict[str, _Plan] = {}
+    for cid in chosen:
+        plans[cid] = _plan(
+            problem, ids.index(cid), draws, seed, concentration, spreads, members, discrete
         )
-    rows_out.sort(key=lambda r: (-r.evpi, chosen.index(r.candidate)))
-    for rank, row in enumerate(rows_out, start=1):
+    tasks = {
+        cid: [
+            DrawTask(cid, variant, prior, count, s, solver, time_limit)
+            for variant, s in zip(plan.variants, plan.evaluation_seeds, strict=True)
+        ]
+        for cid, plan in plans.items()
+    }
+    swept = [cid for cid in chosen if plans[cid].status == "swept"]
+    first: list[tuple[str, int]] = []  # (candidate, draw) of the first phase
+    for cid in swept:
+        first.extend(
+            (cid, j)
+            for j in (plans[cid].extremes if screen and plans[cid].screenable else range(draws))
+        )
+    outcomes: dict[tuple[str, int], DrawOutcome] = {}
+    done_first = _run(first, tasks, outcomes, workers, scheduler, on_progress, 0, None)
+    second = [
+        (cid, j)
+        for cid in swept
+        if any(outcomes[(cid, e)].changed for e in plans[cid].extremes)
+        for j in range(draws)
+        if (cid, j) not in outcomes
+    ]
+    _run(second, tasks, outcomes, workers, scheduler, on_progress, done_first, len(first))
+    solves += len(first) + len(second)
+
+    rows = [_row(problem, cid, plans[cid], outcomes, draws) for cid in chosen]
+    ranked = sorted(
+        (r for r in rows if r.separated), key=lambda r: (-r.estimate, chosen.index(r.candidate))
+    )
+    for rank, row in enumerate(ranked, start=1):
         row.rank = rank
-    return rows_out
-
-
-def outcome_parts(
-    data: ProblemData, scen: Scenarios, i: int, impact_bins: int
-) -> list[tuple[np.ndarray[Any, np.dtype[np.int64]], str]]:
-    """Candidate i's partition of the scenarios: (row indices, label) per non-empty part."""
-    ks = data.options_of(i)
-    success = scen.success[:, ks]
-    impact = scen.impact[:, ks].sum(axis=1)
-    code = success.astype(np.int64) @ (1 << np.arange(len(ks), dtype=np.int64))
-    option_ids = [data.option_id[int(k)] for k in ks]
-    parts = []
-    for c in np.unique(code).tolist():
-        rows = np.flatnonzero(code == c)
-        names = [option_ids[b] for b in range(len(ks)) if c >> b & 1]
-        label = "fails" if not names else "succeeds: " + ", ".join(names)
-        values = impact[rows]
-        if impact_bins == 1 or not names or np.ptp(values) <= TOL:
-            parts.append((rows, label))
-            continue
-        edges = np.quantile(values, np.linspace(0, 1, impact_bins + 1)[1:-1])
-        bins = np.searchsorted(edges, values, side="right")
-        for b in np.unique(bins).tolist():
-            part = rows[bins == b]
-            lo, hi = float(impact[part].min()), float(impact[part].max())
-            parts.append((part, f"{label} (impact {lo:.3g}–{hi:.3g})"))
-    return parts
-
-
-def part_problem(
-    problem: Problem,
-    data: ProblemData,
-    scen: Scenarios,
-    rows: np.ndarray[Any, np.dtype[np.int64]],
-    method: str,
-) -> Problem:
-    """`problem` on the given optimisation scenarios only (as explicit ones), objective `method`."""
-    impact = {key: [float(v) for v in scen.impact[rows, k]] for k, key in enumerate(data.keys)}
-    policy = problem.policy.model_copy(update={"objective": method})
-    part = problem.model_copy(
-        update={"scenarios": ExplicitScenarios(impact=impact), "policy": policy}
+    rest = sorted(
+        (r for r in rows if not r.separated), key=lambda r: (-r.estimate, chosen.index(r.candidate))
     )
-    return without_evaluation(part)
+    return Evppi(
+        objective=problem.policy.objective,
+        draws=draws,
+        evaluation_scenarios=count,
+        seed=seed,
+        concentration=concentration,
+        prior=prior,
+        solves=solves,
+        seconds=time.perf_counter() - began,
+        rows=[*ranked, *rest],
+    )
 
 
-def _offset(on_progress: Progress | None, done: int, total: int) -> Progress | None:
-    """Progress of one phase reported as progress of the whole (phase-start calls dropped)."""
-    if on_progress is None:
-        return None
-    report = on_progress
+@dataclass
+class _Plan:
+    """A candidate's draws: the problems to solve, their evaluation seeds, how it is treated."""
 
-    def phase(d: int, _n: int) -> None:
-        if d > 0 or done == 0:
-            report(done + d, total)
+    status: Status
+    variants: list[Problem]
+    evaluation_seeds: list[int]
+    extremes: tuple[int, int]
+    screenable: bool
+    p: dict[str, float]
+    p_of_draw: list[dict[str, float]]
 
-    return phase
+
+def _plan(
+    problem: Problem,
+    i: int,
+    draws: int,
+    seed: int,
+    concentration: float,
+    spreads: dict[str, float],
+    members: dict[str, list[MemberScore]],
+    discrete: dict[str, list[float]],
+) -> _Plan:
+    cand = problem.candidates[i]
+    p = {o.id: o.p_success for o in cand.options}
+    keys = [f"{cand.id}/{o.id}" for o in cand.options]
+    if cand.id in problem.policy.exclusions:
+        return _Plan("excluded", [], [], (0, 0), False, p, [])
+    if not _uncertain(cand, keys, concentration, spreads, discrete):
+        return _Plan("certain", [], [], (0, 0), False, p, [])
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_word(cand.id),)))
+    mini = problem.model_copy(update={"candidates": [cand]})
+    mine_spreads = {k: v for k, v in spreads.items() if k in keys}
+    mine_members = {k: v for k, v in members.items() if k in keys}
+    costs = problem.policy.max_overrun_probability is not None
+    pool: list[Candidate] = []
+    for _ in range(draws * STRATUM):
+        if keys[0] in discrete:
+            pick = int(rng.integers(0, len(discrete[keys[0]])))
+            one = cand.model_copy(deep=True)
+            for opt, key in zip(one.options, keys, strict=True):
+                opt.p_success = discrete[key][pick]
+        else:
+            one = resampled_problem(
+                mini, rng, concentration, mine_spreads, mine_members
+            ).candidates[0]
+        pool.append(one)
+    if keys[0] not in discrete and not mine_members:
+        pool = _comonotone(pool)
+    # strata: the pool in order of mean p, cut into `draws` runs of STRATUM; one draw from each
+    order = sorted(range(len(pool)), key=lambda j: (_mean_p(pool[j]), j))
+    picks = rng.integers(0, STRATUM, size=draws)
+    drawn = [pool[order[h * STRATUM + int(picks[h])]] for h in range(draws)]
+    if costs:
+        for one in drawn:
+            for opt in one.options:
+                if opt.cost_range is not None and opt.cost_range.high > opt.cost_range.low:
+                    total = float(_pert_one(rng, opt.cost_range, 1)[0])
+                    opt.cost_range = ThreePoint(low=total, mode=total, high=total)
+    variants = [
+        problem.model_copy(
+            update={"candidates": [*problem.candidates[:i], one, *problem.candidates[i + 1 :]]}
+        )
+        for one in drawn
+    ]
+    base = np.random.SeedSequence(
+        problem.evaluation.seed, spawn_key=(_word("evppi"), _word(cand.id))
+    )
+    seeds = [int(s) for s in base.generate_state(draws, dtype=np.uint32) & 0x7FFFFFFF]
+    extremes = (0, draws - 1)
+    same_else = all(
+        o.impact == c.impact and o.cost_range == c.cost_range
+        for one in drawn
+        for o, c in zip(one.options, cand.options, strict=True)
+    )
+    return _Plan(
+        "swept",
+        variants,
+        seeds,
+        extremes,
+        same_else and _mean_p(drawn[0]) < _mean_p(drawn[-1]),
+        p,
+        [{o.id: o.p_success for o in one.options} for one in drawn],
+    )
 
 
-def _meets(
-    data: ProblemData, scen: Scenarios, x: FloatArray
-) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """Per scenario, whether portfolio x reaches the target."""
-    return np.asarray(scen.impact @ x >= data.target - TOL)
+def _uncertain(
+    cand: Candidate,
+    keys: list[str],
+    concentration: float,
+    spreads: dict[str, float],
+    discrete: dict[str, list[float]],
+) -> bool:
+    """Whether some option of the candidate has a p still to learn."""
+    for opt, key in zip(cand.options, keys, strict=True):
+        if key in discrete:
+            if len(set(discrete[key])) > 1:
+                return True
+        elif 0.0 < opt.p_success < 1.0 and math.isfinite(spreads.get(key, concentration)):
+            return True
+    return False
+
+
+def _run(
+    items: list[tuple[str, int]],
+    tasks: dict[str, list[DrawTask]],
+    outcomes: dict[tuple[str, int], DrawOutcome],
+    workers: int | None,
+    scheduler: Any,
+    on_progress: Progress | None,
+    done: int,
+    first: int | None,
+) -> int:
+    """Solve the given draws into `outcomes`; progress counts on from `done` (the second phase's
+    total adds the first's). Returns the number solved."""
+    report = None
+    if on_progress is not None:
+        progress = on_progress
+
+        def report(d: int, n: int) -> None:
+            if d > 0 or first is None:
+                progress(done + d, done + n)
+
+    results = map_solves(
+        run_draw_task,
+        [tasks[cid][j] for cid, j in items],
+        workers=workers,
+        scheduler=scheduler,
+        on_progress=report,
+    )
+    outcomes.update(zip(items, results, strict=True))
+    return len(items)
+
+
+def _row(
+    problem: Problem,
+    cid: str,
+    plan: _Plan,
+    outcomes: dict[tuple[str, int], DrawOutcome],
+    draws: int,
+) -> EvppiRow:
+    cand = next(c for c in problem.candidates if c.id == cid)
+    solved = [(j, o) for (c, j), o in sorted(outcomes.items()) if c == cid]
+    status: Status = plan.status
+    if status == "swept" and len(solved) < draws:
+        status = "screened"
+    p_drawn = (
+        {
+            o.id: (
+                min(plan.p_of_draw[j][o.id] for j, _ in solved),
+                max(plan.p_of_draw[j][o.id] for j, _ in solved),
+            )
+            for o in cand.options
+        }
+        if solved
+        else {}
+    )
+    common: dict[str, Any] = {
+        "candidate": cid,
+        "name": cand.name,
+        "status": status,
+        "draws": len(solved),
+        "changed": sum(o.changed for _, o in solved),
+        "p": plan.p,
+        "p_drawn": p_drawn,
+    }
+    if status != "swept":
+        return EvppiRow(
+            **common,
+            evppi=0.0,
+            estimate=0.0,
+            error=0.0,
+            lower=0.0,
+            upper=0.0,
+            separated=False,
+            p_target_gain=0.0,
+            p_target_error=0.0,
+        )
+    d = np.array([o.gain for _, o in solved])
+    g = np.array([o.p_target_gain for _, o in solved])
+    estimate, error = stratified_mean(d, draws * STRATUM)
+    gain, gain_error = stratified_mean(g, draws * STRATUM)
+    lower, upper = estimate - Z_95 * error, estimate + Z_95 * error
+    return EvppiRow(
+        **common,
+        evppi=max(0.0, estimate),
+        estimate=estimate,
+        error=error,
+        lower=lower,
+        upper=upper,
+        separated=lower > 0.0,
+        p_target_gain=gain,
+        p_target_error=gain_error,
+    )
+
+
+def stratified_mean(d: FloatArray, pool: int) -> tuple[float, float]:
+    """The mean of one draw per stratum (equal strata, in order) and its standard error by
+    collapsed strata: se² = Σ_g (d_2g−1 − d_2g)² / K² over adjacent pairs, plus s² / `pool` for
+    the belief being represented by a pool of that many draws (s² the sample variance of d)."""
+    k = len(d)
+    mean = float(d.mean())
+    pairs = d[: k - k % 2].reshape(-1, 2)
+    within = float(((pairs[:, 0] - pairs[:, 1]) ** 2).sum()) / k**2
+    spread = float(d.var(ddof=1)) / pool if k > 1 else 0.0
+    return mean, math.sqrt(within + spread)
+
+
+def _values(problem: Problem, values: dict[str, list[float]]) -> dict[str, list[float]]:
+    """`values` checked: known options, p in [0, 1], and one length per candidate."""
+    keys = set(problem.option_keys())
+    out: dict[str, list[float]] = {}
+    for key, raw in values.items():
+        if key not in keys:
+            raise ProblemError(f"values.{key}", "is not a candidate/option of this problem")
+        if not raw or any(not 0.0 <= float(v) <= 1.0 for v in raw):
+            raise ProblemError(f"values.{key}", "must be one or more probabilities in [0, 1]")
+        out[key] = [float(v) for v in raw]
+    for cand in problem.candidates:
+        lengths = {
+            len(out[f"{cand.id}/{o.id}"]) for o in cand.options if f"{cand.id}/{o.id}" in out
+        }
+        if len(lengths) > 1:
+            raise ProblemError(f"values.{cand.id}", "its options need the same number of values")
+        if lengths and len([o for o in cand.options if f"{cand.id}/{o.id}" in out]) < len(
+            cand.options
+        ):
+            raise ProblemError(f"values.{cand.id}", "give values for every option or none")
+    return out
+
+
+def _comonotone(pool: list[Candidate]) -> list[Candidate]:
+    """The pool with each option's draws of p sorted and paired by rank: one uncertainty per
+    candidate, its options' p (each with its own marginal) all high or all low together. Nested
+    tranches stay nested: an option below another in every draw is below it at every rank."""
+    columns = [
+        sorted(one.options[j].p_success for one in pool) for j in range(len(pool[0].options))
+    ]
+    out = []
+    for r, one in enumerate(pool):
+        copy = one.model_copy(deep=True)
+        for j, opt in enumerate(copy.options):
+            opt.p_success = columns[j][r]
+        out.append(copy)
+    return out
+
+
+def _mean_p(cand: Candidate) -> float:
+    return float(np.mean([o.p_success for o in cand.options]))
+
+
+def _word(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+def known_exactly(keys: Iterable[str]) -> dict[str, Spread]:
+    """A degenerate belief (sd 0: p known exactly) for each option key, as `spread` takes it."""
+    return {key: Spread(sd=0.0) for key in keys}

@@ -171,7 +171,10 @@ def test_the_member_pages_and_the_json_routes_agree(client: TestClient) -> None:
     table = soup(client.get(f"/missions/{DEMO}/council")).select("#council-records tbody tr")
     for row, record in zip(table, records, strict=True):
         cells = [c.get_text(strip=True) for c in row.select("td")]
-        assert cells[0] == record["username"]
+        # issue 18: the table names members as people read them, linking to their record
+        link = f"/missions/{DEMO}/council/members/{record['username']}"
+        assert row.select_one("a")["href"] == link
+        assert cells[0] != record["username"]
         assert int(cells[2]) == record["calibration"]["n_resolved"] == len(record["forecasts"])
         brier = record["calibration"]["brier"]
         assert cells[3] == "–" if brier is None else float(cells[3]) == round(brier, 3)

@@ -142,6 +142,10 @@ def test_cost_actuals_uplift_the_remaining_cost_and_a_failed_gate_proposes_stopp
         .get_text(" ", strip=True)
     )
     assert "uplift × 1.5" in outlook
+    # Issue 18: a failed gate is evidence (10 milestones × its diagnosticity), no longer p = 0.01.
+    # The council holds lh2-tank's demonstrate option with high confidence (n0 = 10, p 0.22 after
+    # the missed milestone), so it takes a decisive gate (diagnosticity 2: 2.65 / (12 + 20) =
+    # 0.083) to bring every option below the kill threshold of 0.1.
     gate = api(
         client,
         csrf,
@@ -152,6 +156,7 @@ def test_cost_actuals_uplift_the_remaining_cost_and_a_failed_gate_proposes_stopp
             "date": "2026-11-02",
             "summary": "Gate failed",
             "outcome": False,
+            "diagnosticity": 2,
         },
     )
     assert gate.status_code == 201

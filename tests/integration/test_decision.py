@@ -158,7 +158,9 @@ def test_two_shares_differ_only_beyond_one_point_nine_six_combined_standard_erro
     close = montecarlo.compare_metric(a, b, "p_target")
     assert close is not None
     margin = 1.96 * math.sqrt(0.503 * 0.497 / 20_000 + 0.506 * 0.494 / 20_000)
-    assert close.margin == pytest.approx(margin) == pytest.approx(0.0098, abs=1e-4)
+    # each share's error is read off its 95 % (Wilson) interval: the textbook se away from 0
+    # and 1, to a fraction of a percent
+    assert close.margin == pytest.approx(margin, rel=1e-3) == pytest.approx(0.0098, abs=1e-4)
     assert close.delta == pytest.approx(-0.003) and not close.significant
     far = montecarlo.compare_metric(a, {"p_target": 0.52, "scenarios": 20_000}, "p_target")
     assert far is not None and far.significant  # 1.7 points > ± 0.98 points
@@ -306,7 +308,8 @@ def test_two_runs_within_monte_carlo_error_are_marked_so(client: TestClient, db_
     row = page.select_one("#metric-p_target")
     assert "app-diff" not in row["class"]
     assert "Within Monte-Carlo error (± 0.98 points)" in row.get_text(" ", strip=True)
-    assert "± 0.69 points" in row.get_text(" ", strip=True)  # each run's own margin
+    # each run's own 95 % interval (Wilson, portfolio.montecarlo)
+    assert "50.3 % (95 % interval 49.6–51.0 %)" in row.get_text(" ", strip=True)
 
 
 def test_a_closed_quarters_run_is_compared_but_not_offered_for_approval(

@@ -20,6 +20,8 @@ from api.permissions import Perm
 from api.routes.html.candidates import detail_context
 from api.templating import render
 from portfolio import council
+from portfolio.calibration_check import simulate_council
+from portfolio.classical import ClassicalResult, classical_warnings
 from portfolio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, validation_errors
 from portfolio.model import (
     AGGREGATION_LABELS,
@@ -390,16 +392,32 @@ def submit_unchanged(
     return render(request, "council/score.html", context, status_code=422)
 
 
+def _classical_warnings(result: ClassicalResult | None, names: dict[str, str]) -> list[str]:
+    """The classical model's warnings, naming members as people read them."""
+    if result is None:
+        return []
+    weights = {e: r.weight for e, r in result.experts.items()}
+    return classical_warnings(weights, result.seed_items, names)
+
+
 @router.get("/missions/{slug}/council")
 def council_page(request: Request, ctx: ViewMission, uow: UowDep) -> Response:
     mission = uow.missions.get(ctx.slug)
+    records = council.council_records(uow, ctx.slug)
+    names = _display_names(uow, [r.username for r in records])
     return render(
         request,
         "council/members.html",
         {
             "mission": mission,
             "ctx": ctx,
-            "records": council.council_records(uow, ctx.slug),
+            "records": records,
+            "names": names,
+            "trend_quarters": [row.quarter for row in records[0].trend] if records else [],
+            "classical_warnings": _classical_warnings(
+                council.classical_result(uow, ctx.slug), names
+            ),
+            "simulation": simulate_council(),
             "method": mission.aggregation.value,
             "methods": [(m.value, AGGREGATION_LABELS[m]) for m in AggregationMethod],
         },
@@ -437,12 +455,15 @@ def _seeds_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dic
     for question_id, a in mine.items():
         values[f"{question_id}.q5"], values[f"{question_id}.q50"] = str(a.q5), str(a.q50)
         values[f"{question_id}.q95"] = str(a.q95)
+    result = council.classical_result(uow, ctx.slug)
+    members = [m.username for m in uow.missions.council(ctx.slug)]
     context = {
         "mission": uow.missions.get(ctx.slug),
         "ctx": ctx,
         "questions": questions,
         "answers": visible,
-        "result": council.classical_result(uow, ctx.slug),
+        "result": result,
+        "classical_warnings": _classical_warnings(result, _display_names(uow, members)),
         "is_member": Role.council_member in ctx.roles,
         "values": values,
         "members": [m.username for m in uow.missions.council(ctx.slug)],

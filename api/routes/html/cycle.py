@@ -66,21 +66,7 @@ def _record_evidence(
     """Record the evidence form's ``values`` about ``candidate_id`` in the current quarter and
     commit; the errors, field by field, when it cannot be (nothing is recorded then)."""
     errors: list[tuple[str, str]] = []
-    quarter = quarters.current_quarter(uow, ctx.slug)
-    diagnosticity = parse_number(values, "diagnosticity", errors, required=False)
-    data: dict[str, Any] = {
-        "candidate": candidate_id,
-        "quarter": quarter,
-        "kind": values.get("kind", ""),
-        "date": values.get("date") or uow.now().date().isoformat(),
-        "summary": str(values.get("summary", "")),
-        "diagnosticity": 1.0 if diagnosticity is None else diagnosticity,  # empty: the default
-        "trl": parse_number(values, "trl", errors, required=False, integer=True),
-        "cost_actual": parse_number(values, "cost_actual", errors, required=False),
-        "cost_planned": parse_number(values, "cost_planned", errors, required=False),
-        "outcome": {"succeeded": True, "failed": False}.get(str(values.get("outcome", ""))),
-        "option": str(values.get("option", "")) or None,
-    }
+    data = _evidence_data(uow, ctx, candidate_id, values, errors)
     if errors:
         return errors
     try:
@@ -93,6 +79,32 @@ def _record_evidence(
         errors = getattr(exc, "errors", [("kind", str(exc))])
     uow.rollback()
     return errors
+
+
+def _evidence_data(
+    uow: SqlUnitOfWork,
+    ctx: MissionContext,
+    candidate_id: str,
+    values: dict[str, Any],
+    errors: list[tuple[str, str]],
+) -> dict[str, Any]:
+    """The evidence form's values as an evidence record's fields; each number that is not one
+    is added to ``errors`` (through the one number path)."""
+    quarter = quarters.current_quarter(uow, ctx.slug)
+    diagnosticity = parse_number(values, "diagnosticity", errors, required=False)
+    return {
+        "candidate": candidate_id,
+        "quarter": quarter,
+        "kind": values.get("kind", ""),
+        "date": values.get("date") or uow.now().date().isoformat(),
+        "summary": str(values.get("summary", "")),
+        "diagnosticity": 1.0 if diagnosticity is None else diagnosticity,  # empty: the default
+        "trl": parse_number(values, "trl", errors, required=False, integer=True),
+        "cost_actual": parse_number(values, "cost_actual", errors, required=False),
+        "cost_planned": parse_number(values, "cost_planned", errors, required=False),
+        "outcome": {"succeeded": True, "failed": False}.get(str(values.get("outcome", ""))),
+        "option": str(values.get("option", "")) or None,
+    }
 
 
 @router.post("/missions/{slug}/candidates/{candidate_id}/evidence")
@@ -159,6 +171,11 @@ def record_quarter_evidence(
         errors = [("candidate", str(exc))]
     if not errors and candidate_id not in names:
         errors = [("candidate", "choose the candidate the evidence is about")]
+        data = _evidence_data(uow, ctx, candidate_id, values, errors)  # and every bad value
+        try:
+            Evidence.model_validate(data)
+        except ValidationError as exc:
+            errors += [e for e in validation_errors(exc) if e[0] != "candidate"]
     owner, _, option = str(values.get("option", "")).rpartition("/")
     if not errors and option and owner and owner != candidate_id:
         errors = [

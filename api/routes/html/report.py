@@ -93,12 +93,16 @@ def analysis_chart(kind: str, analysis: RunAnalysis | None) -> Chart | None:
     xlabel, title = ANALYSIS_CHARTS[kind]
     if kind == "core":
         shares: dict[str, float] = {}
+        borderline: set[str] = set()  # drawn in orange; the table beside names every class
         for row in analysis.result.get("candidates", []):
             shares[str(row["name"])] = float(row["share"])
+            if row.get("classification") == "borderline":
+                borderline.add(str(row["name"]))
         return bars(
-            title,
+            f"{title} (borderline in orange)" if borderline else title,
             dict(sorted(shares.items(), key=lambda kv: -kv[1])),
             xlabel,
+            highlight=borderline,
             limits=(0, 1.05),
             lines=[(0.1, "exterior"), (0.9, "core")],
         )
@@ -223,6 +227,11 @@ def analyses_view(
             name: chart_src(f"{base}/{name}.svg", chart) for name, chart in charts.items()
         },
         "analyses_active": any(a.status in ("queued", "running") for a in analyses.values()),
+        "voi_view": (
+            analytics_jobs.voi_view(analyses["voi"].result)
+            if "voi" in analyses and analyses["voi"].status == "done"
+            else None
+        ),
     }
 
 

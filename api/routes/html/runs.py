@@ -26,7 +26,7 @@ from api.params import MAX_ROW_ID, RowId
 from api.permissions import Perm
 from api.routes.html.report import policy_names, run_analyses_view
 from api.templating import render
-from portfolio import comparison, contracts, cycle, display, ledger, quarters
+from portfolio import comparison, contracts, cycle, display, ledger, quarters, sample_fit
 from portfolio import runs as run_service
 from portfolio.errors import Conflict, InvalidInput, validation_errors
 from portfolio.model import ContractState, OptimiserRun, QuarterState, ScoringState
@@ -291,7 +291,9 @@ def end_contract(
 
 
 def run_view(run: OptimiserRun, uow: SqlUnitOfWork, slug: str) -> dict[str, Any]:
-    """What the run page shows: names for ids, funding by candidate and year."""
+    """What the run page shows: names for ids, funding by candidate and year, where in sample
+    and out of sample disagree, and a CVaR run of the quarter that beats a P(target) run out of
+    sample (``portfolio.sample_fit``)."""
     names = {c["id"]: c.get("name") or c["id"] for c in run.problem.get("candidates", [])}
     option_names = {
         (c["id"], o["id"]): o.get("name") or o["id"]
@@ -325,6 +327,12 @@ def run_view(run: OptimiserRun, uow: SqlUnitOfWork, slug: str) -> dict[str, Any]
         "policy": run.problem.get("policy", {}),
         "diagnosis": contracts.diagnosis_labels(run),
         "money": run_money(run, ledger.spent(uow, slug).total) if run.found_portfolio else None,
+        "sample_gaps": sample_fit.sample_gaps(run) if run.found_portfolio else [],
+        "objective_checks": sample_fit.objective_checks(
+            run, (r for r in uow.runs.all(slug) if r.quarter == run.quarter)
+        )
+        if run.found_portfolio
+        else [],
     }
 
 
@@ -365,7 +373,7 @@ def _compare_chart(view: comparison.Comparison, unit: str) -> charts.Chart:
     return charts.run_comparison(
         [c.label for c in view.columns],
         p_target.values,
-        p_target.errors or [None] * len(view.columns),
+        p_target.intervals or [None] * len(view.columns),
         impact.values,
         {row.label: row.values for row in view.platforms},
         unit,

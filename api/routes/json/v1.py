@@ -12,7 +12,7 @@ from api.deps import GlobalAccess, MissionAccess, MissionContext, UowDep, UserDe
 from api.params import RowId
 from api.permissions import Perm
 from api.preconditions import ETAG_HEADER, IF_MATCH, required_version, send_version
-from portfolio import approvals, contracts, council, cycle, quarters, services
+from portfolio import approvals, contracts, council, cycle, montecarlo, quarters, services
 from portfolio import runs as run_service
 from portfolio.errors import Conflict, InvalidInput, NotFound, validation_errors
 from portfolio.estimates import MemberCalibration
@@ -299,6 +299,12 @@ class RunSummary(BaseModel):
     budget_scale: float = Field(description="the envelopes were scaled by this (1 = real)")
     what_if: bool = Field(description="made on scaled budgets: a question, never approvable")
     result: dict[str, Any] | None = None
+    intervals: dict[str, dict[str, montecarlo.Interval]] | None = Field(
+        None,
+        description="with the result: the 95 % Monte-Carlo interval (Wilson score) of each "
+        "share, in_sample and out_of_sample -> p_target, p_any_success, p_overrun -> "
+        "{value, low, high, scenarios}",
+    )
 
 
 def _summary(run: OptimiserRun, with_result: bool = False) -> RunSummary:
@@ -317,6 +323,9 @@ def _summary(run: OptimiserRun, with_result: bool = False) -> RunSummary:
         budget_scale=run.budget_scale,
         what_if=run.what_if,
         result=run.result if with_result else None,
+        intervals=montecarlo.result_intervals((run.result or {}).get("metrics"))
+        if with_result and run.result is not None
+        else None,
     )
 
 
@@ -611,6 +620,18 @@ class ResolvedForecastOut(BaseModel):
     p: float
     outcome: bool
     resolved_on: dt.date
+    resolved_in: str = Field(description="the quarter of the stage gate that resolved it")
+
+
+class QuarterBrierOut(BaseModel):
+    """One quarter of a member's record (issue 18): the forecasts stage gates resolved in it."""
+
+    quarter: str
+    resolved: int = Field(description="forecasts resolved this quarter")
+    brier: float | None = Field(description="their Brier score; null when none resolved")
+    resolved_to_date: int
+    brier_to_date: float | None
+    weight: float = Field(description="the member's performance (Brier) weight after it")
 
 
 class MemberRecordOut(BaseModel):
@@ -621,6 +642,10 @@ class MemberRecordOut(BaseModel):
     calibration: MemberCalibration
     forecasts: list[ResolvedForecastOut]
     weights: dict[str, float] = Field(description="aggregation method -> the member's weight")
+    brier_by_quarter: list[QuarterBrierOut] = Field(
+        description="the Brier score and performance weight quarter by quarter"
+    )
+    trend: str = Field(description="the trend of the Brier score in words")
 
 
 def _record_out(record: council.MemberRecord) -> MemberRecordOut:
@@ -636,10 +661,15 @@ def _record_out(record: council.MemberRecord) -> MemberRecordOut:
                 p=f.p,
                 outcome=f.outcome,
                 resolved_on=f.resolved_on,
+                resolved_in=f.resolved_in,
             )
             for f in record.forecasts
         ],
         weights=record.weights,
+        brier_by_quarter=[
+            QuarterBrierOut.model_validate(row, from_attributes=True) for row in record.trend
+        ],
+        trend=record.trend_words,
     )
 
 

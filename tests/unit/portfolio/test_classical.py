@@ -17,6 +17,7 @@ from portfolio.classical import (
     chi2_cdf_3,
     chi2_sf_3,
     classical_model,
+    classical_warnings,
     elicitation_from_seeds,
     intrinsic_range,
     item_information,
@@ -181,7 +182,10 @@ def test_target_items_get_quantiles_but_do_not_score_experts() -> None:
 
 def test_the_output_has_exactly_the_shape_of_the_issue() -> None:
     result = classical_model(WORKED)
-    assert set(result) == {"alpha", "experts", "decision_maker"}
+    # issue 4's shape, with the seed count and the warnings issue 18 added
+    assert set(result) == {"alpha", "experts", "decision_maker", "seed_items", "warnings"}
+    assert result["seed_items"] == 3
+    assert all(isinstance(w, str) for w in result["warnings"])
     assert all(
         set(e) == {"calibration", "information", "weight"} for e in result["experts"].values()
     )
@@ -354,8 +358,11 @@ def test_the_cli_prints_the_result_as_json(tmp_path: Path) -> None:
     path = tmp_path / "elicitation.json"
     path.write_text(json.dumps(WORKED))
     code, out, err = run_cli(path, "0", "global")
-    assert (code, err) == (0, "")
     assert json.loads(out) == classical_model(WORKED, alpha=0.0)  # floats survive JSON exactly
+    # 3 seed items (< 8): the CLI exits 0 and repeats each warning of the JSON on stderr
+    warnings = json.loads(out)["warnings"]
+    assert code == 0 and warnings
+    assert err.splitlines() == [f"warning: {w}" for w in warnings]
 
 
 def test_the_cli_names_the_field_and_rule_of_a_malformed_file(tmp_path: Path) -> None:
@@ -432,3 +439,38 @@ def test_decision_maker_quantiles_increase_and_weights_sum_to_one(
     for q in result["decision_maker"]["quantiles"].values():
         assert q is not None
         assert q[0] < q[1] < q[2]
+
+
+# -- warnings (issue 18) -------------------------------------------------------------------------
+
+
+def test_one_member_with_all_the_weight_on_three_seeds_is_warned_about_twice() -> None:
+    result = classical_model(WORKED)  # B takes all of the weight, on 3 seed items
+    assert result["experts"]["B"]["weight"] == 1.0
+    assert result["warnings"] == [
+        "B takes 100 % of the weight (more than 80 %): the decision maker rests on one member. "
+        "Check their answers, or pool with equal weights.",
+        "Only 3 seed questions have a known answer (at least 8 are needed): calibration scores "
+        "on so few questions cannot tell members apart reliably, so treat the weights as "
+        "provisional.",
+    ]
+    equal = classical_model(WORKED, weights="equal")
+    assert len(equal["warnings"]) == 1 and equal["warnings"][0].startswith("Only 3 seed")
+
+
+def test_warnings_start_above_80_percent_and_below_8_seed_items() -> None:
+    assert classical_warnings({"A": 0.8, "B": 0.2}, 8) == []
+    (dominant,) = classical_warnings({"A": 0.81, "B": 0.19}, 8, {"A": "Ann Smith"})
+    assert dominant.startswith("Ann Smith takes 81 % of the weight")
+    (few,) = classical_warnings({"A": 0.5, "B": 0.5}, 7)
+    assert few.startswith("Only 7 seed questions")
+    assert classical_warnings({"A": 0.5, "B": 0.5}, 1)[0].startswith("Only 1 seed question has")
+
+
+def test_eight_seed_items_with_shared_weight_give_no_warning() -> None:
+    items = [
+        {"id": f"S{i}", "realization": 50, "assessments": {"A": [10, 45, 90], "B": [5, 55, 95]}}
+        for i in range(8)
+    ]
+    result = classical_model(document(items), weights="equal")
+    assert result["seed_items"] == 8 and result["warnings"] == []

@@ -204,19 +204,30 @@ def test_the_brier_score_is_the_mean_squared_error() -> None:
         brier([])
 
 
-def test_weights_are_equal_until_forecasts_have_resolved() -> None:
-    weights = brier_weights({"ann": ANN[:4], "bob": [(0.5, True)] * 4, "cat": []})
-    assert weights == pytest.approx({"ann": 1 / 3, "bob": 1 / 3, "cat": 1 / 3})
+# Issue 18: performance weights engage from the first resolved forecast, shrunk towards equal by
+# the length of each record (k = 5); more cases of the rule are in test_weight_shrinkage.py.
+def test_weights_are_equal_while_nobody_or_only_one_member_has_a_record() -> None:
+    assert brier_weights({"ann": [], "bob": [], "cat": []}) == pytest.approx(
+        {"ann": 1 / 3, "bob": 1 / 3, "cat": 1 / 3}
+    )
+    # a lone record is compared with nobody: relative skill 1, equal weights
+    assert brier_weights({"ann": ANN, "bob": [], "cat": []}) == pytest.approx(
+        {"ann": 1 / 3, "bob": 1 / 3, "cat": 1 / 3}
+    )
 
 
-def test_brier_weights_reward_skill_keep_a_floor_and_treat_a_new_member_as_average() -> None:
+def test_brier_weights_reward_relative_skill_shrunk_by_record_length_with_a_floor() -> None:
     records = {"ann": ANN, "bob": [(0.5, True), (0.5, False)] * 2 + [(0.5, True)], "cat": ANN[:2]}
-    # skill = 1 - Brier/0.25: ann 1 - 0.118/0.25 = 0.528, bob 1 - 0.25/0.25 = 0
-    # cat has 2 < 5 resolved: the mean skill of the rated, 0.264
-    # normalised: 0.528/0.792 = 2/3, 0, 1/3;  with the floor 0.1 and n = 3:
-    # w = 0.1/3 + 0.9·(2/3, 0, 1/3) = (0.63333, 0.03333, 0.33333)
+    # skill = 1 - Brier/0.25: ann 1 - 0.118/0.25 = 0.528, bob 0, cat 1 - 0.025/0.25 = 0.9
+    # mean skill 0.476, relative r = (1.10924, 0, 1.89076); λ = n/(n+5) = (1/2, 1/2, 2/7)
+    # raw = λr + 1 - λ = (1.05462, 0.5, 1.25450), sum 2.80912
+    # w = 0.1/3 + 0.9·raw/sum = (0.37122, 0.19352, 0.43526)
     weights = brier_weights(records)
-    assert weights == pytest.approx({"ann": 0.1 / 3 + 0.6, "bob": 0.1 / 3, "cat": 0.1 / 3 + 0.3})
+    skill_mean = (0.528 + 0.9) / 3
+    raw = [0.5 * 0.528 / skill_mean + 0.5, 0.5, 2 / 7 * 0.9 / skill_mean + 5 / 7]
+    expected = [0.1 / 3 + 0.9 * r / sum(raw) for r in raw]
+    assert list(weights.values()) == pytest.approx(expected)
+    assert list(weights.values()) == pytest.approx([0.37122, 0.19352, 0.43526], abs=1e-5)
 
 
 def test_weights_are_equal_when_every_rated_member_has_no_skill() -> None:
@@ -234,7 +245,7 @@ forecasts = st.lists(st.tuples(st.floats(0, 1), st.booleans()), max_size=12)
 def test_brier_weights_sum_to_one_and_respect_the_floor(
     records: dict[str, list[tuple[float, bool]]], floor: float
 ) -> None:
-    weights = brier_weights(records, min_resolved=3, floor=floor)
+    weights = brier_weights(records, k=3, floor=floor)
     assert math.fsum(weights.values()) == pytest.approx(1)
     assert min(weights.values()) >= floor / len(records) - 1e-12
 

@@ -136,22 +136,29 @@ def test_trl_change_and_cost_actuals_leave_p_unchanged() -> None:
     assert apply_evidence(prior, costs(50, 40)) == prior
 
 
-def test_passed_stage_gate_resolves_p_to_0_99_with_no_spread() -> None:
+# Issue 18: a stage gate no longer resolves p to 0.99 / 0.01; it counts as 10·d milestones (the
+# hand-computed cases, nesting included, are in test_stage_gate_update.py).
+def test_passed_stage_gate_adds_ten_milestones_to_alpha_and_keeps_a_spread() -> None:
     belief = apply_evidence(prior_belief(0.4, 5), gate(True))
-    assert belief.resolved and belief.outcome is True
-    assert (belief.mean, belief.sd, belief.q05, belief.q95) == (0.99, 0.0, 0.99, 0.99)
+    assert (belief.alpha, belief.beta) == pytest.approx((12.0, 3.0))  # Beta(2, 3) + 10 to α
+    assert belief.mean == pytest.approx(0.8)
+    assert belief.sd > 0 and belief.q05 < belief.mean < belief.q95
 
 
-def test_failed_stage_gate_resolves_p_to_0_01_and_later_milestones_do_not_move_it() -> None:
+def test_failed_stage_gate_adds_ten_milestones_to_beta_and_later_milestones_still_move_it() -> None:
     belief = posterior_belief(0.4, 5, [gate(False, day=2), met(3, day=9)])
-    assert belief.mean == 0.01
-    assert belief.alpha == pytest.approx(5.0)  # still counted, for the record
+    assert (belief.alpha, belief.beta) == pytest.approx((5.0, 13.0))  # Beta(2, 3) + 10 β + 3 α
+    assert belief.mean == pytest.approx(5 / 18)
 
 
 def test_stage_gate_of_another_option_leaves_this_options_belief_alone() -> None:
+    """Without the candidate's options the relation of two named options is unknown: a gate on
+    another named option leaves this one alone (with them, see gate_weight's nesting rule)."""
     prior = prior_belief(0.4, 5)
     assert apply_evidence(prior, gate(False, option="scale"), option="explore") == prior
-    assert apply_evidence(prior, gate(False, option="scale"), option="scale").mean == 0.01
+    assert apply_evidence(prior, gate(False, option="scale"), option="scale").mean == (
+        pytest.approx(2 / 15)
+    )
 
 
 def test_posterior_p_for_the_optimiser_is_the_mean_clipped_to_0_01_0_99() -> None:
