@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from optimiser.problem import Problem, load_problem
-from portfolio import display
+from portfolio import display, quarters
 from portfolio.errors import Conflict
 from portfolio.model import OptimiserRun, RunAnalysis, Score, StoredAggregate
 from portfolio.services import SYSTEM, record
@@ -57,38 +57,57 @@ def queue(
     record(uow, actor, run.mission, "analysis", f"{run.id}:{kind}", "requested", after=why)
 
 
-def queue_automatic(uow: SqlUnitOfWork, run: OptimiserRun) -> list[str]:
-    """Queue the ``AUTOMATIC`` analyses of a finished run that found a portfolio on the real
-    budgets (not a what-if), as the system; returns the kinds queued. A kind already queued or
-    running for the run is left as it is."""
+def queue_automatic(
+    uow: SqlUnitOfWork,
+    run: OptimiserRun,
+    kinds: tuple[str, ...] = AUTOMATIC,
+    why: str | None = None,
+) -> list[str]:
+    """Queue the ``AUTOMATIC`` analyses (or ``kinds``) of a finished run that found a portfolio
+    on the real budgets (not a what-if), as the system; returns the kinds queued. A kind already
+    queued or running for the run is left as it is."""
     assert run.id is not None
     if not run.found_portfolio or run.what_if:
         return []
     queued = []
-    for kind in AUTOMATIC:
+    for kind in kinds:
         existing = uow.analyses.get(run.id, kind)
         if existing is not None and existing.status in ("queued", "running"):
             continue
-        queue(uow, SYSTEM, run, kind, why={"automatic": f"run {run.id} finished"})
+        queue(uow, SYSTEM, run, kind, why={"automatic": why or f"run {run.id} finished"})
         queued.append(kind)
     return queued
 
 
+CATCH_UP = (*AUTOMATIC, "voi")
+"""What a server starts on start-up for the runs a person reads first (``queue_missing``): the
+automatic analyses and the value of information, which is too slow to run after every run."""
+
+
 def queue_missing_automatic(uow: SqlUnitOfWork) -> list[int]:
-    """Queue the ``AUTOMATIC`` analyses of each mission's latest approved allocation that has
-    never had them (a database from before they were automatic, or runs made without the job
-    runner, like the demo's); returns the runs queued. Analyses that failed or were run by hand
-    are left alone."""
+    """For each mission's latest approved allocation and the current quarter's latest run that
+    found a portfolio, when the run has never had an analysis (a database from before analyses
+    were automatic, or runs made without the job runner, like the demo's), queue the
+    ``CATCH_UP`` analyses; returns the runs queued. Runs with any analysis are left alone."""
     queued: list[int] = []
     for mission in uow.missions.all():
         approved = [q.approved_run for q in uow.missions.quarters(mission.slug) if q.approved_run]
-        if not approved:
-            continue
-        run = uow.runs.get(mission.slug, approved[-1])
-        if uow.analyses.for_run(approved[-1]):
-            continue
-        if queue_automatic(uow, run):
-            queued.append(approved[-1])
+        current = quarters.current_quarter(uow, mission.slug)
+        latest = next(
+            (
+                r.id
+                for r in uow.runs.all(mission.slug)
+                if r.quarter == current and r.found_portfolio and not r.what_if
+            ),
+            None,
+        )
+        for run_id in dict.fromkeys([*approved[-1:], *([latest] if latest else [])]):
+            assert run_id is not None
+            if uow.analyses.for_run(run_id):
+                continue
+            run = uow.runs.get(mission.slug, run_id)
+            if queue_automatic(uow, run, CATCH_UP, why="the server started"):
+                queued.append(run_id)
     return queued
 
 

@@ -27,7 +27,7 @@ from api import charts
 from api.app import create_app
 from api.jobs import JobRunner
 from api.settings import Settings
-from portfolio import analytics_jobs, database
+from portfolio import analytics_jobs, database, quarters
 from portfolio.model import RunAnalysis
 from portfolio.unit_of_work import SqlUnitOfWork, session_factory
 
@@ -391,31 +391,37 @@ def test_an_empty_reply_keeps_the_report_and_says_what_is_missing(client: TestCl
     assert "Reply" in summary and "write the reply" in summary
 
 
-def test_on_start_up_the_latest_approved_allocation_without_analyses_gets_them(
+def test_on_start_up_the_runs_read_first_get_their_analyses_once(
     db_url: str, fast_analyses: None
 ) -> None:
-    """The demo's allocations were approved without the job runner (and a database from before
-    analyses were automatic has none): a server with automatic analyses starts them for each
-    mission's latest approved run, once; a run that already has analyses is left alone."""
+    """The demo's runs were made without the job runner (and a database from before analyses
+    were automatic has none): a server with automatic analyses starts the frontier, core index,
+    price of policy and value of information of each mission's latest approved allocation and of
+    the current quarter's latest run, once; older runs are left alone."""
     engine = database.make_engine(db_url)
     factory = session_factory(engine, None)
     with SqlUnitOfWork(factory) as uow:
         approved = [q.approved_run for q in uow.missions.quarters(DEMO) if q.approved_run]
-        latest = approved[-1]
-        assert uow.analyses.for_run(latest) == {}
+        current = quarters.current_quarter(uow, DEMO)
+        latest_now = next(r.id for r in uow.runs.all(DEMO) if r.quarter == current)
+        targets = {approved[-1], latest_now}
+        assert all(uow.analyses.for_run(r) == {} for r in targets)
     jobs = JobRunner(factory, auto_analyses=True)
     try:
         jobs.catch_up()
-        for kind in analytics_jobs.AUTOMATIC:
-            assert jobs.wait_analysis(latest, kind, timeout=30) == "done"
+        for run_id in targets:
+            for kind in analytics_jobs.CATCH_UP:
+                assert jobs.wait_analysis(run_id, kind, timeout=60) == "done", (run_id, kind)
         with SqlUnitOfWork(factory) as uow:
-            done = uow.analyses.for_run(latest)
-            assert sorted(done) == sorted(analytics_jobs.AUTOMATIC)
-            assert {a.requested_by for a in done.values()} == {analytics_jobs.SYSTEM}
+            for run_id in targets:
+                done = uow.analyses.for_run(run_id)
+                assert sorted(done) == sorted(analytics_jobs.CATCH_UP)
+                assert {a.requested_by for a in done.values()} == {analytics_jobs.SYSTEM}
             assert all(uow.analyses.for_run(r) == {} for r in approved[:-1])
         jobs.catch_up()  # nothing left to do: nothing queued again
         with SqlUnitOfWork(factory) as uow:
-            assert all(a.status == "done" for a in uow.analyses.for_run(latest).values())
+            for run_id in targets:
+                assert all(a.status == "done" for a in uow.analyses.for_run(run_id).values())
     finally:
         jobs.shutdown()
         engine.dispose()
