@@ -87,7 +87,9 @@ def _prepare_postgres(url: str, password: str) -> None:
 def running_app(database_url: str | None, password: str) -> Iterator[tuple[str, str, Path]]:
     """Start the app; yields (base URL, a description of the database, the server's log)."""
     folder = Path(tempfile.mkdtemp(prefix="mp-load-"))
-    env = {**os.environ, "MP_SECRET_KEY": SECRET}
+    # the pages under load, not the analyses a fresh server starts for the demo's runs (they
+    # would share the two cores for the first minutes: MP_AUTO_ANALYSES in the README)
+    env = {**os.environ, "MP_SECRET_KEY": SECRET, "MP_AUTO_ANALYSES": "0"}
     env.pop("DATABASE_URL", None)
     try:
         if database_url:
