@@ -12,7 +12,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 from support import DEMO
 
-from .conftest import ARTIFACTS, BrowserLog, csp_violations, sign_in
+from .conftest import ARTIFACTS, BrowserLog, assert_accessible, csp_violations, serve_axe, sign_in
 
 QUARTER = "2026-27 Q3"
 PUBLIC_QUARTER = "2026-27-Q3"
@@ -23,10 +23,12 @@ FINAL = re.compile(r"^\s*(Optimal|Feasible|Infeasible|Error|Failed)\s*$")
 
 
 def _assert_clean(page: Page, log: BrowserLog) -> None:
-    """No CSP violation on the current document, no console error or uncaught exception so far."""
+    """axe-core finds no serious or critical violation and no CSP violation on the current
+    document; no console error or uncaught exception so far."""
     assert csp_violations(page) == [], page.url
     assert log.console_errors == [], page.url
     assert log.page_errors == [], page.url
+    assert_accessible(page)
 
 
 def _posterior(page: Page) -> float:
@@ -75,6 +77,7 @@ def _start_run(
 def test_the_ceo_walks_a_whole_quarter_and_the_public_sees_the_update(
     page: Page, browser_log: BrowserLog
 ):
+    serve_axe(page)
     sign_in(page, "ceo")
     response = page.request.get(f"/api/v1/missions/{DEMO}/candidates")
     assert response.status == 200, response.text()

@@ -10,7 +10,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 from support import DEMO
 
-from .conftest import BrowserLog, csp_violations, sign_in
+from .conftest import BrowserLog, assert_accessible, csp_violations, serve_axe, sign_in
 
 YEAR = "2026-27"
 SOLVE_TIMEOUT_MS = 120_000
@@ -21,6 +21,7 @@ def _assert_clean(page: Page, log: BrowserLog) -> None:
     assert csp_violations(page) == [], page.url
     assert log.console_errors == [], page.url
     assert log.page_errors == [], page.url
+    assert_accessible(page)
 
 
 def _spent_on(page: Page) -> tuple[dict[str, Any], dict[str, Any], str]:
@@ -59,6 +60,7 @@ def _run(page: Page, *, limit: str, note: str) -> int:
 def test_spend_overrun_risk_approval_and_treasurys_finance_view(
     page: Page, browser_log: BrowserLog
 ) -> None:
+    serve_axe(page)
     sign_in(page, "ceo")
     cand, option, envelope = _spent_on(page)
 
