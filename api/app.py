@@ -47,10 +47,10 @@ from api.security import log_event
 from api.settings import Settings
 from api.templating import STATIC_DIR, render
 from optimiser.errors import ProblemError
-from portfolio import database
-from portfolio.errors import Conflict, InvalidInput, PortfolioError, validation_errors
-from portfolio.security_log import SecurityEventKind
-from portfolio.unit_of_work import STALE, session_factory
+from portfolio.adapters import database
+from portfolio.adapters.security_log import SecurityEventKind
+from portfolio.adapters.unit_of_work import STALE, session_factory
+from portfolio.domain.errors import Conflict, InvalidInput, PortfolioError, validation_errors
 
 
 def is_api(request: Request) -> bool:

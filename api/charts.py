@@ -4,7 +4,8 @@ Each chart comes with its text alternative; the page shows the data table beside
 served as ``image/svg+xml`` documents (``<img>``), so their internal styles never meet the page's
 Content-Security-Policy.
 
-Labels are drawn exactly as given: the callers pass names (``portfolio.display``), never codes to
+Labels are drawn exactly as given: the callers pass names (``portfolio.domain.display``), never
+codes to
 be mangled here. Each chart also has a ``key``, a hash of everything it is drawn from, so a drawing
 can be kept and served again until its data change (``api.routes.html.report.chart_svg``).
 """
@@ -23,7 +24,7 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure
 
-from portfolio import montecarlo
+from portfolio.domain import montecarlo
 
 STYLE: dict[Any, Any] = {  # matplotlib types its keys as a Literal of every setting
     "svg.fonttype": "none",
@@ -229,7 +230,8 @@ def run_comparison(
     impact_unit: str,
 ) -> Chart:
     """Two to four runs side by side: P(target) with its 95 % Monte-Carlo interval
-    (``portfolio.montecarlo``), expected impact, and spend by platform (one bar per run for each
+    (``portfolio.domain.montecarlo``), expected impact, and spend by platform (one bar per run for
+    each
     platform). Names are drawn exactly as given."""
 
     def pct(v: float | None, m: montecarlo.Interval | None) -> str:

@@ -15,14 +15,17 @@ from pydantic import ValidationError
 
 from api.params import MAX_ROW_ID
 from api.settings import Settings
-from portfolio import database, demo_loader, history, services
-from portfolio.demo import DEMO_SLUG
-from portfolio.errors import InvalidInput, PortfolioError, validation_errors
-from portfolio.exchange import MissionDocument
-from portfolio.history import PublishedSeal, seals_in
-from portfolio.model import CouncilMember, Role, Sector, User
-from portfolio.security_log import SecurityEventKind, security_event
-from portfolio.unit_of_work import SqlUnitOfWork, session_factory
+from portfolio.adapters import database
+from portfolio.adapters.exchange import MissionDocument
+from portfolio.adapters.security_log import SecurityEventKind, security_event
+from portfolio.adapters.unit_of_work import SqlUnitOfWork, session_factory
+from portfolio.demo import loader as demo_loader
+from portfolio.demo.mission import DEMO_SLUG
+from portfolio.domain.errors import InvalidInput, PortfolioError, validation_errors
+from portfolio.domain.model import CouncilMember, Role, Sector, User
+from portfolio.services import history
+from portfolio.services import missions as services
+from portfolio.services.history import PublishedSeal, seals_in
 
 app = typer.Typer(
     help="Mission Portfolio: run a technological innovation mission as a hedged portfolio.",
@@ -441,7 +444,7 @@ def export_problem(
     """Write the problem file the mission's current data gives, to reproduce a solve outside
     the web: ``export-problem MISSION > problem.json``."""
     from optimiser.problem import Policy
-    from portfolio.runs import export_problem as build
+    from portfolio.services.runs import export_problem as build
 
     try:
         with _uow(Settings.from_env(db)) as uow:
@@ -480,7 +483,7 @@ def classical_model(
 ) -> None:
     """Cooke's classical model on a file of seed and target items: prints each expert's
     calibration, information and weight, and the decision maker's quantiles, as JSON."""
-    from portfolio.classical import run_classical_model_cli
+    from portfolio.domain.classical import run_classical_model_cli
 
     raise typer.Exit(run_classical_model_cli(str(file), alpha, weights, sys.stdout, sys.stderr))
 
@@ -495,7 +498,7 @@ def council_no_change(
     """Submit a council member's last submitted scores of a candidate (from an earlier round)
     unchanged, as their submission in the open round. Refused when the candidate has a new
     option since: score it on the scoring page."""
-    from portfolio import council
+    from portfolio.services import council
 
     names: dict[str, str] = {}
     try:
@@ -529,7 +532,7 @@ def quarter_close(
 ) -> None:
     """Close the mission's current quarter into its audit pack and open the next one (it needs
     an approved allocation and a published update)."""
-    from portfolio import cycle
+    from portfolio.services import cycle
 
     try:
         with _uow(Settings.from_env(db)) as uow:
@@ -556,7 +559,8 @@ def quarter_tasks(
 ) -> None:
     """The quarter's tasks in order, each with its status and what it needs (the quarter
     home's task list)."""
-    from portfolio import display, guide, quarters
+    from portfolio.domain import display
+    from portfolio.services import guide, quarters
 
     try:
         with _uow(Settings.from_env(db)) as uow:
@@ -679,8 +683,8 @@ def report(
     db: DbOption = None,
 ) -> None:
     """Treasury's allocation report of a quarter, for use outside the web."""
-    from portfolio import report as reports
-    from portfolio.csvio import to_csv
+    from portfolio.services import allocation_report as reports
+    from portfolio.services.csvio import to_csv
 
     if output_format not in ("json", "csv", "xlsx"):
         raise _fail("--format must be json, csv or xlsx", 2)
@@ -747,7 +751,7 @@ def finance_command(
 ) -> None:
     """Programme finance: per envelope and year the budget, spent, contracted, forecast and
     headroom (£m), the approved allocation's risk of overrun, and the history by quarter."""
-    from portfolio import finance
+    from portfolio.services import finance
 
     if output_format not in ("text", "json", "csv", "xlsx"):
         raise _fail("--format must be text, json, csv or xlsx", 2)
@@ -786,7 +790,7 @@ app.add_typer(spend_app, name="spend")
 
 def _rows_failed(exc: PortfolioError) -> typer.Exit:
     """Each problem of a file on its own line, by row and column."""
-    from portfolio.errors import InvalidInput
+    from portfolio.domain.errors import InvalidInput
 
     if not isinstance(exc, InvalidInput):
         return _fail(str(exc))
@@ -804,7 +808,7 @@ def spend_list(
     db: DbOption = None,
 ) -> None:
     """The ledger: every entry, and per envelope and year the budget, spent and left (£m)."""
-    from portfolio.ledger_view import ledger_view
+    from portfolio.services.ledger_view import ledger_view
 
     if output_format not in ("text", "json"):
         raise _fail("--format must be text or json", 2)
@@ -846,8 +850,8 @@ def spend_record(
     db: DbOption = None,
 ) -> None:
     """Record one entry of actual spend in the current quarter."""
-    from portfolio import ledger_io
-    from portfolio.ledger_view import ledger_view
+    from portfolio.services import ledger_io
+    from portfolio.services.ledger_view import ledger_view
 
     given = {
         "candidate": candidate,
@@ -879,7 +883,7 @@ def spend_import(
     db: DbOption = None,
 ) -> None:
     """Record every row of a spend CSV, all or nothing (each problem by row and column)."""
-    from portfolio import ledger_io
+    from portfolio.services import ledger_io
 
     try:
         data = file.read_bytes()
@@ -921,7 +925,7 @@ def contracts_list(
     db: DbOption = None,
 ) -> None:
     """The mission's live contracts (id, candidate, option, since, spent so far)."""
-    from portfolio.contracts import contract_views
+    from portfolio.services.contracts import contract_views
 
     try:
         with _uow(Settings.from_env(db)) as uow:
@@ -961,7 +965,7 @@ def contracts_end(
     db: DbOption = None,
 ) -> None:
     """End a live contract with a reason (and maybe a break cost, recorded in the ledger)."""
-    from portfolio.contracts import end_contract
+    from portfolio.services.contracts import end_contract
 
     try:
         with _uow(Settings.from_env(db)) as uow:
@@ -978,7 +982,7 @@ def contracts_end(
 
 def _field_errors(exc: PortfolioError) -> typer.Exit:
     """Each problem on its own line, naming the option (``--reason``) it came from."""
-    from portfolio.errors import InvalidInput
+    from portfolio.domain.errors import InvalidInput
 
     if not isinstance(exc, InvalidInput):
         return _fail(str(exc))
@@ -1025,7 +1029,7 @@ def approvals_request(
     db: DbOption = None,
 ) -> None:
     """The Mission CEO asks Treasury to approve a candidate's awards above the DAL."""
-    from portfolio.approvals import request_approval
+    from portfolio.services.approvals import request_approval
 
     try:
         with _uow(Settings.from_env(db)) as uow:
@@ -1050,7 +1054,7 @@ def approvals_decide(
 ) -> None:
     """A Treasury reviewer approves or refuses a request (approving marks the candidate
     Treasury approved)."""
-    from portfolio.approvals import decide_approval
+    from portfolio.services.approvals import decide_approval
 
     if decision not in ("approve", "refuse"):
         raise _fail("DECISION must be approve or refuse", 2)

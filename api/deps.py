@@ -21,11 +21,11 @@ from starlette.datastructures import FormData
 from api.permissions import Perm, allowed, permissions_of
 from api.security import record_event
 from api.settings import Settings
-from portfolio.council import Viewer
-from portfolio.errors import InvalidInput, NotFound, PermissionDenied
-from portfolio.model import Role, User
-from portfolio.security_log import SecurityEventKind
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.security_log import SecurityEventKind
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import InvalidInput, NotFound, PermissionDenied
+from portfolio.domain.model import Role, User
+from portfolio.services.council import Viewer
 
 SESSION_COOKIE = "mp_session"
 TOKEN_USE_LOGGED_EVERY = dt.timedelta(hours=1)  # a token's use is logged at most this often
@@ -199,7 +199,7 @@ class MissionContext:
 
     @property
     def viewer(self) -> Viewer:
-        """Who is looking, for the council's blind rule (``portfolio.council``)."""
+        """Who is looking, for the council's blind rule (``portfolio.services.council``)."""
         return Viewer(self.user.username, frozenset(self.roles), self.user.is_admin)
 
 

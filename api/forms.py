@@ -11,10 +11,10 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from portfolio import run_policy
-from portfolio.errors import InvalidInput, validation_errors
-from portfolio.model import Candidate, Mission, Score
-from portfolio.run_policy import RunPolicy, RunSettings
+from portfolio.domain import run_policy
+from portfolio.domain.errors import InvalidInput, validation_errors
+from portfolio.domain.model import Candidate, Mission, Score
+from portfolio.domain.run_policy import RunPolicy, RunSettings
 
 Errors = list[tuple[str, str]]
 MAX_OPTIONS = 5

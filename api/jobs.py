@@ -35,11 +35,11 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from portfolio import analytics_jobs
-from portfolio.database import make_engine, storage_problem
-from portfolio.model import ANALYTICS_KINDS
-from portfolio.runs import execute_run, fail_interrupted_runs
-from portfolio.unit_of_work import SqlUnitOfWork, history_key_of, session_factory
+from portfolio.adapters.database import make_engine, storage_problem
+from portfolio.adapters.unit_of_work import SqlUnitOfWork, history_key_of, session_factory
+from portfolio.domain.model import ANALYTICS_KINDS
+from portfolio.services import analytics_jobs
+from portfolio.services.runs import execute_run, fail_interrupted_runs
 
 log = logging.getLogger(__name__)
 _stop: Any = None  # the worker process's stop event

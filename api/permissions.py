@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from portfolio.model import Role
+from portfolio.domain.model import Role
 
 
 class Perm(StrEnum):

@@ -1,5 +1,6 @@
 """Security events from the web layer: who (as typed), from where, on which request. Written to
-the security log (``portfolio/security_log.py``) and to the ``mission_portfolio.security`` logger
+the security log (``portfolio/adapters/security_log.py``) and to the ``mission_portfolio.security``
+logger
 for the host's log collection."""
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ import logging
 from fastapi import Request
 from sqlalchemy.exc import SQLAlchemyError
 
-from portfolio.errors import Conflict
-from portfolio.security_log import SecurityEventKind, security_event
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.security_log import SecurityEventKind, security_event
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict
 
 logger = logging.getLogger("mission_portfolio.security")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 
-from portfolio.database import DEFAULT_DB_PATH, sqlite_url
+from portfolio.adapters.database import DEFAULT_DB_PATH, sqlite_url
 
 
 def _flag(name: str, *, default: bool) -> bool:
@@ -58,7 +58,9 @@ class Settings(BaseModel):
         if "secret_key" not in self.model_fields_set:
             return None
         return hmac.new(
-            self.secret_key.encode("utf-8"), b"mission-portfolio/history-seal/v1", hashlib.sha256
+            self.secret_key.encode("utf-8"),
+            b"mission-portfolio/services/history-seal/v1",
+            hashlib.sha256,
         ).digest()
 
     @classmethod

@@ -15,8 +15,8 @@ from starlette.responses import HTMLResponse
 
 import templates as templates_package
 from api.flash import clear_banner, pop_banner
-from portfolio import display, montecarlo
-from portfolio.model import ROLE_LABELS, Role
+from portfolio.domain import display, montecarlo
+from portfolio.domain.model import ROLE_LABELS, Role
 
 TEMPLATE_DIR = Path(templates_package.__file__).parent
 STATIC_DIR = TEMPLATE_DIR / "static"
@@ -200,7 +200,7 @@ def _share(
     metrics: Mapping[str, Any] | montecarlo.Interval | None, name: str = "", digits: int = 1
 ) -> Markup:
     """Share ``name`` of a result's metrics block (``out_of_sample``, ``in_sample``), or an
-    interval itself, with its 95 % Monte-Carlo interval (``portfolio.montecarlo``):
+    interval itself, with its 95 % Monte-Carlo interval (``portfolio.domain.montecarlo``):
     "50.9 % (95 % interval 50.2–51.6 %)"; only the share where the block states no scenario
     count, "–" where it has no value."""
     if isinstance(metrics, montecarlo.Interval):

@@ -51,8 +51,9 @@ def demo_inputs(db: Path | None) -> tuple[Any, dict[str, str], dict[str, Any], s
     from api.cli import load_demo
     from api.settings import Settings
     from optimiser.problem import load_problem
-    from portfolio import analytics_jobs, database
-    from portfolio.unit_of_work import SqlUnitOfWork
+    from portfolio.adapters import database
+    from portfolio.adapters.unit_of_work import SqlUnitOfWork
+    from portfolio.services import analytics_jobs
 
     folder = Path(tempfile.mkdtemp(prefix="mp-core-"))
     try:
@@ -89,7 +90,7 @@ def timed(
 ) -> Timing:
     """(wall seconds, the CoreIndex, the SolveSummary of each re-solve)."""
     from optimiser.analytics import robustness
-    from portfolio.analytics_jobs import ANALYSIS_TIME_LIMIT_S, CORE_TIME_LIMIT_S
+    from portfolio.services.analytics_jobs import ANALYSIS_TIME_LIMIT_S, CORE_TIME_LIMIT_S
 
     solves: list[Any] = []
     real = robustness.map_solves

@@ -51,7 +51,7 @@ def demo_database(db: Path | None) -> Iterator[tuple[str, float]]:
     """A demo database's URL (a copy of ``db``, or a newly loaded one) and the seconds taken."""
     from api.cli import load_demo
     from api.settings import Settings
-    from portfolio import database
+    from portfolio.adapters import database
 
     folder = Path(tempfile.mkdtemp(prefix="mp-evppi-"))
     began = time.perf_counter()
@@ -69,9 +69,10 @@ def demo_database(db: Path | None) -> Iterator[tuple[str, float]]:
 
 def demo_inputs(url: str) -> tuple[Problem, dict[str, str], dict[str, dict[str, float]], str]:
     """The demo's latest run: its problem, portfolio, the council's belief and its quarter."""
-    from portfolio import analytics_jobs, database
-    from portfolio.demo import DEMO_SLUG
-    from portfolio.unit_of_work import SqlUnitOfWork, session_factory
+    from portfolio.adapters import database
+    from portfolio.adapters.unit_of_work import SqlUnitOfWork, session_factory
+    from portfolio.demo.mission import DEMO_SLUG
+    from portfolio.services import analytics_jobs
 
     engine = database.make_engine(url)
     try:
@@ -103,7 +104,7 @@ def sweep(
     draws: int,
     scheduler: Any = None,
 ) -> tuple[Evppi, float]:
-    from portfolio.analytics_jobs import VOI_TIME_LIMIT_S
+    from portfolio.services.analytics_jobs import VOI_TIME_LIMIT_S
 
     limit = min(problem.policy.time_limit_s, VOI_TIME_LIMIT_S)
     began = time.perf_counter()

@@ -69,8 +69,8 @@ def _prepare_postgres(url: str, password: str) -> None:
     """Migrate; load the demo mission (users with ``password``) unless it is there already."""
     from api.cli import load_demo
     from api.settings import Settings
-    from portfolio import database
-    from portfolio.unit_of_work import SqlUnitOfWork
+    from portfolio.adapters import database
+    from portfolio.adapters.unit_of_work import SqlUnitOfWork
 
     engine = database.make_engine(url)
     try:

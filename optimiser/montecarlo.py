@@ -6,7 +6,8 @@ standard error
     se(p) = sqrt(p (1 − p) / n)
 
 and its 95 % interval is the Wilson score interval (``wilson_interval``), which stays inside
-[0, 1] and never has zero width. ``portfolio.montecarlo`` builds its comparisons of runs on these
+[0, 1] and never has zero width. ``portfolio.domain.montecarlo`` builds its comparisons of runs on
+these
 functions; the analyses (``optimiser.analytics.robustness``) state their shares with them.
 """
 

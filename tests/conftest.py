@@ -28,7 +28,7 @@ from support import DEMO_PASSWORD
 from api.app import create_app
 from api.cli import load_demo
 from api.settings import Settings
-from portfolio import database
+from portfolio.adapters import database
 
 # Property tests assert behaviour, not speed (speed lives in benchmarks/): no per-example
 # deadline, which failed on a loaded machine (a 200 ms default met at 293 ms under two workers).

@@ -1,4 +1,5 @@
-"""Results of ``portfolio.analytics_jobs.compute``'s shape, at once, for the tests of what is
+"""Results of ``portfolio.services.analytics_jobs.compute``'s shape, at once, for the tests of what
+is
 built around the analyses (queueing, pages, charts): their re-solves take 5–20 s each, and their
 own correctness is tested in tests/unit/optimiser/test_opt_analytics.py and test_report.py.
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portfolio import analytics_jobs
+from portfolio.services import analytics_jobs
 
 _real_compute = analytics_jobs.compute
 

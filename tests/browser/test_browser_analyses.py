@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from support import DEMO
 
 from api.settings import Settings
-from portfolio import analytics_jobs
+from portfolio.services import analytics_jobs
 
 from .conftest import BrowserLog, assert_accessible, csp_violations, serve_axe, sign_in
 

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Page, Response, expect
 from support import DEMO
 
-from portfolio.report import FundingLine
+from portfolio.services.allocation_report import FundingLine
 
 from .conftest import (
     ARTIFACTS,

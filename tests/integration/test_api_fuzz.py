@@ -53,8 +53,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from support import DEMO
 
-from portfolio import services
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.services import missions as services
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from support import DEMO, csrf_of, login
 
 from api.deps import SESSION_COOKIE, token_hash
-from portfolio.database import make_engine
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
 
 
 def _login_token(client: TestClient) -> str:

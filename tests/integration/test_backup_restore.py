@@ -16,9 +16,11 @@ from support import DEMO
 from typer.testing import CliRunner
 
 from api.cli import app as cli
-from portfolio import cycle, database, services
-from portfolio.exchange import MissionDocument
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters import database
+from portfolio.adapters.exchange import MissionDocument
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.services import cycle
+from portfolio.services import missions as services
 
 if TYPE_CHECKING:
     from conftest import PostgresServer, Templates

@@ -24,10 +24,12 @@ from api import charts
 from api.cli import app as cli
 from api.params import MAX_ROW_ID
 from api.templating import field_id
-from portfolio import council, orm, services
-from portfolio.database import make_engine
-from portfolio.model import AggregationMethod, RunAnalysis
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters import orm
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.model import AggregationMethod, RunAnalysis
+from portfolio.services import council
+from portfolio.services import missions as services
 
 ROOT = Path(__file__).resolve().parents[2]
 HUGE = "99999999999999999999"

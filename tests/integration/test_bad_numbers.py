@@ -35,10 +35,12 @@ from sqlalchemy import func, select
 from support import DEMO, login
 
 from api.templating import field_id
-from portfolio import csvio, orm, services
-from portfolio.model import MAX_QUANTITY, quarter_of
-from portfolio.run_policy import RunPolicy
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters import orm
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.model import MAX_QUANTITY, quarter_of
+from portfolio.domain.run_policy import RunPolicy
+from portfolio.services import csvio
+from portfolio.services import missions as services
 
 pytestmark = pytest.mark.slow
 

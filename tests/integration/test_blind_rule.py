@@ -19,9 +19,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from support import DEMO, login
 
-from portfolio import council, database
-from portfolio.model import Evidence, EvidenceKind, Quarter, ScoreStatus
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters import database
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.model import Evidence, EvidenceKind, Quarter, ScoreStatus
+from portfolio.services import council
 
 QUARTER = "2026-27 Q3"  # the demo's open quarter; its scoring round is open
 TARGET = "northsea-hefa"  # council1 has submitted it this quarter; council6 has not scored

@@ -10,10 +10,10 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from support import DEMO, login
 
-from portfolio import services
-from portfolio.database import make_engine
-from portfolio.errors import Conflict
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict
+from portfolio.services import missions as services
 
 
 def form_values(page: BeautifulSoup) -> dict[str, object]:

@@ -18,11 +18,12 @@ from support import DEMO, login
 
 from api.app import create_app
 from optimiser.problem import Policy
-from portfolio import cycle, runs, services
-from portfolio.database import make_engine
-from portfolio.errors import Conflict
-from portfolio.quarters import current_quarter
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict
+from portfolio.services import cycle, runs
+from portfolio.services import missions as services
+from portfolio.services.quarters import current_quarter
 
 MEMBER = "council6"  # has not scored the current quarter in the demo
 POLICY = Policy(objective="expected", min_platforms=3)

@@ -15,14 +15,15 @@ from api.app import create_app
 from api.cli import app as cli
 from api.settings import Settings
 from optimiser.problem import Policy
-from portfolio import contracts, csvio, services
-from portfolio import runs as run_service
-from portfolio.database import make_engine
-from portfolio.errors import Conflict
-from portfolio.ledger import record_spend, spent
-from portfolio.model import Candidate, Role, SpendEntry, SpendKind
-from portfolio.report import allocation_report
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict
+from portfolio.domain.model import Candidate, Role, SpendEntry, SpendKind
+from portfolio.services import contracts, csvio
+from portfolio.services import missions as services
+from portfolio.services import runs as run_service
+from portfolio.services.allocation_report import allocation_report
+from portfolio.services.ledger import record_spend, spent
 
 CURRENT = "2026-27 Q3"
 

@@ -16,10 +16,10 @@ from support import DEMO, login
 
 from optimiser.analytics import robustness
 from optimiser.analytics.robustness import MemberScore, pool
-from portfolio import analytics_jobs
-from portfolio.database import make_engine
-from portfolio.model import OptimiserRun
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.model import OptimiserRun
+from portfolio.services import analytics_jobs
 
 RESAMPLES = 4
 

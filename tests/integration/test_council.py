@@ -8,10 +8,10 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from support import DEMO, login
 
-from portfolio import ledger
-from portfolio.database import make_engine
-from portfolio.runs import export_problem
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.services import ledger
+from portfolio.services.runs import export_problem
 
 QUARTER = "2026-27 Q3"
 # council6 has not scored the current quarter in the demo; lh2-tank has one option (explore…)

@@ -11,10 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from support import DEMO, login
 
-from portfolio import council, csvio, database
-from portfolio.errors import Conflict, InvalidInput
-from portfolio.model import Score, ScoreStatus
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters import database
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict, InvalidInput
+from portfolio.domain.model import Score, ScoreStatus
+from portfolio.services import council, csvio
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "csv"
 QUARTER = "2026-27 Q3"

@@ -7,7 +7,7 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from support import DEMO, login
 
-from portfolio import csvio
+from portfolio.services import csvio
 
 YEARS = ["2025-26", "2026-27", "2027-28", "2028-29", "2029-30"]  # the demo mission's
 

@@ -19,8 +19,8 @@ from api.cli import app as cli
 from api.settings import Settings
 from optimiser.problem import load_problem
 from optimiser.solve import solve
-from portfolio.database import make_engine
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
 
 CURRENT = "2026-27 Q3"
 

@@ -14,9 +14,10 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from support import DEMO, login
 
-from portfolio import council, montecarlo
-from portfolio.database import make_engine
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain import montecarlo
+from portfolio.services import council
 
 CURRENT, PREVIOUS = "2026-27 Q3", "2026-27 Q2"
 STOPPED, STARTED, SCALED = "northsea-hefa", "lh2-tank", "hybrid-retrofit-atr"
@@ -308,7 +309,7 @@ def test_two_runs_within_monte_carlo_error_are_marked_so(client: TestClient, db_
     row = page.select_one("#metric-p_target")
     assert "app-diff" not in row["class"]
     assert "Within Monte-Carlo error (± 0.98 points)" in row.get_text(" ", strip=True)
-    # each run's own 95 % interval (Wilson, portfolio.montecarlo)
+    # each run's own 95 % interval (Wilson, portfolio.domain.montecarlo)
     assert "50.3 % (95 % interval 49.6–51.0 %)" in row.get_text(" ", strip=True)
 
 

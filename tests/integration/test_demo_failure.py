@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from optimiser.result import Result, SolverInfo
-from portfolio import runs
+from portfolio.services import runs
 
 SOLVER_WORDS = (
     "HiGHS 1.16.0 failed while solving the split of money between envelopes and years: "

@@ -14,11 +14,11 @@ from sqlalchemy.engine import Engine
 from support import DEMO, login
 
 from optimiser.problem import Policy
-from portfolio import ledger, runs
-from portfolio.database import make_engine
-from portfolio.demo import CLOSED_QUARTERS, CURRENT_QUARTER
-from portfolio.model import ChangeKind, ContractState, QuarterState, SpendKind
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.demo.mission import CLOSED_QUARTERS, CURRENT_QUARTER
+from portfolio.domain.model import ChangeKind, ContractState, QuarterState, SpendKind
+from portfolio.services import ledger, runs
 
 WING = "distributed-propulsion"
 

@@ -20,9 +20,9 @@ from support import DEMO, csrf_of, login
 from api.app import create_app
 from api.settings import Settings
 from optimiser.problem import load_problem
-from portfolio import analytics_jobs, cycle
-from portfolio.model import RunAnalysis
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.model import RunAnalysis
+from portfolio.services import analytics_jobs, cycle
 
 SECRET = "evppi-wiring-test-secret-key-0123456789-abcdef"
 Q2 = "2026-27-Q2"

@@ -16,11 +16,13 @@ from support import DEMO, DEMO_PASSWORD
 from typer.testing import CliRunner
 
 from api.cli import app
-from portfolio import database, ledger, passwords, services
-from portfolio.errors import Conflict, NotFound
-from portfolio.exchange import MissionDocument
-from portfolio.model import Mission, SpendEntry, User
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters import database
+from portfolio.adapters.exchange import MissionDocument
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict, NotFound
+from portfolio.domain.model import Mission, SpendEntry, User
+from portfolio.services import ledger, passwords
+from portfolio.services import missions as services
 
 runner = CliRunner()
 

@@ -27,10 +27,11 @@ from support import DEMO, DEMO_PASSWORD, login
 from api.app import create_app
 from api.settings import Settings
 from optimiser.problem import Policy
-from portfolio import runs, services
-from portfolio.database import make_engine
-from portfolio.runs import INTERRUPTED
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.services import missions as services
+from portfolio.services import runs
+from portfolio.services.runs import INTERRUPTED
 
 SECRET = "x" * 40
 

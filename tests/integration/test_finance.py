@@ -23,10 +23,9 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli_app
 from optimiser.result import FundingRow, Metrics, MetricsPair, Result, SolverInfo
-from portfolio import ledger, services
-from portfolio.database import make_engine
-from portfolio.finance import build_finance
-from portfolio.model import (
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.model import (
     Contract,
     Envelope,
     Mission,
@@ -37,7 +36,9 @@ from portfolio.model import (
     SpendEntry,
     SpendKind,
 )
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.services import ledger
+from portfolio.services import missions as services
+from portfolio.services.finance import build_finance
 
 # the demo mission is in 2026-27 Q3, which has no approved allocation yet; its four closed
 # quarters (2025-26 Q3 to 2026-27 Q2) have one each and recorded spend. 2025-26, its first year,

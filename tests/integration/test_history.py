@@ -24,13 +24,15 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.settings import Settings
-from portfolio import auditpack, database, history, services
-from portfolio.auditpack import canonical_json, pack_hash, verify_chain
-from portfolio.errors import Conflict
-from portfolio.exchange import MissionDocument
-from portfolio.history import HistoryReport, PublishedSeal
-from portfolio.model import Envelope, Mission
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters import auditpack, database
+from portfolio.adapters.auditpack import canonical_json, pack_hash, verify_chain
+from portfolio.adapters.exchange import MissionDocument
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict
+from portfolio.domain.model import Envelope, Mission
+from portfolio.services import history
+from portfolio.services import missions as services
+from portfolio.services.history import HistoryReport, PublishedSeal
 
 
 @pytest.fixture

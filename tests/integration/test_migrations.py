@@ -16,8 +16,8 @@ from sqlalchemy import Engine, inspect, text
 from typer.testing import CliRunner
 
 from api.cli import app
-from portfolio import database
-from portfolio.orm import Base
+from portfolio.adapters import database
+from portfolio.adapters.orm import Base
 
 TABLES = set(Base.metadata.tables)
 HEAD = ScriptDirectory.from_config(database.alembic_config("sqlite://")).get_current_head()

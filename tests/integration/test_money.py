@@ -12,11 +12,11 @@ from sqlalchemy.engine import Engine
 from support import DEMO, login
 
 from optimiser.problem import Policy, load_problem
-from portfolio import ledger, runs
-from portfolio.database import make_engine
-from portfolio.model import SpendEntry
-from portfolio.money import loss_share_of, switching_rate
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.model import SpendEntry
+from portfolio.domain.money import loss_share_of, switching_rate
+from portfolio.services import ledger, runs
 
 QUARTER = "2026-27 Q3"
 YEAR = "2026-27"

@@ -13,11 +13,11 @@ from pydantic import BaseModel, Field, ValidationError
 from support import DEMO, login
 
 from api.templating import error_labels, field_label
-from portfolio import cycle, quarters
-from portfolio.database import make_engine
-from portfolio.errors import validation_errors
-from portfolio.model import QuarterlyUpdate
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import validation_errors
+from portfolio.domain.model import QuarterlyUpdate
+from portfolio.services import cycle, quarters
 
 DRAFT = "This draft letter must never be read by the public."
 

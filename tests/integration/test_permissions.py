@@ -12,8 +12,8 @@ from support import DEMO, login
 
 from api.deps import GlobalAccess, MissionAccess
 from api.permissions import Perm, allowed
-from portfolio import services
-from portfolio.model import (
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.model import (
     CouncilMember,
     Envelope,
     Mission,
@@ -21,7 +21,7 @@ from portfolio.model import (
     Sector,
     User,
 )
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.services import missions as services
 
 OTHER = "other-mission"
 PUBLIC = {
@@ -113,7 +113,7 @@ def app_routes(app: object) -> list[tuple[str, str, APIRoute]]:
 
 def add_other_mission(db_url: str) -> None:
     """A second mission whose people hold the same roles there, and none on the demo mission."""
-    from portfolio.database import make_engine
+    from portfolio.adapters.database import make_engine
 
     engine = make_engine(db_url)
     with SqlUnitOfWork(engine) as uow:

@@ -1,8 +1,9 @@
 """Every probability with its error: the run page, the report, the quarter home, the comparison,
 the update letter and the JSON API give P(target), P(at least one success) and P(overrun) with
-their 95 % Monte-Carlo interval (``portfolio.montecarlo``); the run page says in words when in
+their 95 % Monte-Carlo interval (``portfolio.domain.montecarlo``); the run page says in words when
+in
 sample and out of sample disagree beyond that error, and names a CVaR run of the quarter that
-beats a P(target) run out of sample (``portfolio.sample_fit``)."""
+beats a P(target) run out of sample (``portfolio.domain.sample_fit``)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from support import DEMO, login
 from typer.testing import CliRunner
 
 from api.cli import app as cli
-from portfolio import montecarlo
-from portfolio.database import make_engine
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain import montecarlo
 
 CURRENT, APPROVED = "2026-27 Q3", "2026-27 Q2"
 SHARES = ("p_target", "p_any_success", "p_overrun")

@@ -1,4 +1,5 @@
-"""The quarter home: the quarter's tasks (``portfolio.guide``) through a whole quarter, in the
+"""The quarter home: the quarter's tasks (``portfolio.services.guide``) through a whole quarter, in
+the
 page, the JSON API and the command line; the quarter's evidence page; confirmation before
 publishing and closing; success banners; errors that name the field as labelled and keep what
 was typed."""

@@ -150,7 +150,7 @@ def test_the_frontier_runs_in_the_background_and_its_chart_appears(db_url: str):
         assert response.status_code == 303
         page = soup(client.get(f"/missions/{DEMO}/report?quarter={Q2}"))
         row = page.select_one('#analytics-table tr[data-kind="frontier"]')
-        assert "Done" in row.get_text()  # the status in words (portfolio.display)
+        assert "Done" in row.get_text()  # the status in words (portfolio.domain.display)
         chart = page.select_one("#chart-frontier img")
         assert chart is not None and "This portfolio" in chart["alt"]
         assert client.get(chart["src"]).status_code == 200

@@ -27,9 +27,10 @@ from api import charts
 from api.app import create_app
 from api.jobs import JobRunner
 from api.settings import Settings
-from portfolio import analytics_jobs, database, quarters
-from portfolio.model import RunAnalysis
-from portfolio.unit_of_work import SqlUnitOfWork, session_factory
+from portfolio.adapters import database
+from portfolio.adapters.unit_of_work import SqlUnitOfWork, session_factory
+from portfolio.domain.model import RunAnalysis
+from portfolio.services import analytics_jobs, quarters
 
 SECRET = "run-analyses-test-secret-key-0123456789-abcdef"
 Q2 = "2026-27-Q2"

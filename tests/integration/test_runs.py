@@ -18,10 +18,10 @@ from api.cli import app as cli
 from api.settings import Settings
 from optimiser.problem import load_problem
 from optimiser.solve import solve
-from portfolio.database import make_engine
-from portfolio.model import OptimiserRun
-from portfolio.runs import INTERRUPTED
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.model import OptimiserRun
+from portfolio.services.runs import INTERRUPTED
 
 FORM = {
     "objective": "expected",

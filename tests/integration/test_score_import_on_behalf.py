@@ -18,10 +18,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from support import DEMO, login
 
-from portfolio import council, csvio, database
-from portfolio.errors import PermissionDenied
-from portfolio.model import Score, ScoreStatus
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters import database
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import PermissionDenied
+from portfolio.domain.model import Score, ScoreStatus
+from portfolio.services import council, csvio
 
 QUARTER = "2026-27 Q3"
 CANDIDATE = "northsea-hefa"  # two options: demonstrate, scale

@@ -18,9 +18,9 @@ from support import DEMO, DEMO_PASSWORD, login
 from typer.testing import CliRunner
 
 from api.cli import app as cli
-from portfolio import services
-from portfolio.database import make_engine
-from portfolio.model import (
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.model import (
     CouncilMember,
     Evidence,
     EvidenceKind,
@@ -30,7 +30,7 @@ from portfolio.model import (
     Sector,
     User,
 )
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.services import missions as services
 
 CURRENT, PREVIOUS = "2026-27 Q3", "2026-27 Q2"
 MEMBER = "council6"  # submitted every candidate in every closed round, nothing yet in 2026-27 Q3

@@ -16,7 +16,7 @@ from support import DEMO, DEMO_PASSWORD, csrf_of, login
 from typer.testing import CliRunner
 
 from api.cli import app as cli
-from portfolio.database import make_engine
+from portfolio.adapters.database import make_engine
 
 WRONG = "a-wrong-password-7"
 

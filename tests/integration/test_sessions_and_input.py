@@ -10,7 +10,7 @@ from sqlalchemy import text
 from support import DEMO, login
 
 from api.deps import SESSION_COOKIE, token_hash
-from portfolio.database import make_engine
+from portfolio.adapters.database import make_engine
 
 
 def _age_session(db_url: str, cookie: str, **columns: dt.datetime) -> None:

@@ -21,11 +21,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from support import DEMO_PASSWORD
 
-from portfolio import throttle
-from portfolio.database import make_engine
-from portfolio.orm import LoginThrottleRow
-from portfolio.security_log import SecurityEventKind
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters import throttle
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.orm import LoginThrottleRow
+from portfolio.adapters.security_log import SecurityEventKind
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
 
 WRONG = "not-the-password-9"
 

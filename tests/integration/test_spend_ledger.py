@@ -15,9 +15,9 @@ from support import DEMO, login
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
-from portfolio import ledger, ledger_io
-from portfolio.database import make_engine
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.services import ledger, ledger_io
 
 # the demo mission is in 2026-27 Q3: 2025-26 and 2026-27 have started, 2027-28 has not; the demo
 # recorded spend in each of its four closed quarters, so the tests look at what they record now

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from portfolio import database, services
-from portfolio.errors import Conflict, NotFound
-from portfolio.model import (
+from portfolio.adapters import database
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict, NotFound
+from portfolio.domain.model import (
     AuditEntry,
     Candidate,
     Confidence,
@@ -33,7 +34,7 @@ from portfolio.model import (
     Tier,
     User,
 )
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.services import missions as services
 
 SLUG = "test-mission"
 YEARS = ["2026-27", "2027-28", "2028-29"]

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.deps import SESSION_COOKIE
-from portfolio.database import make_engine
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
 
 NEW_PASSWORD = "a-brand-new-passphrase-31"
 

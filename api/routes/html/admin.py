@@ -14,11 +14,11 @@ from api.forms import mission_from_form, values_of
 from api.permissions import Perm
 from api.security import record_event
 from api.templating import render
-from portfolio import services
-from portfolio.errors import Conflict, InvalidInput, NotFound, validation_errors
-from portfolio.model import ROLE_LABELS, CouncilMember, Role, Sector, User
-from portfolio.security_log import EVENT_LABELS, SecurityEventKind
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.security_log import EVENT_LABELS, SecurityEventKind
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict, InvalidInput, NotFound, validation_errors
+from portfolio.domain.model import ROLE_LABELS, CouncilMember, Role, Sector, User
+from portfolio.services import missions as services
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
 

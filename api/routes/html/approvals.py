@@ -14,10 +14,10 @@ from api.forms import values_of
 from api.params import RowId
 from api.permissions import Perm
 from api.templating import render
-from portfolio import approvals
-from portfolio.errors import Conflict, InvalidInput
-from portfolio.model import ApprovalState
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict, InvalidInput
+from portfolio.domain.model import ApprovalState
+from portfolio.services import approvals
 
 router = APIRouter(include_in_schema=False)
 

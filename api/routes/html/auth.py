@@ -28,12 +28,14 @@ from api.params import RowId
 from api.security import client_address, record_event
 from api.settings import Settings
 from api.templating import render
-from portfolio import services, throttle, twofactor
-from portfolio.errors import Conflict, InvalidInput
-from portfolio.passwords import MIN_PASSWORD_LENGTH
-from portfolio.security_log import SecurityEventKind
-from portfolio.throttle import Attempt
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters import throttle
+from portfolio.adapters.security_log import SecurityEventKind
+from portfolio.adapters.throttle import Attempt
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict, InvalidInput
+from portfolio.services import missions as services
+from portfolio.services import twofactor
+from portfolio.services.passwords import MIN_PASSWORD_LENGTH
 
 router = APIRouter(include_in_schema=False)
 
@@ -108,7 +110,7 @@ def login(request: Request, form: FormDep, uow: UowDep, settings: SettingsDep) -
         return _login_page(request, missing, username, next_url, 400)
     now = uow.now()
     # the attempt is reserved (and committed) before the password is checked, so concurrent
-    # attempts cannot all get through (portfolio/throttle.py)
+    # attempts cannot all get through (portfolio/adapters/throttle.py)
     attempt = uow.throttle.sign_in(username, client_address(request), now)
     _log_delays(uow, request, username, attempt)
     if not attempt.allowed:

@@ -18,10 +18,11 @@ from api.forms import (
 )
 from api.permissions import Perm
 from api.templating import render
-from portfolio import approvals, contracts, cycle, quarters, services
-from portfolio.errors import Conflict, InvalidInput
-from portfolio.model import OrganisationType, Tier
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict, InvalidInput
+from portfolio.domain.model import OrganisationType, Tier
+from portfolio.services import approvals, contracts, cycle, quarters
+from portfolio.services import missions as services
 
 router = APIRouter(include_in_schema=False)
 

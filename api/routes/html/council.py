@@ -19,11 +19,17 @@ from api.params import RowId
 from api.permissions import Perm
 from api.routes.html.candidates import detail_context
 from api.templating import render
-from portfolio import council
-from portfolio.calibration_check import simulate_council
-from portfolio.classical import ClassicalResult, classical_warnings
-from portfolio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, validation_errors
-from portfolio.model import (
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.calibration_check import simulate_council
+from portfolio.domain.classical import ClassicalResult, classical_warnings
+from portfolio.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    validation_errors,
+)
+from portfolio.domain.model import (
     AGGREGATION_LABELS,
     AggregationMethod,
     Candidate,
@@ -32,7 +38,7 @@ from portfolio.model import (
     SeedAnswer,
     SeedQuestion,
 )
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.services import council
 
 router = APIRouter(include_in_schema=False)
 

@@ -17,9 +17,10 @@ from api.forms import parse_number, values_of
 from api.params import RowId
 from api.permissions import Perm
 from api.templating import render
-from portfolio import comparison, contracts, cycle, display, guide, quarters
-from portfolio.errors import Conflict, InvalidInput, NotFound, validation_errors
-from portfolio.model import (
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain import display
+from portfolio.domain.errors import Conflict, InvalidInput, NotFound, validation_errors
+from portfolio.domain.model import (
     ChangeKind,
     Evidence,
     EvidenceKind,
@@ -30,8 +31,8 @@ from portfolio.model import (
     TrajectoryPoint,
     next_quarter,
 )
-from portfolio.reports import RAG_LABELS, RAG_WORDING
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.domain.quarterly_update import RAG_LABELS, RAG_WORDING
+from portfolio.services import comparison, contracts, cycle, guide, quarters
 
 router = APIRouter(include_in_schema=False)
 
@@ -328,7 +329,7 @@ def _is_current(uow: SqlUnitOfWork, ctx: MissionContext, quarter: Quarter) -> bo
 def quarter_context(
     uow: SqlUnitOfWork, ctx: MissionContext, label: str, **extra: Any
 ) -> dict[str, Any]:
-    """The quarter home: the quarter's tasks (``portfolio.guide``), then the approved
+    """The quarter home: the quarter's tasks (``portfolio.services.guide``), then the approved
     allocation, delivery confidence, the changes, dissent, the update letter and closing."""
     quarter = _quarter(uow, ctx, label)
     all_quarters = uow.missions.quarters(ctx.slug)

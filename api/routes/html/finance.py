@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from api.deps import MissionAccess, MissionContext, UowDep
 from api.permissions import Perm
 from api.templating import render
-from portfolio import finance
+from portfolio.services import finance
 
 router = APIRouter(include_in_schema=False)
 

@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from api.deps import MissionAccess, MissionContext, UowDep
 from api.permissions import Perm
 from api.templating import render
-from portfolio import history
-from portfolio.errors import InvalidInput
+from portfolio.domain.errors import InvalidInput
+from portfolio.services import history
 
 router = APIRouter(include_in_schema=False)
 

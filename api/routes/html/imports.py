@@ -13,9 +13,9 @@ from api.deps import FormDep, MissionAccess, MissionContext, UowDep
 from api.flash import redirect_done
 from api.permissions import Perm
 from api.templating import render
-from portfolio import csvio
-from portfolio.errors import Conflict, InvalidInput
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict, InvalidInput
+from portfolio.services import csvio
 
 router = APIRouter(include_in_schema=False)
 

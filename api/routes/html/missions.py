@@ -14,10 +14,11 @@ from api.forms import form_version, mission_from_form, mission_values, values_of
 from api.params import Page
 from api.permissions import Perm
 from api.templating import render
-from portfolio import cycle, guide, quarters, services
-from portfolio.errors import Conflict, InvalidInput
-from portfolio.reports import RAG_LABELS
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict, InvalidInput
+from portfolio.domain.quarterly_update import RAG_LABELS
+from portfolio.services import cycle, guide, quarters
+from portfolio.services import missions as services
 
 router = APIRouter(include_in_schema=False)
 

@@ -9,12 +9,12 @@ from fastapi.responses import Response
 
 from api.deps import UowDep
 from api.templating import render
-from portfolio import cycle, history
-from portfolio.csvio import to_csv
-from portfolio.errors import NotFound
-from portfolio.model import QuarterlyUpdate, Sector
-from portfolio.reports import RAG_LABELS, RAG_SOURCE, RAG_WORDING, SECTOR_WORDS
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import NotFound
+from portfolio.domain.model import QuarterlyUpdate, Sector
+from portfolio.domain.quarterly_update import RAG_LABELS, RAG_SOURCE, RAG_WORDING, SECTOR_WORDS
+from portfolio.services import cycle, history
+from portfolio.services.csvio import to_csv
 
 router = APIRouter(include_in_schema=False)
 

@@ -20,12 +20,13 @@ from api.params import RowId
 from api.permissions import Perm
 from api.routes.html.missions import trajectory_points
 from api.templating import render
-from portfolio import analytics_jobs, display
-from portfolio import report as reports
-from portfolio.csvio import to_csv
-from portfolio.errors import Conflict, InvalidInput, NotFound
-from portfolio.model import ANALYTICS_KINDS, Mission, OptimiserRun, RunAnalysis
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain import display
+from portfolio.domain.errors import Conflict, InvalidInput, NotFound
+from portfolio.domain.model import ANALYTICS_KINDS, Mission, OptimiserRun, RunAnalysis
+from portfolio.services import allocation_report as reports
+from portfolio.services import analytics_jobs
+from portfolio.services.csvio import to_csv
 
 router = APIRouter(include_in_schema=False)
 

@@ -26,13 +26,14 @@ from api.params import MAX_ROW_ID, RowId
 from api.permissions import Perm
 from api.routes.html.report import policy_names, run_analyses_view
 from api.templating import render
-from portfolio import comparison, contracts, cycle, display, ledger, quarters, sample_fit
-from portfolio import runs as run_service
-from portfolio.errors import Conflict, InvalidInput, validation_errors
-from portfolio.model import ContractState, OptimiserRun, QuarterState, ScoringState
-from portfolio.money import loss_share_of, run_money
-from portfolio.run_policy import RunPolicy
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain import display, sample_fit
+from portfolio.domain.errors import Conflict, InvalidInput, validation_errors
+from portfolio.domain.model import ContractState, OptimiserRun, QuarterState, ScoringState
+from portfolio.domain.money import loss_share_of, run_money
+from portfolio.domain.run_policy import RunPolicy
+from portfolio.services import comparison, contracts, cycle, ledger, quarters
+from portfolio.services import runs as run_service
 
 router = APIRouter(include_in_schema=False)
 
@@ -293,7 +294,7 @@ def end_contract(
 def run_view(run: OptimiserRun, uow: SqlUnitOfWork, slug: str) -> dict[str, Any]:
     """What the run page shows: names for ids, funding by candidate and year, where in sample
     and out of sample disagree, and a CVaR run of the quarter that beats a P(target) run out of
-    sample (``portfolio.sample_fit``)."""
+    sample (``portfolio.domain.sample_fit``)."""
     names = {c["id"]: c.get("name") or c["id"] for c in run.problem.get("candidates", [])}
     option_names = {
         (c["id"], o["id"]): o.get("name") or o["id"]
@@ -338,7 +339,7 @@ def run_view(run: OptimiserRun, uow: SqlUnitOfWork, slug: str) -> dict[str, Any]
 
 @router.get("/missions/{slug}/runs/compare")
 def compare(request: Request, ctx: ViewMission, uow: UowDep, run: RunsQuery = None) -> Response:
-    """Two to four runs side by side (``portfolio.comparison``). Too few or too many ticked
+    """Two to four runs side by side (``portfolio.services.comparison``). Too few or too many ticked
     shows the optimiser page again with the error and the ticks kept."""
     chosen = list(dict.fromkeys(run or []))
     refusal = comparison.count_refusal(chosen)

@@ -14,11 +14,11 @@ from api.forms import values_of
 from api.permissions import Perm
 from api.routes.html.imports import _csv, _upload
 from api.templating import render
-from portfolio import csvio, ledger, ledger_io
-from portfolio.errors import Conflict, InvalidInput
-from portfolio.ledger_view import ledger_view
-from portfolio.model import SpendEntry
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import Conflict, InvalidInput
+from portfolio.domain.model import SpendEntry
+from portfolio.services import csvio, ledger, ledger_io
+from portfolio.services.ledger_view import ledger_view
 
 router = APIRouter(include_in_schema=False)
 

@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field
 from api.deps import AuthDep, GlobalAccess, UowDep, UserDep
 from api.permissions import Perm
 from api.routes.json.v1 import ERROR_RESPONSES, UtcDateTime
-from portfolio import services
-from portfolio.errors import PermissionDenied
-from portfolio.model import User
-from portfolio.security_log import SecurityEvent, SecurityEventKind
+from portfolio.adapters.security_log import SecurityEvent, SecurityEventKind
+from portfolio.domain.errors import PermissionDenied
+from portfolio.domain.model import User
+from portfolio.services import missions as services
 
 router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERROR_RESPONSES)
 

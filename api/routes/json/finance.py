@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from api.deps import MissionAccess, MissionContext, UowDep
 from api.permissions import Perm
 from api.routes.json.v1 import ERROR_RESPONSES, UtcDateTime
-from portfolio.finance import ApprovedAllocation, FinanceView, finance_view
+from portfolio.services.finance import ApprovedAllocation, FinanceView, finance_view
 
 router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERROR_RESPONSES)
 

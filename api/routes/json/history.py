@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from api.deps import MissionAccess, MissionContext, UowDep
 from api.permissions import Perm
 from api.routes.json.v1 import ERROR_RESPONSES
-from portfolio import history
+from portfolio.services import history
 
 router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERROR_RESPONSES)
 

@@ -1,5 +1,5 @@
 """The quarter's tasks in the JSON API (under /api/v1): the same list, statuses and links as the
-quarter home (``portfolio.guide``)."""
+quarter home (``portfolio.services.guide``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from api.deps import MissionAccess, MissionContext, UowDep
 from api.permissions import Perm
 from api.routes.json.v1 import ERROR_RESPONSES
-from portfolio import guide
+from portfolio.services import guide
 
 router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERROR_RESPONSES)
 

@@ -13,11 +13,11 @@ from starlette.datastructures import UploadFile
 from api.deps import FormDep, MissionAccess, MissionContext, UowDep
 from api.permissions import Perm
 from api.routes.json.v1 import ERROR_RESPONSES, UtcDateTime
-from portfolio import csvio, ledger_io
-from portfolio.errors import InvalidInput
-from portfolio.ledger_view import LedgerView, SpendLine, ledger_view
-from portfolio.model import SpendEntry
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import InvalidInput
+from portfolio.domain.model import SpendEntry
+from portfolio.services import csvio, ledger_io
+from portfolio.services.ledger_view import LedgerView, SpendLine, ledger_view
 
 router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERROR_RESPONSES)
 

@@ -12,11 +12,11 @@ from api.deps import GlobalAccess, MissionAccess, MissionContext, UowDep, UserDe
 from api.params import RowId
 from api.permissions import Perm
 from api.preconditions import ETAG_HEADER, IF_MATCH, required_version, send_version
-from portfolio import approvals, contracts, council, cycle, montecarlo, quarters, services
-from portfolio import runs as run_service
-from portfolio.errors import Conflict, InvalidInput, NotFound, validation_errors
-from portfolio.estimates import MemberCalibration
-from portfolio.model import (
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain import montecarlo
+from portfolio.domain.errors import Conflict, InvalidInput, NotFound, validation_errors
+from portfolio.domain.estimates import MemberCalibration
+from portfolio.domain.model import (
     AggregationMethod,
     AllocationChange,
     Amount,
@@ -46,8 +46,10 @@ from portfolio.model import (
     User,
     Username,
 )
-from portfolio.run_policy import RunSettings
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.domain.run_policy import RunSettings
+from portfolio.services import approvals, contracts, council, cycle, quarters
+from portfolio.services import missions as services
+from portfolio.services import runs as run_service
 
 
 def _utc(value: dt.datetime) -> str:

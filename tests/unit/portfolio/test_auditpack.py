@@ -13,14 +13,14 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from portfolio.auditpack import (
+from portfolio.adapters.auditpack import (
     PackRecord,
     build_zip,
     canonical_json,
     pack_hash,
     verify_chain,
 )
-from portfolio.model import Tier
+from portfolio.domain.model import Tier
 
 # -- canonical JSON ------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolio.classical import (
+from portfolio.domain.classical import (
     calibration_score,
     chi2_cdf_3,
     chi2_sf_3,
@@ -27,8 +27,8 @@ from portfolio.classical import (
     relative_information,
     run_classical_model_cli,
 )
-from portfolio.errors import InvalidInput
-from portfolio.model import SeedAnswer, SeedQuestion
+from portfolio.domain.errors import InvalidInput
+from portfolio.domain.model import SeedAnswer, SeedQuestion
 
 P = (0.05, 0.45, 0.45, 0.05)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from portfolio import csvio
-from portfolio.errors import InvalidInput
-from portfolio.model import Confidence, ScoreStatus
+from portfolio.domain.errors import InvalidInput
+from portfolio.domain.model import Confidence, ScoreStatus
+from portfolio.services import csvio
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "csv"
 YEARS = ["2026-27", "2027-28", "2028-29", "2029-30"]

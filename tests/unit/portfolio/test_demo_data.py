@@ -7,9 +7,9 @@ from itertools import pairwise
 
 import pytest
 
-from portfolio.demo import DEMO_SLUG, demo_document
-from portfolio.exchange import MissionDocument
-from portfolio.model import (
+from portfolio.adapters.exchange import MissionDocument
+from portfolio.demo.mission import DEMO_SLUG, demo_document
+from portfolio.domain.model import (
     EvidenceKind,
     QuarterState,
     Role,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portfolio.estimates import (
+from portfolio.domain.estimates import (
     FlagCode,
     aggregate_option,
     brier,
@@ -25,7 +25,14 @@ from portfolio.estimates import (
     pool_probability,
     pool_three_point,
 )
-from portfolio.model import AggregationMethod, Confidence, Score, ScoreStatus, Sector, ThreePoint
+from portfolio.domain.model import (
+    AggregationMethod,
+    Confidence,
+    Score,
+    ScoreStatus,
+    Sector,
+    ThreePoint,
+)
 
 
 def tp(low: float, most_likely: float, high: float) -> ThreePoint:

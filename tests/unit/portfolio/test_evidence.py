@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portfolio.evidence import (
+from portfolio.domain.evidence import (
     Belief,
     apply_evidence,
     belief_history,
@@ -22,7 +22,7 @@ from portfolio.evidence import (
     prior_belief,
     uplifted_cost,
 )
-from portfolio.model import Confidence, Evidence, EvidenceKind
+from portfolio.domain.model import Confidence, Evidence, EvidenceKind
 
 
 def ev(kind: EvidenceKind, day: int = 1, **fields: Any) -> Evidence:

@@ -10,9 +10,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from portfolio.errors import InvalidInput, validation_errors
-from portfolio.exchange import MissionDocument
-from portfolio.model import (
+from portfolio.adapters.exchange import MissionDocument
+from portfolio.domain.errors import InvalidInput, validation_errors
+from portfolio.domain.model import (
     ORDER_RULE,
     Candidate,
     CouncilMember,

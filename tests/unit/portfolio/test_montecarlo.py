@@ -1,6 +1,7 @@
-"""The 95 % interval of a share (Wilson score, ``portfolio.montecarlo``) against hand-computed
+"""The 95 % interval of a share (Wilson score, ``portfolio.domain.montecarlo``) against
+hand-computed
 numbers and an exact binomial coverage calculation; how it is written; and the in-sample against
-out-of-sample checks built on it (``portfolio.sample_fit``)."""
+out-of-sample checks built on it (``portfolio.domain.sample_fit``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from portfolio import montecarlo, sample_fit
-from portfolio.model import OptimiserRun, Rag
-from portfolio.reports import UpdateContext, draft_update
+from portfolio.domain import montecarlo, sample_fit
+from portfolio.domain.model import OptimiserRun, Rag
+from portfolio.domain.quarterly_update import UpdateContext, draft_update
 
 Z = 1.96
 

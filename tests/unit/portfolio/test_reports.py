@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portfolio.model import Candidate, ChangeKind, EvidenceKind, Rag, Sector
-from portfolio.reports import (
+from portfolio.domain.model import Candidate, ChangeKind, EvidenceKind, Rag, Sector
+from portfolio.domain.quarterly_update import (
     RAG_WORDING,
     Change,
     ProposedStop,

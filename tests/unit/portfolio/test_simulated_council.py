@@ -11,7 +11,7 @@ import statistics
 import pytest
 
 from optimiser.montecarlo import Z_95
-from portfolio.calibration_check import (
+from portfolio.domain.calibration_check import (
     CALIBRATED,
     CANDIDATES,
     MEMBERS,
@@ -21,8 +21,8 @@ from portfolio.calibration_check import (
     SEED,
     simulate_council,
 )
-from portfolio.estimates import brier, brier_weights, pool_probability
-from portfolio.montecarlo import mean_error
+from portfolio.domain.estimates import brier, brier_weights, pool_probability
+from portfolio.domain.montecarlo import mean_error
 
 
 def test_the_well_calibrated_member_ends_with_the_highest_weight() -> None:

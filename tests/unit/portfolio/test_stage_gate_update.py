@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from support import DEMO
 
-from portfolio import council, cycle
-from portfolio.database import make_engine
-from portfolio.evidence import (
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.evidence import (
     GATE_MILESTONES,
     NESTED_FACTOR,
     apply_evidence,
@@ -28,8 +28,8 @@ from portfolio.evidence import (
     posterior_belief,
     prior_belief,
 )
-from portfolio.model import Evidence, EvidenceKind
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.domain.model import Evidence, EvidenceKind
+from portfolio.services import council, cycle
 
 OPTIONS = ["explore", "demonstrate", "scale"]  # smallest first, as a candidate lists them
 

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from support import DEMO, login
 
-from portfolio import council
-from portfolio.database import make_engine
-from portfolio.estimates import SHRINKAGE_K, WEIGHT_FLOOR, brier, brier_weights
-from portfolio.model import AggregationMethod
-from portfolio.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.database import make_engine
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.estimates import SHRINKAGE_K, WEIGHT_FLOOR, brier, brier_weights
+from portfolio.domain.model import AggregationMethod
+from portfolio.services import council
 
 Forecasts = list[tuple[float, bool]]
 

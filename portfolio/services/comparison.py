@@ -1,0 +1,296 @@
+"""Two to four optimiser runs side by side, for a decision: their key numbers (with the
+differences that are within Monte-Carlo error marked as such, ``portfolio.domain.montecarlo``),
+spend by
+platform, what each funds and the policy rules they differ in — all in the words people read
+(``portfolio.domain.display``), never identifiers or JSON."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain import display, montecarlo
+from portfolio.domain.errors import InvalidInput
+from portfolio.domain.model import OptimiserRun
+from portfolio.services import cycle
+
+MIN_RUNS, MAX_RUNS = 2, 4
+TOLERANCE = 1e-6  # £m, and shares: two values closer than this are the same
+
+# the key numbers, in the order the comparison shows them: (metric, how it is written)
+KEY_METRICS: tuple[tuple[str, str], ...] = (
+    ("p_target", "percent"),
+    ("p_overrun", "percent"),
+    ("expected_impact", "impact"),
+    ("cvar_shortfall", "impact"),
+    ("expected_overspend", "money"),
+    ("spend", "money"),
+    ("funded", "count"),
+)
+OPTIONAL_METRICS = frozenset({"p_overrun", "expected_overspend"})  # only once a run has them
+MONTE_CARLO_METRICS = ("p_target", "p_overrun")
+
+
+def count_refusal(run_ids: Sequence[int]) -> str | None:
+    """Why this many runs cannot be compared, or None (two, three or four distinct runs)."""
+    if not MIN_RUNS <= len(set(run_ids)) <= MAX_RUNS:
+        return "tick two, three or four runs to compare"
+    return None
+
+
+def out_of_sample(run: OptimiserRun) -> dict[str, Any]:
+    """The run's out-of-sample metrics block, as the result stores it (empty without one)."""
+    metrics = (run.result or {}).get("metrics") or {}
+    return dict(metrics.get("out_of_sample") or {})
+
+
+def spend_by_platform(run: OptimiserRun) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in ((run.result or {}).get("spend") or {}).get("by_platform", {}).items()
+    }
+
+
+@dataclass(frozen=True)
+class Column:
+    """One run of the comparison."""
+
+    run: OptimiserRun
+    metrics: dict[str, float | None]
+    approval_refusal: str | None
+    """Why the run cannot be approved now (None: it can)."""
+
+    @property
+    def label(self) -> str:
+        return f"Run {self.run.id}"
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    key: str
+    label: str
+    style: str
+    values: list[float | None]
+    differs: bool
+    """The values differ, beyond Monte-Carlo error where the metric has one."""
+    noise: float | None = None
+    """The values differ but only within Monte-Carlo error: the widest ± margin (a share)."""
+    intervals: list[montecarlo.Interval | None] | None = None
+    """Each run's own 95 % Monte-Carlo interval (``montecarlo.share_interval``), where the
+    metric has one: what the comparison shows beside each value."""
+
+
+@dataclass(frozen=True)
+class PairNote:
+    """Two runs' values of one metric and whether their difference is beyond Monte-Carlo error."""
+
+    metric: str
+    label: str
+    first: int
+    second: int
+    difference: montecarlo.Difference
+
+
+@dataclass(frozen=True)
+class Row:
+    """A labelled row: one value per run (text or a number), and whether they differ."""
+
+    label: str
+    values: list[Any]
+    differs: bool
+    key: str = ""
+    """What the row is about (a candidate's or a platform's id), for links and tests."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    columns: list[Column]
+    metrics: list[MetricRow]
+    pairs: list[PairNote]
+    platforms: list[Row]
+    funding: list[Row]
+    """Per candidate funded by any run: (option name, £m) per run, or None where not funded."""
+    policy: list[Row]
+    """Only the rules the runs differ in, as readable text."""
+
+    @property
+    def runs(self) -> list[OptimiserRun]:
+        return [c.run for c in self.columns]
+
+
+def _metrics(run: OptimiserRun) -> dict[str, float | None]:
+    oos = out_of_sample(run)
+    spend = ((run.result or {}).get("spend") or {}).get("total")
+    values: dict[str, float | None] = {
+        key: (float(oos[key]) if oos.get(key) is not None else None)
+        for key, _ in KEY_METRICS
+        if key not in ("spend", "funded")
+    }
+    values["spend"] = float(spend) if run.found_portfolio and spend is not None else None
+    values["funded"] = float(len(cycle.holdings(run))) if run.found_portfolio else None
+    return values
+
+
+def _differ(values: Sequence[float | None]) -> bool:
+    """Whether the values differ: some known and some not, or known ones apart."""
+    known = [v for v in values if v is not None]
+    if len(known) != len(values):
+        return bool(known)
+    return max(known) - min(known) > TOLERANCE if known else False
+
+
+def _metric_rows(
+    columns: list[Column], blocks: list[dict[str, Any]]
+) -> tuple[list[MetricRow], list[PairNote]]:
+    rows: list[MetricRow] = []
+    pairs: list[PairNote] = []
+    for key, style in KEY_METRICS:
+        values = [c.metrics[key] for c in columns]
+        if key in OPTIONAL_METRICS and all(v is None for v in values):
+            continue
+        label = display.METRIC_NAMES.get(key, key)
+        if key not in MONTE_CARLO_METRICS:
+            rows.append(MetricRow(key, label, style, values, _differ(values)))
+            continue
+        notes = [
+            PairNote(key, label, columns[i].run.id or 0, columns[j].run.id or 0, d)
+            for i, j in itertools.combinations(range(len(columns)), 2)
+            if (d := montecarlo.compare_metric(blocks[i], blocks[j], key)) is not None
+        ]
+        pairs.extend(notes)
+        differs = _differ(values)
+        noise = None
+        if differs and notes and len(notes) == len(columns) * (len(columns) - 1) // 2:
+            if not any(n.difference.significant for n in notes):
+                differs, noise = False, max(n.difference.margin for n in notes)
+        intervals = [montecarlo.interval(b, key) for b in blocks]
+        rows.append(MetricRow(key, label, style, values, differs, noise, intervals))
+    return rows, pairs
+
+
+def _names(uow: SqlUnitOfWork, slug: str, runs: Sequence[OptimiserRun]) -> dict[str, str]:
+    """Candidate ids and "candidate/option" references → names (the mission's, else the run's)."""
+    names: dict[str, str] = {}
+    for run in runs:
+        for ref, name in display.problem_names(run.problem).items():
+            names.setdefault(ref, name)
+    names.update({c.id: c.name for c in uow.candidates.all(slug)})
+    return names
+
+
+def _option_names(runs: Sequence[OptimiserRun]) -> dict[tuple[str, str], str]:
+    return {
+        (c["id"], o["id"]): o.get("name") or o["id"]
+        for run in runs
+        for c in run.problem.get("candidates", [])
+        for o in c.get("options", [])
+    }
+
+
+def _policy_value(key: str, value: Any) -> Any:
+    """A rule's value in the shape ``display.rule_value`` names: last quarter's allocation as
+    the list of its "candidate/option" references."""
+    if key == "previous" and isinstance(value, Mapping):
+        return [f"{c}/{o}" for c, o in sorted(value.items())]
+    return value
+
+
+def _policy_rows(runs: Sequence[OptimiserRun], names: Mapping[str, str]) -> list[Row]:
+    policies = [r.problem.get("policy") or {} for r in runs]
+    order = list(display.POLICY_RULE_NAMES)
+    keys = sorted(
+        {k for p in policies for k in p},
+        key=lambda k: (order.index(k) if k in order else len(order), k),
+    )
+    rows = []
+    for key in keys:
+        raw = [p.get(key) for p in policies]
+        if all(v == raw[0] for v in raw[1:]):
+            continue
+        texts = [display.rule_value(key, _policy_value(key, v), names) for v in raw]
+        rows.append(Row(display.POLICY_RULE_NAMES.get(key, key), texts, True))
+    for field, label in (
+        ("scenarios", "Optimisation scenarios"),
+        ("evaluation", "Out-of-sample scenarios"),
+    ):
+        specs = [r.problem.get(field) or {} for r in runs]
+        if any(s != specs[0] for s in specs[1:]):
+            texts = [
+                f"{s['count']:,} (seed {s['seed']})"
+                if "count" in s
+                else "given in the problem file"
+                for s in specs
+            ]
+            rows.append(Row(label, texts, True))
+    scales = [r.budget_scale for r in runs]
+    if any(abs(s - scales[0]) > 1e-12 for s in scales[1:]):
+        texts = [
+            f"What-if: envelopes at {s * 100:g} %" if r.what_if else "The real budgets"
+            for r, s in zip(runs, scales, strict=True)
+        ]
+        rows.append(Row("Budgets", texts, True))
+    return rows
+
+
+def compare_runs(uow: SqlUnitOfWork, slug: str, run_ids: Sequence[int]) -> Comparison:
+    """The comparison of runs ``run_ids`` (two to four, in the order given)."""
+    chosen = list(dict.fromkeys(run_ids))
+    refusal = count_refusal(chosen)
+    if refusal is not None:
+        raise InvalidInput.single("run", refusal)
+    runs = [uow.runs.get(slug, r) for r in chosen]
+    columns = [Column(r, _metrics(r), cycle.approval_refusal(uow, slug, r)) for r in runs]
+    metrics, pairs = _metric_rows(columns, [out_of_sample(r) for r in runs])
+
+    by_platform = [spend_by_platform(r) for r in runs]
+    platforms = sorted({p for b in by_platform for p in b}, key=display.platform_name)
+    platform_rows = []
+    for platform in platforms:
+        spends = [
+            b.get(platform, 0.0) if r.found_portfolio else None
+            for r, b in zip(runs, by_platform, strict=True)
+        ]
+        platform_rows.append(
+            Row(display.platform_name(platform), spends, _differ(spends), platform)
+        )
+
+    names = _names(uow, slug, runs)
+    option_names = _option_names(runs)
+    holdings = [cycle.holdings(r) for r in runs]
+    funded = sorted({c for h in holdings for c in h}, key=lambda c: names.get(c, c))
+    funding = []
+    for candidate in funded:
+        held = [h.get(candidate) for h in holdings]
+        cells = [
+            None if x is None else (option_names.get((candidate, x[0]), x[0]), x[1]) for x in held
+        ]
+        options = {x[0] if x else None for x in held}
+        amounts = [x[1] if x else 0.0 for x in held]
+        differs = len(options) > 1 or max(amounts) - min(amounts) > TOLERANCE
+        funding.append(Row(names.get(candidate, candidate), cells, differs, candidate))
+    return Comparison(
+        columns=columns,
+        metrics=metrics,
+        pairs=pairs,
+        platforms=platform_rows,
+        funding=funding,
+        policy=_policy_rows(runs, names),
+    )
+
+
+__all__ = [
+    "MAX_RUNS",
+    "MIN_RUNS",
+    "Column",
+    "Comparison",
+    "MetricRow",
+    "PairNote",
+    "Row",
+    "compare_runs",
+    "count_refusal",
+    "out_of_sample",
+    "spend_by_platform",
+]
