@@ -29,16 +29,15 @@ items have a known realisation (calibration scores on so few items cannot tell e
 5 seeds one lucky answer decides the weights). The model still runs; the warnings say how far to
 trust it.
 
-Everything here is pure except :func:`run_classical_model_cli`, which reads the file it is given.
+Everything here is pure; the command line (``api/cli/council.py``) reads the file.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TextIO
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -507,44 +506,3 @@ def parse_alpha(text: str) -> Literal["optimise"] | float:
     if not math.isfinite(value) or not 0 <= value < 1:
         raise InvalidInput.single("alpha", "must be 'optimise' or a number in [0, 1)")
     return value
-
-
-def run_classical_model_cli(
-    path: str, alpha: str, weights: str, stdout: TextIO, stderr: TextIO
-) -> int:
-    """``mission-portfolio council classical-model FILE.json [--alpha] [--weights]``.
-
-    Prints the result as JSON on ``stdout`` (its ``warnings`` included) and returns 0; each
-    warning is also written on ``stderr`` as a ``warning: ...`` line, so that a person running it
-    sees it. On a missing, undecodable or invalid
-    file or bad option, writes one ``field: rule`` line per error on ``stderr`` and returns 2.
-    """
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        print(f"{path}: no such file", file=stderr)
-        return 2
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"{path}: cannot be read ({exc})", file=stderr)
-        return 2
-    except json.JSONDecodeError as exc:
-        print(
-            f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-            file=stderr,
-        )
-        return 2
-    try:
-        alpha_value = parse_alpha(alpha)
-        if weights not in ("global", "equal"):
-            raise InvalidInput.single("weights", "must be 'global' or 'equal'")
-        result = classical_model(data, alpha_value, "global" if weights == "global" else "equal")
-    except InvalidInput as exc:
-        for field, rule in exc.errors:
-            print(f"{field}: {rule}", file=stderr)
-        return 2
-    json.dump(result, stdout, indent=2)
-    stdout.write("\n")
-    for warning in result["warnings"]:
-        print(f"warning: {warning}", file=stderr)
-    return 0

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from api.cli.council import run_classical_model_cli
 from portfolio.domain.classical import (
     calibration_score,
     chi2_cdf_3,
@@ -25,7 +26,6 @@ from portfolio.domain.classical import (
     parse_elicitation,
     realization_bin,
     relative_information,
-    run_classical_model_cli,
 )
 from portfolio.domain.errors import InvalidInput
 from portfolio.domain.model import SeedAnswer, SeedQuestion

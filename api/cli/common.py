@@ -1,0 +1,113 @@
+"""What every command of the ``mission-portfolio`` command line shares: the root app, the
+options, opening a unit of work, and how a failure is reported."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.settings import Settings
+from portfolio.adapters import database
+from portfolio.adapters.security_log import SecurityEventKind, security_event
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import PortfolioError
+from portfolio.domain.model import Role
+
+app = typer.Typer(
+    help="Mission Portfolio: run a technological innovation mission as a hedged portfolio.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+CLI_ACTOR = "cli"
+DEMO_DB = "mission-portfolio-demo.db"
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db", help="SQLite file to use (default: DATABASE_URL, else ./mission-portfolio.db)."
+    ),
+]
+HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _uow(settings: Settings) -> Iterator[SqlUnitOfWork]:
+    """A unit of work on the migrated database; the engine is closed afterwards."""
+    engine = database.make_engine(settings.database_url)
+    try:
+        database.upgrade(engine)
+        with SqlUnitOfWork(engine, settings.history_key()) as uow:
+            yield uow
+    finally:
+        engine.dispose()
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def _cli_event(
+    uow: SqlUnitOfWork, event: SecurityEventKind, username: str, command: str, detail: str
+) -> None:
+    uow.security.add(
+        security_event(
+            uow.now(),
+            event,
+            username=username,
+            address=None,
+            method="CLI",
+            path=f"users {command}",
+            detail=detail,
+        )
+    )
+
+
+def _rows_failed(exc: PortfolioError) -> typer.Exit:
+    """Each problem of a file on its own line, by row and column."""
+    from portfolio.domain.errors import InvalidInput
+
+    if not isinstance(exc, InvalidInput):
+        return _fail(str(exc))
+    for field, rule in exc.errors:
+        typer.echo(f"error: {field}: {rule}", err=True)
+    return typer.Exit(2)
+
+
+def _may(uow: SqlUnitOfWork, mission: str, actor: str, perm: str, who: str) -> set[Role]:
+    """``actor``'s roles on ``mission``; refused unless the permission table gives them ``perm``."""
+    from api.permissions import Perm, allowed
+
+    if not uow.missions.exists(mission):
+        raise _fail(f"there is no mission {mission}", 2)
+    user = uow.users.get(actor)
+    roles = uow.missions.roles_of(mission, actor)
+    if not allowed(Perm(perm), roles, user.is_admin):
+        raise _fail(f"{actor} may not do this on {mission}: only {who} may", 2)
+    return roles
+
+
+def _field_errors(exc: PortfolioError) -> typer.Exit:
+    """Each problem on its own line, naming the option (``--reason``) it came from."""
+    from portfolio.domain.errors import InvalidInput
+
+    if not isinstance(exc, InvalidInput):
+        return _fail(str(exc))
+    for field, rule in exc.errors:
+        typer.echo(f"error: --{field.replace('_', '-')}: {rule}", err=True)
+    return typer.Exit(2)

@@ -1,0 +1,120 @@
+"""Serving the application, the demo, and database maintenance."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.common import (
+    DEMO_DB,
+    DbOption,
+    HostOption,
+    PortOption,
+    _fail,
+    _serve,
+    app,
+)
+from api.settings import Settings
+from portfolio.adapters import database
+from portfolio.adapters.unit_of_work import SqlUnitOfWork, session_factory
+from portfolio.demo import loader as demo_loader
+from portfolio.demo.mission import DEMO_SLUG
+from portfolio.domain.errors import PortfolioError
+
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000, db: DbOption = None) -> None:
+    """Serve the web application and the JSON API (the database is migrated first)."""
+    settings = Settings.from_env(db)
+    typer.echo(f"Serving Mission Portfolio on http://{host}:{port}")
+    _serve(settings, host, port)
+
+
+DEMO_USERS: list[tuple[str, str]] = [
+    ("ceo", "Mission CEO"),
+    *[(f"council{i}", "Expert Council member") for i in range(1, 8)],
+    ("treasury", "Treasury reviewer"),
+    ("admin", "Administrator"),
+]
+
+
+def load_demo(settings: Settings, password: str) -> None:
+    """Create the demo users (all with ``password``), import the demo mission and replay its
+    past quarters through the cycle."""
+    engine = database.make_engine(settings.database_url)
+    try:
+        database.upgrade(engine)
+        factory = session_factory(engine, settings.history_key())
+        demo_loader.load_demo(lambda: SqlUnitOfWork(factory), password)
+    finally:
+        engine.dispose()
+
+
+def _prepare_demo_file(path: Path) -> None:
+    """Remove an earlier demo database at ``path``; refuse to touch any other database."""
+    if not path.exists():
+        return
+    settings = Settings.from_env(path)
+    engine = database.make_engine(settings.database_url)
+    try:
+        with SqlUnitOfWork(engine) as uow:
+            slugs = {m.slug for m in uow.missions.all()}
+    except Exception:  # not a database of ours: leave it alone
+        slugs = {"?"}
+    finally:
+        engine.dispose()
+    if slugs - {DEMO_SLUG}:
+        raise _fail(
+            f"{path} holds other missions ({', '.join(sorted(slugs))}); "
+            "choose another --db for the demo"
+        )
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+@app.command()
+def demo(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    db: Annotated[Path, typer.Option("--db", help="SQLite file for the demo (re-created).")] = (
+        Path(DEMO_DB)
+    ),
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password", help="Password for every demo user (default: a generated one, printed)."
+        ),
+    ] = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load the demo and stop.")] = False,
+) -> None:
+    """Create a fresh database with the demo mission and its users, print the logins, serve."""
+    password = password or secrets.token_urlsafe(9)
+    _prepare_demo_file(db)
+    settings = Settings.from_env(db)
+    try:
+        load_demo(settings, password)
+    except PortfolioError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"Demo mission loaded into {db} (figures are illustrative).")
+    typer.echo(f"Open http://{host}:{port}/login and sign in as one of:")
+    for username, role in DEMO_USERS:
+        typer.echo(f"  {username:<10} {role:<24} password: {password}")
+    if not no_serve:
+        _serve(settings, host, port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Migrate the database to the newest schema."""
+    engine = database.make_engine(Settings.from_env(db).database_url)
+    try:
+        database.upgrade(engine)
+    finally:
+        engine.dispose()
+    typer.echo("Database is at the newest schema.")
