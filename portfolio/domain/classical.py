@@ -390,6 +390,56 @@ def _global_weights(scores: Mapping[str, _Scored], alpha: float) -> dict[str, fl
     return {e: (w / total if total > 0 else 0.0) for e, w in raw.items()}
 
 
+def _optimised_alpha(
+    items: list[_Item], scores: dict[str, _Scored], n_min: int
+) -> tuple[float, dict[str, float], _Dm]:
+    """The cut-off α (one of the experts' calibration scores) whose decision maker has the
+    largest calibration × information, the smallest such α on ties."""
+    best: tuple[float, dict[str, float], _Dm] | None = None
+    for candidate in sorted({s.calibration for s in scores.values()}):
+        w = _global_weights(scores, candidate)
+        if not any(v > 0 for v in w.values()):
+            continue
+        trial = _decision_maker(items, w, n_min)
+        if best is None or trial.combined > best[2].combined:
+            best = (candidate, w, trial)
+    if best is None:
+        raise InvalidInput.single(
+            "experts",
+            "every expert has calibration × information 0, so none can be weighted; "
+            "use equal weights",
+        )
+    return best
+
+
+def _choose_weights(
+    items: list[_Item],
+    scores: dict[str, _Scored],
+    n_min: int,
+    alpha: Literal["optimise"] | float,
+    weights: Literal["global", "equal"],
+) -> tuple[float | None, dict[str, float], _Dm]:
+    """(α used, each expert's weight, the decision maker) for the weighting asked for."""
+    if weights == "equal":
+        expert_weights = {e: 1 / len(scores) for e in scores}
+        return None, expert_weights, _decision_maker(items, expert_weights, n_min)
+    if alpha == "optimise":
+        return _optimised_alpha(items, scores, n_min)
+    top = max(s.calibration for s in scores.values())
+    if alpha > top:
+        raise InvalidInput.single(
+            "alpha",
+            f"{alpha} is above every expert's calibration score (the highest is {top:.6g}), "
+            "so no expert would have weight; choose a lower value",
+        )
+    expert_weights = _global_weights(scores, alpha)
+    if not any(v > 0 for v in expert_weights.values()):
+        raise InvalidInput.single(
+            "alpha", "no expert above this α has information × calibration > 0"
+        )
+    return alpha, expert_weights, _decision_maker(items, expert_weights, n_min)
+
+
 def run_classical_model(
     document: ElicitationDocument | Mapping[str, Any],
     alpha: Literal["optimise"] | float = "optimise",
@@ -425,42 +475,7 @@ def run_classical_model(
     n_min = min(seeds_answered.values())
     scores = {e: _score(answers[e], items, n_min) for e in document.experts}
 
-    chosen_alpha: float | None
-    if weights == "equal":
-        chosen_alpha = None
-        expert_weights = {e: 1 / len(scores) for e in scores}
-        dm = _decision_maker(items, expert_weights, n_min)
-    elif alpha == "optimise":
-        best: tuple[float, dict[str, float], _Dm] | None = None
-        for candidate in sorted({s.calibration for s in scores.values()}):
-            w = _global_weights(scores, candidate)
-            if not any(v > 0 for v in w.values()):
-                continue
-            trial = _decision_maker(items, w, n_min)
-            if best is None or trial.combined > best[2].combined:
-                best = (candidate, w, trial)
-        if best is None:
-            raise InvalidInput.single(
-                "experts",
-                "every expert has calibration × information 0, so none can be weighted; "
-                "use equal weights",
-            )
-        chosen_alpha, expert_weights, dm = best
-    else:
-        top = max(s.calibration for s in scores.values())
-        if alpha > top:
-            raise InvalidInput.single(
-                "alpha",
-                f"{alpha} is above every expert's calibration score (the highest is {top:.6g}), "
-                "so no expert would have weight; choose a lower value",
-            )
-        chosen_alpha = alpha
-        expert_weights = _global_weights(scores, alpha)
-        if not any(v > 0 for v in expert_weights.values()):
-            raise InvalidInput.single(
-                "alpha", "no expert above this α has information × calibration > 0"
-            )
-        dm = _decision_maker(items, expert_weights, n_min)
+    chosen_alpha, expert_weights, dm = _choose_weights(items, scores, n_min, alpha, weights)
 
     log_items = {item.id for item in items if item.log}
     seed_items = sum(1 for item in items if item.realization is not None)
