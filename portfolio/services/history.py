@@ -24,16 +24,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from portfolio.adapters import auditpack
-from portfolio.adapters.auditpack import PackRecord, canonical_json, short, verify_chain
-from portfolio.adapters.unit_of_work import SqlUnitOfWork
-from portfolio.domain.errors import InvalidInput, NotFound, PortfolioError
+from portfolio.adapters.auditpack import PackRecord, short, verify_chain
+from portfolio.adapters.ports import UnitOfWork
+from portfolio.domain.errors import InvalidInput, NotFound
 from portfolio.domain.model import ChainedAuditEntry, Quarter, QuarterState
+from portfolio.services.history_diff import live_differences
 
 MAX_LISTED = 20  # findings of one kind listed one by one; the rest are counted
 SEAL_PATTERN = re.compile(r"^[0-9a-f]{12,64}$")
@@ -82,19 +84,6 @@ def _describe(e: ChainedAuditEntry) -> str:
     return f"{where} ({_when(e.at)}, {e.actor}: {e.entity} {e.entity_id} {e.action})"
 
 
-def _value(value: Any) -> str | None:
-    """A value short enough to quote in a sentence, or None."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float):
-        return f"{value:g}" if isinstance(value, float) else str(value)
-    if isinstance(value, str) and len(value) <= 40 and "\n" not in value:
-        return f"“{value}”" if " " in value or "," in value else value or "empty"
-    return None
-
-
 def _listed(items: list[str], more: str) -> list[str]:
     if len(items) <= MAX_LISTED:
         return items
@@ -102,6 +91,107 @@ def _listed(items: list[str], more: str) -> list[str]:
 
 
 # -- the audit chain -----------------------------------------------------------------------------
+def _order_problem(
+    e: ChainedAuditEntry,
+    previous: ChainedAuditEntry | None,
+    before: Sequence[ChainedAuditEntry],
+    key: bytes | None,
+    chain: str | None,
+) -> str | None:
+    """What is wrong with entry ``e``'s place in the chain after ``previous``, if anything."""
+    assert e.seq is not None
+    expected = previous.seq + 1 if previous is not None and previous.seq else 1
+    if e.seq > expected:
+        gap = f"#{expected}" if e.seq == expected + 1 else f"#{expected}–#{e.seq - 1}"
+        return (
+            f"audit entries {gap} are missing: deleted from the trail (the entry after "
+            f"them is {_describe(e)})"
+        )
+    if e.seq < expected:
+        return f"two audit entries are numbered #{e.seq}: {_describe(e)} is one"
+    if e.seq == 1:
+        contents = [b.model_dump() for b in before]
+        starts = {auditpack.chain_start(k, chain, contents) for k in (key, None)}
+        if key is not None and e.previous_hash not in starts:
+            return (
+                f"the {len(before)} audit entries written before the chain began were "
+                "changed, added or removed since entry #1 vouched for them"
+            )
+    elif previous is not None and e.previous_hash != previous.entry_hash:
+        return (
+            f"{_describe(e)} does not follow entry #{previous.seq}: the entry before it "
+            "was replaced"
+        )
+    return None
+
+
+@dataclass
+class _SealTally:
+    """How the chained entries' seals checked out, in the order the entries were read."""
+
+    key: bytes | None
+    sealed: int = 0
+    unsealed_early: int = 0
+    unchecked: int = 0
+    edited: list[str] = field(default_factory=list)
+    unsealed_late: list[str] = field(default_factory=list)
+
+    def add(self, e: ChainedAuditEntry) -> None:
+        """Entry ``e`` matches the keyed seal, only the plain hash, or neither."""
+        assert e.seq is not None
+        content = e.model_dump()
+        previous_hash = e.previous_hash or ""
+        plain = auditpack.entry_hash(None, e.seq, previous_hash, content)
+        keyed = (
+            auditpack.entry_hash(self.key, e.seq, previous_hash, content)
+            if self.key is not None
+            else None
+        )
+        if keyed is not None and keyed == (e.entry_hash or ""):
+            self.sealed += 1
+        elif plain == e.entry_hash:
+            if self.key is None:
+                return
+            if self.sealed:
+                self.unsealed_late.append(
+                    f"{_describe(e)} is not sealed with the server's key: it was written "
+                    "without the key, or forged"
+                )
+            else:
+                self.unsealed_early += 1
+        elif self.key is None:
+            self.unchecked += 1
+        else:
+            self.edited.append(
+                f"{_describe(e)} does not match its seal: it was changed after it was written, "
+                "or forged"
+            )
+
+    def report(self, problems: list[str], notes: list[str]) -> None:
+        edited = self.edited
+        if self.key is not None and edited and not self.sealed and not self.unsealed_early:
+            if len(edited) > 1:
+                problems.append(
+                    f"none of the {len(edited)} audit entries matches this server's key: it is "
+                    "not the key that sealed this history (was MP_SECRET_KEY changed?), or the "
+                    "whole trail was rewritten"
+                )
+                edited = []
+        problems.extend(_listed(edited, "… and {n} more audit entries do not match their seals"))
+        problems.extend(_listed(self.unsealed_late, "… and {n} more audit entries are not sealed"))
+        if self.unsealed_early:
+            notes.append(
+                f"The first {self.unsealed_early} audit entries were written while the server "
+                "had no key (MP_SECRET_KEY): they are chained but not sealed; the first sealed "
+                "entry after them vouches for them."
+            )
+        if self.unchecked:
+            notes.append(
+                f"{self.unchecked} audit entries are sealed; without the server's key their "
+                "seals were not checked."
+            )
+
+
 def _check_entries(
     entries: Sequence[ChainedAuditEntry],
     key: bytes | None,
@@ -128,79 +218,15 @@ def _check_entries(
             "… and {n} more entries inserted outside the chain",
         )
     )
-    chained = sorted((e for e in entries if e.seq is not None), key=lambda e: e.seq or 0)
-    edited: list[str] = []
-    unsealed_late: list[str] = []
-    unsealed_early = unchecked = sealed = 0
+    tally = _SealTally(key)
     previous: ChainedAuditEntry | None = None
-    for e in chained:
-        assert e.seq is not None
-        expected = previous.seq + 1 if previous is not None and previous.seq else 1
-        if e.seq > expected:
-            gap = f"#{expected}" if e.seq == expected + 1 else f"#{expected}–#{e.seq - 1}"
-            problems.append(
-                f"audit entries {gap} are missing: deleted from the trail (the entry after "
-                f"them is {_describe(e)})"
-            )
-        elif e.seq < expected:
-            problems.append(f"two audit entries are numbered #{e.seq}: {_describe(e)} is one")
-        elif e.seq == 1:
-            contents = [b.model_dump() for b in before]
-            starts = {auditpack.chain_start(k, chain, contents) for k in (key, None)}
-            if key is not None and e.previous_hash not in starts:
-                problems.append(
-                    f"the {len(before)} audit entries written before the chain began were "
-                    "changed, added or removed since entry #1 vouched for them"
-                )
-        elif previous is not None and e.previous_hash != previous.entry_hash:
-            problems.append(
-                f"{_describe(e)} does not follow entry #{previous.seq}: the entry before it "
-                "was replaced"
-            )
-        content = e.model_dump()
-        plain = auditpack.entry_hash(None, e.seq, e.previous_hash or "", content)
-        if key is not None and auditpack.entry_hash(key, e.seq, e.previous_hash or "", content) == (
-            e.entry_hash or ""
-        ):
-            sealed += 1
-        elif plain == e.entry_hash:
-            if key is None:
-                pass
-            elif sealed:
-                unsealed_late.append(
-                    f"{_describe(e)} is not sealed with the server's key: it was written "
-                    "without the key, or forged"
-                )
-            else:
-                unsealed_early += 1
-        elif key is None:
-            unchecked += 1
-        else:
-            edited.append(
-                f"{_describe(e)} does not match its seal: it was changed after it was written, "
-                "or forged"
-            )
+    for e in sorted((e for e in entries if e.seq is not None), key=lambda e: e.seq or 0):
+        problem = _order_problem(e, previous, before, key, chain)
+        if problem is not None:
+            problems.append(problem)
+        tally.add(e)
         previous = e
-    if key is not None and edited and not sealed and not unsealed_early and len(edited) > 1:
-        problems.append(
-            f"none of the {len(edited)} audit entries matches this server's key: it is not the "
-            "key that sealed this history (was MP_SECRET_KEY changed?), or the whole trail "
-            "was rewritten"
-        )
-    else:
-        problems.extend(_listed(edited, "… and {n} more audit entries do not match their seals"))
-    problems.extend(_listed(unsealed_late, "… and {n} more audit entries are not sealed"))
-    if unsealed_early:
-        notes.append(
-            f"The first {unsealed_early} audit entries were written while the server had no key "
-            "(MP_SECRET_KEY): they are chained but not sealed; the first sealed entry after "
-            "them vouches for them."
-        )
-    if unchecked:
-        notes.append(
-            f"{unchecked} audit entries are sealed; without the server's key their seals were "
-            "not checked."
-        )
+    tally.report(problems, notes)
     if before:
         notes.append(
             f"{len(before)} audit entries were written before the history was chained; "
@@ -316,262 +342,6 @@ def _check_closings(
             )
 
 
-# -- the live rows of a closed quarter against its pack ------------------------------------------
-SKIPPED = {"format", "version", "mission", "quarter", "history"}
-WORDS: dict[tuple[str, str], str] = {
-    ("approved", "by"): "who approved the allocation",
-    ("approved", "at"): "when the allocation was approved",
-    ("run", "objective"): "the approved run's objective",
-    ("run", "solver"): "the approved run's solver",
-    ("run", "note"): "the approved run's note",
-    ("run", "started_by"): "who started the approved run",
-    ("run", "seed"): "the approved run's random seed",
-    ("run", "policy"): "the approved run's policy",
-    ("run", "solver_report"): "the approved run's solver report",
-    ("run", "software"): "the software that solved the approved run",
-    ("run", "problem"): "the approved run's problem file",
-    ("run", "result"): "the approved run's result",
-    ("rag", "computed"): "the RAG rating",
-    ("rag", "override"): "the Mission CEO's override of the RAG rating",
-    ("rag", "reason"): "the reason given for the RAG override",
-    ("update", "body"): "the published update's text",
-    ("update", "published"): "whether the update is published",
-    ("update", "published_at"): "when the update was published",
-    ("update", "published_by"): "who published the update",
-    ("update", "quarter"): "the quarter of the update",
-}
-
-
-def _now_and_sealed(now: Any, sealed: Any) -> str | None:
-    """ "A now, B sealed", with whichever values are short enough to quote."""
-    a, b = _value(now), _value(sealed)
-    if a is not None and b is not None:
-        return f"{a} now, {b} sealed"
-    if a is not None:
-        return f"{a} now"
-    if b is not None:
-        return f"{b} when sealed"
-    return None
-
-
-def _differs(label: str, what: str, now: Any, sealed: Any) -> str:
-    values = _now_and_sealed(now, sealed)
-    return f"{label}: {what} differs from the sealed pack" + (f": {values}" if values else "")
-
-
-def _fields(label: str, name: str, now: Mapping[str, Any], sealed: Mapping[str, Any]) -> str:
-    changed = [k for k in sorted(set(now) | set(sealed)) if now.get(k) != sealed.get(k)]
-    parts = []
-    for k in changed:
-        values = _now_and_sealed(now.get(k), sealed.get(k))
-        word = k.replace("_", " ")
-        parts.append(f"{word} {values}" if values else f"its {word} changed")
-    return f"{label}: {name} differs from the sealed pack: {'; '.join(parts)}"
-
-
-def _without_id(item: Any) -> Any:
-    return {k: v for k, v in item.items() if k != "id"} if isinstance(item, dict) else item
-
-
-def _items(
-    label: str,
-    what: str,
-    now: Any,
-    sealed: Any,
-    key: Callable[[Mapping[str, Any]], Any],
-    name: Callable[[Mapping[str, Any]], str],
-) -> list[str]:
-    """Differences between two lists of records matched by ``key`` (ids are not compared: a
-    restore renumbers them)."""
-    if not isinstance(now, list) or not isinstance(sealed, list):
-        return [] if now == sealed else [f"{label}: {what} differ from the sealed pack"]
-
-    def keyed(items: Iterable[Any]) -> dict[Any, Mapping[str, Any]]:
-        out: dict[Any, Mapping[str, Any]] = {}
-        for item in items:
-            item = _without_id(item)
-            k = key(item) if isinstance(item, dict) else repr(item)
-            n = 0
-            while (k, n) in out:
-                n += 1
-            out[(k, n)] = item
-        return out
-
-    live, frozen = keyed(now), keyed(sealed)
-    out = []
-    for k, item in frozen.items():
-        if k not in live:
-            out.append(f"{label}: {name(item)} is gone (it is in the sealed pack)")
-        elif live[k] != item:
-            out.append(_fields(label, name(item), live[k], item))
-    out.extend(
-        f"{label}: {name(item)} was added after the quarter was sealed"
-        for k, item in live.items()
-        if k not in frozen
-    )
-    return out
-
-
-def _contracts(label: str, now: Any, sealed: Any, names: Mapping[str, str]) -> list[str]:
-    """Contracts go on after a quarter closes (they end or complete later), so only what was
-    settled when it closed is compared: who holds each and since when, and how any that had
-    ended by then ended; a contract from then that is not in the pack was slipped in."""
-    if not isinstance(now, list) or not isinstance(sealed, list):
-        return [] if now == sealed else [f"{label}: the contracts differ from the sealed pack"]
-
-    def key(c: Mapping[str, Any]) -> tuple[Any, ...]:
-        return (c.get("candidate"), c.get("option"), c.get("since"), c.get("awarded_by"))
-
-    def name(c: Mapping[str, Any]) -> str:
-        who = names.get(str(c.get("candidate")), str(c.get("candidate")))
-        return f"the contract for {who} ({c.get('option')}, since {c.get('since')})"
-
-    live = [_without_id(c) for c in now if isinstance(c, dict)]
-    out = []
-    for c in (_without_id(c) for c in sealed if isinstance(c, dict)):
-        match = [x for x in live if key(x) == key(c)]
-        if not match:
-            out.append(f"{label}: {name(c)} is gone (it is in the sealed pack)")
-            continue
-        if c.get("state") == "live":
-            ended = [x for x in match if x.get("ended_in") and x["ended_in"] <= label]
-            if len(ended) == len(match):
-                out.append(
-                    f"{label}: {name(c)} was live when the quarter was sealed, but now "
-                    f"ended in {ended[0]['ended_in']}"
-                )
-        elif c not in match:
-            out.append(_fields(label, name(c), match[0], c))
-        live.remove(match[0])
-    out.extend(
-        f"{label}: {name(x)} was added after the quarter was sealed"
-        for x in live
-        if str(x.get("since", "")) <= label
-    )
-    return out
-
-
-def live_differences(
-    uow: SqlUnitOfWork, slug: str, quarter: Quarter, pack: Mapping[str, Any]
-) -> list[str]:
-    """How the live rows of closed ``quarter`` differ from its sealed pack, in words."""
-    from portfolio.services.cycle import (
-        pack_content,  # cycle closes quarters with this module's rules
-    )
-
-    label = quarter.label
-    if quarter.approved_run is None:
-        return [f"{label}: it no longer has an approved allocation (its sealed pack has one)"]
-    try:
-        now = json.loads(canonical_json(pack_content(uow, slug, label)))
-    except (ValueError, LookupError, TypeError, PortfolioError) as exc:
-        return [f"{label}: its rows cannot be read back to compare with the sealed pack ({exc})"]
-    names = {c.id: c.name for c in uow.candidates.all(slug)}
-
-    def cand(c: Mapping[str, Any]) -> str:
-        return names.get(str(c.get("candidate")), str(c.get("candidate")))
-
-    out: list[str] = []
-    for section, sealed in pack.items():
-        if section in SKIPPED:
-            continue
-        live = now.get(section)
-        if section == "changes":
-            out += _items(
-                label,
-                "the allocation changes",
-                live,
-                sealed,
-                lambda c: c.get("candidate"),
-                lambda c: f"the allocation change for {cand(c)}",
-            )
-        elif section == "dissents":
-            out += _items(
-                label,
-                "the dissents",
-                live,
-                sealed,
-                lambda d: (d.get("author"), d.get("created_at")),
-                lambda d: f"the dissent by {d.get('author')}",
-            )
-        elif section == "overrides":
-            if live != sealed:
-                out.append(_differs(label, "the CEO's locks and exclusions", live, sealed))
-        elif section == "inputs" and isinstance(sealed, dict):
-            out += _inputs(label, live if isinstance(live, dict) else {}, sealed, cand, names)
-        elif isinstance(sealed, dict) and isinstance(live, dict):
-            for k, value in sealed.items():
-                if live.get(k) != value:
-                    what = WORDS.get((section, k), f"{section} {k}".replace("_", " "))
-                    out.append(_differs(label, what, live.get(k), value))
-        elif live != sealed:
-            what = {"update": "the published update"}.get(section, section.replace("_", " "))
-            out.append(_differs(label, what, live, sealed))
-    return out
-
-
-def _inputs(
-    label: str,
-    now: Mapping[str, Any],
-    sealed: Mapping[str, Any],
-    cand: Callable[[Mapping[str, Any]], str],
-    names: Mapping[str, str],
-) -> list[str]:
-    out: list[str] = []
-    for part, frozen in sealed.items():
-        live = now.get(part)
-        if part == "scores":
-            out += _items(
-                label,
-                "the council's scores",
-                live,
-                frozen,
-                lambda s: (s.get("member"), s.get("candidate"), s.get("option")),
-                lambda s: f"{s.get('member')}'s score for {cand(s)} ({s.get('option')})",
-            )
-        elif part == "aggregates":
-            out += _items(
-                label,
-                "the pooled estimates",
-                live,
-                frozen,
-                lambda a: (a.get("candidate"), a.get("option")),
-                lambda a: f"the pooled estimate for {cand(a)} ({a.get('option')})",
-            )
-        elif part == "evidence":
-            out += _items(
-                label,
-                "the evidence",
-                live,
-                frozen,
-                lambda e: (e.get("candidate"), e.get("date"), e.get("kind"), e.get("summary")),
-                lambda e: f"the evidence on {cand(e)} of {e.get('date')} ({e.get('summary')})",
-            )
-        elif part == "spend":
-            out += _items(
-                label,
-                "the spend recorded",
-                live,
-                frozen,
-                lambda s: (
-                    s.get("candidate"),
-                    s.get("option"),
-                    s.get("envelope"),
-                    s.get("year"),
-                    s.get("recorded_at"),
-                ),
-                lambda s: (
-                    f"the spend of £{s.get('amount')}m on {cand(s)} ({s.get('option')}, "
-                    f"{s.get('envelope')}, {s.get('year')})"
-                ),
-            )
-        elif part == "contracts":
-            out += _contracts(label, live, frozen, names)
-        elif live != frozen:
-            out.append(_differs(label, f"the inputs' {part}", live, frozen))
-    return out
-
-
 # -- published seals -----------------------------------------------------------------------------
 def _check_published(
     slug: str,
@@ -618,7 +388,7 @@ def _check_published(
 
 
 # -- the whole check -----------------------------------------------------------------------------
-def check(uow: SqlUnitOfWork, slug: str, published: Sequence[PublishedSeal] = ()) -> HistoryReport:
+def check(uow: UnitOfWork, slug: str, published: Sequence[PublishedSeal] = ()) -> HistoryReport:
     """Check mission ``slug``'s history: its audit chain, its packs' chain and seals, the live
     rows of each closed quarter against its pack, and any ``published`` seals."""
     if not uow.missions.exists(slug):
@@ -675,7 +445,7 @@ def check(uow: SqlUnitOfWork, slug: str, published: Sequence[PublishedSeal] = ()
     )
 
 
-def published_seal(uow: SqlUnitOfWork, slug: str, label: str) -> SealedQuarter | None:
+def published_seal(uow: UnitOfWork, slug: str, label: str) -> SealedQuarter | None:
     """The seal a public update of quarter ``label`` prints: that quarter's once it is closed,
     before that the latest sealed quarter's before it (None if nothing is sealed yet)."""
     sealed = [
