@@ -179,7 +179,7 @@ def live_differences(
         now = json.loads(canonical_json(pack_content(uow, slug, label)))
     except (ValueError, LookupError, TypeError, PortfolioError) as exc:
         return [f"{label}: its rows cannot be read back to compare with the sealed pack ({exc})"]
-    names = {c.id: c.name for c in uow.candidates.all(slug)}
+    names: dict[str, str] = {str(c.id): str(c.name) for c in uow.candidates.all(slug)}
 
     def cand(c: Mapping[str, Any]) -> str:
         return names.get(str(c.get("candidate")), str(c.get("candidate")))
