@@ -27,6 +27,7 @@ from api.routes.html import (
     auth,
     candidates,
     council,
+    council_members,
     cycle,
     finance,
     history,
@@ -37,12 +38,17 @@ from api.routes.html import (
     runs,
     spend,
 )
-from api.routes.json import account as account_api
+from api.routes.json import approvals as approvals_api
+from api.routes.json import candidates as candidates_api
+from api.routes.json import contracts as contracts_api
+from api.routes.json import council as council_api
 from api.routes.json import finance as finance_api
 from api.routes.json import history as history_api
-from api.routes.json import quarter_tasks as quarter_tasks_api
+from api.routes.json import missions as missions_api
+from api.routes.json import quarters as quarters_api
+from api.routes.json import runs as runs_api
 from api.routes.json import spend as spend_api
-from api.routes.json import v1
+from api.routes.json import users as users_api
 from api.security import log_event
 from api.settings import Settings
 from api.templating import STATIC_DIR, render
@@ -51,6 +57,37 @@ from portfolio.adapters import database
 from portfolio.adapters.security_log import SecurityEventKind
 from portfolio.adapters.unit_of_work import STALE, session_factory
 from portfolio.domain.errors import Conflict, InvalidInput, PortfolioError, validation_errors
+
+#: every router, in the order requests are matched (the HTML pages, then the JSON API)
+ROUTERS = (
+    auth.router,
+    missions.router,
+    candidates.router,
+    council.router,
+    council_members.router,
+    cycle.router,
+    public.router,
+    imports.router,
+    report.router,
+    runs.router,
+    approvals.router,
+    spend.router,
+    finance.router,
+    history.router,
+    admin.router,
+    # the JSON API (/api/v1): one router per resource
+    users_api.router,
+    missions_api.router,
+    candidates_api.router,
+    history_api.router,
+    runs_api.router,
+    council_api.router,
+    quarters_api.router,
+    contracts_api.router,
+    approvals_api.router,
+    spend_api.router,
+    finance_api.router,
+)
 
 
 def is_api(request: Request) -> bool:
@@ -101,28 +138,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.jobs = jobs
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (
-        auth.router,
-        missions.router,
-        candidates.router,
-        council.router,
-        cycle.router,
-        public.router,
-        imports.router,
-        report.router,
-        runs.router,
-        approvals.router,
-        spend.router,
-        finance.router,
-        history.router,
-        admin.router,
-        v1.router,
-        account_api.router,
-        spend_api.router,
-        finance_api.router,
-        history_api.router,
-        quarter_tasks_api.router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
 
     _install_handlers(app)
@@ -171,133 +187,137 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
     )
 
 
-def _install_handlers(app: FastAPI) -> None:
-    @app.exception_handler(LoginRequired)
-    async def login_required(request: Request, exc: LoginRequired) -> Response:
-        if is_api(request):
-            return JSONResponse(
-                {"detail": str(exc) or "authentication required", "errors": []},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+def _api_error(
+    status: int,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The JSON body of every error answer under /api/v1 (``ApiError``)."""
+    return JSONResponse(
+        {"detail": detail, "errors": errors or []}, status_code=status, headers=headers
+    )
 
-    @app.exception_handler(SecondFactorRequired)
-    async def second_factor_required(request: Request, exc: SecondFactorRequired) -> Response:
-        if is_api(request):
-            return JSONResponse(
-                {
-                    "detail": "turn on two-factor authentication on your account page first",
-                    "errors": [],
-                },
-                status_code=403,
-            )
-        return RedirectResponse("/account?setup=2fa#two-factor", status_code=303)
 
-    @app.exception_handler(InvalidInput)
-    async def invalid_input(request: Request, exc: InvalidInput) -> Response:
-        if is_api(request):
-            return JSONResponse(
-                {"detail": str(exc), "errors": [{"field": f, "rule": r} for f, r in exc.errors]},
-                status_code=422,
-            )
-        return _error_page(request, 422, "There is a problem with what was sent", str(exc))
+async def _login_required(request: Request, exc: LoginRequired) -> Response:
+    if is_api(request):
+        detail = str(exc) or "authentication required"
+        return _api_error(401, detail, headers={"WWW-Authenticate": "Bearer"})
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
-    @app.exception_handler(ProblemError)
-    async def problem_error(request: Request, exc: ProblemError) -> Response:
-        """The problem built from the request does not hold together (e.g. a run's policy names
-        a candidate the mission does not have): the caller's input, so a 422, never a 500."""
-        errors = [{"field": path or "document", "rule": rule} for path, rule in exc.errors]
-        detail = "; ".join(f"{e['field']}: {e['rule']}" for e in errors)
-        if is_api(request):
-            return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
-        return _error_page(request, 422, "There is a problem with what was sent", detail)
 
-    @app.exception_handler(PortfolioError)
-    async def portfolio_error(request: Request, exc: PortfolioError) -> Response:
-        titles = {
-            403: "You do not have access to this",
-            404: "Page not found",
-            409: "This change clashes with the current state",
-        }
-        if exc.status == 403:
-            auth = getattr(request.state, "auth", None)
-            await run_in_threadpool(
-                log_event,
-                request,
-                SecurityEventKind.csrf_refused
-                if isinstance(exc, CsrfFailed)
-                else SecurityEventKind.forbidden,
-                auth.user.username if auth is not None and auth.user is not None else None,
-                str(exc),
-            )
-        if is_api(request):
-            return JSONResponse({"detail": str(exc), "errors": []}, status_code=exc.status)
-        return _error_page(request, exc.status, titles.get(exc.status, "Error"), str(exc))
+async def _second_factor_required(request: Request, exc: SecondFactorRequired) -> Response:
+    if is_api(request):
+        return _api_error(403, "turn on two-factor authentication on your account page first")
+    return RedirectResponse("/account?setup=2fa#two-factor", status_code=303)
 
-    @app.exception_handler(RequestValidationError)
-    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
-        errors = []
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-            errors.append(
-                {
-                    "field": ".".join(loc) or "body",
-                    "rule": str(err.get("msg", "")).removeprefix("Value error, "),
-                }
-            )
-        if is_api(request):
-            return JSONResponse(
-                {
-                    "detail": "; ".join(f"{e['field']}: {e['rule']}" for e in errors),
-                    "errors": errors,
-                },
-                status_code=422,
-            )
-        return _error_page(
+
+async def _invalid_input(request: Request, exc: InvalidInput) -> Response:
+    if is_api(request):
+        return _api_error(422, str(exc), [{"field": f, "rule": r} for f, r in exc.errors])
+    return _error_page(request, 422, "There is a problem with what was sent", str(exc))
+
+
+async def _problem_error(request: Request, exc: ProblemError) -> Response:
+    """The problem built from the request does not hold together (e.g. a run's policy names a
+    candidate the mission does not have): the caller's input, so a 422, never a 500."""
+    errors = [{"field": path or "document", "rule": rule} for path, rule in exc.errors]
+    detail = "; ".join(f"{e['field']}: {e['rule']}" for e in errors)
+    if is_api(request):
+        return _api_error(422, detail, errors)
+    return _error_page(request, 422, "There is a problem with what was sent", detail)
+
+
+_ERROR_TITLES = {
+    403: "You do not have access to this",
+    404: "Page not found",
+    409: "This change clashes with the current state",
+}
+
+
+async def _portfolio_error(request: Request, exc: PortfolioError) -> Response:
+    """A domain error carries its status (403, 404, 409…); a refusal is logged."""
+    if exc.status == 403:
+        auth = getattr(request.state, "auth", None)
+        await run_in_threadpool(
+            log_event,
             request,
-            422,
-            "There is a problem with the request",
-            "; ".join(f"{e['field']}: {e['rule']}" for e in errors),
+            SecurityEventKind.csrf_refused
+            if isinstance(exc, CsrfFailed)
+            else SecurityEventKind.forbidden,
+            auth.user.username if auth is not None and auth.user is not None else None,
+            str(exc),
         )
+    if is_api(request):
+        return _api_error(exc.status, str(exc))
+    return _error_page(request, exc.status, _ERROR_TITLES.get(exc.status, "Error"), str(exc))
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if is_api(request):
-            return JSONResponse(
-                {"detail": str(exc.detail), "errors": []},
-                status_code=exc.status_code,
-                headers=getattr(exc, "headers", None),
-            )
-        title = {404: "Page not found", 413: "What was sent is too large"}.get(
-            exc.status_code, "Error"
+
+async def _request_invalid(request: Request, exc: RequestValidationError) -> Response:
+    errors = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        errors.append(
+            {
+                "field": ".".join(loc) or "body",
+                "rule": str(err.get("msg", "")).removeprefix("Value error, "),
+            }
         )
-        return _error_page(request, exc.status_code, title, str(exc.detail))
+    detail = "; ".join(f"{e['field']}: {e['rule']}" for e in errors)
+    if is_api(request):
+        return _api_error(422, detail, errors)
+    return _error_page(request, 422, "There is a problem with the request", detail)
 
-    @app.exception_handler(StaleDataError)
-    async def stale_data(request: Request, exc: StaleDataError) -> Response:
-        """A concurrent writer changed the row first (its version moved on) during a flush the
-        service did not wrap: a 409 like any other clash, never a 500."""
-        return await portfolio_error(request, Conflict(STALE))
 
-    @app.exception_handler(DBAPIError)
-    async def storage_error(request: Request, exc: DBAPIError) -> Response:
-        """The database cannot store changes (read-only, full, busy): a 503 that says so, never
-        a bare "Internal Server Error". Any other database error stays a 500."""
-        problem = database.storage_problem(exc)
-        if problem is None:
-            raise exc
-        if problem == database.BUSY:
-            message, headers = f"{problem}: try again in a moment.", {"Retry-After": "5"}
-        else:
-            message = f"{problem}: changes cannot be saved. Contact the administrator."
-            headers = {}
-        if is_api(request):
-            return JSONResponse({"detail": message, "errors": []}, status_code=503, headers=headers)
-        response = _error_page(request, 503, "Changes cannot be saved just now", message)
-        response.headers.update(headers)
-        return response
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if is_api(request):
+        return _api_error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+    title = {404: "Page not found", 413: "What was sent is too large"}.get(exc.status_code, "Error")
+    return _error_page(request, exc.status_code, title, str(exc.detail))
+
+
+async def _stale_data(request: Request, exc: StaleDataError) -> Response:
+    """A concurrent writer changed the row first (its version moved on) during a flush the
+    service did not wrap: a 409 like any other clash, never a 500."""
+    return await _portfolio_error(request, Conflict(STALE))
+
+
+async def _storage_error(request: Request, exc: DBAPIError) -> Response:
+    """The database cannot store changes (read-only, full, busy): a 503 that says so, never a
+    bare "Internal Server Error". Any other database error stays a 500."""
+    problem = database.storage_problem(exc)
+    if problem is None:
+        raise exc
+    if problem == database.BUSY:
+        message, headers = f"{problem}: try again in a moment.", {"Retry-After": "5"}
+    else:
+        message = f"{problem}: changes cannot be saved. Contact the administrator."
+        headers = {}
+    if is_api(request):
+        return _api_error(503, message, headers=headers)
+    response = _error_page(request, 503, "Changes cannot be saved just now", message)
+    response.headers.update(headers)
+    return response
+
+
+#: the one place where errors become HTTP answers: JSON under /api/v1, a page elsewhere
+_HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Any], Awaitable[Response]]], ...] = (
+    (LoginRequired, _login_required),
+    (SecondFactorRequired, _second_factor_required),
+    (InvalidInput, _invalid_input),
+    (ProblemError, _problem_error),
+    (PortfolioError, _portfolio_error),
+    (RequestValidationError, _request_invalid),
+    (StarletteHTTPException, _http_error),
+    (StaleDataError, _stale_data),
+    (DBAPIError, _storage_error),
+)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    for exc_class, handler in _HANDLERS:
+        app.add_exception_handler(exc_class, handler)
 
 
 __all__ = ["create_app", "validation_errors"]

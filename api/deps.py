@@ -236,3 +236,46 @@ class GlobalAccess:
 
 def new_login_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+# -- permission aliases: one per permission, defined here and nowhere else ----------------------
+# A route states what it needs by its parameter's type: ``ctx: ViewMission`` means "the caller
+# holds view_mission on the mission named by {slug}" (``MissionAccess``); ``admin: ManageUsers``
+# means "the caller may manage users" (``GlobalAccess``). Each alias is named for its permission
+# (``Perm.x`` -> ``X`` in CamelCase); the three whose name is a model's (Score, Challenge,
+# Dissent) end in ``Dep``. tests/unit/test_permission_aliases.py keeps the rule: every permission
+# has its alias here, and no module of ``api`` assigns an alias name of its own.
+ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
+EditMission = Annotated[MissionContext, Depends(MissionAccess(Perm.edit_mission))]
+RegisterCandidate = Annotated[MissionContext, Depends(MissionAccess(Perm.register_candidate))]
+EditCandidate = Annotated[MissionContext, Depends(MissionAccess(Perm.edit_candidate))]
+RequestTreasuryApproval = Annotated[
+    MissionContext, Depends(MissionAccess(Perm.request_treasury_approval))
+]
+DecideTreasuryApproval = Annotated[
+    MissionContext, Depends(MissionAccess(Perm.decide_treasury_approval))
+]
+ViewTreasuryApprovals = Annotated[
+    MissionContext, Depends(MissionAccess(Perm.view_treasury_approvals))
+]
+ViewAudit = Annotated[MissionContext, Depends(MissionAccess(Perm.view_audit))]
+RunOptimiser = Annotated[MissionContext, Depends(MissionAccess(Perm.run_optimiser))]
+ScoreDep = Annotated[MissionContext, Depends(MissionAccess(Perm.score))]
+ManageRound = Annotated[MissionContext, Depends(MissionAccess(Perm.manage_round))]
+ViewAggregates = Annotated[MissionContext, Depends(MissionAccess(Perm.view_aggregates))]
+ChallengeDep = Annotated[MissionContext, Depends(MissionAccess(Perm.challenge))]
+ReplyChallenge = Annotated[MissionContext, Depends(MissionAccess(Perm.reply_challenge))]
+ManageSeeds = Annotated[MissionContext, Depends(MissionAccess(Perm.manage_seeds))]
+AnswerSeeds = Annotated[MissionContext, Depends(MissionAccess(Perm.answer_seeds))]
+ImportScoresForOthers = Annotated[
+    MissionContext, Depends(MissionAccess(Perm.import_scores_for_others))
+]
+RecordEvidence = Annotated[MissionContext, Depends(MissionAccess(Perm.record_evidence))]
+ManageCycle = Annotated[MissionContext, Depends(MissionAccess(Perm.manage_cycle))]
+DissentDep = Annotated[MissionContext, Depends(MissionAccess(Perm.dissent))]
+ImportScores = Annotated[MissionContext, Depends(MissionAccess(Perm.import_scores))]
+CommentReview = Annotated[MissionContext, Depends(MissionAccess(Perm.comment_review))]
+RunAnalytics = Annotated[MissionContext, Depends(MissionAccess(Perm.run_analytics))]
+RecordSpend = Annotated[MissionContext, Depends(MissionAccess(Perm.record_spend))]
+ViewFinance = Annotated[MissionContext, Depends(MissionAccess(Perm.view_finance))]
+ManageUsers = Annotated[User, Depends(GlobalAccess(Perm.manage_users))]

@@ -11,9 +11,9 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from portfolio.domain import run_policy
+from portfolio.domain import display, run_policy
 from portfolio.domain.errors import InvalidInput, validation_errors
-from portfolio.domain.model import Candidate, Mission, Score
+from portfolio.domain.model import Candidate, EvidenceKind, Mission, Score
 from portfolio.domain.run_policy import RunPolicy, RunSettings
 
 Errors = list[tuple[str, str]]
@@ -356,64 +356,46 @@ def run_values(
     return values
 
 
-def run_from_form(values: dict[str, Any]) -> tuple[dict[str, Any] | None, Errors]:
-    """The policy and run settings from the optimiser form; shares are typed as percentages."""
-    errors: Errors = []
-    objective = _text(values, "objective")
-    if objective not in {key for key, _ in OBJECTIVES}:
-        errors.append(("objective", "choose an objective"))
-    policy: dict[str, Any] = {
-        "objective": objective,
-        "carry_forward": bool(values.get("carry_forward")),
-    }
-    for key in PERCENT_FIELDS:
-        pct = parse_number(values, key, errors)
-        if pct is not None and not 0 <= pct <= 100:
-            errors.append((key, "must be a percentage from 0 to 100"))
-        elif pct is not None:
-            policy[key] = pct / 100
-    p_any = parse_number(values, "min_p_any_success", errors, required=False)
-    if p_any is not None and not 0 <= p_any <= 100:
-        errors.append(("min_p_any_success", "must be a percentage from 0 to 100"))
-    policy["min_p_any_success"] = None if p_any is None else p_any / 100
-    limits = {  # the bounds of the run's model, so the JSON API refuses exactly the same
-        key: (*run_policy.limits(model, key), key in ("min_platforms", "scenarios", "seed"))
-        for model, keys in (
-            (
-                RunPolicy,
-                ("min_platforms", "correlation", "cvar_alpha", "cvar_lambda", "time_limit_s"),
-            ),
-            (RunSettings, ("scenarios", "seed")),
-        )
-        for key in keys
-    }
-    settings: dict[str, Any] = {}
-    for key, (lo, hi, integer) in limits.items():
-        number = parse_number(values, key, errors, integer=integer)
-        if number is not None and not lo <= number <= hi:
-            errors.append((key, f"must be from {_fmt(lo)} to {_fmt(hi)}"))
-        elif number is not None:
-            (settings if key in ("scenarios", "seed") else policy)[key] = number
-    solver = _text(values, "solver") or "highs"
-    if solver not in ("highs", "cbc"):
-        errors.append(("solver", "choose HiGHS or CBC"))
-    scale = parse_number(values, "budget_scale", errors, required=False)
-    if scale is not None and not 10 <= scale <= 300:
-        errors.append(("budget_scale", "must be from 10 to 300 per cent"))
-    money: dict[str, float | None] = {}
-    for key in MONEY_PERCENTS:
-        pct = parse_number(values, key, errors, required=False)
-        if pct is not None and not 0 <= pct <= 100:
-            errors.append((key, "must be a percentage from 0 to 100"))
-        money[key] = None if pct is None else pct / 100
-    for key in ("over_programming", "bring_forward"):
-        policy[key] = money[key] or 0.0
-    policy["max_overrun_probability"] = money["max_overrun_probability"]
-    if policy["bring_forward"] and not policy["carry_forward"]:
-        errors.append(
-            ("bring_forward", "must be 0 unless money may move between years (tick the box)")
-        )
-    locks, exclusions, overrides = [], [], {}
+def _share(values: dict[str, Any], key: str, errors: Errors, *, required: bool) -> float | None:
+    """A field typed as a percentage from 0 to 100, as a share from 0 to 1; None when it is empty
+    or wrong (the error is then added to ``errors``)."""
+    pct = parse_number(values, key, errors, required=required)
+    if pct is not None and not 0 <= pct <= 100:
+        errors.append((key, "must be a percentage from 0 to 100"))
+        return None
+    return None if pct is None else pct / 100
+
+
+#: the run form's whole-number fields and bounded reals, checked against the bounds of the run's
+#: own model so the JSON API refuses exactly the same
+_POLICY_BOUNDED = ("min_platforms", "correlation", "cvar_alpha", "cvar_lambda", "time_limit_s")
+_SETTINGS_BOUNDED = ("scenarios", "seed")
+_WHOLE_NUMBERS = ("min_platforms", "scenarios", "seed")
+
+
+def _bounded(values: dict[str, Any], errors: Errors) -> dict[str, float]:
+    """The run form's bounded numbers (``_POLICY_BOUNDED`` and ``_SETTINGS_BOUNDED``), each
+    within its model's bounds; a number outside them is added to ``errors`` and left out."""
+    out: dict[str, float] = {}
+    for model, keys in ((RunPolicy, _POLICY_BOUNDED), (RunSettings, _SETTINGS_BOUNDED)):
+        for key in keys:
+            lo, hi = run_policy.limits(model, key)
+            number = parse_number(values, key, errors, integer=key in _WHOLE_NUMBERS)
+            if number is not None and not lo <= number <= hi:
+                errors.append((key, f"must be from {_fmt(lo)} to {_fmt(hi)}"))
+            elif number is not None:
+                out[key] = number
+    return out
+
+
+def _overrides(
+    values: dict[str, Any], errors: Errors
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """The run form's locks and exclusions (``override.<candidate>``: lock or exclude), and the
+    reason given for each (``override_reason.<candidate>``, required)."""
+    locks: list[str] = []
+    exclusions: list[str] = []
+    reasons: dict[str, str] = {}
     for key in sorted(values):
         if not key.startswith("override.") or not _text(values, key):
             continue
@@ -428,8 +410,43 @@ def run_from_form(values: dict[str, Any]) -> tuple[dict[str, Any] | None, Errors
                 (f"override_reason.{candidate}", f"give the reason to {choice} this candidate")
             )
         (locks if choice == "lock" else exclusions).append(candidate)
-        overrides[candidate] = reason[:1000]
-    policy["locks"], policy["exclusions"] = locks, exclusions
+        reasons[candidate] = reason[:1000]
+    return locks, exclusions, reasons
+
+
+def run_from_form(values: dict[str, Any]) -> tuple[dict[str, Any] | None, Errors]:
+    """The policy and run settings from the optimiser form; shares are typed as percentages."""
+    errors: Errors = []
+    objective = _text(values, "objective")
+    if objective not in {key for key, _ in OBJECTIVES}:
+        errors.append(("objective", "choose an objective"))
+    policy: dict[str, Any] = {
+        "objective": objective,
+        "carry_forward": bool(values.get("carry_forward")),
+    }
+    for key in PERCENT_FIELDS:
+        share = _share(values, key, errors, required=True)
+        if share is not None:
+            policy[key] = share
+    policy["min_p_any_success"] = _share(values, "min_p_any_success", errors, required=False)
+    bounded = _bounded(values, errors)
+    settings = {key: bounded.pop(key) for key in _SETTINGS_BOUNDED if key in bounded}
+    policy.update(bounded)
+    solver = _text(values, "solver") or "highs"
+    if solver not in ("highs", "cbc"):
+        errors.append(("solver", "choose HiGHS or CBC"))
+    scale = parse_number(values, "budget_scale", errors, required=False)
+    if scale is not None and not 10 <= scale <= 300:
+        errors.append(("budget_scale", "must be from 10 to 300 per cent"))
+    money = {key: _share(values, key, errors, required=False) for key in MONEY_PERCENTS}
+    for key in ("over_programming", "bring_forward"):
+        policy[key] = money[key] or 0.0
+    policy["max_overrun_probability"] = money["max_overrun_probability"]
+    if policy["bring_forward"] and not policy["carry_forward"]:
+        errors.append(
+            ("bring_forward", "must be 0 unless money may move between years (tick the box)")
+        )
+    policy["locks"], policy["exclusions"], overrides = _overrides(values, errors)
     if errors:
         return None, errors
     return {
@@ -441,6 +458,48 @@ def run_from_form(values: dict[str, Any]) -> tuple[dict[str, Any] | None, Errors
         "switching_loss": money["switching_loss"] or 0.0,
         **settings,
     }, []
+
+
+#: the evidence form's choices of what happened, as the form names them
+EVIDENCE_KINDS = [(kind.value, display.name_of(kind)) for kind in EvidenceKind]
+
+EVIDENCE_LABELS = {
+    "candidate": "Candidate",
+    "kind": "What happened",
+    "summary": "Summary",
+    "date": "Date",
+    "diagnosticity": "Diagnosticity (milestones)",
+    "trl": "New TRL (TRL change)",
+    "cost_actual": "Spent to date, £m (cost actuals)",
+    "cost_planned": "Planned to date, £m (cost actuals)",
+    "outcome": "Stage-gate outcome",
+    "option": "Option the stage gate concerns",
+    "quarter": "Quarter",
+}
+"""The evidence form's fields as the form labels them (the candidate page and the quarter's
+evidence page show the same form)."""
+
+
+def evidence_from_form(
+    values: dict[str, Any], candidate_id: str, quarter: str, today: dt.date, errors: Errors
+) -> dict[str, Any]:
+    """The evidence form's values as the fields of an evidence record about ``candidate_id`` in
+    ``quarter`` (dated ``today`` when no date is given); each number that is not one is added to
+    ``errors`` (through the one number path)."""
+    diagnosticity = parse_number(values, "diagnosticity", errors, required=False)
+    return {
+        "candidate": candidate_id,
+        "quarter": quarter,
+        "kind": values.get("kind", ""),
+        "date": values.get("date") or today.isoformat(),
+        "summary": str(values.get("summary", "")),
+        "diagnosticity": 1.0 if diagnosticity is None else diagnosticity,  # empty: the default
+        "trl": parse_number(values, "trl", errors, required=False, integer=True),
+        "cost_actual": parse_number(values, "cost_actual", errors, required=False),
+        "cost_planned": parse_number(values, "cost_planned", errors, required=False),
+        "outcome": {"succeeded": True, "failed": False}.get(str(values.get("outcome", ""))),
+        "option": str(values.get("option", "")) or None,
+    }
 
 
 def scores_from_form(

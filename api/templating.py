@@ -197,7 +197,7 @@ def _letter(text: str) -> Markup:
 
 
 def _share(
-    metrics: Mapping[str, Any] | montecarlo.Interval | None, name: str = "", digits: int = 1
+    metrics: montecarlo.MetricsBlock | montecarlo.Interval, name: str = "", digits: int = 1
 ) -> Markup:
     """Share ``name`` of a result's metrics block (``out_of_sample``, ``in_sample``), or an
     interval itself, with its 95 % Monte-Carlo interval (``portfolio.domain.montecarlo``):
@@ -206,7 +206,7 @@ def _share(
     if isinstance(metrics, montecarlo.Interval):
         iv: montecarlo.Interval | None = metrics
     else:
-        block = metrics if isinstance(metrics, Mapping) else {}
+        block = montecarlo.block_values(metrics)
         value = block.get(name)
         if value is None:
             return Markup("–")

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.load import machine
+from benchmarks.table import header, line, machine
 
 SLUG = "uk-air-travel"
 PASSWORD = "core-benchmark-password-1"
@@ -133,10 +133,18 @@ def stopped(out: Timing) -> int:
 def row(backend: str, workers: str, estimates: str, out: Timing) -> str:
     seconds, index, solves = out
     times = [s.seconds for s in solves]
-    return (
-        f"| {backend} | {workers} | {estimates} | {index.resamples} | {index.scenario_count} | "
-        f"{seconds:.1f} | {float(np.median(times)):.2f} | {max(times):.2f} | "
-        f"{index.solved} | {stopped(out)} | {classes(index)} |"
+    return line(
+        backend,
+        workers,
+        estimates,
+        index.resamples,
+        index.scenario_count,
+        f"{seconds:.1f}",
+        f"{float(np.median(times)):.2f}",
+        f"{max(times):.2f}",
+        index.solved,
+        stopped(out),
+        classes(index),
     )
 
 
@@ -163,10 +171,20 @@ def main(argv: list[str] | None = None) -> None:
         f"(demo loaded in {loaded:.1f} s)\n"
     )
     print(
-        "| backend | workers | estimates | resamples | scenarios | total s | per re-solve "
-        "median s | per re-solve max s | solved | at time limit | core / borderline / exterior |"
+        header(
+            "backend",
+            "workers",
+            "estimates",
+            "resamples",
+            "scenarios",
+            "total s",
+            "per re-solve median s",
+            "per re-solve max s",
+            "solved",
+            "at time limit",
+            "core / borderline / exterior",
+        )
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
     local = timed(problem, council, resamples, None)
     print(row("local", "2 processes", "council", local), flush=True)
     if not args.quick:

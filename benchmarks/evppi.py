@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.instances import generate  # noqa: E402
-from benchmarks.load import machine  # noqa: E402
+from benchmarks.table import header, line, machine  # noqa: E402
 from optimiser.analytics.parallel import default_workers  # noqa: E402
 from optimiser.analytics.voi import DEFAULT_DRAWS, Evppi, evppi  # noqa: E402
 from optimiser.problem import Problem, load_problem  # noqa: E402
@@ -80,7 +80,7 @@ def demo_inputs(url: str) -> tuple[Problem, dict[str, str], dict[str, dict[str, 
             run = max(uow.runs.all(DEMO_SLUG), key=lambda r: r.id or 0)
             assert run.result is not None, "the demo's latest run has no result"
             beliefs = analytics_jobs.belief_spread(uow, run)
-            return load_problem(run.problem), dict(run.result["selected"]), beliefs, run.quarter
+            return load_problem(run.problem), dict(run.result.selected), beliefs, run.quarter
     finally:
         engine.dispose()
 
@@ -151,11 +151,20 @@ def row(where: str, found: Evppi, seconds: float, note: str = "") -> str:
     separated = [r for r in rows if r.separated]
     top = separated[0].name or separated[0].candidate if separated else "none"
     load = os.getloadavg()[0]
-    return (
-        f"| {where} | {len(rows)} | {swept} | {screened} | {found.draws} | {found.solves} | "
-        f"{seconds:.1f} | {seconds / max(1, found.solves):.2f} | {len(separated)} | {top} | "
-        f"{load:.1f} |{note}"
+    cells = line(
+        where,
+        len(rows),
+        swept,
+        screened,
+        found.draws,
+        found.solves,
+        f"{seconds:.1f}",
+        f"{seconds / max(1, found.solves):.2f}",
+        len(separated),
+        top,
+        f"{load:.1f}",
     )
+    return cells + note
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -191,16 +200,26 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"{machine()}; {setup}load average (1 min) {os.getloadavg()[0]:.1f} at the start.\n")
     print(
-        "| where | candidates | swept | screened | K | re-solves | seconds | s per re-solve | "
-        "separated | most worth learning | load |"
+        header(
+            "where",
+            "candidates",
+            "swept",
+            "screened",
+            "K",
+            "re-solves",
+            "seconds",
+            "s per re-solve",
+            "separated",
+            "most worth learning",
+            "load",
+        )
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
     found, seconds = sweep(problem, selected, beliefs, draws)
     print(row(f"local, {default_workers()} processes", found, seconds), flush=True)
     if not args.no_dask:
         remote = on_dask(problem, selected, beliefs, draws)
         if isinstance(remote, str):
-            print(f"| Dask LocalCluster | {remote} |")
+            print(line("Dask LocalCluster", remote))
         else:
             found_remote, seconds_remote, started = remote
             same = "same rows" if found_remote.rows == found.rows else "ROWS DIFFER"

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import platform
 import random
 import re
 import shutil
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+
+from benchmarks.table import header, line, machine
 
 SLUG = "uk-air-travel"
 QUARTER = "2026-27-Q2"
@@ -99,16 +100,34 @@ def running_app(database_url: str | None, password: str) -> Iterator[tuple[str, 
             described = "PostgreSQL " + database_url.rsplit("@", 1)[-1]
         else:
             db = folder / "demo.db"
-            subprocess.run(
-                _cli("demo", "--no-serve", "--db", str(db), "--password", password),
-                check=True,
-                capture_output=True,
-                env=env,
-            )
+            load_demo_database(db, password, env)
             db_args = ["--db", str(db)]
             described = "SQLite (temporary demo database)"
-        port = _free_port()
-        log = (folder / "server.log").open("w")
+        with serving(db_args, env, folder / "server.log") as (base, _):
+            yield base, described, folder / "server.log"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def load_demo_database(db: Path, password: str, env: dict[str, str]) -> None:
+    """A SQLite demo database at `db` (its users' password `password`), as
+    ``mission-portfolio demo --no-serve`` makes it."""
+    subprocess.run(
+        _cli("demo", "--no-serve", "--db", str(db), "--password", password),
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+
+
+@contextlib.contextmanager
+def serving(
+    db_args: list[str], env: dict[str, str], log_path: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``mission-portfolio serve`` on a free loopback port, its output in `log_path`; yields
+    (base URL, the server's process) once it answers, and stops it afterwards."""
+    port = _free_port()
+    with log_path.open("w") as log:
         server = subprocess.Popen(
             _cli("serve", "--host", "127.0.0.1", "--port", str(port), *db_args),
             stdout=log,
@@ -117,8 +136,8 @@ def running_app(database_url: str | None, password: str) -> Iterator[tuple[str, 
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_until_up(base, server, folder / "server.log")
-            yield base, described, folder / "server.log"
+            _wait_until_up(base, server, log_path)
+            yield base, server
         finally:
             server.terminate()
             try:
@@ -126,9 +145,6 @@ def running_app(database_url: str | None, password: str) -> Iterator[tuple[str, 
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-            log.close()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
@@ -146,7 +162,8 @@ def _wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> Non
 # -- clients -------------------------------------------------------------------------------------
 
 
-def _hidden(html: str, name: str) -> str | None:
+def hidden_field(html: str, name: str) -> str | None:
+    """The value of the form's hidden field `name` on the page, if there is one."""
     match = re.search(rf'name="{name}" value="([^"]+)"', html)
     return match.group(1) if match else None
 
@@ -154,7 +171,7 @@ def _hidden(html: str, name: str) -> str | None:
 async def sign_in(client: httpx.AsyncClient, username: str, password: str) -> str:
     """Sign in through the login form; returns the session's CSRF token (from /account)."""
     page = await client.get("/login")
-    token = _hidden(page.text, "login_token")
+    token = hidden_field(page.text, "login_token")
     if token is None:
         raise RuntimeError("the login page has no login_token")
     response = await client.post(
@@ -164,12 +181,12 @@ async def sign_in(client: httpx.AsyncClient, username: str, password: str) -> st
             "password": password,
             "login_token": token,
             "next": "/",
-            "csrf_token": _hidden(page.text, "csrf_token") or "",
+            "csrf_token": hidden_field(page.text, "csrf_token") or "",
         },
     )
     if response.status_code != 303:
         raise RuntimeError(f"signing in as {username} gave HTTP {response.status_code}")
-    csrf = _hidden((await client.get("/account")).text, "csrf_token")
+    csrf = hidden_field((await client.get("/account")).text, "csrf_token")
     if csrf is None:
         raise RuntimeError("no csrf_token on the account page")
     return csrf
@@ -278,22 +295,29 @@ async def drive(base: str, clients: int, seconds: float, scenarios: int, passwor
 
 def _row(name: str, samples: list[float], errors: int, elapsed: float) -> str:
     if not samples:
-        return f"| {name} | 0 | 0 | – | – | – | {errors} | – |"
+        return line(name, 0, 0, "–", "–", "–", errors, "–")
     ms = np.array(samples) * 1000
     p50, p95, p99 = np.percentile(ms, [50, 95, 99])
     met = "yes" if p95 < TARGET_P95_MS else "**no**"
-    return (
-        f"| {name} | {len(ms)} | {len(ms) / elapsed:.1f} | {p50:.0f} | {p95:.0f} | {p99:.0f} "
-        f"| {errors} | {met} |"
-    )
+    rate = f"{len(ms) / elapsed:.1f}"
+    return line(name, len(ms), rate, f"{p50:.0f}", f"{p95:.0f}", f"{p99:.0f}", errors, met)
 
 
 def report(stats: Stats, solves: Solves, clients: int, elapsed: float, sign_in_s: float) -> str:
     lines = [
         f"{clients} clients for {elapsed:.1f} s (signed in in {sign_in_s:.1f} s), no think time.",
         "",
-        "| page | requests | req/s | p50 ms | p95 ms | p99 ms | errors | p95 < 200 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        header(
+            "page",
+            "requests",
+            "req/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "errors",
+            f"p95 < {TARGET_P95_MS:.0f} ms",
+            right=range(1, 7),
+        ),
     ]
     for name in PAGES:
         lines.append(_row(name, stats.latencies[name], stats.errors[name], elapsed))
@@ -315,13 +339,6 @@ def report(stats: Stats, solves: Solves, clients: int, elapsed: float, sign_in_s
     for failure in solves.failures:
         lines.append(f"Background solve problem: {failure}.")
     return "\n".join(lines)
-
-
-def machine() -> str:
-    return (
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}"
-    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,6 @@ import contextlib
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +33,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.load import _cli, _free_port, _wait_until_up, machine
+from benchmarks.load import hidden_field, load_demo_database, serving
+from benchmarks.table import header, line, machine
 
 SLUG = "uk-air-travel"
 QUARTER = "2026-27-Q2"
@@ -58,42 +58,19 @@ def running_app(db: Path | None) -> Iterator[tuple[str, float, int]]:
         if db is not None:
             shutil.copyfile(db, target)
         else:
-            subprocess.run(
-                _cli("demo", "--no-serve", "--db", str(target), "--password", PASSWORD),
-                check=True,
-                capture_output=True,
-                env=env,
-            )
+            load_demo_database(target, PASSWORD, env)
         loaded = time.perf_counter() - began
-        port = _free_port()
-        log_path = folder / "server.log"
-        with log_path.open("w") as log:
-            server = subprocess.Popen(
-                _cli("serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(target)),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-            try:
-                base = f"http://127.0.0.1:{port}"
-                _wait_until_up(base, server, log_path)
-                yield base, loaded, server.pid
-            finally:
-                server.terminate()
-                try:
-                    server.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
+        with serving(["--db", str(target)], env, folder / "server.log") as (base, server):
+            yield base, loaded, server.pid
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def _hidden(html: str, name: str, *, required: bool = True) -> str:
-    match = re.search(rf'name="{name}" value="([^"]+)"', html)
-    if match is None and required:
+    value = hidden_field(html, name)
+    if value is None and required:
         raise RuntimeError(f"no {name} on the page")
-    return match.group(1) if match else ""
+    return value or ""
 
 
 def sign_in(client: httpx.Client, username: str, password: str) -> str:
@@ -171,9 +148,15 @@ Timing = tuple[list[float], float]  # the views' ms, and the server's CPU ms per
 
 def table(cold: Timing, charts: int, six: Timing, one: Timing) -> str:
     lines = [
-        f"| report page with its {charts} charts | views | ms (p50) | ms (p95) | "
-        f"server CPU ms per view | p95 < {TARGET_MS:.0f} ms |",
-        "|---|---:|---:|---:|---:|---|",
+        header(
+            f"report page with its {charts} charts",
+            "views",
+            "ms (p50)",
+            "ms (p95)",
+            "server CPU ms per view",
+            f"p95 < {TARGET_MS:.0f} ms",
+            right=range(1, 5),
+        )
     ]
     for name, (samples, cpu) in (
         ("cold: the first view (every chart drawn)", cold),
@@ -182,7 +165,7 @@ def table(cold: Timing, charts: int, six: Timing, one: Timing) -> str:
     ):
         p50, p95 = np.percentile(samples, [50, 95])
         met = "–" if len(samples) == 1 else "yes" if p95 < TARGET_MS else "**no**"
-        lines.append(f"| {name} | {len(samples)} | {p50:.0f} | {p95:.0f} | {cpu:.0f} | {met} |")
+        lines.append(line(name, len(samples), f"{p50:.0f}", f"{p95:.0f}", f"{cpu:.0f}", met))
     return "\n".join(lines)
 
 

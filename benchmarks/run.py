@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -40,6 +39,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.instances import generate  # noqa: E402
 from benchmarks.reference import build_reference, solve_reference  # noqa: E402
+from benchmarks.table import fmt, header, line, machine  # noqa: E402
 from optimiser.baselines import expected_knapsack, greedy_by_ratio  # noqa: E402
 from optimiser.data import problem_data  # noqa: E402
 from optimiser.evaluate import evaluate_portfolio  # noqa: E402
@@ -177,41 +177,57 @@ def spawn(config: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def fmt(value: Any, spec: str = ".2f") -> str:
-    return "-" if value is None else format(value, spec)
-
-
-HEADER = (
-    "| objective | solver | n | S | build s | solve s | total s | gap | peak MB | status "
-    "| value | ref total s | ref status | ref value | ratio |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+HEADER = header(
+    "objective",
+    "solver",
+    "n",
+    "S",
+    "build s",
+    "solve s",
+    "total s",
+    "gap",
+    "peak MB",
+    "status",
+    "value",
+    "ref total s",
+    "ref status",
+    "ref value",
+    "ratio",
 )
 
 
 def row(ours: dict[str, Any], ref: dict[str, Any] | None) -> str:
     if "error" in ours:
-        return (
-            f"| {ours['objective']} | {ours['solver']} | {ours['n']} | {ours['S']} | error: "
-            f"{ours['error']} |"
-        )
+        error = f"error: {ours['error']}"
+        return line(ours["objective"], ours["solver"], ours["n"], ours["S"], error)
     ratio = None
     ref_total = ref_status = ref_value = None
     if ref and "error" not in ref:
         ratio = ours["total"] / ref["total"]
         ref_total, ref_status, ref_value = ref["total"], ref["status"], ref["value"]
-    return (
-        f"| {ours['objective']} | {ours['solver']} | {ours['n']} | {ours['S']} | "
-        f"{fmt(ours['build'])} | {fmt(ours['solve'])} | {fmt(ours['total'])} | "
-        f"{fmt(ours['gap'], '.2%')} | {fmt(ours['peak_mb'], '.0f')} | {ours['status']} | "
-        f"{fmt(ours['value'], '.4f')} | {fmt(ref_total)} | {ref_status or '-'} | "
-        f"{fmt(ref_value, '.4f')} | {fmt(ratio)} |"
+    return line(
+        ours["objective"],
+        ours["solver"],
+        ours["n"],
+        ours["S"],
+        fmt(ours["build"]),
+        fmt(ours["solve"]),
+        fmt(ours["total"]),
+        fmt(ours["gap"], ".2%"),
+        fmt(ours["peak_mb"], ".0f"),
+        ours["status"],
+        fmt(ours["value"], ".4f"),
+        fmt(ref_total),
+        ref_status or "-",
+        fmt(ref_value, ".4f"),
+        fmt(ratio),
     )
 
 
 def performance(
     sizes: list[int], counts: list[int], cbc_up_to: int, objectives: list[str] = OBJECTIVES
 ) -> None:
-    print(machine())
+    print(machine_line())
     print(HEADER, flush=True)
     for n in sizes:
         for s in counts:
@@ -232,20 +248,8 @@ def _save(ours: dict[str, Any], ref: dict[str, Any] | None) -> None:
         fh.write(json.dumps({"ours": ours, "reference": ref, "at": time.time()}) + "\n")
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}; load average at start "
-        f"{os.getloadavg()[0]:.1f}"
-    )
+def machine_line() -> str:
+    return f"Machine: {machine()}; load average at start {os.getloadavg()[0]:.1f}"
 
 
 #: mission targets for the quality family: ambitious (P(target) about 0.5) and conservative (0.85)
@@ -256,8 +260,17 @@ def quality(sizes: list[int], levels: dict[str, float] | None = None) -> None:
     """Few platforms, correlation 0.6: out-of-sample metrics of each portfolio, as ratios, at an
     ambitious and at a conservative mission target (or at the given target shares)."""
     print(
-        "| target | n | portfolio | P(target) | E[impact] | CVaR shortfall | P / greedy | "
-        "CVaR / greedy | E / deterministic |\n|---|---|---|---|---|---|---|---|---|"
+        header(
+            "target",
+            "n",
+            "portfolio",
+            "P(target)",
+            "E[impact]",
+            "CVaR shortfall",
+            "P / greedy",
+            "CVaR / greedy",
+            "E / deterministic",
+        )
     )
     for level, share in (levels or TARGET_LEVELS).items():
         for n in sizes:
@@ -283,13 +296,18 @@ def quality(sizes: list[int], levels: dict[str, float] | None = None) -> None:
             metrics = {name: evaluate_portfolio(problem, sel) for name, sel in portfolios.items()}
             g, d = metrics["greedy"], metrics["deterministic"]
             for name, mt in metrics.items():
-                print(
-                    f"| {level} | {n} | {name} | {mt.p_target:.4f} | {mt.expected_impact:.3f} | "
-                    f"{mt.cvar_shortfall:.3f} | {_ratio(mt.p_target, g.p_target)} | "
-                    f"{_ratio(mt.cvar_shortfall, g.cvar_shortfall)} | "
-                    f"{_ratio(mt.expected_impact, d.expected_impact)} |",
-                    flush=True,
+                cells = line(
+                    level,
+                    n,
+                    name,
+                    f"{mt.p_target:.4f}",
+                    f"{mt.expected_impact:.3f}",
+                    f"{mt.cvar_shortfall:.3f}",
+                    _ratio(mt.p_target, g.p_target),
+                    _ratio(mt.cvar_shortfall, g.cvar_shortfall),
+                    _ratio(mt.expected_impact, d.expected_impact),
                 )
+                print(cells, flush=True)
 
 
 def _ratio(a: float, b: float) -> str:
@@ -303,10 +321,19 @@ def ptarget_exact(
 ) -> None:
     """p_target on small generated instances: status, method and the median of 3 total times
     (from the problem text to the answer, including sampling, with a 10 s limit)."""
-    print(machine())
+    print(machine_line())
     print(
-        "| n | S | seed | free | selections in budget (about) | status | method | seconds "
-        "| objective |\n|---|---|---|---|---|---|---|---|---|",
+        header(
+            "n",
+            "S",
+            "seed",
+            "free",
+            "selections in budget (about)",
+            "status",
+            "method",
+            "seconds",
+            "objective",
+        ),
         flush=True,
     )
     for n in sizes:
@@ -338,11 +365,10 @@ def ptarget_exact(
                     if out.x is None
                     else f"{objective_value('p_target', data, scen, out.x):.4f}"
                 )
-                print(
-                    f"| {n} | {s} | {seed} | {free} | {_in_budget(data, choices):,} | "
-                    f"{out.status} | {out.method} | {statistics.median(times):.2f} | {value} |",
-                    flush=True,
-                )
+                seconds = f"{statistics.median(times):.2f}"
+                in_budget = f"{_in_budget(data, choices):,}"
+                cells = line(n, s, seed, free, in_budget, out.status, out.method, seconds, value)
+                print(cells, flush=True)
 
 
 def _in_budget(data: Any, choices: list[list[int]]) -> int:
@@ -406,13 +432,10 @@ def ptarget_check(n: int = 200, s: int = 2000, long_limit: float = 120.0) -> Non
             )
     best = max(r[1] for r in rows)
     print(f"p_target check, n={n}, S={s} (objective = P(target) − switching charge)")
-    print("| method | P(target) objective | bound | seconds | behind best |\n|---|---|---|---|---|")
+    print(header("method", "P(target) objective", "bound", "seconds", "behind best"))
     for label, value, bound, secs in rows:
-        print(
-            f"| {label} | {value:.4f} | {fmt(bound, '.4f')} | {secs:.1f} | "
-            f"{(best - value) * 100:.2f} pp |",
-            flush=True,
-        )
+        behind = f"{(best - value) * 100:.2f} pp"
+        print(line(label, f"{value:.4f}", fmt(bound, ".4f"), f"{secs:.1f}", behind), flush=True)
 
 
 def overrun(
@@ -427,8 +450,18 @@ def overrun(
     draws of `cost_range`, failures stop spending; optimiser/README.md)."""
     print(f"Overrun chance constraint, S = {s}, over-programming 15 %, time limit {limit:.0f} s")
     print(
-        "| n | objective | P(overrun) limit | status | seconds | gap | objective value | "
-        "P(overrun) in | P(overrun) out | P(target) out |\n" + "|---" * 10 + "|"
+        header(
+            "n",
+            "objective",
+            "P(overrun) limit",
+            "status",
+            "seconds",
+            "gap",
+            "objective value",
+            "P(overrun) in",
+            "P(overrun) out",
+            "P(target) out",
+        )
     )
     for n in sizes:
         for objective in objectives:
@@ -447,16 +480,19 @@ def overrun(
                 secs = time.perf_counter() - t
                 ins, oos = result.metrics.in_sample, result.metrics.out_of_sample
                 gap = None if result.solver.gap is None else result.solver.gap * 100
-                print(
-                    f"| {n} | {objective} | {'none' if eps is None else f'{eps:.0%}'} | "
-                    f"{result.status} | {secs:.1f} | "
-                    f"{fmt(gap)} % | "
-                    f"{fmt(result.objective, '.4f')} | "
-                    f"{fmt(ins.p_overrun if ins else None, '.3f')} | "
-                    f"{fmt(oos.p_overrun if oos else None, '.3f')} | "
-                    f"{fmt(oos.p_target if oos else None, '.3f')} |",
-                    flush=True,
+                cells = line(
+                    n,
+                    objective,
+                    "none" if eps is None else f"{eps:.0%}",
+                    result.status,
+                    f"{secs:.1f}",
+                    f"{fmt(gap)} %",
+                    fmt(result.objective, ".4f"),
+                    fmt(ins.p_overrun if ins else None, ".3f"),
+                    fmt(oos.p_overrun if oos else None, ".3f"),
+                    fmt(oos.p_target if oos else None, ".3f"),
                 )
+                print(cells, flush=True)
 
 
 def main() -> None:

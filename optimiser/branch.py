@@ -1,10 +1,11 @@
 """Exact P(target) for models with few free candidates: branch and bound, vectorised over scenarios.
 
 Candidates are decided one at a time; a node is a partial selection. The relaxation keeps each
-candidate's allowed choices (locks, exclusions and DAL caps already applied, `allowed_choices`),
-necessary budget tests (a flow cut for every set of envelopes, `_budget_cuts`) and the share rules
-at their loosest over what is still undecided (`_Rules`). Every other rule is left to the exact
-`SelectionChecker`, which confirms complete selections best score first, so the answer is the
+candidate's allowed choices (locks, exclusions, DAL caps and eligibility already applied: the
+families' `forbidden` and `must_fund`, through `allowed_choices`) and each family's necessary test
+of partial selections (`Family.bound_holds`: budget flow cuts, share caps and floors, minimum
+spends) at its loosest over what is still undecided (`_Rules`). Every other rule is left to the
+exact `SelectionChecker`, which confirms complete selections best score first, so the answer is the
 optimum of the whole model: a subtree is cut only when its bound is not above the score of a
 confirmed portfolio.
 
@@ -34,16 +35,15 @@ chunks is still a valid upper bound.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from optimiser.data import FloatArray, IntArray, ProblemData
+from optimiser.data import BoolArray, FloatArray, IntArray, ProblemData
+from optimiser.families import FAMILIES, Family, Partial, SwitchingCost
 from optimiser.feasibility import SelectionChecker
-from optimiser.model import previous_costs
 from optimiser.objectives import tie_break_weights
 from optimiser.result import Progress
 from optimiser.scenarios import Scenarios
@@ -82,87 +82,41 @@ def _cheapest_selection(data: ProblemData, choices: list[list[int]]) -> float:
     return sum(min(float(data.total_cost[k]) if k >= 0 else 0.0 for k in c) for c in choices)
 
 
-def _budget_cuts(data: ProblemData) -> tuple[FloatArray, FloatArray]:
-    """Necessary budget tests as flow cuts: for every set U of envelopes (every one of up to six
-    envelopes' subsets, else all of them together), the spend of options that only envelopes in
-    U may fund is at most U's budget caps, by year (`money.budget_caps`: cumulative with
-    carry_forward). Returns each option's spend per (U, year) column (K x columns) and the caps
-    (columns)."""
-    carry = data.problem.policy.carry_forward
-    by_year = np.cumsum(data.cost, axis=1) if carry else data.cost  # K x Y
-    env_cap = data.caps  # E x Y
-    n_env = data.budget.shape[0]
-    if n_env <= 6:
-        sets = [np.array(u) for u in itertools.product([False, True], repeat=n_env) if any(u)]
-    else:
-        sets = [np.ones(n_env, dtype=bool)]
-    spend, cap = [], []
-    for u in sets:
-        only_u = ~(data.eligible & ~u[None, :]).any(axis=1)
-        spend.append(by_year * only_u[:, None])
-        cap.append(env_cap[u].sum(axis=0))
-    return np.concatenate(spend, axis=1), np.concatenate(cap)
-
-
 class _Rules:
-    """Necessary tests of a partial selection from its spend columns (`_budget_cuts`, the total,
-    the spend of each group a share rule limits, the spend each envelope with a minimum may fund)
-    and the budget left: the budget cuts, and the share and minimum-spend rules at their loosest
-    over what the undecided candidates could still add. At a complete selection the share tests
-    are exact."""
+    """Necessary tests of partial selections: each family's bound (`Family.bound_holds`) on the
+    spend columns it follows (`Family.bound_columns`: the budget cuts, the spend of each group a
+    share rule limits, the spend each envelope with a minimum may take), at their loosest over
+    what the undecided candidates could still add. Column 0 is the planned total. At a complete
+    selection the share tests are exact."""
 
-    def __init__(self, data: ProblemData, options: list[IntArray]):
-        policy = data.problem.policy
-        cost = data.total_cost
-        cuts, cap = _budget_cuts(data)
-        self.n_cuts = cuts.shape[1]
-        self.cap = cap + 1e-7 * (1.0 + cap)
-        columns = [cuts, cost[:, None]]
-        width = self.n_cuts + 1
-        self.max_share: list[tuple[slice, float]] = []
-        for share, group_of, groups in (
-            (policy.max_platform_share, data.platform_of, len(data.platforms)),
-            (policy.max_organisation_share, data.organisation_of, len(data.organisations)),
-        ):
-            if share < 1:
-                columns.append(cost[:, None] * (group_of[:, None] == np.arange(groups)[None, :]))
-                self.max_share.append((slice(width, width + groups), share))
-                width += groups
-        self.min_share: list[tuple[int, float]] = []
-        for share, member in (
-            (policy.min_moonshot_share, data.moonshot),
-            (policy.min_rising_star_share, data.rising_star),
-        ):
-            if share > 0:
-                columns.append((cost * member)[:, None])
-                self.min_share.append((width, share))
-                width += 1
-        self.min_spend: list[tuple[int, float]] = []
-        for e, envelope in enumerate(data.problem.envelopes):
-            if envelope.min_spend:  # only options eligible for e can take e's money
-                columns.append((cost * data.eligible[:, e])[:, None])
-                self.min_spend.append((width, float(envelope.min_spend)))
-                width += 1
+    def __init__(
+        self, data: ProblemData, options: list[IntArray], families: tuple[type[Family], ...]
+    ):
+        columns = [data.total_cost[:, None]]
+        width = 1
+        self.bounds: list[tuple[Family, slice]] = []
+        for family in families:
+            rule = family(data)
+            found = rule.bound_columns() if rule.active else None
+            if found is not None:
+                columns.append(found)
+                self.bounds.append((rule, slice(width, width + found.shape[1])))
+                width += found.shape[1]
         self.spend = np.concatenate(columns, axis=1)  # K x columns
         # per depth: the most each column can still grow by over the candidates not yet decided
         most = np.array([self.spend[o[o >= 0]].max(axis=0, initial=0.0) for o in options])
         most = most.reshape(len(options), width)
         self.rest = np.concatenate([np.cumsum(most[::-1], axis=0)[::-1], np.zeros((1, width))])
 
-    def possible(self, depth: int, spend: FloatArray, left: FloatArray) -> np.ndarray:
+    def possible(self, depth: int, spend: FloatArray, left: FloatArray) -> BoolArray:
         """Rows (partial selections with `depth` candidates decided) that may still be feasible."""
-        ok = (left >= 0) & (spend[:, : self.n_cuts] <= self.cap).all(axis=1)
-        total = spend[:, self.n_cuts]
-        more = np.minimum(left, self.rest[depth, self.n_cuts])
+        ok: BoolArray = left >= 0
+        total = spend[:, 0]
+        more = np.minimum(left, self.rest[depth, 0])
         slack = 1e-7 * (1.0 + total + more)
-        for cols, share in self.max_share:
-            ok &= (spend[:, cols] <= (share * (total + more) + slack)[:, None]).all(axis=1)
-        for col, share in self.min_share:
-            grow = (1.0 - share) * np.minimum(left, self.rest[depth, col])
-            ok &= spend[:, col] + grow >= share * total - slack
-        for col, minimum in self.min_spend:
-            grow = np.minimum(left, self.rest[depth, col])
-            ok &= spend[:, col] + grow >= minimum - 1e-6 * (1.0 + minimum)
+        for rule, cols in self.bounds:
+            part = Partial(spend[:, cols], self.rest[depth, cols], total, left, more, slack)
+            ok &= rule.bound_holds(part)
         return ok
 
 
@@ -258,6 +212,7 @@ class _Tree:
         data: ProblemData,
         scenarios: Scenarios,
         choices: list[list[int]],
+        families: tuple[type[Family], ...] = FAMILIES,
     ):
         self.data = data
         s = scenarios.count
@@ -266,16 +221,14 @@ class _Tree:
         margin = MARGIN + 2.0 * float(np.finfo(np.float32).eps) * data.n_options
         self.reach = np.float32(target * (1.0 - margin) - margin)
         tie = tie_break_weights(data)
-        gamma = data.problem.policy.switching_cost
-        prev = previous_costs(data)
+        switching = SwitchingCost(data)
         zero = np.zeros(s, dtype=np.float32)
 
         def charge(i: int, k: int) -> float:
+            """Tie-break and switching charge of candidate i's choice k (−1: unfunded)."""
             amount = float(data.total_cost[k]) if k >= 0 else 0.0
             value = float(tie[k]) if k >= 0 else 0.0
-            if gamma > 0 and i in prev:
-                value += gamma * max(0.0, prev[i] - amount)
-            return value
+            return value + float(switching.charge(amount, i))
 
         self.base = zero.copy()
         self.base_charge = 0.0
@@ -300,7 +253,7 @@ class _Tree:
         self.impact = [np.stack([self.a[:, k] if k >= 0 else zero for k in c]) for c in chosen]
         self.cost = [np.array([data.total_cost[k] if k >= 0 else 0.0 for k in c]) for c in chosen]
         self.forced = forced
-        self.rules = _Rules(data, self.opt)
+        self.rules = _Rules(data, self.opt, families)
         spend = self.rules.spend
         self.base_spend = spend[forced].sum(axis=0)
         no_spend = np.zeros(spend.shape[1])
@@ -424,7 +377,9 @@ def branch_and_bound(
         # cost more than all the money there is: no selection passes the tree's budget test, and
         # its completion tables would have no affordable row to start from
         return BranchOutcome(None, -np.inf, -np.inf, True, 0)
-    search = _Search(_Tree(data, scenarios, choices), scenarios, checker, report, clock_start)
+    families = tuple(type(rule) for rule in checker.rules)  # bounds of the rules checked
+    tree = _Tree(data, scenarios, choices, families)
+    search = _Search(tree, scenarios, checker, report, clock_start)
     while search.stack:
         if time.perf_counter() >= deadline or (should_stop and should_stop()):
             break

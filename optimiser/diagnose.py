@@ -18,8 +18,10 @@ from typing import Any
 import pulp
 
 from optimiser.data import ProblemData
+from optimiser.families import FAMILY_BY_NAME, POLICY_FAMILIES, Family
+from optimiser.lpmodel import ConstraintInfo, Model
 from optimiser.milp import run_milp
-from optimiser.model import POLICY_FAMILIES, ConstraintInfo, Model, build_model
+from optimiser.model import build_model
 from optimiser.scenarios import Scenarios
 
 SLACK_TOL = 1e-6
@@ -100,36 +102,6 @@ def _describe(m: Model, name: str, amount: float, scenario_count: int) -> dict[s
 
 
 def describe(info: ConstraintInfo, amount: float, scenario_count: int) -> str:
-    """Human words for relaxing one constraint by `amount`."""
-    family, label, rhs = info.family, info.label, info.rhs
-    if family == "min_spend":
-        return (
-            f"{label} cannot be met: eligible candidates can spend at most "
-            f"{rhs - amount:.4g} under the other rules (lower it by {amount:.4g})"
-        )
-    if family == "budget":
-        return (
-            f"{label} is {amount:.4g} short: raising it to {rhs + amount:.4g} would make "
-            "the problem feasible"
-        )
-    if family == "min_platforms":
-        return (
-            f"{label} cannot be met: at most {rhs - amount:.4g} platforms can be funded under "
-            "the other rules"
-        )
-    if family == "max_overrun_probability":
-        least = (rhs + amount) / max(scenario_count, 1)
-        return (
-            f"{label} cannot be met together with the other rules: the least achievable "
-            f"P(overrun) is {least:.1%} (allow at least that, or lower over-programming)"
-        )
-    if family == "min_p_any_success":
-        share = (rhs - amount) / max(scenario_count, 1)
-        return f"{label} cannot be met: at most {share:.1%} is achievable under the other rules"
-    if family in ("lock", "commitment"):
-        return f"{label} cannot be honoured together with the other rules"
-    if family in ("exclusion", "dal", "eligibility"):
-        return f"{label} must be lifted for the other rules to be met"
-    if family in ("platform_share", "organisation_share", "moonshot_share", "rising_star_share"):
-        return f"{label} cannot be met: it is off by £{amount:.4g}m of spend under the other rules"
-    return f"{label}: relax by {amount:.4g} {info.unit}"
+    """Human words for relaxing one constraint by `amount`: its family's (`Family.explain`)."""
+    family = FAMILY_BY_NAME.get(info.family, Family)
+    return family.explain(info, amount, scenario_count)

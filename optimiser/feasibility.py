@@ -1,4 +1,5 @@
-"""Check a given selection x against every rule without the MILP.
+"""Check a given selection x against every rule without the MILP: each family's own check
+(`optimiser.families`, `Family.violated`), run over the registry by `SelectionChecker`.
 
 Used by the p_target heuristic, the greedy baseline and the funding split of a chosen portfolio.
 The only part that is not closed form is the split of money between envelopes and years, which is
@@ -9,25 +10,27 @@ a small LP over eligibility groups g (options with the same eligible envelopes):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import highspy
 import numpy as np
 
-from optimiser.data import BoolArray, FloatArray, ProblemData
+from optimiser.data import FloatArray, ProblemData
 from optimiser.errors import SolverError
+from optimiser.families import FAMILIES, Budget, Family, MaxOverrunProbability, MinSpend, Selection
 from optimiser.highs import INFEASIBLE, highs_version, run_checked
-from optimiser.model import dal_breaches
-from optimiser.money import max_overruns, overrun
 from optimiser.scenarios import Scenarios
 
 TOL = 1e-7
 
 
 class FlowChecker:
-    """The envelope/year split LP of a selection, re-solved with new demands each call."""
+    """The envelope/year split LP of a selection, re-solved with new demands each call: the
+    check of the `budget` rows and, unless `min_spend` is False, the `min_spend` rows
+    (`budgets=False` leaves the budget rows out, to check the minimum spends alone)."""
 
-    def __init__(self, data: ProblemData):
+    def __init__(self, data: ProblemData, *, budgets: bool = True, min_spend: bool = True):
         self.data = data
         groups, self.group_of = np.unique(data.eligible, axis=0, return_inverse=True)
         self.group_of = self.group_of.reshape(-1)
@@ -60,7 +63,7 @@ class FlowChecker:
         self.min_spend_rows: list[tuple[int, float]] = []
         carry = data.problem.policy.carry_forward
         for e in range(n_env):
-            for y in range(n_years):
+            for y in range(n_years if budgets else 0):
                 span = range(y + 1) if carry else [y]
                 cols = [c for (g, e2, y2), c in self.index.items() if e2 == e and y2 in span]
                 if cols:
@@ -73,7 +76,7 @@ class FlowChecker:
                     )
                     row_count += 1
             env = data.problem.envelopes[e]
-            if env.min_spend:
+            if min_spend and env.min_spend:
                 cols = [c for (g, e2, y2), c in self.index.items() if e2 == e]
                 self.min_spend_rows.append((row_count, float(env.min_spend)))
                 h.addRow(
@@ -85,7 +88,7 @@ class FlowChecker:
                 )
                 row_count += 1
         self.highs = h
-        self.has_min_spend = any(env.min_spend for env in data.problem.envelopes)
+        self.has_min_spend = bool(self.min_spend_rows)
         self._cache: dict[bytes, FloatArray | None] = {}
 
     def demands(self, x: FloatArray) -> FloatArray:
@@ -165,84 +168,59 @@ class FlowChecker:
 
 
 class SelectionChecker:
-    """Every rule of the problem, checked for one 0/1 selection vector."""
+    """Every rule of the problem, checked for one 0/1 selection vector: the check of each family
+    of `FAMILIES` (or of `families`) the problem switches on.
 
-    def __init__(self, data: ProblemData, scenarios: Scenarios | None = None):
+    `forbidden` (K) and `must` (groups of options) gather the families' options never allowed and
+    groups needing one funded: the branch and bound and the searches build only selections that
+    respect them.
+    """
+
+    def __init__(
+        self,
+        data: ProblemData,
+        scenarios: Scenarios | None = None,
+        families: Iterable[type[Family]] = FAMILIES,
+    ):
         self.data = data
         self.scenarios = scenarios
-        self.flow = FlowChecker(data)
-        policy = data.problem.policy
-        self.must = [data.refs_to_options(r) for r in [*policy.locks, *policy.commitments]]
+        kinds = tuple(families)
+        self.flow = FlowChecker(data, budgets=Budget in kinds, min_spend=MinSpend in kinds)
+        rules = [family(data, scenarios) for family in kinds]
+        self.rules = [rule for rule in rules if rule.active]
+        self.checks = sorted(self.rules, key=lambda rule: rule.check_cost)
         self.forbidden = np.zeros(data.n_options, dtype=bool)
-        for ref in policy.exclusions:
-            self.forbidden[data.refs_to_options(ref)] = True
-        if policy.dal_mode == "cap":
-            self.forbidden |= dal_breaches(data)
-        ineligible = (data.cost > 0).any(axis=1) & ~data.eligible.any(axis=1)
-        self.forbidden |= ineligible
-        self.overrun = OverrunRule.of(data, scenarios)
+        self.must: list[list[int]] = []
+        for rule in self.rules:
+            self.forbidden |= rule.forbidden()
+            self.must.extend(rule.must_fund())
+        overrun = [r for r in self.rules if isinstance(r, MaxOverrunProbability)]
+        self.overrun = overrun[0].rule if overrun else None
+
+    def _selection(self, x: FloatArray, with_minimums: bool, partial: bool) -> Selection:
+        return Selection(self.data, x, flow=self.flow, partial=partial, minimums=with_minimums)
 
     def violations(
         self, x: FloatArray, *, with_minimums: bool = True, partial: bool = False
     ) -> list[str]:
-        """Families x breaks (empty when feasible); `with_minimums=False` skips minimum rules.
+        """Families x breaks (empty when feasible), in `FAMILIES` order; `with_minimums=False`
+        skips the floors (`Family.minimum`).
 
         `partial=True` judges a portfolio still being built (the greedy ranking): share caps
         are measured against the whole budget available rather than the spend so far (any
         first award would otherwise be 100 % of the spend), and minimum spends are not asked.
         """
-        d = self.data
-        policy = d.problem.policy
-        bad: list[str] = []
-        if np.bincount(d.candidate_of, weights=x, minlength=d.n_candidates).max(initial=0) > 1.5:
-            bad.append("one_option")
-        if (x[self.forbidden] > 0.5).any():
-            bad.append("exclusion/dal/eligibility")
-        spend = d.total_cost * x
-        total = float(spend.sum())
-        slack = TOL * (1.0 + total)
-        share_base = d.planned_total if partial else total
-        if policy.max_platform_share < 1:
-            by_platform = np.bincount(d.platform_of, weights=spend, minlength=len(d.platforms))
-            if (by_platform > policy.max_platform_share * share_base + slack).any():
-                bad.append("platform_share")
-        if policy.max_organisation_share < 1:
-            by_org = np.bincount(d.organisation_of, weights=spend, minlength=len(d.organisations))
-            if (by_org > policy.max_organisation_share * share_base + slack).any():
-                bad.append("organisation_share")
-        if self.overrun is not None and self.overrun.breaks(x):
-            bad.append("max_overrun_probability")
-        if with_minimums:
-            bad.extend(self._minimum_violations(x, spend, total, slack))
-        if self.flow.flows(x, with_min_spend=not partial) is None:
-            bad.append("budget/min_spend")
-        return bad
-
-    def _minimum_violations(
-        self, x: FloatArray, spend: FloatArray, total: float, slack: float
-    ) -> list[str]:
-        d = self.data
-        policy = d.problem.policy
-        bad = []
-        if policy.min_platforms > 0:
-            funded = np.unique(d.platform_of[x > 0.5])
-            if len(funded) < policy.min_platforms:
-                bad.append("min_platforms")
-        if spend[d.moonshot].sum() < policy.min_moonshot_share * total - slack:
-            bad.append("moonshot_share")
-        if spend[d.rising_star].sum() < policy.min_rising_star_share * total - slack:
-            bad.append("rising_star_share")
-        if any(x[ks].sum() < 0.5 for ks in self.must):
-            bad.append("lock/commitment")
-        q = policy.min_p_any_success
-        if q is not None and q > 0 and self.scenarios is not None:
-            hit = self.scenarios.success[:, x > 0.5].any(axis=1)
-            if hit.sum() < q * self.scenarios.count - 1e-9:
-                bad.append("min_p_any_success")
-        return bad
+        sel = self._selection(x, with_minimums, partial)
+        return [
+            rule.name
+            for rule in self.rules
+            if (with_minimums or not rule.minimum) and rule.violated(sel)
+        ]
 
     def is_feasible(self, x: FloatArray) -> bool:
-        return not self.violations(x)
+        """No family broken (checked cheapest first, stopping at the first broken one)."""
+        sel = self._selection(x, True, False)
+        return not any(rule.violated(sel) for rule in self.checks)
 
     def repaired(self, x: FloatArray) -> FloatArray | None:
         """A feasible selection near x that breaks only the overrun limit, or None: options are
@@ -254,54 +232,6 @@ class SelectionChecker:
             keep[ks] = True
         y = self.overrun.repair(x, keep)
         return y if self.is_feasible(y) else None
-
-
-class OverrunRule:
-    """`max_overrun_probability` on the optimisation scenarios: at most `allowed` of them may
-    see the funded options' realised spend exceed the money available (`optimiser.money`).
-    Adding an option never lowers a scenario's spend, so a partial portfolio that breaks the rule
-    cannot be completed into one that keeps it."""
-
-    def __init__(self, data: ProblemData, scenarios: Scenarios, probability: float):
-        self.data = data
-        self.carry = data.problem.policy.carry_forward
-        self.allowed = max_overruns(probability, scenarios.count)
-        self.spend = scenarios.spend_columns(np.arange(data.n_options))  # S x K x Y
-
-    @classmethod
-    def of(cls, data: ProblemData, scenarios: Scenarios | None) -> OverrunRule | None:
-        probability = data.problem.policy.max_overrun_probability
-        if probability is None or scenarios is None:
-            return None
-        return cls(data, scenarios, probability)
-
-    def overrunning(self, x: FloatArray) -> BoolArray:
-        """S: the scenarios that overrun with selection x."""
-        chosen = np.flatnonzero(x > 0.5)
-        spend = self.spend[:, chosen, :].sum(axis=1)
-        return overrun(spend, self.data.money, self.carry)[0]
-
-    def overruns(self, x: FloatArray) -> int:
-        """How many scenarios overrun with selection x."""
-        return int(self.overrunning(x).sum())
-
-    def breaks(self, x: FloatArray) -> bool:
-        return self.overruns(x) > self.allowed
-
-    def repair(self, x: FloatArray, keep: BoolArray) -> FloatArray:
-        """x with options dropped until few enough scenarios overrun (a heuristic start: never
-        the options in `keep`): each time the one whose realised spend in the overrunning
-        scenarios is largest against its expected impact."""
-        x = x.copy()
-        worth = self.data.p * self.data.impact_mean + 1e-9
-        while self.breaks(x):
-            over = self.overrunning(x)
-            droppable = np.flatnonzero((x > 0.5) & ~keep)
-            if len(droppable) == 0:
-                break
-            harm = self.spend[over][:, droppable, :].sum(axis=(0, 2))
-            x[droppable[int(np.argmax(harm / worth[droppable]))]] = 0.0
-        return x
 
 
 def as_vector(values: Any, size: int) -> FloatArray:

@@ -5,7 +5,8 @@ With impact[s] = Σ_k a[s,k]·x[k] over S scenarios and target T:
 - capped    = mean_s min(T, impact[s]);
 - p_target  = share of s with impact[s] ≥ T;
 - cvar      = mean_s impact[s] − λ·CVaR_α(max(0, T − impact[s]))  (Rockafellar–Uryasev).
-Every objective is charged the switching cost γ·(money dropped from `previous`), and a tiny cost
+Every objective is charged the switching cost γ·(money dropped from `previous`;
+`optimiser.families.switching`, whose rows put it in `Model.penalty`), and a tiny cost
 term −ε·Σ (c[k] + k·1e-3/K)·x[k] breaks ties so the same input always gives the same answer.
 Identical scenario rows are merged with a weight, which changes nothing but the model size.
 """
@@ -18,7 +19,8 @@ import numpy as np
 import pulp
 
 from optimiser.data import FloatArray, ProblemData
-from optimiser.model import Model, linear, previous_costs
+from optimiser.families import SwitchingCost
+from optimiser.lpmodel import Model, linear
 from optimiser.scenarios import Scenarios
 
 TOL = 1e-9
@@ -45,15 +47,8 @@ def cvar_of(losses: FloatArray, alpha: float) -> float:
 
 
 def switching_penalty(data: ProblemData, x: FloatArray) -> float:
-    """γ · Σ_i max(0, previous cost of i − planned cost funded now for i)."""
-    gamma = data.problem.policy.switching_cost
-    if gamma <= 0:
-        return 0.0
-    dropped = 0.0
-    for i, amount in previous_costs(data).items():
-        ks = data.options_of(i)
-        dropped += max(0.0, amount - float(data.total_cost[ks] @ x[ks]))
-    return gamma * dropped
+    """The switching charge of portfolio x (`optimiser.families.switching`)."""
+    return SwitchingCost(data).value(x)
 
 
 def raw_value(

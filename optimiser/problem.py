@@ -22,10 +22,11 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
-    model_validator,
+    field_serializer,
 )
 
 from optimiser.errors import ProblemError
+from optimiser.pert import ThreePoint
 
 Money = Annotated[float, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
@@ -52,30 +53,20 @@ class Envelope(_Strict):
     min_spend: Money | None = None
 
 
-class ThreePoint(_Strict):
-    low: Money
-    mode: Money
-    high: Money
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ThreePoint:
-        if not self.low <= self.mode <= self.high:
-            raise ValueError("must satisfy low <= mode <= high")
-        return self
-
-    @property
-    def pert_mean(self) -> float:
-        """PERT mean (low + 4·mode + high) / 6."""
-        return (self.low + 4 * self.mode + self.high) / 6
-
-
 class Option(_Strict):
+    """A funding option; its three-point ``impact`` and ``cost_range`` are written with their
+    middle value as ``mode`` (``ThreePoint.problem_file``), as the problem format names it."""
+
     id: Id
     name: str = ""
     cost: Money | dict[str, Money]
     p_success: Probability
     impact: ThreePoint
     cost_range: ThreePoint | None = None
+
+    @field_serializer("impact", "cost_range")
+    def _three_point(self, value: ThreePoint | None) -> dict[str, float] | None:
+        return value.problem_file() if value is not None else None
 
 
 class Candidate(_Strict):

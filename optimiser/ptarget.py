@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -129,19 +129,10 @@ def solve_p_target(
                 "branch and bound stopped",
             )
         )
-    return _search_and_bound(
-        data,
-        scenarios,
-        checker,
-        solver=solver,
-        time_limit=time_limit,
-        gap=gap,
-        report=report,
-        should_stop=should_stop,
-        clock_start=clock_start,
-        start=start,
-        start_bound=start_bound,
+    search = _Search(
+        data, scenarios, checker, solver, time_limit, gap, report, should_stop, clock_start
     )
+    return _search_and_bound(search, start, start_bound)
 
 
 def allowed_choices(data: ProblemData, checker: SelectionChecker) -> list[list[int]]:
@@ -258,177 +249,234 @@ def knapsack_bound(data: ProblemData, scenarios: Scenarios, checker: SelectionCh
     return float((gain[0] >= target - 1e-9).mean())
 
 
-def _search_and_bound(
-    data: ProblemData,
-    scenarios: Scenarios,
-    checker: SelectionChecker,
-    *,
-    solver: str,
-    time_limit: float,
-    gap: float,
-    report: Report,
-    should_stop: Callable[[], bool] | None,
-    clock_start: float,
-    start: FloatArray | None = None,
-    start_bound: float | None = None,
-) -> PTargetOutcome:
-    deadline = clock_start + 0.85 * time_limit  # a solver overruns a little; results need writing
-    cheap_bound = knapsack_bound(data, scenarios, checker)
-    if start_bound is not None:
-        cheap_bound = min(cheap_bound, start_bound)
-    best: FloatArray | None = start
-    best_value = (
-        -np.inf if start is None else float(selection_scores(data, scenarios, start[None, :])[0])
-    )
-    # shares of the time then left; the deterministic start is cheap and is the fallback, so it
-    # may use up to half; on small models the MILP is effective, so the other starts get less
-    shares = (0.5, 0.25, 0.25) if data.n_options > 150 else (0.3, 0.1, 0.1)
+class _Infeasible(Exception):
+    """A scenario model proved that no portfolio meets every rule: the search ends there."""
+
+
+@dataclass
+class _Search:
+    """The state of step 3 (module docstring): the best portfolio found so far and its score
+    over the scenarios, the best upper bound, and the last scenario MILP."""
+
+    data: ProblemData
+    scenarios: Scenarios
+    checker: SelectionChecker
+    solver: str
+    time_limit: float
+    gap: float
+    report: Report
+    should_stop: Callable[[], bool] | None
+    clock_start: float
+    deadline: float = field(init=False)
+    nonzeros: float = field(init=False)  # nonzero impacts of the scenarios
     # building a scenario model costs about 1.5 µs per nonzero impact (and HiGHS's presolve of it
-    # does not watch the clock): skip scenario models that cannot finish in their share of time
-    nonzeros = float(np.count_nonzero(scenarios.impact))
-    build_estimate = 1.5e-6 * nonzeros
-    for kind, share in zip(("expected", "cvar", "capped"), shares, strict=True):
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0.05 or (should_stop and should_stop()):
-            break
-        if kind != "expected" and remaining * share < 4 * build_estimate:
-            continue
-        out, _ = solve_model(
-            data,
-            scenarios,
-            kind,
-            checker,
-            solver=solver,
-            deadline=time.perf_counter() + max(0.05, remaining * share),
-            gap=0.005,
-            should_stop=should_stop,
-            clock_start=clock_start,
-        )
-        if out.status == "infeasible":
-            return PTargetOutcome("infeasible", None, None, "milp")
-        if out.x is None:
-            continue
-        search_end = time.perf_counter() + max(0.0, (deadline - time.perf_counter()) * 0.25)
-        x = local_search(
-            data, scenarios, checker, out.x, deadline=search_end, should_stop=should_stop
-        )
-        for candidate in (out.x, x):  # the start itself too: the search ranks by a surrogate
-            value = selection_scores(data, scenarios, candidate[None, :])[0]
-            if value > best_value:
-                best, best_value = candidate, value
-        report(
-            Progress(
-                time.perf_counter() - clock_start,
-                float(value),
-                None,
-                f"local search from the {kind} portfolio",
-            )
-        )
-    if best is None and not (should_stop and should_stop()):
-        # nothing yet (a busy machine, a hard model): the deterministic portfolio, all the time left
-        out, _ = solve_model(
-            data,
-            scenarios,
-            "expected",
-            checker,
-            solver=solver,
-            deadline=clock_start + 0.95 * time_limit,
-            gap=0.005,
-            should_stop=should_stop,
-            clock_start=clock_start,
-        )
-        if out.status == "infeasible":
-            return PTargetOutcome("infeasible", None, None, "milp")
-        if out.x is not None:
-            best, best_value = out.x, selection_scores(data, scenarios, out.x[None, :])[0]
+    # does not watch the clock): scenario models that cannot finish in their time are skipped
+    build_estimate: float = field(init=False)
+    bound: float | None = None
+    best: FloatArray | None = None
+    best_value: float = -np.inf
     milp: MilpOutcome | None = None
-    bound: float | None = cheap_bound
+    overrun: float = 0.0  # how far past its limit the last MILP round ran (presolve ignores it)
+
+    def __post_init__(self) -> None:
+        # a solver overruns its deadline a little, and the results need writing
+        self.deadline = self.clock_start + 0.85 * self.time_limit
+        self.nonzeros = float(np.count_nonzero(self.scenarios.impact))
+        self.build_estimate = 1.5e-6 * self.nonzeros
+
+    def stopping(self) -> bool:
+        return bool(self.should_stop and self.should_stop())
+
+    def keep_best(self, candidates: tuple[FloatArray, ...], margin: float = 0.0) -> float:
+        """Make the candidate scoring more than `margin` above the best so far the best; returns
+        the last candidate's score."""
+        value = self.best_value
+        for candidate in candidates:
+            value = selection_scores(self.data, self.scenarios, candidate[None, :])[0]
+            if value > self.best_value + margin:
+                self.best, self.best_value = candidate, value
+        return float(value)
+
+    def portfolio(self, kind: str, deadline: float) -> FloatArray | None:
+        """The MILP portfolio of objective `kind` found by `deadline`, if any."""
+        out, _ = solve_model(
+            self.data,
+            self.scenarios,
+            kind,
+            self.checker,
+            solver=self.solver,
+            deadline=deadline,
+            gap=0.005,
+            should_stop=self.should_stop,
+            clock_start=self.clock_start,
+        )
+        if out.status == "infeasible":
+            raise _Infeasible
+        return out.x
+
+    def from_starting_portfolios(self) -> None:
+        """Local search from the `expected`, `cvar` and `capped` portfolios in turn, each MILP
+        given its share of the time then left and each search a quarter of the rest."""
+        # the deterministic start is cheap and is the fallback, so it may use up to half; on
+        # small models the MILP is effective, so the other starts get less
+        shares = (0.5, 0.25, 0.25) if self.data.n_options > 150 else (0.3, 0.1, 0.1)
+        for kind, share in zip(("expected", "cvar", "capped"), shares, strict=True):
+            remaining = self.deadline - time.perf_counter()
+            if remaining <= 0.05 or self.stopping():
+                break
+            if kind != "expected" and remaining * share < 4 * self.build_estimate:
+                continue
+            x = self.portfolio(kind, time.perf_counter() + max(0.05, remaining * share))
+            if x is None:
+                continue
+            search_end = time.perf_counter() + max(
+                0.0, (self.deadline - time.perf_counter()) * 0.25
+            )
+            polished = local_search(
+                self.data,
+                self.scenarios,
+                self.checker,
+                x,
+                deadline=search_end,
+                should_stop=self.should_stop,
+            )
+            # the start itself too: the search ranks by a surrogate
+            value = self.keep_best((x, polished))
+            message = f"local search from the {kind} portfolio"
+            self.report(Progress(time.perf_counter() - self.clock_start, value, None, message))
+
+    def milp_round(self, limit: float) -> None:
+        """The scenario MILP from the best portfolio for `limit` seconds (less what the last
+        round overran); its portfolio and its local search's kept when better, its bound when
+        lower. Skipped when too short to build and run."""
+        if limit - self.overrun <= 0.1 + 2 * self.build_estimate or self.stopping():
+            return
+        m = build_model(self.data, self.scenarios)
+        set_objective(m, self.scenarios, "p_target")
+        allowed = min(limit, self.deadline - time.perf_counter()) - self.overrun
+        if allowed <= 0.1:
+            return
+        started = time.perf_counter()
+        milp = self.milp = run_milp(
+            m,
+            solver=self.solver,
+            time_limit=allowed,
+            gap=self.gap,
+            start=self.best,
+            on_progress=self.report,
+            should_stop=self.should_stop,
+            phase="P(target) MILP",
+            clock_start=self.clock_start,
+        )
+        self.overrun = max(self.overrun, time.perf_counter() - started - allowed)
+        if milp.status == "infeasible":
+            raise _Infeasible
+        if milp.x is not None and self.checker.is_feasible(milp.x):
+            polished = local_search(
+                self.data,
+                self.scenarios,
+                self.checker,
+                milp.x,
+                deadline=self.deadline,
+                should_stop=self.should_stop,
+            )
+            self.keep_best((milp.x, polished), margin=1e-12)
+        if milp.bound is not None:
+            tie = float(tie_break_weights(self.data).sum())
+            bound = self.bound if self.bound is not None else np.inf
+            self.bound = min(bound, milp.bound + tie)
+
+    def kick(self, best: FloatArray) -> FloatArray:
+        """Iterated local search from `best` for KICK_SHARE of the time left (P(target) is a step
+        function with many local optima); returns the best portfolio."""
+        kick_end = time.perf_counter() + max(0.0, self.deadline - time.perf_counter()) * KICK_SHARE
+        best, self.best_value = iterated_local_search(
+            self.data,
+            self.scenarios,
+            self.checker,
+            best,
+            self.best_value,
+            deadline=kick_end,
+            should_stop=self.should_stop,
+        )
+        self.best = best
+        incumbent = objective_value("p_target", self.data, self.scenarios, best)
+        elapsed = time.perf_counter() - self.clock_start
+        self.report(Progress(elapsed, incumbent, None, "local search"))
+        return best
+
+    def polish(self, best: FloatArray) -> None:
+        """Local search from `best` until the deadline."""
+        self.best = local_search(
+            self.data,
+            self.scenarios,
+            self.checker,
+            best,
+            deadline=self.deadline,
+            should_stop=self.should_stop,
+        )
+        self.best_value = selection_scores(self.data, self.scenarios, self.best[None, :])[0]
+
+    def outcome(self) -> PTargetOutcome:
+        """The best portfolio, `optimal` when the MILP proved it or the bound is within the gap."""
+        milp, bound = self.milp, self.bound
+        if self.best is None:
+            return PTargetOutcome("no_solution", None, bound, "local search + milp", milp)
+        value = objective_value("p_target", self.data, self.scenarios, self.best)
+        if bound is not None:
+            bound = max(bound, value)
+        proven = (milp is not None and milp.status == "optimal") or (
+            bound is not None and bound - value <= max(self.gap * abs(value), 1e-9)
+        )
+        return PTargetOutcome(
+            "optimal" if proven else "feasible",
+            self.best,
+            value if proven else bound,
+            "local search + milp",
+            milp,
+        )
+
+
+def _search_and_bound(
+    search: _Search, start: FloatArray | None, start_bound: float | None
+) -> PTargetOutcome:
+    """Step 3 of the module docstring, from `start` (with its bound) when given."""
+    data, scenarios, checker = search.data, search.scenarios, search.checker
+    cheap_bound = knapsack_bound(data, scenarios, checker)
+    search.bound = cheap_bound if start_bound is None else min(cheap_bound, start_bound)
+    if start is not None:
+        search.keep_best((start,))
     # skip the scenario MILP when it cannot be built and run in time, or when HiGHS's root
     # heuristics would propagate roundings through long scenario rows for longer than the limit
     # with no callback to stop them (the knapsack bound is then the one reported, and the time
     # goes to the local search instead)
-    propagation = nonzeros * nonzeros / max(1, scenarios.count)
+    propagation = search.nonzeros * search.nonzeros / max(1, scenarios.count)
     use_milp = propagation <= MILP_PROPAGATION_LIMIT
-
-    overrun = [0.0]  # how far past its limit the last MILP round ran (presolve ignores the clock)
-
-    def milp_round(limit: float) -> bool:
-        """The scenario MILP from the best portfolio for `limit` seconds; True if infeasible."""
-        nonlocal best, best_value, milp, bound
-        if limit - overrun[0] <= 0.1 + 2 * build_estimate or (should_stop and should_stop()):
-            return False
-        m = build_model(data, scenarios)
-        set_objective(m, scenarios, "p_target")
-        allowed = min(limit, deadline - time.perf_counter()) - overrun[0]
-        if allowed <= 0.1:
-            return False
-        started = time.perf_counter()
-        milp = run_milp(
-            m,
-            solver=solver,
-            time_limit=allowed,
-            gap=gap,
-            start=best,
-            on_progress=report,
-            should_stop=should_stop,
-            phase="P(target) MILP",
-            clock_start=clock_start,
-        )
-        overrun[0] = max(overrun[0], time.perf_counter() - started - allowed)
-        if milp.status == "infeasible":
-            return True
-        if milp.x is not None and checker.is_feasible(milp.x):
-            polished = local_search(
-                data, scenarios, checker, milp.x, deadline=deadline, should_stop=should_stop
-            )
-            for candidate in (milp.x, polished):
-                value = selection_scores(data, scenarios, candidate[None, :])[0]
-                if value > best_value + 1e-12:
-                    best, best_value = candidate, value
-        if milp.bound is not None:
-            tie = float(tie_break_weights(data).sum())
-            bound = min(bound if bound is not None else np.inf, milp.bound + tie)
-        return False
-
-    # a short MILP first: small or easy models are proved optimal here in well under a second
-    if use_milp and best is not None:
-        if milp_round((deadline - time.perf_counter()) * FIRST_MILP_SHARE):
-            return PTargetOutcome("infeasible", None, None, "milp")
-    if best is not None and not (milp is not None and milp.status == "optimal"):
-        # P(target) is a step function with many local optima: kick and search again
-        kick_end = time.perf_counter() + max(0.0, deadline - time.perf_counter()) * KICK_SHARE
-        best, best_value = iterated_local_search(
-            data,
-            scenarios,
-            checker,
-            best,
-            best_value,
-            deadline=kick_end,
-            should_stop=should_stop,
-        )
-        incumbent = objective_value("p_target", data, scenarios, best)
-        report(Progress(time.perf_counter() - clock_start, incumbent, None, "local search"))
-        if not use_milp:
-            best = local_search(
-                data, scenarios, checker, best, deadline=deadline, should_stop=should_stop
-            )
-            best_value = selection_scores(data, scenarios, best[None, :])[0]
-        elif milp_round(deadline - time.perf_counter()):
-            return PTargetOutcome("infeasible", None, None, "milp")
-    elif best is None and use_milp and milp_round(deadline - time.perf_counter()):
+    try:
+        search.from_starting_portfolios()
+        if search.best is None and not search.stopping():
+            # nothing yet (a busy machine, a hard model): the deterministic portfolio, all the
+            # time left
+            x = search.portfolio("expected", search.clock_start + 0.95 * search.time_limit)
+            if x is not None:
+                search.keep_best((x,))
+        _improve(search, use_milp)
+    except _Infeasible:
         return PTargetOutcome("infeasible", None, None, "milp")
-    if best is None:
-        return PTargetOutcome("no_solution", None, bound, "local search + milp", milp)
-    value = objective_value("p_target", data, scenarios, best)
-    if bound is not None:
-        bound = max(bound, value)
-    proven = (milp is not None and milp.status == "optimal") or (
-        bound is not None and bound - value <= max(gap * abs(value), 1e-9)
-    )
-    return PTargetOutcome(
-        "optimal" if proven else "feasible",
-        best,
-        value if proven else bound,
-        "local search + milp",
-        milp,
-    )
+    return search.outcome()
+
+
+def _improve(search: _Search, use_milp: bool) -> None:
+    """A short MILP first (small or easy models are proved optimal there in well under a
+    second), then, unless proved, kicks and a last MILP round (or local search without MILP)."""
+    if use_milp and search.best is not None:
+        search.milp_round((search.deadline - time.perf_counter()) * FIRST_MILP_SHARE)
+    proved = search.milp is not None and search.milp.status == "optimal"
+    if search.best is not None and not proved:
+        best = search.kick(search.best)
+        if not use_milp:
+            search.polish(best)
+        else:
+            search.milp_round(search.deadline - time.perf_counter())
+    elif search.best is None and use_milp:
+        search.milp_round(search.deadline - time.perf_counter())

@@ -5,7 +5,7 @@ Success of candidate i's option o in scenario s: with one latent Gaussian factor
 option o succeeds iff Phi(z[s, i]) < p[o], i.e. z[s, i] < Phi⁻¹(p[o]). All options of a candidate
 use the same z, so an option with a smaller p succeeds only when every bigger-p option would
 (nested), and a platform-wide bad draw F kills its candidates together. Impacts (and, for
-evaluation, total costs) are drawn from PERT-Beta(low, mode, high) with lambda = 4. The
+evaluation, total costs) are drawn from the PERT-Beta of their three points (`optimiser.pert`). The
 optimisation scenarios are vectorised numpy from `default_rng(seed)`, drawn in a fixed order, so a
 seed gives the same scenarios on any machine.
 
@@ -37,7 +37,8 @@ from statistics import NormalDist
 import numpy as np
 
 from optimiser.data import BoolArray, FloatArray, IntArray, ProblemData
-from optimiser.problem import ExplicitScenarios, ThreePoint
+from optimiser.pert import ThreePoint, beta_parameters
+from optimiser.problem import ExplicitScenarios
 
 
 class Scenarios:
@@ -326,7 +327,7 @@ def realised_spend(
 
 
 def _point(value: float) -> ThreePoint:
-    return ThreePoint(low=value, mode=value, high=value)
+    return ThreePoint(low=value, most_likely=value, high=value)
 
 
 def _inverse_phi(p: float) -> float:
@@ -342,25 +343,16 @@ def _pert_one(rng: np.random.Generator, point: ThreePoint, count: int) -> FloatA
     width = point.high - point.low
     if width <= 0:
         return np.full(count, float(point.low))
-    a, b = _beta_shape(np.array([point.low]), np.array([point.mode]), np.array([point.high]))
+    a, b = beta_parameters([point.low], [point.most_likely], [point.high])
     return np.asarray(point.low + width * rng.beta(a[0], b[0], count), dtype=float)
-
-
-def _beta_shape(
-    low: FloatArray, mode: FloatArray, high: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """PERT's Beta(a, b) with lambda = 4 (a = b = 1 where low = high: the draw is then unused)."""
-    width = high - low
-    safe = np.where(width > 0, width, 1.0)
-    return 1.0 + 4.0 * (mode - low) / safe, 1.0 + 4.0 * (high - mode) / safe
 
 
 def _pert(rng: np.random.Generator, points: list[ThreePoint], count: int) -> FloatArray:
     """PERT-Beta draws, one column per three-point estimate (lambda = 4)."""
     low = np.array([t.low for t in points], dtype=float)
-    mode = np.array([t.mode for t in points], dtype=float)
+    most_likely = np.array([t.most_likely for t in points], dtype=float)
     high = np.array([t.high for t in points], dtype=float)
     width = high - low
-    a, b = _beta_shape(low, mode, high)
+    a, b = beta_parameters(low, most_likely, high)
     u = rng.beta(np.broadcast_to(a, (count, len(points))), np.broadcast_to(b, (count, len(points))))
     return np.asarray(low[None, :] + width[None, :] * u, dtype=float)

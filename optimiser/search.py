@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimiser.data import FloatArray, IntArray, ProblemData
+from optimiser.families import SwitchingCost
 from optimiser.feasibility import SelectionChecker
-from optimiser.model import previous_costs
 from optimiser.objectives import TOL, tie_break_weights
 from optimiser.scenarios import Scenarios
 
@@ -45,30 +45,38 @@ def selection_scores(data: ProblemData, scenarios: Scenarios, xs: FloatArray) ->
     return np.asarray(hits - charges(data, xs), dtype=float)
 
 
-def charges(data: ProblemData, xs: FloatArray) -> FloatArray:
+def charges(
+    data: ProblemData, xs: FloatArray, switching: SwitchingCost | None = None
+) -> FloatArray:
     """Tie-break plus switching charge of each row of xs (selections x options)."""
-    value = xs @ tie_break_weights(data)
-    gamma = data.problem.policy.switching_cost
-    if gamma > 0:
-        for i, amount in previous_costs(data).items():
-            ks = data.options_of(i)
-            value = value + gamma * np.maximum(0.0, amount - xs[:, ks] @ data.total_cost[ks])
-    return np.asarray(value, dtype=float)
+    switching = SwitchingCost(data) if switching is None else switching
+    return np.asarray(xs @ tie_break_weights(data) + switching.values(xs), dtype=float)
 
 
 @dataclass
 class _Moves:
     """What every move of one search shares."""
 
+    data: ProblemData
     a: FloatArray  # S x K scenario impacts
     value: ColumnValue
     allowed: np.ndarray  # options that may be funded at all
     spend_cum: FloatArray  # K x years, cumulative when carry_forward
     cap: FloatArray  # per year, every envelope's (cumulative) budget
-    cand_of: IntArray
     checker: SelectionChecker
     deadline: float
-    surrogate: Callable[[FloatArray], FloatArray]  # whole value of each row of xs
+    switching: SwitchingCost
+    tie: FloatArray  # the tie-break weight of each option
+
+    @property
+    def cand_of(self) -> IntArray:
+        return self.data.candidate_of
+
+    def surrogate(self, xs: FloatArray) -> FloatArray:
+        """The whole value of each row of xs: the column value less the charges."""
+        return np.asarray(
+            self.value(self.a @ xs.T) - charges(self.data, xs, self.switching), dtype=float
+        )
 
     def best_adds(self, x: FloatArray, base: FloatArray, count: int) -> list[int]:
         """The `count` options best added to x (impact `base`) that pass the budget test."""
@@ -89,6 +97,58 @@ class _Moves:
             self.checker.is_feasible(trial)
         )
 
+    def single_moves(self, x: FloatArray) -> tuple[FloatArray, IntArray, IntArray] | None:
+        """Every add / drop / change-option / swap move from x: (gain, option dropped or −1,
+        option added or −1) each; None when there is none or the deadline passes.
+
+        For each base (x itself, or x with one funded option dropped) every addable option is
+        scored at once over all scenarios; the switching charge enters through its change on
+        the candidates touched (it is separable by candidate)."""
+        a, cost, cand_of, switching = self.a, self.data.total_cost, self.cand_of, self.switching
+        impact = a @ x
+        now = float(self.value(impact[:, None])[0])
+        funded = switching.funded(x)
+        pen_now = switching.charge(funded)
+        selected = np.flatnonzero(x > 0.5)
+        taken = np.zeros(self.data.n_candidates, dtype=bool)
+        taken[cand_of[selected]] = True
+        gains: list[FloatArray] = []
+        drops: list[IntArray] = []
+        adds: list[IntArray] = []
+        for drop in [-1, *selected.tolist()]:
+            if time.perf_counter() > self.deadline:  # one pass can be long at n = 1000, S = 5000
+                return None
+            base = impact if drop < 0 else impact - a[:, drop]
+            base_funded = funded.copy()
+            base_spend = self.spend_cum.T @ x - (self.spend_cum[drop] if drop >= 0 else 0.0)
+            free_cand = ~taken
+            change = 0.0
+            if drop >= 0:
+                i = int(cand_of[drop])
+                base_funded[i] -= cost[drop]
+                free_cand = free_cand.copy()
+                free_cand[i] = True
+                change = float(switching.charge(base_funded[i], i)) - pen_now[i] - self.tie[drop]
+                dropped = float(self.value(base[:, None])[0])
+                gains.append(np.array([dropped - now - change]))
+                drops.append(np.array([drop]))
+                adds.append(np.array([-1]))
+            addable = np.flatnonzero(self.allowed & (x < 0.5) & free_cand[cand_of])
+            fits = (base_spend[None, :] + self.spend_cum[addable] <= self.cap[None, :]).all(axis=1)
+            addable = addable[fits]
+            if len(addable) == 0:
+                continue
+            after = self.value(base[:, None] + a[:, addable])
+            j = cand_of[addable]
+            pen_base = switching.charge(base_funded[j], j)
+            pen_new = switching.charge(base_funded[j] + cost[addable], j)
+            gains.append(after - now - change - self.tie[addable] - (pen_new - pen_base))
+            drops.append(np.full(len(addable), drop))
+            adds.append(addable)
+        if not gains:
+            return None
+        return np.concatenate(gains), np.concatenate(drops), np.concatenate(adds)
+
 
 def local_search(
     data: ProblemData,
@@ -103,74 +163,32 @@ def local_search(
     drop-one-add-two and drop-two-add-one.
 
     For each base (x itself, or x with one funded option dropped) every addable option is scored
-    at once as an S x K numpy computation; only improving moves are checked for feasibility, best
-    first, and the first feasible one is taken.
+    at once as an S x K numpy computation (`_Moves.single_moves`); only improving moves are
+    checked for feasibility, best first, and the first feasible one is taken.
     """
-    a = scenarios.impact
-    value = p_target_value(data, scenarios)
-    tie = tie_break_weights(data)
-    gamma = data.problem.policy.switching_cost
-    prev = np.zeros(data.n_candidates)
-    for i, amount in previous_costs(data).items():
-        prev[i] = amount
-    cost, cand_of = data.total_cost, data.candidate_of
     # a necessary budget test for every move at once: cumulative spend ≤ all envelopes' budgets
     carry = data.problem.policy.carry_forward
     spend_cum = np.cumsum(data.cost, axis=1) if carry else data.cost
     cap = data.total_caps + 1e-7 * (1.0 + data.total_caps)
-    x = x.copy()
-
-    def surrogate(xs: FloatArray) -> FloatArray:
-        return np.asarray(value(a @ xs.T) - charges(data, xs), dtype=float)
-
     moves = _Moves(
-        a, value, ~checker.forbidden, spend_cum, cap, cand_of, checker, deadline, surrogate
+        data,
+        scenarios.impact,
+        p_target_value(data, scenarios),
+        ~checker.forbidden,
+        spend_cum,
+        cap,
+        checker,
+        deadline,
+        SwitchingCost(data),
+        tie_break_weights(data),
     )
-    current = surrogate(x[None, :])[0]
+    x = x.copy()
+    current = moves.surrogate(x[None, :])[0]
     while time.perf_counter() < deadline and not (should_stop and should_stop()):
-        impact = a @ x
-        now = float(value(impact[:, None])[0])
-        funded = np.bincount(cand_of, weights=cost * x, minlength=data.n_candidates)
-        pen_now = gamma * np.maximum(0.0, prev - funded)
-        selected = np.flatnonzero(x > 0.5)
-        taken = np.zeros(data.n_candidates, dtype=bool)
-        taken[cand_of[selected]] = True
-        gains: list[FloatArray] = []
-        drops: list[IntArray] = []
-        adds: list[IntArray] = []
-        for drop in [-1, *selected.tolist()]:
-            if time.perf_counter() > deadline:  # one pass can be long at n = 1000, S = 5000
-                return x
-            base = impact if drop < 0 else impact - a[:, drop]
-            base_funded = funded.copy()
-            base_spend = spend_cum.T @ x - (spend_cum[drop] if drop >= 0 else 0.0)
-            free_cand = ~taken
-            change = 0.0
-            if drop >= 0:
-                i = int(cand_of[drop])
-                base_funded[i] -= cost[drop]
-                free_cand = free_cand.copy()
-                free_cand[i] = True
-                change = gamma * max(0.0, prev[i] - base_funded[i]) - pen_now[i] - tie[drop]
-                dropped = float(value(base[:, None])[0])
-                gains.append(np.array([dropped - now - change]))
-                drops.append(np.array([drop]))
-                adds.append(np.array([-1]))
-            addable = np.flatnonzero(moves.allowed & (x < 0.5) & free_cand[cand_of])
-            fits = (base_spend[None, :] + spend_cum[addable] <= cap[None, :]).all(axis=1)
-            addable = addable[fits]
-            if len(addable) == 0:
-                continue
-            after = value(base[:, None] + a[:, addable])
-            j = cand_of[addable]
-            pen_base = gamma * np.maximum(0.0, prev[j] - base_funded[j])
-            pen_new = gamma * np.maximum(0.0, prev[j] - base_funded[j] - cost[addable])
-            gains.append(after - now - change - tie[addable] - (pen_new - pen_base))
-            drops.append(np.full(len(addable), drop))
-            adds.append(addable)
-        if not gains:
+        scored = moves.single_moves(x)
+        if scored is None:
             break
-        gain, drop_k, add_k = np.concatenate(gains), np.concatenate(drops), np.concatenate(adds)
+        gain, drop_k, add_k = scored
         order = np.lexsort((add_k, drop_k, -gain))[:MAX_MOVES_CHECKED]
         improved = False
         for idx in order:
@@ -182,7 +200,7 @@ def local_search(
             if add_k[idx] >= 0:
                 trial[add_k[idx]] = 1.0
             if checker.is_feasible(trial):
-                trial_value = surrogate(trial[None, :])[0]
+                trial_value = moves.surrogate(trial[None, :])[0]
                 if trial_value > current + 1e-15:
                     x, current, improved = trial, trial_value, True
                     break
@@ -192,7 +210,7 @@ def local_search(
                 pair = _drop_two_add_one(moves, x, current)
             if pair is None:
                 break
-            x, current = pair, surrogate(pair[None, :])[0]
+            x, current = pair, moves.surrogate(pair[None, :])[0]
     return x
 
 

@@ -38,6 +38,7 @@ raises `InfeasibleError`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -45,15 +46,16 @@ from pydantic import BaseModel, Field
 
 from optimiser.analytics.parallel import (
     Progress,
+    SolveSummary,
     SolveTask,
     map_solves,
     run_summary_task,
     without_evaluation,
 )
+from optimiser.analytics.per_candidate import chosen_candidates, no_portfolio
 from optimiser.data import FloatArray, ProblemData, problem_data
-from optimiser.errors import InfeasibleError
 from optimiser.objectives import TOL
-from optimiser.problem import ExplicitScenarios, Problem
+from optimiser.problem import Candidate, ExplicitScenarios, Problem
 from optimiser.scenarios import Scenarios, optimisation_scenarios
 
 DEFAULT_PART_TIME_LIMIT = 10.0
@@ -109,11 +111,7 @@ def value_of_knowing_the_outcome(
     """
     if impact_bins < 1:
         raise ValueError(f"impact_bins: must be at least 1, got {impact_bins}")
-    ids = [c.id for c in problem.candidates]
-    chosen = ids if candidates is None else list(candidates)
-    unknown = [c for c in chosen if c not in ids]
-    if unknown:
-        raise ValueError(f"candidates: {', '.join(unknown)} not candidates of this problem")
+    chosen = chosen_candidates(problem, candidates)
     limit = (
         min(DEFAULT_PART_TIME_LIMIT, problem.policy.time_limit_s)
         if time_limit is None
@@ -121,92 +119,119 @@ def value_of_knowing_the_outcome(
     )
     data = problem_data(problem)
     scen = optimisation_scenarios(data)
-    count = scen.count
+    ids = [c.id for c in problem.candidates]
     parts = {cid: outcome_parts(data, scen, ids.index(cid), impact_bins) for cid in chosen}
-    everything = np.arange(count, dtype=np.int64)
+    everything = np.arange(scen.count, dtype=np.int64)
     first = [SolveTask(part_problem(problem, data, scen, everything, method), solver, limit)]
     if selected is None:
         first.append(SolveTask(without_evaluation(problem), solver, time_limit))
     tasks: list[SolveTask] = []
-    index: list[tuple[str, int]] = []
+    task_of: dict[str, list[int]] = {}  # a candidate's parts' tasks, in the order of its parts
     for cid in chosen:
         if len(parts[cid]) > 1:
             for rows, _ in parts[cid]:
-                index.append((cid, len(tasks)))
+                task_of.setdefault(cid, []).append(len(tasks))
                 tasks.append(
                     SolveTask(part_problem(problem, data, scen, rows, method), solver, limit)
                 )
     total = len(first) + len(tasks)
-    head = map_solves(
-        run_summary_task,
-        first,
-        workers=workers,
-        scheduler=scheduler,
-        on_progress=_offset(on_progress, 0, total),
-    )
+    run = _Solves(workers, scheduler, on_progress, total)
+    head = run(first, 0)
     if not all(s.solved for s in head):
-        raise InfeasibleError(
-            ["no portfolio meets every rule (solve the problem for the diagnosis)"], []
-        )
-    results = map_solves(
-        run_summary_task,
-        tasks,
-        workers=workers,
-        scheduler=scheduler,
-        on_progress=_offset(on_progress, len(first), total),
-    )
+        raise no_portfolio()
+    results = run(tasks, len(first))
     current = selected if selected is not None else head[1].selected
     fallback = [data.selection_vector(current), data.selection_vector(head[0].selected)]
     meets = [_meets(data, scen, x) for x in fallback]
     baseline = max(int(m.sum()) for m in meets)
-    task_of: dict[str, list[int]] = {}
-    for cid, t in index:
-        task_of.setdefault(cid, []).append(t)
     rows_out = []
     for cid in chosen:
+        summaries = [results[t] for t in task_of.get(cid, [])]
+        out_parts = [
+            _part(data, scen, rows, label, meets, summaries[j] if summaries else None)
+            for j, (rows, label) in enumerate(parts[cid])
+        ]
         cand = problem.candidates[ids.index(cid)]
-        informed = 0
-        out_parts = []
-        for j, (rows, label) in enumerate(parts[cid]):
-            without = max(int(m[rows].sum()) for m in meets)
-            best, status, picked = without, "not needed", {}
-            if cid in task_of:
-                summary = results[task_of[cid][j]]
-                status, picked = summary.status, summary.selected
-                if summary.solved:
-                    hit = _meets(data, scen, data.selection_vector(summary.selected))
-                    best = max(best, int(hit[rows].sum()))
-            informed += best
-            n = len(rows)
-            out_parts.append(
-                OutcomePart(
-                    label=label,
-                    scenarios=n,
-                    weight=n / count,
-                    best_p_target=best / n,
-                    without_information_p_target=without / n,
-                    reoptimised_status=status,
-                    selected=picked,
-                )
-            )
-        rows_out.append(
-            OutcomeRow(
-                candidate=cid,
-                name=cand.name,
-                rank=0,
-                evpi=(informed - baseline) / count,
-                informed_p_target=informed / count,
-                baseline_p_target=baseline / count,
-                uncertain=len(parts[cid]) > 1,
-                method=method,
-                scenarios=count,
-                parts=out_parts,
-            )
-        )
+        rows_out.append(_outcome_row(cand, out_parts, baseline, scen.count, method))
     rows_out.sort(key=lambda r: (-r.evpi, chosen.index(r.candidate)))
     for rank, row in enumerate(rows_out, start=1):
         row.rank = rank
     return rows_out
+
+
+@dataclass(frozen=True)
+class _Solves:
+    """`map_solves` of the re-solves' summaries with the analysis's workers, scheduler and
+    progress: each phase's progress reported as progress of the whole (`total` re-solves)."""
+
+    workers: int | None
+    scheduler: Any
+    on_progress: Progress | None
+    total: int
+
+    def __call__(self, tasks: list[SolveTask], done: int) -> list[SolveSummary]:
+        return map_solves(
+            run_summary_task,
+            tasks,
+            workers=self.workers,
+            scheduler=self.scheduler,
+            on_progress=_offset(self.on_progress, done, self.total),
+        )
+
+
+def _part(
+    data: ProblemData,
+    scen: Scenarios,
+    rows: np.ndarray[Any, np.dtype[np.int64]],
+    label: str,
+    meets: list[np.ndarray[Any, np.dtype[np.bool_]]],
+    summary: SolveSummary | None,
+) -> tuple[OutcomePart, int]:
+    """One part of a candidate's partition, and best_j as a count: the part's scenarios in
+    which the best of the decisions without information, or the part's re-optimised portfolio
+    (`summary`, None when the candidate is certain) if better, reaches the target."""
+    without = max(int(m[rows].sum()) for m in meets)
+    best, status, picked = without, "not needed", {}
+    if summary is not None:
+        status, picked = summary.status, summary.selected
+        if summary.solved:
+            hit = _meets(data, scen, data.selection_vector(summary.selected))
+            best = max(best, int(hit[rows].sum()))
+    n = len(rows)
+    part = OutcomePart(
+        label=label,
+        scenarios=n,
+        weight=n / scen.count,
+        best_p_target=best / n,
+        without_information_p_target=without / n,
+        reoptimised_status=status,
+        selected=picked,
+    )
+    return part, best
+
+
+def _outcome_row(
+    cand: Candidate,
+    parts: list[tuple[OutcomePart, int]],
+    baseline: int,
+    count: int,
+    method: str,
+) -> OutcomeRow:
+    """A candidate's EVPI from its parts and their best_j counts: Σ_j w_j·best_j − baseline
+    (module docstring), counted in whole scenarios out of `count`; ranked later."""
+    informed = sum(best for _, best in parts)
+    return OutcomeRow(
+        candidate=cand.id,
+        name=cand.name,
+        rank=0,
+        evpi=(informed - baseline) / count,
+        informed_p_target=informed / count,
+        baseline_p_target=baseline / count,
+        uncertain=len(parts) > 1,
+        method=method,
+        scenarios=count,
+        parts=[part for part, _ in parts],
+    )
 
 
 def outcome_parts(

@@ -8,7 +8,8 @@ Rules priced (only those active in the problem):
   (every candidate may draw on it), each priced on its own;
 - the DAL cap (`dal_mode` "cap" → "flag");
 - each lock and each exclusion (removed).
-Commitments are contracts, not choices, and are not priced.
+Commitments are contracts, not choices, and are not priced. Each family owns its relaxations
+(`optimiser.families`, `Family.relaxations`) and where they stand in this list.
 
 Every relaxed problem keeps the problem's scenarios and seeds, so `delta_objective` is the change
 of the optimised objective on the same optimisation scenarios: relaxing a rule only enlarges the
@@ -19,7 +20,6 @@ are reported as they come and may be negative for objectives other than `p_targe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -31,7 +31,10 @@ from optimiser.analytics.parallel import (
     map_solves,
     run_summary_task,
 )
-from optimiser.problem import Candidate, Envelope, Policy, Problem
+from optimiser.families import FAMILIES, Relaxation
+from optimiser.problem import Problem
+
+__all__ = ["PriceRow", "Relaxation", "price_of_policy", "relaxations_of"]
 
 
 class PriceRow(BaseModel):
@@ -58,17 +61,6 @@ class PriceRow(BaseModel):
     dropped: dict[str, str] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Relaxation:
-    """One rule and the problem without it."""
-
-    rule: str
-    key: str
-    label: str
-    relaxed_to: str
-    problem: Problem
-
-
 def price_of_policy(
     problem: Problem,
     *,
@@ -90,107 +82,10 @@ def price_of_policy(
 
 
 def relaxations_of(problem: Problem) -> list[Relaxation]:
-    """Every active rule of `problem` and the problem with that one rule relaxed."""
-    policy = problem.policy
-    out: list[Relaxation] = []
-
-    def relax_policy(rule: str, label: str, relaxed_to: str, **update: Any) -> None:
-        changed = policy.model_copy(update=update)
-        out.append(
-            Relaxation(
-                rule, rule, label, relaxed_to, problem.model_copy(update={"policy": changed})
-            )
-        )
-
-    if policy.max_platform_share < 1:
-        relax_policy(
-            "max_platform_share",
-            f"Platform share ≤ {_pct(policy.max_platform_share)}",
-            "100 %",
-            max_platform_share=1.0,
-        )
-    if policy.min_platforms > 0:
-        relax_policy(
-            "min_platforms", f"At least {policy.min_platforms} platforms", "0", min_platforms=0
-        )
-    if policy.min_moonshot_share > 0:
-        relax_policy(
-            "min_moonshot_share",
-            f"Moonshot share ≥ {_pct(policy.min_moonshot_share)}",
-            "0 %",
-            min_moonshot_share=0.0,
-        )
-    if policy.min_rising_star_share > 0:
-        relax_policy(
-            "min_rising_star_share",
-            f"Rising-star share ≥ {_pct(policy.min_rising_star_share)}",
-            "0 %",
-            min_rising_star_share=0.0,
-        )
-    if policy.max_organisation_share < 1:
-        relax_policy(
-            "max_organisation_share",
-            f"Organisation share ≤ {_pct(policy.max_organisation_share)}",
-            "100 %",
-            max_organisation_share=1.0,
-        )
-    if policy.min_p_any_success:
-        relax_policy(
-            "min_p_any_success",
-            f"P(at least one success) ≥ {_pct(policy.min_p_any_success)}",
-            "none",
-            min_p_any_success=None,
-        )
-    for j, env in enumerate(problem.envelopes):
-        name = env.name or env.id
-        if env.min_spend:
-            out.append(
-                Relaxation(
-                    "min_spend",
-                    env.id,
-                    f"{name} minimum spend £{env.min_spend:g}m",
-                    "none",
-                    _with_envelope(problem, j, min_spend=None),
-                )
-            )
-        if any(env.id not in c.eligible_envelopes for c in problem.candidates):
-            out.append(
-                Relaxation(
-                    "eligibility",
-                    env.id,
-                    f"Eligibility for {name}",
-                    "every candidate eligible",
-                    _widened(problem, env.id),
-                )
-            )
-    if policy.dal is not None and policy.dal_mode == "cap":
-        relax_policy(
-            "dal_cap",
-            f"Awards above the DAL (£{policy.dal:g}m) need Treasury approval",
-            "flag only",
-            dal_mode="flag",
-        )
-    for ref in policy.locks:
-        out.append(
-            Relaxation(
-                "lock",
-                ref,
-                f"Lock on {ref}",
-                "removed",
-                _with_policy(problem, locks=[r for r in policy.locks if r != ref]),
-            )
-        )
-    for ref in policy.exclusions:
-        out.append(
-            Relaxation(
-                "exclusion",
-                ref,
-                f"Exclusion of {ref}",
-                "removed",
-                _with_policy(problem, exclusions=[r for r in policy.exclusions if r != ref]),
-            )
-        )
-    return out
+    """Every active rule of `problem` and the problem with that one rule relaxed: each family's
+    relaxations (`Family.relaxations`), in the table's order (`Relaxation.order`)."""
+    found = [r for family in FAMILIES for r in family.relaxations(problem)]
+    return sorted(found, key=lambda r: r.order)
 
 
 def _row(r: Relaxation, s: SolveSummary, base: SolveSummary) -> PriceRow:
@@ -224,31 +119,3 @@ def _delta(new: float | None, old: float | None, both: bool) -> float | None:
     if not both or new is None or old is None:
         return None
     return round(new - old, 12)
-
-
-def _pct(share: float) -> str:
-    return f"{share * 100:g} %"
-
-
-def _with_policy(problem: Problem, **update: Any) -> Problem:
-    policy: Policy = problem.policy.model_copy(update=update)
-    return problem.model_copy(update={"policy": policy})
-
-
-def _with_envelope(problem: Problem, j: int, **update: Any) -> Problem:
-    envelopes: list[Envelope] = list(problem.envelopes)
-    envelopes[j] = envelopes[j].model_copy(update=update)
-    return problem.model_copy(update={"envelopes": envelopes})
-
-
-def _widened(problem: Problem, envelope: str) -> Problem:
-    """`problem` with every candidate eligible for `envelope`."""
-    return problem.model_copy(
-        update={"candidates": [_eligible(c, envelope) for c in problem.candidates]}
-    )
-
-
-def _eligible(cand: Candidate, envelope: str) -> Candidate:
-    if envelope in cand.eligible_envelopes:
-        return cand
-    return cand.model_copy(update={"eligible_envelopes": [*cand.eligible_envelopes, envelope]})

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -72,7 +72,8 @@ from optimiser.analytics.parallel import (
 )
 from optimiser.errors import ProblemError
 from optimiser.montecarlo import Z_95, share_error, wilson_interval
-from optimiser.problem import ExplicitScenarios, Problem, SampledScenarios, ThreePoint
+from optimiser.pert import ThreePoint, most_likely_for_mean
+from optimiser.problem import ExplicitScenarios, Problem, SampledScenarios
 
 CORE = 0.9
 EXTERIOR = 0.1
@@ -144,52 +145,66 @@ class CoreIndex(BaseModel):
     rows: list[CoreRow] = Field(default_factory=list)
 
 
+class Resampling(TypedDict, total=False):
+    """How the resamples are drawn: the keyword arguments `core_index` and `resampled_problems`
+    share (module docstring). `resamples`: how many (default `DEFAULT_RESAMPLES`); `seed`: of the
+    draws (default 0); `concentration`: n0 of the default Beta (default `DEFAULT_CONCENTRATION`);
+    `spread` and `member_scores`: keyed by option (``candidate/option``), the belief where it is
+    known (default none); `scenarios`: the number of optimisation scenarios of each re-solve
+    (default: the problem's own)."""
+
+    resamples: int
+    seed: int
+    concentration: float
+    spread: dict[str, Spread | dict[str, float]] | None
+    member_scores: dict[str, list[MemberScore | dict[str, Any]]] | None
+    scenarios: int | None
+
+
+RESAMPLING_DEFAULTS: Resampling = {
+    "resamples": DEFAULT_RESAMPLES,
+    "seed": 0,
+    "concentration": DEFAULT_CONCENTRATION,
+    "spread": None,
+    "member_scores": None,
+    "scenarios": None,
+}
+
+
 def core_index(
     problem: Problem,
     *,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = 0,
-    concentration: float = DEFAULT_CONCENTRATION,
-    spread: dict[str, Spread | dict[str, float]] | None = None,
-    member_scores: dict[str, list[MemberScore | dict[str, Any]]] | None = None,
-    scenarios: int | None = None,
     solver: str = "highs",
     time_limit: float | None = None,
     workers: int | None = None,
     scheduler: Any = None,
     on_progress: Progress | None = None,
+    **resampling: Unpack[Resampling],
 ) -> CoreIndex:
     """Re-solve `problem` under `resamples` resamples of the council's estimates and of the
     scenarios; the share funding each candidate, its error and class (module docstring).
 
-    `spread` and `member_scores` are keyed by option (``candidate/option``); `scenarios` is the
-    number of optimisation scenarios of each re-solve (default: the problem's own). Out-of-sample
-    evaluation is skipped in the re-solves (only the selections are used).
+    `resampling`: how the resamples are drawn (`Resampling`). Out-of-sample evaluation is
+    skipped in the re-solves (only the selections are used).
     """
-    variants, seeds = resampled_problems(
-        problem,
-        resamples=resamples,
-        seed=seed,
-        concentration=concentration,
-        spread=spread,
-        member_scores=member_scores,
-        scenarios=scenarios,
-    )
+    how: Resampling = {**RESAMPLING_DEFAULTS, **resampling}
+    variants, seeds = resampled_problems(problem, **how)
     tasks = [SolveTask(without_evaluation(v), solver, time_limit) for v in variants]
     summaries = map_solves(
         run_summary_task, tasks, workers=workers, scheduler=scheduler, on_progress=on_progress
     )
     explicit = isinstance(problem.scenarios, ExplicitScenarios)
-    sources = Counter(_sources(problem, concentration, spread, member_scores)).most_common()
-    counted = dict(sources)
+    concentration = how["concentration"]
+    sources = Counter(_sources(problem, concentration, how["spread"], how["member_scores"]))
+    counted = dict(sources.most_common())
     sampled = problem.scenarios if isinstance(problem.scenarios, SampledScenarios) else None
     return CoreIndex(
-        resamples=resamples,
+        resamples=how["resamples"],
         solved=sum(s.solved for s in summaries),
-        seed=seed,
+        seed=how["seed"],
         method="bootstrap" if explicit else ("council" if counted.get("members") else "beta"),
         concentration=concentration,
-        scenario_count=None if sampled is None else (scenarios or sampled.count),
+        scenario_count=None if sampled is None else (how["scenarios"] or sampled.count),
         scenario_seeds=seeds,
         sources={} if explicit else counted,
         rows=core_rows(problem, summaries),
@@ -197,29 +212,25 @@ def core_index(
 
 
 def resampled_problems(
-    problem: Problem,
-    *,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = 0,
-    concentration: float = DEFAULT_CONCENTRATION,
-    spread: dict[str, Spread | dict[str, float]] | None = None,
-    member_scores: dict[str, list[MemberScore | dict[str, Any]]] | None = None,
-    scenarios: int | None = None,
+    problem: Problem, **resampling: Unpack[Resampling]
 ) -> tuple[list[Problem], list[int]]:
-    """The `resamples` problems `core_index` solves, and their optimisation seeds (sampled
-    scenarios; empty for explicit ones): the same for the same arguments."""
+    """The problems `core_index` solves, drawn as `resampling` says, and their optimisation
+    seeds (sampled scenarios; empty for explicit ones): the same for the same arguments."""
+    how: Resampling = {**RESAMPLING_DEFAULTS, **resampling}
+    resamples, scenarios = how["resamples"], how["scenarios"]
     if resamples < 1:
         raise ValueError(f"resamples: must be at least 1, got {resamples}")
     if scenarios is not None and scenarios < 1:
         raise ValueError(f"scenarios: must be at least 1, got {scenarios}")
-    spreads = _spreads(problem, spread or {})
-    members = _members(problem, member_scores or {})
-    rng = np.random.default_rng(seed)
+    spreads = _spreads(problem, how["spread"] or {})
+    members = _members(problem, how["member_scores"] or {})
+    rng = np.random.default_rng(how["seed"])
     spec = problem.scenarios
     if isinstance(spec, ExplicitScenarios):
         return [_bootstrap(problem, rng) for _ in range(resamples)], []
     seeds = scenario_seeds(rng, resamples)
     count = scenarios or spec.count
+    concentration = how["concentration"]
     variants = [
         resampled_problem(problem, rng, concentration, spreads, members).model_copy(
             update={"scenarios": SampledScenarios(count=count, seed=s)}
@@ -373,8 +384,7 @@ def pool(scores: list[MemberScore], counts: list[float]) -> tuple[float, ThreePo
     mean = sum(w * t.pert_mean for w, t in rated) / total
     low = min(t.low for _, t in rated)
     high = max(t.high for _, t in rated)
-    mode = min(max((6 * mean - low - high) / 4, low), high)
-    return p, ThreePoint(low=low, mode=mode, high=high)
+    return p, ThreePoint(low=low, most_likely=most_likely_for_mean(mean, low, high), high=high)
 
 
 def recentre(drawn: float, pooled: float, centre: float) -> float:

@@ -67,6 +67,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from optimiser.analytics.parallel import Progress, map_solves, without_evaluation
+from optimiser.analytics.per_candidate import chosen_candidates, no_portfolio
 from optimiser.analytics.robustness import (
     DEFAULT_CONCENTRATION,
     MemberScore,
@@ -75,12 +76,13 @@ from optimiser.analytics.robustness import (
     _spreads,
     resampled_problem,
 )
-from optimiser.data import FloatArray, ProblemData, problem_data
-from optimiser.errors import InfeasibleError, ProblemError
+from optimiser.analytics.voi_draw import DrawOutcome, DrawTask, run_draw_task
+from optimiser.data import FloatArray, problem_data
+from optimiser.errors import ProblemError
 from optimiser.montecarlo import Z_95
-from optimiser.objectives import raw_value, switching_penalty
-from optimiser.problem import Candidate, ExplicitScenarios, Problem, ThreePoint
-from optimiser.scenarios import EvaluationScenarios, _pert_one
+from optimiser.pert import ThreePoint
+from optimiser.problem import Candidate, ExplicitScenarios, Problem
+from optimiser.scenarios import _pert_one
 from optimiser.solve import solve
 
 DEFAULT_DRAWS = 48
@@ -136,78 +138,6 @@ class Evppi(BaseModel):
     rows: list[EvppiRow] = Field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class DrawTask:
-    """One draw of one candidate (picklable, sent to a worker): `problem` is the run's problem
-    with the candidate at the draw, `prior` the decision without the information."""
-
-    candidate: str
-    problem: Problem
-    prior: dict[str, str]
-    evaluation_count: int
-    evaluation_seed: int
-    solver: str = "highs"
-    time_limit: float | None = None
-
-
-class DrawOutcome(BaseModel):
-    """What a worker sends back of one draw: the informed decision, and when it differs from
-    the prior one both values (objective and P(target)) on the draw's evaluation scenarios; the
-    gains are exactly 0 when it does not (neither is then scored)."""
-
-    status: str
-    selected: dict[str, str]
-    changed: bool
-    gain: float
-    p_target_gain: float
-    value: float | None = None
-    prior_value: float | None = None
-    seconds: float
-
-
-def run_draw_task(task: DrawTask) -> DrawOutcome:
-    """Re-solve the draw, then score the informed and the prior decision on the draw's own fresh
-    evaluation scenarios (common random numbers; runs in a worker)."""
-    began = time.perf_counter()
-    result = solve(without_evaluation(task.problem), solver=task.solver, time_limit=task.time_limit)
-    solved = result.status in ("optimal", "feasible")
-    informed = dict(result.selected) if solved else dict(task.prior)
-    if informed == task.prior:
-        return DrawOutcome(
-            status=result.status,
-            selected=informed,
-            changed=False,
-            gain=0.0,
-            p_target_gain=0.0,
-            seconds=time.perf_counter() - began,
-        )
-    data = problem_data(task.problem)
-    scen = EvaluationScenarios(data, task.evaluation_count, task.evaluation_seed)
-    prior_value, prior_p = score(data, scen, data.selection_vector(task.prior))
-    value, p_target = score(data, scen, data.selection_vector(informed))
-    return DrawOutcome(
-        status=result.status,
-        selected=informed,
-        changed=True,
-        gain=value - prior_value,
-        p_target_gain=p_target - prior_p,
-        value=value,
-        prior_value=prior_value,
-        seconds=time.perf_counter() - began,
-    )
-
-
-def score(data: ProblemData, scen: EvaluationScenarios, x: FloatArray) -> tuple[float, float]:
-    """(the objective of `data`'s policy less the switching charge, P(target)) of portfolio x on
-    `scen`, drawing the chosen options' columns only."""
-    chosen = np.flatnonzero(x > 0.5)
-    _, impacts, _ = scen.columns(chosen)
-    impact = impacts.sum(axis=1)
-    kind = data.problem.policy.objective
-    value = raw_value(kind, data, scen, x, impacts=impact) - switching_penalty(data, x)
-    return value, raw_value("p_target", data, scen, x, impacts=impact)
-
-
 def evppi(
     problem: Problem,
     *,
@@ -238,19 +168,8 @@ def evppi(
     re-solve.
     """
     began = time.perf_counter()
-    if draws < 2 or draws % 2:
-        raise ValueError(f"draws: must be an even number, at least 2, got {draws}")
-    if isinstance(problem.scenarios, ExplicitScenarios):
-        raise ProblemError(
-            "scenarios",
-            "explicit scenarios carry no probability of success to learn: EVPPI needs sampled "
-            "scenarios",
-        )
-    ids = [c.id for c in problem.candidates]
-    chosen = ids if candidates is None else list(candidates)
-    unknown = [c for c in chosen if c not in ids]
-    if unknown:
-        raise ValueError(f"candidates: {', '.join(unknown)} not candidates of this problem")
+    _check_problem(problem, draws)
+    chosen = chosen_candidates(problem, candidates)
     spreads = _spreads(
         problem, {k: v if isinstance(v, Spread) else dict(v) for k, v in (spread or {}).items()}
     )
@@ -259,24 +178,12 @@ def evppi(
     count = problem.evaluation.count if evaluation_count is None else evaluation_count
     if count < 1:
         raise ValueError(f"evaluation_count: must be at least 1, got {count}")
-    solves = 0
-    if selected is None:
-        head = solve(without_evaluation(problem), solver=solver, time_limit=time_limit)
-        solves += 1
-        if head.status not in ("optimal", "feasible"):
-            raise InfeasibleError(
-                ["no portfolio meets every rule (solve the problem for the diagnosis)"], []
-            )
-        prior = dict(head.selected)
-    else:
-        problem_data(problem).selection_vector(selected)  # refuses unknown ids
-        prior = dict(selected)
-
-    plans: dict[str, _Plan] = {}
-    for cid in chosen:
-        plans[cid] = _plan(
-            problem, ids.index(cid), draws, seed, concentration, spreads, members, discrete
-        )
+    prior, solves = _prior(problem, selected, solver, time_limit)
+    ids = [c.id for c in problem.candidates]
+    plans = {
+        cid: _plan(problem, ids.index(cid), draws, seed, concentration, spreads, members, discrete)
+        for cid in chosen
+    }
     tasks = {
         cid: [
             DrawTask(cid, variant, prior, count, s, solver, time_limit)
@@ -285,6 +192,60 @@ def evppi(
         for cid, plan in plans.items()
     }
     swept = [cid for cid in chosen if plans[cid].status == "swept"]
+    outcomes = _solve_draws(swept, plans, tasks, draws, screen, workers, scheduler, on_progress)
+    rows = [_row(problem, cid, plans[cid], outcomes, draws) for cid in chosen]
+    return Evppi(
+        objective=problem.policy.objective,
+        draws=draws,
+        evaluation_scenarios=count,
+        seed=seed,
+        concentration=concentration,
+        prior=prior,
+        solves=solves + len(outcomes),
+        seconds=time.perf_counter() - began,
+        rows=_ranked(rows, chosen),
+    )
+
+
+def _check_problem(problem: Problem, draws: int) -> None:
+    """Refuse an odd or too small K, and explicit scenarios (no probability to learn)."""
+    if draws < 2 or draws % 2:
+        raise ValueError(f"draws: must be an even number, at least 2, got {draws}")
+    if isinstance(problem.scenarios, ExplicitScenarios):
+        raise ProblemError(
+            "scenarios",
+            "explicit scenarios carry no probability of success to learn: EVPPI needs sampled "
+            "scenarios",
+        )
+
+
+def _prior(
+    problem: Problem, selected: dict[str, str] | None, solver: str, time_limit: float | None
+) -> tuple[dict[str, str], int]:
+    """x0, the decision without the information (`selected`, checked, or `problem` solved as
+    given), and the number of solves that took."""
+    if selected is not None:
+        problem_data(problem).selection_vector(selected)  # refuses unknown ids
+        return dict(selected), 0
+    head = solve(without_evaluation(problem), solver=solver, time_limit=time_limit)
+    if head.status not in ("optimal", "feasible"):
+        raise no_portfolio()
+    return dict(head.selected), 1
+
+
+def _solve_draws(
+    swept: list[str],
+    plans: dict[str, _Plan],
+    tasks: dict[str, list[DrawTask]],
+    draws: int,
+    screen: bool,
+    workers: int | None,
+    scheduler: Any,
+    on_progress: Progress | None,
+) -> dict[tuple[str, int], DrawOutcome]:
+    """The swept candidates' draws in two phases: first the screen's two extremes of each
+    screenable candidate (all K draws of the others); then all K draws of every candidate whose
+    decision changed at an extreme (module docstring, "screened")."""
     first: list[tuple[str, int]] = []  # (candidate, draw) of the first phase
     for cid in swept:
         first.extend(
@@ -301,28 +262,20 @@ def evppi(
         if (cid, j) not in outcomes
     ]
     _run(second, tasks, outcomes, workers, scheduler, on_progress, done_first, len(first))
-    solves += len(first) + len(second)
+    return outcomes
 
-    rows = [_row(problem, cid, plans[cid], outcomes, draws) for cid in chosen]
-    ranked = sorted(
-        (r for r in rows if r.separated), key=lambda r: (-r.estimate, chosen.index(r.candidate))
-    )
+
+def _ranked(rows: list[EvppiRow], chosen: list[str]) -> list[EvppiRow]:
+    """The rows separated from noise first, ranked 1, 2, … by estimate, then the others by
+    estimate (unranked); equal estimates in the order of `chosen`."""
+
+    def order(r: EvppiRow) -> tuple[float, int]:
+        return (-r.estimate, chosen.index(r.candidate))
+
+    ranked = sorted((r for r in rows if r.separated), key=order)
     for rank, row in enumerate(ranked, start=1):
         row.rank = rank
-    rest = sorted(
-        (r for r in rows if not r.separated), key=lambda r: (-r.estimate, chosen.index(r.candidate))
-    )
-    return Evppi(
-        objective=problem.policy.objective,
-        draws=draws,
-        evaluation_scenarios=count,
-        seed=seed,
-        concentration=concentration,
-        prior=prior,
-        solves=solves,
-        seconds=time.perf_counter() - began,
-        rows=[*ranked, *rest],
-    )
+    return [*ranked, *sorted((r for r in rows if not r.separated), key=order)]
 
 
 @dataclass
@@ -383,7 +336,7 @@ def _plan(
             for opt in one.options:
                 if opt.cost_range is not None and opt.cost_range.high > opt.cost_range.low:
                     total = float(_pert_one(rng, opt.cost_range, 1)[0])
-                    opt.cost_range = ThreePoint(low=total, mode=total, high=total)
+                    opt.cost_range = ThreePoint(low=total, most_likely=total, high=total)
     variants = [
         problem.model_copy(
             update={"candidates": [*problem.candidates[:i], one, *problem.candidates[i + 1 :]]}

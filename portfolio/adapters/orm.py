@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from portfolio.domain.rag import AMBER_THRESHOLD, GREEN_THRESHOLD
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -98,8 +100,12 @@ class MissionRow(Base):
     dal_mode: Mapped[str] = mapped_column(String(8), default="flag")
     aggregation: Mapped[str] = mapped_column(String(16), default="equal", server_default="equal")
     kill_threshold: Mapped[float] = mapped_column(Float, default=0.1, server_default="0.1")
-    rag_green: Mapped[float] = mapped_column(Float, default=0.7, server_default="0.7")
-    rag_amber: Mapped[float] = mapped_column(Float, default=0.4, server_default="0.4")
+    rag_green: Mapped[float] = mapped_column(
+        Float, default=GREEN_THRESHOLD, server_default=str(GREEN_THRESHOLD)
+    )
+    rag_amber: Mapped[float] = mapped_column(
+        Float, default=AMBER_THRESHOLD, server_default=str(AMBER_THRESHOLD)
+    )
     policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # optimistic concurrency: every UPDATE says "WHERE version = <the version read>", so of two

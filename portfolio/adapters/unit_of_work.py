@@ -1,10 +1,14 @@
-"""The unit of work: one transaction, the repositories on it, commit or nothing."""
+"""The unit of work: one transaction, the repositories on it, commit or nothing.
+
+``SqlUnitOfWork`` is the SQLAlchemy implementation of ``UnitOfWork`` (the Protocol the services
+are typed against, ``portfolio/adapters/ports.py``); ``portfolio/adapters/memory/`` is the
+in-memory one the services' tests use."""
 
 from __future__ import annotations
 
 import datetime as dt
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from portfolio.adapters.orm import utcnow
+from portfolio.adapters.ports import UnitOfWork as UnitOfWork
+from portfolio.adapters.repository import STALE as STALE
 from portfolio.adapters.repository import (
     Aggregates,
     Analyses,
@@ -36,9 +42,6 @@ from portfolio.adapters.security_log import SecurityLog
 from portfolio.adapters.throttle import Throttle
 from portfolio.domain.errors import Conflict
 
-STALE = "someone else changed this at the same time; reload it and apply your change again"
-
-
 HISTORY_KEY = "mission_portfolio_history_key"  # where a session factory carries the key
 
 
@@ -59,8 +62,7 @@ class SqlUnitOfWork:
 
     ``history_key`` seals the audit entries and the closed quarters' packs it writes
     (HMAC-SHA-256, ``portfolio/adapters/auditpack.py``); by default it is the key the session
-    factory
-    carries (:func:`session_factory`), else None (chained, not sealed)."""
+    factory carries (:func:`session_factory`), else None (chained, not sealed)."""
 
     def __init__(
         self,
@@ -136,3 +138,9 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+
+if TYPE_CHECKING:  # mypy checks that the SQL unit of work is a UnitOfWork
+
+    def _satisfies(uow: SqlUnitOfWork) -> UnitOfWork:
+        return uow

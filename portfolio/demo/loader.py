@@ -33,7 +33,7 @@ from portfolio.domain.model import (
     SpendEntry,
     TrajectoryPoint,
 )
-from portfolio.services import contracts, council, cycle, ledger, runs
+from portfolio.services import contracts, council, cycle, ledger, publication, runs
 from portfolio.services import missions as services
 
 ACTOR = "ceo"
@@ -226,8 +226,8 @@ def _replay_quarter(make: Callable[[], SqlUnitOfWork], label: str) -> None:
                 "The portfolio leans on sustainable aviation fuel volumes that "
                 "depend on feedstock the UK does not yet secure.",
             )
-        cycle.save_update(
-            uow, ACTOR, DEMO_SLUG, cycle.draft_letter(uow, DEMO_SLUG, label), publish=True
+        publication.save_update(
+            uow, ACTOR, DEMO_SLUG, publication.draft_letter(uow, DEMO_SLUG, label), publish=True
         )
         cycle.close_quarter(uow, ACTOR, DEMO_SLUG)
         uow.commit()
@@ -243,19 +243,19 @@ def _record_spend(uow: SqlUnitOfWork, label: str, run_id: int) -> None:
     rng = np.random.default_rng(DEMO_SEED + CLOSED_QUARTERS.index(label))
     entries = []
     for row in sorted(
-        (run.result or {}).get("funding", []),
-        key=lambda r: (r["candidate"], r["option"], r["envelope"]),
+        run.funding,
+        key=lambda r: (r.candidate, r.option, r.envelope),
     ):
-        if row["year"] != year or row["amount"] <= 0:
+        if row.year != year or row.amount <= 0:
             continue
-        factor = _OVERRUNS.get(row["candidate"]) or float(rng.uniform(0.85, 1.0))
-        amount = round(row["amount"] * share * factor, 2)
+        factor = _OVERRUNS.get(row.candidate) or float(rng.uniform(0.85, 1.0))
+        amount = round(row.amount * share * factor, 2)
         if amount > 0:
             entries.append(
                 SpendEntry(
-                    candidate=row["candidate"],
-                    option=row["option"],
-                    envelope=row["envelope"],
+                    candidate=row.candidate,
+                    option=row.option,
+                    envelope=row.envelope,
                     year=year,
                     amount=amount,
                     quarter=label,

@@ -3,7 +3,7 @@
 DESIGN.md section 4. Pure functions and pydantic models, no I/O. Names echo the maths:
 
 - a three-point estimate ``(a, m, b)`` = (low, most likely, high) is read as a PERT-Beta with
-  λ = 4: α = 1 + 4(m − a)/(b − a), β = 1 + 4(b − m)/(b − a) on [a, b];
+  λ = 4 (its moments and shape: ``optimiser.pert``, the one definition);
 - ``w`` are weights of members, normalised to sum to 1 before use;
 - ``p`` are probabilities of success, ``o`` resolved outcomes (True = succeeded).
 """
@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from optimiser.pert import most_likely_for_mean, pert_mean, pert_variance
 from portfolio.domain.model import (
     AggregationMethod,
     Confidence,
@@ -27,41 +28,11 @@ from portfolio.domain.model import (
     ThreePoint,
 )
 
-PERT_LAMBDA = 4.0
 # Brier score of the forecaster who always says 0.5: the reference of the skill score.
 UNINFORMED_BRIER = 0.25
 # 0.55 - 0.30 is 0.25000000000000006 in floating point: a spread equal to the threshold up to
 # rounding is not "greater than" it.
 SPREAD_TOLERANCE = 1e-9
-
-
-# -- PERT ----------------------------------------------------------------------------------------
-
-
-def pert_shape(tp: ThreePoint) -> tuple[float, float]:
-    """(α, β) of the PERT-Beta on [low, high]; (1, 1) when low = high (degenerate, no spread)."""
-    a, m, b = tp.low, tp.most_likely, tp.high
-    if b <= a:
-        return 1.0, 1.0
-    return 1 + PERT_LAMBDA * (m - a) / (b - a), 1 + PERT_LAMBDA * (b - m) / (b - a)
-
-
-def pert_mean(tp: ThreePoint) -> float:
-    """μ = (a + 4m + b) / 6, the mean of the PERT-Beta, kept inside [a, b] against rounding."""
-    return tp.pert_mean
-
-
-def pert_variance(tp: ThreePoint) -> float:
-    """σ² = (b − a)² αβ / ((α + β)² (α + β + 1)), the exact Beta variance on [a, b].
-
-    With λ = 4, α + β = 6 and this equals (μ − a)(b − μ) / 7. Zero when a = b.
-    """
-    a, b = tp.low, tp.high
-    if b <= a:
-        return 0.0
-    alpha, beta = pert_shape(tp)
-    total = alpha + beta
-    return (b - a) ** 2 * alpha * beta / (total**2 * (total + 1))
 
 
 # -- pools ---------------------------------------------------------------------------------------
@@ -139,9 +110,12 @@ def pool_three_point(estimates: Sequence[ThreePoint], weights: Sequence[float]) 
     variance = max(second - mean**2, 0.0)
     low = min(tp.low for tp in estimates)
     high = max(tp.high for tp in estimates)
-    most_likely = min(max((6 * mean - low - high) / 4, low), high)
     return PooledEstimate(
-        mean=mean, sd=math.sqrt(variance), low=low, most_likely=most_likely, high=high
+        mean=mean,
+        sd=math.sqrt(variance),
+        low=low,
+        most_likely=most_likely_for_mean(mean, low, high),
+        high=high,
     )
 
 

@@ -18,8 +18,19 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_serializer,
     model_validator,
 )
+
+# part of this model, defined once where they are stated: the three-point estimate and PERT
+# (optimiser.pert) and the delivery-confidence rating (portfolio.domain.rag)
+from optimiser.pert import MAX_QUANTITY as MAX_QUANTITY
+from optimiser.pert import ORDER_RULE as ORDER_RULE
+from optimiser.pert import ThreePoint as ThreePoint
+from optimiser.result import FundingRow, Metrics, Result
+from portfolio.domain.limits import LimitedText
+from portfolio.domain.rag import AMBER_THRESHOLD, GREEN_THRESHOLD
+from portfolio.domain.rag import Rag as Rag
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,39}$"
@@ -67,9 +78,7 @@ MAX_MONEY = 100_000.0
 Amount = Annotated[
     float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False, description="£ million, 0 to 100,000")
 ]
-#: the largest magnitude of any other quantity a person types (impacts, targets, seed values):
-#: far beyond any real mission, small enough that sums and products stay finite
-MAX_QUANTITY = 1e12
+#: the largest magnitude of any other quantity a person types: ``optimiser.pert.MAX_QUANTITY``
 Quantity = Annotated[float, Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0.01, le=0.99, allow_inf_nan=False)]
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -139,12 +148,6 @@ class QuarterState(StrEnum):
     closed = "closed"
 
 
-class Rag(StrEnum):
-    green = "green"
-    amber = "amber"
-    red = "red"
-
-
 class ChangeKind(StrEnum):
     start = "start"
     continue_ = "continue"
@@ -197,29 +200,6 @@ class Strict(BaseModel):
         return self.model_validate({**fields, **changes})
 
 
-ORDER_RULE = "low, most likely and high must be in that order (each at least the one before)"
-
-
-class ThreePoint(Strict):
-    """A three-point estimate; low <= most_likely <= high."""
-
-    low: FiniteFloat = Field(ge=0, le=MAX_QUANTITY)
-    most_likely: FiniteFloat = Field(ge=0, le=MAX_QUANTITY)
-    high: FiniteFloat = Field(ge=0, le=MAX_QUANTITY)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if not self.low <= self.most_likely <= self.high:
-            raise ValueError(ORDER_RULE)
-        return self
-
-    @property
-    def pert_mean(self) -> float:
-        """(low + 4·most_likely + high) / 6, kept inside [low, high] against rounding."""
-        mean = (self.low + 4 * self.most_likely + self.high) / 6
-        return min(max(mean, self.low), self.high)
-
-
 class Envelope(Strict):
     """A source of money with a budget per financial year."""
 
@@ -252,8 +232,12 @@ class Mission(Strict):
     kill_threshold: Share = Field(
         0.1, description="a candidate whose posterior p falls below this is proposed for stopping"
     )
-    rag_green: Share = Field(0.7, description="P(target) at or above which the rating is green")
-    rag_amber: Share = Field(0.4, description="P(target) at or above which the rating is amber")
+    rag_green: Share = Field(
+        GREEN_THRESHOLD, description="P(target) at or above which the rating is green"
+    )
+    rag_amber: Share = Field(
+        AMBER_THRESHOLD, description="P(target) at or above which the rating is amber"
+    )
     policy: dict[str, Any] | None = Field(
         None, description="the CEO's optimiser policy for this mission (the form's last settings)"
     )
@@ -298,6 +282,10 @@ class FundingOption(Strict):
         return sum(self.cost_profile.values())
 
 
+MAX_OPTIONS = 5
+"""Most funding options a candidate has (it has at least one)."""
+
+
 class Candidate(Strict):
     id: Slug
     name: Name
@@ -312,7 +300,7 @@ class Candidate(Strict):
     treasury_approved: bool = False
     commercially_sensitive: bool = False
     registered_by: Username | None = None
-    options: list[FundingOption] = Field(min_length=1, max_length=5)
+    options: list[FundingOption] = Field(min_length=1, max_length=MAX_OPTIONS)
 
     @model_validator(mode="after")
     def _unique_options(self) -> Self:
@@ -437,6 +425,8 @@ class Quarter(Strict):
 
     @property
     def rag_shown(self) -> Rag | None:
+        """The published rating: the CEO's override, else the computed one. A stored override
+        always differs from the computed rating (``portfolio.domain.rag.apply_override``)."""
         return self.rag_override or self.rag
 
 
@@ -468,7 +458,7 @@ class Dissent(Strict):
 
     quarter: QuarterLabel
     author: Username
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    text: LimitedText
     created_at: dt.datetime
 
 
@@ -495,7 +485,7 @@ class Challenge(Strict):
     candidate: Slug
     quarter: QuarterLabel
     author: Username
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    text: LimitedText
     created_at: dt.datetime
     reply: Text = ""
     replied_by: Username | None = None
@@ -554,7 +544,7 @@ class ReviewComment(Strict):
 
     quarter: QuarterLabel
     author: Username
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    text: LimitedText
     created_at: dt.datetime
     reply: Text = ""
     replied_by: Username | None = None
@@ -607,7 +597,9 @@ class OptimiserRun(Strict):
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     problem: dict[str, Any]
-    result: dict[str, Any] | None = None
+    result: Result | None = Field(
+        None, description="what the solve produced (mission-portfolio/result), once finished"
+    )
     progress: dict[str, Any] | None = None
     error: str | None = None
     budget_scale: float = Field(
@@ -633,6 +625,51 @@ class OptimiserRun(Strict):
     def what_if(self) -> bool:
         """Made on scaled budgets: a question, never an allocation."""
         return abs(self.budget_scale - 1.0) > 1e-12
+
+    # -- the result, typed: every page, route, export and letter reads a run's numbers here --
+    def result_document(self) -> dict[str, Any] | None:
+        """The result document as the solve wrote it and storage keeps it: exactly the fields
+        stored (``exclude_unset``), so a result of an older version, without the fields added
+        since, reads back key for key. The result file, the exchange format and the sealed audit
+        packs hold this form; a pack sealed over it still matches its live rows."""
+        if self.result is None:
+            return None
+        document = self.result.model_dump(mode="json", exclude_unset=True)
+        return {"format": self.result.format, "version": self.result.version, **document}
+
+    @field_serializer("result")
+    def _stored_result(self, result: Result | None) -> dict[str, Any] | None:
+        return self.result_document()
+
+    @property
+    def out_of_sample(self) -> Metrics | None:
+        """The run's metrics on fresh scenarios the optimiser never saw (the problem file's
+        ``evaluation``): the honest numbers every page, letter and the API state; None before
+        a result has them."""
+        return self.result.metrics.out_of_sample if self.result else None
+
+    @property
+    def in_sample(self) -> Metrics | None:
+        """The run's metrics on the scenarios it was optimised on (they flatter it)."""
+        return self.result.metrics.in_sample if self.result else None
+
+    @property
+    def p_target(self) -> float | None:
+        """P(target) out of sample: the share of fresh scenarios whose impact reaches the
+        mission's target; None without an out-of-sample result."""
+        oos = self.out_of_sample
+        return oos.p_target if oos else None
+
+    @property
+    def funding(self) -> list[FundingRow]:
+        """The run's funding rows: candidate, option, envelope, year and £m (none without a
+        result)."""
+        return self.result.funding if self.result else []
+
+    @property
+    def selected(self) -> dict[str, str]:
+        """The option the run funds of each candidate it funds (none without a result)."""
+        return self.result.selected if self.result else {}
 
 
 class User(Strict):

@@ -70,7 +70,7 @@ def switching(run: OptimiserRun) -> Switching | None:
         for c in problem.get("candidates", [])
         for o in c.get("options", [])
     }
-    selected: dict[str, str] = (run.result or {}).get("selected") or {}
+    selected = run.selected
     dropped = 0.0
     for candidate, option in previous.items():
         now = selected.get(candidate)

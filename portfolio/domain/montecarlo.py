@@ -36,9 +36,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from optimiser.montecarlo import Z_95, share_error, wilson_interval
+from optimiser.result import Metrics, MetricsPair
 
 SHARE_METRICS = frozenset({"p_target", "p_overrun", "p_any_success"})
 """Metrics that are shares of scenarios (their error follows from p and n alone)."""
+
+MetricsBlock = Metrics | Mapping[str, Any] | None
+"""A metrics block: a run's typed ``Metrics`` (``OptimiserRun.out_of_sample``, ``in_sample``),
+the same numbers as a mapping (an analysis's stored metrics), or None (no block: no value)."""
+
+
+def block_values(metrics: MetricsBlock) -> Mapping[str, Any]:
+    """The numbers a metrics block states, by metric name (empty for None): a typed block's
+    fields as the result stated them, not the defaults of fields an older result lacks (a
+    result without P(any success) has no interval for it, rather than one around 0)."""
+    if isinstance(metrics, Metrics):
+        return metrics.model_dump(exclude_unset=True)
+    return metrics if isinstance(metrics, Mapping) else {}
 
 
 def mean_error(std: float, n: int) -> float:
@@ -49,10 +63,11 @@ def mean_error(std: float, n: int) -> float:
     return abs(std) / math.sqrt(n)
 
 
-def standard_error(metrics: Mapping[str, Any], name: str) -> float | None:
+def standard_error(block: MetricsBlock, name: str) -> float | None:
     """The standard error of metric ``name`` in a result's metrics block (``out_of_sample``),
     or None when the block does not allow one (no value, no scenario count, a mean without its
     ``<name>_std``)."""
+    metrics = block_values(block)
     value, n = metrics.get(name), metrics.get("scenarios")
     if value is None or not isinstance(n, int) or n <= 0:
         return None
@@ -86,7 +101,7 @@ def difference(a: float, se_a: float, b: float, se_b: float) -> Difference:
     return Difference(a, b, Z_95 * math.sqrt(se_a**2 + se_b**2))
 
 
-def compare_metric(a: Mapping[str, Any], b: Mapping[str, Any], name: str) -> Difference | None:
+def compare_metric(a: MetricsBlock, b: MetricsBlock, name: str) -> Difference | None:
     """Metric ``name`` of two metrics blocks (two runs', or one run's in and out of sample),
     compared; None when either value or its error is unknown. A share's error is read off its
     95 % interval (``interval_error``)."""
@@ -98,7 +113,7 @@ def compare_metric(a: Mapping[str, Any], b: Mapping[str, Any], name: str) -> Dif
     se_a, se_b = standard_error(a, name), standard_error(b, name)
     if se_a is None or se_b is None:
         return None
-    return difference(float(a[name]), se_a, float(b[name]), se_b)
+    return difference(float(block_values(a)[name]), se_a, float(block_values(b)[name]), se_b)
 
 
 @dataclass(frozen=True)
@@ -122,28 +137,35 @@ def interval_error(iv: Interval) -> float:
     return (iv.high - iv.low) / (2 * Z_95)
 
 
-def interval(metrics: Mapping[str, Any], name: str) -> Interval | None:
+def interval(block: MetricsBlock, name: str) -> Interval | None:
     """The 95 % interval of share ``name`` in a metrics block (``in_sample`` or
     ``out_of_sample``, which state n as ``scenarios``); None for a metric that is not a share,
     or without a value or a scenario count."""
+    metrics = block_values(block)
     value, n = metrics.get(name), metrics.get("scenarios")
     if name not in SHARE_METRICS or value is None or not isinstance(n, int) or n <= 0:
         return None
     return share_interval(float(value), n)
 
 
-def intervals(metrics: Mapping[str, Any]) -> dict[str, Interval]:
+def intervals(block: MetricsBlock) -> dict[str, Interval]:
     """Every share of a metrics block with its 95 % interval, by metric name."""
+    metrics = block_values(block)
     found = {name: interval(metrics, name) for name in sorted(SHARE_METRICS)}
     return {name: iv for name, iv in found.items() if iv is not None}
 
 
-def result_intervals(metrics: Mapping[str, Any] | None) -> dict[str, dict[str, Interval]]:
+def result_intervals(
+    metrics: MetricsPair | Mapping[str, Any] | None,
+) -> dict[str, dict[str, Interval]]:
     """The 95 % intervals of a result's ``metrics`` (``in_sample`` and ``out_of_sample``
     blocks): block -> metric -> interval, only the blocks and shares that allow one."""
+    if isinstance(metrics, MetricsPair):  # the blocks' fields as stated (``block_values``)
+        metrics = metrics.model_dump(exclude_unset=True)
+    pair = metrics or {}
     out: dict[str, dict[str, Interval]] = {}
     for block in ("in_sample", "out_of_sample"):
-        found = (metrics or {}).get(block)
+        found = pair.get(block)
         if isinstance(found, Mapping) and (shares := intervals(found)):
             out[block] = shares
     return out
@@ -179,6 +201,8 @@ __all__ = [
     "Z_95",
     "Difference",
     "Interval",
+    "MetricsBlock",
+    "block_values",
     "compare_metric",
     "difference",
     "interval",

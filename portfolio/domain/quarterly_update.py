@@ -1,11 +1,8 @@
-"""Delivery confidence (RAG), the changes between two allocations, and the quarterly update letter.
+"""The changes between two allocations, and the quarterly update letter.
 
-DESIGN.md sections 3 and 2 (RAG), issue 5. Pure functions and pydantic models, no I/O.
-
-The RAG rating follows the out-of-sample P(target): Green at ``green`` or more, Amber at ``amber``
-or more, Red below; the Mission CEO may override it with a reason. ``RAG_WORDING`` quotes the
-Infrastructure and Projects Authority definitions exactly as section 4.3.1 of the Reform paper
-gives them (it gives only Green, Amber and Red — no Amber/Red or Amber/Green).
+DESIGN.md sections 3 and 2. Pure functions and pydantic models, no I/O. Delivery confidence (the
+RAG rating, its thresholds, wording and the CEO's override) is defined in
+``portfolio.domain.rag``; the letter's word limit and word count in ``portfolio.domain.limits``.
 
 The letter is plain text: a ``# `` title line, ``## `` section headings, paragraphs separated by a
 blank line and ``- `` bullets — no HTML. Text the caller supplies (reasons, dissents, flags) is put
@@ -16,123 +13,42 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Mapping
 from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
 from portfolio.domain import montecarlo
-from portfolio.domain.model import Candidate, ChangeKind, EvidenceKind, Rag, Sector, Strict
+from portfolio.domain.limits import count_words, letter_within_limit
+from portfolio.domain.model import Candidate, ChangeKind, EvidenceKind, Sector, Strict
+from portfolio.domain.rag import (
+    AMBER_THRESHOLD,
+    GREEN_THRESHOLD,
+    RAG_LABELS,
+    RAG_WORDING,
+    Rag,
+    check_thresholds,
+    rag_from_p,
+)
 
 __all__ = [
     "CHANGE_LABELS",
-    "RAG_LABELS",
-    "RAG_SOURCE",
-    "RAG_WORDING",
     "SECTOR_WORDS",
-    "WORD_LIMIT",
     "Change",
     "ChangeKind",
     "ProposedStop",
     "PublicDissent",
-    "Rag",
-    "RagRating",
     "UpdateContext",
     "classify_changes",
     "draft_update",
     "public_label",
-    "rag_from_p",
-    "rate_delivery",
-    "word_count",
 ]
 
-WORD_LIMIT = 2000
 LISTED_CHANGES = 25
 CONTINUE_TOLERANCE = 0.01
 
 Prob = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-
-# -- RAG -----------------------------------------------------------------------------------------
-
-
-RAG_LABELS = {Rag.green: "Green", Rag.amber: "Amber", Rag.red: "Red"}
-
-RAG_SOURCE = (
-    "Infrastructure and Projects Authority, Assurance Review Toolkit (2021), as quoted in "
-    "section 4.3.1 of the Reform paper"
-)
-
-RAG_WORDING: dict[Rag, str] = {
-    Rag.green: (
-        "Successful delivery of the mission appears “highly likely” and “there are no major "
-        "outstanding issues that at this stage appear to threaten delivery”."
-    ),
-    Rag.amber: (
-        "Successful delivery of the mission appears “feasible” but “significant issues already "
-        "exist requiring management attention”. These issues “appear resolvable at this stage "
-        "if addressed promptly”."
-    ),
-    Rag.red: (
-        "Successful delivery of the mission “appears to be unachievable. There are major issues "
-        "which, at this stage, do not appear to be manageable or resolvable. The "
-        "programme/project may need re-baselining and/or its overall viability re-assessed”."
-    ),
-}
-
-
-def _check_thresholds(green: float, amber: float) -> None:
-    for name, value in (("green", green), ("amber", amber)):
-        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise ValueError(f"{name}: a RAG threshold must be between 0 and 1, got {value}")
-    if not green > amber:
-        raise ValueError(
-            f"green: the Green threshold ({green}) must be above the Amber threshold ({amber})"
-        )
-
-
-def rag_from_p(p_target: float, green: float = 0.7, amber: float = 0.4) -> Rag:
-    """Green when P(target) ≥ green, Amber when ≥ amber, else Red."""
-    _check_thresholds(green, amber)
-    if not (math.isfinite(p_target) and 0.0 <= p_target <= 1.0):
-        raise ValueError(f"p_target: must be a probability between 0 and 1, got {p_target}")
-    if p_target >= green:
-        return Rag.green
-    if p_target >= amber:
-        return Rag.amber
-    return Rag.red
-
-
-class RagRating(Strict):
-    """The rating computed from P(target), and the one published (the CEO's, when overridden)."""
-
-    computed: Rag
-    rag: Rag
-    overridden: bool
-    reason: str = ""
-
-
-def rate_delivery(
-    p_target: float,
-    *,
-    green: float = 0.7,
-    amber: float = 0.4,
-    override: Rag | None = None,
-    reason: str = "",
-) -> RagRating:
-    """The computed rating, replaced by ``override`` when the CEO gives one with a reason."""
-    computed = rag_from_p(p_target, green, amber)
-    reason = reason.strip()
-    if override is None or override is computed:
-        return RagRating(computed=computed, rag=computed, overridden=False, reason=reason)
-    if not reason:
-        raise ValueError(
-            "rag_override_reason: overriding the computed rating needs a justification"
-        )
-    return RagRating(computed=computed, rag=Rag(override), overridden=True, reason=reason)
-
 
 # -- changes -------------------------------------------------------------------------------------
 
@@ -259,8 +175,8 @@ class UpdateContext(Strict):
     rag: Rag = Field(description="the published rating (the CEO's, when overridden)")
     rag_computed: Rag | None = Field(None, description="the rating P(target) alone gives")
     rag_override_reason: str = ""
-    green_threshold: Prob = 0.7
-    amber_threshold: Prob = 0.4
+    green_threshold: Prob = GREEN_THRESHOLD
+    amber_threshold: Prob = AMBER_THRESHOLD
     p_target: Prob | None = Field(None, description="out-of-sample P(target)")
     p_target_scenarios: int | None = Field(
         None, ge=1, description="how many out-of-sample scenarios P(target) is measured on"
@@ -290,7 +206,7 @@ class UpdateContext(Strict):
 
     @model_validator(mode="after")
     def _thresholds(self) -> Self:
-        _check_thresholds(self.green_threshold, self.amber_threshold)
+        check_thresholds(self.green_threshold, self.amber_threshold)
         return self
 
 
@@ -300,14 +216,6 @@ SECTOR_WORDS = {
     Sector.public_sector: "the public sector",
     Sector.civil_society: "civil society",
 }
-
-_WORD = re.compile(r"\w", re.UNICODE)
-
-
-def word_count(text: str) -> int:
-    """Whitespace-separated tokens holding at least one letter or digit ("-" bullets, "—" and
-    "#" do not count; "£4.0" and "2026-27" count once)."""
-    return sum(1 for token in text.split() if _WORD.search(token))
 
 
 def _clip(text: str, words: int) -> str:
@@ -602,6 +510,6 @@ def draft_update(context: UpdateContext) -> str:
     text = ""
     for lim in _LEVELS:
         text = _render(context, lim)
-        if word_count(text) < WORD_LIMIT:
+        if letter_within_limit(count_words(text)):
             return text
     return text

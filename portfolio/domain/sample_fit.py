@@ -16,9 +16,8 @@ beyond Monte-Carlo error (``objective_checks``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from portfolio.domain import display, montecarlo
 from portfolio.domain.model import OptimiserRun
@@ -30,22 +29,6 @@ GAP_METRICS = ("p_target", "p_any_success", "p_overrun")
 
 MIN_SUGGESTED_SCENARIOS = 2000
 """More optimisation scenarios: at least this many, and at least four times as many as now."""
-
-
-def _metrics(run: OptimiserRun, which: str) -> dict[str, Any]:
-    metrics = (run.result or {}).get("metrics") or {}
-    block = metrics.get(which)
-    return dict(block) if isinstance(block, Mapping) else {}
-
-
-def out_of_sample(run: OptimiserRun) -> dict[str, Any]:
-    """The run's out-of-sample metrics block (empty without one)."""
-    return _metrics(run, "out_of_sample")
-
-
-def in_sample(run: OptimiserRun) -> dict[str, Any]:
-    """The run's in-sample metrics block, on its optimisation scenarios (empty without one)."""
-    return _metrics(run, "in_sample")
 
 
 def max_scenarios() -> int:
@@ -101,7 +84,7 @@ class SampleGap:
 def sample_gaps(run: OptimiserRun) -> list[SampleGap]:
     """Every share the run states both in and out of sample with their scenario counts, compared
     (beyond Monte-Carlo error or not)."""
-    ins, oos = in_sample(run), out_of_sample(run)
+    ins, oos = run.in_sample, run.out_of_sample
     gaps = []
     for name in GAP_METRICS:
         a, b = montecarlo.interval(ins, name), montecarlo.interval(oos, name)
@@ -137,8 +120,8 @@ class ObjectiveCheck:
     @property
     def optimisation_scenarios(self) -> int | None:
         """How many scenarios the P(target) run was optimised on (None when not stated)."""
-        n = in_sample(self.p_target_run).get("scenarios")
-        return n if isinstance(n, int) and n > 0 else None
+        ins = self.p_target_run.in_sample
+        return ins.scenarios if ins is not None and ins.scenarios > 0 else None
 
     @property
     def suggested_scenarios(self) -> int | None:
@@ -157,7 +140,7 @@ def _comparable(run: OptimiserRun, other: OptimiserRun) -> bool:
 
 
 def _check(p_run: OptimiserRun, c_run: OptimiserRun) -> ObjectiveCheck | None:
-    d = montecarlo.compare_metric(out_of_sample(c_run), out_of_sample(p_run), "p_target")
+    d = montecarlo.compare_metric(c_run.out_of_sample, p_run.out_of_sample, "p_target")
     if d is None or d.delta <= 0:
         return None
     return ObjectiveCheck(p_run, c_run, d)
@@ -181,9 +164,7 @@ __all__ = [
     "GAP_METRICS",
     "ObjectiveCheck",
     "SampleGap",
-    "in_sample",
     "objective_checks",
-    "out_of_sample",
     "sample_gaps",
     "suggested_scenarios",
 ]

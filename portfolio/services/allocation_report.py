@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from optimiser.baselines import greedy_by_ratio
 from optimiser.evaluate import evaluate_portfolio
 from optimiser.problem import load_problem
+from optimiser.result import Metrics, MetricsPair
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain import montecarlo
-from portfolio.domain.errors import Conflict, InvalidInput, NotFound
+from portfolio.domain.errors import Conflict, NotFound
+from portfolio.domain.limits import checked_text
 from portfolio.domain.model import (
     AllocationChange,
+    Candidate,
+    Mission,
     OptimiserRun,
     Quarter,
     ReviewComment,
@@ -75,6 +79,15 @@ class Flagged(BaseModel):
     treasury_approved: bool = False
 
 
+class Baseline(BaseModel):
+    """The conventional ranking: the greedy business-case choice (benefit/cost ratio) on the
+    run's problem, evaluated on the run's out-of-sample scenarios."""
+
+    selected: dict[str, str]
+    metrics: Metrics
+    spend: float
+
+
 class AllocationReport(BaseModel):
     mission: str
     mission_name: str
@@ -94,8 +107,8 @@ class AllocationReport(BaseModel):
     dal_mode: str
     changes: list[AllocationChange]
     spend: dict[str, dict[str, float]]
-    metrics: dict[str, Any]
-    baseline: dict[str, Any] | None
+    metrics: MetricsPair
+    baseline: Baseline | None
     assumptions: dict[str, Any]
     intervals: dict[str, dict[str, montecarlo.Interval]] = Field(
         default_factory=dict,
@@ -127,22 +140,27 @@ def report_run(uow: SqlUnitOfWork, slug: str, label: str) -> tuple[Quarter, Opti
     return quarter, runs[0], False
 
 
-def baseline(uow: SqlUnitOfWork, run: OptimiserRun, actor: str) -> dict[str, Any]:
+def baseline(uow: SqlUnitOfWork, run: OptimiserRun, actor: str) -> Baseline:
     """The conventional greedy business-case ranking on the same problem, evaluated on the same
-    out-of-sample scenarios as the run (cached per run)."""
+    out-of-sample scenarios as the run (cached per run; a cache of another shape is computed
+    again)."""
     assert run.id is not None
     cached = uow.analyses.get(run.id, "baseline")
     if cached is not None and cached.result is not None:
-        return cached.result
+        try:
+            return Baseline.model_validate(cached.result)
+        except ValidationError:
+            pass
     problem = load_problem(run.problem)
     selected = greedy_by_ratio(problem)
-    metrics = evaluate_portfolio(problem, selected).model_dump(mode="json")
     cost = {c.id: {o.id: o for o in c.options} for c in problem.candidates}
     spend = sum(
         sum(o.cost.values()) if isinstance(o.cost, dict) else o.cost
         for o in (cost[c][opt] for c, opt in selected.items())
     )
-    result = {"selected": selected, "metrics": metrics, "spend": spend}
+    result = Baseline(
+        selected=selected, metrics=evaluate_portfolio(problem, selected), spend=float(spend)
+    )
     now = uow.now()
     uow.rollback()  # end the reads: the cache write gets a transaction of its own
     try:  # two first views at once both compute it; the second keeps the first's row
@@ -152,7 +170,7 @@ def baseline(uow: SqlUnitOfWork, run: OptimiserRun, actor: str) -> dict[str, Any
                     run=run.id,
                     kind="baseline",
                     status="done",
-                    result=result,
+                    result=result.model_dump(mode="json"),
                     requested_by=actor,
                     created_at=now,
                     finished_at=now,
@@ -190,44 +208,52 @@ def cached_chart(
     return svg
 
 
-def allocation_report(uow: SqlUnitOfWork, slug: str, label: str, actor: str) -> AllocationReport:
-    mission = uow.missions.get(slug)
-    quarter, run, approved = report_run(uow, slug, label)
-    candidates = {c.id: c for c in uow.candidates.all(slug)}
-    result = run.result or {}
-    years = list(run.problem.get("years", mission.years))
-    lines: list[FundingLine] = []
-    per: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
-    option_of: dict[str, str] = {}
-    for f in result.get("funding", []):
-        c = candidates.get(f["candidate"])
+def _funding_lines(run: OptimiserRun, candidates: Mapping[str, Candidate]) -> list[FundingLine]:
+    """The run's funding rows with each candidate's name, organisation, platform, tier and
+    organisation type (a withdrawn candidate by its id)."""
+    lines = []
+    for f in run.funding:
+        c = candidates.get(f.candidate)
         lines.append(
             FundingLine(
-                candidate=f["candidate"],
-                name=c.name if c else f["candidate"],
-                option=f["option"],
+                candidate=f.candidate,
+                name=c.name if c else f.candidate,
+                option=f.option,
                 organisation=c.organisation if c else "",
                 platform=c.platform if c else "",
                 tier=c.tier.value if c else "",
                 organisation_type=c.organisation_type.value if c else "",
-                envelope=f["envelope"],
-                year=f["year"],
-                amount=float(f["amount"]),
+                envelope=f.envelope,
+                year=f.year,
+                amount=f.amount,
             )
         )
-        per[f["candidate"]][f["envelope"]][f["year"]] = per[f["candidate"]][f["envelope"]].get(
-            f["year"], 0.0
-        ) + float(f["amount"])
-        option_of[f["candidate"]] = f["option"]
-    dal = float(run.problem.get("policy", {}).get("dal") or mission.dal)
-    above = {
-        f["candidate"]: f["amount"] for f in result.get("flags", []) if f["kind"] == "above_dal"
-    }
-    ncr = {f["candidate"]: f["amount"] for f in result.get("flags", []) if f["kind"] == "ncr"}
+    return lines
+
+
+def _flag_amounts(run: OptimiserRun, kind: str) -> dict[str, float]:
+    """Candidate -> the amount the run's result flags as ``kind`` (above_dal, ncr)."""
+    flags = run.result.flags if run.result else []
+    return {f.candidate: f.amount for f in flags if f.kind == kind}
+
+
+def _candidate_lines(
+    lines: list[FundingLine],
+    above: Mapping[str, float],
+    ncr: Mapping[str, float],
+    candidates: Mapping[str, Candidate],
+) -> list[CandidateLine]:
+    """One line per funded candidate, by envelope and year: above-DAL and NCR awards first, then
+    by size."""
+    per: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    option_of: dict[str, str] = {}
+    for line in lines:
+        by_year = per[line.candidate][line.envelope]
+        by_year[line.year] = by_year.get(line.year, 0.0) + line.amount
+        option_of[line.candidate] = line.option
     rows = []
     for cid, by_env in per.items():
         c = candidates.get(cid)
-        total = sum(a for ys in by_env.values() for a in ys.values())
         rows.append(
             CandidateLine(
                 candidate=cid,
@@ -235,33 +261,34 @@ def allocation_report(uow: SqlUnitOfWork, slug: str, label: str, actor: str) -> 
                 option=option_of[cid],
                 platform=c.platform if c else "",
                 by_envelope_year={k: dict(v) for k, v in by_env.items()},
-                total=total,
+                total=sum(a for ys in by_env.values() for a in ys.values()),
                 above_dal=cid in above,
                 ncr=cid in ncr,
                 treasury_approved=bool(c and c.treasury_approved),
             )
         )
-    # above-DAL and NCR awards first, then by size
     rows.sort(key=lambda r: (not (r.above_dal or r.ncr), -r.total))
-    envelopes: list[EnvelopeYear] = []
+    return rows
+
+
+def _envelope_years(
+    mission: Mission, years: list[str], lines: list[FundingLine]
+) -> tuple[list[EnvelopeYear], dict[str, dict[str, float]]]:
+    """Spend against budget per envelope and year, cumulated, and each envelope's totals: the
+    real budgets, from the mission's envelopes, never a run's (possibly scaled) problem."""
+    rows: list[EnvelopeYear] = []
     totals: dict[str, dict[str, float]] = {}
-    # the real budgets, from the mission's envelopes: never a run's (possibly scaled) problem
     for envelope in mission.envelopes:
-        env = envelope.model_dump()
         cum_budget = cum_spend = 0.0
-        spent_total = 0.0
         for year in years:
-            budget = float(env.get("budget", {}).get(year, 0.0))
-            spend = sum(
-                line.amount for line in lines if line.envelope == env["id"] and line.year == year
-            )
+            budget = float(envelope.budget.get(year, 0.0))
+            spend = sum(x.amount for x in lines if x.envelope == envelope.id and x.year == year)
             cum_budget += budget
             cum_spend += spend
-            spent_total += spend
-            envelopes.append(
+            rows.append(
                 EnvelopeYear(
-                    envelope=env["id"],
-                    name=env.get("name") or env["id"],
+                    envelope=envelope.id,
+                    name=envelope.name or envelope.id,
                     year=year,
                     budget=budget,
                     spend=spend,
@@ -271,30 +298,53 @@ def allocation_report(uow: SqlUnitOfWork, slug: str, label: str, actor: str) -> 
                     carry_forward_used=max(spend - budget, 0.0),
                 )
             )
-        budget_total = sum(float(v) for v in env.get("budget", {}).values())
-        totals[env["id"]] = {
+        budget_total = float(envelope.total)
+        totals[envelope.id] = {
             "budget": budget_total,
-            "spend": spent_total,
-            "headroom": budget_total - spent_total,
-            "min_spend": float(env.get("min_spend") or 0.0),
+            "spend": cum_spend,
+            "headroom": budget_total - cum_spend,
+            "min_spend": float(envelope.min_spend or 0.0),
         }
+    return rows, totals
 
-    def flagged(source: dict[str, float]) -> list[Flagged]:
-        return [
-            Flagged(
-                candidate=c,
-                name=candidates[c].name if c in candidates else c,
-                amount=float(a),
-                treasury_approved=bool(c in candidates and candidates[c].treasury_approved),
-            )
-            for c, a in sorted(source.items(), key=lambda kv: -kv[1])
-        ]
 
+def _flagged(source: Mapping[str, float], candidates: Mapping[str, Candidate]) -> list[Flagged]:
+    """Flagged awards by candidate name, largest first."""
+    return [
+        Flagged(
+            candidate=c,
+            name=candidates[c].name if c in candidates else c,
+            amount=float(a),
+            treasury_approved=bool(c in candidates and candidates[c].treasury_approved),
+        )
+        for c, a in sorted(source.items(), key=lambda kv: -kv[1])
+    ]
+
+
+def _intervals(
+    run: OptimiserRun, conventional: Baseline | None
+) -> dict[str, dict[str, montecarlo.Interval]]:
+    """The run's shares in and out of sample, and the conventional ranking's, with their 95 %
+    Monte-Carlo intervals."""
+    intervals = montecarlo.result_intervals(run.result.metrics if run.result else None)
+    if conventional is not None and (shares := montecarlo.intervals(conventional.metrics)):
+        intervals["baseline"] = shares
+    return intervals
+
+
+def allocation_report(uow: SqlUnitOfWork, slug: str, label: str, actor: str) -> AllocationReport:
+    """Quarter ``label``'s allocation report (``report_run``: the approved run, else the latest
+    that found a portfolio), its numbers read from the run's typed result."""
+    mission = uow.missions.get(slug)
+    quarter, run, approved = report_run(uow, slug, label)
+    candidates = {c.id: c for c in uow.candidates.all(slug)}
+    years = list(run.problem.get("years", mission.years))
+    lines = _funding_lines(run, candidates)
+    above, ncr = _flag_amounts(run, "above_dal"), _flag_amounts(run, "ncr")
+    envelopes, totals = _envelope_years(mission, years, lines)
     policy = run.problem.get("policy", {})
     conventional = baseline(uow, run, actor) if run.found_portfolio else None
-    intervals = montecarlo.result_intervals(result.get("metrics"))
-    if conventional is not None and (shares := montecarlo.intervals(conventional["metrics"])):
-        intervals["baseline"] = shares
+    result = run.result
     return AllocationReport(
         mission=slug,
         mission_name=mission.name,
@@ -302,29 +352,29 @@ def allocation_report(uow: SqlUnitOfWork, slug: str, label: str, actor: str) -> 
         run=run,
         approved=approved,
         years=years,
-        candidates=rows,
+        candidates=_candidate_lines(lines, above, ncr, candidates),
         funding=lines,
         envelopes=envelopes,
         envelope_totals=totals,
         total_budget=sum(t["budget"] for t in totals.values()),
         total_spend=sum(t["spend"] for t in totals.values()),
-        above_dal=flagged(above),
-        ncr=flagged(ncr),
-        dal=dal,
+        above_dal=_flagged(above, candidates),
+        ncr=_flagged(ncr, candidates),
+        dal=float(policy.get("dal") or mission.dal),
         dal_mode=str(policy.get("dal_mode", mission.dal_mode)),
         changes=uow.cycle.changes(slug, label),
-        spend={k: v for k, v in (result.get("spend") or {}).items() if isinstance(v, dict)},
-        metrics=result.get("metrics") or {},
+        spend=result.spend.model_dump(exclude={"total"}) if result else {},
+        metrics=result.metrics if result else MetricsPair(),
         baseline=conventional,
         assumptions={
             "objective": run.objective,
             "policy": policy,
             "scenarios": run.problem.get("scenarios"),
             "evaluation": run.problem.get("evaluation"),
-            "solver": result.get("solver") or {},
+            "solver": result.solver if result else {},
             "status": run.status,
         },
-        intervals=intervals,
+        intervals=_intervals(run, conventional),
         sample_gaps=sample_gaps(run),
     )
 
@@ -365,11 +415,9 @@ def workbook(report: AllocationReport) -> bytes:
 
 
 def add_comment(uow: SqlUnitOfWork, actor: str, slug: str, label: str, text: str) -> int:
-    text = text.strip()
-    if not text:
-        raise InvalidInput.single("text", "write the comment")
+    text = checked_text("text", text, missing="write the comment")
     report_run(uow, slug, label)
-    comment = ReviewComment(quarter=label, author=actor, text=text[:5000], created_at=uow.now())
+    comment = ReviewComment(quarter=label, author=actor, text=text, created_at=uow.now())
     comment_id = uow.reviews.add(slug, comment)
     record(
         uow,
@@ -384,9 +432,7 @@ def add_comment(uow: SqlUnitOfWork, actor: str, slug: str, label: str, text: str
 
 
 def reply_comment(uow: SqlUnitOfWork, actor: str, slug: str, comment_id: int, text: str) -> str:
-    text = text.strip()
-    if not text:
-        raise InvalidInput.single("reply", "write the reply")
-    label = uow.reviews.reply(slug, comment_id, text[:5000], actor, uow.now())
+    text = checked_text("reply", text, missing="write the reply")
+    label = uow.reviews.reply(slug, comment_id, text, actor, uow.now())
     record(uow, actor, slug, "review_comment", str(comment_id), "replied", after={"reply": text})
     return label

@@ -199,8 +199,7 @@ def _same_impact(pooled: Any, impact: Any) -> bool:
 def _impact_of(score: Score | None) -> dict[str, Any]:
     if score is None or score.impact is None:
         return {}
-    t = score.impact
-    return {"impact": {"low": t.low, "mode": t.most_likely, "high": t.high}}
+    return {"impact": score.impact.problem_file()}
 
 
 def compute(
@@ -395,10 +394,10 @@ def price_rule_name(rule: str, key: str, label: str, names: dict[str, str]) -> s
 def belief_spread(uow: SqlUnitOfWork, run: OptimiserRun) -> dict[str, dict[str, float]]:
     """The council's Beta belief in each option's p as the value of information draws it: per
     option of the run's problem (``candidate/option``), its concentration α + β, the weight of the
-    posterior belief of ``cycle.candidate_belief`` (the council's confidence as the prior's weight
+    posterior belief of ``beliefs.candidate_belief`` (the council's confidence as the prior's weight
     n0, plus the evidence since), as of the run's quarter: the aggregates and evidence of later
     quarters are left out. The draws centre it on the p in the run's problem."""
-    from portfolio.services import cycle
+    from portfolio.services import beliefs
 
     keys = {
         f"{c['id']}/{o['id']}"
@@ -418,7 +417,7 @@ def belief_spread(uow: SqlUnitOfWork, run: OptimiserRun) -> dict[str, dict[str, 
     for cand in uow.candidates.all(run.mission):
         if not any(k.startswith(f"{cand.id}/") for k in keys):
             continue
-        belief = cycle.candidate_belief(
+        belief = beliefs.candidate_belief(
             uow, run.mission, cand, aggregates=aggregates, evidence=evidence.get(cand.id, [])
         )
         for option in belief.options:
@@ -552,7 +551,7 @@ def execute(new_uow: Callable[[], SqlUnitOfWork], run_id: int, kind: str) -> str
                 uow.commit()
 
     try:
-        selected = (run.result or {}).get("selected")
+        selected = run.result.selected if run.result else None
         result = compute(load_problem(run.problem), kind, names, progress, selected, **options)
         status, error = "done", None
     except Exception as exc:  # recorded and shown, never left "running"

@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
-from portfolio.adapters.unit_of_work import SqlUnitOfWork
-from portfolio.domain.errors import Conflict, InvalidInput, PermissionDenied
+from portfolio.adapters.ports import UnitOfWork
+from portfolio.domain.errors import Conflict, PermissionDenied
+from portfolio.domain.limits import checked_text
 from portfolio.domain.model import (
     ApprovalState,
     Candidate,
@@ -23,30 +24,24 @@ from portfolio.domain.model import (
 )
 from portfolio.services.missions import record
 
-MAX_REASON = 5000
-
 
 def needs_approval(candidate: Candidate, mission: Mission) -> bool:
     """An option of the candidate costs more than the mission's Delegated Authority Limit."""
     return any(o.total_cost > mission.dal for o in candidate.options)
 
 
-def pending(uow: SqlUnitOfWork, slug: str, candidate: str | None = None) -> list[TreasuryApproval]:
+def pending(uow: UnitOfWork, slug: str, candidate: str | None = None) -> list[TreasuryApproval]:
     """Requests waiting for Treasury's decision, oldest first."""
     return [a for a in uow.approvals.all(slug, candidate) if a.state is ApprovalState.requested]
 
 
 def _reason(reason: str, what: str) -> str:
-    reason = reason.strip()
-    if not reason:
-        raise InvalidInput.single("reason", f"give the reason for {what}")
-    if len(reason) > MAX_REASON:
-        raise InvalidInput.single("reason", f"must be at most {MAX_REASON:,} characters")
-    return reason
+    """The reason stripped; refused when empty or over ``limits.TEXT_LIMIT`` characters."""
+    return checked_text("reason", reason, missing=f"give the reason for {what}")
 
 
 def request_approval(
-    uow: SqlUnitOfWork, actor: str, roles: set[Role], slug: str, candidate_id: str, reason: str
+    uow: UnitOfWork, actor: str, roles: set[Role], slug: str, candidate_id: str, reason: str
 ) -> int:
     """The Mission CEO asks Treasury to approve ``candidate_id`` above the DAL; returns the
     request's id."""
@@ -81,7 +76,7 @@ def request_approval(
 
 
 def decide_approval(
-    uow: SqlUnitOfWork,
+    uow: UnitOfWork,
     actor: str,
     roles: set[Role],
     slug: str,

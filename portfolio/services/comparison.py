@@ -41,17 +41,9 @@ def count_refusal(run_ids: Sequence[int]) -> str | None:
     return None
 
 
-def out_of_sample(run: OptimiserRun) -> dict[str, Any]:
-    """The run's out-of-sample metrics block, as the result stores it (empty without one)."""
-    metrics = (run.result or {}).get("metrics") or {}
-    return dict(metrics.get("out_of_sample") or {})
-
-
 def spend_by_platform(run: OptimiserRun) -> dict[str, float]:
-    return {
-        k: float(v)
-        for k, v in ((run.result or {}).get("spend") or {}).get("by_platform", {}).items()
-    }
+    """The run's planned spend by platform, £m (none without a result)."""
+    return dict(run.result.spend.by_platform) if run.result else {}
 
 
 @dataclass(frozen=True)
@@ -122,14 +114,15 @@ class Comparison:
 
 
 def _metrics(run: OptimiserRun) -> dict[str, float | None]:
-    oos = out_of_sample(run)
-    spend = ((run.result or {}).get("spend") or {}).get("total")
+    """The run's key numbers: the out-of-sample metrics its result states (None where it
+    states none: a result older than P(overrun)), its planned spend and how many it funds."""
+    oos = montecarlo.block_values(run.out_of_sample)
     values: dict[str, float | None] = {
         key: (float(oos[key]) if oos.get(key) is not None else None)
         for key, _ in KEY_METRICS
         if key not in ("spend", "funded")
     }
-    values["spend"] = float(spend) if run.found_portfolio and spend is not None else None
+    values["spend"] = run.result.spend.total if run.found_portfolio and run.result else None
     values["funded"] = float(len(cycle.holdings(run))) if run.found_portfolio else None
     return values
 
@@ -143,7 +136,7 @@ def _differ(values: Sequence[float | None]) -> bool:
 
 
 def _metric_rows(
-    columns: list[Column], blocks: list[dict[str, Any]]
+    columns: list[Column], blocks: list[montecarlo.MetricsBlock]
 ) -> tuple[list[MetricRow], list[PairNote]]:
     rows: list[MetricRow] = []
     pairs: list[PairNote] = []
@@ -243,7 +236,7 @@ def compare_runs(uow: SqlUnitOfWork, slug: str, run_ids: Sequence[int]) -> Compa
         raise InvalidInput.single("run", refusal)
     runs = [uow.runs.get(slug, r) for r in chosen]
     columns = [Column(r, _metrics(r), cycle.approval_refusal(uow, slug, r)) for r in runs]
-    metrics, pairs = _metric_rows(columns, [out_of_sample(r) for r in runs])
+    metrics, pairs = _metric_rows(columns, [r.out_of_sample for r in runs])
 
     by_platform = [spend_by_platform(r) for r in runs]
     platforms = sorted({p for b in by_platform for p in b}, key=display.platform_name)
@@ -291,6 +284,5 @@ __all__ = [
     "Row",
     "compare_runs",
     "count_refusal",
-    "out_of_sample",
     "spend_by_platform",
 ]

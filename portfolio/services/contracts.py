@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.ports import UnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput, validation_errors
 from portfolio.domain.model import (
     Candidate,
@@ -84,7 +84,7 @@ class ContractView:
         }
 
 
-def contract_views(uow: SqlUnitOfWork, slug: str, *, live_only: bool = False) -> list[ContractView]:
+def contract_views(uow: UnitOfWork, slug: str, *, live_only: bool = False) -> list[ContractView]:
     """The mission's contracts (only the live ones if ``live_only``), oldest first."""
     contracts = uow.contracts.live(slug) if live_only else uow.contracts.all(slug)
     if not contracts:
@@ -116,13 +116,13 @@ def contract_views(uow: SqlUnitOfWork, slug: str, *, live_only: bool = False) ->
     return out
 
 
-def live_by_candidate(uow: SqlUnitOfWork, slug: str) -> dict[str, Contract]:
+def live_by_candidate(uow: UnitOfWork, slug: str) -> dict[str, Contract]:
     """Candidate → its live contract (awarding keeps at most one live per candidate)."""
     return {c.candidate: c for c in uow.contracts.live(slug)}
 
 
 # -- awarding, when an allocation is approved ----------------------------------------------------
-def refuse_dropping_contracts(uow: SqlUnitOfWork, slug: str, funded: dict[str, str]) -> None:
+def refuse_dropping_contracts(uow: UnitOfWork, slug: str, funded: dict[str, str]) -> None:
     """Refuse an allocation (``funded``: candidate → option) that leaves out a candidate under a
     live contract, naming each one and the way out."""
     dropped = [c for c in uow.contracts.live(slug) if c.candidate not in funded]
@@ -139,7 +139,7 @@ def refuse_dropping_contracts(uow: SqlUnitOfWork, slug: str, funded: dict[str, s
 
 
 def award_contracts(
-    uow: SqlUnitOfWork,
+    uow: UnitOfWork,
     actor: str,
     slug: str,
     quarter: str,
@@ -192,7 +192,7 @@ def award_contracts(
 
 
 # -- holding and completing, when a run's commitments are computed -------------------------------
-def complete_finished(uow: SqlUnitOfWork, actor: str, slug: str, quarter: str) -> list[Contract]:
+def complete_finished(uow: UnitOfWork, actor: str, slug: str, quarter: str) -> list[Contract]:
     """Mark completed each live contract whose option has no remaining planned cost (audited);
     returns the contracts still live."""
     live = uow.contracts.live(slug)
@@ -229,7 +229,7 @@ def complete_finished(uow: SqlUnitOfWork, actor: str, slug: str, quarter: str) -
 
 # -- ending --------------------------------------------------------------------------------------
 def end_contract(
-    uow: SqlUnitOfWork,
+    uow: UnitOfWork,
     actor: str,
     slug: str,
     contract_id: int,
@@ -327,7 +327,7 @@ def diagnosis_labels(run: OptimiserRun) -> list[str]:
         for o in c.get("options", [])
     }
     out = []
-    for d in (run.result or {}).get("diagnosis", []):
+    for d in run.result.diagnosis if run.result else []:
         key = d.get("key") or []
         if d.get("rule") == "commitment" and key:
             candidate, _, option = str(key[0]).partition("/")

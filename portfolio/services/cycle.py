@@ -1,5 +1,7 @@
-"""The quarterly cycle: evidence, approving an allocation, RAG and dissent, the update letter,
-closing a quarter into a hash-chained audit pack, and the planned trajectory.
+"""The quarterly cycle: evidence, approving an allocation, RAG and dissent, closing a quarter into
+a hash-chained audit pack, and the planned trajectory. What the quarter publishes (the update
+letter, the open data) is ``portfolio.services.publication``; what is believed about each
+candidate, ``portfolio.services.beliefs``.
 
 State machine of a quarter: ``open`` → ``approved`` (a run's allocation is approved; another run
 may be approved instead while the quarter is not closed) → ``closed`` (needs the update published;
@@ -10,57 +12,36 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
 from portfolio.adapters import auditpack
 from portfolio.adapters.auditpack import build_zip, canonical_json, pack_hash
-from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.ports import UnitOfWork
+from portfolio.domain import limits
 from portfolio.domain.errors import Conflict, InvalidInput, PermissionDenied
-from portfolio.domain.evidence import (
-    BeliefStep,
-    CostOutlook,
-    KillProposal,
-    belief_history,
-    kill_proposal,
-    n0_for,
-    posterior_belief,
-    uplifted_cost,
-)
 from portfolio.domain.model import (
     AllocationChange,
-    Candidate,
     ChangeKind,
-    Confidence,
     Dissent,
     Evidence,
     EvidenceKind,
     Mission,
     OptimiserRun,
     Quarter,
-    QuarterlyUpdate,
     QuarterState,
     Rag,
     Role,
-    Sector,
-    StoredAggregate,
     TrajectoryPoint,
     next_quarter,
     quarter_dates,
 )
 from portfolio.domain.quarterly_update import (
-    Change,
-    ProposedStop,
-    PublicDissent,
-    UpdateContext,
     classify_changes,
-    draft_update,
-    public_label,
 )
+from portfolio.domain.rag import RagRating, apply_override, rate_delivery
 from portfolio.services import contracts
-from portfolio.services.ledger import spent_by_end_of
 from portfolio.services.missions import record
 from portfolio.services.quarters import current, lock_current
 
@@ -70,7 +51,7 @@ def _json(model: BaseModel | None) -> dict[str, Any] | None:
 
 
 # -- evidence ------------------------------------------------------------------------------------
-def record_evidence(uow: SqlUnitOfWork, actor: str, slug: str, evidence: Evidence) -> None:
+def record_evidence(uow: UnitOfWork, actor: str, slug: str, evidence: Evidence) -> None:
     """Record evidence about a candidate in the current quarter (never in a closed one)."""
     quarter = current(uow, slug)
     if evidence.quarter != quarter.label:
@@ -122,17 +103,16 @@ Holding = tuple[str, float]  # (option, total amount in £m)
 
 def holdings(run: OptimiserRun) -> dict[str, Holding]:
     """What a run funds: candidate → (option, total £m over envelopes and years)."""
-    result = run.result or {}
     out: dict[str, Holding] = {}
-    for row in result.get("funding", []):
-        option, amount = out.get(row["candidate"], (row["option"], 0.0))
-        out[row["candidate"]] = (option, amount + float(row["amount"]))
-    for candidate, option in result.get("selected", {}).items():
+    for row in run.funding:
+        option, amount = out.get(row.candidate, (row.option, 0.0))
+        out[row.candidate] = (option, amount + row.amount)
+    for candidate, option in run.selected.items():
         out.setdefault(candidate, (option, 0.0))
     return out
 
 
-def previous_quarter(uow: SqlUnitOfWork, slug: str, label: str) -> Quarter | None:
+def previous_quarter(uow: UnitOfWork, slug: str, label: str) -> Quarter | None:
     """The latest quarter before ``label`` that had an approved allocation."""
     earlier = [
         q for q in uow.missions.quarters(slug) if q.label < label and q.approved_run is not None
@@ -140,7 +120,7 @@ def previous_quarter(uow: SqlUnitOfWork, slug: str, label: str) -> Quarter | Non
     return earlier[-1] if earlier else None
 
 
-def previous_holdings(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, Holding]:
+def previous_holdings(uow: UnitOfWork, slug: str, label: str) -> dict[str, Holding]:
     prev = previous_quarter(uow, slug, label)
     if prev is None or prev.approved_run is None:
         return {}
@@ -158,7 +138,7 @@ def classify(
     ]
 
 
-def proposed_changes(uow: SqlUnitOfWork, slug: str, run_id: int) -> list[AllocationChange]:
+def proposed_changes(uow: UnitOfWork, slug: str, run_id: int) -> list[AllocationChange]:
     """The changes approving run ``run_id`` would make against the last approved allocation."""
     run = uow.runs.get(slug, run_id)
     return classify(previous_holdings(uow, slug, run.quarter), holdings(run), run.quarter)
@@ -173,7 +153,7 @@ def what_if_refusal(run: OptimiserRun) -> str:
     )
 
 
-def approval_refusal(uow: SqlUnitOfWork, slug: str, run: OptimiserRun) -> str | None:
+def approval_refusal(uow: UnitOfWork, slug: str, run: OptimiserRun) -> str | None:
     """Why ``run`` cannot be approved as its quarter's allocation, in words, or None when it
     can: a what-if run, a run of a closed or an earlier quarter and a run that found no portfolio
     never can (``approve_run`` refuses them; pages offer approval only when this is None)."""
@@ -205,7 +185,7 @@ def needs_reason(change: AllocationChange) -> bool:
 
 
 def approve_run(
-    uow: SqlUnitOfWork,
+    uow: UnitOfWork,
     actor: str,
     slug: str,
     run_id: int,
@@ -218,12 +198,50 @@ def approve_run(
     reason (``needs_reason``; a continue's reason, if given, is kept); ``contracted`` names the
     funded candidates whose awards are contracted now (each gets a live contract,
     ``portfolio.services.contracts``). A run ``approval_refusal`` names, or one that leaves out a
-    candidate
-    under a live contract, is refused."""
+    candidate under a live contract, is refused. The quarter is rated anew
+    (``rating_on_approval``)."""
     run = uow.runs.get(slug, run_id)
+    quarter = _lock_for_approval(uow, slug, run, expected_approved)
+    changes = proposed_changes(uow, slug, run_id)
+    funded = {c.candidate: c.option_after for c in changes if c.option_after is not None}
+    contracts.refuse_dropping_contracts(uow, slug, funded)
+    _give_reasons(uow, slug, changes, set(funded), reasons=reasons, contracted=contracted)
+    p_target = run.p_target or 0.0
+    rating = rating_on_approval(uow.missions.get(slug), quarter, p_target)
+    uow.missions.set_quarter(
+        slug,
+        quarter.label,
+        state=QuarterState.approved.value,
+        approved_run_id=run_id,
+        approved_by=actor,
+        approved_at=uow.now(),
+        rag=rating.computed.value,
+        rag_override=rating.override.value if rating.override else None,
+        rag_reason=rating.reason,
+    )
+    contracts.award_contracts(uow, actor, slug, quarter.label, funded, contracted)
+    under_contract = contracts.live_by_candidate(uow, slug)
+    for c in changes:
+        c.contracted = c.candidate in under_contract
+    uow.cycle.set_changes(slug, quarter.label, changes)
+    after: dict[str, Any] = {"approved_run": run_id, "rag": rating.computed.value}
+    if quarter.rag_override is not None:  # the CEO's override, kept or now no override
+        after["rag_override"] = rating.override.value if rating.override else None
+    after |= {"p_target": p_target, "changes": [_json(c) for c in changes]}
+    before = {"approved_run": quarter.approved_run} if quarter.approved_run else None
+    record(uow, actor, slug, "quarter", quarter.label, "allocation approved", before, after)
+    return changes
+
+
+def _lock_for_approval(
+    uow: UnitOfWork, slug: str, run: OptimiserRun, expected_approved: int | str | None
+) -> Quarter:
+    """The run's quarter, locked (a concurrent close waits, or has ended), once it is clear the
+    run may be approved (``approval_refusal``) and nobody approved another allocation since the
+    approver's page showed ``expected_approved`` (``"any"``: not checked)."""
     if run.what_if:
         raise Conflict(what_if_refusal(run))
-    quarter = uow.missions.lock_quarter(slug, run.quarter)  # a concurrent close waits, or ended
+    quarter = uow.missions.lock_quarter(slug, run.quarter)
     refusal = approval_refusal(uow, slug, run)
     if refusal is not None:
         raise Conflict(refusal)
@@ -232,63 +250,52 @@ def approve_run(
             "someone approved another allocation for this quarter since you opened "
             "this page; review it before approving again"
         )
-    changes = proposed_changes(uow, slug, run_id)
-    funded = {c.candidate: c.option_after for c in changes if c.option_after is not None}
-    contracts.refuse_dropping_contracts(uow, slug, funded)
+    return quarter
+
+
+def _give_reasons(
+    uow: UnitOfWork,
+    slug: str,
+    changes: list[AllocationChange],
+    funded: set[str],
+    *,
+    reasons: dict[str, str],
+    contracted: set[str],
+) -> None:
+    """Set each change's reason; refuse (every error at once) a start, scale or stop without
+    one, a reason over ``TEXT_LIMIT`` characters, and a contracted candidate the run does not
+    fund."""
     errors = []
     for c in changes:
-        reason = reasons.get(c.candidate, "").strip()
-        if needs_reason(c) and not reason:
-            errors.append((f"reason.{c.candidate}", f"give the reason for this {c.kind.value}"))
-        c.reason = reason
-    unknown = contracted - set(funded)
+        field = f"reason.{c.candidate}"
+        try:
+            c.reason = limits.checked_text(field, reasons.get(c.candidate, ""))
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+            continue
+        if needs_reason(c) and not c.reason:
+            errors.append((field, f"give the reason for this {c.kind.value}"))
+    unknown = contracted - funded
     if unknown:
         names = {c.id: c.name for c in uow.candidates.all(slug)}
         first = sorted(unknown)[0]
         errors.append(("contracted", f"{names.get(first, first)} is not funded by this run"))
     if errors:
         raise InvalidInput(errors)
-    mission = uow.missions.get(slug)
-    oos = ((run.result or {}).get("metrics") or {}).get("out_of_sample") or {}
-    p_target = float(oos.get("p_target", 0.0))
-    rag = (
-        Rag.green
-        if p_target >= mission.rag_green
-        else Rag.amber
-        if p_target >= mission.rag_amber
-        else Rag.red
+
+
+def rating_on_approval(mission: Mission, quarter: Quarter, p_target: float) -> RagRating:
+    """The quarter's rating once an allocation of out-of-sample ``p_target`` is approved: the
+    rating computed against the mission's thresholds, with the CEO's stored override re-applied
+    (``portfolio.domain.rag``): kept with its reason while it differs from the new computed
+    rating, no override once it equals it."""
+    return rate_delivery(
+        p_target,
+        green=mission.rag_green,
+        amber=mission.rag_amber,
+        override=quarter.rag_override,
+        reason=quarter.rag_reason,
     )
-    before = quarter.approved_run
-    uow.missions.set_quarter(
-        slug,
-        quarter.label,
-        state=QuarterState.approved.value,
-        approved_run_id=run_id,
-        approved_by=actor,
-        approved_at=uow.now(),
-        rag=rag.value,
-    )
-    contracts.award_contracts(uow, actor, slug, quarter.label, funded, contracted)
-    under_contract = contracts.live_by_candidate(uow, slug)
-    for c in changes:
-        c.contracted = c.candidate in under_contract
-    uow.cycle.set_changes(slug, quarter.label, changes)
-    record(
-        uow,
-        actor,
-        slug,
-        "quarter",
-        quarter.label,
-        "allocation approved",
-        before={"approved_run": before} if before else None,
-        after={
-            "approved_run": run_id,
-            "rag": rag.value,
-            "p_target": p_target,
-            "changes": [_json(c) for c in changes],
-        },
-    )
-    return changes
 
 
 # -- RAG and dissent -----------------------------------------------------------------------------
@@ -297,7 +304,7 @@ RAG_SAVED = {True: "RAG overridden", False: "RAG override removed"}
 rating kept (no override)."""
 
 
-def rating_saved(uow: SqlUnitOfWork, slug: str, label: str) -> bool:
+def rating_saved(uow: UnitOfWork, slug: str, label: str) -> bool:
     """Has the CEO saved the rating of quarter ``label`` since its allocation was last
     approved (approving another run recomputes the rating)?"""
     for entry in uow.audit.all(slug, entity="quarter", entity_id=label):  # newest first
@@ -308,96 +315,48 @@ def rating_saved(uow: SqlUnitOfWork, slug: str, label: str) -> bool:
     return False
 
 
-def override_rag(uow: SqlUnitOfWork, actor: str, slug: str, rag: Rag | None, reason: str) -> None:
-    """The CEO's override of the computed RAG (with its justification), or its removal."""
+def override_rag(uow: UnitOfWork, actor: str, slug: str, rag: Rag | None, reason: str) -> None:
+    """The CEO's override of the computed RAG (with its justification), or its removal. An
+    override equal to the computed rating is stored as no override, without a reason
+    (``portfolio.domain.rag.apply_override``)."""
     quarter = current(uow, slug)
-    if quarter.state is not QuarterState.approved:
+    if quarter.state is not QuarterState.approved or quarter.rag is None:
         raise Conflict("approve an allocation before rating the quarter")
-    reason = reason.strip()
-    if rag is not None and not reason:
-        raise InvalidInput.single("rag_reason", "justify the override")
-    if len(reason) > 5000:
-        raise InvalidInput.single("rag_reason", "must be at most 5000 characters")
-    uow.missions.set_quarter(
-        slug,
-        quarter.label,
-        rag_override=rag.value if rag else None,
-        rag_reason=reason if rag else "",
-    )
+    reason = limits.checked_text("rag_reason", reason)
+    try:
+        rating = apply_override(quarter.rag, rag, reason)
+    except ValueError:
+        raise InvalidInput.single("rag_reason", "justify the override") from None
+    override = rating.override.value if rating.override else None
+    uow.missions.set_quarter(slug, quarter.label, rag_override=override, rag_reason=rating.reason)
     record(
         uow,
         actor,
         slug,
         "quarter",
         quarter.label,
-        RAG_SAVED[rag is not None],
+        RAG_SAVED[rating.overridden],
         before={"rag_override": quarter.rag_override.value if quarter.rag_override else None},
-        after={"rag_override": rag.value if rag else None, "reason": reason},
+        after={"rag_override": override, "reason": rating.reason},
     )
 
 
-def add_dissent(uow: SqlUnitOfWork, member: str, roles: set[Role], slug: str, text: str) -> None:
+def add_dissent(uow: UnitOfWork, member: str, roles: set[Role], slug: str, text: str) -> None:
+    """A council member's dissent from the quarter's approved allocation or rating (published
+    with the member's sector); refused over ``TEXT_LIMIT`` characters."""
     if Role.council_member not in roles:
         raise PermissionDenied("only council members may dissent")
     quarter = current(uow, slug)
     if quarter.state is not QuarterState.approved:
         raise Conflict("there is no approved allocation to dissent from yet")
-    text = text.strip()
-    if not text:
-        raise InvalidInput.single("text", "write your dissent")
+    text = limits.checked_text("text", text, missing="write your dissent")
     dissent = Dissent(quarter=quarter.label, author=member, text=text, created_at=uow.now())
     uow.cycle.add_dissent(slug, dissent)
     record(uow, member, slug, "dissent", quarter.label, "created", after=_json(dissent))
 
 
-# -- the update letter ---------------------------------------------------------------------------
-def checked_update(uow: SqlUnitOfWork, slug: str, body: str) -> tuple[Quarter, str, int]:
-    """The current quarter, the letter as it would be saved and its word count; refuses what
-    ``save_update`` refuses (no approved allocation, an empty or too long letter, an update
-    already published), so a confirmation is asked only for what can be done."""
-    quarter = current(uow, slug)
-    if quarter.state is not QuarterState.approved:
-        raise Conflict("approve an allocation before writing the quarter's update")
-    body = body.strip()
-    if not body:
-        raise InvalidInput.single("body", "the update is empty")
-    words = len(body.split())
-    if words > 2000:
-        raise InvalidInput.single("body", f"must be under 2,000 words (it has {words:,})")
-    before = uow.cycle.update(slug, quarter.label)
-    if before is not None and before.published:
-        raise Conflict("the update is published; it can no longer be edited")
-    return quarter, body, words
-
-
-def save_update(
-    uow: SqlUnitOfWork, actor: str, slug: str, body: str, *, publish: bool
-) -> QuarterlyUpdate:
-    quarter, body, words = checked_update(uow, slug, body)
-    update = QuarterlyUpdate(
-        quarter=quarter.label,
-        body=body,
-        published=publish,
-        published_at=uow.now() if publish else None,
-        published_by=actor if publish else None,
-    )
-    uow.cycle.set_update(slug, update)
-    record(
-        uow,
-        actor,
-        slug,
-        "quarterly_update",
-        quarter.label,
-        "published" if publish else "saved draft",
-        after={"words": words},
-    )
-    return update
-
-
 # -- trajectory ----------------------------------------------------------------------------------
-def set_trajectory(
-    uow: SqlUnitOfWork, actor: str, slug: str, points: list[TrajectoryPoint]
-) -> None:
+def set_trajectory(uow: UnitOfWork, actor: str, slug: str, points: list[TrajectoryPoint]) -> None:
     closed = {q.label for q in uow.missions.quarters(slug) if q.state is QuarterState.closed}
     before = {p.quarter: p.planned_p_target for p in uow.cycle.trajectory(slug)}
     after = {p.quarter: p.planned_p_target for p in points}
@@ -408,7 +367,7 @@ def set_trajectory(
     record(uow, actor, slug, "trajectory", slug, "updated", before=before, after=after)
 
 
-def quarters_to_deadline(uow: SqlUnitOfWork, slug: str) -> list[str]:
+def quarters_to_deadline(uow: UnitOfWork, slug: str) -> list[str]:
     """Every quarter from the mission's first to the one holding its deadline."""
     from portfolio.domain.model import quarter_of
 
@@ -422,282 +381,8 @@ def quarters_to_deadline(uow: SqlUnitOfWork, slug: str) -> list[str]:
     return out
 
 
-# -- belief over time and the estimates the optimiser reads --------------------------------------
-@dataclass
-class OptionBelief:
-    """What is believed about one option: the council's prior, the evidence since, the
-    posterior p fed to the optimiser, and (per candidate) the uplifted remaining cost."""
-
-    option: str
-    prior_p: float
-    prior_source: str
-    n0: float
-    steps: list[BeliefStep]
-    posterior: float
-    kill: KillProposal
-
-
-@dataclass
-class CandidateBelief:
-    candidate: Candidate
-    options: list[OptionBelief]
-    cost: CostOutlook
-
-    @property
-    def proposed_for_stopping(self) -> bool:
-        return all(o.kill.proposed for o in self.options)
-
-
-def _median_confidence(data: dict[str, Any]) -> Confidence:
-    order = [Confidence.low, Confidence.medium, Confidence.high]
-    levels = sorted(
-        order.index(Confidence(c["confidence"]))
-        for c in data.get("contributions", [])
-        if c.get("confidence")
-    )
-    return order[levels[len(levels) // 2]] if levels else Confidence.medium
-
-
-def candidate_belief(
-    uow: SqlUnitOfWork,
-    slug: str,
-    candidate: Candidate,
-    *,
-    aggregates: dict[tuple[str, str], StoredAggregate] | None = None,
-    evidence: list[Evidence] | None = None,
-    kill_threshold: float | None = None,
-    history: bool = True,
-) -> CandidateBelief:
-    """The prior of each option is the council's latest frozen aggregate (its p, with the
-    scorers' median confidence as the weight of the prior), else the p registered with the
-    candidate; evidence recorded in that round's quarter or later updates it (DESIGN.md §4)."""
-    if aggregates is None:
-        aggregates = {(a.candidate, a.option): a for a in uow.aggregates.all(slug)}
-    if evidence is None:
-        evidence = uow.evidence.all(slug, candidate.id)
-    if kill_threshold is None:
-        kill_threshold = uow.missions.get(slug).kill_threshold
-    order = [o.id for o in candidate.options]  # nested: smallest first
-    option_names = {o.id: o.name for o in candidate.options}
-    options = []
-    for option in candidate.options:
-        agg = aggregates.get((candidate.id, option.id))
-        if agg is not None:
-            prior_p, source = float(agg.data["p"]), f"council, {agg.quarter}"
-            n0 = n0_for(_median_confidence(agg.data))
-            since = [e for e in evidence if e.quarter >= agg.quarter]
-        else:
-            prior_p, source, n0 = option.p_success, "registered estimate", n0_for("medium")
-            since = list(evidence)
-        # a stage gate bears on every option, by the nesting rule of ``evidence.gate_weight``
-        if history:
-            steps = belief_history(
-                prior_p, n0, since, option=option.id, options=order, names=option_names
-            )
-            mean = steps[-1].mean
-        else:  # the posterior alone: no quantiles per step (the dashboard, the problem file)
-            steps = []
-            mean = posterior_belief(prior_p, n0, since, option=option.id, options=order).mean
-        posterior = min(max(mean, 0.01), 0.99)
-        options.append(
-            OptionBelief(
-                option.id,
-                prior_p,
-                source,
-                n0,
-                steps,
-                posterior,
-                kill_proposal(posterior, kill_threshold),
-            )
-        )
-    total = max((o.total_cost for o in candidate.options), default=0.0)
-    return CandidateBelief(candidate, options, uplifted_cost(total, evidence))
-
-
-def all_beliefs(
-    uow: SqlUnitOfWork, slug: str, candidates: list[Candidate] | None = None
-) -> list[CandidateBelief]:
-    """Every candidate's belief, reading the aggregates and evidence once."""
-    aggregates = {(a.candidate, a.option): a for a in uow.aggregates.all(slug)}
-    evidence_by: dict[str, list[Evidence]] = {}
-    for ev in uow.evidence.all(slug):
-        evidence_by.setdefault(ev.candidate, []).append(ev)
-    threshold = uow.missions.get(slug).kill_threshold
-    return [
-        candidate_belief(
-            uow,
-            slug,
-            c,
-            aggregates=aggregates,
-            evidence=evidence_by.get(c.id, []),
-            kill_threshold=threshold,
-            history=False,
-        )
-        for c in (candidates if candidates is not None else uow.candidates.all(slug))
-    ]
-
-
-def proposed_stops(
-    uow: SqlUnitOfWork, slug: str, candidates: list[Candidate] | None = None
-) -> list[Candidate]:
-    """Candidates whose every option's posterior p is below the kill threshold."""
-    return [b.candidate for b in all_beliefs(uow, slug, candidates) if b.proposed_for_stopping]
-
-
-def scores_quarter(uow: SqlUnitOfWork, slug: str) -> str | None:
-    """The quarter whose council scores a run started now uses: that of the latest closed
-    scoring round (``current_estimates`` reads each option's latest frozen aggregate, frozen when
-    a round closes), or None before any round has closed (the estimates registered with the
-    candidates). While the current quarter's round is open, runs use an earlier quarter's."""
-    frozen = {a.quarter for a in uow.aggregates.all(slug)}
-    return max(frozen) if frozen else None
-
-
-def current_estimates(uow: SqlUnitOfWork, slug: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """Per option, what the problem file uses: the council's pooled impact and total cost (latest
-    closed round), the posterior p after evidence, and the candidate's cost-actuals uplift
-    (``cost_uplift``), which `portfolio.services.to_problem` applies to the remaining cost only."""
-    aggregates = {(a.candidate, a.option): a for a in uow.aggregates.all(slug)}
-    evidence_by: dict[str, list[Evidence]] = {}
-    for ev in uow.evidence.all(slug):
-        evidence_by.setdefault(ev.candidate, []).append(ev)
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for candidate in uow.candidates.all(slug):
-        belief = candidate_belief(
-            uow,
-            slug,
-            candidate,
-            aggregates=aggregates,
-            evidence=evidence_by.get(candidate.id, []),
-            kill_threshold=0.0,
-            history=False,
-        )
-        factor = belief.cost.uplift_factor if belief.cost.has_actuals else 1.0
-        for option, ob in zip(candidate.options, belief.options, strict=True):
-            agg = aggregates.get((candidate.id, option.id))
-            if agg is not None:
-                impact, cost = agg.data["impact"], agg.data["cost"]
-            else:
-                impact = option.impact.model_dump()
-                cost = option.cost_range.model_dump() if option.cost_range else None
-            if agg is None and ob.posterior == option.p_success and factor == 1.0:
-                continue
-            out[(candidate.id, option.id)] = {
-                "p": ob.posterior,
-                "impact": impact,
-                "cost": cost,
-                "cost_uplift": factor,
-            }
-    return out
-
-
-# -- the update letter's content -----------------------------------------------------------------
-def public_names(uow: SqlUnitOfWork, slug: str) -> dict[str, str]:
-    """Candidate id → what public outputs show (platform and tier only if sensitive)."""
-    return {c.id: public_label(c) for c in uow.candidates.all(slug)}
-
-
-def update_context(uow: SqlUnitOfWork, slug: str, label: str) -> UpdateContext:
-    """Everything the letter of quarter ``label`` says, from the stored cycle data."""
-    mission = uow.missions.get(slug)
-    quarter = uow.missions.quarter(slug, label)
-    if quarter.approved_run is None or quarter.rag is None:
-        raise Conflict("approve an allocation before drafting the update")
-    run = uow.runs.get(slug, quarter.approved_run)
-    result = run.result or {}
-    oos = (result.get("metrics") or {}).get("out_of_sample") or {}
-    spend = result.get("spend") or {}
-    names = public_names(uow, slug)
-    planned = {p.quarter: p.planned_p_target for p in uow.cycle.trajectory(slug)}
-    prev = previous_quarter(uow, slug, label)
-    prev_p = None
-    if prev is not None and prev.approved_run is not None:
-        prev_result = uow.runs.get(slug, prev.approved_run).result or {}
-        prev_p = ((prev_result.get("metrics") or {}).get("out_of_sample") or {}).get("p_target")
-    evidence = [e for e in uow.evidence.all(slug) if e.quarter == label]
-    counts: dict[EvidenceKind, int] = {}
-    for e in evidence:
-        counts[e.kind] = counts.get(e.kind, 0) + 1
-    sectors = {m.username: m.sector for m in uow.missions.council(slug)}
-    stops = []
-    for belief in all_beliefs(uow, slug):
-        candidate = belief.candidate
-        if belief.proposed_for_stopping:
-            stops.append(
-                ProposedStop(
-                    candidate_label=names[candidate.id],
-                    posterior_p=max(o.posterior for o in belief.options),
-                    threshold=mission.kill_threshold,
-                )
-            )
-    flags = []
-    for flag in result.get("flags", []):
-        words = (
-            "an award above the Delegated Authority Limit"
-            if flag["kind"] == "above_dal"
-            else "novel, contentious or repercussive spending"
-        )
-        flags.append(
-            f"{names.get(flag['candidate'], flag['candidate'])}: {words} (£{flag['amount']:,.1f}m)"
-        )
-    nxt = next_quarter(label)
-    return UpdateContext(
-        mission_name=mission.name,
-        target=mission.target,
-        unit=mission.unit,
-        deadline=mission.deadline,
-        quarter=label,
-        rag=quarter.rag_shown or quarter.rag,
-        rag_computed=quarter.rag,
-        rag_override_reason=quarter.rag_reason,
-        green_threshold=mission.rag_green,
-        amber_threshold=mission.rag_amber,
-        p_target=oos.get("p_target"),
-        p_target_scenarios=oos.get("scenarios") or None,
-        planned_p_target=planned.get(label),
-        previous_p_target=prev_p,
-        expected_impact=max(float(oos.get("expected_impact", 0.0)), 0.0),
-        cvar_shortfall=oos.get("cvar_shortfall"),
-        cvar_alpha=(run.problem.get("policy") or {}).get("cvar_alpha"),
-        spend_total=float(spend.get("total", 0.0)),
-        budget_total=sum(e.total for e in mission.envelopes),
-        spent_to_date=spent_by_end_of(uow.spend.all(slug), label),
-        p_overrun=oos.get("p_overrun"),
-        expected_overspend=oos.get("expected_overspend"),
-        spend_by_platform=spend.get("by_platform", {}),
-        n_funded=len(holdings(run)),
-        n_candidates=len(names),
-        changes=[
-            Change(
-                candidate_label=names.get(c.candidate, c.candidate),
-                **c.model_dump(exclude={"quarter", "contracted"}),
-            )
-            for c in uow.cycle.changes(slug, label)
-        ],
-        evidence_counts=counts,
-        stage_gates_passed=sum(
-            1 for e in evidence if e.kind is EvidenceKind.stage_gate and e.outcome
-        ),
-        stage_gates_failed=sum(
-            1 for e in evidence if e.kind is EvidenceKind.stage_gate and e.outcome is False
-        ),
-        flags=flags,
-        proposed_stops=stops,
-        dissents=[
-            PublicDissent(member_sector=sectors.get(d.author, Sector.civil_society), text=d.text)
-            for d in uow.cycle.dissents(slug, label)
-        ],
-        next_quarter=nxt,
-        next_planned_p_target=planned.get(nxt),
-    )
-
-
-def draft_letter(uow: SqlUnitOfWork, slug: str, label: str) -> str:
-    return draft_update(update_context(uow, slug, label))
-
-
 # -- closing a quarter ---------------------------------------------------------------------------
-def pack_content(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, Any]:
+def pack_content(uow: UnitOfWork, slug: str, label: str) -> dict[str, Any]:
     """Everything that decided quarter ``label``: the approved run's problem file and result
     (seed, solver and version in them), the policy, the CEO's overrides with reasons, the
     changes with reasons, RAG, dissents, the update, and the council's inputs."""
@@ -719,12 +404,15 @@ def pack_content(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, Any]:
             "started_by": run.started_by,
             "seed": (run.problem.get("scenarios") or {}).get("seed"),
             "policy": run.problem.get("policy"),
-            "solver_report": (run.result or {}).get("solver"),
+            # as stored (``OptimiserRun.result_document``): a sealed pack matches it key for key
+            "solver_report": run.result.solver.model_dump(mode="json", exclude_unset=True)
+            if run.result
+            else None,
             # mission-portfolio, Python, numpy, PuLP and HiGHS versions that solved the run
             # (None for runs solved before results recorded them)
-            "software": ((run.result or {}).get("solver") or {}).get("environment") or None,
+            "software": (run.result.solver.environment or None) if run.result else None,
             "problem": run.problem,
-            "result": run.result,
+            "result": run.result_document(),
         },
         "overrides": [
             {
@@ -754,7 +442,7 @@ def pack_content(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, Any]:
     }
 
 
-def close_refusal(uow: SqlUnitOfWork, slug: str, quarter: Quarter) -> str | None:
+def close_refusal(uow: UnitOfWork, slug: str, quarter: Quarter) -> str | None:
     """Why ``quarter`` cannot close yet, in words, or None when it can: it needs an approved
     allocation and its update published (a closed quarter never closes again)."""
     if quarter.state is QuarterState.closed:
@@ -767,7 +455,7 @@ def close_refusal(uow: SqlUnitOfWork, slug: str, quarter: Quarter) -> str | None
     return None
 
 
-def close_quarter(uow: SqlUnitOfWork, actor: str, slug: str) -> Quarter:
+def close_quarter(uow: UnitOfWork, actor: str, slug: str) -> Quarter:
     """Freeze the current quarter into its audit pack (chained to the previous quarter's hash)
     and open the next quarter. Needs an approved allocation and a published update. The quarter
     is locked first, so runs started or approved at the same moment finish before it closes, or
@@ -827,7 +515,7 @@ def close_quarter(uow: SqlUnitOfWork, actor: str, slug: str) -> Quarter:
     return uow.missions.quarter(slug, quarter.label)
 
 
-def audit_pack_zip(uow: SqlUnitOfWork, slug: str, label: str) -> bytes:
+def audit_pack_zip(uow: UnitOfWork, slug: str, label: str) -> bytes:
     """The closed quarter's audit pack as one zip: the problem and result files, the pack and
     its hash, and the update letter."""
     quarter = uow.missions.quarter(slug, label)
@@ -861,71 +549,10 @@ def audit_pack_zip(uow: SqlUnitOfWork, slug: str, label: str) -> bytes:
     return build_zip(files)
 
 
-def verify(uow: SqlUnitOfWork, slug: str) -> list[str]:
+def verify(uow: UnitOfWork, slug: str) -> list[str]:
     """Problems with the mission's history, in words (empty when it is intact): its audit
     chain, its packs' chain and seals, and every closed quarter's live rows against its pack
     (``portfolio.services.history.check`` has the whole report)."""
     from portfolio.services import history
 
     return history.check(uow, slug).problems
-
-
-# -- public outputs ------------------------------------------------------------------------------
-PUBLIC_COLUMNS = [
-    "candidate",
-    "organisation",
-    "platform",
-    "tier",
-    "option",
-    "envelope",
-    "year",
-    "amount_m",
-]
-
-
-def published_quarters(uow: SqlUnitOfWork, slug: str) -> list[QuarterlyUpdate]:
-    return [u for u in uow.cycle.updates(slug) if u.published]
-
-
-def public_risk(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, float | None]:
-    """The open data's headline numbers of a quarter's approved allocation (out of sample):
-    P(target), P(overrun) and expected overspend, planned remaining spend and spend to date."""
-    quarter = uow.missions.quarter(slug, label)
-    if quarter.approved_run is None:
-        return {}
-    result = uow.runs.get(slug, quarter.approved_run).result or {}
-    oos = (result.get("metrics") or {}).get("out_of_sample") or {}
-    return {
-        "p_target": oos.get("p_target"),
-        "p_overrun": oos.get("p_overrun"),
-        "expected_overspend_m": oos.get("expected_overspend"),
-        "planned_remaining_m": (result.get("spend") or {}).get("total"),
-        "spent_to_date_m": spent_by_end_of(uow.spend.all(slug), label),
-    }
-
-
-def public_allocation(uow: SqlUnitOfWork, slug: str, label: str) -> list[dict[str, Any]]:
-    """The approved allocation of a published quarter as open data: a commercially sensitive
-    candidate appears only as its platform and tier, never by name or organisation."""
-    quarter = uow.missions.quarter(slug, label)
-    if quarter.approved_run is None:
-        return []
-    run = uow.runs.get(slug, quarter.approved_run)
-    candidates = {c.id: c for c in uow.candidates.all(slug)}
-    rows = []
-    for f in (run.result or {}).get("funding", []):
-        c = candidates.get(f["candidate"])
-        sensitive = c is None or c.commercially_sensitive
-        rows.append(
-            {
-                "candidate": public_label(c) if c else "A withdrawn candidate",
-                "organisation": "" if sensitive or c is None else c.organisation,
-                "platform": c.platform if c else "",
-                "tier": c.tier.value if c else "",
-                "option": f["option"],
-                "envelope": f["envelope"],
-                "year": f["year"],
-                "amount_m": round(float(f["amount"]), 6),
-            }
-        )
-    return sorted(rows, key=lambda r: (r["platform"], r["candidate"], r["year"], r["envelope"]))

@@ -52,7 +52,6 @@ from openpyxl import Workbook
 from pydantic import BaseModel
 
 from optimiser.problem import Policy
-from optimiser.result import Result
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict
 from portfolio.domain.model import (
@@ -157,16 +156,12 @@ class FinanceView(BaseModel):
 
 
 # -- the figures ---------------------------------------------------------------------------------
-def _result(run: OptimiserRun) -> Result | None:
-    return Result.model_validate(run.result) if run.result else None
-
-
 def allocation_of(
     quarter: Quarter, run: OptimiserRun, entries: Sequence[SpendEntry]
 ) -> ApprovedAllocation:
     """The history row of ``quarter``, whose approved allocation is ``run``."""
-    result = _result(run)
-    oos = result.metrics.out_of_sample if result else None
+    result = run.result
+    oos = run.out_of_sample
     policy = Policy.model_validate(run.problem.get("policy") or {})
     return ApprovedAllocation(
         quarter=quarter.label,
@@ -230,7 +225,7 @@ def build_finance(
     ]
     chosen = _chosen(quarters, current)
     run = runs.get(chosen.approved_run) if chosen and chosen.approved_run is not None else None
-    result = _result(run) if run else None
+    result = run.result if run else None
     contracted_candidates = {c.candidate for c in contracts}
     since = _spent_since(run, entries) if run else {}
     forecast: dict[tuple[str, str], float] = defaultdict(float)

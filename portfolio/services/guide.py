@@ -25,8 +25,8 @@ from portfolio.domain.model import (
     ScoringState,
     next_quarter,
 )
-from portfolio.domain.quarterly_update import RAG_LABELS
-from portfolio.services import council, cycle, quarters
+from portfolio.domain.rag import RAG_LABELS
+from portfolio.services import beliefs, council, cycle, quarters
 
 
 class TaskStatus(StrEnum):
@@ -173,8 +173,8 @@ def _scoring(uow: SqlUnitOfWork, slug: str, quarter: Quarter, closed: bool) -> T
 
 
 def _scores_used(uow: SqlUnitOfWork, slug: str) -> str:
-    """Whose council scores a run started now uses (``cycle.scores_quarter``), in words."""
-    label = cycle.scores_quarter(uow, slug)
+    """Whose council scores a run started now uses (``beliefs.scores_quarter``), in words."""
+    label = beliefs.scores_quarter(uow, slug)
     return f"the scores of {label}" if label else "the estimates registered with the candidates"
 
 
@@ -243,7 +243,6 @@ def _approval(
 ) -> Task:
     if quarter.approved_run is not None:
         run = uow.runs.get(slug, quarter.approved_run)
-        oos = ((run.result or {}).get("metrics") or {}).get("out_of_sample") or {}
         when = f" on {quarter.approved_at:%d %b %Y}" if quarter.approved_at else ""
         return Task(
             key="approval",
@@ -251,7 +250,7 @@ def _approval(
             status=TaskStatus.completed,
             link=f"{home}#approved",
             detail=f"Run {run.id} approved by {quarter.approved_by}{when}: P(target) "
-            f"{_percent(oos.get('p_target'))}",
+            f"{_percent(run.p_target)}",
         )
     approvable = [r for r in runs if cycle.approval_refusal(uow, slug, r) is None]
     if not approvable:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.ports import UnitOfWork
 from portfolio.domain.errors import InvalidInput
 from portfolio.domain.model import Candidate, Mission, SpendEntry, SpendKind
 from portfolio.services.missions import record
@@ -69,7 +69,7 @@ def check_entry(
 
 
 def record_spend(
-    uow: SqlUnitOfWork, actor: str, slug: str, entries: list[SpendEntry], *, source: str = "form"
+    uow: UnitOfWork, actor: str, slug: str, entries: list[SpendEntry], *, source: str = "form"
 ) -> list[int]:
     """Record `entries` (stamped with the current quarter and the actor) all or nothing; a
     single entry's errors name its fields, a batch's name the row (1-based) too."""
@@ -129,7 +129,7 @@ class Spent:
         )
 
 
-def spent(uow: SqlUnitOfWork, slug: str) -> Spent:
+def spent(uow: UnitOfWork, slug: str) -> Spent:
     return Spent.of(uow.spend.all(slug))
 
 

@@ -1,46 +1,47 @@
 """The ways into the spend ledger: an entry as a person gives it (the web form, the JSON API, the
-command line) and a finance CSV of entries.
+command line) and a finance CSV of entries (the file's columns, template and reading are
+``portfolio.adapters.csv.spend``).
 
 Every way goes through one model, ``SpendInput``: what a person types is checked there (an amount
 is a finite number of £0-100,000m, a year reads ``2026-27``), then against the ledger's rules in
-``portfolio.services.ledger`` (an option of that candidate, an envelope it may draw on, a year that
-has
-started). A batch is all or nothing and every error is reported at once, each named as the caller
-names it: the field for one entry, ``row N.field`` for a list, ``row N, column amount`` for a CSV
-file (spreadsheet rows: the header is row 1). The caller commits.
+``portfolio.services.ledger`` (an option of that candidate, an envelope it may draw on, a year
+that has started). A batch is all or nothing and every error is reported at once, each named as
+the caller names it: the field for one entry, ``row N.field`` for a list, ``row N, column amount``
+for a CSV file (spreadsheet rows: the header is row 1). The caller commits.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
+from portfolio.adapters.csv import spend as spend_file
+from portfolio.adapters.csv.spend import COLUMN_DOCS as COLUMN_DOCS
+from portfolio.adapters.csv.spend import COLUMNS as COLUMNS
+from portfolio.adapters.csv.spend import template as template
+from portfolio.adapters.csv.table import first_per_cell, where
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import InvalidInput, rule_in_words
 from portfolio.domain.model import (
     MAX_MONEY,
     Amount,
-    Candidate,
     FinancialYear,
-    Mission,
     Slug,
     SpendEntry,
     SpendKind,
     Strict,
     Text,
 )
-from portfolio.services import csvio, ledger, quarters
+from portfolio.services import ledger, quarters
 
-#: the fields a person gives, in the order forms, files and messages show them
-FIELDS = ("candidate", "option", "envelope", "year", "amount", "note")
+FIELDS = tuple(spend_file.COLUMNS)
+"""The fields a person gives (``SpendInput``'s), in the order forms, files and messages show
+them: the spend file's columns."""
 REQUIRED = {
     "candidate": "choose a candidate",
     "option": "choose a funding option",
@@ -184,19 +185,6 @@ def _renamed(errors: Errors, name: Callable[[int, str], str]) -> Errors:
 
 
 # -- CSV -----------------------------------------------------------------------------------------
-COLUMNS = list(FIELDS)
-"""The columns of a spend file; ``note`` may be left out."""
-COLUMN_DOCS: dict[str, str] = {
-    "candidate": "The candidate's id, not its name (e.g. lh2-tank): the ids are listed below.",
-    "option": "The id of the candidate's funding option the money was spent on (e.g. explore).",
-    "envelope": "The id of the envelope it was paid from (e.g. sbc); the candidate must be "
-    "eligible for it.",
-    "year": "The financial year it was spent in, e.g. 2026-27 (a year that has started).",
-    "amount": f"Actual spend, £ million: a number from 0 to {MAX_MONEY:,.0f} (e.g. 2.5).",
-    "note": "Optional: an invoice or finance reference (up to 10,000 characters).",
-}
-
-
 @dataclass(frozen=True)
 class SpendImport:
     """What an import recorded."""
@@ -213,48 +201,21 @@ class SpendImport:
         return f"Imported {rows} of actual spend, £{self.total:,.2f}m in all."
 
 
-def _header(data: bytes) -> set[str]:
-    """The header's column names (empty when the file cannot be read: read_table says why)."""
-    with suppress(InvalidInput, csv.Error, StopIteration):
-        first = next(csv.reader(io.StringIO(csvio.decode(data), newline="")))
-        return {cell.strip().lower() for cell in first}
-    return set()
-
-
 def import_csv(uow: SqlUnitOfWork, actor: str, slug: str, data: bytes) -> SpendImport:
     """Record every row of a spend file, or nothing: InvalidInput names each problem by row and
     column (``row 3, column amount``)."""
-    columns = COLUMNS if "note" in _header(data) else COLUMNS[:-1]
-    table = csvio.read_table(data, columns)
+    table, columns = spend_file.read_spend(data)
     if table.errors:
-        raise InvalidInput(csvio.first_per_cell(table.errors, columns))
+        raise InvalidInput(first_per_cell(table.errors, columns))
     rows = [number for number, _ in table.rows]
 
     def cell(row: int, field: str) -> str:
-        return csvio.where(rows[row - 1], field if field in columns else None)
+        return where(rows[row - 1], field if field in columns else None)
 
     try:
         recorded = record_given(
             uow, actor, slug, [cells for _, cells in table.rows], source="csv", field_of=cell
         )
     except InvalidInput as exc:
-        raise InvalidInput(csvio.first_per_cell(exc.errors, columns)) from None
+        raise InvalidInput(first_per_cell(exc.errors, columns)) from None
     return SpendImport(recorded)
-
-
-def template(mission: Mission, candidates: Sequence[Candidate], year: str) -> str:
-    """A spend file to fill in: the header and an example row from the mission's own data."""
-    example = next((c for c in candidates if c.options and c.eligible_envelopes), None)
-    rows = []
-    if example is not None:
-        rows.append(
-            {
-                "candidate": example.id,
-                "option": example.options[0].id,
-                "envelope": example.eligible_envelopes[0],
-                "year": year if year in mission.years else mission.years[0],
-                "amount": 1.5,
-                "note": "Example row: replace with your own (invoice INV-0001)",
-            }
-        )
-    return csvio.to_csv(rows, COLUMNS)

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from portfolio.adapters.exchange import MemberRole, MissionDocument
-from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.ports import UnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput, NotFound
 from portfolio.domain.model import (
     AllocationChange,
@@ -45,7 +45,7 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, An
 
 
 def record(
-    uow: SqlUnitOfWork,
+    uow: UnitOfWork,
     actor: str,
     mission: str | None,
     entity: str,
@@ -70,14 +70,14 @@ def record(
 
 
 # -- users and roles -------------------------------------------------------------------------
-def create_user(uow: SqlUnitOfWork, actor: str, user: User, password: str | None) -> None:
+def create_user(uow: UnitOfWork, actor: str, user: User, password: str | None) -> None:
     if password is not None and (problem := password_problem(password, user.username)):
         raise InvalidInput.single("password", problem)
     uow.users.add(user, hash_password(password) if password is not None else None)
     record(uow, actor, None, "user", user.username, "created", after=_json(user))
 
 
-def update_user(uow: SqlUnitOfWork, actor: str, user: User) -> None:
+def update_user(uow: UnitOfWork, actor: str, user: User) -> None:
     before = _json(uow.users.get(user.username)) or {}
     uow.users.update(user)
     old, new = changed(before, _json(user) or {})
@@ -89,7 +89,7 @@ def update_user(uow: SqlUnitOfWork, actor: str, user: User) -> None:
 
 
 def set_password(
-    uow: SqlUnitOfWork,
+    uow: UnitOfWork,
     actor: str,
     username: str,
     password: str,
@@ -109,7 +109,7 @@ def set_password(
 
 
 def change_own_password(
-    uow: SqlUnitOfWork,
+    uow: UnitOfWork,
     username: str,
     current: str,
     new: str,
@@ -133,14 +133,14 @@ def change_own_password(
     return set_password(uow, username, username, new, keep_session=keep_session)
 
 
-def authenticate(uow: SqlUnitOfWork, username: str, password: str) -> User | None:
+def authenticate(uow: UnitOfWork, username: str, password: str) -> User | None:
     """The active user with these credentials, or None (same work done either way)."""
     user = uow.users.find(username)
     ok = verify_password(password, uow.users.password_hash(username) if user else None)
     return user if ok and user is not None and user.active else None
 
 
-def assign_role(uow: SqlUnitOfWork, actor: str, mission: str, username: str, role: Role) -> None:
+def assign_role(uow: UnitOfWork, actor: str, mission: str, username: str, role: Role) -> None:
     if role is Role.mission_ceo:
         others = [
             r.username
@@ -161,7 +161,7 @@ def assign_role(uow: SqlUnitOfWork, actor: str, mission: str, username: str, rol
         )
 
 
-def remove_role(uow: SqlUnitOfWork, actor: str, mission: str, username: str, role: Role) -> None:
+def remove_role(uow: UnitOfWork, actor: str, mission: str, username: str, role: Role) -> None:
     if not uow.missions.unassign(mission, username, role):
         raise NotFound(f"{username} does not hold {role.value} on {mission}")
     record(
@@ -175,7 +175,7 @@ def remove_role(uow: SqlUnitOfWork, actor: str, mission: str, username: str, rol
     )
 
 
-def set_council_member(uow: SqlUnitOfWork, actor: str, mission: str, member: CouncilMember) -> None:
+def set_council_member(uow: UnitOfWork, actor: str, mission: str, member: CouncilMember) -> None:
     before = next((m for m in uow.missions.council(mission) if m.username == member.username), None)
     uow.missions.set_council_member(mission, member)
     record(
@@ -208,7 +208,7 @@ def _token_days(value: int | str | None) -> int | None:
 
 
 def new_api_token(
-    uow: SqlUnitOfWork,
+    uow: UnitOfWork,
     actor: str,
     username: str,
     name: str,
@@ -244,7 +244,7 @@ def new_api_token(
     return token
 
 
-def revoke_all_api_tokens(uow: SqlUnitOfWork, actor: str, username: str, reason: str) -> int:
+def revoke_all_api_tokens(uow: UnitOfWork, actor: str, username: str, reason: str) -> int:
     """Delete all of a user's API tokens (a password change, a disabled user); how many."""
     names = uow.users.revoke_all_tokens(username)
     if names:
@@ -261,19 +261,19 @@ def revoke_all_api_tokens(uow: SqlUnitOfWork, actor: str, username: str, reason:
     return len(names)
 
 
-def revoke_api_token(uow: SqlUnitOfWork, actor: str, username: str, token_id: int) -> None:
+def revoke_api_token(uow: UnitOfWork, actor: str, username: str, token_id: int) -> None:
     name = uow.users.revoke_token(username, token_id)
     record(uow, actor, None, "api_token", username, "revoked", before={"name": name})
 
 
 # -- missions ----------------------------------------------------------------------------------
-def create_mission(uow: SqlUnitOfWork, actor: str, mission: Mission) -> None:
+def create_mission(uow: UnitOfWork, actor: str, mission: Mission) -> None:
     uow.missions.add(mission)
     record(uow, actor, mission.slug, "mission", mission.slug, "created", after=_json(mission))
 
 
 def update_mission(
-    uow: SqlUnitOfWork, actor: str, mission: Mission, expected_version: int | None = None
+    uow: UnitOfWork, actor: str, mission: Mission, expected_version: int | None = None
 ) -> None:
     """Change a mission's target, deadline, years and envelopes (slug stays). Its stored
     optimiser policy is not edited here: only starting a run sets it (`runs.start_run`)."""
@@ -303,7 +303,7 @@ TREASURY_ONLY = (
 
 
 def register_candidate(
-    uow: SqlUnitOfWork, actor: str, mission_slug: str, candidate: Candidate
+    uow: UnitOfWork, actor: str, mission_slug: str, candidate: Candidate
 ) -> None:
     mission = uow.missions.get(mission_slug)
     if problems := check_candidate_fits_mission(candidate, mission):
@@ -317,7 +317,7 @@ def register_candidate(
 
 
 def update_candidate(
-    uow: SqlUnitOfWork,
+    uow: UnitOfWork,
     actor: str,
     mission_slug: str,
     candidate: Candidate,
@@ -348,7 +348,7 @@ def update_candidate(
 
 
 # -- whole-mission exchange ---------------------------------------------------------------------
-def export_mission(uow: SqlUnitOfWork, slug: str) -> MissionDocument:
+def export_mission(uow: UnitOfWork, slug: str) -> MissionDocument:
     """The whole mission as one document; ``import_mission`` reads it back exactly."""
     mission = uow.missions.get(slug)
     quarters = uow.missions.quarters(slug)
@@ -390,7 +390,7 @@ def export_mission(uow: SqlUnitOfWork, slug: str) -> MissionDocument:
     )
 
 
-def import_mission(uow: SqlUnitOfWork, actor: str, document: MissionDocument) -> None:
+def import_mission(uow: UnitOfWork, actor: str, document: MissionDocument) -> None:
     """Load a whole mission, all or nothing. Users not yet known are created without a password
     (an administrator sets one); existing users are left as they are."""
     slug = document.mission.slug
@@ -433,7 +433,7 @@ def import_mission(uow: SqlUnitOfWork, actor: str, document: MissionDocument) ->
             status=run.status,
             started_at=run.started_at,
             finished_at=run.finished_at,
-            result=run.result,
+            result=run.result_document(),
             progress=run.progress,
             error=run.error,
         )

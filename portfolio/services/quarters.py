@@ -3,12 +3,12 @@ serialises closing a quarter with starting and approving runs in it."""
 
 from __future__ import annotations
 
-from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.adapters.ports import UnitOfWork
 from portfolio.domain.errors import Conflict
 from portfolio.domain.model import Quarter, QuarterState
 
 
-def current(uow: SqlUnitOfWork, slug: str) -> Quarter:
+def current(uow: UnitOfWork, slug: str) -> Quarter:
     """The quarter being worked on: the earliest that is not closed (quarters close in order)."""
     for quarter in uow.missions.quarters(slug):
         if quarter.state is not QuarterState.closed:
@@ -16,11 +16,11 @@ def current(uow: SqlUnitOfWork, slug: str) -> Quarter:
     raise Conflict("the mission has no open quarter")
 
 
-def current_quarter(uow: SqlUnitOfWork, slug: str) -> str:
+def current_quarter(uow: UnitOfWork, slug: str) -> str:
     return current(uow, slug).label
 
 
-def lock_current(uow: SqlUnitOfWork, slug: str) -> Quarter:
+def lock_current(uow: UnitOfWork, slug: str) -> Quarter:
     """The current quarter, locked until the transaction ends (``Missions.lock_quarter``).
 
     Closing a quarter, starting a run and approving one take this lock, so they happen one after
@@ -35,7 +35,7 @@ def lock_current(uow: SqlUnitOfWork, slug: str) -> Quarter:
     raise Conflict("the quarter is being closed: try again in a moment")
 
 
-def require_not_closed(uow: SqlUnitOfWork, slug: str, label: str) -> Quarter:
+def require_not_closed(uow: UnitOfWork, slug: str, label: str) -> Quarter:
     """The quarter ``label``; a closed quarter's inputs and outputs are frozen."""
     quarter = uow.missions.quarter(slug, label)
     if quarter.state is QuarterState.closed:

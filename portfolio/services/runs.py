@@ -48,8 +48,8 @@ def export_problem(
     budget_scale: float = 1.0,
 ) -> dict[str, Any]:
     """The problem file the mission's current data gives (``budget_scale`` for a what-if): the
-    council's frozen aggregates updated by the evidence since (``cycle.current_estimates``)."""
-    from portfolio.services.cycle import current_estimates
+    council's frozen aggregates updated by the evidence since (``beliefs.current_estimates``)."""
+    from portfolio.services.beliefs import current_estimates
 
     problem = mission_problem(
         uow.missions.get(slug),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from optimiser.problem import Policy, Problem, load_problem
-from portfolio.domain.model import Candidate, FundingOption, Mission
+from portfolio.domain.model import Candidate, FundingOption, Mission, ThreePoint
 from portfolio.services.ledger import Spent, remaining_budget, remaining_profile, remaining_years
 
 DEFAULT_SCENARIOS = 2000
@@ -26,7 +26,8 @@ Estimates = dict[tuple[str, str], dict[str, Any]]
 
 
 def _three(pooled: dict[str, Any]) -> dict[str, float]:
-    return {"low": pooled["low"], "mode": pooled["most_likely"], "high": pooled["high"]}
+    """A three-point estimate (``low``, ``most_likely``, ``high``) as the problem file writes it."""
+    return ThreePoint.model_validate(pooled).problem_file()
 
 
 def _remaining_range(total: dict[str, float], actual: float, uplift: float) -> dict[str, float]:
@@ -57,19 +58,9 @@ def option_entry(
         "name": option.name,
         "cost": cost,
         "p_success": option.p_success,
-        "impact": {
-            "low": option.impact.low,
-            "mode": option.impact.most_likely,
-            "high": option.impact.high,
-        },
+        "impact": option.impact.problem_file(),
     }
-    total_range = None
-    if option.cost_range is not None:
-        total_range = {
-            "low": option.cost_range.low,
-            "mode": option.cost_range.most_likely,
-            "high": option.cost_range.high,
-        }
+    total_range = option.cost_range.problem_file() if option.cost_range is not None else None
     uplift = 1.0
     pooled = estimates.get((candidate.id, option.id))
     if pooled is not None:

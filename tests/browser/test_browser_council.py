@@ -16,6 +16,7 @@ from api.templating import field_id
 from .conftest import BrowserLog, csp_violations, sign_in
 
 MEMBER = "council6"  # has scored nothing in the open round of 2026-27 Q3
+MEMBER_NAME = "Dr Kwame Asante-Boateng (public sector)"  # as the pages name council6
 
 
 def _fmt(value: float) -> str:
@@ -164,9 +165,10 @@ def _expect_revealed(page: Page, candidate: dict[str, Any], filled: list[dict[st
         expect(rows.nth(i)).not_to_contain_text("No submitted scores")
     scores = page.locator("#member-scores")
     expect(scores).to_be_visible()
-    # The others' scores (council1 submitted everything) and this member's own, with rationales.
-    expect(scores.locator("tbody tr").filter(has_text="council1").first).to_be_visible()
-    mine = scores.locator("tbody tr").filter(has_text=MEMBER)
+    # The others' scores (council1, Dr Asha Patel, submitted everything) and this member's own,
+    # with rationales, each under the member's name.
+    expect(scores.locator("tbody tr").filter(has_text="Dr Asha Patel").first).to_be_visible()
+    mine = scores.locator("tbody tr").filter(has_text=MEMBER_NAME)
     expect(mine).to_have_count(len(candidate["options"]))
     for i, values in enumerate(filled):
         expect(mine.nth(i)).to_contain_text(values["rationale"])

@@ -21,7 +21,7 @@ from support import DEMO, login
 
 from portfolio.adapters import database
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
-from portfolio.domain.model import Evidence, EvidenceKind, Quarter, ScoreStatus
+from portfolio.domain.model import Evidence, EvidenceKind, Quarter, Role, ScoreStatus
 from portfolio.services import council
 
 QUARTER = "2026-27 Q3"  # the demo's open quarter; its scoring round is open
@@ -197,7 +197,9 @@ def test_every_scoring_page_and_route_hides_the_same_candidates(
     page, the candidate pages and the API hide the same candidates, those ``my_status`` says the
     member has not submitted (council6, who has not scored, is covered above)."""
     with SqlUnitOfWork(engine) as uow:
-        status = council.my_status(uow, DEMO, QUARTER, member)
+        status = council.my_status(
+            uow, DEMO, QUARTER, council.Viewer(member, frozenset({Role.council_member}))
+        )
     expected = {c for c, s in status.items() if s in council.DONE}
     login(client, member)
     page = soup(client.get(f"/missions/{DEMO}/scoring"))

@@ -21,7 +21,7 @@ from optimiser.problem import Policy
 from portfolio.adapters.database import make_engine
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict
-from portfolio.services import cycle, runs
+from portfolio.services import cycle, publication, runs
 from portfolio.services import missions as services
 from portfolio.services.quarters import current_quarter
 
@@ -258,7 +258,7 @@ def ready_to_close(engine: Engine) -> str:
         reasons = {c.candidate: "test reason" for c in cycle.proposed_changes(uow, DEMO, run_id)}
         cycle.approve_run(uow, "ceo", DEMO, run_id, reasons=reasons, contracted=set())
         label = current_quarter(uow, DEMO)
-        cycle.save_update(uow, "ceo", DEMO, "The quarter's update.", publish=True)
+        publication.save_update(uow, "ceo", DEMO, "The quarter's update.", publish=True)
         uow.commit()
     return label
 

@@ -420,6 +420,7 @@ def test_the_diagnosis_names_an_unmet_contract_by_its_candidate(client: TestClie
             status="infeasible",
             result={
                 "status": "infeasible",
+                "solver": {"name": "HiGHS", "version": "1.16.0", "seconds": 0.1},
                 "diagnosis": [
                     {
                         "rule": "commitment",

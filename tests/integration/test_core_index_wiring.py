@@ -72,7 +72,7 @@ def test_the_council_inputs_are_the_members_scores_of_the_round_the_run_used(db_
         assert impact is not None
         problem_impact = options[key]["impact"]
         assert impact.low == pytest.approx(problem_impact["low"])
-        assert impact.mode == pytest.approx(problem_impact["mode"])
+        assert impact.most_likely == pytest.approx(problem_impact["mode"])
         assert impact.high == pytest.approx(problem_impact["high"])
 
 

@@ -12,10 +12,12 @@ from sqlalchemy import Engine
 from support import DEMO, login
 
 from portfolio.adapters import database
+from portfolio.adapters.csv import candidates as candidates_file
+from portfolio.adapters.csv import scores as scores_file
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput
 from portfolio.domain.model import Score, ScoreStatus
-from portfolio.services import council, csvio
+from portfolio.services import council, imports
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "csv"
 QUARTER = "2026-27 Q3"
@@ -32,19 +34,19 @@ def corpus(name: str) -> bytes:
     return (CORPUS / name).read_bytes()
 
 
-def import_candidates(engine: Engine, actor: str, data: bytes) -> csvio.ImportSummary:
+def import_candidates(engine: Engine, actor: str, data: bytes) -> imports.ImportSummary:
     """As a web route would: import, and commit only when the import raised nothing."""
     with SqlUnitOfWork(engine) as uow:
-        summary = csvio.import_candidates(uow, actor, DEMO, data)
+        summary = imports.import_candidates(uow, actor, DEMO, data)
         uow.commit()
     return summary
 
 
 def import_scores(
     engine: Engine, actor: str, data: bytes, *, for_others: bool = False
-) -> csvio.ImportSummary:
+) -> imports.ImportSummary:
     with SqlUnitOfWork(engine) as uow:
-        summary = csvio.import_scores(uow, actor, DEMO, data, may_import_for_others=for_others)
+        summary = imports.import_scores(uow, actor, DEMO, data, may_import_for_others=for_others)
         uow.commit()
     return summary
 
@@ -101,7 +103,7 @@ def test_importing_an_existing_candidate_updates_it_and_keeps_its_approval_and_a
         years = uow.missions.get(DEMO).years
         uow.candidates.update(DEMO, original.model_copy(update={"treasury_approved": True}), None)
         uow.commit()
-    text = csvio.candidates_to_csv([original], years)
+    text = candidates_file.candidates_to_csv([original], years)
     text = text.replace("Humber waste-oil HEFA refinery", "Humber HEFA refinery (renamed)")
     summary = import_candidates(engine, "ceo", text.encode())
     assert (summary.created, summary.updated) == (0, 1)
@@ -144,8 +146,10 @@ def test_an_update_that_drops_a_scored_option_is_refused_on_the_candidates_row(
         original = uow.candidates.get(DEMO, "northsea-hefa")
         years = uow.missions.get(DEMO).years
     one_option = original.model_copy(update={"options": original.options[:1]})
-    new = csvio.parse_candidates_csv(corpus("candidates_valid.csv"), years, {"sbc", "ukri"})
-    data = csvio.candidates_to_csv([*new, one_option], years).encode()
+    new = candidates_file.parse_candidates_csv(
+        corpus("candidates_valid.csv"), years, {"sbc", "ukri"}
+    )
+    data = candidates_file.candidates_to_csv([*new, one_option], years).encode()
     before = counts(engine)
     with pytest.raises(InvalidInput) as caught:
         import_candidates(engine, "ceo", data)
@@ -194,7 +198,7 @@ def test_submitted_scores_imported_again_are_refused_as_final(engine: Engine) ->
 
 def test_a_draft_import_keeps_the_members_other_draft_options(engine: Engine) -> None:
     before = scores_of(engine, "council5")[("northsea-hefa", "scale")]
-    header = ",".join(csvio.SCORE_COLUMNS)
+    header = ",".join(scores_file.SCORE_COLUMNS)
     data = f"{header}\r\n,northsea-hefa,demonstrate,no,0.51,,,,,,,,,,draft\r\n".encode()
     summary = import_scores(engine, "council5", data)
     assert (summary.created, summary.updated) == (0, 2)
@@ -231,7 +235,7 @@ def test_the_ceo_may_import_a_members_scores_but_not_score_themselves(engine: En
 def test_rows_naming_unknown_candidates_options_or_incomplete_submissions_are_each_reported(
     engine: Engine,
 ) -> None:
-    header = ",".join(csvio.SCORE_COLUMNS)
+    header = ",".join(scores_file.SCORE_COLUMNS)
     full = "no,0.5,1,2,3,1,2,3,5,low,ok"
     data = (
         f"{header}\r\n"

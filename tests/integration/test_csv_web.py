@@ -7,7 +7,7 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from support import DEMO, login
 
-from portfolio.services import csvio
+from portfolio.adapters.csv import candidates as candidates_file
 
 YEARS = ["2025-26", "2026-27", "2027-28", "2028-29", "2029-30"]  # the demo mission's
 
@@ -25,7 +25,7 @@ def test_the_templates_download_with_the_missions_year_columns(client: TestClien
     template = client.get(f"/missions/{DEMO}/import/candidates-template.csv")
     assert template.status_code == 200
     header = template.text.splitlines()[0].lstrip("\ufeff").split(",")
-    assert header == csvio.candidate_columns(YEARS)
+    assert header == candidates_file.candidate_columns(YEARS)
     page = BeautifulSoup(client.get(f"/missions/{DEMO}/import").text, "html.parser")
     assert page.select_one("#candidate-columns") and page.select_one("#score-columns")
 
@@ -35,10 +35,10 @@ def test_a_file_with_a_bad_row_is_refused_with_row_and_column_and_writes_nothing
 ):
     csrf = login(client, "council1")
     before = len(client.get(f"/api/v1/missions/{DEMO}/candidates").json())
-    lines = csvio.candidates_template(YEARS).splitlines()
+    lines = candidates_file.candidates_template(YEARS).splitlines()
     bad = lines[2].replace("0.35", "1.7") if "0.35" in lines[2] else lines[2]
     cells = bad.split(",")
-    cells[csvio.candidate_columns(YEARS).index("p_success")] = "1.7"
+    cells[candidates_file.candidate_columns(YEARS).index("p_success")] = "1.7"
     response = upload(client, "candidates", "\n".join([lines[0], lines[1], ",".join(cells)]), csrf)
     assert response.status_code == 422
     summary = BeautifulSoup(response.text, "html.parser").select_one(".govuk-error-summary")
@@ -48,7 +48,7 @@ def test_a_file_with_a_bad_row_is_refused_with_row_and_column_and_writes_nothing
 
 def test_the_template_itself_imports_as_a_new_candidate(client: TestClient):
     csrf = login(client, "council1")
-    response = upload(client, "candidates", csvio.candidates_template(YEARS), csrf)
+    response = upload(client, "candidates", candidates_file.candidates_template(YEARS), csrf)
     assert response.status_code == 200, response.text[-2000:]
     assert response.url.path == f"/missions/{DEMO}/candidates"  # redirected to the list
     assert BeautifulSoup(response.text, "html.parser").select_one("#success-banner")

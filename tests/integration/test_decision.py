@@ -84,7 +84,7 @@ def add_run(
                 }
             ),
         )
-        result = dict(template.result or {})
+        result = template.result_document() or {}
         rows = funding if funding is not None else result["funding"]
         oos = {**result["metrics"]["out_of_sample"], "p_target": p_target, "scenarios": scenarios}
         by_platform: dict[str, float] = {}
@@ -114,7 +114,7 @@ def last_quarters_funding(db_url: str) -> list[dict[str, Any]]:
     with SqlUnitOfWork(engine) as uow:
         approved = uow.missions.quarter(DEMO, PREVIOUS).approved_run
         assert approved is not None
-        rows = [dict(r) for r in (uow.runs.get(DEMO, approved).result or {})["funding"]]
+        rows = [r.model_dump() for r in uow.runs.get(DEMO, approved).funding]
     engine.dispose()
     return rows
 

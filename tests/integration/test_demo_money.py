@@ -57,9 +57,9 @@ def test_some_candidates_spent_above_their_approved_plan(engine: Engine) -> None
             share = 1.0 / (5 - int(quarter.label[-1]))
             run = uow.runs.get(DEMO, quarter.approved_run)
             planned: dict[str, float] = defaultdict(float)
-            for row in (run.result or {})["funding"]:
-                if row["year"] == year:
-                    planned[row["candidate"]] += row["amount"] * share
+            for row in run.funding:
+                if row.year == year:
+                    planned[row.candidate] += row.amount * share
             actual: dict[str, float] = defaultdict(float)
             for e in entries:
                 if e.quarter == quarter.label and e.kind is SpendKind.actual:

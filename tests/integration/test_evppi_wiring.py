@@ -22,7 +22,7 @@ from api.settings import Settings
 from optimiser.problem import load_problem
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.model import RunAnalysis
-from portfolio.services import analytics_jobs, cycle
+from portfolio.services import analytics_jobs, beliefs
 
 SECRET = "evppi-wiring-test-secret-key-0123456789-abcdef"
 Q2 = "2026-27-Q2"
@@ -75,7 +75,7 @@ def test_the_belief_is_each_options_posterior_weight_as_of_the_runs_quarter(jobs
             (a.candidate, a.option): a for a in uow.aggregates.all(DEMO) if a.quarter <= run.quarter
         }
         evidence = [e for e in uow.evidence.all(DEMO, cand.id) if e.quarter <= run.quarter]
-        belief = cycle.candidate_belief(uow, DEMO, cand, aggregates=aggregates, evidence=evidence)
+        belief = beliefs.candidate_belief(uow, DEMO, cand, aggregates=aggregates, evidence=evidence)
         last = belief.options[0].steps[-1]
         assert spread[f"{cand.id}/{cand.options[0].id}"] == {
             "concentration": pytest.approx(last.alpha + last.beta)
@@ -107,7 +107,7 @@ def test_starting_it_passes_the_belief_and_the_runs_portfolio_to_the_sweep(
     with uow_of(jobs_client) as uow:
         run = uow.runs.find(run_id)
         assert run is not None and run.result is not None
-        assert seen["selected"] == run.result["selected"]
+        assert seen["selected"] == run.result.selected
         assert seen["beliefs"] == analytics_jobs.belief_spread(uow, run)
         assert uow.analyses.get(run_id, "voi").status == "done"  # type: ignore[union-attr]
 

@@ -110,12 +110,12 @@ def expected(engine: Engine) -> tuple[dict[tuple[str, str], dict[str, float]], O
     for envelope in mission.envelopes:
         for year in mission.years:
             rows = [
-                (f["candidate"], max(0.0, f["amount"] - since.get(key, 0.0)))
-                for f in run.result["funding"]
-                if f["envelope"] == envelope.id
-                and f["year"] == year
+                (f.candidate, max(0.0, f.amount - since.get(key, 0.0)))
+                for f in run.funding
+                if f.envelope == envelope.id
+                and f.year == year
                 and year != ENDED
-                and (key := (f["candidate"], f["option"], f["envelope"], f["year"]))
+                and (key := (f.candidate, f.option, f.envelope, f.year))
             ]
             budget = envelope.budget.get(year, 0.0)
             spent = sum(e.amount for e in entries if (e.envelope, e.year) == (envelope.id, year))
@@ -176,16 +176,17 @@ def test_the_api_figures_add_up_to_the_approved_runs_funding_and_the_ledger(
                 sum(v[figure] for (_, y), v in want.items() if y == total["year"])
             )
     # the demo's spend in 2026-27 Q2 was recorded after that quarter's run: counted once, as spent
-    planned = sum(f["amount"] for f in run.result["funding"])
+    planned = sum(f.amount for f in run.funding)
     assert view["total"]["forecast"] < planned - 1.0
     # the risk is the approved allocation's, out of sample; and the policy it was run with
-    oos = run.result["metrics"]["out_of_sample"]
+    oos = run.out_of_sample
+    assert oos is not None
     allocation = view["allocation"]
     assert allocation["quarter"] == LATEST_APPROVED
     assert allocation["run"] == run.id
-    assert allocation["p_overrun"] == oos["p_overrun"]
-    assert allocation["expected_overspend"] == approx(oos["expected_overspend"])
-    assert allocation["p_target"] == oos["p_target"]
+    assert allocation["p_overrun"] == oos.p_overrun
+    assert allocation["expected_overspend"] == approx(oos.expected_overspend)
+    assert allocation["p_target"] == oos.p_target
     assert allocation["over_programming"] == run.problem["policy"].get("over_programming", 0.0)
     assert allocation["max_overrun_probability"] == run.problem["policy"].get(
         "max_overrun_probability"
@@ -205,8 +206,9 @@ def test_the_history_lists_each_approved_quarter_with_the_spend_recorded_by_its_
         for h in history:
             run = uow.runs.get(DEMO, h["run"])
             assert run.result is not None
-            assert h["planned_remaining"] == approx(sum(f["amount"] for f in run.result["funding"]))
-            assert h["p_overrun"] == run.result["metrics"]["out_of_sample"]["p_overrun"]
+            assert run.out_of_sample is not None
+            assert h["planned_remaining"] == approx(sum(f.amount for f in run.funding))
+            assert h["p_overrun"] == run.out_of_sample.p_overrun
             assert h["state"] == "closed"
             by_its_end = sum(e.amount for e in entries if e.quarter <= h["quarter"])
             assert h["spent_to_date"] == approx(by_its_end) and by_its_end > 0
@@ -243,7 +245,8 @@ def test_the_page_shows_the_same_figures_and_says_the_risk_is_the_whole_programm
     source = page.select_one("#allocation-source").get_text(" ", strip=True)
     assert f"allocation approved in {LATEST_APPROVED}" in source
     assert f"{CURRENT} has no approved allocation yet" in source
-    p_overrun = run.result["metrics"]["out_of_sample"]["p_overrun"]  # type: ignore[index]
+    assert run.out_of_sample is not None and run.out_of_sample.p_overrun is not None
+    p_overrun = run.out_of_sample.p_overrun
     shown_p = page.select_one("#p-overrun dd").get_text(strip=True)
     assert shown_p.endswith(" %") and float(shown_p[:-2]) == pytest.approx(
         p_overrun * 100, abs=0.05

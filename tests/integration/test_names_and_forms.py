@@ -17,7 +17,7 @@ from portfolio.adapters.database import make_engine
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import validation_errors
 from portfolio.domain.model import QuarterlyUpdate
-from portfolio.services import cycle, quarters
+from portfolio.services import publication, quarters
 
 DRAFT = "This draft letter must never be read by the public."
 
@@ -70,7 +70,7 @@ def save_draft(db_url: str) -> str:
         label = quarters.current(uow, DEMO).label
         uow.cycle.set_update(DEMO, QuarterlyUpdate(quarter=label, body=DRAFT))
         uow.commit()
-        published = [u.quarter for u in cycle.published_quarters(uow, DEMO)]
+        published = [u.quarter for u in publication.published_quarters(uow, DEMO)]
     engine.dispose()
     assert published and label not in published
     return label
@@ -82,7 +82,7 @@ def test_the_public_front_door_lists_published_updates_only_with_their_open_data
     draft = save_draft(db_url)
     engine = make_engine(db_url)
     with SqlUnitOfWork(engine) as uow:
-        published = [u.quarter for u in cycle.published_quarters(uow, DEMO)]
+        published = [u.quarter for u in publication.published_quarters(uow, DEMO)]
         name = uow.missions.get(DEMO).name
     engine.dispose()
 
@@ -121,7 +121,7 @@ def test_the_sign_in_page_and_the_header_lead_the_public_to_the_updates(client: 
 def test_the_public_pages_lead_back_to_the_front_door(client: TestClient, db_url: str):
     engine = make_engine(db_url)
     with SqlUnitOfWork(engine) as uow:
-        newest = cycle.published_quarters(uow, DEMO)[-1].quarter
+        newest = publication.published_quarters(uow, DEMO)[-1].quarter
     engine.dispose()
     for path in (
         f"/missions/{DEMO}/updates",

@@ -85,7 +85,7 @@ def add_run(
                 }
             ),
         )
-        result = dict(template.result or {})
+        result = template.result_document() or {}
         metrics = result["metrics"]
         result["metrics"] = {
             "in_sample": {
@@ -125,7 +125,7 @@ def test_the_json_api_adds_the_intervals_beside_an_unchanged_result(client: Test
     run = demo_run(client)
     engine = make_engine(db_url)
     with SqlUnitOfWork(engine) as uow:
-        stored = uow.runs.get(DEMO, run["id"]).result
+        stored = uow.runs.get(DEMO, run["id"]).result_document()
     engine.dispose()
     assert run["result"] == stored  # the result document itself is untouched
     for block in ("in_sample", "out_of_sample"):

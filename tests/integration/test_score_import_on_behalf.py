@@ -19,10 +19,11 @@ from sqlalchemy import Engine
 from support import DEMO, login
 
 from portfolio.adapters import database
+from portfolio.adapters.csv.scores import SCORE_COLUMNS
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import PermissionDenied
 from portfolio.domain.model import Score, ScoreStatus
-from portfolio.services import council, csvio
+from portfolio.services import council
 
 QUARTER = "2026-27 Q3"
 CANDIDATE = "northsea-hefa"  # two options: demonstrate, scale
@@ -37,7 +38,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 def scores_file(member: str, status: str = "") -> str:
-    header = ",".join(csvio.SCORE_COLUMNS)
+    header = ",".join(SCORE_COLUMNS)
     estimates = {
         "demonstrate": "0.75,40,45,60,0.8,1.2,1.6,7,high",
         "scale": "0.6,150,170,230,3,4.5,5.5,6,medium",

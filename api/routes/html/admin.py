@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.deps import FormDep, GlobalAccess, UowDep
+from api.deps import FormDep, ManageUsers, UowDep
 from api.flash import redirect_done
 from api.forms import mission_from_form, values_of
-from api.permissions import Perm
 from api.security import record_event
 from api.templating import render
 from portfolio.adapters.security_log import EVENT_LABELS, SecurityEventKind
@@ -22,7 +21,6 @@ from portfolio.services import missions as services
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
 
-Admin = Annotated[User, Depends(GlobalAccess(Perm.manage_users))]
 
 #: the user forms' labels where the words for the field differ (api.templating)
 NEW_USER_LABELS = {"username": "Username", "password": "Password"}
@@ -36,7 +34,7 @@ MISSION_LABELS = {"name": "Mission name", "unit": "Unit of impact"}
 
 
 @router.get("/users")
-def users(request: Request, admin: Admin, uow: UowDep) -> Response:
+def users(request: Request, admin: ManageUsers, uow: UowDep) -> Response:
     people = uow.users.all()
     return render(
         request,
@@ -50,12 +48,12 @@ def users(request: Request, admin: Admin, uow: UowDep) -> Response:
 
 
 @router.get("/users/new")
-def new_user_form(request: Request, admin: Admin) -> Response:
+def new_user_form(request: Request, admin: ManageUsers) -> Response:
     return render(request, "admin/user_new.html", {"field_labels": NEW_USER_LABELS})
 
 
 @router.post("/users/new")
-def new_user(request: Request, admin: Admin, form: FormDep, uow: UowDep) -> Response:
+def new_user(request: Request, admin: ManageUsers, form: FormDep, uow: UowDep) -> Response:
     values = values_of(form)
     errors: list[tuple[str, str]] = []
     try:
@@ -107,13 +105,13 @@ def _user_context(uow: SqlUnitOfWork, username: str, **extra: Any) -> dict[str, 
 
 
 @router.get("/users/{username}")
-def user_detail(request: Request, admin: Admin, username: str, uow: UowDep) -> Response:
+def user_detail(request: Request, admin: ManageUsers, username: str, uow: UowDep) -> Response:
     return render(request, "admin/user.html", _user_context(uow, username))
 
 
 @router.post("/users/{username}")
 def update_user(
-    request: Request, admin: Admin, username: str, form: FormDep, uow: UowDep
+    request: Request, admin: ManageUsers, username: str, form: FormDep, uow: UowDep
 ) -> Response:
     values = values_of(form)
     current = uow.users.get(username)
@@ -166,7 +164,7 @@ def update_user(
 
 @router.post("/users/{username}/roles")
 def grant_role(
-    request: Request, admin: Admin, username: str, form: FormDep, uow: UowDep
+    request: Request, admin: ManageUsers, username: str, form: FormDep, uow: UowDep
 ) -> Response:
     values = values_of(form)
     errors: list[tuple[str, str]] = []
@@ -207,7 +205,7 @@ def grant_role(
 
 @router.post("/users/{username}/roles/remove")
 def revoke_role(
-    request: Request, admin: Admin, username: str, form: FormDep, uow: UowDep
+    request: Request, admin: ManageUsers, username: str, form: FormDep, uow: UowDep
 ) -> Response:
     values = values_of(form)
     try:
@@ -226,7 +224,7 @@ def revoke_role(
 
 
 @router.get("/missions/new")
-def new_mission_form(request: Request, admin: Admin) -> Response:
+def new_mission_form(request: Request, admin: ManageUsers) -> Response:
     return render(
         request,
         "admin/mission_new.html",
@@ -246,7 +244,7 @@ def new_mission_form(request: Request, admin: Admin) -> Response:
 
 
 @router.post("/missions/new")
-def new_mission(request: Request, admin: Admin, form: FormDep, uow: UowDep) -> Response:
+def new_mission(request: Request, admin: ManageUsers, form: FormDep, uow: UowDep) -> Response:
     values = values_of(form)
     mission, errors = mission_from_form(values, None)
     if mission is not None:
@@ -281,7 +279,7 @@ LOG_PAGE = 50
 @router.get("/security-log")
 def security_log(
     request: Request,
-    admin: Admin,
+    admin: ManageUsers,
     uow: UowDep,
     event: str = "",
     username: Annotated[str, Query(max_length=40)] = "",

@@ -3,16 +3,22 @@ candidate page) and Treasury's decisions (the approvals page)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.deps import (
+    DecideTreasuryApproval,
+    FormDep,
+    MissionContext,
+    RequestTreasuryApproval,
+    UowDep,
+    ViewTreasuryApprovals,
+)
 from api.flash import redirect_done
 from api.forms import values_of
 from api.params import RowId
-from api.permissions import Perm
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput
@@ -21,9 +27,6 @@ from portfolio.services import approvals
 
 router = APIRouter(include_in_schema=False)
 
-ViewApprovals = Annotated[MissionContext, Depends(MissionAccess(Perm.view_treasury_approvals))]
-RequestApproval = Annotated[MissionContext, Depends(MissionAccess(Perm.request_treasury_approval))]
-DecideApproval = Annotated[MissionContext, Depends(MissionAccess(Perm.decide_treasury_approval))]
 
 DECISION_LABELS = {"decision": "Decision", "reason": "Reason for the decision"}
 
@@ -48,13 +51,13 @@ def _candidate_name(uow: SqlUnitOfWork, slug: str, candidate_id: str) -> str:
 
 
 @router.get("/missions/{slug}/approvals")
-def approval_list(request: Request, ctx: ViewApprovals, uow: UowDep) -> Response:
+def approval_list(request: Request, ctx: ViewTreasuryApprovals, uow: UowDep) -> Response:
     return render(request, "approvals/list.html", _list_context(uow, ctx))
 
 
 @router.post("/missions/{slug}/approvals/{approval_id}/decide")
 def decide(
-    request: Request, ctx: DecideApproval, approval_id: RowId, form: FormDep, uow: UowDep
+    request: Request, ctx: DecideTreasuryApproval, approval_id: RowId, form: FormDep, uow: UowDep
 ) -> Response:
     values = values_of(form)
     decision = str(values.get("decision", ""))
@@ -103,7 +106,7 @@ def decide(
 
 @router.post("/missions/{slug}/candidates/{candidate_id}/treasury-approval")
 def request_approval(
-    request: Request, ctx: RequestApproval, candidate_id: str, form: FormDep, uow: UowDep
+    request: Request, ctx: RequestTreasuryApproval, candidate_id: str, form: FormDep, uow: UowDep
 ) -> Response:
     values = values_of(form)
     status = 422

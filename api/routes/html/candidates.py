@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.deps import EditCandidate, FormDep, MissionContext, RegisterCandidate, UowDep, ViewMission
 from api.flash import redirect_done
 from api.forms import (
+    EVIDENCE_KINDS,
     MAX_OPTIONS,
     candidate_from_form,
     candidate_values,
     form_version,
     values_of,
 )
-from api.permissions import Perm
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput
 from portfolio.domain.model import OrganisationType, Tier
-from portfolio.services import approvals, contracts, cycle, quarters
+from portfolio.services import approvals, beliefs, contracts, quarters
 from portfolio.services import missions as services
 
 router = APIRouter(include_in_schema=False)
 
-ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
-Register = Annotated[MissionContext, Depends(MissionAccess(Perm.register_candidate))]
-Edit = Annotated[MissionContext, Depends(MissionAccess(Perm.edit_candidate))]
 
 #: the register / edit form's labels where the words for the field differ (api.templating)
 FORM_LABELS = {"id": "Identifier", "trl": "Technology readiness level (TRL)"}
@@ -71,12 +68,12 @@ def candidate_list(
 
 
 @router.get("/missions/{slug}/candidates/new")
-def new_form(request: Request, ctx: Register, uow: UowDep) -> Response:
+def new_form(request: Request, ctx: RegisterCandidate, uow: UowDep) -> Response:
     return render(request, "candidates/form.html", _form_context(uow, ctx, candidate=None))
 
 
 @router.post("/missions/{slug}/candidates/new")
-def create(request: Request, ctx: Register, form: FormDep, uow: UowDep) -> Response:
+def create(request: Request, ctx: RegisterCandidate, form: FormDep, uow: UowDep) -> Response:
     values = values_of(form)
     mission = uow.missions.get(ctx.slug)
     candidate, errors = candidate_from_form(values, mission.years)
@@ -111,8 +108,6 @@ def create(request: Request, ctx: Register, form: FormDep, uow: UowDep) -> Respo
 
 def detail_context(uow: SqlUnitOfWork, ctx: MissionContext, candidate_id: str) -> dict[str, Any]:
     """The candidate page: facts, options, belief over time, evidence, challenges."""
-    from api.routes.html.cycle import EVIDENCE_KINDS
-
     candidate = uow.candidates.get(ctx.slug, candidate_id)
     mission = uow.missions.get(ctx.slug)
     try:
@@ -127,7 +122,7 @@ def detail_context(uow: SqlUnitOfWork, ctx: MissionContext, candidate_id: str) -
         "needs_treasury": approvals.needs_approval(candidate, mission),
         "treasury_requests": list(reversed(uow.approvals.all(ctx.slug, candidate_id))),
         "evidence": uow.evidence.all(ctx.slug, candidate_id),
-        "belief": cycle.candidate_belief(uow, ctx.slug, candidate),
+        "belief": beliefs.candidate_belief(uow, ctx.slug, candidate),
         "evidence_kinds": EVIDENCE_KINDS,
         "current_quarter": quarter,
         "today": uow.now().date().isoformat(),
@@ -142,7 +137,7 @@ def detail(request: Request, ctx: ViewMission, candidate_id: str, uow: UowDep) -
 
 
 @router.get("/missions/{slug}/candidates/{candidate_id}/edit")
-def edit_form(request: Request, ctx: Edit, candidate_id: str, uow: UowDep) -> Response:
+def edit_form(request: Request, ctx: EditCandidate, candidate_id: str, uow: UowDep) -> Response:
     candidate = uow.candidates.get(ctx.slug, candidate_id)
     return render(
         request,
@@ -159,7 +154,9 @@ def edit_form(request: Request, ctx: Edit, candidate_id: str, uow: UowDep) -> Re
 
 
 @router.post("/missions/{slug}/candidates/{candidate_id}/edit")
-def edit(request: Request, ctx: Edit, candidate_id: str, form: FormDep, uow: UowDep) -> Response:
+def edit(
+    request: Request, ctx: EditCandidate, candidate_id: str, form: FormDep, uow: UowDep
+) -> Response:
     existing = uow.candidates.get(ctx.slug, candidate_id)
     mission = uow.missions.get(ctx.slug)
     values = values_of(form)

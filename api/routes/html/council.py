@@ -1,54 +1,29 @@
-"""The Expert Council's pages: the scoring round, scoring a candidate (blind until submitted),
-members' calibration, seed questions (Cooke's classical model) and red-team challenges."""
+"""The Expert Council's scoring round in the web: the round (open, close, how scores are pooled),
+a member's scoring of a candidate (blind until they submit it) and "no change" from their last
+scores. What a viewer may see is ``council.quarter_view`` / ``council.candidate_view``, the same
+the JSON routes read. The council's members, seed questions and challenges:
+``council_members``."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from api.confirm import confirm_page, confirmed
-from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.deps import FormDep, ManageRound, MissionContext, ScoreDep, UowDep, ViewMission
 from api.flash import redirect_done
-from api.forms import form_version, parse_number, score_values, scores_from_form, values_of
-from api.params import RowId
-from api.permissions import Perm
-from api.routes.html.candidates import detail_context
+from api.forms import form_version, score_values, scores_from_form, values_of
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
-from portfolio.domain.calibration_check import simulate_council
-from portfolio.domain.classical import ClassicalResult, classical_warnings
-from portfolio.domain.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    validation_errors,
-)
-from portfolio.domain.model import (
-    AGGREGATION_LABELS,
-    AggregationMethod,
-    Candidate,
-    Role,
-    ScoringState,
-    SeedAnswer,
-    SeedQuestion,
-)
+from portfolio.domain.errors import Conflict, InvalidInput, NotFound
+from portfolio.domain.model import AGGREGATION_LABELS, AggregationMethod, Candidate, ScoringState
 from portfolio.services import council
 
 router = APIRouter(include_in_schema=False)
-
-ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
-ScoreDep = Annotated[MissionContext, Depends(MissionAccess(Perm.score))]
-ManageRound = Annotated[MissionContext, Depends(MissionAccess(Perm.manage_round))]
-ChallengeDep = Annotated[MissionContext, Depends(MissionAccess(Perm.challenge))]
-ReplyDep = Annotated[MissionContext, Depends(MissionAccess(Perm.reply_challenge))]
-ManageSeeds = Annotated[MissionContext, Depends(MissionAccess(Perm.manage_seeds))]
-AnswerSeeds = Annotated[MissionContext, Depends(MissionAccess(Perm.answer_seeds))]
 
 
 def _quarter(uow: SqlUnitOfWork, slug: str, requested: str | None) -> str:
@@ -78,26 +53,22 @@ def _next_in_mission(raw: Any, slug: str) -> str | None:
     return raw
 
 
-def _display_names(uow: SqlUnitOfWork, usernames: list[str]) -> dict[str, str]:
-    """Each user's full name (their username when they have none)."""
-    names = {}
-    for username in usernames:
-        user = uow.users.find(username)
-        names[username] = user.display_name if user and user.display_name else username
-    return names
+def _current_or_none(uow: SqlUnitOfWork, slug: str) -> str | None:
+    try:
+        return council.current_quarter(uow, slug)
+    except Conflict:
+        return None
 
 
 def _scoring_context(
     uow: SqlUnitOfWork, ctx: MissionContext, label: str, **extra: Any
 ) -> dict[str, Any]:
+    """The scoring round's page: the viewer's own progress and the aggregates the blind rule
+    lets them see (``council.quarter_view``, as the JSON routes read them)."""
     state = council.round_state(uow, ctx.slug, label)
     mission = uow.missions.get(ctx.slug)
-    is_member = Role.council_member in ctx.roles
-    my_status = council.my_status(uow, ctx.slug, label, ctx.user.username) if is_member else {}
-    hidden = council.hidden_candidates(uow, ctx.slug, label, ctx.viewer)
-    rows = [
-        r for r in council.quarter_aggregates(uow, ctx.slug, label) if r.candidate.id not in hidden
-    ]
+    view = council.quarter_view(uow, ctx.slug, label, ctx.viewer)
+    is_member = ctx.viewer.is_council_member
     scoring_now = state is ScoringState.open and label == _current_or_none(uow, ctx.slug)
     context = {
         "mission": mission,
@@ -105,9 +76,9 @@ def _scoring_context(
         "quarter": label,
         "state": state.value,
         "quarters": uow.missions.quarters(ctx.slug),
-        "rows": rows,
-        "my_status": my_status,
-        "blind": bool(hidden),
+        "rows": view.rows,
+        "my_status": view.status,
+        "blind": view.blind,
         "candidates": uow.candidates.all(ctx.slug),
         "is_member": is_member,
         # what each candidate's form starts from: the member's own last submitted scores
@@ -121,13 +92,6 @@ def _scoring_context(
     }
     context.update(extra)
     return context
-
-
-def _current_or_none(uow: SqlUnitOfWork, slug: str) -> str | None:
-    try:
-        return council.current_quarter(uow, slug)
-    except Conflict:
-        return None
 
 
 @router.get("/missions/{slug}/scoring")
@@ -164,7 +128,7 @@ def _close_consequences(uow: SqlUnitOfWork, slug: str, quarter: str) -> list[str
         return lines
     candidates = {c.id: c.name for c in uow.candidates.all(slug)}
     unscored = {c for ids in missing.values() for c in ids}
-    names = _display_names(uow, list(missing))
+    names = council.member_names(uow, missing)
     members = "member has" if len(missing) == 1 else "members have"
     lines.append(
         f"{len(missing)} {members} not submitted scores for {len(unscored)} of the "
@@ -264,29 +228,18 @@ def _score_labels(candidate: Candidate) -> dict[str, str]:
 def _candidate_context(
     uow: SqlUnitOfWork, ctx: MissionContext, candidate_id: str, quarter: str, **extra: Any
 ) -> dict[str, Any]:
+    """A candidate's scoring page: the viewer's own form and progress, and — once the blind
+    rule lets them (``council.candidate_view``, as the JSON route reads it) — every member's
+    scores and the aggregate."""
     candidate = uow.candidates.get(ctx.slug, candidate_id)
     state = council.round_state(uow, ctx.slug, quarter)
-    is_member = Role.council_member in ctx.roles
-    submitted = is_member and council.has_submitted(
-        uow, ctx.slug, quarter, ctx.user.username, candidate
-    )
-    try:
-        others = council.visible_scores(uow, ctx.slug, quarter, ctx.viewer, candidate)
-    except PermissionDenied:
-        others = None
-    aggregate = next(
-        (
-            r
-            for r in council.visible_aggregates(uow, ctx.slug, quarter, ctx.viewer)
-            if r.candidate.id == candidate_id
-        ),
-        None,
-    )
+    view = council.candidate_view(uow, ctx.slug, quarter, ctx.viewer, candidate)
+    is_member = ctx.viewer.is_council_member
     mine = council.member_scores(uow, ctx.slug, quarter, ctx.user.username, candidate_id)
     can_score = (
         is_member
         and state is ScoringState.open
-        and not submitted
+        and not view.done
         and quarter == _current_or_none(uow, ctx.slug)
     )
     # the member's own last submitted scores (never anyone else's): the form starts from them
@@ -304,12 +257,14 @@ def _candidate_context(
         "quarter": quarter,
         "state": state.value,
         "is_member": is_member,
-        "submitted": submitted,
-        "others": others,
-        "aggregate": aggregate,
+        "status": view.status,
+        "submitted": view.done,
+        "others": None if view.hidden else view.scores,
+        "aggregate": view.aggregate,
+        "names": council.member_names(uow, {s.member for s in view.scores}),
         "can_score": can_score,
         "imported": council.imported_draft(uow, ctx.slug, quarter, ctx.user.username, candidate_id)
-        if is_member and not submitted
+        if is_member and not view.done
         else None,
         "last": last,
         "prefilled": prefilled,
@@ -396,294 +351,3 @@ def submit_unchanged(
     uow.rollback()
     context = _candidate_context(uow, ctx, candidate_id, quarter, errors=errors)
     return render(request, "council/score.html", context, status_code=422)
-
-
-def _classical_warnings(result: ClassicalResult | None, names: dict[str, str]) -> list[str]:
-    """The classical model's warnings, naming members as people read them."""
-    if result is None:
-        return []
-    weights = {e: r.weight for e, r in result.experts.items()}
-    return classical_warnings(weights, result.seed_items, names)
-
-
-@router.get("/missions/{slug}/council")
-def council_page(request: Request, ctx: ViewMission, uow: UowDep) -> Response:
-    mission = uow.missions.get(ctx.slug)
-    records = council.council_records(uow, ctx.slug)
-    names = _display_names(uow, [r.username for r in records])
-    return render(
-        request,
-        "council/members.html",
-        {
-            "mission": mission,
-            "ctx": ctx,
-            "records": records,
-            "names": names,
-            "trend_quarters": [row.quarter for row in records[0].trend] if records else [],
-            "classical_warnings": _classical_warnings(
-                council.classical_result(uow, ctx.slug), names
-            ),
-            "simulation": simulate_council(),
-            "method": mission.aggregation.value,
-            "methods": [(m.value, AGGREGATION_LABELS[m]) for m in AggregationMethod],
-        },
-    )
-
-
-@router.get("/missions/{slug}/council/members/{username}")
-def member_page(request: Request, ctx: ViewMission, username: str, uow: UowDep) -> Response:
-    record = council.member_record(uow, ctx.slug, username)
-    mission = uow.missions.get(ctx.slug)
-    return render(
-        request,
-        "council/member.html",
-        {
-            "mission": mission,
-            "ctx": ctx,
-            "record": record,
-            "display_name": _display_names(uow, [username])[username],
-            "method": mission.aggregation.value,
-            "names": {c.id: c.name for c in uow.candidates.all(ctx.slug)},
-        },
-    )
-
-
-def _seeds_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict[str, Any]:
-    questions = uow.seeds.questions(ctx.slug)
-    answers = uow.seeds.answers(ctx.slug)
-    privileged = ctx.can(Perm.view_aggregates)
-    known = {q.id for q in questions if q.realization is not None}
-    visible = [
-        a for a in answers if privileged or a.member == ctx.user.username or a.question in known
-    ]
-    mine = {a.question: a for a in answers if a.member == ctx.user.username}
-    values: dict[str, Any] = {}
-    for question_id, a in mine.items():
-        values[f"{question_id}.q5"], values[f"{question_id}.q50"] = str(a.q5), str(a.q50)
-        values[f"{question_id}.q95"] = str(a.q95)
-    result = council.classical_result(uow, ctx.slug)
-    members = [m.username for m in uow.missions.council(ctx.slug)]
-    context = {
-        "mission": uow.missions.get(ctx.slug),
-        "ctx": ctx,
-        "questions": questions,
-        "answers": visible,
-        "result": result,
-        "classical_warnings": _classical_warnings(result, _display_names(uow, members)),
-        "is_member": Role.council_member in ctx.roles,
-        "values": values,
-        "members": [m.username for m in uow.missions.council(ctx.slug)],
-        "field_labels": _seed_labels(questions),
-    }
-    context.update(extra)
-    return context
-
-
-def _seed_labels(questions: list[SeedQuestion]) -> dict[str, str]:
-    """The seeds page's fields as its labels name them."""
-    labels = {
-        "realization": "True value, if known",
-        "id": "Identifier",
-        "question": "Question",
-        "unit": "Unit",
-        "scale": "Scale",
-        "answers": "Your answers",
-    }
-    for q in questions:
-        labels[f"{q.id}.realization"] = f"True value of {q.question}"
-        for k, text in (("q5", "5 % (low)"), ("q50", "50 % (median)"), ("q95", "95 % (high)")):
-            labels[f"{q.id}.{k}"] = f"{q.question}: {text}"
-    return labels
-
-
-@router.get("/missions/{slug}/council/seeds")
-def seeds_page(request: Request, ctx: ViewMission, uow: UowDep) -> Response:
-    return render(request, "council/seeds.html", _seeds_context(uow, ctx))
-
-
-@router.post("/missions/{slug}/council/seeds")
-def add_seed(request: Request, ctx: ManageSeeds, form: FormDep, uow: UowDep) -> Response:
-    values = values_of(form)
-    errors: list[tuple[str, str]] = []
-    realization = parse_number(values, "realization", errors, required=False)
-    if not errors:
-        try:
-            question = SeedQuestion(
-                id=str(values.get("id", "")).strip(),
-                question=str(values.get("question", "")),
-                unit=str(values.get("unit", "")),
-                scale=str(values.get("scale", "") or "uniform"),
-                realization=realization,
-            )
-            council.add_seed_question(uow, ctx.user.username, ctx.slug, question)
-            uow.commit()
-            return redirect_done(
-                request,
-                f"/missions/{ctx.slug}/council/seeds",
-                f"Seed question added: {question.question}",
-            )
-        except ValidationError as exc:
-            errors = validation_errors(exc)
-        except Conflict as exc:
-            errors = [("id", str(exc))]
-        uow.rollback()
-    return render(
-        request,
-        "council/seeds.html",
-        _seeds_context(uow, ctx, errors=errors, new=values),
-        status_code=422,
-    )
-
-
-@router.post("/missions/{slug}/council/seeds/{question_id}/realization")
-def set_realization(
-    request: Request, ctx: ManageSeeds, question_id: str, form: FormDep, uow: UowDep
-) -> Response:
-    """Record (or clear) a question's true value; a value the question cannot take is shown
-    again beside the question with its error."""
-    field = f"{question_id}.realization"  # the input's name ("realization" is read too)
-    typed = {field: str(form.get(field) or form.get("realization") or "")}
-    errors: list[tuple[str, str]] = []
-    value = parse_number(typed, field, errors, required=False)
-    if not errors:
-        try:
-            council.set_realization(uow, ctx.user.username, ctx.slug, question_id, value)
-            uow.commit()
-            asked = {q.id: q.question for q in uow.seeds.questions(ctx.slug)}[question_id]
-            return redirect_done(
-                request,
-                f"/missions/{ctx.slug}/council/seeds",
-                f"True value of “{asked}” cleared."
-                if value is None
-                else f"True value of “{asked}” recorded.",
-            )
-        except InvalidInput as exc:
-            errors = [(field if f == "realization" else f, rule) for f, rule in exc.errors]
-        uow.rollback()
-    context = _seeds_context(uow, ctx, errors=errors)
-    context["values"].update(typed)
-    return render(request, "council/seeds.html", context, status_code=422)
-
-
-@router.post("/missions/{slug}/council/seeds/answers")
-def answer_seeds(request: Request, ctx: AnswerSeeds, form: FormDep, uow: UowDep) -> Response:
-    values = values_of(form)
-    errors: list[tuple[str, str]] = []
-    answers = []
-    for question in uow.seeds.questions(ctx.slug):
-        if question.realization is not None:
-            continue
-        names = [f"{question.id}.{q}" for q in ("q5", "q50", "q95")]
-        if not any(str(values.get(name, "")).strip() for name in names):
-            continue
-        found = len(errors)
-        q5, q50, q95 = (parse_number(values, name, errors) for name in names)
-        if len(errors) > found:
-            continue
-        try:
-            answers.append(
-                SeedAnswer(question=question.id, member=ctx.user.username, q5=q5, q50=q50, q95=q95)
-            )
-        except ValidationError as exc:
-            errors.extend(
-                (path if path in names else names[0], rule)
-                for path, rule in validation_errors(exc, question.id)
-            )
-    if not errors:
-        try:
-            for answer in answers:
-                council.answer_seed(uow, ctx.slug, answer)
-            uow.commit()
-            return redirect_done(
-                request,
-                f"/missions/{ctx.slug}/council/seeds",
-                f"Your answers to {len(answers)} seed question"
-                f"{'' if len(answers) == 1 else 's'} are saved."
-                if answers
-                else "You gave no answers, so nothing was saved.",
-            )
-        except (InvalidInput, Conflict) as exc:
-            errors = getattr(exc, "errors", [("answers", str(exc))])
-        uow.rollback()
-    context = _seeds_context(uow, ctx, errors=errors)
-    context["values"] = values
-    return render(request, "council/seeds.html", context, status_code=422)
-
-
-CHALLENGE_LABEL = "Challenge this candidate"
-REPLY_LABEL = "Your reply"
-
-
-def _candidate_page_again(
-    request: Request,
-    uow: SqlUnitOfWork,
-    ctx: MissionContext,
-    candidate_id: str,
-    errors: list[tuple[str, str]],
-    **extra: Any,
-) -> Response:
-    """The candidate page again, with the challenge (or reply) form's error and its input."""
-    context = detail_context(uow, ctx, candidate_id)
-    context.update(errors=errors, **extra)
-    return render(request, "candidates/detail.html", context, status_code=422)
-
-
-@router.post("/missions/{slug}/candidates/{candidate_id}/challenges")
-def add_challenge(
-    request: Request, ctx: ChallengeDep, candidate_id: str, form: FormDep, uow: UowDep
-) -> Response:
-    candidate = uow.candidates.get(ctx.slug, candidate_id)
-    text = str(form.get("text") or "")
-    try:
-        council.add_challenge(uow, ctx.user.username, ctx.slug, candidate_id, text)
-        uow.commit()
-        return redirect_done(
-            request,
-            f"/missions/{ctx.slug}/candidates/{candidate_id}#challenges",
-            f"Challenge added to {candidate.name}: the Mission CEO replies to it here.",
-        )
-    except InvalidInput as exc:
-        errors = exc.errors
-    uow.rollback()
-    return _candidate_page_again(
-        request,
-        uow,
-        ctx,
-        candidate_id,
-        errors,
-        challenge_values={"text": text},
-        field_labels={"text": CHALLENGE_LABEL},
-    )
-
-
-@router.post("/missions/{slug}/challenges/{challenge_id}/reply")
-def reply_challenge(
-    request: Request, ctx: ReplyDep, challenge_id: RowId, form: FormDep, uow: UowDep
-) -> Response:
-    challenge = dict(uow.challenges.all(ctx.slug)).get(challenge_id)
-    if challenge is None:
-        raise NotFound(f"no challenge {challenge_id} in this mission")
-    field = f"reply.{challenge_id}"  # each challenge's reply box has its own name
-    text = str(form.get(field) or form.get("reply") or "")
-    try:
-        council.reply_challenge(uow, ctx.user.username, ctx.slug, challenge_id, text)
-        uow.commit()
-        candidate = uow.candidates.get(ctx.slug, challenge.candidate)
-        return redirect_done(
-            request,
-            f"/missions/{ctx.slug}/candidates/{challenge.candidate}#challenges",
-            f"Reply added to {_display_names(uow, [challenge.author])[challenge.author]}'s "
-            f"challenge of {candidate.name}.",
-        )
-    except InvalidInput as exc:
-        errors = [(field if f == "reply" else f, rule) for f, rule in exc.errors]
-    uow.rollback()
-    return _candidate_page_again(
-        request,
-        uow,
-        ctx,
-        challenge.candidate,
-        errors,
-        reply_values={field: text},
-        field_labels={field: REPLY_LABEL},
-    )

@@ -3,27 +3,35 @@ the update letter, closing), audit packs and the planned trajectory."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.confirm import confirm_page, confirmed
-from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.deps import (
+    DissentDep,
+    FormDep,
+    ManageCycle,
+    MissionContext,
+    RecordEvidence,
+    UowDep,
+    ViewMission,
+)
 from api.flash import redirect_done
-from api.forms import parse_number, values_of
+from api.forms import EVIDENCE_KINDS, EVIDENCE_LABELS, evidence_from_form, parse_number, values_of
 from api.params import RowId
 from api.permissions import Perm
+from api.routes.html.candidates import detail_context
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
-from portfolio.domain import display
 from portfolio.domain.errors import Conflict, InvalidInput, NotFound, validation_errors
+from portfolio.domain.limits import LETTER_WORD_LIMIT
 from portfolio.domain.model import (
     ChangeKind,
     Evidence,
-    EvidenceKind,
     Quarter,
     QuarterState,
     Rag,
@@ -31,33 +39,10 @@ from portfolio.domain.model import (
     TrajectoryPoint,
     next_quarter,
 )
-from portfolio.domain.quarterly_update import RAG_LABELS, RAG_WORDING
-from portfolio.services import comparison, contracts, cycle, guide, quarters
+from portfolio.domain.rag import RAG_LABELS, RAG_WORDING
+from portfolio.services import contracts, cycle, guide, publication, quarters
 
 router = APIRouter(include_in_schema=False)
-
-ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
-RecordEvidence = Annotated[MissionContext, Depends(MissionAccess(Perm.record_evidence))]
-ManageCycle = Annotated[MissionContext, Depends(MissionAccess(Perm.manage_cycle))]
-DissentDep = Annotated[MissionContext, Depends(MissionAccess(Perm.dissent))]
-
-EVIDENCE_KINDS = [(kind.value, display.name_of(kind)) for kind in EvidenceKind]
-
-EVIDENCE_LABELS = {
-    "candidate": "Candidate",
-    "kind": "What happened",
-    "summary": "Summary",
-    "date": "Date",
-    "diagnosticity": "Diagnosticity (milestones)",
-    "trl": "New TRL (TRL change)",
-    "cost_actual": "Spent to date, £m (cost actuals)",
-    "cost_planned": "Planned to date, £m (cost actuals)",
-    "outcome": "Stage-gate outcome",
-    "option": "Option the stage gate concerns",
-    "quarter": "Quarter",
-}
-"""The evidence form's fields as the form labels them (the candidate page and the quarter's
-evidence page show the same form)."""
 
 
 # -- evidence ------------------------------------------------------------------------------------
@@ -89,23 +74,9 @@ def _evidence_data(
     values: dict[str, Any],
     errors: list[tuple[str, str]],
 ) -> dict[str, Any]:
-    """The evidence form's values as an evidence record's fields; each number that is not one
-    is added to ``errors`` (through the one number path)."""
+    """The evidence form's values about ``candidate_id``, in the current quarter."""
     quarter = quarters.current_quarter(uow, ctx.slug)
-    diagnosticity = parse_number(values, "diagnosticity", errors, required=False)
-    return {
-        "candidate": candidate_id,
-        "quarter": quarter,
-        "kind": values.get("kind", ""),
-        "date": values.get("date") or uow.now().date().isoformat(),
-        "summary": str(values.get("summary", "")),
-        "diagnosticity": 1.0 if diagnosticity is None else diagnosticity,  # empty: the default
-        "trl": parse_number(values, "trl", errors, required=False, integer=True),
-        "cost_actual": parse_number(values, "cost_actual", errors, required=False),
-        "cost_planned": parse_number(values, "cost_planned", errors, required=False),
-        "outcome": {"succeeded": True, "failed": False}.get(str(values.get("outcome", ""))),
-        "option": str(values.get("option", "")) or None,
-    }
+    return evidence_from_form(values, candidate_id, quarter, uow.now().date(), errors)
 
 
 @router.post("/missions/{slug}/candidates/{candidate_id}/evidence")
@@ -121,8 +92,6 @@ def record_evidence(
             f"/missions/{ctx.slug}/candidates/{candidate_id}#belief",
             f"Evidence recorded for {name}.",
         )
-    from api.routes.html.candidates import detail_context
-
     context = detail_context(uow, ctx, candidate_id)
     context.update(errors=errors, values=values, field_labels=EVIDENCE_LABELS)
     return render(request, "candidates/detail.html", context, status_code=422)
@@ -235,7 +204,7 @@ def _approve_context(
         "mission": uow.missions.get(ctx.slug),
         "ctx": ctx,
         "run": run,
-        "oos": comparison.out_of_sample(run),
+        "oos": run.out_of_sample,
         "names": names,
         "option_names": option_names,
         "changes": changes,
@@ -337,8 +306,8 @@ def quarter_context(
     update = uow.cycle.update(ctx.slug, label)
     draft = None
     if update is None and quarter.state is QuarterState.approved:
-        draft = cycle.draft_letter(uow, ctx.slug, label)
-    oos = (((run.result or {}).get("metrics") or {}).get("out_of_sample") or {}) if run else {}
+        draft = publication.draft_letter(uow, ctx.slug, label)
+    oos = run.out_of_sample if run else None
     is_current = _is_current(uow, ctx, quarter)
     later = [q for q in all_quarters if q.label > label and q.state is not QuarterState.closed]
     return {
@@ -367,6 +336,7 @@ def quarter_context(
         "field_labels": QUARTER_LABELS,
         "rag_labels": RAG_LABELS,
         "rag_wording": RAG_WORDING,
+        "letter_word_limit": LETTER_WORD_LIMIT,
         "is_current": is_current,
         "change_kinds": ChangeKind,
         **extra,
@@ -426,7 +396,7 @@ def override_rag(
         words = RAG_LABELS[shown] if shown else "–"
         message = (
             f"Delivery confidence for {label} saved: {words}, overridden by the Mission CEO."
-            if rag
+            if quarter.rag_override  # an override equal to the computed rating is none
             else f"Delivery confidence for {label} saved: {words}, as computed from P(target)."
         )
         return _back(request, ctx, label, message, "#rag")
@@ -484,7 +454,7 @@ def save_update(
     try:
         _check_current(uow, ctx, label)
         if publish and not confirmed(values):
-            _, _, words = cycle.checked_update(uow, ctx.slug, body)
+            _, _, words = publication.checked_update(uow, ctx.slug, body)
             return confirm_page(
                 request,
                 title=f"Publish the update for {label}?",
@@ -502,7 +472,7 @@ def save_update(
                 fields={"body": body, "action": "publish"},
                 context={"mission": uow.missions.get(ctx.slug), "ctx": ctx},
             )
-        cycle.save_update(uow, ctx.user.username, ctx.slug, body, publish=publish)
+        publication.save_update(uow, ctx.user.username, ctx.slug, body, publish=publish)
         uow.commit()
         message = (
             f"The update for {label} is published at {public}."
@@ -623,6 +593,3 @@ def set_trajectory(request: Request, ctx: ManageCycle, form: FormDep, uow: UowDe
     context = _trajectory_context(uow, ctx, errors=errors)
     context["values"] = values
     return render(request, "cycle/trajectory.html", context, status_code=422)
-
-
-__all__ = ["EVIDENCE_KINDS", "EvidenceKind"]

@@ -3,19 +3,15 @@ contracted, forecast and headroom, the approved allocation's overrun risk, and t
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import MissionAccess, MissionContext, UowDep
-from api.permissions import Perm
+from api.deps import UowDep, ViewFinance
 from api.templating import render
 from portfolio.services import finance
 
 router = APIRouter(include_in_schema=False)
 
-ViewFinance = Annotated[MissionContext, Depends(MissionAccess(Perm.view_finance))]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

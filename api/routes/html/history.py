@@ -6,18 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.deps import MissionAccess, MissionContext, UowDep
-from api.permissions import Perm
+from api.deps import UowDep, ViewAudit
 from api.templating import render
 from portfolio.domain.errors import InvalidInput
 from portfolio.services import history
 
 router = APIRouter(include_in_schema=False)
-
-ViewAudit = Annotated[MissionContext, Depends(MissionAccess(Perm.view_audit))]
 
 
 @router.get("/missions/{slug}/audit/verify")

@@ -3,39 +3,37 @@ row validated and every error reported by row and column, nothing written unless
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
-from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.deps import FormDep, ImportScores, MissionContext, RegisterCandidate, UowDep, ViewMission
 from api.flash import redirect_done
 from api.permissions import Perm
 from api.templating import render
+from portfolio.adapters.csv import candidates as candidates_file
+from portfolio.adapters.csv import scores as scores_file
+from portfolio.adapters.csv.table import MAX_BYTES, MAX_ROWS
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput
-from portfolio.services import csvio
+from portfolio.services import imports
 
 router = APIRouter(include_in_schema=False)
-
-ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
-ImportCandidates = Annotated[MissionContext, Depends(MissionAccess(Perm.register_candidate))]
-ImportScores = Annotated[MissionContext, Depends(MissionAccess(Perm.import_scores))]
 
 
 def _context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict[str, Any]:
     mission = uow.missions.get(ctx.slug)
-    docs = dict(csvio.COLUMN_DOCS)
     return {
         "mission": mission,
         "ctx": ctx,
         "candidate_columns": [
-            (c, docs.get(c, docs.get("cost_<YEAR>", "")))
-            for c in csvio.candidate_columns(mission.years)
+            (c, candidates_file.column_doc(c))
+            for c in candidates_file.candidate_columns(mission.years)
         ],
-        "score_columns": [(c, docs.get(c, "")) for c in csvio.SCORE_COLUMNS],
-        "limits": {"bytes": csvio.MAX_BYTES, "rows": csvio.MAX_ROWS},
+        "score_columns": [(c, scores_file.COLUMN_DOCS[c]) for c in scores_file.SCORE_COLUMNS],
+        "limits": {"bytes": MAX_BYTES, "rows": MAX_ROWS},
         **extra,
     }
 
@@ -56,13 +54,14 @@ def _csv(text: str, name: str) -> Response:
 @router.get("/missions/{slug}/import/candidates-template.csv")
 def candidates_template(ctx: ViewMission, uow: UowDep) -> Response:
     return _csv(
-        csvio.candidates_template(uow.missions.get(ctx.slug).years), "candidates-template.csv"
+        candidates_file.candidates_template(uow.missions.get(ctx.slug).years),
+        "candidates-template.csv",
     )
 
 
 @router.get("/missions/{slug}/import/scores-template.csv")
 def scores_template(ctx: ViewMission) -> Response:
-    return _csv(csvio.scores_template(), "scores-template.csv")
+    return _csv(scores_file.scores_template(), "scores-template.csv")
 
 
 async def _upload(form: Any) -> bytes | None:
@@ -75,7 +74,7 @@ async def _upload(form: Any) -> bytes | None:
 
 @router.post("/missions/{slug}/import/candidates")
 async def import_candidates(
-    request: Request, ctx: ImportCandidates, form: FormDep, uow: UowDep
+    request: Request, ctx: RegisterCandidate, form: FormDep, uow: UowDep
 ) -> Response:
     data = await _upload(form)
     return _run(
@@ -84,7 +83,7 @@ async def import_candidates(
         ctx,
         "candidates",
         data,
-        lambda d: csvio.import_candidates(uow, ctx.user.username, ctx.slug, d),
+        lambda d: imports.import_candidates(uow, ctx.user.username, ctx.slug, d),
     )
 
 
@@ -99,7 +98,7 @@ async def import_scores(
         ctx,
         "scores",
         data,
-        lambda d: csvio.import_scores(
+        lambda d: imports.import_scores(
             uow,
             ctx.user.username,
             ctx.slug,

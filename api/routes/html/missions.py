@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.deps import FormDep, MissionAccess, MissionContext, UowDep, UserDep
+from api.deps import EditMission, FormDep, MissionContext, UowDep, UserDep, ViewAudit, ViewMission
 from api.flash import redirect_done
 from api.forms import form_version, mission_from_form, mission_values, values_of
 from api.params import Page
-from api.permissions import Perm
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput
-from portfolio.domain.quarterly_update import RAG_LABELS
-from portfolio.services import cycle, guide, quarters
+from portfolio.domain.rag import RAG_LABELS
+from portfolio.services import beliefs, cycle, guide, publication, quarters
 from portfolio.services import missions as services
 
 router = APIRouter(include_in_schema=False)
 
-ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
-EditMission = Annotated[MissionContext, Depends(MissionAccess(Perm.edit_mission))]
-ViewAudit = Annotated[MissionContext, Depends(MissionAccess(Perm.view_audit))]
 AUDIT_PAGE = 50
 
 
@@ -69,10 +64,9 @@ def trajectory_points(uow: SqlUnitOfWork, slug: str) -> list[dict[str, object]]:
     actual: dict[str, float] = {}
     for q in uow.missions.quarters(slug):
         if q.approved_run is not None:
-            result = uow.runs.get(slug, q.approved_run).result or {}
-            oos = (result.get("metrics") or {}).get("out_of_sample") or {}
-            if "p_target" in oos:
-                actual[q.label] = float(oos["p_target"])
+            p_target = uow.runs.get(slug, q.approved_run).p_target
+            if p_target is not None:
+                actual[q.label] = p_target
     labels = cycle.quarters_to_deadline(uow, slug)
     return [{"quarter": q, "planned": planned.get(q), "actual": actual.get(q)} for q in labels]
 
@@ -88,7 +82,7 @@ def dashboard_context(uow: SqlUnitOfWork, ctx: MissionContext) -> dict[str, obje
         current = quarters.current(uow, ctx.slug)
     except Conflict:
         current = None
-    stops = cycle.proposed_stops(uow, ctx.slug, candidates)
+    stops = beliefs.proposed_stops(uow, ctx.slug, candidates)
     return {
         "mission": mission,
         "ctx": ctx,
@@ -104,7 +98,7 @@ def dashboard_context(uow: SqlUnitOfWork, ctx: MissionContext) -> dict[str, obje
         "stops": stops,
         "home": guide.quarter_url(ctx.slug, current.label) if current else None,
         "rag_labels": RAG_LABELS,
-        "published": cycle.published_quarters(uow, ctx.slug),
+        "published": publication.published_quarters(uow, ctx.slug),
     }
 
 

@@ -12,8 +12,9 @@ from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import NotFound
 from portfolio.domain.model import QuarterlyUpdate, Sector
-from portfolio.domain.quarterly_update import RAG_LABELS, RAG_SOURCE, RAG_WORDING, SECTOR_WORDS
-from portfolio.services import cycle, history
+from portfolio.domain.quarterly_update import SECTOR_WORDS
+from portfolio.domain.rag import RAG_LABELS, RAG_SOURCE, RAG_WORDING
+from portfolio.services import history, publication
 from portfolio.services.csvio import to_csv
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +29,7 @@ def _published(uow: SqlUnitOfWork, slug: str, quarter: str) -> QuarterlyUpdate:
     if not uow.missions.exists(slug):
         raise NotFound("there is no such mission")
     label = _label(quarter)
-    for update in cycle.published_quarters(uow, slug):
+    for update in publication.published_quarters(uow, slug):
         if update.quarter == label:
             return update
     raise NotFound(f"no update has been published for {label}")
@@ -60,10 +61,10 @@ def _url_quarter(label: str) -> str:
 def front_door(request: Request, uow: UowDep) -> Response:
     """The public's way in (no sign-in): every mission with its published quarterly updates,
     newest first, and each update's allocation as open data. Drafts never appear: only what
-    ``cycle.published_quarters`` says was published."""
+    ``publication.published_quarters`` says was published."""
     missions = []
     for mission in uow.missions.all():
-        published = list(reversed(cycle.published_quarters(uow, mission.slug)))
+        published = list(reversed(publication.published_quarters(uow, mission.slug)))
         missions.append(
             {
                 "mission": mission,
@@ -85,7 +86,7 @@ def updates(request: Request, slug: str, uow: UowDep) -> Response:
     if not uow.missions.exists(slug):
         raise NotFound("there is no such mission")
     mission = uow.missions.get(slug)
-    published = cycle.published_quarters(uow, slug)
+    published = publication.published_quarters(uow, slug)
     ratings = {u.quarter: uow.missions.quarter(slug, u.quarter).rag_shown for u in published}
     return render(
         request,
@@ -104,7 +105,7 @@ def update(request: Request, slug: str, quarter: str, uow: UowDep) -> Response:
     letter = _published(uow, slug, quarter)
     q = uow.missions.quarter(slug, letter.quarter)
     sectors = {m.username: m.sector for m in uow.missions.council(slug)}
-    rows = cycle.public_allocation(uow, slug, letter.quarter)
+    rows = publication.public_allocation(uow, slug, letter.quarter)
     by_platform: dict[str, float] = {}
     for r in rows:
         by_platform[r["platform"]] = by_platform.get(r["platform"], 0.0) + r["amount_m"]
@@ -134,7 +135,8 @@ def update(request: Request, slug: str, quarter: str, uow: UowDep) -> Response:
 @router.get("/missions/{slug}/updates/{quarter}/allocation.csv")
 def allocation_csv(slug: str, quarter: str, uow: UowDep) -> Response:
     letter = _published(uow, slug, quarter)
-    body = to_csv(cycle.public_allocation(uow, slug, letter.quarter), cycle.PUBLIC_COLUMNS)
+    rows = publication.public_allocation(uow, slug, letter.quarter)
+    body = to_csv(rows, publication.PUBLIC_COLUMNS)
     name = f"{slug}-{letter.quarter.replace(' ', '-')}-allocation.csv"
     return Response(
         body,
@@ -153,8 +155,8 @@ def allocation_json(slug: str, quarter: str, uow: UowDep) -> Response:
         "rag": q.rag_shown.value if q.rag_shown else None,
         "published_at": letter.published_at.isoformat() if letter.published_at else None,
         "unit": "GBP million",
-        "risk": cycle.public_risk(uow, slug, letter.quarter),
-        "allocation": cycle.public_allocation(uow, slug, letter.quarter),
+        "risk": publication.public_risk(uow, slug, letter.quarter),
+        "allocation": publication.public_allocation(uow, slug, letter.quarter),
         # the seal of the history up to this quarter (or the latest sealed one before it): keep
         # it, and `mission-portfolio verify MISSION --against-published FILE` checks it later
         "history_seal": _seal_json(uow, slug, letter.quarter),

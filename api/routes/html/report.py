@@ -10,14 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.charts import Chart, bars, frontier, trajectory
-from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.deps import (
+    CommentReview,
+    FormDep,
+    ManageCycle,
+    MissionContext,
+    RunAnalytics,
+    UowDep,
+    ViewMission,
+)
 from api.flash import redirect_done
 from api.params import RowId
-from api.permissions import Perm
 from api.routes.html.missions import trajectory_points
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
@@ -30,10 +37,6 @@ from portfolio.services.csvio import to_csv
 
 router = APIRouter(include_in_schema=False)
 
-ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
-Comment = Annotated[MissionContext, Depends(MissionAccess(Perm.comment_review))]
-Reply = Annotated[MissionContext, Depends(MissionAccess(Perm.manage_cycle))]
-Analytics = Annotated[MissionContext, Depends(MissionAccess(Perm.run_analytics))]
 
 SPEND_CHARTS = {
     "platform": ("Spend by platform", "by_platform"),
@@ -69,7 +72,7 @@ def spend_series(run: OptimiserRun, key: str) -> dict[str, float]:
     """One breakdown of a run's spend (``by_platform``, ``by_year``, …) by name, as people read
     it: financial years in order, anything else largest first; envelopes by the names of the
     run's problem, platforms, tiers and organisation types from the display table."""
-    data = ((run.result or {}).get("spend") or {}).get(key)
+    data = getattr(run.result.spend, key, None) if run.result else None
     if not isinstance(data, dict):
         return {}
     if key == "by_year":
@@ -358,7 +361,7 @@ def allocation_xlsx(ctx: ViewMission, uow: UowDep, quarter: str | None = None) -
 
 @router.post("/missions/{slug}/report/comments")
 def add_comment(
-    request: Request, ctx: Comment, form: FormDep, uow: UowDep, quarter: str | None = None
+    request: Request, ctx: CommentReview, form: FormDep, uow: UowDep, quarter: str | None = None
 ) -> Response:
     label = _label(uow, ctx.slug, str(form.get("quarter") or "") or quarter)
     text = str(form.get("text") or "")
@@ -389,7 +392,9 @@ def add_comment(
 
 
 @router.post("/missions/{slug}/report/comments/{comment_id}/reply")
-def reply(request: Request, ctx: Reply, comment_id: RowId, form: FormDep, uow: UowDep) -> Response:
+def reply(
+    request: Request, ctx: ManageCycle, comment_id: RowId, form: FormDep, uow: UowDep
+) -> Response:
     text = str(form.get("reply") or "")
     try:
         label = reports.reply_comment(uow, ctx.user.username, ctx.slug, comment_id, text)
@@ -423,7 +428,7 @@ def reply(request: Request, ctx: Reply, comment_id: RowId, form: FormDep, uow: U
 
 @router.post("/missions/{slug}/runs/{run_id}/analytics/{kind}")
 def start_analysis(
-    request: Request, ctx: Analytics, run_id: RowId, kind: str, form: FormDep, uow: UowDep
+    request: Request, ctx: RunAnalytics, run_id: RowId, kind: str, form: FormDep, uow: UowDep
 ) -> Response:
     """Start (or run again) one analysis of a run; back to the report, or to the run page when
     started from there (``back=run``)."""

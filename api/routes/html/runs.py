@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api import charts
 from api.confirm import confirm_page, confirmed
-from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.deps import FormDep, ManageCycle, MissionContext, RunOptimiser, UowDep, ViewMission
 from api.flash import redirect_done
 from api.forms import (
     OBJECTIVES,
@@ -23,7 +23,6 @@ from api.forms import (
     values_of,
 )
 from api.params import MAX_ROW_ID, RowId
-from api.permissions import Perm
 from api.routes.html.report import policy_names, run_analyses_view
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
@@ -32,14 +31,11 @@ from portfolio.domain.errors import Conflict, InvalidInput, validation_errors
 from portfolio.domain.model import ContractState, OptimiserRun, QuarterState, ScoringState
 from portfolio.domain.money import loss_share_of, run_money
 from portfolio.domain.run_policy import RunPolicy
-from portfolio.services import comparison, contracts, cycle, ledger, quarters
+from portfolio.services import beliefs, comparison, contracts, ledger, quarters
 from portfolio.services import runs as run_service
 
 router = APIRouter(include_in_schema=False)
 
-ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
-RunOptimiser = Annotated[MissionContext, Depends(MissionAccess(Perm.run_optimiser))]
-ManageCycle = Annotated[MissionContext, Depends(MissionAccess(Perm.manage_cycle))]
 StartedQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
 RunsQuery = Annotated[list[int] | None, Query(max_length=10)]
 
@@ -87,11 +83,11 @@ def _form_values(
 
 
 def scores_notice(uow: SqlUnitOfWork, slug: str) -> dict[str, Any]:
-    """Which council scores a run started now uses (``cycle.scores_quarter``) and whether the
+    """Which council scores a run started now uses (``beliefs.scores_quarter``) and whether the
     current quarter's round is still open (the page warns: its scores are not used yet)."""
     quarter = quarters.current(uow, slug)
     return {
-        "scores_quarter": cycle.scores_quarter(uow, slug),
+        "scores_quarter": beliefs.scores_quarter(uow, slug),
         "round_open": quarter.scoring is ScoringState.open,
         "current_label": quarter.label,
     }
@@ -303,21 +299,21 @@ def run_view(run: OptimiserRun, uow: SqlUnitOfWork, slug: str) -> dict[str, Any]
     }
     years = list(run.problem.get("years", []))
     rows: dict[str, dict[str, Any]] = {}
-    for f in (run.result or {}).get("funding", []):
+    for f in run.funding:
         row = rows.setdefault(
-            f["candidate"],
+            f.candidate,
             {
-                "candidate": f["candidate"],
-                "name": names.get(f["candidate"], f["candidate"]),
-                "option": option_names.get((f["candidate"], f["option"]), f["option"]),
+                "candidate": f.candidate,
+                "name": names.get(f.candidate, f.candidate),
+                "option": option_names.get((f.candidate, f.option), f.option),
                 "by_year": dict.fromkeys(years, 0.0),
                 "by_envelope": {},
                 "total": 0.0,
             },
         )
-        row["by_year"][f["year"]] = row["by_year"].get(f["year"], 0.0) + f["amount"]
-        row["by_envelope"][f["envelope"]] = row["by_envelope"].get(f["envelope"], 0.0) + f["amount"]
-        row["total"] += f["amount"]
+        row["by_year"][f.year] = row["by_year"].get(f.year, 0.0) + f.amount
+        row["by_envelope"][f.envelope] = row["by_envelope"].get(f.envelope, 0.0) + f.amount
+        row["total"] += f.amount
     budgets = {e["id"]: e for e in run.problem.get("envelopes", [])}
     return {
         "run": run,
@@ -444,7 +440,7 @@ def problem_file(ctx: ViewMission, run_id: RowId, uow: UowDep) -> Response:
 
 @router.get("/missions/{slug}/runs/{run_id}/result.json")
 def result_file(ctx: ViewMission, run_id: RowId, uow: UowDep) -> Response:
-    run = uow.runs.get(ctx.slug, run_id)
-    if run.result is None:
+    document = uow.runs.get(ctx.slug, run_id).result_document()
+    if document is None:
         raise Conflict("this run has no result yet")
-    return _download(run.result, f"{ctx.slug}-run-{run_id}-result.json")
+    return _download(document, f"{ctx.slug}-run-{run_id}-result.json")

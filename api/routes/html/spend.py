@@ -3,15 +3,14 @@ what was spent and what is left), the form that records one entry, and the CSV i
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import FormDep, MissionAccess, MissionContext, UowDep
+from api.deps import FormDep, MissionContext, RecordSpend, UowDep, ViewMission
 from api.flash import redirect_done
 from api.forms import values_of
-from api.permissions import Perm
 from api.routes.html.imports import _csv, _upload
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
@@ -22,8 +21,6 @@ from portfolio.services.ledger_view import ledger_view
 
 router = APIRouter(include_in_schema=False)
 
-ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
-RecordSpend = Annotated[MissionContext, Depends(MissionAccess(Perm.record_spend))]
 
 #: the form's option select sends ``candidate/option``, so an option is always chosen under its
 #: own candidate

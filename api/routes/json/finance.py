@@ -3,18 +3,11 @@ permission as the Programme finance page."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
-
-from api.deps import MissionAccess, MissionContext, UowDep
-from api.permissions import Perm
-from api.routes.json.v1 import ERROR_RESPONSES, UtcDateTime
+from api.deps import UowDep, ViewFinance
+from api.routes.json.common import UtcDateTime, v1_router
 from portfolio.services.finance import ApprovedAllocation, FinanceView, finance_view
 
-router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERROR_RESPONSES)
-
-ViewFinance = Annotated[MissionContext, Depends(MissionAccess(Perm.view_finance))]
+router = v1_router()
 
 
 class ApprovedAllocationOut(ApprovedAllocation):

@@ -5,16 +5,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 
-from api.deps import MissionAccess, MissionContext, UowDep
-from api.permissions import Perm
-from api.routes.json.v1 import ERROR_RESPONSES
+from api.deps import UowDep, ViewAudit
+from api.routes.json.common import UtcDateTime, v1_router
+from portfolio.domain.model import AuditEntry
 from portfolio.services import history
 
-router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERROR_RESPONSES)
+router = v1_router()
 
-ViewAudit = Annotated[MissionContext, Depends(MissionAccess(Perm.view_audit))]
+
+class AuditEntryOut(AuditEntry):
+    at: UtcDateTime
+
+
+@router.get("/missions/{slug}/audit", response_model=list[AuditEntryOut])
+def audit(
+    ctx: ViewAudit,
+    uow: UowDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[AuditEntry]:
+    """The mission's audit trail, newest first."""
+    return uow.audit.all(ctx.slug, limit=limit, offset=offset)
 
 
 @router.get("/missions/{slug}/audit/verify", response_model=history.HistoryReport)

@@ -5,24 +5,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from api.deps import FormDep, MissionAccess, MissionContext, UowDep
-from api.permissions import Perm
-from api.routes.json.v1 import ERROR_RESPONSES, UtcDateTime
+from api.deps import FormDep, RecordSpend, UowDep, ViewMission
+from api.routes.json.common import UtcDateTime, v1_router
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import InvalidInput
 from portfolio.domain.model import SpendEntry
 from portfolio.services import csvio, ledger_io
 from portfolio.services.ledger_view import LedgerView, SpendLine, ledger_view
 
-router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERROR_RESPONSES)
-
-ViewMission = Annotated[MissionContext, Depends(MissionAccess(Perm.view_mission))]
-RecordSpend = Annotated[MissionContext, Depends(MissionAccess(Perm.record_spend))]
+router = v1_router()
 
 
 class SpendLineOut(SpendLine):

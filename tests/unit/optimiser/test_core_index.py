@@ -5,7 +5,6 @@ checked against brute-force enumeration of every resample on a small instance.""
 
 from __future__ import annotations
 
-import inspect
 import itertools
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from optimiser.analytics import robustness
 from optimiser.analytics.robustness import (
     DEFAULT_RESAMPLES,
+    RESAMPLING_DEFAULTS,
     MemberScore,
     classify,
     core_index,
@@ -231,7 +231,7 @@ def test_a_fresh_scenario_seed_alone_moves_a_close_call() -> None:
 
 def test_at_least_100_resamples_by_default() -> None:
     assert DEFAULT_RESAMPLES >= 100
-    assert inspect.signature(core_index).parameters["resamples"].default == DEFAULT_RESAMPLES
+    assert RESAMPLING_DEFAULTS["resamples"] == DEFAULT_RESAMPLES
     p = problem([candidate("a", p=0.5), candidate("b", p=0.4)], budget=10.0, objective="expected")
     index = core_index(p, workers=1)
     assert index.resamples == DEFAULT_RESAMPLES and index.solved == DEFAULT_RESAMPLES

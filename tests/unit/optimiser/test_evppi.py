@@ -54,7 +54,7 @@ def exact_value(prob: Problem, chosen: tuple[int, ...], p: list[float]) -> float
     """The objective of funding `chosen` when candidate k succeeds with p[k], independently
     (correlation 0), with certain impacts: P(target) by enumerating the outcomes, or the
     expected impact."""
-    impact = [c.options[0].impact.mode for c in prob.candidates]
+    impact = [c.options[0].impact.most_likely for c in prob.candidates]
     if prob.policy.objective == "expected":
         return sum(p[k] * impact[k] for k in chosen)
     total = 0.0
@@ -251,7 +251,7 @@ def test_where_the_policy_limits_overruns_each_draw_also_fixes_the_realised_cost
     assert rows["dear"].status == "screened"  # no cost range: p alone is drawn, screened
     plan = _plan(prob, 0, 4, 0, 10.0, {}, {}, {})
     drawn = [v.candidates[0].options[0].cost_range for v in plan.variants]
-    assert all(c is not None and c.low == c.mode == c.high for c in drawn)
+    assert all(c is not None and c.low == c.most_likely == c.high for c in drawn)
     assert all(8 <= c.low <= 30 for c in drawn if c is not None)
     assert len({c.low for c in drawn if c is not None}) == 4  # each draw its own total
 

@@ -58,7 +58,10 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "negative_impact.json": ("candidates[0].options[0].impact.low", "at least 0"),
     "negative_target.json": ("mission.target", "at least 0"),
     "p_success_above_one.json": ("candidates[0].options[0].p_success", "between 0 and 1"),
-    "impact_out_of_order.json": ("candidates[0].options[0].impact", "low <= mode <= high"),
+    "impact_out_of_order.json": (
+        "candidates[0].options[0].impact",
+        "low, most likely and high must be in that order",
+    ),
     "scenario_count_too_large.json": ("scenarios.count", "at most"),
     "scenario_count_zero.json": ("scenarios.count", "at least 1"),
     "correlation_one.json": ("policy.correlation", "less than 1"),

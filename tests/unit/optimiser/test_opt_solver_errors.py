@@ -55,8 +55,8 @@ class _BrokenHighs:
 def broken_split_lp(monkeypatch: pytest.MonkeyPatch) -> None:
     original = feasibility.FlowChecker.__init__
 
-    def init(self: feasibility.FlowChecker, data: Any) -> None:
-        original(self, data)
+    def init(self: feasibility.FlowChecker, data: Any, **rows: bool) -> None:
+        original(self, data, **rows)
         self.highs = _BrokenHighs(self.highs)
 
     monkeypatch.setattr(feasibility.FlowChecker, "__init__", init)

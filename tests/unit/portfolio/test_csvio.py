@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from portfolio.adapters.csv import candidates as candidates_file
+from portfolio.adapters.csv import formula, table, writer
+from portfolio.adapters.csv import scores as scores_file
+from portfolio.adapters.csv import spend as spend_file
 from portfolio.domain.errors import InvalidInput
 from portfolio.domain.model import Confidence, ScoreStatus
-from portfolio.services import csvio
+from portfolio.services import ledger_io
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "csv"
 YEARS = ["2026-27", "2027-28", "2028-29", "2029-30"]
@@ -24,13 +28,13 @@ def corpus(name: str) -> bytes:
 
 def candidate_errors(data: bytes) -> list[tuple[str, str]]:
     with pytest.raises(InvalidInput) as caught:
-        csvio.parse_candidates_csv(data, YEARS, ENVELOPES)
+        candidates_file.parse_candidates_csv(data, YEARS, ENVELOPES)
     return caught.value.errors
 
 
 def score_errors(data: bytes) -> list[tuple[str, str]]:
     with pytest.raises(InvalidInput) as caught:
-        csvio.parse_scores_csv(data)
+        scores_file.parse_scores_csv(data)
     return caught.value.errors
 
 
@@ -47,7 +51,7 @@ def rule_of(errors: list[tuple[str, str]], field: str) -> str:
 def valid_row(**changes: str) -> dict[str, str]:
     row = dict(
         zip(
-            csvio.candidate_columns(YEARS),
+            candidates_file.candidate_columns(YEARS),
             next(csv.reader(io.StringIO(corpus("candidates_valid.csv").decode().splitlines()[3]))),
             strict=True,
         )
@@ -57,7 +61,7 @@ def valid_row(**changes: str) -> dict[str, str]:
 
 
 def a_file(rows: list[dict[str, str]], columns: list[str] | None = None) -> bytes:
-    columns = columns or csvio.candidate_columns(YEARS)
+    columns = columns or candidates_file.candidate_columns(YEARS)
     out = io.StringIO()
     writer = csv.DictWriter(out, columns, lineterminator="\r\n")
     writer.writeheader()
@@ -67,7 +71,7 @@ def a_file(rows: list[dict[str, str]], columns: list[str] | None = None) -> byte
 
 # -- templates and documentation ---------------------------------------------------------------
 def test_the_candidates_template_has_one_column_per_mission_year_and_two_example_rows() -> None:
-    text = csvio.candidates_template(["2030-31", "2031-32"])
+    text = candidates_file.candidates_template(["2030-31", "2031-32"])
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == [
         "candidate_id",
@@ -98,26 +102,36 @@ def test_the_candidates_template_has_one_column_per_mission_year_and_two_example
 
 
 def test_each_template_parses_back_without_errors() -> None:
-    candidates = csvio.parse_candidates_csv(
-        csvio.TEMPLATES["candidates"].encode(), csvio.EXAMPLE_YEARS, ENVELOPES
-    )
+    years = candidates_file.EXAMPLE_YEARS
+    template = candidates_file.candidates_template(years)
+    candidates = candidates_file.parse_candidates_csv(template.encode(), years, ENVELOPES)
     assert len(candidates) == 1 and len(candidates[0].options) == 2
-    scores = csvio.parse_scores_csv(csvio.TEMPLATES["scores"].encode())
+    scores = scores_file.parse_scores_csv(scores_file.scores_template().encode())
     assert [s.option for s in scores] == ["explore", "demonstrate"]
-    assert csvio.TEMPLATES["scores"].splitlines()[0].split(",") == csvio.SCORE_COLUMNS
+    assert scores_file.scores_template().splitlines()[0].split(",") == scores_file.SCORE_COLUMNS
 
 
 def test_every_column_of_both_files_is_documented() -> None:
-    documented = set(csvio.COLUMN_DOCS)
-    for column in csvio.candidate_columns(YEARS) + csvio.SCORE_COLUMNS:
+    for column in candidates_file.candidate_columns(YEARS):
         key = "cost_<YEAR>" if column.startswith("cost_20") else column
-        assert key in documented, column
-        assert csvio.COLUMN_DOCS[key].strip()
+        assert key in candidates_file.COLUMN_DOCS, column
+        assert candidates_file.column_doc(column) == candidates_file.COLUMN_DOCS[key].strip()
+    assert set(scores_file.COLUMN_DOCS) == set(scores_file.SCORE_COLUMNS)
+    assert all(doc.strip() for doc in scores_file.COLUMN_DOCS.values())
+
+
+def test_a_column_both_files_have_is_described_the_same_in_each() -> None:
+    shared = set(candidates_file.COLUMN_DOCS) & set(scores_file.COLUMN_DOCS)
+    assert shared == {"p_success", "trl", *candidates_file.RANGE_COLUMNS}
+    for column in shared:
+        assert scores_file.COLUMN_DOCS[column] == candidates_file.COLUMN_DOCS[column]
 
 
 # -- candidates: reading good files ------------------------------------------------------------
 def test_a_valid_file_gives_one_candidate_per_id_with_its_options_in_file_order() -> None:
-    candidates = csvio.parse_candidates_csv(corpus("candidates_valid.csv"), YEARS, ENVELOPES)
+    candidates = candidates_file.parse_candidates_csv(
+        corpus("candidates_valid.csv"), YEARS, ENVELOPES
+    )
     assert [c.id for c in candidates] == ["solent-ammonia", "kelp-biojet"]
     ammonia = candidates[0]
     assert [o.id for o in ammonia.options] == ["explore", "demonstrate"]
@@ -134,21 +148,23 @@ def test_a_valid_file_gives_one_candidate_per_id_with_its_options_in_file_order(
 
 
 def test_a_utf8_file_with_a_byte_order_mark_is_accepted() -> None:
-    with_bom = csvio.parse_candidates_csv(corpus("candidates_bom.csv"), YEARS, ENVELOPES)
-    without = csvio.parse_candidates_csv(corpus("candidates_valid.csv"), YEARS, ENVELOPES)
+    with_bom = candidates_file.parse_candidates_csv(corpus("candidates_bom.csv"), YEARS, ENVELOPES)
+    without = candidates_file.parse_candidates_csv(corpus("candidates_valid.csv"), YEARS, ENVELOPES)
     assert with_bom == without
 
 
 def test_columns_may_come_in_any_order_with_blank_lines_and_spaced_header_names() -> None:
-    columns = list(reversed(csvio.candidate_columns(YEARS)))
+    columns = list(reversed(candidates_file.candidate_columns(YEARS)))
     data = a_file([valid_row()], columns).replace(b"candidate_id", b" Candidate_ID ") + b"\r\n\r\n"
-    (candidate,) = csvio.parse_candidates_csv(data, YEARS, ENVELOPES)
+    (candidate,) = candidates_file.parse_candidates_csv(data, YEARS, ENVELOPES)
     assert candidate.id == "kelp-biojet"
 
 
 def test_booleans_accept_yes_no_true_false_one_zero_and_empty() -> None:
     for text, value in [("Yes", True), ("TRUE", True), ("1", True), ("no", False), ("", False)]:
-        (candidate,) = csvio.parse_candidates_csv(a_file([valid_row(ncr=text)]), YEARS, ENVELOPES)
+        (candidate,) = candidates_file.parse_candidates_csv(
+            a_file([valid_row(ncr=text)]), YEARS, ENVELOPES
+        )
         assert candidate.ncr is value
 
 
@@ -189,13 +205,13 @@ def test_wrong_columns_are_each_named_unknown_or_missing() -> None:
 
 
 def test_a_years_cost_column_may_be_left_out_but_not_every_one() -> None:
-    columns = csvio.candidate_columns(YEARS)
-    first_year = csvio.year_column(YEARS[0])
+    columns = candidates_file.candidate_columns(YEARS)
+    first_year = candidates_file.year_column(YEARS[0])
     without = [c for c in columns if c != first_year]
     row = {k: v for k, v in valid_row().items() if k != first_year}
-    (candidate,) = csvio.parse_candidates_csv(a_file([row], without), YEARS, ENVELOPES)
+    (candidate,) = candidates_file.parse_candidates_csv(a_file([row], without), YEARS, ENVELOPES)
     assert all(YEARS[0] not in o.cost_profile for o in candidate.options)
-    no_costs = [c for c in columns if not c.startswith(csvio.COST_PREFIX)]
+    no_costs = [c for c in columns if not c.startswith(candidates_file.COST_PREFIX)]
     bare = {k: v for k, v in valid_row().items() if k in no_costs}
     ((field, rule),) = candidate_errors(a_file([bare], no_costs))
     assert field == f"row 1, column {first_year}"
@@ -203,7 +219,7 @@ def test_a_years_cost_column_may_be_left_out_but_not_every_one() -> None:
 
 
 def test_a_column_named_twice_is_refused() -> None:
-    header = ",".join([*csvio.candidate_columns(YEARS), "name"])
+    header = ",".join([*candidates_file.candidate_columns(YEARS), "name"])
     errors = candidate_errors(header.encode() + b"\r\n")
     assert errors == [("row 1, column name", "appears twice in the header")]
 
@@ -250,12 +266,12 @@ def test_a_cell_longer_than_the_csv_reader_allows_is_refused_by_row() -> None:
 
 
 def test_a_file_over_two_megabytes_is_refused_before_it_is_read() -> None:
-    errors = candidate_errors(b"x" * (csvio.MAX_BYTES + 1))
+    errors = candidate_errors(b"x" * (table.MAX_BYTES + 1))
     assert fields(errors) == ["file"] and "2 MB" in errors[0][1]
 
 
 def test_a_file_over_the_row_limit_is_refused() -> None:
-    rows = [valid_row(candidate_id=f"c{i}", option_id="explore") for i in range(csvio.MAX_ROWS + 1)]
+    rows = [valid_row(candidate_id=f"c{i}", option_id="explore") for i in range(table.MAX_ROWS + 1)]
     errors = candidate_errors(a_file(rows))
     assert errors == [("file", "has more than 5,000 data rows: split it into smaller files")]
 
@@ -330,7 +346,7 @@ def test_a_trl_must_be_a_whole_number() -> None:
 
 # -- scores ------------------------------------------------------------------------------------
 def test_a_valid_scores_file_gives_one_checked_row_each() -> None:
-    rows = csvio.parse_scores_csv(corpus("scores_valid.csv"))
+    rows = scores_file.parse_scores_csv(corpus("scores_valid.csv"))
     assert [(r.row, r.candidate, r.option, r.status) for r in rows] == [
         (2, "northsea-hefa", "demonstrate", ScoreStatus.submitted),
         (3, "northsea-hefa", "scale", ScoreStatus.submitted),
@@ -367,7 +383,7 @@ def test_bad_score_rows_are_each_reported_with_row_and_column() -> None:
 
 
 def test_a_not_competent_row_must_leave_the_estimates_empty() -> None:
-    header = ",".join(csvio.SCORE_COLUMNS)
+    header = ",".join(scores_file.SCORE_COLUMNS)
     data = f"{header}\r\n,lh2-tank,explore,yes,0.5,,,,,,,,,,submitted\r\n".encode()
     assert score_errors(data) == [
         ("row 2, column p_success", "leave the estimates empty when not_competent is yes")
@@ -375,7 +391,7 @@ def test_a_not_competent_row_must_leave_the_estimates_empty() -> None:
 
 
 def test_score_rows_with_bad_ids_and_out_of_range_values_are_refused() -> None:
-    header = ",".join(csvio.SCORE_COLUMNS)
+    header = ",".join(scores_file.SCORE_COLUMNS)
     data = (
         f"{header}\r\nCouncil 1,LH2,,no,1.2,3,2,1,0,0,0,0,,,draft\r\n"
         ",lh2-tank,explore,no,-0.5,,,,,,,,,,\r\n"
@@ -414,8 +430,10 @@ def test_an_unterminated_quote_is_refused_rather_than_swallowing_the_rest_of_the
 
 
 def test_a_cell_with_only_a_tab_counts_as_empty_not_as_a_formula() -> None:
-    header = ",".join(csvio.SCORE_COLUMNS)
-    (row,) = csvio.parse_scores_csv(f"{header}\r\n,lh2-tank,explore,no,\t,,,,,,,,,,\r\n".encode())
+    header = ",".join(scores_file.SCORE_COLUMNS)
+    (row,) = scores_file.parse_scores_csv(
+        f"{header}\r\n,lh2-tank,explore,no,\t,,,,,,,,,,\r\n".encode()
+    )
     assert row.p_success is None and row.status is ScoreStatus.draft
 
 
@@ -444,11 +462,11 @@ def test_a_cell_with_only_a_tab_counts_as_empty_not_as_a_formula() -> None:
 def test_neutralise_prefixes_a_quote_to_possible_formulas_but_not_to_plain_numbers(
     value: str, expected: str
 ) -> None:
-    assert csvio.neutralise(value) == expected
+    assert formula.neutralise(value) == expected
 
 
 def test_to_csv_neutralises_every_cell_and_formats_values_for_a_spreadsheet() -> None:
-    text = csvio.to_csv(
+    text = writer.to_csv(
         [
             {"name": "=1+1", "n": -3.0, "flag": True, "list": ["sbc", "ukri"], "p": 0.35},
             {"name": "@evil", "missing": None},
@@ -461,12 +479,110 @@ def test_to_csv_neutralises_every_cell_and_formats_values_for_a_spreadsheet() ->
         ["'=1+1", "-3", "yes", "sbc;ukri", "0.35", ""],
         ["'@evil", "", "", "", "", ""],
     ]
-    assert csvio.to_csv([], ["a"], bom=True).startswith("\ufeff")
+    assert writer.to_csv([], ["a"], bom=True).startswith("\ufeff")
 
 
 def test_exported_candidates_import_back_unchanged() -> None:
-    candidates = csvio.parse_candidates_csv(corpus("candidates_valid.csv"), YEARS, ENVELOPES)
-    again = csvio.parse_candidates_csv(
-        csvio.candidates_to_csv(candidates, YEARS).encode(), YEARS, ENVELOPES
+    candidates = candidates_file.parse_candidates_csv(
+        corpus("candidates_valid.csv"), YEARS, ENVELOPES
+    )
+    again = candidates_file.parse_candidates_csv(
+        candidates_file.candidates_to_csv(candidates, YEARS).encode(), YEARS, ENVELOPES
     )
     assert again == candidates
+
+
+# -- one rule for every file: the formula rule, the limits, the spend file's columns ----------
+FORMULA_OR_NOT = [
+    '=HYPERLINK("http://evil.example","click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(A1)",
+    "  =1+1",
+    "-1",
+    "+0.5",
+    "-1.5e3",
+    "plain text",
+    "a=b",
+]
+
+
+@pytest.mark.parametrize("value", FORMULA_OR_NOT)
+def test_a_cell_refused_as_a_formula_on_import_is_exactly_one_the_export_neutralises(
+    value: str,
+) -> None:
+    written = io.StringIO()  # the cell as a spreadsheet would save it, nothing neutralised
+    csv.writer(written, lineterminator="\r\n").writerows([["note"], [value]])
+    imported = table.read_table(written.getvalue().encode(), ["note"])
+    refused = any("spreadsheet formula" in rule for _, rule in imported.errors)
+
+    exported = writer.to_csv([{"note": value}], ["note"])
+    (cell,) = list(csv.reader(io.StringIO(exported)))[1]
+    assert refused is (cell != value)
+    again = table.read_table(exported.encode(), ["note"])
+    assert again.errors == [], "what the export writes imports again"
+    assert again.rows[0][1]["note"] == cell.strip()
+
+
+def test_the_candidates_scores_and_spend_files_refuse_a_formula_in_the_same_words() -> None:
+    formula_cell = "=SUM(A1:A9)"
+    candidate_rule = rule_of(
+        candidate_errors(a_file([valid_row(name=formula_cell)])), "row 2, column name"
+    )
+    header = ",".join(scores_file.SCORE_COLUMNS)
+    score_rule = rule_of(
+        score_errors(f"{header}\r\n,lh2-tank,explore,no,,,,,,,,,,{formula_cell},\r\n".encode()),
+        "row 2, column rationale",
+    )
+    spend_data = f"candidate,option,envelope,year,amount\r\nx,y,sbc,2026-27,{formula_cell}\r\n"
+    spend_table, _ = spend_file.read_spend(spend_data.encode())
+    ((field, spend_rule),) = spend_table.errors
+    assert field == "row 2, column amount"
+    assert candidate_rule == score_rule == spend_rule
+    assert spend_rule == "looks like a spreadsheet formula; remove the leading ="
+
+
+def test_the_size_limit_is_the_same_for_every_file() -> None:
+    too_big = b"x" * (table.MAX_BYTES + 1)
+    refusals = []
+    for read in (
+        lambda: candidates_file.parse_candidates_csv(too_big, YEARS, ENVELOPES),
+        lambda: scores_file.parse_scores_csv(too_big),
+        lambda: spend_file.read_spend(too_big),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            read()
+        refusals.append(caught.value.errors)
+    assert refusals[0] == refusals[1] == refusals[2]
+    ((field, rule),) = refusals[0]
+    assert field == "file" and f"the limit is {table.MAX_BYTES:,} bytes" in rule
+
+
+def test_the_spend_files_columns_are_the_fields_a_person_gives_an_entry_in() -> None:
+    assert ledger_io.FIELDS == tuple(spend_file.COLUMNS) == tuple(ledger_io.SpendInput.model_fields)
+    assert set(spend_file.COLUMN_DOCS) == set(spend_file.COLUMNS)
+
+
+def test_a_spend_files_note_column_may_be_left_out_but_no_other() -> None:
+    rows = "lh2-tank,explore,sbc,2026-27,1.5"
+    read, columns = spend_file.read_spend(
+        f"candidate,option,envelope,year,amount\r\n{rows}\r\n".encode()
+    )
+    assert columns == spend_file.COLUMNS[:-1] and read.errors == []
+    assert read.rows == [
+        (
+            2,
+            {
+                "candidate": "lh2-tank",
+                "option": "explore",
+                "envelope": "sbc",
+                "year": "2026-27",
+                "amount": "1.5",
+            },
+        )
+    ]
+    with pytest.raises(InvalidInput) as caught:
+        spend_file.read_spend(f"candidate,option,envelope,year,note\r\n{rows}\r\n".encode())
+    assert caught.value.errors == [
+        ("row 1, column amount", "missing column: the header must include it")
+    ]

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from optimiser.pert import pert_mean, pert_shape, pert_variance
 from portfolio.domain.estimates import (
     FlagCode,
     aggregate_option,
@@ -19,9 +20,6 @@ from portfolio.domain.estimates import (
     member_calibration,
     p_sd,
     p_spread,
-    pert_mean,
-    pert_shape,
-    pert_variance,
     pool_probability,
     pool_three_point,
 )

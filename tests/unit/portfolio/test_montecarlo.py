@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from optimiser.result import Result
 from portfolio.domain import montecarlo, sample_fit
 from portfolio.domain.model import OptimiserRun, Rag
 from portfolio.domain.quarterly_update import UpdateContext, draft_update
@@ -171,9 +172,10 @@ def run(
     budget_scale: float = 1.0,
     **extra: float,
 ) -> OptimiserRun:
+    means = {"expected_impact": 0.0, "cvar_shortfall": 0.0}
     metrics = {
-        "in_sample": {"p_target": oos if ins is None else ins, "scenarios": n_in, **extra},
-        "out_of_sample": {"p_target": oos, "scenarios": n_out, **extra},
+        "in_sample": {"p_target": oos if ins is None else ins, "scenarios": n_in, **means, **extra},
+        "out_of_sample": {"p_target": oos, "scenarios": n_out, **means, **extra},
     }
     return OptimiserRun(
         id=run_id,
@@ -184,7 +186,13 @@ def run(
         started_by="ceo",
         created_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC),
         problem={},
-        result={"metrics": metrics},
+        result=Result.model_validate(
+            {
+                "status": status if status in ("optimal", "feasible", "infeasible") else "error",
+                "metrics": metrics,
+                "solver": {"name": "HiGHS", "version": "test", "seconds": 0.0},
+            }
+        ),
         budget_scale=budget_scale,
     )
 
@@ -233,8 +241,9 @@ def test_fewer_overruns_in_sample_than_out_is_the_flattering_side():
     assert not gaps["p_overrun"].beyond_error
     r = run(1, oos=0.5)
     assert r.result is not None
-    r.result["metrics"]["in_sample"]["p_overrun"] = 0.05
-    r.result["metrics"]["out_of_sample"]["p_overrun"] = 0.20
+    assert r.in_sample is not None and r.out_of_sample is not None
+    r.in_sample.p_overrun = 0.05
+    r.out_of_sample.p_overrun = 0.20
     overrun = next(g for g in sample_fit.sample_gaps(r) if g.metric == "p_overrun")
     assert overrun.beyond_error and overrun.flatters
 

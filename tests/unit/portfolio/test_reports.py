@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portfolio.domain.limits import count_words as word_count
 from portfolio.domain.model import Candidate, ChangeKind, EvidenceKind, Rag, Sector
 from portfolio.domain.quarterly_update import (
-    RAG_WORDING,
     Change,
     ProposedStop,
     PublicDissent,
@@ -20,10 +20,8 @@ from portfolio.domain.quarterly_update import (
     classify_changes,
     draft_update,
     public_label,
-    rag_from_p,
-    rate_delivery,
-    word_count,
 )
+from portfolio.domain.rag import RAG_WORDING, apply_override, rag_from_p, rate_delivery
 
 PAPER = "/work/shared/seeds/000_94dcca9441e1b365.txt"
 
@@ -64,15 +62,22 @@ def test_rag_wording_starts_as_the_ipa_does() -> None:
 
 
 def test_ceo_override_needs_a_reason_and_keeps_the_computed_rating() -> None:
-    with pytest.raises(ValueError, match="rag_override_reason"):
+    with pytest.raises(ValueError, match="rag_reason"):
         rate_delivery(0.35, override=Rag.amber, reason="  ")
     rating = rate_delivery(0.35, override=Rag.amber, reason="Gate 2 results due next month")
     assert (rating.computed, rating.rag, rating.overridden) == (Rag.red, Rag.amber, True)
 
 
 def test_override_equal_to_the_computed_rating_is_no_override() -> None:
-    rating = rate_delivery(0.8, override=Rag.green)
+    rating = rate_delivery(0.8, override=Rag.green, reason="Looks fine to me")
     assert not rating.overridden and rating.rag is Rag.green
+    assert rating.override is None and rating.reason == ""
+
+
+def test_an_override_that_differs_is_stored_with_its_reason() -> None:
+    rating = apply_override(Rag.green, Rag.amber, "  Two stage gates ahead  ")
+    assert rating.override is Rag.amber and rating.reason == "Two stage gates ahead"
+    assert apply_override(Rag.green, None, "ignored").override is None
 
 
 # -- changes -------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from portfolio.domain.evidence import (
     prior_belief,
 )
 from portfolio.domain.model import Evidence, EvidenceKind
-from portfolio.services import council, cycle
+from portfolio.services import beliefs, council
 
 OPTIONS = ["explore", "demonstrate", "scale"]  # smallest first, as a candidate lists them
 
@@ -181,7 +181,7 @@ def test_the_wings_failed_gate_drops_its_belief_below_the_kill_threshold(engine:
     proposed for stopping — as the demo's story (the CEO stopped it) needs."""
     with SqlUnitOfWork(engine) as uow:
         wing = uow.candidates.get(DEMO, "distributed-propulsion")
-        belief = cycle.candidate_belief(uow, DEMO, wing)
+        belief = beliefs.candidate_belief(uow, DEMO, wing)
         aggregates = {a.option: a for a in uow.aggregates.all(DEMO) if a.candidate == wing.id}
         threshold = uow.missions.get(DEMO).kill_threshold
         forecasts = council.resolved_forecasts(uow, DEMO)
@@ -208,7 +208,7 @@ def test_a_passed_gate_raises_the_belief_but_not_to_0_99(engine: Engine) -> None
     (bigger: a hint) + 5 on α."""
     with SqlUnitOfWork(engine) as uow:
         candidate = uow.candidates.get(DEMO, "continuous-descent")
-        belief = cycle.candidate_belief(uow, DEMO, candidate)
+        belief = beliefs.candidate_belief(uow, DEMO, candidate)
         aggregates = {a.option: a for a in uow.aggregates.all(DEMO) if a.candidate == candidate.id}
     added = {"explore": 10.0, "demonstrate": 5.0}
     for ob in belief.options:

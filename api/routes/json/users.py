@@ -1,23 +1,51 @@
-"""The caller's own API tokens, and the security log (administrators)."""
+"""Users in the JSON API (under /api/v1): the caller, their API tokens, the users
+(administrators) and the security log (administrators)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 from pydantic import BaseModel, Field
 
-from api.deps import AuthDep, GlobalAccess, UowDep, UserDep
-from api.permissions import Perm
-from api.routes.json.v1 import ERROR_RESPONSES, UtcDateTime
+from api.deps import AuthDep, ManageUsers, UowDep, UserDep
+from api.routes.json.common import UtcDateTime, v1_router
 from portfolio.adapters.security_log import SecurityEvent, SecurityEventKind
 from portfolio.domain.errors import PermissionDenied
-from portfolio.domain.model import User
+from portfolio.domain.model import Name, RoleAssignment, User, Username
 from portfolio.services import missions as services
 
-router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERROR_RESPONSES)
+router = v1_router()
 
-Admin = Annotated[User, Depends(GlobalAccess(Perm.manage_users))]
+
+class Me(BaseModel):
+    user: User
+    roles: list[RoleAssignment]
+
+
+class NewUser(BaseModel):
+    username: Username
+    display_name: Name
+    is_admin: bool = False
+    password: str = Field(min_length=1, max_length=1024)
+
+
+@router.get("/me", response_model=Me)
+def me(user: UserDep, uow: UowDep) -> Me:
+    return Me(user=user, roles=uow.users.roles(user.username))
+
+
+@router.get("/users", response_model=list[User])
+def users(admin: ManageUsers, uow: UowDep) -> list[User]:
+    return uow.users.all()
+
+
+@router.post("/users", response_model=User, status_code=201)
+def create_user(admin: ManageUsers, body: NewUser, uow: UowDep) -> User:
+    user = User(username=body.username, display_name=body.display_name, is_admin=body.is_admin)
+    services.create_user(uow, admin.username, user, body.password)
+    uow.commit()
+    return uow.users.get(user.username)
 
 
 class TokenOut(BaseModel):
@@ -69,7 +97,7 @@ def create_token(body: NewToken, user: UserDep, auth: AuthDep, uow: UowDep) -> C
 
 @router.get("/security-log", response_model=list[SecurityEventOut])
 def security_log(
-    admin: Admin,
+    admin: ManageUsers,
     uow: UowDep,
     event: SecurityEventKind | None = None,
     username: Annotated[str | None, Query(max_length=40)] = None,

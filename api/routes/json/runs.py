@@ -1,0 +1,117 @@
+"""Optimiser runs in the JSON API (under /api/v1): the problem the mission's data gives, runs
+started, polled and read with their result, and the problem each run solved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from pydantic import BaseModel, Field
+
+from api.deps import RunOptimiser, UowDep, ViewMission
+from api.params import RowId
+from api.routes.json.common import UtcDateTime, v1_router
+from optimiser.result import Result
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain import montecarlo
+from portfolio.domain.model import OptimiserRun
+from portfolio.domain.run_policy import RunSettings
+from portfolio.services import runs as run_service
+
+router = v1_router()
+
+
+class RunRequest(RunSettings):
+    """Start an optimiser run on the mission's current data."""
+
+
+class RunSummary(BaseModel):
+    id: int
+    quarter: str
+    objective: str
+    solver: str
+    status: str
+    started_by: str
+    note: str
+    created_at: UtcDateTime
+    finished_at: UtcDateTime | None
+    progress: dict[str, Any] | None
+    error: str | None
+    budget_scale: float = Field(description="the envelopes were scaled by this (1 = real)")
+    what_if: bool = Field(description="made on scaled budgets: a question, never approvable")
+    result: Result | None = Field(
+        None, description="with the result: the result document (mission-portfolio/result)"
+    )
+    intervals: dict[str, dict[str, montecarlo.Interval]] | None = Field(
+        None,
+        description="with the result: the 95 % Monte-Carlo interval (Wilson score) of each "
+        "share, in_sample and out_of_sample -> p_target, p_any_success, p_overrun -> "
+        "{value, low, high, scenarios}",
+    )
+
+
+def _summary(run: OptimiserRun, with_result: bool = False) -> RunSummary:
+    return RunSummary(
+        id=run.id or 0,
+        quarter=run.quarter,
+        objective=run.objective,
+        solver=run.solver,
+        status=run.status,
+        started_by=run.started_by,
+        note=run.note,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+        progress=run.progress,
+        error=run.error,
+        budget_scale=run.budget_scale,
+        what_if=run.what_if,
+        result=run.result if with_result else None,
+        intervals=montecarlo.result_intervals(run.result.metrics)
+        if with_result and run.result is not None
+        else None,
+    )
+
+
+@router.get("/missions/{slug}/problem")
+def current_problem(ctx: RunOptimiser, uow: UowDep) -> dict[str, Any]:
+    """The problem file the mission's current data gives, with the default policy."""
+    return run_service.export_problem(uow, ctx.slug)
+
+
+@router.get("/missions/{slug}/runs", response_model=list[RunSummary])
+def runs(ctx: ViewMission, uow: UowDep) -> list[RunSummary]:
+    return [_summary(r) for r in uow.runs.all(ctx.slug)]
+
+
+@router.post("/missions/{slug}/runs", response_model=RunSummary, status_code=202)
+def start_run(ctx: RunOptimiser, body: RunRequest, request: Request, uow: UowDep) -> RunSummary:
+    """Queue a run; poll ``GET .../runs/{id}`` until its status is no longer queued/running."""
+    run_id = run_service.start_run(
+        uow,
+        ctx.user.username,
+        ctx.slug,
+        body.policy,
+        scenarios=body.scenarios,
+        seed=body.seed,
+        solver=body.solver,
+        note=body.note,
+        overrides=body.overrides,
+        budget_scale=body.budget_scale,
+        switching_loss=body.switching_loss,
+    )
+    uow.commit()
+    request.app.state.jobs.submit(run_id)
+    with SqlUnitOfWork(request.app.state.sessionmaker) as fresh:
+        return _summary(fresh.runs.get(ctx.slug, run_id))
+
+
+@router.get("/missions/{slug}/runs/{run_id}", response_model=RunSummary)
+def run(ctx: ViewMission, run_id: RowId, uow: UowDep) -> RunSummary:
+    """A run with its result document (``mission-portfolio/result``) once finished."""
+    return _summary(uow.runs.get(ctx.slug, run_id), with_result=True)
+
+
+@router.get("/missions/{slug}/runs/{run_id}/problem")
+def run_problem(ctx: ViewMission, run_id: RowId, uow: UowDep) -> dict[str, Any]:
+    """The exact problem file the run solved."""
+    return uow.runs.get(ctx.slug, run_id).problem

@@ -1,0 +1,200 @@
+"""Optimiser runs, their cached analyses and their SVG charts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portfolio.adapters.orm import AnalyticsRow, ChartRow, MissionRow, RunRow
+from portfolio.adapters.repository.missions import Missions
+from portfolio.domain.errors import Conflict, NotFound
+from portfolio.domain.model import RUN_ACTIVE, OptimiserRun, RunAnalysis
+
+
+class Runs:
+    """Optimiser runs of a mission, with the exact problem file and result of each."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, mission_slug: str, run: OptimiserRun) -> int:
+        mission = Missions(self.session).row(mission_slug)
+        row = RunRow(
+            mission_id=mission.id,
+            quarter=run.quarter,
+            objective=run.objective,
+            solver=run.solver,
+            status=run.status,
+            started_by=run.started_by,
+            note=run.note,
+            created_at=run.created_at,
+            problem=run.problem,
+            overrides=run.overrides,
+            budget_scale=run.budget_scale,
+        )
+        self.session.add(row)
+        try:
+            self.session.flush()
+        except IntegrityError as exc:  # the database refuses a run in a closed quarter
+            raise Conflict(
+                f"quarter {run.quarter} is closed: no optimiser run can be recorded in it"
+            ) from exc
+        return row.id
+
+    def _row(self, mission_slug: str, run_id: int) -> RunRow:
+        row = self.session.scalar(
+            select(RunRow)
+            .join(MissionRow, RunRow.mission_id == MissionRow.id)
+            .where(MissionRow.slug == mission_slug, RunRow.id == run_id)
+        )
+        if row is None:
+            raise NotFound(f"no optimiser run {run_id} in mission {mission_slug}")
+        return row
+
+    @staticmethod
+    def _to_model(row: RunRow, slug: str) -> OptimiserRun:
+        return OptimiserRun(
+            id=row.id,
+            mission=slug,
+            quarter=row.quarter,
+            objective=row.objective,
+            solver=row.solver,
+            status=row.status,
+            started_by=row.started_by,
+            note=row.note,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            problem=row.problem,
+            result=row.result,
+            progress=row.progress,
+            error=row.error,
+            overrides=row.overrides or {},
+            budget_scale=row.budget_scale if row.budget_scale is not None else 1.0,
+        )
+
+    def get(self, mission_slug: str, run_id: int) -> OptimiserRun:
+        return self._to_model(self._row(mission_slug, run_id), mission_slug)
+
+    def find(self, run_id: int) -> OptimiserRun | None:
+        row = self.session.get(RunRow, run_id)
+        if row is None:
+            return None
+        slug = self.session.scalar(select(MissionRow.slug).where(MissionRow.id == row.mission_id))
+        return self._to_model(row, slug or "")
+
+    def all(self, mission_slug: str) -> list[OptimiserRun]:
+        rows = self.session.scalars(
+            select(RunRow)
+            .join(MissionRow, RunRow.mission_id == MissionRow.id)
+            .where(MissionRow.slug == mission_slug)
+            .order_by(RunRow.id.desc())
+        )
+        return [self._to_model(r, mission_slug) for r in rows]
+
+    def update(self, run_id: int, **fields: Any) -> None:
+        row = self.session.get(RunRow, run_id)
+        if row is None:
+            raise NotFound(f"no optimiser run {run_id}")
+        for key, value in fields.items():
+            setattr(row, key, value)
+
+    def unfinished(self) -> list[int]:
+        return list(self.session.scalars(select(RunRow.id).where(RunRow.status.in_(RUN_ACTIVE))))
+
+
+class Analyses:
+    """Cached analyses of runs."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @staticmethod
+    def _model(row: AnalyticsRow) -> RunAnalysis:
+        return RunAnalysis(
+            run=row.run_id,
+            kind=row.kind,
+            status=row.status,
+            progress=row.progress,
+            result=row.result,
+            error=row.error,
+            requested_by=row.requested_by,
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+        )
+
+    def _row(self, run_id: int, kind: str) -> AnalyticsRow | None:
+        return self.session.scalar(
+            select(AnalyticsRow).where(AnalyticsRow.run_id == run_id, AnalyticsRow.kind == kind)
+        )
+
+    def get(self, run_id: int, kind: str) -> RunAnalysis | None:
+        row = self._row(run_id, kind)
+        return self._model(row) if row else None
+
+    def for_run(self, run_id: int) -> dict[str, RunAnalysis]:
+        rows = self.session.scalars(select(AnalyticsRow).where(AnalyticsRow.run_id == run_id))
+        return {r.kind: self._model(r) for r in rows}
+
+    def put(self, analysis: RunAnalysis) -> None:
+        row = self._row(analysis.run, analysis.kind)
+        if row is None:
+            row = AnalyticsRow(run_id=analysis.run, kind=analysis.kind)
+            self.session.add(row)
+        for key, value in analysis.model_dump(exclude={"run", "kind"}).items():
+            setattr(row, key, value)
+        self.session.flush()
+
+    def unfinished(self) -> list[tuple[int, str]]:
+        rows = self.session.execute(
+            select(AnalyticsRow.run_id, AnalyticsRow.kind).where(
+                AnalyticsRow.status.in_(("queued", "running"))
+            )
+        )
+        return [(run_id, kind) for run_id, kind in rows]
+
+
+class Charts:
+    """The SVG charts of runs, drawn once per run, chart and data (``digest``)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, run_id: int, name: str, digest: str) -> bytes | None:
+        return self.session.scalar(
+            select(ChartRow.svg).where(
+                ChartRow.run_id == run_id, ChartRow.name == name, ChartRow.digest == digest
+            )
+        )
+
+    def of_mission(
+        self, slug: str, name: str, digest: str, run_id: int | None = None
+    ) -> bytes | None:
+        """The drawing of chart ``name`` for ``digest`` of a run of mission ``slug`` (of run
+        ``run_id`` when given): one query, for a page that names the drawing it wants."""
+        query = (
+            select(ChartRow.svg)
+            .join(RunRow, ChartRow.run_id == RunRow.id)
+            .join(MissionRow, RunRow.mission_id == MissionRow.id)
+            .where(MissionRow.slug == slug, ChartRow.name == name, ChartRow.digest == digest)
+        )
+        if run_id is not None:
+            query = query.where(ChartRow.run_id == run_id)
+        return self.session.scalars(query.limit(1)).first()
+
+    def put(self, run_id: int, name: str, digest: str, svg: bytes, at: dt.datetime) -> None:
+        """Keep ``svg``; the chart's drawings for other data are dropped."""
+        self.session.execute(
+            delete(ChartRow).where(
+                ChartRow.run_id == run_id, ChartRow.name == name, ChartRow.digest != digest
+            )
+        )
+        if self.get(run_id, name, digest) is None:
+            self.session.add(
+                ChartRow(run_id=run_id, name=name, digest=digest, svg=svg, created_at=at)
+            )
+        self.session.flush()

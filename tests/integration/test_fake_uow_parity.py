@@ -1,0 +1,172 @@
+"""The in-memory unit of work answers as the SQL one does: the same services, called the same
+way on both, leave the same stored state — the same models, in the same order, with the same
+ids, and the same audit trail down to its chain hashes — on SQLite and PostgreSQL. So the fast
+service tests on the fake (tests/unit/portfolio/test_services_fake_uow.py) test what the
+product does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from small_mission import (
+    ANNA,
+    BEN,
+    CEO,
+    NOW,
+    QUARTER,
+    SLUG,
+    TREASURY,
+    a_candidate,
+    a_run,
+    a_score,
+    seed_mission,
+)
+from sqlalchemy import Engine
+
+from portfolio.adapters import database
+from portfolio.adapters.memory import FakeUnitOfWork, MemoryStore
+from portfolio.adapters.ports import UnitOfWork
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.errors import PortfolioError
+from portfolio.domain.model import Role, SeedAnswer, SeedQuestion, TrajectoryPoint
+from portfolio.domain.rag import Rag
+from portfolio.services import approvals, council, cycle, publication
+from portfolio.services import missions as services
+
+
+@pytest.fixture
+def engine(empty_db_url: str) -> Iterator[Engine]:
+    engine = database.make_engine(empty_db_url)
+    yield engine
+    engine.dispose()
+
+
+def the_quarter(uow: UnitOfWork) -> None:
+    """A quarter's work through the services: scoring, seeds, a challenge, an approved
+    allocation with a contract, a rating override, the letter, Treasury's approval."""
+    services.register_candidate(uow, CEO, SLUG, a_candidate("beta"))
+    council.open_round(uow, CEO, SLUG)
+    for member in (ANNA, BEN):
+        entries = [a_score(member, "base"), a_score(member, "big", p_success=0.3)]
+        council.save_scores(uow, member, SLUG, "alpha", entries, submit=True, not_competent=False)
+    council.save_scores(
+        uow,
+        ANNA,
+        SLUG,
+        "beta",
+        [a_score(ANNA, "base", candidate="beta")],
+        submit=False,
+        not_competent=False,
+    )
+    council.add_seed_question(
+        uow, CEO, SLUG, SeedQuestion(id="jet-price", question="Jet fuel price?", unit="£/t")
+    )
+    council.answer_seed(
+        uow, SLUG, SeedAnswer(question="jet-price", member=BEN, q5=500, q50=700, q95=900)
+    )
+    challenge = council.add_challenge(uow, ANNA, SLUG, "alpha", "Is the feedstock secured?")
+    council.reply_challenge(uow, CEO, SLUG, challenge, "Contracts for 80 % are signed.")
+    council.close_round(uow, CEO, SLUG)
+    run_id = a_run(uow, 0.55)
+    cycle.approve_run(uow, CEO, SLUG, run_id, reasons={"alpha": "best value"}, contracted={"alpha"})
+    cycle.override_rag(uow, CEO, SLUG, Rag.red, "the feedstock is at risk")
+    cycle.set_trajectory(uow, CEO, SLUG, [TrajectoryPoint(quarter=QUARTER, planned_p_target=0.5)])
+    publication.save_update(uow, CEO, SLUG, "Dear all, the quarter went well.", publish=True)
+    roles = uow.missions.roles_of(SLUG, CEO)
+    request = approvals.request_approval(uow, CEO, roles, SLUG, "beta", "the big option")
+    approvals.decide_approval(
+        uow,
+        TREASURY,
+        {*uow.missions.roles_of(SLUG, TREASURY)},
+        SLUG,
+        request,
+        approve=False,
+        reason="not yet",
+    )
+
+
+def refusals(uow: UnitOfWork) -> list[str]:
+    """Calls that break a rule: the kind of refusal each gets."""
+    calls: list[Callable[[], object]] = [
+        lambda: services.register_candidate(uow, CEO, SLUG, a_candidate("alpha")),
+        lambda: services.assign_role(uow, CEO, SLUG, ANNA, Role.mission_ceo),
+        lambda: council.save_scores(uow, ANNA, SLUG, "alpha", [], submit=False, not_competent=True),
+        lambda: uow.candidates.get(SLUG, "nobody"),
+        lambda: uow.missions.quarter(SLUG, "2030-31 Q1"),
+    ]
+    out = []
+    for call in calls:
+        try:
+            call()
+            out.append("done")
+        except PortfolioError as exc:
+            out.append(f"{type(exc).__name__}: {exc}")
+    return out
+
+
+def stored(uow: UnitOfWork) -> dict[str, Any]:
+    """Everything the services wrote, as JSON."""
+
+    def dump(models: list[Any]) -> list[Any]:
+        return [m.model_dump(mode="json") for m in models]
+
+    return {
+        "users": dump(uow.users.all()),
+        "mission": uow.missions.get(SLUG).model_dump(mode="json"),
+        "roles": dump(uow.missions.roles(SLUG)),
+        "council": dump(uow.missions.council(SLUG)),
+        "quarters": dump(uow.missions.quarters(SLUG)),
+        "candidates": dump(uow.candidates.all(SLUG)),
+        "scores": dump(uow.scores.all(SLUG)),
+        "aggregates": dump(uow.aggregates.all(SLUG)),
+        "seeds": dump(uow.seeds.questions(SLUG)) + dump(uow.seeds.answers(SLUG)),
+        "challenges": [(i, c.model_dump(mode="json")) for i, c in uow.challenges.all(SLUG)],
+        "runs": dump(uow.runs.all(SLUG)),
+        "changes": dump(uow.cycle.changes(SLUG)),
+        "updates": dump(uow.cycle.updates(SLUG)),
+        "trajectory": dump(uow.cycle.trajectory(SLUG)),
+        "contracts": dump(uow.contracts.all(SLUG)),
+        "approvals": dump(uow.approvals.all(SLUG)),
+        "audit": dump(uow.audit.all(SLUG)) + dump(uow.audit.all(None)),
+        "heads": [uow.audit.head(SLUG), uow.audit.head(None)],
+    }
+
+
+def run_on(make: Callable[[], Any]) -> tuple[dict[str, Any], list[str]]:
+    """Seed, commit, work the quarter, commit; then what is stored and the refusals."""
+    for step in (seed_mission, the_quarter):
+        with make() as uow:
+            uow.now = lambda: NOW  # one clock for both
+            step(uow)
+            uow.commit()
+    with make() as uow:
+        uow.now = lambda: NOW
+        answers = refusals(uow)
+        return stored(uow), answers
+
+
+def test_the_fake_stores_what_the_database_stores(engine: Engine) -> None:
+    fake_store = MemoryStore(clock=lambda: NOW)
+    fake, fake_refusals = run_on(lambda: FakeUnitOfWork(fake_store))
+    sql, sql_refusals = run_on(lambda: SqlUnitOfWork(engine))
+    assert fake_refusals == sql_refusals
+    for table in sql:
+        assert fake[table] == sql[table], table
+
+
+def test_a_rollback_leaves_both_as_they_were(engine: Engine) -> None:
+    fake_store = MemoryStore(clock=lambda: NOW)
+    for make in (lambda: FakeUnitOfWork(fake_store), lambda: SqlUnitOfWork(engine)):
+        with make() as uow:
+            seed_mission(uow)
+            uow.commit()
+        with make() as uow:
+            services.register_candidate(uow, CEO, SLUG, a_candidate("beta"))
+            uow.rollback()
+            assert [c.id for c in uow.candidates.all(SLUG)] == ["alpha"]
+            services.register_candidate(uow, CEO, SLUG, a_candidate("gamma"))
+        with make() as uow:
+            assert [c.id for c in uow.candidates.all(SLUG)] == ["alpha"]
+            assert [e.entity_id for e in uow.audit.all(SLUG, entity="candidate")] == ["alpha"]
