@@ -14,6 +14,7 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import Field
 
@@ -381,6 +382,36 @@ def aggregate_option(
     weights are used and ``note`` says so. Drafts and "not competent" scores are left out.
     """
     method = AggregationMethod(method)
+    used = _scores_to_pool(scores)
+    members = [s.member for s in used]
+    raw, note = _scorer_weights(method, members, weights)
+    w = normalise_weights(raw)
+    given = _what_each_scorer_gave(used, w, sectors)
+    return Aggregate(
+        method=method,
+        p=pool_probability(given.ps, w),
+        p_min=min(given.ps),
+        p_max=max(given.ps),
+        p_spread=p_spread(given.ps),
+        p_sd=p_sd(given.ps),
+        cost=pool_three_point(given.costs, w),
+        impact=pool_three_point(given.impacts, w),
+        trl_median=float(statistics.median(given.trls)),
+        n_scorers=len(used),
+        sectors=sorted({sectors[m] for m in members}, key=list(Sector).index),
+        flags=council_flags(
+            {s.member: s for s in used},
+            sectors,
+            disagreement=disagreement,
+            min_scorers=min_scorers,
+        ),
+        contributions=given.contributions,
+        note=note,
+    )
+
+
+def _scores_to_pool(scores: Sequence[Score]) -> list[Score]:
+    """The submitted, competent scores, checked to be of one option and one per member."""
     used = [s for s in scores if _scored(s)]
     if not used:
         raise ValueError("scores: no submitted, competent score to aggregate")
@@ -390,37 +421,55 @@ def aggregate_option(
     members = [s.member for s in used]
     if len(set(members)) != len(members):
         raise ValueError("scores: a member may have only one score per option")
+    return used
 
+
+def _scorer_weights(
+    method: AggregationMethod, members: Sequence[str], weights: Mapping[str, float]
+) -> tuple[list[float], str]:
+    """Each scorer's weight before normalising under ``method``, and a note when every weight
+    was 0 and equal weights are used instead."""
     note = ""
     if method is AggregationMethod.equal:
-        raw = [1.0] * len(used)
+        raw = [1.0] * len(members)
     else:
         raw = [float(weights.get(m, 0.0)) for m in members]
         normalise_weights([*raw, 1.0])  # validates each weight
         if math.fsum(raw) <= 0:
-            raw = [1.0] * len(used)
+            raw = [1.0] * len(members)
             note = (
                 f"every scorer has weight 0 under the {method.value} method; "
                 "equal weights used instead"
             )
-    w = normalise_weights(raw)
+    return raw, note
 
-    ps: list[float] = []
-    costs: list[ThreePoint] = []
-    impacts: list[ThreePoint] = []
-    trls: list[int] = []
-    contributions: list[Contribution] = []
+
+class _ScorerInputs(NamedTuple):
+    """What the scorers gave, in scorer order, ready to pool."""
+
+    ps: list[float]
+    costs: list[ThreePoint]
+    impacts: list[ThreePoint]
+    trls: list[int]
+    contributions: list[Contribution]
+
+
+def _what_each_scorer_gave(
+    used: Sequence[Score], w: Sequence[float], sectors: Mapping[str, Sector]
+) -> _ScorerInputs:
+    """Each scorer's p, cost, impact and TRL, and their contribution with its weight ``w``."""
+    given = _ScorerInputs([], [], [], [], [])
     for s, wi in zip(used, w, strict=True):
         # _scored + the Score validator guarantee these are present.
         assert s.p_success is not None and s.cost is not None and s.impact is not None
         assert s.trl is not None and s.confidence is not None
         if s.member not in sectors:
             raise ValueError(f"sectors: no sector known for member {s.member}")
-        ps.append(s.p_success)
-        costs.append(s.cost)
-        impacts.append(s.impact)
-        trls.append(s.trl)
-        contributions.append(
+        given.ps.append(s.p_success)
+        given.costs.append(s.cost)
+        given.impacts.append(s.impact)
+        given.trls.append(s.trl)
+        given.contributions.append(
             Contribution(
                 member=s.member,
                 sector=sectors[s.member],
@@ -432,24 +481,4 @@ def aggregate_option(
                 confidence=s.confidence,
             )
         )
-    return Aggregate(
-        method=method,
-        p=pool_probability(ps, w),
-        p_min=min(ps),
-        p_max=max(ps),
-        p_spread=p_spread(ps),
-        p_sd=p_sd(ps),
-        cost=pool_three_point(costs, w),
-        impact=pool_three_point(impacts, w),
-        trl_median=float(statistics.median(trls)),
-        n_scorers=len(used),
-        sectors=sorted({sectors[m] for m in members}, key=list(Sector).index),
-        flags=council_flags(
-            {s.member: s for s in used},
-            sectors,
-            disagreement=disagreement,
-            min_scorers=min_scorers,
-        ),
-        contributions=contributions,
-        note=note,
-    )
+    return given

@@ -6,7 +6,10 @@ When a run on the real budgets finds a portfolio, its frontier, core index and p
 queued automatically (``queue_automatic``; the setting ``MP_AUTO_ANALYSES``): requested by the
 system, not by the run's starter, who asked for a run and not for them. A what-if run asks one
 question about scaled budgets and is never an allocation, so it gets none (they can still be
-started by hand)."""
+started by hand).
+
+What a finished analysis says in words (summaries, the value of information table) is
+``portfolio.services.analysis_views``."""
 
 from __future__ import annotations
 
@@ -17,10 +20,13 @@ from typing import Any
 
 from optimiser.problem import Problem, load_problem
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
-from portfolio.domain import display
 from portfolio.domain.errors import Conflict
 from portfolio.domain.model import OptimiserRun, RunAnalysis, Score, StoredAggregate
 from portfolio.services import quarters
+from portfolio.services.analysis_views import price_rule_name
+from portfolio.services.analysis_views import summary as summary
+from portfolio.services.analysis_views import voi_summary as voi_summary
+from portfolio.services.analysis_views import voi_view as voi_view
 from portfolio.services.missions import SYSTEM, record
 
 LABELS = {
@@ -217,7 +223,6 @@ def compute(
     the core index resamples of the council's judgement (``council_inputs``); ``beliefs`` the
     council's Beta belief in each option's p that the value of information draws from
     (``belief_spread``)."""
-    from optimiser.analytics import frontier, policy_price, robustness, voi
     from optimiser.analytics.parallel import scheduler_from_env
 
     scheduler = scheduler_from_env()
@@ -228,167 +233,127 @@ def compute(
         "time_limit": limit,
     }
     if kind in ("frontier", "risk_frontier"):
-        result = (
-            frontier.budget_frontier(problem, **common)
-            if kind == "frontier"
-            else frontier.risk_frontier(problem, **common)
-        )
-        points = [
-            {"x": p.fraction if kind == "frontier" else p.cvar_lambda, **p.model_dump(mode="json")}
-            for p in result.points
-        ]
-        chosen = points[result.given_index] if result.given_index is not None else None
-        return {
-            "points": points,
-            "chosen": chosen,
-            "note": result.note,
-            "objective": result.objective,
-        }
+        return _frontier(problem, kind, common)
     if kind == "core":
-        sampled = getattr(problem.scenarios, "count", None)
-        core = robustness.core_index(
-            problem,
-            resamples=CORE_RESAMPLES,
-            member_scores=(council or {}).get("member_scores") or None,
-            spread=(council or {}).get("spread") or None,
-            scenarios=min(sampled, CORE_MAX_SCENARIOS) if sampled else None,
-            **{**common, "time_limit": min(limit, CORE_TIME_LIMIT_S)},
-        )
-        rows = [
-            {**r.model_dump(mode="json"), "name": names.get(r.candidate, r.candidate)}
-            for r in core.rows
-        ]
-        return {
-            "candidates": rows,
-            "resamples": core.resamples,
-            "solved": core.solved,
-            "method": core.method,
-            "sources": core.sources,
-            "scenario_count": core.scenario_count,
-            "scenario_seeds": core.scenario_seeds,
-            "core_threshold": core.core_threshold,
-            "exterior_threshold": core.exterior_threshold,
-        }
+        return _core_index(problem, names, council, common)
     if kind == "voi":
-        spread: dict[str, Any] | None = dict(beliefs) if beliefs else None
-        found = voi.evppi(
-            problem,
-            selected=selected,
-            spread=spread,
-            **{**common, "time_limit": min(limit, VOI_TIME_LIMIT_S)},
-        )
-        return {
-            "method": "evppi",
-            "objective": found.objective,
-            "unit": problem.mission.unit,
-            "draws": found.draws,
-            "evaluation_scenarios": found.evaluation_scenarios,
-            "z": found.z,
-            "belief": "council" if beliefs else "default",
-            "concentration": found.concentration,
-            "solves": found.solves,
-            "seconds": found.seconds,
-            "rows": [
-                {**r.model_dump(mode="json"), "name": names.get(r.candidate, r.name or r.candidate)}
-                for r in found.rows
-            ],
-        }
+        return _value_of_information(problem, names, selected, beliefs, common)
     if kind == "price":
-        price_rows = policy_price.price_of_policy(problem, **common)
-        return {
-            "rows": [
-                {
-                    **r.model_dump(mode="json"),
-                    "name": price_rule_name(r.rule, r.key, r.label, names),
-                }
-                for r in price_rows
-            ]
-        }
+        return _price_of_policy(problem, names, common)
     raise ValueError(f"unknown analysis {kind}")
 
 
-def _pct(value: float) -> str:
-    return f"{value * 100:.1f} %"
+def _frontier(problem: Problem, kind: str, common: dict[str, Any]) -> dict[str, Any]:
+    """The budget frontier (``frontier``) or the risk appetite frontier (``risk_frontier``), with
+    the point of the run's own setting."""
+    from optimiser.analytics import frontier
+
+    result = (
+        frontier.budget_frontier(problem, **common)
+        if kind == "frontier"
+        else frontier.risk_frontier(problem, **common)
+    )
+    points = [
+        {"x": p.fraction if kind == "frontier" else p.cvar_lambda, **p.model_dump(mode="json")}
+        for p in result.points
+    ]
+    chosen = points[result.given_index] if result.given_index is not None else None
+    return {
+        "points": points,
+        "chosen": chosen,
+        "note": result.note,
+        "objective": result.objective,
+    }
 
 
-def summary(kind: str, result: dict[str, Any] | None) -> str:
-    """A finished analysis in one or two sentences for the run page and the report; the tables
-    and charts beside it hold the detail. Empty when there is nothing to say."""
-    if not result:
-        return ""
-    if kind in ("frontier", "risk_frontier"):
-        points = [p for p in result.get("points", []) if p.get("p_target") is not None]
-        if not points:
-            return "No setting of the sweep found a portfolio."
-        first, last = points[0], points[-1]
-        chosen = result.get("chosen")
+def _core_index(
+    problem: Problem,
+    names: dict[str, str],
+    council: dict[str, Any] | None,
+    common: dict[str, Any],
+) -> dict[str, Any]:
+    """The robustness core index, resampling the council's judgement, each re-solve within
+    CORE_TIME_LIMIT_S on at most CORE_MAX_SCENARIOS scenarios."""
+    from optimiser.analytics import robustness
 
-        def at(p: dict[str, Any]) -> str:
-            x = float(p["x"])
-            return f"{x * 100:g} % of the budget" if kind == "frontier" else f"λ = {x:g}"
-
-        text = (
-            f"P(target) is {_pct(first['p_target'])} at {at(first)} and "
-            f"{_pct(last['p_target'])} at {at(last)}."
-        )
-        if chosen and chosen.get("p_target") is not None:
-            text += f" This portfolio ({at(chosen)}): {_pct(chosen['p_target'])}."
-        return text
-    if kind == "core":
-        rows = result.get("candidates", [])
-        core = [r["name"] for r in rows if r.get("classification") == "core"]
-        exterior = [r for r in rows if r.get("classification") == "exterior"]
-        drawn = (
-            "the council's scores and the scenarios drawn again"
-            if result.get("method") == "council"
-            else "the estimates and the scenarios drawn again"
-            if result.get("method") == "beta" and result.get("scenario_seeds")
-            else "resampled estimates"
-        )
-        text = (
-            f"Over {result.get('solved', 0)} re-solves with {drawn}, {len(core)} of "
-            f"{len(rows)} candidates are funded almost always (core), {len(exterior)} almost "
-            f"never, and {len(rows) - len(core) - len(exterior)} depend on the estimates "
-            "(borderline: funded in between, or too close to call)."
-        )
-        if core:
-            shown = ", ".join(core[:5]) + (f" and {len(core) - 5} more" if len(core) > 5 else "")
-            text += f" Core: {shown}."
-        return text
-    if kind == "price":
-        rows = [r for r in result.get("rows", []) if r.get("delta_objective") is not None]
-        if not rows:
-            return "No rule of this policy could be priced."
-        worst = max(rows, key=lambda r: float(r["delta_objective"]))
-        free = sum(1 for r in rows if abs(float(r["delta_objective"])) < 1e-6)
-        if abs(float(worst["delta_objective"])) < 1e-6:
-            return (
-                f"None of the {len(rows)} rules priced costs anything: relaxing any one of "
-                "them gains nothing."
-            )
-        change = worst.get("delta_p_target")
-        text = f"The costliest rule is “{worst.get('name') or worst['label']}”"
-        text += (
-            f": relaxing it would change P(target) by {float(change) * 100:+.1f} points."
-            if change is not None
-            else "."
-        )
-        if free:
-            text += f" {free} of the {len(rows)} rules priced cost nothing."
-        return text
-    if kind == "voi":
-        return voi_summary(result)
-    return ""
+    sampled = getattr(problem.scenarios, "count", None)
+    core = robustness.core_index(
+        problem,
+        resamples=CORE_RESAMPLES,
+        member_scores=(council or {}).get("member_scores") or None,
+        spread=(council or {}).get("spread") or None,
+        scenarios=min(sampled, CORE_MAX_SCENARIOS) if sampled else None,
+        **{**common, "time_limit": min(common["time_limit"], CORE_TIME_LIMIT_S)},
+    )
+    rows = [
+        {**r.model_dump(mode="json"), "name": names.get(r.candidate, r.candidate)}
+        for r in core.rows
+    ]
+    return {
+        "candidates": rows,
+        "resamples": core.resamples,
+        "solved": core.solved,
+        "method": core.method,
+        "sources": core.sources,
+        "scenario_count": core.scenario_count,
+        "scenario_seeds": core.scenario_seeds,
+        "core_threshold": core.core_threshold,
+        "exterior_threshold": core.exterior_threshold,
+    }
 
 
-def price_rule_name(rule: str, key: str, label: str, names: dict[str, str]) -> str:
-    """A priced rule in people's words: a lock or an exclusion names its candidate (and option)
-    instead of their identifiers; every other rule's label is already in words."""
-    if rule not in ("lock", "exclusion"):
-        return label
-    candidate, _, option = key.partition("/")
-    who = names.get(candidate, candidate) + (f" ({option})" if option else "")
-    return f"Lock on {who}" if rule == "lock" else f"Exclusion of {who}"
+def _value_of_information(
+    problem: Problem,
+    names: dict[str, str],
+    selected: dict[str, str] | None,
+    beliefs: dict[str, dict[str, float]] | None,
+    common: dict[str, Any],
+) -> dict[str, Any]:
+    """The expected value of partial perfect information (EVPPI) of each option's p, drawn from
+    the council's beliefs when there are any, each re-solve within VOI_TIME_LIMIT_S."""
+    from optimiser.analytics import voi
+
+    spread: dict[str, Any] | None = dict(beliefs) if beliefs else None
+    found = voi.evppi(
+        problem,
+        selected=selected,
+        spread=spread,
+        **{**common, "time_limit": min(common["time_limit"], VOI_TIME_LIMIT_S)},
+    )
+    return {
+        "method": "evppi",
+        "objective": found.objective,
+        "unit": problem.mission.unit,
+        "draws": found.draws,
+        "evaluation_scenarios": found.evaluation_scenarios,
+        "z": found.z,
+        "belief": "council" if beliefs else "default",
+        "concentration": found.concentration,
+        "solves": found.solves,
+        "seconds": found.seconds,
+        "rows": [
+            {**r.model_dump(mode="json"), "name": names.get(r.candidate, r.name or r.candidate)}
+            for r in found.rows
+        ],
+    }
+
+
+def _price_of_policy(
+    problem: Problem, names: dict[str, str], common: dict[str, Any]
+) -> dict[str, Any]:
+    """What each policy rule costs the objective, each rule named as people read it."""
+    from optimiser.analytics import policy_price
+
+    price_rows = policy_price.price_of_policy(problem, **common)
+    return {
+        "rows": [
+            {
+                **r.model_dump(mode="json"),
+                "name": price_rule_name(r.rule, r.key, r.label, names),
+            }
+            for r in price_rows
+        ]
+    }
 
 
 def belief_spread(uow: SqlUnitOfWork, run: OptimiserRun) -> dict[str, dict[str, float]]:
@@ -426,103 +391,6 @@ def belief_spread(uow: SqlUnitOfWork, run: OptimiserRun) -> dict[str, dict[str, 
                 last = option.steps[-1]
                 out[key] = {"concentration": float(last.alpha + last.beta)}
     return out
-
-
-def _evppi_scale(objective: str, unit: str) -> tuple[float, str]:
-    """How an EVPPI is written: (factor, unit), P(target) points for P(target), else the
-    objective's own unit, the mission's."""
-    return (100.0, "P(target) points") if objective == "p_target" else (1.0, unit)
-
-
-def _plus_minus(value: float, margin: float) -> tuple[str, str]:
-    """A value and its margin to the same decimals: three significant digits of the margin
-    (two decimals at least), no "-0"."""
-    digits = 2 if margin <= 0 else min(6, max(2, 2 - math.floor(math.log10(margin))))
-    shown = round(value, digits) + 0.0
-    return f"{shown:,.{digits}f}", f"{margin:,.{digits}f}"
-
-
-def voi_view(result: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What the pages show of a finished value of information: the swept candidates with their
-    EVPPI ± its 95 % margin, the change in P(target) ± its margin and the verdict, and the names
-    of the others by why they were not swept. None for no result, or one computed by an earlier
-    method (no ``method``)."""
-    if not result or result.get("method") != "evppi":
-        return None
-    objective = str(result.get("objective", ""))
-    factor, unit = _evppi_scale(objective, str(result.get("unit", "")))
-    z = float(result.get("z", 1.96))
-    rows = []
-    for r in result.get("rows", []):
-        if r.get("status") != "swept":
-            continue
-        gain, margin = _plus_minus(factor * float(r["estimate"]), factor * z * float(r["error"]))
-        change, change_margin = _plus_minus(
-            100 * float(r["p_target_gain"]), 100 * z * float(r["p_target_error"])
-        )
-        rows.append(
-            {
-                "name": r["name"],
-                "gain": gain,
-                "margin": margin,
-                "p_target_change": change,
-                "p_target_margin": change_margin,
-                "changed": f"{r['changed']} of {r['draws']}",
-                "separated": bool(r["separated"]),
-                "rank": r.get("rank"),
-                "negative": float(r["estimate"]) < 0,
-            }
-        )
-    by_status: dict[str, list[str]] = {}
-    for r in result.get("rows", []):
-        if r.get("status") != "swept":
-            by_status.setdefault(str(r.get("status")), []).append(str(r["name"]))
-    name = display.objective_name(objective)
-    return {
-        "rows": rows,
-        "screened": by_status.get("screened", []),
-        "certain": by_status.get("certain", []),
-        "excluded": by_status.get("excluded", []),
-        "draws": result.get("draws"),
-        "evaluation_scenarios": result.get("evaluation_scenarios"),
-        "objective": objective,
-        "objective_words": name[:1].lower() + name[1:],
-        "unit": unit,
-        "belief": result.get("belief"),
-    }
-
-
-def voi_summary(result: dict[str, Any]) -> str:
-    """The value of information in two or three sentences: the candidate most worth learning
-    about, or that none is separated from Monte-Carlo noise."""
-    view = voi_view(result)
-    if view is None:
-        return (
-            "Computed by an earlier method (the value of knowing each outcome, on the "
-            "optimisation scenarios); run it again for the expected value of learning each "
-            "probability of success."
-        )
-    separated = [r for r in view["rows"] if r["separated"]]
-    if separated:
-        best = separated[0]
-        text = (
-            f"Learning the true probability of success of {best['name']} before deciding is "
-            f"worth the most: {best['gain']} ± {best['margin']} {view['unit']} (95 %) on the "
-            f"run's objective. {len(separated)} of {len(result.get('rows', []))} candidates are "
-            "separated from Monte-Carlo noise; the others are within noise."
-        )
-    else:
-        text = (
-            "No candidate's value of information is separated from Monte-Carlo noise over "
-            f"{view['draws']} draws of the council's belief: learning any one probability of "
-            "success first would not improve this portfolio by a measurable amount."
-        )
-    if view["screened"]:
-        text += (
-            f" {len(view['screened'])} candidates were not swept: this portfolio stayed the "
-            "same at both ends of their belief."
-        )
-    return text
 
 
 def execute(new_uow: Callable[[], SqlUnitOfWork], run_id: int, kind: str) -> str:

@@ -244,54 +244,29 @@ def end_contract(
     ``expected_state`` is the state the caller saw: if it has changed since, nothing is done."""
     contract = uow.contracts.get(slug, contract_id)
     candidate = uow.candidates.get(slug, contract.candidate)
-    if contract.state is not ContractState.live:
-        by = f" by {contract.ended_by}" if contract.ended_by else ""
-        raise Conflict(
-            f"the contract with {candidate.name} is already {contract.state.value}"
-            f"{by} in {contract.ended_in}: reload the page"
-        )
-    if expected_state is not None and contract.state is not expected_state:
-        raise Conflict(f"the contract with {candidate.name} changed since you opened this page")
+    _check_still_as_seen(contract, candidate, expected_state)
     quarter = current(uow, slug).label
     year = financial_year(quarter)
     errors: list[tuple[str, str]] = []
     reason = reason.strip()
     if not reason:
         errors.append(("reason", "give the reason for ending the contract"))
-    ended: Contract | None = None
-    try:
-        ended = Contract.model_validate(
-            {
-                **contract.model_dump(),
-                "state": ContractState.ended,
-                "ended_in": quarter,
-                "ended_by": actor,
-                "ended_at": uow.now(),
-                "end_reason": reason,
-                "break_cost": break_cost,
-            }
-        )
-    except ValidationError as exc:
-        for field, rule in validation_errors(exc):
-            errors.append(("reason" if field == "end_reason" else field, rule))
+    ended, invalid = _ended_contract(uow, actor, contract, quarter, reason, break_cost)
+    errors.extend(invalid)
     entry: SpendEntry | None = None
     if ended is not None and ended.break_cost:
-        mission = uow.missions.get(slug)
-        source = envelope or candidate.eligible_envelopes[0]
-        if source not in {e.id for e in mission.envelopes}:
-            errors.append(("envelope", f"{source} is not an envelope of this mission"))
-        else:
-            entry = SpendEntry(
-                candidate=candidate.id,
-                option=contract.option,
-                envelope=source,
-                year=year,
-                amount=ended.break_cost,
-                quarter=quarter,
-                kind=SpendKind.break_cost,
-                note=f"break cost of ending the contract since {contract.since}: {reason}"[:10_000],
-            )
-            errors.extend(check_entry(mission, {candidate.id: candidate}, entry, year))
+        entry, wrong = _break_cost_entry(
+            uow,
+            slug,
+            contract,
+            candidate,
+            ended.break_cost,
+            envelope=envelope,
+            quarter=quarter,
+            year=year,
+            reason=reason,
+        )
+        errors.extend(wrong)
     if errors or ended is None:
         raise InvalidInput(errors)
     uow.contracts.update(slug, ended)
@@ -314,6 +289,81 @@ def end_contract(
         },
     )
     return ended
+
+
+def _check_still_as_seen(
+    contract: Contract, candidate: Candidate, expected_state: ContractState | None
+) -> None:
+    """Refuse to end a contract that is no longer live, or no longer in the state the caller
+    saw."""
+    if contract.state is not ContractState.live:
+        by = f" by {contract.ended_by}" if contract.ended_by else ""
+        raise Conflict(
+            f"the contract with {candidate.name} is already {contract.state.value}"
+            f"{by} in {contract.ended_in}: reload the page"
+        )
+    if expected_state is not None and contract.state is not expected_state:
+        raise Conflict(f"the contract with {candidate.name} changed since you opened this page")
+
+
+def _ended_contract(
+    uow: UnitOfWork,
+    actor: str,
+    contract: Contract,
+    quarter: str,
+    reason: str,
+    break_cost: float | None,
+) -> tuple[Contract | None, list[tuple[str, str]]]:
+    """The contract as ended in ``quarter``, or None and the (field, rule) errors that stop it."""
+    errors: list[tuple[str, str]] = []
+    try:
+        ended = Contract.model_validate(
+            {
+                **contract.model_dump(),
+                "state": ContractState.ended,
+                "ended_in": quarter,
+                "ended_by": actor,
+                "ended_at": uow.now(),
+                "end_reason": reason,
+                "break_cost": break_cost,
+            }
+        )
+    except ValidationError as exc:
+        for field, rule in validation_errors(exc):
+            errors.append(("reason" if field == "end_reason" else field, rule))
+        return None, errors
+    return ended, errors
+
+
+def _break_cost_entry(
+    uow: UnitOfWork,
+    slug: str,
+    contract: Contract,
+    candidate: Candidate,
+    amount: float,
+    *,
+    envelope: str | None,
+    quarter: str,
+    year: str,
+    reason: str,
+) -> tuple[SpendEntry | None, list[tuple[str, str]]]:
+    """The break cost as spent money from ``envelope`` (default: the first the candidate may
+    draw on) in ``year``, or None, with the (field, rule) errors of the entry."""
+    mission = uow.missions.get(slug)
+    source = envelope or candidate.eligible_envelopes[0]
+    if source not in {e.id for e in mission.envelopes}:
+        return None, [("envelope", f"{source} is not an envelope of this mission")]
+    entry = SpendEntry(
+        candidate=candidate.id,
+        option=contract.option,
+        envelope=source,
+        year=year,
+        amount=amount,
+        quarter=quarter,
+        kind=SpendKind.break_cost,
+        note=f"break cost of ending the contract since {contract.since}: {reason}"[:10_000],
+    )
+    return entry, check_entry(mission, {candidate.id: candidate}, entry, year)
 
 
 # -- the optimiser's words about a contract ------------------------------------------------------

@@ -396,47 +396,9 @@ def import_mission(uow: UnitOfWork, actor: str, document: MissionDocument) -> No
     slug = document.mission.slug
     if uow.missions.exists(slug):
         raise Conflict(f"a mission {slug} already exists; nothing was imported")
-    for user in document.users:
-        if uow.users.find(user.username) is None:
-            uow.users.add(user, None)
-    uow.missions.add(document.mission)
-    for role in document.roles:
-        uow.missions.assign(slug, role.username, role.role)
-    for member in document.council:
-        uow.missions.set_council_member(slug, member)
-    for candidate in document.candidates:
-        uow.candidates.add(slug, candidate)
-    for quarter in document.quarters:  # open until its runs are in: closed ones take no runs
-        uow.missions.add_quarter(
-            slug, quarter.with_changes(approved_run=None, state=QuarterState.open)
-        )
-    uow.flush()
-    for score in document.scores:
-        uow.scores.add(slug, score)
-    for evidence in document.evidence:
-        uow.evidence.add(slug, evidence)
-    for challenge in document.challenges:
-        uow.challenges.add(slug, challenge)
-    for question in document.seed_questions:
-        uow.seeds.add_question(slug, question)
-    for answer in document.seed_answers:
-        uow.seeds.set_answer(slug, answer)
-    by_quarter: dict[str, list[StoredAggregate]] = {}
-    for aggregate in document.aggregates:
-        by_quarter.setdefault(aggregate.quarter, []).append(aggregate)
-    for label, aggregates in by_quarter.items():
-        uow.aggregates.replace(slug, label, aggregates)
-    new_ids = {run.id: uow.runs.add(slug, run) for run in document.runs}
-    for run in document.runs:
-        uow.runs.update(
-            new_ids[run.id],
-            status=run.status,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            result=run.result_document(),
-            progress=run.progress,
-            error=run.error,
-        )
+    _import_mission_people_and_candidates(uow, document)
+    _import_council_work(uow, document)
+    new_ids = _import_runs(uow, document)
     for quarter in document.quarters:
         uow.missions.set_quarter(
             slug,
@@ -444,23 +406,8 @@ def import_mission(uow: UnitOfWork, actor: str, document: MissionDocument) -> No
             approved_run_id=new_ids.get(quarter.approved_run),
             pack=document.packs.get(quarter.label),
         )
-    for spent in document.spend:
-        uow.spend.add(slug, spent)
-    for contract in document.contracts:
-        uow.contracts.add(slug, contract)
-    for approval in document.treasury_approvals:
-        uow.approvals.add(slug, approval)
-    changes_by: dict[str, list[AllocationChange]] = {}
-    for change in document.changes:
-        changes_by.setdefault(change.quarter, []).append(change)
-    for label, changes in changes_by.items():
-        uow.cycle.set_changes(slug, label, changes)
-    for dissent in document.dissents:
-        uow.cycle.add_dissent(slug, dissent)
-    for update in document.updates:
-        uow.cycle.set_update(slug, update)
-    if document.trajectory:
-        uow.cycle.set_trajectory(slug, document.trajectory)
+    _import_money(uow, document)
+    _import_quarterly_cycle(uow, document)
     for quarter in document.quarters:  # last, once all of a quarter's rows are in
         if quarter.state is not QuarterState.open:
             uow.missions.set_quarter(slug, quarter.label, state=quarter.state.value)
@@ -481,3 +428,90 @@ def import_mission(uow: UnitOfWork, actor: str, document: MissionDocument) -> No
         },
     )
     uow.flush()
+
+
+def _import_mission_people_and_candidates(uow: UnitOfWork, document: MissionDocument) -> None:
+    """The users not yet known, the mission, its roles, council and candidates, and its quarters
+    (open until their runs are in: closed ones take no runs)."""
+    slug = document.mission.slug
+    for user in document.users:
+        if uow.users.find(user.username) is None:
+            uow.users.add(user, None)
+    uow.missions.add(document.mission)
+    for role in document.roles:
+        uow.missions.assign(slug, role.username, role.role)
+    for member in document.council:
+        uow.missions.set_council_member(slug, member)
+    for candidate in document.candidates:
+        uow.candidates.add(slug, candidate)
+    for quarter in document.quarters:
+        uow.missions.add_quarter(
+            slug, quarter.with_changes(approved_run=None, state=QuarterState.open)
+        )
+    uow.flush()
+
+
+def _import_council_work(uow: UnitOfWork, document: MissionDocument) -> None:
+    """The council's scores, evidence, challenges, seed questions and answers, and the pooled
+    estimates of each quarter."""
+    slug = document.mission.slug
+    for score in document.scores:
+        uow.scores.add(slug, score)
+    for evidence in document.evidence:
+        uow.evidence.add(slug, evidence)
+    for challenge in document.challenges:
+        uow.challenges.add(slug, challenge)
+    for question in document.seed_questions:
+        uow.seeds.add_question(slug, question)
+    for answer in document.seed_answers:
+        uow.seeds.set_answer(slug, answer)
+    by_quarter: dict[str, list[StoredAggregate]] = {}
+    for aggregate in document.aggregates:
+        by_quarter.setdefault(aggregate.quarter, []).append(aggregate)
+    for label, aggregates in by_quarter.items():
+        uow.aggregates.replace(slug, label, aggregates)
+
+
+def _import_runs(uow: UnitOfWork, document: MissionDocument) -> dict[int | None, int]:
+    """The optimiser runs with their outcome; returns each exported run id's new id."""
+    slug = document.mission.slug
+    new_ids = {run.id: uow.runs.add(slug, run) for run in document.runs}
+    for run in document.runs:
+        uow.runs.update(
+            new_ids[run.id],
+            status=run.status,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            result=run.result_document(),
+            progress=run.progress,
+            error=run.error,
+        )
+    return new_ids
+
+
+def _import_money(uow: UnitOfWork, document: MissionDocument) -> None:
+    """The spend ledger, the contracts and the Treasury approvals."""
+    slug = document.mission.slug
+    for spent in document.spend:
+        uow.spend.add(slug, spent)
+    for contract in document.contracts:
+        uow.contracts.add(slug, contract)
+    for approval in document.treasury_approvals:
+        uow.approvals.add(slug, approval)
+
+
+def _import_quarterly_cycle(uow: UnitOfWork, document: MissionDocument) -> None:
+    """Each quarter's allocation changes, the dissents, the quarterly letters and the planned
+    trajectory."""
+    slug = document.mission.slug
+    changes_by: dict[str, list[AllocationChange]] = {}
+    for change in document.changes:
+        changes_by.setdefault(change.quarter, []).append(change)
+    for label, changes in changes_by.items():
+        uow.cycle.set_changes(slug, label, changes)
+    for dissent in document.dissents:
+        uow.cycle.add_dissent(slug, dissent)
+    for update in document.updates:
+        uow.cycle.set_update(slug, update)
+    if document.trajectory:
+        uow.cycle.set_trajectory(slug, document.trajectory)
