@@ -294,7 +294,7 @@ RUN_DEFAULTS: dict[str, str] = {
     "cvar_alpha": "0.9",
     "cvar_lambda": "1",
     "min_p_any_success": "",
-    "scenarios": "2000",
+    "scenarios": str(run_policy.DEFAULT_SCENARIOS),
     "seed": "42",
     "time_limit_s": "60",
     "solver": "highs",

@@ -20,6 +20,7 @@ from api.cli.common import (
 from api.settings import Settings
 from portfolio.adapters.exchange import MissionDocument
 from portfolio.domain.errors import PortfolioError, validation_errors
+from portfolio.domain.run_policy import DEFAULT_SCENARIOS
 from portfolio.services import missions as services
 
 
@@ -122,7 +123,7 @@ def export_problem(
                 uow,
                 mission,
                 policy,
-                scenarios=scenarios.get("count", 2000),
+                scenarios=scenarios.get("count", DEFAULT_SCENARIOS),
                 seed=scenarios.get("seed", 42),
             )
     except ValidationError as exc:

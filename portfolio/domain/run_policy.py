@@ -33,11 +33,15 @@ class RunPolicy(Policy):
     )
 
 
+DEFAULT_SCENARIOS = 2000
+"""Scenarios a run draws unless the CEO chooses another number."""
+
+
 class RunSettings(BaseModel):
     """Start an optimiser run on the mission's current data."""
 
     policy: RunPolicy = Field(default_factory=RunPolicy)
-    scenarios: int = Field(2000, ge=100, le=20_000)
+    scenarios: int = Field(DEFAULT_SCENARIOS, ge=100, le=20_000)
     seed: int = Field(42, ge=0, le=2**31 - 1)
     solver: Literal["highs", "cbc"] = "highs"
     note: str = Field("", max_length=500)

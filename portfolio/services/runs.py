@@ -24,6 +24,7 @@ from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput
 from portfolio.domain.model import OptimiserRun, QuarterState
 from portfolio.domain.money import loss_share_of, switching_cost_of
+from portfolio.domain.run_policy import DEFAULT_SCENARIOS
 from portfolio.services import analytics_jobs
 from portfolio.services.ledger import spent
 from portfolio.services.missions import SYSTEM, record
@@ -43,7 +44,7 @@ def export_problem(
     slug: str,
     policy: Policy | None = None,
     *,
-    scenarios: int = 2000,
+    scenarios: int = DEFAULT_SCENARIOS,
     seed: int = 42,
     budget_scale: float = 1.0,
 ) -> dict[str, Any]:
@@ -71,7 +72,7 @@ def start_run(
     slug: str,
     policy: Policy,
     *,
-    scenarios: int = 2000,
+    scenarios: int = DEFAULT_SCENARIOS,
     seed: int = 42,
     solver: str = "highs",
     note: str = "",

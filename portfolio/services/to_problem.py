@@ -14,9 +14,9 @@ from typing import Any
 
 from optimiser.problem import Policy, Problem, load_problem
 from portfolio.domain.model import Candidate, FundingOption, Mission, ThreePoint
+from portfolio.domain.run_policy import DEFAULT_SCENARIOS
 from portfolio.services.ledger import Spent, remaining_budget, remaining_profile, remaining_years
 
-DEFAULT_SCENARIOS = 2000
 DEFAULT_SEED = 42
 EVALUATION_SCENARIOS = 20000
 EVALUATION_SEED = 7
