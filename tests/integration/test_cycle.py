@@ -400,7 +400,13 @@ def test_the_published_update_is_public_with_open_data_and_hides_sensitive_names
 ):
     csrf = login(inline_client, "ceo")
     run_and_approve(inline_client, csrf, locks=["fc-regional-19"])
-    api(inline_client, csrf, "POST", "/quarter/rag", json={"rag": "amber", "reason": "Caution"})
+    computed = api(inline_client, csrf, "POST", "/quarter/rag", json={"rag": None}).json()
+    # an override equal to the computed rating is no override: choose one that differs
+    other = "red" if computed["quarter"]["rag"] != "red" else "amber"
+    rated = api(
+        inline_client, csrf, "POST", "/quarter/rag", json={"rag": other, "reason": "Caution"}
+    )
+    assert rated.json()["quarter"]["rag_reason"] == "Caution", rated.text
     close_current(inline_client, csrf)
     inline_client.post("/logout", data={"csrf_token": csrf})
     inline_client.cookies.clear()
