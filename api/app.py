@@ -45,7 +45,9 @@ from api.routes.json import council as council_api
 from api.routes.json import finance as finance_api
 from api.routes.json import history as history_api
 from api.routes.json import missions as missions_api
+from api.routes.json import public as public_api
 from api.routes.json import quarters as quarters_api
+from api.routes.json import report as report_api
 from api.routes.json import runs as runs_api
 from api.routes.json import spend as spend_api
 from api.routes.json import users as users_api
@@ -87,6 +89,8 @@ ROUTERS = (
     approvals_api.router,
     spend_api.router,
     finance_api.router,
+    report_api.router,
+    public_api.router,
 )
 
 

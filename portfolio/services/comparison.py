@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain import display, montecarlo
@@ -46,37 +47,46 @@ def spend_by_platform(run: OptimiserRun) -> dict[str, float]:
     return dict(run.result.spend.by_platform) if run.result else {}
 
 
-@dataclass(frozen=True)
-class Column:
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Column(_Frozen):
     """One run of the comparison."""
 
     run: OptimiserRun
     metrics: dict[str, float | None]
-    approval_refusal: str | None
-    """Why the run cannot be approved now (None: it can)."""
+    approval_refusal: str | None = Field(
+        description="why the run cannot be approved now (null: it can)"
+    )
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def label(self) -> str:
         return f"Run {self.run.id}"
 
 
-@dataclass(frozen=True)
-class MetricRow:
+class MetricRow(_Frozen):
     key: str
     label: str
-    style: str
+    style: str = Field(description="how it is written: percent, money, impact or count")
     values: list[float | None]
-    differs: bool
-    """The values differ, beyond Monte-Carlo error where the metric has one."""
-    noise: float | None = None
-    """The values differ but only within Monte-Carlo error: the widest ± margin (a share)."""
-    intervals: list[montecarlo.Interval | None] | None = None
-    """Each run's own 95 % Monte-Carlo interval (``montecarlo.share_interval``), where the
-    metric has one: what the comparison shows beside each value."""
+    differs: bool = Field(
+        description="the values differ, beyond Monte-Carlo error where the metric has one"
+    )
+    noise: float | None = Field(
+        None,
+        description="the values differ but only within Monte-Carlo error: the widest ± margin "
+        "(a share)",
+    )
+    intervals: list[montecarlo.Interval | None] | None = Field(
+        None,
+        description="each run's own 95 % Monte-Carlo interval, where the metric has one: what "
+        "the comparison shows beside each value",
+    )
 
 
-@dataclass(frozen=True)
-class PairNote:
+class PairNote(_Frozen):
     """Two runs' values of one metric and whether their difference is beyond Monte-Carlo error."""
 
     metric: str
@@ -86,27 +96,31 @@ class PairNote:
     difference: montecarlo.Difference
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(_Frozen):
     """A labelled row: one value per run (text or a number), and whether they differ."""
 
     label: str
     values: list[Any]
     differs: bool
-    key: str = ""
-    """What the row is about (a candidate's or a platform's id), for links and tests."""
+    key: str = Field(
+        "", description="what the row is about (a candidate's or a platform's id), if anything"
+    )
 
 
-@dataclass(frozen=True)
-class Comparison:
+class Comparison(_Frozen):
+    """Two to four runs side by side, in the order asked for."""
+
     columns: list[Column]
     metrics: list[MetricRow]
-    pairs: list[PairNote]
-    platforms: list[Row]
-    funding: list[Row]
-    """Per candidate funded by any run: (option name, £m) per run, or None where not funded."""
-    policy: list[Row]
-    """Only the rules the runs differ in, as readable text."""
+    pairs: list[PairNote] = Field(
+        description="each pair of runs' difference in a Monte-Carlo metric, and its margin"
+    )
+    platforms: list[Row] = Field(description="spend by platform, £m per run")
+    funding: list[Row] = Field(
+        description="per candidate funded by any run: [option name, £m] per run, or null where "
+        "not funded"
+    )
+    policy: list[Row] = Field(description="only the rules the runs differ in, as readable text")
 
     @property
     def runs(self) -> list[OptimiserRun]:
@@ -146,10 +160,18 @@ def _metric_rows(
             continue
         label = display.METRIC_NAMES.get(key, key)
         if key not in MONTE_CARLO_METRICS:
-            rows.append(MetricRow(key, label, style, values, _differ(values)))
+            rows.append(
+                MetricRow(key=key, label=label, style=style, values=values, differs=_differ(values))
+            )
             continue
         notes = [
-            PairNote(key, label, columns[i].run.id or 0, columns[j].run.id or 0, d)
+            PairNote(
+                metric=key,
+                label=label,
+                first=columns[i].run.id or 0,
+                second=columns[j].run.id or 0,
+                difference=d,
+            )
             for i, j in itertools.combinations(range(len(columns)), 2)
             if (d := montecarlo.compare_metric(blocks[i], blocks[j], key)) is not None
         ]
@@ -160,7 +182,17 @@ def _metric_rows(
             if not any(n.difference.significant for n in notes):
                 differs, noise = False, max(n.difference.margin for n in notes)
         intervals = [montecarlo.interval(b, key) for b in blocks]
-        rows.append(MetricRow(key, label, style, values, differs, noise, intervals))
+        rows.append(
+            MetricRow(
+                key=key,
+                label=label,
+                style=style,
+                values=values,
+                differs=differs,
+                noise=noise,
+                intervals=intervals,
+            )
+        )
     return rows, pairs
 
 
@@ -204,7 +236,7 @@ def _policy_rows(runs: Sequence[OptimiserRun], names: Mapping[str, str]) -> list
         if all(v == raw[0] for v in raw[1:]):
             continue
         texts = [display.rule_value(key, _policy_value(key, v), names) for v in raw]
-        rows.append(Row(display.POLICY_RULE_NAMES.get(key, key), texts, True))
+        rows.append(Row(label=display.POLICY_RULE_NAMES.get(key, key), values=texts, differs=True))
     for field, label in (
         ("scenarios", "Optimisation scenarios"),
         ("evaluation", "Out-of-sample scenarios"),
@@ -217,14 +249,14 @@ def _policy_rows(runs: Sequence[OptimiserRun], names: Mapping[str, str]) -> list
                 else "given in the problem file"
                 for s in specs
             ]
-            rows.append(Row(label, texts, True))
+            rows.append(Row(label=label, values=texts, differs=True))
     scales = [r.budget_scale for r in runs]
     if any(abs(s - scales[0]) > 1e-12 for s in scales[1:]):
         texts = [
             f"What-if: envelopes at {s * 100:g} %" if r.what_if else "The real budgets"
             for r, s in zip(runs, scales, strict=True)
         ]
-        rows.append(Row("Budgets", texts, True))
+        rows.append(Row(label="Budgets", values=texts, differs=True))
     return rows
 
 
@@ -235,7 +267,10 @@ def compare_runs(uow: SqlUnitOfWork, slug: str, run_ids: Sequence[int]) -> Compa
     if refusal is not None:
         raise InvalidInput.single("run", refusal)
     runs = [uow.runs.get(slug, r) for r in chosen]
-    columns = [Column(r, _metrics(r), cycle.approval_refusal(uow, slug, r)) for r in runs]
+    columns = [
+        Column(run=r, metrics=_metrics(r), approval_refusal=cycle.approval_refusal(uow, slug, r))
+        for r in runs
+    ]
     metrics, pairs = _metric_rows(columns, [r.out_of_sample for r in runs])
 
     by_platform = [spend_by_platform(r) for r in runs]
@@ -247,7 +282,12 @@ def compare_runs(uow: SqlUnitOfWork, slug: str, run_ids: Sequence[int]) -> Compa
             for r, b in zip(runs, by_platform, strict=True)
         ]
         platform_rows.append(
-            Row(display.platform_name(platform), spends, _differ(spends), platform)
+            Row(
+                label=display.platform_name(platform),
+                values=spends,
+                differs=_differ(spends),
+                key=platform,
+            )
         )
 
     names = _names(uow, slug, runs)
@@ -263,7 +303,9 @@ def compare_runs(uow: SqlUnitOfWork, slug: str, run_ids: Sequence[int]) -> Compa
         options = {x[0] if x else None for x in held}
         amounts = [x[1] if x else 0.0 for x in held]
         differs = len(options) > 1 or max(amounts) - min(amounts) > TOLERANCE
-        funding.append(Row(names.get(candidate, candidate), cells, differs, candidate))
+        funding.append(
+            Row(label=names.get(candidate, candidate), values=cells, differs=differs, key=candidate)
+        )
     return Comparison(
         columns=columns,
         metrics=metrics,

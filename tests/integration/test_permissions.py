@@ -37,6 +37,9 @@ PUBLIC = {
     ("GET", "/missions/{slug}/updates/{quarter}"),
     ("GET", "/missions/{slug}/updates/{quarter}/allocation.csv"),
     ("GET", "/missions/{slug}/updates/{quarter}/allocation.json"),
+    ("GET", "/api/v1/public"),
+    ("GET", "/api/v1/missions/{slug}/updates"),
+    ("GET", "/api/v1/missions/{slug}/updates/{quarter}"),
 }
 # signed-in users may use these whatever their roles: they only show the caller's own things
 ANY_USER = {

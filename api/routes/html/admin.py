@@ -18,6 +18,7 @@ from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput, NotFound, validation_errors
 from portfolio.domain.model import ROLE_LABELS, CouncilMember, Role, Sector, User
 from portfolio.services import missions as services
+from portfolio.services import user_view
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
 
@@ -86,10 +87,12 @@ def new_user(request: Request, admin: ManageUsers, form: FormDep, uow: UowDep) -
 
 
 def _user_context(uow: SqlUnitOfWork, username: str, **extra: Any) -> dict[str, Any]:
-    user = uow.users.get(username)
+    """The user page (``user_view.user_view``), with its forms."""
+    view = user_view.user_view(uow, username)
+    user = view.user
     return {
         "user": user,
-        "user_roles": uow.users.roles(username),
+        "user_roles": view.roles,
         "missions": uow.missions.all(),
         "mission_names": {m.slug: m.name for m in uow.missions.all()},
         "all_roles": list(Role),

@@ -21,7 +21,7 @@ from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput
 from portfolio.domain.model import OrganisationType, Tier
-from portfolio.services import approvals, beliefs, contracts, quarters
+from portfolio.services import candidate_view
 from portfolio.services import missions as services
 
 router = APIRouter(include_in_schema=False)
@@ -107,27 +107,22 @@ def create(request: Request, ctx: RegisterCandidate, form: FormDep, uow: UowDep)
 
 
 def detail_context(uow: SqlUnitOfWork, ctx: MissionContext, candidate_id: str) -> dict[str, Any]:
-    """The candidate page: facts, options, belief over time, evidence, challenges."""
-    candidate = uow.candidates.get(ctx.slug, candidate_id)
-    mission = uow.missions.get(ctx.slug)
-    try:
-        quarter = quarters.current_quarter(uow, ctx.slug)
-    except Conflict:
-        quarter = None
+    """The candidate page (``candidate_view.candidate_page``), with its evidence form."""
+    page = candidate_view.candidate_page(uow, ctx.slug, candidate_id)
     return {
-        "mission": mission,
+        "mission": uow.missions.get(ctx.slug),
         "ctx": ctx,
-        "candidate": candidate,
-        "contract": contracts.live_by_candidate(uow, ctx.slug).get(candidate_id),
-        "needs_treasury": approvals.needs_approval(candidate, mission),
-        "treasury_requests": list(reversed(uow.approvals.all(ctx.slug, candidate_id))),
-        "evidence": uow.evidence.all(ctx.slug, candidate_id),
-        "belief": beliefs.candidate_belief(uow, ctx.slug, candidate),
+        "candidate": page.candidate,
+        "contract": page.contract,
+        "needs_treasury": page.needs_treasury,
+        "treasury_requests": page.treasury_requests,
+        "evidence": page.evidence,
+        "belief": page.belief,
+        "current_quarter": page.current_quarter,
+        "challenges": [(c.id, c.challenge) for c in page.challenges],
+        "history": page.history,
         "evidence_kinds": EVIDENCE_KINDS,
-        "current_quarter": quarter,
         "today": uow.now().date().isoformat(),
-        "challenges": uow.challenges.all(ctx.slug, candidate_id),
-        "history": uow.audit.all(ctx.slug, entity="candidate", entity_id=candidate_id, limit=20),
     }
 
 

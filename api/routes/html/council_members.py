@@ -28,20 +28,11 @@ from api.routes.html.candidates import detail_context
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.calibration_check import simulate_council
-from portfolio.domain.classical import ClassicalResult, classical_warnings
 from portfolio.domain.errors import Conflict, InvalidInput, NotFound, validation_errors
 from portfolio.domain.model import AGGREGATION_LABELS, AggregationMethod, SeedAnswer, SeedQuestion
-from portfolio.services import council
+from portfolio.services import council, seeds_view
 
 router = APIRouter(include_in_schema=False)
-
-
-def _classical_warnings(result: ClassicalResult | None, names: dict[str, str]) -> list[str]:
-    """The classical model's warnings, naming members as people read them."""
-    if result is None:
-        return []
-    weights = {e: r.weight for e, r in result.experts.items()}
-    return classical_warnings(weights, result.seed_items, names)
 
 
 @router.get("/missions/{slug}/council")
@@ -58,7 +49,7 @@ def council_page(request: Request, ctx: ViewMission, uow: UowDep) -> Response:
             "records": records,
             "names": names,
             "trend_quarters": [row.quarter for row in records[0].trend] if records else [],
-            "classical_warnings": _classical_warnings(
+            "classical_warnings": seeds_view.result_warnings(
                 council.classical_result(uow, ctx.slug), names
             ),
             "simulation": simulate_council(),
@@ -87,26 +78,24 @@ def member_page(request: Request, ctx: ViewMission, username: str, uow: UowDep) 
 
 
 def _seeds_context(uow: SqlUnitOfWork, ctx: MissionContext, **extra: Any) -> dict[str, Any]:
-    questions = uow.seeds.questions(ctx.slug)
-    visible = council.visible_seed_answers(uow, ctx.slug, ctx.viewer)
-    mine = {a.question: a for a in visible if a.member == ctx.user.username}
+    """The seeds page (``seeds_view.seeds_view``), with the caller's own answers in the form."""
+    view = seeds_view.seeds_view(uow, ctx.slug, ctx.viewer)
     values: dict[str, Any] = {}
-    for question_id, a in mine.items():
-        values[f"{question_id}.q5"], values[f"{question_id}.q50"] = str(a.q5), str(a.q50)
-        values[f"{question_id}.q95"] = str(a.q95)
-    result = council.classical_result(uow, ctx.slug)
-    members = [m.username for m in uow.missions.council(ctx.slug)]
+    for a in view.answers:
+        if a.member == ctx.user.username:
+            values[f"{a.question}.q5"], values[f"{a.question}.q50"] = str(a.q5), str(a.q50)
+            values[f"{a.question}.q95"] = str(a.q95)
     context = {
         "mission": uow.missions.get(ctx.slug),
         "ctx": ctx,
-        "questions": questions,
-        "answers": visible,
-        "result": result,
-        "classical_warnings": _classical_warnings(result, council.member_names(uow, members)),
-        "is_member": ctx.viewer.is_council_member,
+        "questions": view.questions,
+        "answers": view.answers,
+        "result": view.result,
+        "classical_warnings": view.warnings,
+        "is_member": view.is_member,
         "values": values,
-        "members": members,
-        "field_labels": _seed_labels(questions),
+        "members": view.members,
+        "field_labels": _seed_labels(view.questions),
     }
     context.update(extra)
     return context

@@ -27,7 +27,7 @@ from api.permissions import Perm
 from api.routes.html.candidates import detail_context
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
-from portfolio.domain.errors import Conflict, InvalidInput, NotFound, validation_errors
+from portfolio.domain.errors import Conflict, InvalidInput, validation_errors
 from portfolio.domain.limits import LETTER_WORD_LIMIT
 from portfolio.domain.model import (
     ChangeKind,
@@ -40,7 +40,7 @@ from portfolio.domain.model import (
     next_quarter,
 )
 from portfolio.domain.rag import RAG_LABELS, RAG_WORDING
-from portfolio.services import contracts, cycle, guide, publication, quarters
+from portfolio.services import contracts, cycle, guide, publication, quarter_view, quarters
 
 router = APIRouter(include_in_schema=False)
 
@@ -100,20 +100,19 @@ def record_evidence(
 def _evidence_context(
     uow: SqlUnitOfWork, ctx: MissionContext, label: str, **extra: Any
 ) -> dict[str, Any]:
-    """The quarter's evidence page: what was recorded in it, newest first, and the form to
-    record more about any candidate (in the current quarter only)."""
-    quarter = _quarter(uow, ctx, label)
-    candidates = sorted(uow.candidates.all(ctx.slug), key=lambda c: c.name)
+    """The quarter's evidence page (``quarter_view.quarter_evidence``), with the form to record
+    more about any candidate (in the current quarter only)."""
+    view = quarter_view.quarter_evidence(uow, ctx.slug, label)
     return {
         "mission": uow.missions.get(ctx.slug),
         "ctx": ctx,
-        "quarter": quarter,
+        "quarter": view.quarter,
         "home": guide.quarter_url(ctx.slug, label),
-        "candidates": candidates,
-        "names": {c.id: c.name for c in candidates},
-        "evidence": list(reversed([e for e in uow.evidence.all(ctx.slug) if e.quarter == label])),
+        "candidates": sorted(uow.candidates.all(ctx.slug), key=lambda c: c.name),
+        "names": view.names,
+        "evidence": view.evidence,
         "evidence_kinds": EVIDENCE_KINDS,
-        "is_current": _is_current(uow, ctx, quarter),
+        "is_current": view.is_current,
         "today": uow.now().date().isoformat(),
         "field_labels": EVIDENCE_LABELS,
         **extra,
@@ -284,15 +283,11 @@ QUARTER_LABELS = {
 
 
 def _quarter(uow: SqlUnitOfWork, ctx: MissionContext, label: str) -> Quarter:
-    if label not in {q.label for q in uow.missions.quarters(ctx.slug)}:
-        raise NotFound(f"no quarter {label}")
-    return uow.missions.quarter(ctx.slug, label)
+    return quarter_view.quarter_of(uow, ctx.slug, label)
 
 
 def _is_current(uow: SqlUnitOfWork, ctx: MissionContext, quarter: Quarter) -> bool:
-    if quarter.state is QuarterState.closed:
-        return False
-    return quarter.label == quarters.current_quarter(uow, ctx.slug)
+    return quarter_view.is_current(uow, ctx.slug, quarter)
 
 
 def quarter_context(

@@ -15,7 +15,7 @@ from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput
 from portfolio.domain.rag import RAG_LABELS
-from portfolio.services import beliefs, cycle, guide, publication, quarters
+from portfolio.services import beliefs, guide, publication, quarters, report_view
 from portfolio.services import missions as services
 
 router = APIRouter(include_in_schema=False)
@@ -58,19 +58,6 @@ def mission_list(request: Request, user: UserDep, uow: UowDep) -> Response:
     )
 
 
-def trajectory_points(uow: SqlUnitOfWork, slug: str) -> list[dict[str, object]]:
-    """Per quarter to the deadline: planned P(target) and the approved portfolio's actual."""
-    planned = {p.quarter: p.planned_p_target for p in uow.cycle.trajectory(slug)}
-    actual: dict[str, float] = {}
-    for q in uow.missions.quarters(slug):
-        if q.approved_run is not None:
-            p_target = uow.runs.get(slug, q.approved_run).p_target
-            if p_target is not None:
-                actual[q.label] = p_target
-    labels = cycle.quarters_to_deadline(uow, slug)
-    return [{"quarter": q, "planned": planned.get(q), "actual": actual.get(q)} for q in labels]
-
-
 def dashboard_context(uow: SqlUnitOfWork, ctx: MissionContext) -> dict[str, object]:
     mission = uow.missions.get(ctx.slug)
     candidates = uow.candidates.all(ctx.slug)
@@ -94,7 +81,7 @@ def dashboard_context(uow: SqlUnitOfWork, ctx: MissionContext) -> dict[str, obje
         "current": current,
         "council": uow.missions.council(ctx.slug),
         "roles": uow.missions.roles(ctx.slug),
-        "trajectory": trajectory_points(uow, ctx.slug),
+        "trajectory": report_view.trajectory_rows(uow, ctx.slug),
         "stops": stops,
         "home": guide.quarter_url(ctx.slug, current.label) if current else None,
         "rag_labels": RAG_LABELS,

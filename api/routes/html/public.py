@@ -10,29 +10,16 @@ from fastapi.responses import Response
 from api.deps import UowDep
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
-from portfolio.domain.errors import NotFound
-from portfolio.domain.model import QuarterlyUpdate, Sector
-from portfolio.domain.quarterly_update import SECTOR_WORDS
+from portfolio.domain.model import QuarterlyUpdate
 from portfolio.domain.rag import RAG_LABELS, RAG_SOURCE, RAG_WORDING
-from portfolio.services import history, publication
+from portfolio.services import history, public_view, publication
 from portfolio.services.csvio import to_csv
 
 router = APIRouter(include_in_schema=False)
 
 
-def _label(quarter: str) -> str:
-    """Accept ``2026-27 Q3`` and the URL-friendly ``2026-27-Q3``."""
-    return quarter.replace("-Q", " Q")
-
-
 def _published(uow: SqlUnitOfWork, slug: str, quarter: str) -> QuarterlyUpdate:
-    if not uow.missions.exists(slug):
-        raise NotFound("there is no such mission")
-    label = _label(quarter)
-    for update in publication.published_quarters(uow, slug):
-        if update.quarter == label:
-            return update
-    raise NotFound(f"no update has been published for {label}")
+    return public_view.published(uow, slug, quarter)
 
 
 def _seal_json(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, object] | None:
@@ -47,54 +34,26 @@ def _seal_json(uow: SqlUnitOfWork, slug: str, label: str) -> dict[str, object] |
     }
 
 
-def _sector_words(sector: Sector | None) -> str:
-    """A dissent is published with its author's sector, never their name."""
-    return SECTOR_WORDS.get(sector, "a council member") if sector else "a council member"
-
-
-def _url_quarter(label: str) -> str:
-    """``2026-27 Q3`` as it appears in a public address: ``2026-27-Q3``."""
-    return label.replace(" ", "-")
-
-
 @router.get("/public")
 def front_door(request: Request, uow: UowDep) -> Response:
     """The public's way in (no sign-in): every mission with its published quarterly updates,
-    newest first, and each update's allocation as open data. Drafts never appear: only what
-    ``publication.published_quarters`` says was published."""
-    missions = []
-    for mission in uow.missions.all():
-        published = list(reversed(publication.published_quarters(uow, mission.slug)))
-        missions.append(
-            {
-                "mission": mission,
-                "updates": [
-                    {
-                        "letter": u,
-                        "url": f"/missions/{mission.slug}/updates/{_url_quarter(u.quarter)}",
-                        "rag": uow.missions.quarter(mission.slug, u.quarter).rag_shown,
-                    }
-                    for u in published
-                ],
-            }
-        )
-    return render(request, "public/index.html", {"missions": missions, "rag_labels": RAG_LABELS})
+    newest first, and each update's allocation as open data (``public_view.public_index``)."""
+    view = public_view.public_index(uow)
+    return render(
+        request, "public/index.html", {"missions": view.missions, "rag_labels": RAG_LABELS}
+    )
 
 
 @router.get("/missions/{slug}/updates")
 def updates(request: Request, slug: str, uow: UowDep) -> Response:
-    if not uow.missions.exists(slug):
-        raise NotFound("there is no such mission")
-    mission = uow.missions.get(slug)
-    published = publication.published_quarters(uow, slug)
-    ratings = {u.quarter: uow.missions.quarter(slug, u.quarter).rag_shown for u in published}
+    view = public_view.mission_updates(uow, slug)
     return render(
         request,
         "public/updates.html",
         {
-            "public_mission": mission,
-            "updates": list(reversed(published)),
-            "ratings": ratings,
+            "public_mission": view.mission,
+            "updates": [u.letter for u in view.updates],
+            "ratings": {u.letter.quarter: u.rag for u in view.updates},
             "rag_labels": RAG_LABELS,
         },
     )
@@ -102,32 +61,23 @@ def updates(request: Request, slug: str, uow: UowDep) -> Response:
 
 @router.get("/missions/{slug}/updates/{quarter}")
 def update(request: Request, slug: str, quarter: str, uow: UowDep) -> Response:
-    letter = _published(uow, slug, quarter)
-    q = uow.missions.quarter(slug, letter.quarter)
-    sectors = {m.username: m.sector for m in uow.missions.council(slug)}
-    rows = publication.public_allocation(uow, slug, letter.quarter)
-    by_platform: dict[str, float] = {}
-    for r in rows:
-        by_platform[r["platform"]] = by_platform.get(r["platform"], 0.0) + r["amount_m"]
+    view = public_view.public_update(uow, slug, quarter)
     return render(
         request,
         "public/update.html",
         {
-            "public_mission": uow.missions.get(slug),
-            "letter": letter,
-            "quarter": q,
-            "rag": q.rag_shown,
+            "public_mission": view.mission,
+            "letter": view.letter,
+            "rating": view.rating,
+            "rag": view.rating.shown,
             "rag_labels": RAG_LABELS,
             "rag_wording": RAG_WORDING,
             "rag_source": RAG_SOURCE,
-            "dissents": [
-                (_sector_words(sectors.get(d.author)), d)
-                for d in uow.cycle.dissents(slug, letter.quarter)
-            ],
-            "by_platform": dict(sorted(by_platform.items(), key=lambda kv: -kv[1])),
-            "total": sum(by_platform.values()),
-            "url_quarter": _url_quarter(letter.quarter),
-            "seal": history.published_seal(uow, slug, letter.quarter),
+            "dissents": [(d.sector, d) for d in view.dissents],
+            "by_platform": view.by_platform,
+            "total": view.total,
+            "url_quarter": view.url_quarter,
+            "seal": view.seal,
         },
     )
 

@@ -7,7 +7,6 @@ is one query away, and a new analysis result or trajectory point gives a new dra
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -25,14 +24,12 @@ from api.deps import (
 )
 from api.flash import redirect_done
 from api.params import RowId
-from api.routes.html.missions import trajectory_points
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
-from portfolio.domain import display
 from portfolio.domain.errors import Conflict, InvalidInput, NotFound
 from portfolio.domain.model import ANALYTICS_KINDS, Mission, OptimiserRun, RunAnalysis
 from portfolio.services import allocation_report as reports
-from portfolio.services import analytics_jobs
+from portfolio.services import analytics_jobs, report_view
 from portfolio.services.csvio import to_csv
 
 router = APIRouter(include_in_schema=False)
@@ -54,40 +51,8 @@ ANALYSIS_CHARTS = {
 CHARTS = (*SPEND_CHARTS, "trajectory", *ANALYSIS_CHARTS)
 
 
-def default_quarter(uow: SqlUnitOfWork, slug: str) -> str:
-    approved = [q.label for q in uow.missions.quarters(slug) if q.approved_run is not None]
-    if approved:
-        return approved[-1]
-    quarters = uow.missions.quarters(slug)
-    if not quarters:
-        raise NotFound("the mission has no quarters yet")
-    return quarters[-1].label
-
-
 def _label(uow: SqlUnitOfWork, slug: str, quarter: str | None) -> str:
-    return quarter.replace("-Q", " Q") if quarter else default_quarter(uow, slug)
-
-
-def spend_series(run: OptimiserRun, key: str) -> dict[str, float]:
-    """One breakdown of a run's spend (``by_platform``, ``by_year``, …) by name, as people read
-    it: financial years in order, anything else largest first; envelopes by the names of the
-    run's problem, platforms, tiers and organisation types from the display table."""
-    data = getattr(run.result.spend, key, None) if run.result else None
-    if not isinstance(data, dict):
-        return {}
-    if key == "by_year":
-        years = list(run.problem.get("years", []))
-        order = sorted(data, key=lambda y: (years.index(y) if y in years else len(years), y))
-        return {year: float(data[year]) for year in order}
-    envelopes = run.problem.get("envelopes", [])
-    name: Callable[[str], str] = {
-        "by_platform": display.platform_name,
-        "by_envelope": lambda code: display.envelope_name(code, envelopes),
-    }.get(key, display.name_of)
-    out: dict[str, float] = {}
-    for code, amount in sorted(data.items(), key=lambda kv: -float(kv[1])):
-        out[name(code)] = out.get(name(code), 0.0) + float(amount)
-    return out
+    return report_view.quarter_label(uow, slug, quarter)
 
 
 def analysis_chart(kind: str, analysis: RunAnalysis | None) -> Chart | None:
@@ -120,11 +85,11 @@ def analysis_chart(kind: str, analysis: RunAnalysis | None) -> Chart | None:
     return frontier(points, given, xlabel, title)
 
 
-def _trajectory_chart(mission: Mission, points: list[dict[str, Any]]) -> Chart:
+def _trajectory_chart(mission: Mission, points: list[report_view.TrajectoryRow]) -> Chart:
     return trajectory(
-        [str(p["quarter"]) for p in points],
-        [p["planned"] for p in points],
-        [p["actual"] for p in points],
+        [p.quarter for p in points],
+        [p.planned for p in points],
+        [p.actual for p in points],
         mission.rag_green,
         mission.rag_amber,
     )
@@ -137,7 +102,7 @@ def chart_for(
     name: str,
     *,
     analyses: dict[str, RunAnalysis] | None = None,
-    points: list[dict[str, Any]] | None = None,
+    points: list[report_view.TrajectoryRow] | None = None,
     mission: Mission | None = None,
 ) -> Chart | None:
     """Chart ``name`` of run ``run`` (the report's charts are all a run's, but the trajectory,
@@ -146,12 +111,12 @@ def chart_for(
     assert run.id is not None
     if name in SPEND_CHARTS:
         title, key = SPEND_CHARTS[name]
-        data = spend_series(run, key)
+        data = report_view.spend_series(run, key)
         return bars(title, data, "£m") if data else None
     if name == "trajectory":
         return _trajectory_chart(
             mission or uow.missions.get(slug),
-            trajectory_points(uow, slug) if points is None else points,
+            report_view.trajectory_rows(uow, slug) if points is None else points,
         )
     if name in ANALYSIS_CHARTS:
         analysis = (
@@ -166,7 +131,7 @@ def run_charts(
     slug: str,
     run: OptimiserRun,
     analyses: dict[str, RunAnalysis],
-    points: list[dict[str, Any]],
+    points: list[report_view.TrajectoryRow],
     names: tuple[str, ...] = CHARTS,
     mission: Mission | None = None,
 ) -> dict[str, Chart]:
@@ -203,88 +168,59 @@ def chart_src(base: str, chart: Chart, query: str = "") -> str:
     return f"{base}?{query + '&' if query else ''}v={chart.key}" if chart.key else base
 
 
-REPORT_ANALYSES = ("frontier", "risk_frontier", "core", "voi", "price")
-
-
-def analyses_view(
-    uow: SqlUnitOfWork,
-    slug: str,
-    run: OptimiserRun,
-    analyses: dict[str, RunAnalysis],
-    kinds: tuple[str, ...] = REPORT_ANALYSES,
+def analyses_context(
+    uow: SqlUnitOfWork, slug: str, run: OptimiserRun, view: report_view.RunAnalyses
 ) -> dict[str, Any]:
-    """What a page shows of a run's analyses (``report/_analyses.html``): each kind's status,
-    its summary in words once done, and its chart."""
-    charts = run_charts(uow, slug, run, analyses, [], tuple(ANALYSIS_CHARTS))
+    """What a page shows of a run's analyses (``report/_analyses.html``): the view's status
+    and summary of each kind, and the charts of those that have one."""
+    charts = run_charts(uow, slug, run, view.items, [], tuple(ANALYSIS_CHARTS))
     base = f"/missions/{slug}/runs/{run.id}/charts"
     return {
-        "analyses": analyses,
-        "analysis_kinds": kinds,
-        "analysis_labels": analytics_jobs.LABELS,
-        "analysis_summaries": {
-            kind: analytics_jobs.summary(kind, a.result)
-            for kind, a in analyses.items()
-            if a.status == "done"
-        },
+        "analyses": view.items,
+        "analysis_kinds": view.kinds,
+        "analysis_labels": view.labels,
+        "analysis_summaries": view.summaries,
         "analysis_charts": charts,
         "analysis_chart_srcs": {
             name: chart_src(f"{base}/{name}.svg", chart) for name, chart in charts.items()
         },
-        "analyses_active": any(a.status in ("queued", "running") for a in analyses.values()),
-        "voi_view": (
-            analytics_jobs.voi_view(analyses["voi"].result)
-            if "voi" in analyses and analyses["voi"].status == "done"
-            else None
-        ),
+        "analyses_active": view.active,
+        "voi_view": view.voi,
     }
-
-
-def run_analyses_view(uow: SqlUnitOfWork, slug: str, run: OptimiserRun) -> dict[str, Any]:
-    """The run page's analyses: the automatic ones, and any other started by hand."""
-    assert run.id is not None
-    analyses = uow.analyses.for_run(run.id)
-    kinds = tuple(k for k in REPORT_ANALYSES if k in analytics_jobs.AUTOMATIC or k in analyses)
-    return analyses_view(uow, slug, run, analyses, kinds)
-
-
-def policy_names(problem: dict[str, Any]) -> dict[str, str]:
-    """Names for the references a run's policy holds (``display.problem_names``)."""
-    return display.problem_names(problem)
 
 
 def report_context(
     uow: SqlUnitOfWork, ctx: MissionContext, quarter: str | None, **extra: Any
 ) -> dict[str, Any]:
-    label = _label(uow, ctx.slug, quarter)
-    rep = reports.allocation_report(uow, ctx.slug, label, ctx.user.username)
+    """The report page: its view (``report_view.report_view``), with the charts drawn from it."""
+    view = report_view.report_view(uow, ctx.slug, quarter, ctx.user.username)
     uow.commit()  # the greedy baseline is cached on first view
-    assert rep.run.id is not None
-    analyses = uow.analyses.for_run(rep.run.id)
-    points = trajectory_points(uow, ctx.slug)
+    rep = view.report
     mission = uow.missions.get(ctx.slug)
-    charts = run_charts(uow, ctx.slug, rep.run, analyses, points, mission=mission)
-    url_quarter = label.replace(" ", "-")
+    charts = run_charts(
+        uow, ctx.slug, rep.run, view.analyses.items, view.trajectory, mission=mission
+    )
     return {
         "mission": mission,
         "ctx": ctx,
         "report": rep,
-        "label": label,
-        "url_quarter": url_quarter,
+        "label": view.label,
+        "url_quarter": view.url_quarter,
         "charts": charts,
         "chart_srcs": {
             name: chart_src(
-                f"/missions/{ctx.slug}/report/charts/{name}.svg", chart, f"quarter={url_quarter}"
+                f"/missions/{ctx.slug}/report/charts/{name}.svg",
+                chart,
+                f"quarter={view.url_quarter}",
             )
             for name, chart in charts.items()
         },
-        "spend_data": [
-            (title, key, spend_series(rep.run, key)) for title, key in SPEND_CHARTS.values()
-        ],
-        **analyses_view(uow, ctx.slug, rep.run, analyses),
-        "quarters": uow.missions.quarters(ctx.slug),
-        "comments": uow.reviews.all(ctx.slug, label),
-        "trajectory": points,
-        "policy_names": policy_names(rep.run.problem),
+        "spend_data": [(s.title, s.key, s.values) for s in view.spend],
+        **analyses_context(uow, ctx.slug, rep.run, view.analyses),
+        "quarters": view.quarters,
+        "comments": [(c.id, c.comment) for c in view.comments],
+        "trajectory": view.trajectory,
+        "policy_names": view.policy_names,
         **extra,
     }
 

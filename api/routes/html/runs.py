@@ -23,7 +23,7 @@ from api.forms import (
     values_of,
 )
 from api.params import MAX_ROW_ID, RowId
-from api.routes.html.report import policy_names, run_analyses_view
+from api.routes.html.report import analyses_context
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain import display, sample_fit
@@ -31,7 +31,7 @@ from portfolio.domain.errors import Conflict, InvalidInput, validation_errors
 from portfolio.domain.model import ContractState, OptimiserRun, QuarterState, ScoringState
 from portfolio.domain.money import loss_share_of, run_money
 from portfolio.domain.run_policy import RunPolicy
-from portfolio.services import beliefs, comparison, contracts, ledger, quarters
+from portfolio.services import beliefs, comparison, contracts, ledger, quarters, report_view
 from portfolio.services import runs as run_service
 
 router = APIRouter(include_in_schema=False)
@@ -406,8 +406,8 @@ def run_page(request: Request, ctx: ViewMission, run_id: RowId, uow: UowDep) -> 
             is QuarterState.closed,
             **run_view(run, uow, ctx.slug),
             # its frontier, core index and price of policy (queued when it finished)
-            **run_analyses_view(uow, ctx.slug, run),
-            "policy_names": policy_names(run.problem),
+            **analyses_context(uow, ctx.slug, run, report_view.run_analyses(uow, ctx.slug, run_id)),
+            "policy_names": display.problem_names(run.problem),
         },
     )
 

@@ -18,7 +18,10 @@ from portfolio.services import approvals
 router = v1_router()
 
 
-class TreasuryApprovalOut(TreasuryApproval):
+class TreasuryApprovalSummary(TreasuryApproval):
+    """A request for Treasury's approval of awards above the Delegated Authority Limit, with
+    the candidate's name; times in UTC."""
+
     requested_at: UtcDateTime
     decided_at: UtcDateTime | None = None
     candidate_name: str
@@ -39,28 +42,28 @@ class ApprovalDecision(BaseModel):
     )
 
 
-def _approvals(uow: SqlUnitOfWork, slug: str) -> dict[int, TreasuryApprovalOut]:
+def _approvals(uow: SqlUnitOfWork, slug: str) -> dict[int, TreasuryApprovalSummary]:
     names = {c.id: c.name for c in uow.candidates.all(slug)}
     return {
-        a.id or 0: TreasuryApprovalOut.model_validate(
+        a.id or 0: TreasuryApprovalSummary.model_validate(
             {**a.model_dump(), "candidate_name": names.get(a.candidate, a.candidate)}
         )
         for a in uow.approvals.all(slug)
     }
 
 
-@router.get("/missions/{slug}/approvals", response_model=list[TreasuryApprovalOut])
+@router.get("/missions/{slug}/approvals", response_model=list[TreasuryApprovalSummary])
 def approval_list(
     ctx: ViewTreasuryApprovals, uow: UowDep, state: ApprovalState | None = None
-) -> list[TreasuryApprovalOut]:
+) -> list[TreasuryApprovalSummary]:
     """Requests for Treasury approval, oldest first (``?state=requested`` for those waiting)."""
     return [a for a in _approvals(uow, ctx.slug).values() if state is None or a.state is state]
 
 
-@router.post("/missions/{slug}/approvals", response_model=TreasuryApprovalOut, status_code=201)
+@router.post("/missions/{slug}/approvals", response_model=TreasuryApprovalSummary, status_code=201)
 def request_approval(
     ctx: RequestTreasuryApproval, body: ApprovalRequest, uow: UowDep
-) -> TreasuryApprovalOut:
+) -> TreasuryApprovalSummary:
     """The Mission CEO asks Treasury to approve a candidate's awards above the DAL."""
     approval_id = approvals.request_approval(
         uow, ctx.user.username, ctx.roles, ctx.slug, body.candidate, body.reason
@@ -69,10 +72,12 @@ def request_approval(
     return _approvals(uow, ctx.slug)[approval_id]
 
 
-@router.post("/missions/{slug}/approvals/{approval_id}/decide", response_model=TreasuryApprovalOut)
+@router.post(
+    "/missions/{slug}/approvals/{approval_id}/decide", response_model=TreasuryApprovalSummary
+)
 def decide_approval(
     ctx: DecideTreasuryApproval, approval_id: RowId, body: ApprovalDecision, uow: UowDep
-) -> TreasuryApprovalOut:
+) -> TreasuryApprovalSummary:
     """A Treasury reviewer approves (the candidate becomes Treasury approved) or refuses."""
     approvals.decide_approval(
         uow,

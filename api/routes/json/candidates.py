@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import EditCandidate, RecordEvidence, RegisterCandidate, UowDep, ViewMission
 from api.preconditions import ETAG_HEADER, IF_MATCH, required_version, send_version
-from api.routes.json.common import CONDITIONAL, v1_router
+from api.routes.json.common import CONDITIONAL, as_utc, utc_model, v1_router
 from portfolio.domain.errors import InvalidInput
 from portfolio.domain.model import Amount, Candidate, Evidence, EvidenceKind
-from portfolio.services import cycle, quarters
+from portfolio.services import candidate_view, cycle, quarters
 from portfolio.services import missions as services
 
 router = v1_router()
@@ -35,6 +35,7 @@ class NewEvidence(BaseModel):
 
 @router.get("/missions/{slug}/candidates", response_model=list[Candidate])
 def candidates(ctx: ViewMission, uow: UowDep) -> list[Candidate]:
+    """The mission's candidate solutions with their funding options, as registered."""
     return uow.candidates.all(ctx.slug)
 
 
@@ -56,6 +57,20 @@ def candidate(ctx: ViewMission, candidate_id: str, uow: UowDep, response: Respon
     found = uow.candidates.get(ctx.slug, candidate_id)
     send_version(response, uow.candidates.version(ctx.slug, candidate_id))
     return found
+
+
+CandidatePageOut = utc_model(candidate_view.CandidatePage)
+
+
+@router.get("/missions/{slug}/candidates/{candidate_id}/overview", response_model=CandidatePageOut)
+def overview(ctx: ViewMission, candidate_id: str, uow: UowDep) -> candidate_view.CandidatePage:
+    """Everything the candidate page shows: the candidate, its live contract, whether an award
+    needs Treasury's approval and the requests made, the belief in each option (the prior, each
+    piece of evidence's step and the posterior p the optimiser is given) with the cost outlook,
+    the evidence, the red-team challenges with the Mission CEO's replies, and the latest
+    changes to it."""
+    page = candidate_view.candidate_page(uow, ctx.slug, candidate_id)
+    return as_utc(candidate_view.CandidatePage, page)
 
 
 @router.put(

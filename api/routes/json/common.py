@@ -4,10 +4,13 @@ answers each operation may give, a change's conditional answers, and timestamps 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+import functools
+import operator
+import types
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema, create_model
 
 from api.preconditions import ETAG_HEADER
 
@@ -24,6 +27,51 @@ UtcDateTime = Annotated[
     PlainSerializer(_utc, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
+
+
+M = TypeVar("M", bound=BaseModel)
+_UTC_MODELS: dict[type[BaseModel], type[BaseModel]] = {}
+
+
+def _utc_type(annotation: Any) -> Any:
+    """``annotation`` with every ``datetime`` in it (through models, lists, dicts, optionals)
+    written as ``UtcDateTime``; the annotation itself when it holds none."""
+    if annotation is dt.datetime:
+        return UtcDateTime
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return utc_model(annotation)
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is None or not args or origin is Annotated:
+        return annotation
+    converted = tuple(_utc_type(a) for a in args)
+    if all(c is a for c, a in zip(converted, args, strict=True)):
+        return annotation
+    if origin in (Union, types.UnionType):
+        return functools.reduce(operator.or_, converted)
+    return origin[converted]
+
+
+def utc_model(model: type[M]) -> type[M]:
+    """The JSON API's variant of a view model: the same fields, but every timestamp in it, at
+    any depth, written in UTC with its offset (``UtcDateTime``). The model itself when it holds
+    no timestamp; made once per model (its schema is named ``<Model>Out``)."""
+    if model not in _UTC_MODELS:
+        _UTC_MODELS[model] = model  # a model that refers to itself stays as it is
+        fields: dict[str, Any] = {}
+        for name, info in model.model_fields.items():
+            converted = _utc_type(info.annotation)
+            if converted is not info.annotation:
+                fields[name] = (converted, info)
+        if fields:
+            _UTC_MODELS[model] = create_model(  # type: ignore[call-overload]
+                f"{model.__name__}Out", __base__=model, __module__=model.__module__, **fields
+            )
+    return _UTC_MODELS[model]  # type: ignore[return-value]
+
+
+def as_utc(model: type[M], view: BaseModel) -> M:
+    """``view`` as the JSON API answers it (``utc_model(model)``)."""
+    return utc_model(model).model_validate(view.model_dump())
 
 
 class ErrorItem(BaseModel):

@@ -14,7 +14,7 @@ from portfolio.services import contracts
 router = v1_router()
 
 
-class ContractOut(BaseModel):
+class ContractSummary(BaseModel):
     """A contracted award: a commitment of every later quarter's problem until it ends."""
 
     id: int
@@ -50,25 +50,25 @@ class EndContract(BaseModel):
     )
 
 
-def _contracts(uow: SqlUnitOfWork, slug: str) -> dict[int, ContractOut]:
+def _contracts(uow: SqlUnitOfWork, slug: str) -> dict[int, ContractSummary]:
     return {
-        v.contract.id or 0: ContractOut.model_validate(v.as_json())
+        v.contract.id or 0: ContractSummary.model_validate(v.as_json())
         for v in contracts.contract_views(uow, slug)
     }
 
 
-@router.get("/missions/{slug}/contracts", response_model=list[ContractOut])
+@router.get("/missions/{slug}/contracts", response_model=list[ContractSummary])
 def contract_list(
     ctx: ViewMission, uow: UowDep, state: ContractState | None = None
-) -> list[ContractOut]:
+) -> list[ContractSummary]:
     """The mission's contracts, oldest first (``?state=live`` for the live ones)."""
     return [c for c in _contracts(uow, ctx.slug).values() if state is None or c.state is state]
 
 
-@router.post("/missions/{slug}/contracts/{contract_id}/end", response_model=ContractOut)
+@router.post("/missions/{slug}/contracts/{contract_id}/end", response_model=ContractSummary)
 def end_contract(
     ctx: ManageCycle, contract_id: RowId, body: EndContract, uow: UowDep
-) -> ContractOut:
+) -> ContractSummary:
     """End a live contract with a reason; a break cost is recorded in the spend ledger."""
     contracts.end_contract(
         uow,

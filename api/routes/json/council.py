@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import ManageRound, MissionContext, ScoreDep, UowDep, ViewMission
 from api.preconditions import ETAG_HEADER, IF_MATCH, required_version, send_version
-from api.routes.json.common import CONDITIONAL, v1_router
+from api.routes.json.common import CONDITIONAL, as_utc, utc_model, v1_router
 from optimiser.pert import ThreePoint
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput, validation_errors
@@ -25,7 +25,7 @@ from portfolio.domain.model import (
     ScoringState,
     Sector,
 )
-from portfolio.services import council
+from portfolio.services import council, seeds_view
 
 router = v1_router()
 
@@ -329,3 +329,15 @@ def council_members(ctx: ViewMission, uow: UowDep) -> list[MemberRecordOut]:
 def council_member(ctx: ViewMission, username: str, uow: UowDep) -> MemberRecordOut:
     """One member's forecasting record, Brier score and calibration curve."""
     return _record_out(council.member_record(uow, ctx.slug, username))
+
+
+SeedsViewOut = utc_model(seeds_view.SeedsView)
+
+
+@router.get("/missions/{slug}/council/seeds", response_model=SeedsViewOut)
+def seeds(ctx: ViewMission, uow: UowDep) -> seeds_view.SeedsView:
+    """The seed questions of Cooke's classical model and the answers the caller may see (their
+    own; everyone's once a question's true value is known; all of them for the Mission CEO,
+    Treasury and administrators), with the classical model's calibration, information and
+    weight of each member, and its warnings."""
+    return as_utc(seeds_view.SeedsView, seeds_view.seeds_view(uow, ctx.slug, ctx.viewer))

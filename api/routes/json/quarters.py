@@ -4,11 +4,12 @@ the mission's trajectory."""
 
 from __future__ import annotations
 
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import DissentDep, ManageCycle, UowDep, ViewMission
 from api.params import RowId
-from api.routes.json.common import UtcDateTime, v1_router
+from api.routes.json.common import UtcDateTime, as_utc, utc_model, v1_router
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import NotFound
 from portfolio.domain.limits import TEXT_LIMIT
@@ -20,7 +21,7 @@ from portfolio.domain.model import (
     TrajectoryPoint,
 )
 from portfolio.domain.rag import Rag
-from portfolio.services import cycle, guide, publication, quarters
+from portfolio.services import cycle, guide, publication, quarter_view, quarters
 
 router = v1_router()
 
@@ -94,6 +95,48 @@ def quarter(ctx: ViewMission, label: str, uow: UowDep) -> QuarterView:
     if label not in {q.label for q in uow.missions.quarters(ctx.slug)}:
         raise NotFound(f"no quarter {label}")
     return _quarter_view(uow, ctx.slug, label)
+
+
+@router.get("/missions/{slug}/quarter", response_model=QuarterView)
+def current_quarter(ctx: ViewMission, uow: UowDep) -> QuarterView:
+    """The current quarter (the menu's "This quarter"), as ``.../quarters/{label}`` gives it:
+    state, approved run, RAG, changes with reasons, dissent and the update. 409 before the
+    mission has a quarter."""
+    return _quarter_view(uow, ctx.slug, quarters.current_quarter(uow, ctx.slug))
+
+
+QuarterEvidenceOut = utc_model(quarter_view.QuarterEvidence)
+
+
+@router.get("/missions/{slug}/quarters/{label}/evidence", response_model=QuarterEvidenceOut)
+def quarter_evidence(ctx: ViewMission, label: str, uow: UowDep) -> quarter_view.QuarterEvidence:
+    """The evidence recorded in a quarter, newest first, with the names of the candidates it
+    is about, and whether the quarter is the current one (where new evidence is recorded)."""
+    view = quarter_view.quarter_evidence(uow, ctx.slug, label)
+    return as_utc(quarter_view.QuarterEvidence, view)
+
+
+@router.get(
+    "/missions/{slug}/quarters/{label}/audit-pack.zip",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the audit pack",
+        }
+    },
+)
+def audit_pack(ctx: ViewMission, label: str, uow: UowDep) -> Response:
+    """A closed quarter's audit pack, one zip: the pack (pack.json: everything that decided the
+    quarter), the problem and result files of its approved run, the pack's hash chained to the
+    previous quarter's (hash.txt), and the update letter. 409 while the quarter is open."""
+    quarter_view.quarter_of(uow, ctx.slug, label)
+    name = f"{ctx.slug}-{label.replace(' ', '-')}-audit-pack.zip"
+    return Response(
+        cycle.audit_pack_zip(uow, ctx.slug, label),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.post("/missions/{slug}/runs/{run_id}/approve", response_model=QuarterView)

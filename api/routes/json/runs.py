@@ -3,19 +3,20 @@ started, polled and read with their result, and the problem each run solved."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import RunOptimiser, UowDep, ViewMission
-from api.params import RowId
-from api.routes.json.common import UtcDateTime, v1_router
+from api.params import MAX_ROW_ID, RowId
+from api.routes.json.common import UtcDateTime, as_utc, utc_model, v1_router
 from optimiser.result import Result
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain import montecarlo
 from portfolio.domain.model import OptimiserRun
 from portfolio.domain.run_policy import RunSettings
+from portfolio.services import comparison, report_view
 from portfolio.services import runs as run_service
 
 router = v1_router()
@@ -80,7 +81,38 @@ def current_problem(ctx: RunOptimiser, uow: UowDep) -> dict[str, Any]:
 
 @router.get("/missions/{slug}/runs", response_model=list[RunSummary])
 def runs(ctx: ViewMission, uow: UowDep) -> list[RunSummary]:
+    """The mission's optimiser runs, each with its status and headline figures."""
     return [_summary(r) for r in uow.runs.all(ctx.slug)]
+
+
+ComparisonOut = utc_model(comparison.Comparison)
+RunAnalysesOut = utc_model(report_view.RunAnalyses)
+RunIds = Annotated[
+    list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]],
+    Query(
+        min_length=comparison.MIN_RUNS,
+        max_length=comparison.MAX_RUNS,
+        description="the runs to compare, in order: two, three or four",
+    ),
+]
+
+
+@router.get("/missions/{slug}/runs/compare", response_model=ComparisonOut)
+def compare(ctx: ViewMission, uow: UowDep, run: RunIds) -> comparison.Comparison:
+    """Two to four runs side by side (``?run=3&run=5``), as the comparison page shows them: per
+    run its settings, key numbers out of sample (with each share's 95 % Monte-Carlo interval),
+    and why it cannot be approved now, if so; each pair's difference in P(target) and P(overrun)
+    with its Monte-Carlo margin; spend by platform; what each funds; and the policy rules they
+    differ in, in words."""
+    return as_utc(comparison.Comparison, comparison.compare_runs(uow, ctx.slug, run))
+
+
+@router.get("/missions/{slug}/runs/{run_id}/analyses", response_model=RunAnalysesOut)
+def analyses(ctx: ViewMission, run_id: RowId, uow: UowDep) -> report_view.RunAnalyses:
+    """A run's analyses as its page shows them: the automatic ones (efficient frontier, core
+    index, price of policy) and any other started by hand (risk appetite frontier, value of
+    information), each with its state, result once done and the result in words."""
+    return as_utc(report_view.RunAnalyses, report_view.run_analyses(uow, ctx.slug, run_id))
 
 
 @router.post("/missions/{slug}/runs", response_model=RunSummary, status_code=202)

@@ -14,6 +14,7 @@ from portfolio.adapters.security_log import SecurityEvent, SecurityEventKind
 from portfolio.domain.errors import PermissionDenied
 from portfolio.domain.model import Name, RoleAssignment, User, Username
 from portfolio.services import missions as services
+from portfolio.services import user_view
 
 router = v1_router()
 
@@ -32,12 +33,20 @@ class NewUser(BaseModel):
 
 @router.get("/me", response_model=Me)
 def me(user: UserDep, uow: UowDep) -> Me:
+    """The caller: their account and their role on each mission."""
     return Me(user=user, roles=uow.users.roles(user.username))
 
 
 @router.get("/users", response_model=list[User])
 def users(admin: ManageUsers, uow: UowDep) -> list[User]:
+    """Every user account (administrators only), as the Users page lists them."""
     return uow.users.all()
+
+
+@router.get("/users/{username}", response_model=user_view.UserView)
+def user(admin: ManageUsers, username: str, uow: UowDep) -> user_view.UserView:
+    """A user, whether they may sign in, and their roles on missions (administrators)."""
+    return user_view.user_view(uow, username)
 
 
 @router.post("/users", response_model=User, status_code=201)
