@@ -20,6 +20,7 @@ from api.deps import (
     UowDep,
     ViewMission,
 )
+from api.downloads import ZIP, attachment, quarter_file
 from api.flash import redirect_done
 from api.forms import EVIDENCE_KINDS, EVIDENCE_LABELS, evidence_from_form, parse_number, values_of
 from api.params import RowId
@@ -529,12 +530,7 @@ def close(request: Request, ctx: ManageCycle, label: str, form: FormDep, uow: Uo
 @router.get("/missions/{slug}/quarters/{label}/audit-pack.zip")
 def audit_pack(ctx: ViewMission, label: str, uow: UowDep) -> Response:
     data = cycle.audit_pack_zip(uow, ctx.slug, label)
-    name = f"{ctx.slug}-{label.replace(' ', '-')}-audit-pack.zip"
-    return Response(
-        data,
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return attachment(data, ZIP, quarter_file(ctx.slug, label, "audit-pack.zip"))
 
 
 # -- trajectory ----------------------------------------------------------------------------------

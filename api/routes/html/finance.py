@@ -7,21 +7,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.deps import UowDep, ViewFinance
+from api.downloads import CSV, XLSX, attachment
 from api.templating import render
 from portfolio.services import finance
 
 router = APIRouter(include_in_schema=False)
-
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _download(body: str | bytes, media_type: str, name: str) -> Response:
-    return Response(
-        body,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
 
 
 @router.get("/missions/{slug}/finance")
@@ -35,9 +25,9 @@ def finance_page(request: Request, ctx: ViewFinance, uow: UowDep) -> Response:
 def finance_csv(ctx: ViewFinance, uow: UowDep, table: finance.Table = "envelopes") -> Response:
     """One table as CSV: by envelope and year (the default), or the history."""
     view = finance.finance_view(uow, ctx.slug)
-    return _download(
+    return attachment(
         finance.csv_text(view, table),
-        "text/csv; charset=utf-8",
+        CSV,
         f"{ctx.slug}-finance{'-history' if table == 'history' else ''}.csv",
     )
 
@@ -45,4 +35,4 @@ def finance_csv(ctx: ViewFinance, uow: UowDep, table: finance.Table = "envelopes
 @router.get("/missions/{slug}/finance.xlsx")
 def finance_xlsx(ctx: ViewFinance, uow: UowDep) -> Response:
     view = finance.finance_view(uow, ctx.slug)
-    return _download(finance.workbook(view), XLSX, f"{ctx.slug}-finance.xlsx")
+    return attachment(finance.workbook(view), XLSX, f"{ctx.slug}-finance.xlsx")

@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.datastructures import UploadFile
 
 from api.deps import FormDep, ImportScores, MissionContext, RegisterCandidate, UowDep, ViewMission
+from api.downloads import CSV, attachment, uploaded_file
 from api.flash import redirect_done
 from api.permissions import Perm
 from api.templating import render
@@ -43,40 +43,25 @@ def import_page(request: Request, ctx: ViewMission, uow: UowDep) -> Response:
     return render(request, "imports/import.html", _context(uow, ctx))
 
 
-def _csv(text: str, name: str) -> Response:
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-
-
 @router.get("/missions/{slug}/import/candidates-template.csv")
 def candidates_template(ctx: ViewMission, uow: UowDep) -> Response:
-    return _csv(
+    return attachment(
         candidates_file.candidates_template(uow.missions.get(ctx.slug).years),
+        CSV,
         "candidates-template.csv",
     )
 
 
 @router.get("/missions/{slug}/import/scores-template.csv")
 def scores_template(ctx: ViewMission) -> Response:
-    return _csv(scores_file.scores_template(), "scores-template.csv")
-
-
-async def _upload(form: Any) -> bytes | None:
-    upload = form.get("file")
-    if isinstance(upload, UploadFile):
-        data = await upload.read()
-        return data if data else None
-    return None
+    return attachment(scores_file.scores_template(), CSV, "scores-template.csv")
 
 
 @router.post("/missions/{slug}/import/candidates")
 async def import_candidates(
     request: Request, ctx: RegisterCandidate, form: FormDep, uow: UowDep
 ) -> Response:
-    data = await _upload(form)
+    data = await uploaded_file(form)
     return _run(
         request,
         uow,
@@ -91,7 +76,7 @@ async def import_candidates(
 async def import_scores(
     request: Request, ctx: ImportScores, form: FormDep, uow: UowDep
 ) -> Response:
-    data = await _upload(form)
+    data = await uploaded_file(form)
     return _run(
         request,
         uow,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.deps import UowDep
+from api.downloads import CSV, attachment, quarter_file
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.model import QuarterlyUpdate
@@ -87,12 +88,7 @@ def allocation_csv(slug: str, quarter: str, uow: UowDep) -> Response:
     letter = _published(uow, slug, quarter)
     rows = publication.public_allocation(uow, slug, letter.quarter)
     body = to_csv(rows, publication.PUBLIC_COLUMNS)
-    name = f"{slug}-{letter.quarter.replace(' ', '-')}-allocation.csv"
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return attachment(body, CSV, quarter_file(slug, letter.quarter, "allocation.csv"))
 
 
 @router.get("/missions/{slug}/updates/{quarter}/allocation.json")

@@ -22,6 +22,7 @@ from api.deps import (
     UowDep,
     ViewMission,
 )
+from api.downloads import CSV, XLSX, attachment, quarter_file
 from api.flash import redirect_done
 from api.params import RowId
 from api.templating import render
@@ -275,24 +276,14 @@ def allocation_csv(ctx: ViewMission, uow: UowDep, quarter: str | None = None) ->
     rep = reports.allocation_report(uow, ctx.slug, label, ctx.user.username)
     rows = [line.model_dump() for line in rep.funding]
     body = to_csv(rows, list(reports.FundingLine.model_fields))
-    name = f"{ctx.slug}-{label.replace(' ', '-')}-allocation.csv"
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return attachment(body, CSV, quarter_file(ctx.slug, label, "allocation.csv"))
 
 
 @router.get("/missions/{slug}/report/allocation.xlsx")
 def allocation_xlsx(ctx: ViewMission, uow: UowDep, quarter: str | None = None) -> Response:
     label = _label(uow, ctx.slug, quarter)
     rep = reports.allocation_report(uow, ctx.slug, label, ctx.user.username)
-    name = f"{ctx.slug}-{label.replace(' ', '-')}-allocation.xlsx"
-    return Response(
-        reports.workbook(rep),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return attachment(reports.workbook(rep), XLSX, quarter_file(ctx.slug, label, "allocation.xlsx"))
 
 
 @router.post("/missions/{slug}/report/comments")

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from api import charts
 from api.confirm import confirm_page, confirmed
 from api.deps import FormDep, ManageCycle, MissionContext, RunOptimiser, UowDep, ViewMission
+from api.downloads import JSON, attachment
 from api.flash import redirect_done
 from api.forms import (
     OBJECTIVES,
@@ -425,11 +426,7 @@ def rerun(request: Request, ctx: RunOptimiser, run_id: RowId, uow: UowDep) -> Re
 
 
 def _download(document: dict[str, Any], filename: str) -> Response:
-    return Response(
-        json.dumps(document, indent=2, ensure_ascii=False) + "\n",
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return attachment(json.dumps(document, indent=2, ensure_ascii=False) + "\n", JSON, filename)
 
 
 @router.get("/missions/{slug}/runs/{run_id}/problem.json")

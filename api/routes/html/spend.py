@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.deps import FormDep, MissionContext, RecordSpend, UowDep, ViewMission
+from api.downloads import CSV, attachment, uploaded_file
 from api.flash import redirect_done
 from api.forms import values_of
-from api.routes.html.imports import _csv, _upload
 from api.templating import render
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput
@@ -125,12 +125,12 @@ def template(ctx: RecordSpend, uow: UowDep) -> Response:
     view = ledger_view(uow, ctx.slug)
     mission = uow.missions.get(ctx.slug)
     text = ledger_io.template(mission, uow.candidates.all(ctx.slug), view.year or "")
-    return _csv(text, "spend-template.csv")
+    return attachment(text, CSV, "spend-template.csv")
 
 
 @router.post("/missions/{slug}/spend/import")
 async def import_spend(request: Request, ctx: RecordSpend, form: FormDep, uow: UowDep) -> Response:
-    data = await _upload(form)
+    data = await uploaded_file(form)
     if data is None:
         errors = [("file", "choose a CSV file to upload")]
     else:

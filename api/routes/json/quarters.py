@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import DissentDep, ManageCycle, UowDep, ViewMission
+from api.downloads import ZIP, attachment, quarter_file
 from api.params import RowId
 from api.routes.json.common import UtcDateTime, as_utc, utc_model, v1_router
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
@@ -131,11 +132,10 @@ def audit_pack(ctx: ViewMission, label: str, uow: UowDep) -> Response:
     quarter), the problem and result files of its approved run, the pack's hash chained to the
     previous quarter's (hash.txt), and the update letter. 409 while the quarter is open."""
     quarter_view.quarter_of(uow, ctx.slug, label)
-    name = f"{ctx.slug}-{label.replace(' ', '-')}-audit-pack.zip"
-    return Response(
+    return attachment(
         cycle.audit_pack_zip(uow, ctx.slug, label),
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        ZIP,
+        quarter_file(ctx.slug, label, "audit-pack.zip"),
     )
 
 
