@@ -1,7 +1,8 @@
-"""Load benchmark: concurrent signed-in users against the running app on loopback, while the
-optimiser solves in the background.
+"""Load benchmark: signed-in users against the running app on loopback, while the optimiser
+solves in the background. Two modes:
 
-    python -m benchmarks.load --clients 50 --seconds 30
+    python -m benchmarks.load --clients 50 --seconds 30          # capacity: no think time
+    python -m benchmarks.load --people 50 --seconds 120          # people: think time, open loop
     python -m benchmarks.load --database-url postgresql+psycopg://app@127.0.0.1:5432/portfolio
 
 The app is started with uvicorn in a subprocess on a free loopback port — against PostgreSQL when
@@ -9,10 +10,17 @@ The app is started with uvicorn in a subprocess on a free loopback port — agai
 not there yet), else against a temporary SQLite demo database made with
 ``mission-portfolio demo --no-serve``. Each client signs in through the /login form with its own
 cookie jar and then, with no think time, requests the dashboard, the quarterly report, the scoring
-page and the candidate list at random until the time is up. Throughout, ONE optimiser run (cvar,
-2,000 scenarios) is solving: the Mission CEO starts one through the JSON API and, when it ends, the
-next. The table gives requests, throughput and p50 / p95 / p99 latency per page and overall, the
-errors, and whether the p95 target (under 200 ms for pages) is met. Not a test: nothing is asserted.
+page and the candidate list at random until the time is up: that measures capacity, not what
+people feel. With ``--people N`` it models people instead: N users, each a Mission CEO, a council
+member or a Treasury reviewer (``MIX``), each reading the pages people in that role read
+(``PEOPLE``) with a think time drawn between ``--think`` seconds (5–10) between one page and the
+next. The load is open loop: a person's next page is requested when its think time is up, whether
+or not the last one has come back, so a slow server meets the same arrivals and its queue
+shows in the latencies (a closed loop would slow its users down instead). Throughout, ONE
+optimiser run (cvar, 2,000 scenarios) is solving: the Mission CEO starts one through the JSON API
+and, when it ends, the next. The table gives requests, throughput and p50 / p95 / p99 latency
+per page and overall, the errors, and whether the p95 target (under 200 ms for pages) is met.
+Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -51,6 +59,39 @@ PAGES: dict[str, tuple[str, float]] = {  # name -> (path, share of requests)
     "candidates": (f"/missions/{SLUG}/candidates", 0.20),
 }
 SECRET = "load-benchmark-secret-key-0123456789-abcdefghijkl"
+
+CURRENT = "2026-27%20Q3"  # the demo's open quarter, as its home page's address writes it
+CANDIDATE = "northsea-hefa"
+#: people mode: every page a person may read -> its path
+PEOPLE_PAGES: dict[str, str] = {
+    "dashboard": f"/missions/{SLUG}",
+    "quarter home": f"/missions/{SLUG}/quarters/{CURRENT}",
+    "runs": f"/missions/{SLUG}/runs",
+    "candidates": f"/missions/{SLUG}/candidates",
+    "candidate": f"/missions/{SLUG}/candidates/{CANDIDATE}",
+    "report": f"/missions/{SLUG}/report?quarter={QUARTER}",
+    "finance": f"/missions/{SLUG}/finance",
+    "approvals": f"/missions/{SLUG}/approvals",
+    "scoring": f"/missions/{SLUG}/scoring",
+    "scoring a candidate": f"/missions/{SLUG}/scoring/{CANDIDATE}",
+    "council": f"/missions/{SLUG}/council",
+}
+#: people mode: what a person in each role reads, and how often (shares of their page views)
+PEOPLE: dict[str, dict[str, float]] = {
+    "ceo": {
+        "dashboard": 0.25,
+        "quarter home": 0.20,
+        "runs": 0.15,
+        "candidates": 0.10,
+        "candidate": 0.10,
+        "report": 0.10,
+        "finance": 0.10,
+    },
+    "council": {"scoring": 0.35, "scoring a candidate": 0.35, "candidate": 0.15, "council": 0.15},
+    "treasury": {"report": 0.40, "finance": 0.30, "approvals": 0.20, "dashboard": 0.10},
+}
+#: people mode: the share of the users in each role (the council is most of the people)
+MIX: dict[str, float] = {"ceo": 0.1, "council": 0.7, "treasury": 0.2}
 
 
 # -- the server ----------------------------------------------------------------------------------
@@ -219,6 +260,56 @@ async def user(
             stats.error_kinds[kind] += 1
 
 
+def roles_of(people: int) -> list[str]:
+    """The role of each of ``people`` users, in the proportions of ``MIX`` (at least one CEO)."""
+    roles = ["ceo"] * max(1, round(people * MIX["ceo"]))
+    roles += ["treasury"] * round(people * MIX["treasury"])
+    return (roles + ["council"] * people)[:people]
+
+
+def username_for(role: str, n: int) -> str:
+    """The demo user a person of ``role`` signs in as (the council members in turn)."""
+    return f"council{n % 7 + 1}" if role == "council" else role
+
+
+async def fetch(client: httpx.AsyncClient, name: str, stats: Stats) -> None:
+    """One page view, timed from the request to the whole answer."""
+    started = time.perf_counter()
+    try:
+        response = await client.get(PEOPLE_PAGES[name])
+        ok, kind = response.status_code == 200, f"HTTP {response.status_code} on {name}"
+    except httpx.HTTPError as exc:
+        ok, kind = False, type(exc).__name__
+    stats.latencies[name].append(time.perf_counter() - started)
+    if not ok:
+        stats.errors[name] += 1
+        stats.error_kinds[kind] += 1
+
+
+async def person(
+    client: httpx.AsyncClient,
+    role: str,
+    stats: Stats,
+    deadline: float,
+    think: tuple[float, float],
+    rng: random.Random,
+    in_flight: set[asyncio.Task[None]],
+) -> None:
+    """A person in ``role`` reading pages until ``deadline``, open loop: each page is asked for
+    when the think time since the last request is up, answered or not."""
+    pages = PEOPLE[role]
+    names, weights = list(pages), list(pages.values())
+    next_at = time.monotonic() + rng.uniform(0.0, think[1])  # people do not arrive together
+    while True:
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        if time.monotonic() >= deadline:
+            return
+        task = asyncio.create_task(fetch(client, rng.choices(names, weights)[0], stats))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+        next_at += rng.uniform(*think)
+
+
 @dataclass
 class Solves:
     started: int = 0
@@ -256,41 +347,98 @@ async def keep_one_solve_running(
 # -- the benchmark -------------------------------------------------------------------------------
 
 
-async def drive(base: str, clients: int, seconds: float, scenarios: int, password: str) -> str:
+@dataclass
+class Load:
+    """What to put on the server: ``clients`` without think time (capacity), or ``people``
+    with think time (people); for ``seconds``, with one solve of ``scenarios`` running."""
+
+    seconds: float
+    scenarios: int
+    password: str
+    clients: int = 0
+    people: int = 0
+    think: tuple[float, float] = (5.0, 10.0)
+    drained_s: float = 0.0  # people: how long the last answers took to come after the end
+
+    def describe(self, elapsed: float, sign_in_s: float) -> str:
+        if self.people:
+            low, high = self.think
+            offered = self.people / ((low + high) / 2)
+            return (
+                f"{self.people} people ({_mix(self.people)}) for {elapsed:.1f} s (signed in in "
+                f"{sign_in_s:.1f} s), open loop, {low:g}–{high:g} s between one person's pages: "
+                f"{offered:.1f} page views/s offered; the last answers came "
+                f"{self.drained_s:.1f} s after the end."
+            )
+        return (
+            f"{self.clients} clients for {elapsed:.1f} s (signed in in {sign_in_s:.1f} s), "
+            "no think time."
+        )
+
+
+def _mix(people: int) -> str:
+    roles = roles_of(people)
+    return ", ".join(f"{roles.count(r)} {r}" for r in MIX if roles.count(r))
+
+
+async def _sign_in_all(pool: list[httpx.AsyncClient], usernames: list[str], password: str) -> None:
+    for i in range(0, len(pool), 10):  # sign in ten at a time
+        await asyncio.gather(
+            *(sign_in(c, usernames[i + j], password) for j, c in enumerate(pool[i : i + 10]))
+        )
+
+
+async def drive(base: str, load: Load) -> str:
     limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
     timeout = httpx.Timeout(60.0)
-    pool = [
-        httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) for _ in range(clients)
-    ]
+    size = load.people or load.clients
+    pool = [httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) for _ in range(size)]
+    roles = roles_of(load.people) if load.people else []
+    usernames = (
+        [username_for(r, n) for n, r in enumerate(roles)]
+        if load.people
+        else [USERS[i % len(USERS)] for i in range(size)]
+    )
     ceo = httpx.AsyncClient(base_url=base, timeout=timeout)
     try:
         started = time.perf_counter()
-        for i in range(0, clients, 10):  # sign in ten at a time
-            batch = pool[i : i + 10]
-            await asyncio.gather(
-                *(sign_in(c, USERS[(i + j) % len(USERS)], password) for j, c in enumerate(batch))
-            )
+        await _sign_in_all(pool, usernames, load.password)
         sign_in_s = time.perf_counter() - started
-        csrf = await sign_in(ceo, "ceo", password)
+        csrf = await sign_in(ceo, "ceo", load.password)
 
         stats, solves, stop = Stats(), Solves(), asyncio.Event()
         solver = None
-        if scenarios:
-            solver = asyncio.create_task(keep_one_solve_running(ceo, csrf, scenarios, stop, solves))
+        if load.scenarios:
+            solver = asyncio.create_task(
+                keep_one_solve_running(ceo, csrf, load.scenarios, stop, solves)
+            )
             await asyncio.sleep(1.0)  # let the first run get going
         began = time.perf_counter()
-        deadline = time.monotonic() + seconds
-        await asyncio.gather(
-            *(user(c, stats, deadline, random.Random(n)) for n, c in enumerate(pool))
-        )
-        elapsed = time.perf_counter() - began
+        deadline = time.monotonic() + load.seconds
+        if load.people:
+            in_flight: set[asyncio.Task[None]] = set()
+            await asyncio.gather(
+                *(
+                    person(c, roles[n], stats, deadline, load.think, random.Random(n), in_flight)
+                    for n, c in enumerate(pool)
+                )
+            )
+            drain = time.perf_counter()
+            await asyncio.gather(*list(in_flight))  # the answers still on their way
+            load.drained_s = time.perf_counter() - drain
+        else:
+            await asyncio.gather(
+                *(user(c, stats, deadline, random.Random(n)) for n, c in enumerate(pool))
+            )
+        elapsed = time.perf_counter() - began - load.drained_s
         stop.set()
         if solver is not None:
             await solver
     finally:
         for c in [*pool, ceo]:
             await c.aclose()
-    return report(stats, solves, clients, elapsed, sign_in_s)
+    pages = list(PEOPLE_PAGES) if load.people else list(PAGES)
+    return report(stats, solves, load.describe(elapsed, sign_in_s), pages, elapsed)
 
 
 def _row(name: str, samples: list[float], errors: int, elapsed: float) -> str:
@@ -303,9 +451,9 @@ def _row(name: str, samples: list[float], errors: int, elapsed: float) -> str:
     return line(name, len(ms), rate, f"{p50:.0f}", f"{p95:.0f}", f"{p99:.0f}", errors, met)
 
 
-def report(stats: Stats, solves: Solves, clients: int, elapsed: float, sign_in_s: float) -> str:
+def report(stats: Stats, solves: Solves, described: str, pages: list[str], elapsed: float) -> str:
     lines = [
-        f"{clients} clients for {elapsed:.1f} s (signed in in {sign_in_s:.1f} s), no think time.",
+        described,
         "",
         header(
             "page",
@@ -319,9 +467,9 @@ def report(stats: Stats, solves: Solves, clients: int, elapsed: float, sign_in_s
             right=range(1, 7),
         ),
     ]
-    for name in PAGES:
+    for name in pages:
         lines.append(_row(name, stats.latencies[name], stats.errors[name], elapsed))
-    every = [x for name in PAGES for x in stats.latencies[name]]
+    every = [x for name in pages for x in stats.latencies[name]]
     lines.append(_row("**all pages**", every, sum(stats.errors.values()), elapsed))
     lines.append("")
     if stats.error_kinds:
@@ -343,8 +491,24 @@ def report(stats: Stats, solves: Solves, clients: int, elapsed: float, sign_in_s
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=50, help="concurrent users (50)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="duration of the load (30)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--clients", type=int, help="capacity: this many users without think time (default 50)"
+    )
+    mode.add_argument(
+        "--people", type=int, help="people: this many users with think time, open loop"
+    )
+    parser.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=(5.0, 10.0),
+        metavar=("LOW", "HIGH"),
+        help="people: seconds between one person's pages, drawn uniformly (5 10)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="duration of the load (30; people: 120)"
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get("DATABASE_URL"),
@@ -362,10 +526,23 @@ def main(argv: list[str] | None = None) -> None:
         "--no-solve", action="store_true", help="no background run (a baseline to compare)"
     )
     args = parser.parse_args(argv)
+    if not 0 < args.think[0] <= args.think[1]:
+        parser.error("--think: LOW must be above 0 and at most HIGH")
+    if (args.people is not None and args.people < 1) or (
+        args.clients is not None and args.clients < 1
+    ):
+        parser.error("--clients and --people: at least 1")
+    load = Load(
+        seconds=args.seconds or (120.0 if args.people else 30.0),
+        scenarios=0 if args.no_solve else args.scenarios,
+        password=args.password,
+        clients=0 if args.people else (args.clients or 50),
+        people=args.people or 0,
+        think=(args.think[0], args.think[1]),
+    )
     with running_app(args.database_url, args.password) as (base, described, log):
         print(f"Mission Portfolio at {base} on {described}; {machine()}.", flush=True)
-        scenarios = 0 if args.no_solve else args.scenarios
-        table = asyncio.run(drive(base, args.clients, args.seconds, scenarios, args.password))
+        table = asyncio.run(drive(base, load))
         server_errors = _server_errors(log.read_text(errors="replace"))
     print(table)
     if server_errors:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from benchmarks.instances import generate
 from optimiser import branch, ptarget
 from optimiser.baselines import expected_knapsack, greedy_by_ratio
 from optimiser.data import problem_data
@@ -26,9 +25,6 @@ from optimiser.search import local_search
 from optimiser.solve import solve
 
 from .opt_factories import candidate, option, problem
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from benchmarks.instances import generate
 
 
 def generated(n: int, s: int, objective: str, **kw: Any) -> Problem:
