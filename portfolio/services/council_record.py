@@ -28,13 +28,20 @@ from portfolio.services.council_round import rounds_over
 
 
 # -- the members' weights --------------------------------------------------------------------------
-def member_weights(uow: UnitOfWork, slug: str, method: AggregationMethod) -> dict[str, float]:
-    """Each council member's weight under ``method`` (they sum to 1 over the members)."""
+def member_weights(
+    uow: UnitOfWork,
+    slug: str,
+    method: AggregationMethod,
+    records: dict[str, list[ResolvedForecast]] | None = None,
+) -> dict[str, float]:
+    """Each council member's weight under ``method`` (they sum to 1 over the members); a caller
+    that holds ``resolved_forecasts`` already passes them as ``records``."""
     members = [m.username for m in uow.missions.council(slug)]
     if not members:
         return {}
     if method is AggregationMethod.brier:
-        records = resolved_forecasts(uow, slug)
+        if records is None:
+            records = resolved_forecasts(uow, slug)
         return brier_weights({m: [(f.p, f.outcome) for f in records.get(m, [])] for m in members})
     if method is AggregationMethod.classical:
         result = classical_result(uow, slug)
@@ -68,6 +75,13 @@ def resolved_forecasts(uow: UnitOfWork, slug: str) -> dict[str, list[ResolvedFor
     when the member scored (the store does not say which came first), so it resolves the
     member's forecast of an earlier round instead. Forecasts of the open round never count: the
     calibration page and the Brier weights would otherwise reveal them."""
+    gates = [
+        ev
+        for ev in uow.evidence.all(slug)
+        if ev.kind is EvidenceKind.stage_gate and ev.outcome is not None
+    ]
+    if not gates:
+        return {}
     candidates = {c.id: c for c in uow.candidates.all(slug)}
     over = rounds_over(uow, slug)
     scores = [
@@ -79,9 +93,7 @@ def resolved_forecasts(uow: UnitOfWork, slug: str) -> dict[str, list[ResolvedFor
         and s.p_success is not None
     ]
     out: dict[str, list[ResolvedForecast]] = defaultdict(list)
-    for ev in uow.evidence.all(slug):
-        if ev.kind is not EvidenceKind.stage_gate or ev.outcome is None:
-            continue
+    for ev in gates:
         option = ev.option or candidates[ev.candidate].options[0].id
         latest: dict[str, Score] = {}
         for s in scores:
@@ -89,7 +101,7 @@ def resolved_forecasts(uow: UnitOfWork, slug: str) -> dict[str, list[ResolvedFor
                 if s.member not in latest or s.quarter >= latest[s.member].quarter:
                     latest[s.member] = s
         for member, s in sorted(latest.items()):
-            assert s.p_success is not None
+            assert s.p_success is not None and ev.outcome is not None
             out[member].append(
                 ResolvedForecast(
                     member,
@@ -193,7 +205,7 @@ def council_records(uow: UnitOfWork, slug: str) -> list[MemberRecord]:
     """Each member's forecasting record, Brier score, calibration curve, current weights and
     Brier score by quarter."""
     records = resolved_forecasts(uow, slug)
-    weights = {m: member_weights(uow, slug, m) for m in AggregationMethod}
+    weights = {m: member_weights(uow, slug, m, records) for m in AggregationMethod}
     council = uow.missions.council(slug)
     trends = brier_trend(records, [m.username for m in council])
     out = []

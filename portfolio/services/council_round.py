@@ -102,10 +102,8 @@ def member_scores(
     """``member``'s scores in ``quarter`` (drafts included), keyed by (candidate, option)."""
     return {
         (s.candidate, s.option): s
-        for s in uow.scores.all(slug, quarter)
-        if s.quarter == quarter
-        and s.member == member
-        and (candidate is None or s.candidate == candidate)
+        for s in uow.scores.all(slug, quarter, member=member)
+        if candidate is None or s.candidate == candidate
     }
 
 

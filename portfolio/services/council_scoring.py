@@ -201,8 +201,8 @@ def last_submitted(uow: UnitOfWork, slug: str, quarter: str, member: str) -> dic
     submitted it (``LastScores``); candidates they never submitted before are left out."""
     latest: dict[str, str] = {}
     submitted: dict[tuple[str, str], list[Score]] = defaultdict(list)
-    for s in uow.scores.all(slug):
-        if s.member == member and s.quarter < quarter and s.status is ScoreStatus.submitted:
+    for s in uow.scores.all(slug, member=member):
+        if s.quarter < quarter and s.status is ScoreStatus.submitted:
             submitted[(s.candidate, s.quarter)].append(s)
             latest[s.candidate] = max(latest.get(s.candidate, s.quarter), s.quarter)
     if not latest:

@@ -120,6 +120,7 @@ def stored(uow: UnitOfWork) -> dict[str, Any]:
         "quarters": dump(uow.missions.quarters(SLUG)),
         "candidates": dump(uow.candidates.all(SLUG)),
         "scores": dump(uow.scores.all(SLUG)),
+        "one member's scores": dump(uow.scores.all(SLUG, member=ANNA)),
         "aggregates": dump(uow.aggregates.all(SLUG)),
         "seeds": dump(uow.seeds.questions(SLUG)) + dump(uow.seeds.answers(SLUG)),
         "challenges": [(i, c.model_dump(mode="json")) for i, c in uow.challenges.all(SLUG)],

@@ -64,13 +64,18 @@ class MemoryScores:
             raise Conflict("the change clashes with data already stored")
         self.s.t.scores[key] = StoredScore(1, copied(score))
 
-    def all(self, mission_slug: str, quarter: str | None = None) -> list[Score]:
-        """The mission's scores (of one quarter, if given), in the order they were made."""
+    def all(
+        self, mission_slug: str, quarter: str | None = None, member: str | None = None
+    ) -> list[Score]:
+        """The mission's scores (of one quarter, of one member, if given), in the order they
+        were made."""
         self.s.t.mission(mission_slug)
         return [
             copied(stored.score)
             for (slug, label, *_), stored in self.s.t.scores.items()
-            if slug == mission_slug and (quarter is None or label == quarter)
+            if slug == mission_slug
+            and (quarter is None or label == quarter)
+            and (member is None or stored.score.member == member)
         ]
 
 

@@ -164,8 +164,11 @@ class Scores:
             )
         )
 
-    def all(self, mission_slug: str, quarter: str | None = None) -> list[Score]:
-        """The mission's scores (of one quarter, if given), in the order they were made."""
+    def all(
+        self, mission_slug: str, quarter: str | None = None, member: str | None = None
+    ) -> list[Score]:
+        """The mission's scores (of one quarter, of one member, if given), in the order they
+        were made."""
         mission = Missions(self.session).row(mission_slug)
         query = (
             select(ScoreRow, QuarterRow.label, CandidateRow.key, OptionRow.key, UserRow.username)
@@ -178,6 +181,8 @@ class Scores:
         )
         if quarter is not None:
             query = query.where(QuarterRow.label == quarter)
+        if member is not None:
+            query = query.where(UserRow.username == member)
         rows = self.session.execute(query)
         return [
             Score(
