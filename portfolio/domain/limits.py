@@ -53,18 +53,27 @@ def letter_rule(words: int) -> str:
     return f"must be under {LETTER_WORD_LIMIT:,} words (it has {words:,})"
 
 
+def text_problem(text: str, *, missing: str | None = None) -> str | None:
+    """The rule ``text`` (stripped) breaks, or None: over ``TEXT_LIMIT`` characters, or empty
+    when ``missing`` gives the rule to show then. For a form that reports every field at once;
+    ``checked_text`` refuses at the first."""
+    text = text.strip()
+    if not text and missing is not None:
+        return missing
+    if len(text) > TEXT_LIMIT:
+        return f"{TOO_LONG} (it has {len(text):,})"
+    return None
+
+
 def checked_text(field: str, text: str, *, missing: str | None = None) -> str:
     """``text`` stripped, refused (``InvalidInput`` naming ``field``) when it has more than
     ``TEXT_LIMIT`` characters — or when it is empty and ``missing`` gives the rule to show then
     ("write the comment"); without ``missing`` an empty text is allowed."""
     from portfolio.domain.errors import InvalidInput  # errors imports the model, which imports this
 
-    text = text.strip()
-    if not text and missing is not None:
-        raise InvalidInput.single(field, missing)
-    if len(text) > TEXT_LIMIT:
-        raise InvalidInput.single(field, f"{TOO_LONG} (it has {len(text):,})")
-    return text
+    if (problem := text_problem(text, missing=missing)) is not None:
+        raise InvalidInput.single(field, problem)
+    return text.strip()
 
 
 def checked_letter(field: str, body: str) -> tuple[str, int]:

@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from portfolio.adapters.ports import UnitOfWork
+from portfolio.domain import limits
 from portfolio.domain.errors import Conflict, InvalidInput, validation_errors
 from portfolio.domain.model import (
     Candidate,
@@ -249,8 +250,8 @@ def end_contract(
     year = financial_year(quarter)
     errors: list[tuple[str, str]] = []
     reason = reason.strip()
-    if not reason:
-        errors.append(("reason", "give the reason for ending the contract"))
+    if problem := limits.text_problem(reason, missing="give the reason for ending the contract"):
+        errors.append(("reason", problem))
     ended, invalid = _ended_contract(uow, actor, contract, quarter, reason, break_cost)
     errors.extend(invalid)
     entry: SpendEntry | None = None

@@ -201,6 +201,25 @@ def test_over_long_text_is_refused_alike_on_the_forms_and_the_api(inline_client,
         engine.dispose()
 
 
+def test_an_over_long_reason_for_ending_a_contract_is_refused_on_the_form_and_the_api(
+    inline_client,
+):
+    csrf = login(inline_client, "ceo")
+    live = inline_client.get(f"/api/v1/missions/{DEMO}/contracts?state=live").json()
+    assert live, "the demo has live contracts"
+    path = f"/contracts/{live[0]['id']}/end"
+    form = inline_client.post(
+        f"/missions/{DEMO}{path}", data={"reason": OVER_LONG, "csrf_token": csrf}
+    )
+    assert form.status_code == 422
+    assert summary(form) == [f"Reason for ending the contract: {TOO_LONG_RULE}"]
+    by_api = api(inline_client, csrf, "POST", path, json={"reason": OVER_LONG})
+    assert by_api.status_code == 422
+    assert by_api.json()["errors"] == [{"field": "reason", "rule": TOO_LONG_RULE}]
+    still = inline_client.get(f"/api/v1/missions/{DEMO}/contracts?state=live").json()
+    assert [c["id"] for c in still] == [c["id"] for c in live]
+
+
 # -- the letter's word limit ---------------------------------------------------------------------
 
 

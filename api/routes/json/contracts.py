@@ -8,6 +8,7 @@ from api.deps import ManageCycle, UowDep, ViewMission
 from api.params import RowId
 from api.routes.json.common import UtcDateTime, v1_router
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.limits import TEXT_LIMIT
 from portfolio.domain.model import Amount, ContractState
 from portfolio.services import contracts
 
@@ -38,7 +39,9 @@ class ContractSummary(BaseModel):
 
 
 class EndContract(BaseModel):
-    reason: str = Field(max_length=10_000, description="why the contract ends (required)")
+    reason: str = Field(
+        description=f"why the contract ends (required, at most {TEXT_LIMIT:,} characters)"
+    )
     break_cost: Amount | None = Field(
         None, description="£ million, 0 to 100,000: recorded as spent money"
     )
