@@ -23,8 +23,8 @@ __all__ = [
 
 
 def _aggregates(uow: UnitOfWork, slug: str) -> Aggregates:
-    """Each option's latest frozen aggregate (they are read in quarter order)."""
-    return {(a.candidate, a.option): a for a in uow.aggregates.all(slug)}
+    """Each option's latest frozen aggregate."""
+    return {(a.candidate, a.option): a for a in uow.aggregates.latest(slug)}
 
 
 def _evidence_by_candidate(uow: UnitOfWork, slug: str) -> dict[str, list[Evidence]]:

@@ -122,6 +122,7 @@ def stored(uow: UnitOfWork) -> dict[str, Any]:
         "scores": dump(uow.scores.all(SLUG)),
         "one member's scores": dump(uow.scores.all(SLUG, member=ANNA)),
         "aggregates": dump(uow.aggregates.all(SLUG)),
+        "latest aggregates": dump(uow.aggregates.latest(SLUG)),
         "seeds": dump(uow.seeds.questions(SLUG)) + dump(uow.seeds.answers(SLUG)),
         "challenges": [(i, c.model_dump(mode="json")) for i, c in uow.challenges.all(SLUG)],
         "runs": dump(uow.runs.all(SLUG)),

@@ -185,3 +185,9 @@ class MemoryAggregates:
             if quarter is None or a.quarter == quarter
         ]
         return sorted(found, key=lambda a: a.quarter)
+
+    def latest(self, mission_slug: str) -> list[StoredAggregate]:
+        """Each option's aggregate of the latest quarter that froze one."""
+        every = self.all(mission_slug)
+        newest = {(a.candidate, a.option): a.quarter for a in every}  # in quarter order
+        return [a for a in every if newest[(a.candidate, a.option)] == a.quarter]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -306,21 +306,47 @@ class Aggregates:
             )
         self.session.flush()
 
-    def all(self, mission_slug: str, quarter: str | None = None) -> list[StoredAggregate]:
-        mission = Missions(self.session).row(mission_slug)
-        query = (
+    def _query(self, mission_id: int) -> Select[AggregateRow, str, str, str]:
+        return (
             select(AggregateRow, QuarterRow.label, CandidateRow.key, OptionRow.key)
             .join(QuarterRow, AggregateRow.quarter_id == QuarterRow.id)
             .join(OptionRow, AggregateRow.option_id == OptionRow.id)
             .join(CandidateRow, OptionRow.candidate_id == CandidateRow.id)
-            .where(QuarterRow.mission_id == mission.id)
+            .where(QuarterRow.mission_id == mission_id)
             .order_by(QuarterRow.label, AggregateRow.id)
         )
-        if quarter is not None:
-            query = query.where(QuarterRow.label == quarter)
+
+    def _models(self, query: Select[AggregateRow, str, str, str]) -> list[StoredAggregate]:
         return [
             StoredAggregate(
                 quarter=label, candidate=ckey, option=okey, method=a.method, data=a.data
             )
             for a, label, ckey, okey in self.session.execute(query)
         ]
+
+    def all(self, mission_slug: str, quarter: str | None = None) -> list[StoredAggregate]:
+        query = self._query(Missions(self.session).row(mission_slug).id)
+        if quarter is not None:
+            query = query.where(QuarterRow.label == quarter)
+        return self._models(query)
+
+    def latest(self, mission_slug: str) -> list[StoredAggregate]:
+        """Each option's aggregate of the latest quarter that froze one (quarter labels sort
+        in time order), in the order of ``all``."""
+        mission_id = Missions(self.session).row(mission_slug).id
+        newest = (
+            select(AggregateRow.option_id, func.max(QuarterRow.label).label("label"))
+            .join(QuarterRow, AggregateRow.quarter_id == QuarterRow.id)
+            .where(QuarterRow.mission_id == mission_id)
+            .group_by(AggregateRow.option_id)
+            .subquery()
+        )
+        return self._models(
+            self._query(mission_id).join(
+                newest,
+                and_(
+                    newest.c.option_id == AggregateRow.option_id,
+                    newest.c.label == QuarterRow.label,
+                ),
+            )
+        )
