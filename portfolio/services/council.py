@@ -17,6 +17,7 @@ filters scores or aggregates by who is looking.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,10 +186,11 @@ def quarter_aggregates(
     method: AggregationMethod | None = None,
     *,
     only: str | None = None,
+    skip: Collection[str] = frozenset(),
 ) -> list[CandidateAggregate]:
-    """Live aggregates of the submitted scores of ``quarter``: every candidate, or the one
-    ``only`` names. Whom they may be shown to is ``quarter_view``'s and ``candidate_view``'s
-    business."""
+    """Live aggregates of the submitted scores of ``quarter``: every candidate but those in
+    ``skip``, or the one ``only`` names. Whom they may be shown to is ``quarter_view``'s and
+    ``candidate_view``'s business."""
     method = method or uow.missions.get(slug).aggregation
     weights = member_weights(uow, slug, method)
     sectors = sectors_of(uow, slug)
@@ -197,7 +199,7 @@ def quarter_aggregates(
         scores[(s.candidate, s.option)].append(s)
     out = []
     candidates = [uow.candidates.get(slug, only)] if only else uow.candidates.all(slug)
-    for candidate in candidates:
+    for candidate in (c for c in candidates if c.id not in skip):
         aggregates: dict[str, Aggregate | None] = {}
         scorer_set: set[str] = set()
         for option in candidate.options:
@@ -250,9 +252,9 @@ class QuarterView:
 
 def quarter_view(uow: UnitOfWork, slug: str, quarter: str, viewer: Viewer) -> QuarterView:
     """The council's work in ``quarter`` as ``viewer`` may see it (``hidden_candidates``)."""
-    hidden = frozenset(hidden_candidates(uow, slug, quarter, viewer))
-    rows = [r for r in quarter_aggregates(uow, slug, quarter) if r.candidate.id not in hidden]
-    return QuarterView(quarter, my_status(uow, slug, quarter, viewer), hidden, rows)
+    status = my_status(uow, slug, quarter, viewer)
+    hidden = frozenset(hidden_candidates(uow, slug, quarter, viewer, status))
+    return QuarterView(quarter, status, hidden, quarter_aggregates(uow, slug, quarter, skip=hidden))
 
 
 @dataclass(frozen=True)

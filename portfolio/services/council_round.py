@@ -172,22 +172,27 @@ def member_names(uow: UnitOfWork, usernames: Iterable[str]) -> dict[str, str]:
 
 
 # -- the blind rule ------------------------------------------------------------------------------
-def hidden_candidates(uow: UnitOfWork, slug: str, quarter: str, viewer: Viewer) -> set[str]:
+def hidden_candidates(
+    uow: UnitOfWork,
+    slug: str,
+    quarter: str,
+    viewer: Viewer,
+    status: Mapping[str, Progress] | None = None,
+) -> set[str]:
     """The blind rule (this module's docstring): the ids of the candidates whose other members'
     scores, spread and aggregate in ``quarter`` are hidden from ``viewer`` — for a council
     member, those whose ``progress`` is not DONE while the quarter's scoring is not over; for
-    anyone without a role on the mission, all of them; for those who oversee, none."""
+    anyone without a role on the mission, all of them; for those who oversee, none. A caller
+    that holds the viewer's ``my_status`` already passes it as ``status``."""
     if viewer.oversees:
         return set()
     if not viewer.is_council_member:
         return {c.id for c in uow.candidates.all(slug)}
     if quarter in rounds_over(uow, slug):
         return set()
-    return {
-        candidate
-        for candidate, status in my_status(uow, slug, quarter, viewer).items()
-        if status not in DONE
-    }
+    if status is None:
+        status = my_status(uow, slug, quarter, viewer)
+    return {candidate for candidate, progress in status.items() if progress not in DONE}
 
 
 BLIND = "submit your own scores for this candidate first: others' scores stay hidden until you have"
