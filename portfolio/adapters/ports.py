@@ -20,7 +20,7 @@ The contract every implementation keeps (the SQL one through the database):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 from portfolio.domain.model import (
@@ -113,7 +113,11 @@ class ScoreRepository(Protocol):
     ) -> str | None: ...
     def add(self, mission_slug: str, score: Score) -> None: ...
     def all(
-        self, mission_slug: str, quarter: str | None = None, member: str | None = None
+        self,
+        mission_slug: str,
+        quarter: str | None = None,
+        member: str | None = None,
+        candidates: Collection[str] | None = None,
     ) -> list[Score]: ...
 
 

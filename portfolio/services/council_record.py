@@ -86,7 +86,7 @@ def resolved_forecasts(uow: UnitOfWork, slug: str) -> dict[str, list[ResolvedFor
     over = rounds_over(uow, slug)
     scores = [
         s
-        for s in uow.scores.all(slug)
+        for s in uow.scores.all(slug, candidates={ev.candidate for ev in gates})
         if s.quarter in over
         and s.status is ScoreStatus.submitted
         and not s.not_competent

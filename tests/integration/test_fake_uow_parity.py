@@ -121,6 +121,7 @@ def stored(uow: UnitOfWork) -> dict[str, Any]:
         "candidates": dump(uow.candidates.all(SLUG)),
         "scores": dump(uow.scores.all(SLUG)),
         "one member's scores": dump(uow.scores.all(SLUG, member=ANNA)),
+        "one candidate's scores": dump(uow.scores.all(SLUG, candidates={"alpha"})),
         "aggregates": dump(uow.aggregates.all(SLUG)),
         "latest aggregates": dump(uow.aggregates.latest(SLUG)),
         "seeds": dump(uow.seeds.questions(SLUG)) + dump(uow.seeds.answers(SLUG)),

@@ -4,7 +4,7 @@ challenges, seed questions and answers, and the pooled estimates frozen when a r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from portfolio.adapters.memory.tables import State, StoredScore, copied
 from portfolio.domain.errors import Conflict, NotFound
@@ -65,10 +65,14 @@ class MemoryScores:
         self.s.t.scores[key] = StoredScore(1, copied(score))
 
     def all(
-        self, mission_slug: str, quarter: str | None = None, member: str | None = None
+        self,
+        mission_slug: str,
+        quarter: str | None = None,
+        member: str | None = None,
+        candidates: Collection[str] | None = None,
     ) -> list[Score]:
-        """The mission's scores (of one quarter, of one member, if given), in the order they
-        were made."""
+        """The mission's scores (of one quarter, of one member, of some candidates, if given),
+        in the order they were made."""
         self.s.t.mission(mission_slug)
         return [
             copied(stored.score)
@@ -76,6 +80,7 @@ class MemoryScores:
             if slug == mission_slug
             and (quarter is None or label == quarter)
             and (member is None or stored.score.member == member)
+            and (candidates is None or stored.score.candidate in candidates)
         ]
 
 

@@ -3,7 +3,7 @@ a scoring round closed."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -165,10 +165,14 @@ class Scores:
         )
 
     def all(
-        self, mission_slug: str, quarter: str | None = None, member: str | None = None
+        self,
+        mission_slug: str,
+        quarter: str | None = None,
+        member: str | None = None,
+        candidates: Collection[str] | None = None,
     ) -> list[Score]:
-        """The mission's scores (of one quarter, of one member, if given), in the order they
-        were made."""
+        """The mission's scores (of one quarter, of one member, of some candidates, if given),
+        in the order they were made."""
         mission = Missions(self.session).row(mission_slug)
         query = (
             select(ScoreRow, QuarterRow.label, CandidateRow.key, OptionRow.key, UserRow.username)
@@ -183,6 +187,8 @@ class Scores:
             query = query.where(QuarterRow.label == quarter)
         if member is not None:
             query = query.where(UserRow.username == member)
+        if candidates is not None:
+            query = query.where(CandidateRow.key.in_(list(candidates)))
         rows = self.session.execute(query)
         return [
             Score(
