@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from api.settings import Settings
 from portfolio.adapters import database
 from portfolio.adapters.unit_of_work import SqlUnitOfWork, session_factory
 from portfolio.demo import loader as demo_loader
+from portfolio.demo.large import LARGE_SLUG, LargeSize, load_large
 from portfolio.demo.mission import DEMO_SLUG
 from portfolio.domain.errors import PortfolioError
 
@@ -36,22 +38,38 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000, db: DbOption 
     _serve(settings, host, port)
 
 
+class DemoSize(StrEnum):
+    """Which demo mission ``demo`` loads."""
+
+    demo = "demo"  # the authored 23-candidate demo
+    large = "large"  # a generated mission ten times its size (portfolio.demo.large)
+
+
 DEMO_USERS: list[tuple[str, str]] = [
     ("ceo", "Mission CEO"),
     *[(f"council{i}", "Expert Council member") for i in range(1, 8)],
     ("treasury", "Treasury reviewer"),
     ("admin", "Administrator"),
 ]
+LARGE_USERS: list[tuple[str, str]] = [
+    ("ceo", "Mission CEO"),
+    (f"council1 … council{LargeSize().members}", "Expert Council members"),
+    ("treasury", "Treasury reviewer"),
+    ("admin", "Administrator"),
+]
 
 
-def load_demo(settings: Settings, password: str) -> None:
-    """Create the demo users (all with ``password``), import the demo mission and replay its
-    past quarters through the cycle."""
+def load_demo(settings: Settings, password: str, size: DemoSize = DemoSize.demo) -> None:
+    """Create the demo users (all with ``password``), import the demo mission (or, with
+    ``size`` large, generate the large one) and replay its past quarters through the cycle."""
     engine = database.make_engine(settings.database_url)
     try:
         database.upgrade(engine)
         factory = session_factory(engine, settings.history_key())
-        demo_loader.load_demo(lambda: SqlUnitOfWork(factory), password)
+        if size is DemoSize.large:
+            load_large(lambda: SqlUnitOfWork(factory), password)
+        else:
+            demo_loader.load_demo(lambda: SqlUnitOfWork(factory), password)
     finally:
         engine.dispose()
 
@@ -69,7 +87,7 @@ def _prepare_demo_file(path: Path) -> None:
         slugs = {"?"}
     finally:
         engine.dispose()
-    if slugs - {DEMO_SLUG}:
+    if slugs - {DEMO_SLUG, LARGE_SLUG}:
         raise _fail(
             f"{path} holds other missions ({', '.join(sorted(slugs))}); "
             "choose another --db for the demo"
@@ -92,18 +110,26 @@ def demo(
         ),
     ] = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Load the demo and stop.")] = False,
+    size: Annotated[
+        DemoSize,
+        typer.Option(
+            "--size",
+            help="demo: the 23-candidate demo; large: a generated mission ten times its size "
+            "(300 candidates on 15 platforms, 15 council members, 12 quarters; loads in minutes).",
+        ),
+    ] = DemoSize.demo,
 ) -> None:
     """Create a fresh database with the demo mission and its users, print the logins, serve."""
     password = password or secrets.token_urlsafe(9)
     _prepare_demo_file(db)
     settings = Settings.from_env(db)
     try:
-        load_demo(settings, password)
+        load_demo(settings, password, size)
     except PortfolioError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"Demo mission loaded into {db} (figures are illustrative).")
     typer.echo(f"Open http://{host}:{port}/login and sign in as one of:")
-    for username, role in DEMO_USERS:
+    for username, role in LARGE_USERS if size is DemoSize.large else DEMO_USERS:
         typer.echo(f"  {username:<10} {role:<24} password: {password}")
     if not no_serve:
         _serve(settings, host, port)

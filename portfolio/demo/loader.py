@@ -1,9 +1,12 @@
-"""Load the demo mission and replay its four past quarters through the real cycle: each closes
-its council round, runs the optimiser, approves the allocation with reasons (contracting some
-awards), records the quarter's actual spend in the ledger, publishes the update and closes into a
+"""Load a mission document and replay its past quarters through the real cycle: each closes its
+council round, runs the optimiser, approves the allocation with reasons (contracting some awards),
+records the quarter's actual spend in the ledger, publishes the update and closes into a
 hash-chained audit pack. The current quarter then has one run waiting for the CEO.
 
-The money story it tells (issue 15): spend runs close to plan with a few overruns (the fuel
+``load_demo`` replays the demo (``DEMO_REPLAY``); ``load_mission`` replays any document by a
+``Replay``, which is how the generated large mission (``portfolio.demo.large``) is loaded.
+
+The demo's money story (issue 15): spend runs close to plan with a few overruns (the fuel
 plants whose cost actuals ran over), the wind-tunnel campaign of the distributed-propulsion wing
 is contracted in the first quarter, fails its stage gate in 2026-27 Q2, and the CEO ends its
 contract with a break cost and stops it; what it spent stays spent. Figures are illustrative."""
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimiser.problem import Policy
+from portfolio.adapters.exchange import MissionDocument
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.demo.mission import (
     CLOSED_QUARTERS,
@@ -79,7 +83,7 @@ PLANNED = [
 
 
 @dataclass(frozen=True)
-class _Decisions:
+class Decisions:
     """What the CEO decided in a past quarter beyond the optimiser's answer."""
 
     locks: dict[str, str] = field(default_factory=dict)  # ref → reason
@@ -88,66 +92,109 @@ class _Decisions:
     end_contracts: dict[str, tuple[str, float]] = field(default_factory=dict)  # → reason, £m
 
 
-_WING = "distributed-propulsion"
-_DECISIONS: dict[str, _Decisions] = {
-    CLOSED_QUARTERS[0]: _Decisions(
-        locks={
-            f"{_WING}/explore": "The only short take-off concept in the pool: a £6m wind-tunnel "
-            "campaign settles whether it deserves a demonstrator."
-        },
-        contract=frozenset({_WING}),
-    ),
-    CLOSED_QUARTERS[3]: _Decisions(
-        exclusions={
-            _WING: "Gate 1 failed: the wind tunnel showed no lift gain over the baseline wing."
-        },
-        end_contracts={
-            _WING: (
-                "Gate 1 failed in August: the wind-tunnel results showed no lift gain over the "
-                "baseline wing, so the campaign stops before its final test series.",
-                0.3,
-            )
-        },
-    ),
-}
+@dataclass(frozen=True)
+class Replay:
+    """How a document's past quarters are replayed: the runs' settings, the CEO's decisions, the
+    spend, and what is said in each second quarter (a RAG override from green, a dissent)."""
 
-# Actual spend against the quarter's share of the approved plan: the plants whose cost actuals
-# ran over spend above plan; everyone else lands between 85 % and 100 % of it.
-_OVERRUNS = {"atj-teesside": 1.24, "e-kerosene-forth": 1.25, "cellulosic-atj": 1.13}
+    slug: str
+    seed: int  # of the spend drawn each quarter
+    closed_quarters: list[str]
+    current_quarter: str
+    planned: list[float]  # the planned trajectory of P(target), from the first quarter
+    past_policy: Policy  # the rebalance run of each past quarter
+    current_policy: Policy  # the run waiting for the CEO in the current quarter
+    scenarios: int = DEMO_SCENARIOS
+    switching_loss: float = DEMO_SWITCHING_LOSS
+    decisions: dict[str, Decisions] = field(default_factory=dict)  # quarter → decisions
+    overruns: dict[str, float] = field(default_factory=dict)  # candidate → spend / plan
+    rag_reason: str = ""  # why a green second quarter is overridden to amber
+    dissent: tuple[str, str] | None = None  # (member, text) added in each second quarter
+    current_note: str = "First look at this quarter with the new scores"
+
+
+_WING = "distributed-propulsion"
+DEMO_REPLAY = Replay(
+    slug=DEMO_SLUG,
+    seed=DEMO_SEED,
+    closed_quarters=CLOSED_QUARTERS,
+    current_quarter=CURRENT_QUARTER,
+    planned=PLANNED,
+    past_policy=DEMO_POLICY,
+    current_policy=DEMO_POLICY,
+    decisions={
+        CLOSED_QUARTERS[0]: Decisions(
+            locks={
+                f"{_WING}/explore": "The only short take-off concept in the pool: a £6m "
+                "wind-tunnel campaign settles whether it deserves a demonstrator."
+            },
+            contract=frozenset({_WING}),
+        ),
+        CLOSED_QUARTERS[3]: Decisions(
+            exclusions={
+                _WING: "Gate 1 failed: the wind tunnel showed no lift gain over the baseline wing."
+            },
+            end_contracts={
+                _WING: (
+                    "Gate 1 failed in August: the wind-tunnel results showed no lift gain over "
+                    "the baseline wing, so the campaign stops before its final test series.",
+                    0.3,
+                )
+            },
+        ),
+    },
+    # Actual spend against the quarter's share of the approved plan: the plants whose cost
+    # actuals ran over spend above plan; everyone else lands between 85 % and 100 % of it.
+    overruns={"atj-teesside": 1.24, "e-kerosene-forth": 1.25, "cellulosic-atj": 1.13},
+    rag_reason="Two hydrogen stage gates are still ahead this year; until they pass, the "
+    "modelled probability flatters the portfolio.",
+    dissent=(
+        "council4",
+        "The portfolio leans on sustainable aviation fuel volumes that depend on feedstock the "
+        "UK does not yet secure.",
+    ),
+)
 
 
 def load_demo(make: Callable[[], SqlUnitOfWork], password: str) -> None:
     """``make()`` gives a fresh unit of work on the target database (each step commits)."""
-    document = demo_document()
+    load_mission(make, password, demo_document(), DEMO_REPLAY)
+
+
+def load_mission(
+    make: Callable[[], SqlUnitOfWork], password: str, document: MissionDocument, replay: Replay
+) -> None:
+    """Create the document's users (all with ``password``), import it, set its planned
+    trajectory, replay its past quarters by ``replay`` and start the current quarter's run."""
     with make() as uow:
         for user in document.users:
             services.create_user(uow, "cli", user, password)
         services.import_mission(uow, "cli", document)
-        labels = cycle.quarters_to_deadline(uow, DEMO_SLUG)
+        labels = cycle.quarters_to_deadline(uow, replay.slug)
         cycle.set_trajectory(
             uow,
             ACTOR,
-            DEMO_SLUG,
+            replay.slug,
             [
                 TrajectoryPoint(quarter=q, planned_p_target=p)
-                for q, p in zip(labels, PLANNED, strict=False)
+                for q, p in zip(labels, replay.planned, strict=False)
             ],
         )
         uow.commit()
     for quarter in document.quarters:
-        if quarter.label == CURRENT_QUARTER:
+        if quarter.label == replay.current_quarter:
             break
-        _replay_quarter(make, quarter.label)
+        _replay_quarter(make, replay, quarter.label)
     with make() as uow:
         run_id = runs.start_run(
             uow,
             ACTOR,
-            DEMO_SLUG,
-            DEMO_POLICY,
-            scenarios=DEMO_SCENARIOS,
+            replay.slug,
+            replay.current_policy,
+            scenarios=replay.scenarios,
             seed=3,
-            switching_loss=DEMO_SWITCHING_LOSS,
-            note="First look at this quarter with the new scores",
+            switching_loss=replay.switching_loss,
+            note=replay.current_note,
         )
         uow.commit()
     _execute(make, run_id)
@@ -168,19 +215,20 @@ def _execute(make: Callable[[], SqlUnitOfWork], run_id: int) -> None:
     )
 
 
-def _replay_quarter(make: Callable[[], SqlUnitOfWork], label: str) -> None:
-    decisions = _DECISIONS.get(label, _Decisions())
+def _replay_quarter(make: Callable[[], SqlUnitOfWork], replay: Replay, label: str) -> None:
+    decisions = replay.decisions.get(label, Decisions())
+    slug = replay.slug
     with make() as uow:
-        if council.round_state(uow, DEMO_SLUG, label) is ScoringState.closed:
-            council.freeze_aggregates(uow, DEMO_SLUG, label)
-        live = contracts.live_by_candidate(uow, DEMO_SLUG)
+        if council.round_state(uow, slug, label) is ScoringState.closed:
+            council.freeze_aggregates(uow, slug, label)
+        live = contracts.live_by_candidate(uow, slug)
         for candidate, (why, break_cost) in decisions.end_contracts.items():
             contract = live[candidate]
             assert contract.id is not None
-            contracts.end_contract(uow, ACTOR, DEMO_SLUG, contract.id, why, break_cost)
+            contracts.end_contract(uow, ACTOR, slug, contract.id, why, break_cost)
         policy = Policy.model_validate(
             {
-                **DEMO_POLICY.model_dump(),
+                **replay.past_policy.model_dump(),
                 "locks": list(decisions.locks),
                 "exclusions": list(decisions.exclusions),
             }
@@ -188,59 +236,60 @@ def _replay_quarter(make: Callable[[], SqlUnitOfWork], label: str) -> None:
         run_id = runs.start_run(
             uow,
             ACTOR,
-            DEMO_SLUG,
+            slug,
             policy,
-            scenarios=DEMO_SCENARIOS,
+            scenarios=replay.scenarios,
             seed=1,
-            switching_loss=DEMO_SWITCHING_LOSS,
+            switching_loss=replay.switching_loss,
             note=f"Quarterly rebalance, {label}",
             overrides={**decisions.locks, **decisions.exclusions},
         )
         uow.commit()
     _execute(make, run_id)
     with make() as uow:
-        changes = cycle.proposed_changes(uow, DEMO_SLUG, run_id)
-        reasons = {c.candidate: _reason(c.kind.value) for c in changes}
-        for candidate, why in decisions.exclusions.items():
-            reasons[candidate.split("/")[0]] = why
-        funded = {c.candidate for c in changes if c.option_after is not None}
-        contracted = set(sorted(funded)[: max(1, len(funded) // 3)]) | (decisions.contract & funded)
-        cycle.approve_run(uow, ACTOR, DEMO_SLUG, run_id, reasons=reasons, contracted=contracted)
-        _record_spend(uow, label, run_id)
+        _approve(uow, replay, label, run_id, decisions)
+        _record_spend(uow, replay, label, run_id)
         if label.endswith("Q2"):
-            quarter = uow.missions.quarter(DEMO_SLUG, label)
-            if quarter.rag is Rag.green:
-                cycle.override_rag(
-                    uow,
-                    ACTOR,
-                    DEMO_SLUG,
-                    Rag.amber,
-                    "Two hydrogen stage gates are still ahead this year; until "
-                    "they pass, the modelled probability flatters the portfolio.",
-                )
-            cycle.add_dissent(
-                uow,
-                "council4",
-                {Role.council_member},
-                DEMO_SLUG,
-                "The portfolio leans on sustainable aviation fuel volumes that "
-                "depend on feedstock the UK does not yet secure.",
-            )
+            _second_quarter_notes(uow, replay, label)
         publication.save_update(
-            uow, ACTOR, DEMO_SLUG, publication.draft_letter(uow, DEMO_SLUG, label), publish=True
+            uow, ACTOR, slug, publication.draft_letter(uow, slug, label), publish=True
         )
-        cycle.close_quarter(uow, ACTOR, DEMO_SLUG)
+        cycle.close_quarter(uow, ACTOR, slug)
         uow.commit()
 
 
-def _record_spend(uow: SqlUnitOfWork, label: str, run_id: int) -> None:
+def _approve(
+    uow: SqlUnitOfWork, replay: Replay, label: str, run_id: int, decisions: Decisions
+) -> None:
+    """Approve the run with a reason per change, contracting the first third of the funded
+    candidates (by id) and those the decisions name."""
+    changes = cycle.proposed_changes(uow, replay.slug, run_id)
+    reasons = {c.candidate: _reason(c.kind.value) for c in changes}
+    for candidate, why in decisions.exclusions.items():
+        reasons[candidate.split("/")[0]] = why
+    funded = {c.candidate for c in changes if c.option_after is not None}
+    contracted = set(sorted(funded)[: max(1, len(funded) // 3)]) | (decisions.contract & funded)
+    cycle.approve_run(uow, ACTOR, replay.slug, run_id, reasons=reasons, contracted=contracted)
+
+
+def _second_quarter_notes(uow: SqlUnitOfWork, replay: Replay, label: str) -> None:
+    """A green rating overridden to amber with the replay's reason, and its dissent."""
+    quarter = uow.missions.quarter(replay.slug, label)
+    if quarter.rag is Rag.green and replay.rag_reason:
+        cycle.override_rag(uow, ACTOR, replay.slug, Rag.amber, replay.rag_reason)
+    if replay.dissent is not None:
+        author, text = replay.dissent
+        cycle.add_dissent(uow, author, {Role.council_member}, replay.slug, text)
+
+
+def _record_spend(uow: SqlUnitOfWork, replay: Replay, label: str, run_id: int) -> None:
     """The quarter's actual spend on the approved allocation: its share of the year's remaining
     plan (a quarter of it in Q1, a third in Q2, half in Q3, all in Q4), times the candidate's
     overrun or a small underspend."""
-    run = uow.runs.get(DEMO_SLUG, run_id)
+    run = uow.runs.get(replay.slug, run_id)
     year = ledger.financial_year(label)
     share = 1.0 / (5 - int(label[-1]))
-    rng = np.random.default_rng(DEMO_SEED + CLOSED_QUARTERS.index(label))
+    rng = np.random.default_rng(replay.seed + replay.closed_quarters.index(label))
     entries = []
     for row in sorted(
         run.funding,
@@ -248,7 +297,7 @@ def _record_spend(uow: SqlUnitOfWork, label: str, run_id: int) -> None:
     ):
         if row.year != year or row.amount <= 0:
             continue
-        factor = _OVERRUNS.get(row.candidate) or float(rng.uniform(0.85, 1.0))
+        factor = replay.overruns.get(row.candidate) or float(rng.uniform(0.85, 1.0))
         amount = round(row.amount * share * factor, 2)
         if amount > 0:
             entries.append(
@@ -262,7 +311,7 @@ def _record_spend(uow: SqlUnitOfWork, label: str, run_id: int) -> None:
                     note=f"Grant claims paid in {label}",
                 )
             )
-    ledger.record_spend(uow, ACTOR, DEMO_SLUG, entries, source="import")
+    ledger.record_spend(uow, ACTOR, replay.slug, entries, source="import")
 
 
 def _reason(kind: str) -> str:
@@ -274,4 +323,4 @@ def _reason(kind: str) -> str:
     }.get(kind, "")
 
 
-__all__ = ["QuarterState", "load_demo"]
+__all__ = ["QuarterState", "load_demo", "load_mission"]
