@@ -546,8 +546,8 @@ def large_replay(size: LargeSize, document: MissionDocument) -> Replay:
         current_quarter=labels[-1],
         planned=[_r(0.3 + 0.55 * i / (steps - 1)) for i in range(steps)],
         past_policy=policy,
-        current_policy=policy.model_copy(
-            update={"objective": "cvar", "cvar_alpha": 0.9, "cvar_lambda": 1.0}
+        current_policy=Policy.model_validate(
+            {**policy.model_dump(), "objective": "cvar", "cvar_alpha": 0.9, "cvar_lambda": 1.0}
         ),
         scenarios=DEMO_SCENARIOS,
         overruns=overruns,
