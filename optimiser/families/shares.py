@@ -7,6 +7,7 @@ variable so that share rows stay sparse). A cap of 1 or a floor of 0 switches th
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -47,7 +48,7 @@ class _ShareFamily(Family):
         )
 
 
-class _MaxShare(_ShareFamily):
+class _MaxShare(_ShareFamily, ABC):
     """Σ_{k in group g} c[k]·x[k] ≤ share · t for every group g (platform or organisation).
 
     Check: each group's spend is at most share · t (of all the planned money there is, for a
@@ -57,9 +58,9 @@ class _MaxShare(_ShareFamily):
 
     relaxed = 1.0
 
+    @abstractmethod
     def groups(self) -> tuple[IntArray, list[str]]:
-        """The group of each option and the groups' names."""
-        raise NotImplementedError
+        """The group of each option and the groups' names (each share family says which)."""
 
     @property
     def active(self) -> bool:
@@ -126,7 +127,7 @@ class OrganisationShare(_MaxShare):
         return self.data.organisation_of, self.data.organisations
 
 
-class _MinShare(_ShareFamily):
+class _MinShare(_ShareFamily, ABC):
     """Σ_{k in the group} c[k]·x[k] ≥ share · t.
 
     Check: the group's spend is at least share · t. Bound: each £ the undecided candidates add
@@ -139,8 +140,9 @@ class _MinShare(_ShareFamily):
     minimum = True
     plural: ClassVar[str]  # what the label calls the group
 
+    @abstractmethod
     def members(self) -> BoolArray:
-        raise NotImplementedError
+        """Which options are in the group the floor is on (each share family says which)."""
 
     @property
     def active(self) -> bool:
