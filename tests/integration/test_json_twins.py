@@ -2,7 +2,9 @@
 permission: each page is walked as every kind of caller (anonymous, a user of each role on the
 demo mission, the administrator) beside its twin, and both must be allowed or both refused.
 Every twin is in the OpenAPI schema, and every HTML GET route is in the table below or named as
-a form or a download, so a new page without a twin fails here. Runs on SQLite and PostgreSQL,
+a form or a download, so a new page without a twin fails here. (The one page whose data a
+caller may see only in part, a candidate's scores before a member has submitted theirs, has a
+walk of its own at the end.) Runs on SQLite and PostgreSQL,
 with one copy of the demo per backend."""
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from fastapi.testclient import TestClient
 from support import DEMO, app_routes, login
 
 from portfolio.domain.model import Role
+from portfolio.services import council_round
 
 #: the samples each path parameter takes (the demo mission's)
 SAMPLE = {
@@ -210,3 +213,27 @@ def test_the_public_twins_name_no_one_and_the_report_twin_writes_utc(client: Tes
     assert report["report"]["run"]["created_at"].endswith("+00:00")
     page = client.get(url("/missions/{slug}/report"))
     assert report["label"] in page.text
+
+
+def test_a_members_scoring_page_and_its_twins_hide_the_same_scores_before_they_submit(
+    client: TestClient,
+) -> None:
+    """The walk's sample candidate is one council1 has scored; council6 has scored nothing in
+    the open round. For a candidate a member has not scored, the page is theirs (their own
+    form, others' scores hidden under the blind notice) and so are its twins: ``…/mine``
+    answers with their own scores, and ``…/scoring/{candidate}`` refuses with the blind rule's
+    reason, not "no role"."""
+    login(client, "council6")
+    status = client.get(url("/api/v1/missions/{slug}/scoring")).json()["my_status"]
+    unscored = sorted(c for c, s in status.items() if s in ("not started", "draft"))
+    assert SAMPLE["candidate_id"] in unscored
+    for candidate in unscored:
+        base = f"/missions/{DEMO}/scoring/{candidate}"
+        page = client.get(base)
+        assert page.status_code == 200
+        assert 'id="blind-notice"' in page.text
+        mine = client.get(f"/api/v1{base}/mine")
+        assert mine.status_code == 200 and mine.json()["status"] == status[candidate]
+        others = client.get(f"/api/v1{base}")
+        assert others.status_code == 403
+        assert others.json()["detail"] == council_round.BLIND
