@@ -85,8 +85,8 @@ def scores_quarter(uow: UnitOfWork, slug: str) -> str | None:
     scoring round (``current_estimates`` reads each option's latest frozen aggregate, frozen when
     a round closes), or None before any round has closed (the estimates registered with the
     candidates). While the current quarter's round is open, runs use an earlier quarter's."""
-    frozen = {a.quarter for a in uow.aggregates.all(slug)}
-    return max(frozen) if frozen else None
+    frozen = uow.aggregates.quarters(slug)
+    return frozen[-1] if frozen else None
 
 
 def current_estimates(uow: UnitOfWork, slug: str) -> dict[tuple[str, str], dict[str, Any]]:

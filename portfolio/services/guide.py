@@ -21,7 +21,6 @@ from portfolio.domain.model import (
     OptimiserRun,
     Quarter,
     QuarterState,
-    ScoreStatus,
     ScoringState,
     next_quarter,
 )
@@ -158,9 +157,7 @@ def _scoring(uow: SqlUnitOfWork, slug: str, quarter: Quarter, closed: bool) -> T
             detail="The council's scoring round is not open yet: open it for the council to "
             "score, then close it",
         )
-    submitted = {
-        s.member for s in uow.scores.all(slug, quarter.label) if s.status is ScoreStatus.submitted
-    }
+    submitted = uow.scores.submitted_members(slug, quarter.label)
     members = len(uow.missions.council(slug))
     return Task(
         key="scoring",

@@ -122,8 +122,12 @@ def stored(uow: UnitOfWork) -> dict[str, Any]:
         "scores": dump(uow.scores.all(SLUG)),
         "one member's scores": dump(uow.scores.all(SLUG, member=ANNA)),
         "one candidate's scores": dump(uow.scores.all(SLUG, candidates={"alpha"})),
+        "who submitted": [
+            uow.scores.submitted_members(SLUG, q.label) for q in uow.missions.quarters(SLUG)
+        ],
         "aggregates": dump(uow.aggregates.all(SLUG)),
         "latest aggregates": dump(uow.aggregates.latest(SLUG)),
+        "quarters that froze aggregates": uow.aggregates.quarters(SLUG),
         "seeds": dump(uow.seeds.questions(SLUG)) + dump(uow.seeds.answers(SLUG)),
         "challenges": [(i, c.model_dump(mode="json")) for i, c in uow.challenges.all(SLUG)],
         "runs": dump(uow.runs.all(SLUG)),

@@ -83,6 +83,12 @@ class MemoryScores:
             and (candidates is None or stored.score.candidate in candidates)
         ]
 
+    def submitted_members(self, mission_slug: str, quarter: str) -> list[str]:
+        """The members who have submitted any score in ``quarter``'s round, by username."""
+        return sorted(
+            {s.member for s in self.all(mission_slug, quarter) if s.status is ScoreStatus.submitted}
+        )
+
 
 class MemoryEvidence:
     def __init__(self, state: State) -> None:
@@ -190,6 +196,11 @@ class MemoryAggregates:
             if quarter is None or a.quarter == quarter
         ]
         return sorted(found, key=lambda a: a.quarter)
+
+    def quarters(self, mission_slug: str) -> list[str]:
+        """The quarters that froze aggregates, in time order."""
+        self.s.t.mission(mission_slug)
+        return sorted({a.quarter for a in self.s.t.aggregates.get(mission_slug, [])})
 
     def latest(self, mission_slug: str) -> list[StoredAggregate]:
         """Each option's aggregate of the latest quarter that froze one."""

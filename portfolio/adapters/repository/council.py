@@ -208,6 +208,25 @@ class Scores:
             for s, label, ckey, okey, username in rows
         ]
 
+    def submitted_members(self, mission_slug: str, quarter: str) -> list[str]:
+        """The members who have submitted any score in ``quarter``'s round, by username,
+        without reading the scores."""
+        quarter_id = Missions(self.session).quarter_row(mission_slug, quarter).id
+        return list(
+            self.session.scalars(
+                select(UserRow.username)
+                .where(
+                    UserRow.id.in_(
+                        select(ScoreRow.user_id).where(
+                            ScoreRow.quarter_id == quarter_id,
+                            ScoreRow.status == ScoreStatus.submitted.value,
+                        )
+                    )
+                )
+                .order_by(UserRow.username)
+            )
+        )
+
 
 class Seeds:
     """Seed questions of a mission and the members' quantile answers."""
@@ -335,6 +354,19 @@ class Aggregates:
         if quarter is not None:
             query = query.where(QuarterRow.label == quarter)
         return self._models(query)
+
+    def quarters(self, mission_slug: str) -> list[str]:
+        """The labels of the quarters that froze aggregates, in time order (labels sort so),
+        without reading the aggregates themselves."""
+        mission_id = Missions(self.session).row(mission_slug).id
+        return list(
+            self.session.scalars(
+                select(QuarterRow.label)
+                .where(QuarterRow.mission_id == mission_id)
+                .where(QuarterRow.id.in_(select(AggregateRow.quarter_id).distinct()))
+                .order_by(QuarterRow.label)
+            )
+        )
 
     def latest(self, mission_slug: str) -> list[StoredAggregate]:
         """Each option's aggregate of the latest quarter that froze one (quarter labels sort
