@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
+        jobs.start()  # take queued runs (left by a stopped server too) from the shared queue
         yield
         jobs.shutdown()
         engine.dispose()

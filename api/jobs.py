@@ -2,15 +2,25 @@
 in a separate worker process so a long solve never holds the web server's interpreter; analyses
 run from a thread (their re-solves fan out to processes or Dask themselves), one at a time.
 
+Runs wait in a queue every server process shares, in the database (``mission-portfolio serve
+--workers N`` on PostgreSQL). A thread of each process's runner ("run-queue") claims the oldest
+queued run, atomically (``runs.claim_next_run``: two processes never take the same run), solves
+it, refreshes its heartbeat every ``HEARTBEAT_S`` seconds while it solves, and then takes the
+next; when none is queued it looks again every ``POLL_S`` seconds, or at once when a request of
+its own process queued one (``submit``). A run is solved by whichever process is free first.
+
 Runs come first: an analysis waits to start while a run of this server is solving, so analyses
 never hold up a run. With ``auto_analyses`` (the setting ``MP_AUTO_ANALYSES``), a run that found a
 portfolio gets its frontier, core index and price of policy queued when it finishes
 (``analytics_jobs.queue_automatic``) and this runner starts them on the analysis thread.
 
-On start-up, runs that a stopped server left queued or running are marked failed (with the reason)
-so they never stay "running" forever; the CEO can start them again. Start-up never fails on them:
-if the database cannot be written, they are left for the next start-up. On shutdown a running
-solve is asked to stop and records the best portfolio found so far (status ``feasible``).
+On start-up, and every ``STALE_AFTER_S`` seconds after, runs whose process stopped while solving
+them (running, their owner's heartbeat older than ``STALE_AFTER_S``, or no owner at all) are
+marked failed with the reason, so they never stay "running" forever; the CEO can start them
+again. Another live process's runs are never touched, and queued runs are not failed: they are
+claimed and solved. Start-up never fails on them: if the database cannot be written, they are
+left for later. On shutdown a running solve is asked to stop and records the best portfolio
+found so far (status ``feasible``); a run claimed at that moment goes back in the queue.
 
 The solver process dies with the server, even one killed with SIGKILL: on Linux it asks the
 kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere a thread in it
@@ -29,6 +39,7 @@ import sys
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -37,12 +48,24 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portfolio.adapters.database import make_engine, storage_problem
 from portfolio.adapters.unit_of_work import SqlUnitOfWork, history_key_of, session_factory
-from portfolio.domain.model import ANALYTICS_KINDS
+from portfolio.domain.model import ANALYTICS_KINDS, RUN_ACTIVE
 from portfolio.services import analytics_jobs
-from portfolio.services.runs import execute_run, fail_interrupted_runs
+from portfolio.services.runs import (
+    HEARTBEAT_S,
+    STALE_AFTER_S,
+    claim_next_run,
+    execute_run,
+    fail_interrupted_runs,
+    fail_run,
+    keep_alive,
+    release_run,
+    worker_identity,
+)
 
 log = logging.getLogger(__name__)
 _stop: Any = None  # the worker process's stop event
+#: an idle runner looks for queued runs this often (seconds)
+POLL_S = 2.0
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -79,7 +102,7 @@ def _execute_in_worker(
     database_url: str, run_id: int, history_key: bytes | None = None, analyses: bool = False
 ) -> str:
     """Runs in the solver process: its own engine, the same service as inline (its audit
-    entries sealed with the server's history key, passed along)."""
+    entries sealed with the server's history key, passed along), on a run the server claimed."""
     engine = make_engine(database_url)
     try:
         factory = session_factory(engine, history_key)
@@ -88,6 +111,7 @@ def _execute_in_worker(
             run_id,
             _stop.is_set if _stop is not None else None,
             analyses=analyses,
+            claimed=True,
         )
     finally:
         engine.dispose()
@@ -101,11 +125,16 @@ class JobRunner:
         inline: bool = False,
         database_url: str | None = None,
         auto_analyses: bool = False,
+        poll_s: float = POLL_S,
+        heartbeat_s: float = HEARTBEAT_S,
+        stale_after_s: float = STALE_AFTER_S,
     ) -> None:
         self.factory = factory
         self.inline = inline
         self.database_url = database_url
         self.auto_analyses = auto_analyses
+        self.poll_s, self.heartbeat_s, self.stale_after_s = poll_s, heartbeat_s, stale_after_s
+        self.owner = worker_identity()  # this process in the shared run queue
         self.stopping = threading.Event()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
         # solves without a database URL to reconnect from run on a thread of their own, never
@@ -118,6 +147,10 @@ class JobRunner:
         self._solver: ProcessPoolExecutor | None = None
         # the thread the solver process is started from (see the module's docstring)
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="solver-spawner")
+        self._wake = threading.Event()  # a run was queued: look now
+        self._queue: threading.Thread | None = None
+        self._queue_lock = threading.Lock()
+        self._queue_problem: str | None = None  # logged once, not on every poll
         self.futures: dict[int, Future[str]] = {}
 
     def _solver_pool(self) -> ProcessPoolExecutor:
@@ -145,12 +178,12 @@ class JobRunner:
         return SqlUnitOfWork(self.factory)
 
     def recover(self) -> list[int]:
-        """Mark the runs and analyses a stopped server left unfinished as failed. Never raises:
-        when the database cannot be written they stay as they are, and a later start-up marks
-        them."""
+        """Mark the runs and analyses a stopped server left unfinished as failed (runs: only
+        those whose process stopped, ``fail_interrupted_runs``). Never raises: when the database
+        cannot be written they stay as they are, and a later start-up marks them."""
         try:
             with self.new_uow() as uow:
-                failed = fail_interrupted_runs(uow)
+                failed = fail_interrupted_runs(uow, self.stale_after_s)
                 analytics_jobs.fail_interrupted(uow)
                 uow.commit()
         except SQLAlchemyError as exc:
@@ -179,29 +212,116 @@ class JobRunner:
         for run_id in runs:
             self._start_queued_analyses(run_id)
 
+    # -- the shared run queue ------------------------------------------------------------------
+    def start(self) -> None:
+        """Start taking runs from the shared queue (the server's start-up; ``submit`` starts it
+        too). Nothing inline, once stopping, or when started already."""
+        if self.inline or self.stopping.is_set():
+            return
+        with self._queue_lock:
+            if self._queue is None:
+                self._queue = threading.Thread(
+                    target=self._take_runs, name="run-queue", daemon=True
+                )
+                self._queue.start()
+
     def submit(self, run_id: int) -> None:
+        """Run ``run_id``, just queued: inline, now; otherwise the first server process free
+        solves it (this one is told to look at once)."""
         if self.inline:
-            execute_run(self.new_uow, run_id, self.stopping.is_set, analyses=self.auto_analyses)
+            execute_run(
+                self.new_uow,
+                run_id,
+                self.stopping.is_set,
+                analyses=self.auto_analyses,
+                owner=self.owner,
+            )
             self._start_queued_analyses(run_id)
             return
+        self.start()
+        self._wake.set()
+
+    def _take_runs(self) -> None:
+        """The run-queue thread: claim the oldest queued run and solve it, one at a time; when
+        none is queued, wait for ``submit`` or ``poll_s``, and now and then fail the runs of
+        processes that stopped (``stale_after_s``)."""
+        checked = time.monotonic()
+        while not self.stopping.is_set():
+            self._wake.clear()  # a run queued from now on is seen by the claim or wakes the wait
+            run_id = self._claim()
+            if run_id is not None:
+                self._solve(run_id)
+            else:
+                self._wake.wait(self.poll_s)
+            if time.monotonic() - checked >= self.stale_after_s and not self.stopping.is_set():
+                checked = time.monotonic()
+                self._fail_abandoned()
+
+    def _queue_call(self, what: str, call: Any) -> Any:
+        """``call(uow)`` committed; None (logged, once until it works again) when the database
+        refuses it."""
+        try:
+            with self.new_uow() as uow:
+                value = call(uow)
+                uow.commit()
+        except SQLAlchemyError as exc:
+            problem = f"could not {what} ({storage_problem(exc) or exc})"
+            if problem != self._queue_problem:
+                log.warning("optimiser run queue: %s", problem)
+            self._queue_problem = problem
+            return None
+        self._queue_problem = None
+        return value
+
+    def _claim(self) -> int | None:
+        run_id: int | None = self._queue_call(
+            "look for queued runs", lambda uow: claim_next_run(uow, self.owner)
+        )
+        if run_id is not None and self.stopping.is_set():  # leave it to another process
+            self._queue_call(
+                f"put run {run_id} back", lambda uow: release_run(uow, run_id, self.owner)
+            )
+            return None
+        return run_id
+
+    def _fail_abandoned(self) -> None:
+        failed = self._queue_call(
+            "mark abandoned runs failed", lambda uow: fail_interrupted_runs(uow, self.stale_after_s)
+        )
+        if failed:
+            log.warning("marked optimiser runs whose server stopped as failed: %s", failed)
+
+    def _solve(self, run_id: int) -> None:
+        """Solve the claimed run ``run_id`` (in the solver process when there is a database URL
+        to reconnect from, else on the solver thread), refreshing its heartbeat meanwhile."""
         with self._idle:
             self._solving += 1
         try:
-            if self.database_url is None:  # no URL to reconnect from: solve on a thread
+            if self.database_url is None:
                 future = self._solve_thread.submit(
                     execute_run,
                     self.new_uow,
                     run_id,
                     self.stopping.is_set,
                     analyses=self.auto_analyses,
+                    claimed=True,
                 )
             else:
                 future = self._spawner.submit(self._submit_to_solver, run_id).result()
-        except BaseException:
-            self._solve_ended(run_id)
-            raise
-        self.futures[run_id] = future
-        future.add_done_callback(lambda _: self._solve_ended(run_id))
+            self.futures[run_id] = future
+            while not wait_for_futures([future], timeout=self.heartbeat_s).done:
+                self._queue_call("refresh the heartbeat", lambda uow: keep_alive(uow, self.owner))
+            crash = None if future.cancelled() else future.exception()
+        except Exception as exc:  # the solver could not be started
+            crash = exc
+        if crash is not None:
+            log.error("optimiser run %s: the solver failed", run_id, exc_info=crash)
+            fail_run(
+                self.new_uow,
+                run_id,
+                f"the solver process stopped before the run finished ({crash}); start it again",
+            )
+        self._solve_ended(run_id)
 
     def _solve_ended(self, run_id: int) -> None:
         with self._idle:
@@ -244,15 +364,32 @@ class JobRunner:
         return future.result(timeout) if future else None
 
     def wait(self, run_id: int, timeout: float | None = None) -> str | None:
-        future = self.futures.get(run_id)
-        return future.result(timeout) if future else None
+        """The final status of run ``run_id``: its solve's, when this runner takes it, else as
+        stored once it has finished (another process took it); None when there is no such run.
+        Raises ``TimeoutError`` when it is still queued or running after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            future = self.futures.get(run_id)
+            if future is not None:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                return future.result(left)
+            with self.new_uow() as uow:
+                run = uow.runs.find(run_id)
+            if run is None or run.status not in RUN_ACTIVE:
+                return run.status if run else None
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"optimiser run {run_id} is still {run.status}")
+            time.sleep(0.05)
 
     def shutdown(self) -> None:
         """Stop: a running solve returns its best portfolio so far (status ``feasible``)."""
         self.stopping.set()
         self._stop.set()
+        self._wake.set()
         with self._idle:
             self._idle.notify_all()  # an analysis waiting for a solve gives up
+        if self._queue is not None:  # it ends once its solve has recorded the best found
+            self._queue.join()
         if self._solver is not None:
             self._solver.shutdown(wait=True, cancel_futures=True)
         self._spawner.shutdown(wait=True, cancel_futures=True)

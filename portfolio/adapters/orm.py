@@ -302,6 +302,9 @@ class RunRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     overrides: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     budget_scale: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
+    # the server process solving it (host:pid:random) and when it last said it was alive
+    owner: Mapped[str | None] = mapped_column(String(120))
+    heartbeat: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class ChallengeRow(Base):

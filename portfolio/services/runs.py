@@ -7,8 +7,12 @@ its own short transaction, so a crash or a restart never leaves a half-written r
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,9 +24,10 @@ from optimiser.problem import Policy, load_problem
 from optimiser.result import Progress
 from optimiser.solve import solve
 from portfolio.adapters.database import storage_problem
+from portfolio.adapters.ports import UnitOfWork
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import Conflict, InvalidInput
-from portfolio.domain.model import OptimiserRun, QuarterState
+from portfolio.domain.model import RUN_ACTIVE, OptimiserRun, QuarterState
 from portfolio.domain.money import loss_share_of, switching_cost_of
 from portfolio.domain.run_policy import DEFAULT_SCENARIOS
 from portfolio.services import analytics_jobs
@@ -34,9 +39,14 @@ from portfolio.services.to_problem import mission_problem
 
 log = logging.getLogger(__name__)
 INTERRUPTED = (
-    "left unfinished when the server stopped, or its result could not be saved; start it again"
+    "left unfinished: the server solving it stopped, or its result could not be saved; "
+    "start it again"
 )
 PROGRESS_EVERY_S = 1.0
+#: the server process solving a run refreshes its heartbeat this often (seconds) ...
+HEARTBEAT_S = 10.0
+#: ... and a running run whose heartbeat is older than this was abandoned: its process stopped
+STALE_AFTER_S = 60.0
 
 
 def export_problem(
@@ -205,22 +215,22 @@ def execute_run(
     should_stop: Callable[[], bool] | None = None,
     *,
     analyses: bool = False,
+    claimed: bool = False,
+    owner: str | None = None,
 ) -> str:
     """Solve run ``run_id`` and store its result; returns the final status. Never raises: a
     failed solve is recorded on the run and shown to the user, and so is a result that cannot
     be saved (``_record_failure``). With ``analyses``, a run that found a portfolio then gets
     its automatic analyses queued (``analytics_jobs.queue_automatic``), after its result is
-    saved and in a transaction of their own, so they can never fail or hold up the run."""
-    try:
-        with new_uow() as uow:
-            run = uow.runs.find(run_id)
-            if run is None or run.status != "queued":
-                return run.status if run else "failed"
-            uow.runs.update(run_id, status="running", started_at=uow.now())
-            uow.commit()
-    except SQLAlchemyError as exc:
-        return _record_failure(new_uow, run_id, "the run could not be started", exc)
-    last = [0.0]
+    saved and in a transaction of their own, so they can never fail or hold up the run.
+
+    A queued run is claimed first (for ``owner``, by default this process): when another
+    process has claimed it meanwhile, nothing is done. ``claimed``: the caller has claimed it
+    already (``claim_next_run``), and it is solved if it is still running."""
+    begun = _begin(new_uow, run_id, claimed, owner)
+    if isinstance(begun, str):
+        return begun
+    run, last = begun, [0.0]
 
     def on_progress(progress: Progress) -> None:
         now = time.monotonic()
@@ -266,6 +276,25 @@ def execute_run(
     return status
 
 
+def _begin(
+    new_uow: Callable[[], SqlUnitOfWork], run_id: int, claimed: bool, owner: str | None
+) -> OptimiserRun | str:
+    """The run to solve, claimed; or the status to return when it is not this caller's."""
+    try:
+        with new_uow() as uow:
+            run = uow.runs.find(run_id)
+            if run is None:
+                return "failed"
+            if claimed:
+                return run if run.status == "running" else run.status
+            if uow.runs.claim(owner or worker_identity(), uow.now(), run_id) is None:
+                return run.status if run.status != "queued" else "running"
+            uow.commit()
+            return run
+    except SQLAlchemyError as exc:
+        return _record_failure(new_uow, run_id, "the run could not be started", exc)
+
+
 def _queue_analyses(new_uow: Callable[[], SqlUnitOfWork], run_id: int) -> None:
     try:
         with new_uow() as uow:
@@ -292,32 +321,64 @@ def _record_failure(
     new_uow: Callable[[], SqlUnitOfWork], run_id: int, what: str, exc: SQLAlchemyError
 ) -> str:
     """Mark the run failed because the database refused its state (read-only, full, …). When
-    even that cannot be written, the run stays queued or running in the database until the next
-    start-up marks it failed (``fail_interrupted_runs``)."""
+    even that cannot be written, the run stays as it was in the database: a queued run is
+    claimed again by a server process, a running one is marked failed once its heartbeat is
+    stale (``fail_interrupted_runs``)."""
     error = f"{what}: {storage_problem(exc) or 'the database refused the change'}; start it again"
     log.error("optimiser run %s: %s", run_id, error, exc_info=exc)
+    return fail_run(new_uow, run_id, error)
+
+
+def fail_run(new_uow: Callable[[], SqlUnitOfWork], run_id: int, error: str) -> str:
+    """Mark run ``run_id`` failed with ``error`` (for a person to read) unless it has finished;
+    never raises."""
     try:
         with new_uow() as uow:
             run = uow.runs.find(run_id)
-            if run is not None:
+            if run is not None and run.status in RUN_ACTIVE:
                 uow.runs.update(run_id, status="failed", error=error, finished_at=uow.now())
                 _record_finished(uow, run, "failed", error)
                 uow.commit()
     except SQLAlchemyError:
         log.error(
-            "optimiser run %s could not be marked failed either; the next start-up marks it",
+            "optimiser run %s could not be marked failed either: left queued, a server runs "
+            "it later; left running, a server marks it failed once its heartbeat is stale",
             run_id,
             exc_info=True,
         )
     return "failed"
 
 
-def fail_interrupted_runs(uow: SqlUnitOfWork) -> list[int]:
-    """Mark runs left queued or running by a stopped server as failed, so they can be re-run."""
-    ids = uow.runs.unfinished()
-    for run_id in ids:
-        uow.runs.update(run_id, status="failed", error=INTERRUPTED, finished_at=uow.now())
-    return ids
+# -- the run queue every server process shares (mission-portfolio serve --workers N) -----------
+def worker_identity() -> str:
+    """This server process as the owner of the runs it claims: host:pid:random (the random part
+    tells apart a later process that reuses the pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def claim_next_run(uow: UnitOfWork, owner: str) -> int | None:
+    """Claim the oldest queued run for server process ``owner`` (it becomes running, owned by
+    ``owner``): its id, or None when none is queued. Two processes never claim the same run."""
+    return uow.runs.claim(owner, uow.now())
+
+
+def keep_alive(uow: UnitOfWork, owner: str) -> list[int]:
+    """``owner`` is alive: refresh the heartbeat of the runs it is solving; their ids."""
+    return uow.runs.heartbeat(owner, uow.now())
+
+
+def release_run(uow: UnitOfWork, run_id: int, owner: str) -> bool:
+    """Put a run ``owner`` claimed but will not solve (it is stopping) back in the queue."""
+    return uow.runs.release(run_id, owner)
+
+
+def fail_interrupted_runs(uow: UnitOfWork, stale_after_s: float = STALE_AFTER_S) -> list[int]:
+    """Mark failed (``INTERRUPTED``) the runs a stopped server left running, so they can be
+    re-run: those whose owner's heartbeat is older than ``stale_after_s`` seconds, and those
+    running with no owner (left by a version before the shared queue). A live process's runs
+    are left alone, and so are queued runs: the next process to look claims them."""
+    now = uow.now()
+    return uow.runs.fail_abandoned(now - dt.timedelta(seconds=stale_after_s), INTERRUPTED, now)
 
 
 def rerun(uow: SqlUnitOfWork, actor: str, slug: str, run_id: int) -> int:

@@ -6,6 +6,7 @@ product does."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,7 +31,7 @@ from portfolio.adapters.memory import FakeUnitOfWork, MemoryStore
 from portfolio.adapters.ports import UnitOfWork
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import PortfolioError
-from portfolio.domain.model import Role, SeedAnswer, SeedQuestion, TrajectoryPoint
+from portfolio.domain.model import OptimiserRun, Role, SeedAnswer, SeedQuestion, TrajectoryPoint
 from portfolio.domain.rag import Rag
 from portfolio.services import approvals, council, cycle, publication
 from portfolio.services import missions as services
@@ -177,3 +178,56 @@ def test_a_rollback_leaves_both_as_they_were(engine: Engine) -> None:
         with make() as uow:
             assert [c.id for c in uow.candidates.all(SLUG)] == ["alpha"]
             assert [e.entity_id for e in uow.audit.all(SLUG, entity="candidate")] == ["alpha"]
+
+
+def the_run_queue(uow: UnitOfWork) -> list[Any]:
+    """Three queued runs claimed by two server processes, one heartbeat, one run put back,
+    and the runs of a process gone quiet failed: what each call answers."""
+    for _ in range(3):
+        uow.runs.add(
+            SLUG,
+            OptimiserRun(
+                mission=SLUG,
+                quarter=QUARTER,
+                objective="expected",
+                started_by=CEO,
+                created_at=NOW,
+                problem={},
+            ),
+        )
+    later = NOW + dt.timedelta(minutes=5)
+    return [
+        uow.runs.claim("host:1:a", NOW),  # the oldest
+        uow.runs.claim("host:2:b", NOW),  # the next, never the same
+        uow.runs.claim("host:2:b", NOW, run_id=1),  # taken already: nothing
+        uow.runs.release(2, "host:1:a"),  # not host 1's to put back
+        uow.runs.release(2, "host:2:b"),  # back in the queue
+        uow.runs.claim("host:2:b", later, run_id=2),  # claimed again
+        uow.runs.heartbeat("host:2:b", later),
+        uow.runs.heartbeat("host:9:z", later),  # owns nothing
+        uow.runs.fail_abandoned(later - dt.timedelta(minutes=1), "its server stopped", later),
+        uow.runs.fail_abandoned(later - dt.timedelta(minutes=1), "its server stopped", later),
+        uow.runs.claim("host:1:a", later),  # the third, still queued
+        uow.runs.claim("host:1:a", later),  # none left
+    ]
+
+
+def test_the_fake_and_the_database_share_out_queued_runs_alike(engine: Engine) -> None:
+    answers, runs = [], []
+    for make in (
+        lambda: FakeUnitOfWork(MemoryStore(clock=lambda: NOW)),
+        lambda: SqlUnitOfWork(engine),
+    ):
+        uow = make()
+        with uow:
+            seed_mission(uow)
+            uow.commit()
+        with uow:
+            answers.append(the_run_queue(uow))
+            uow.commit()
+        with uow:
+            runs.append([r.model_dump(mode="json") for r in uow.runs.all(SLUG)])
+    assert answers[0] == answers[1]
+    assert answers[0] == [1, 2, None, False, True, 2, [2], [], [1], [], 3, None]
+    assert runs[0] == runs[1]
+    assert [r["status"] for r in runs[0]] == ["running", "running", "failed"]

@@ -1,10 +1,12 @@
 """Faults: a server killed with SIGKILL leaves no solver process behind; a database that cannot
 be written (read-only, full) gives a clear 503 instead of a bare "Internal Server Error", start-up
-never fails on the runs a stopped server left, and a run whose result cannot be saved is marked
-failed (or, when nothing can be written, by the next start-up)."""
+never fails on the runs a stopped server left (a queued one is solved by the next server, a
+running one is failed once its heartbeat is stale), and a run whose result cannot be saved is
+marked failed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import signal
@@ -144,7 +146,7 @@ def test_a_server_killed_with_sigkill_leaves_no_solver_process_behind(db_url: st
 # -- a database that cannot be written -------------------------------------------------------------
 def test_a_read_only_database_gives_a_clear_page_and_start_up_survives_queued_runs(
     db_url: str, engine: Engine
-):
+) -> None:
     with SqlUnitOfWork(engine) as uow:
         token = services.new_api_token(uow, "ceo", "ceo", "read-only test")
         uow.commit()
@@ -169,14 +171,15 @@ def test_a_read_only_database_gives_a_clear_page_and_start_up_survives_queued_ru
     app.state.engine.dispose()
     assert status_of(engine, queued)[0] == "queued"  # nothing could be written
     writable = create_app(Settings(database_url=db_url, secret_key=SECRET))
-    assert status_of(engine, queued) == ("failed", INTERRUPTED)
-    writable.state.jobs.shutdown()
+    assert status_of(engine, queued) == ("queued", None)  # start-up leaves it in the queue
+    with TestClient(writable):  # and the writable server, serving, solves it
+        assert writable.state.jobs.wait(queued, timeout=120) == "optimal"
     writable.state.engine.dispose()
 
 
-def test_a_worker_that_cannot_write_at_all_does_not_leave_its_run_queued_for_ever(
+def test_a_worker_that_cannot_write_at_all_leaves_its_run_queued_for_the_next_server(
     db_url: str, engine: Engine
-):
+) -> None:
     queued = queue_run(engine)
     worker_engine = make_engine(read_only(db_url))
     try:
@@ -186,6 +189,22 @@ def test_a_worker_that_cannot_write_at_all_does_not_leave_its_run_queued_for_eve
     assert status == "failed"  # reported, not raised
     assert status_of(engine, queued)[0] == "queued"  # the database took no write at all
     app = create_app(Settings(database_url=db_url, secret_key=SECRET))  # the next start-up
+    assert status_of(engine, queued) == ("queued", None)
+    with TestClient(app):  # serving, it claims the run from the shared queue and solves it
+        assert app.state.jobs.wait(queued, timeout=120) == "optimal"
+    app.state.engine.dispose()
+
+
+def test_a_run_whose_server_stopped_while_solving_is_failed_at_the_next_start_up(
+    db_url: str, engine: Engine
+) -> None:
+    """Its owner's heartbeat is stale: the next start-up marks it failed, with the reason."""
+    queued = queue_run(engine)
+    with SqlUnitOfWork(engine) as uow:
+        long_ago = uow.now() - dt.timedelta(seconds=runs.STALE_AFTER_S * 2)
+        assert uow.runs.claim("stopped-host:7:dead", long_ago, queued) == queued
+        uow.commit()
+    app = create_app(Settings(database_url=db_url, secret_key=SECRET))
     assert status_of(engine, queued) == ("failed", INTERRUPTED)
     app.state.jobs.shutdown()
     app.state.engine.dispose()

@@ -27,10 +27,11 @@ from api import charts
 from api.app import create_app
 from api.jobs import JobRunner
 from api.settings import Settings
+from optimiser.problem import Policy
 from portfolio.adapters import database
 from portfolio.adapters.unit_of_work import SqlUnitOfWork, session_factory
 from portfolio.domain.model import RunAnalysis
-from portfolio.services import analytics_jobs, quarters
+from portfolio.services import analytics_jobs, quarters, runs
 
 SECRET = "run-analyses-test-secret-key-0123456789-abcdef"
 Q2 = "2026-27-Q2"
@@ -206,18 +207,21 @@ def test_an_analysis_waits_for_a_solve_so_it_never_holds_up_a_run(
     monkeypatch.setattr("api.jobs.execute_run", slow_solve)
     monkeypatch.setattr(analytics_jobs, "execute", analyse)
     engine = database.make_engine(db_url)
+    with SqlUnitOfWork(engine) as uow:  # a queued run for the runner to take
+        run_id = runs.start_run(uow, "ceo", DEMO, Policy(objective="expected"), scenarios=100)
+        uow.commit()
     jobs = JobRunner(
         session_factory(engine, None)
     )  # no database URL: solves on a thread of their own
     try:
-        jobs.submit(1)
+        jobs.submit(run_id)
         assert solving.wait(5)
         jobs.submit_analysis(1, "core")
         time.sleep(0.5)
         assert started == [], "the analysis started while a run was solving"
         ended = time.monotonic()
         release.set()
-        assert jobs.wait(1, timeout=5) == "optimal"
+        assert jobs.wait(run_id, timeout=5) == "optimal"
         assert jobs.wait_analysis(1, "core", timeout=5) == "done"
         assert started and started[0] >= ended
     finally:

@@ -4,6 +4,7 @@ contracts and Treasury approvals."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from portfolio.adapters.memory.tables import State, copied
@@ -181,6 +182,50 @@ class MemoryRuns:
         if run is None:
             raise NotFound(f"no optimiser run {run_id}")
         self.s.t.runs[run_id] = run.with_changes(**fields)
+
+    def claim(self, owner: str, now: dt.datetime, run_id: int | None = None) -> int | None:
+        """The oldest queued run (``run_id`` when given), now running and owned by ``owner``."""
+        queued = [
+            i
+            for i, r in sorted(self.s.t.runs.items())
+            if r.status == "queued" and run_id in (None, i)
+        ]
+        if not queued:
+            return None
+        self.update(queued[0], status="running", started_at=now)
+        self.s.t.run_owners[queued[0]] = (owner, now)
+        return queued[0]
+
+    def _owned_by(self, owner: str) -> list[int]:
+        return [
+            i
+            for i, (who, _) in sorted(self.s.t.run_owners.items())
+            if who == owner and self.s.t.runs[i].status == "running"
+        ]
+
+    def heartbeat(self, owner: str, now: dt.datetime) -> list[int]:
+        ids = self._owned_by(owner)
+        for run_id in ids:
+            self.s.t.run_owners[run_id] = (owner, now)
+        return ids
+
+    def release(self, run_id: int, owner: str) -> bool:
+        if run_id not in self._owned_by(owner):
+            return False
+        self.update(run_id, status="queued", started_at=None)
+        del self.s.t.run_owners[run_id]
+        return True
+
+    def fail_abandoned(self, stale_before: dt.datetime, error: str, now: dt.datetime) -> list[int]:
+        owners = self.s.t.run_owners
+        ids = [
+            i
+            for i, r in sorted(self.s.t.runs.items())
+            if r.status == "running" and (i not in owners or owners[i][1] < stale_before)
+        ]
+        for run_id in ids:
+            self.update(run_id, status="failed", error=error, finished_at=now)
+        return ids
 
 
 class MemorySpend:

@@ -93,6 +93,8 @@ class Tables:
     updates: dict[tuple[str, str], QuarterlyUpdate] = field(default_factory=dict)
     trajectory: dict[str, list[TrajectoryPoint]] = field(default_factory=dict)
     runs: dict[int, OptimiserRun] = field(default_factory=dict)
+    # run id -> (owner, heartbeat): the columns of the shared run queue, not in the domain model
+    run_owners: dict[int, tuple[str, dt.datetime]] = field(default_factory=dict)
     spend: dict[str, dict[int, SpendEntry]] = field(default_factory=dict)
     contracts: dict[str, dict[int, Contract]] = field(default_factory=dict)
     approvals: dict[str, dict[int, TreasuryApproval]] = field(default_factory=dict)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portfolio.adapters.orm import AnalyticsRow, ChartRow, MissionRow, RunRow
 from portfolio.adapters.repository.missions import Missions
 from portfolio.domain.errors import Conflict, NotFound
-from portfolio.domain.model import RUN_ACTIVE, OptimiserRun, RunAnalysis
+from portfolio.domain.model import OptimiserRun, RunAnalysis
 
 
 class Runs:
@@ -103,8 +103,68 @@ class Runs:
         for key, value in fields.items():
             setattr(row, key, value)
 
-    def unfinished(self) -> list[int]:
-        return list(self.session.scalars(select(RunRow.id).where(RunRow.status.in_(RUN_ACTIVE))))
+    # -- the queue every server process shares (``mission-portfolio serve --workers N``) -------
+    def claim(self, owner: str, now: dt.datetime, run_id: int | None = None) -> int | None:
+        """Take the oldest queued run (run ``run_id`` when given) for server process ``owner``:
+        it becomes running, owned by ``owner``, started and its heartbeat ``now``; its id, or
+        None when no run is queued (or run ``run_id`` is no longer).
+
+        One UPDATE that re-checks that the run is still queued, so two processes never take the
+        same run: the second finds nothing to update. On PostgreSQL the oldest queued run is
+        chosen ``FOR UPDATE SKIP LOCKED``, so a second claimer takes the next run instead of
+        waiting for the first (SQLite has one writer at a time and ignores the clause)."""
+        queued = select(RunRow.id).where(RunRow.status == "queued")
+        if run_id is not None:
+            queued = queued.where(RunRow.id == run_id)
+        if self.session.scalar(queued.limit(1)) is None:  # a plain read: no write lock when idle
+            return None
+        oldest = queued.order_by(RunRow.id).limit(1).with_for_update(skip_locked=True)
+        return self.session.scalar(
+            update(RunRow)
+            .where(RunRow.id == oldest.scalar_subquery(), RunRow.status == "queued")
+            .values(status="running", owner=owner, heartbeat=now, started_at=now)
+            .returning(RunRow.id)
+        )
+
+    def heartbeat(self, owner: str, now: dt.datetime) -> list[int]:
+        """Server process ``owner`` is alive: the heartbeat of every run it is solving becomes
+        ``now``; their ids."""
+        return sorted(
+            self.session.scalars(
+                update(RunRow)
+                .where(RunRow.owner == owner, RunRow.status == "running")
+                .values(heartbeat=now)
+                .returning(RunRow.id)
+            )
+        )
+
+    def release(self, run_id: int, owner: str) -> bool:
+        """Put run ``run_id``, claimed by ``owner`` but not solved (the process is stopping),
+        back in the queue for another process; False when ``owner`` does not hold it."""
+        released = self.session.scalar(
+            update(RunRow)
+            .where(RunRow.id == run_id, RunRow.owner == owner, RunRow.status == "running")
+            .values(status="queued", owner=None, heartbeat=None, started_at=None)
+            .returning(RunRow.id)
+        )
+        return released is not None
+
+    def fail_abandoned(self, stale_before: dt.datetime, error: str, now: dt.datetime) -> list[int]:
+        """Mark failed, with ``error``, every running run whose owner's last heartbeat is older
+        than ``stale_before`` or that has no owner (left running by a version before the shared
+        queue); their ids. Queued runs are left for a process to claim; a live process's runs
+        are never touched. One UPDATE, so a heartbeat that comes meanwhile is not overwritten."""
+        abandoned = or_(
+            RunRow.owner.is_(None), RunRow.heartbeat.is_(None), RunRow.heartbeat < stale_before
+        )
+        return sorted(
+            self.session.scalars(
+                update(RunRow)
+                .where(RunRow.status == "running", abandoned)
+                .values(status="failed", error=error, finished_at=now)
+                .returning(RunRow.id)
+            )
+        )
 
 
 class Analyses:
