@@ -155,6 +155,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     return app
 
 
+def create_worker_app() -> FastAPI:
+    """The app of each process of ``mission-portfolio serve --workers N`` (uvicorn's factory,
+    ``api.app:create_worker_app``): the settings ``serve`` was given (``Settings.for_workers``),
+    on the database ``serve`` has migrated already."""
+    return create_app(Settings.from_workers(), migrate=False)
+
+
 def _install_security_headers(app: FastAPI) -> None:
     @app.middleware("http")
     async def security_headers(

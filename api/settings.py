@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 from pathlib import Path
@@ -20,6 +21,10 @@ def _flag(name: str, *, default: bool) -> bool:
     if not value:
         return default
     return value in ("1", "true", "yes", "on")
+
+
+#: the environment variable that passes ``serve --workers N``'s settings to its processes
+WORKER_SETTINGS = "MP_WORKER_SETTINGS"
 
 
 class Settings(BaseModel):
@@ -62,6 +67,25 @@ class Settings(BaseModel):
             b"mission-portfolio/services/history-seal/v1",
             hashlib.sha256,
         ).digest()
+
+    def for_workers(self) -> str:
+        """These settings for the processes of ``serve --workers N``, as the value of the
+        environment variable ``WORKER_SETTINGS``: every value, the secret key too (every process
+        must sign sessions and messages alike, even with a generated key), and which were
+        configured (``history_key`` seals the history only with a configured key)."""
+        return json.dumps(
+            {"values": self.model_dump(mode="json"), "configured": sorted(self.model_fields_set)}
+        )
+
+    @classmethod
+    def from_workers(cls) -> Settings:
+        """The settings ``for_workers`` passed on; from the environment as usual without them."""
+        passed = os.environ.get(WORKER_SETTINGS)
+        if not passed:
+            return cls.from_env()
+        data = json.loads(passed)
+        checked = cls.model_validate(data["values"])
+        return cls.model_construct(_fields_set=set(data["configured"]), **checked.model_dump())
 
     @classmethod
     def from_env(cls, db_path: str | Path | None = None) -> Settings:

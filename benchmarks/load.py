@@ -4,6 +4,7 @@ solves in the background. Two modes:
     python -m benchmarks.load --clients 50 --seconds 30          # capacity: no think time
     python -m benchmarks.load --people 50 --seconds 120          # people: think time, open loop
     python -m benchmarks.load --database-url postgresql+psycopg://app@127.0.0.1:5432/portfolio
+    python -m benchmarks.load --database-url postgresql+psycopg://… --workers 2   # two processes
 
 The app is started with uvicorn in a subprocess on a free loopback port — against PostgreSQL when
 ``--database-url`` (or ``DATABASE_URL``) is given (the demo mission is loaded into it when it is
@@ -126,8 +127,11 @@ def _prepare_postgres(url: str, password: str) -> None:
 
 
 @contextlib.contextmanager
-def running_app(database_url: str | None, password: str) -> Iterator[tuple[str, str, Path]]:
-    """Start the app; yields (base URL, a description of the database, the server's log)."""
+def running_app(
+    database_url: str | None, password: str, workers: int = 1
+) -> Iterator[tuple[str, str, Path]]:
+    """Start the app (``workers`` server processes: PostgreSQL only); yields (base URL, a
+    description of the database, the server's log)."""
     folder = Path(tempfile.mkdtemp(prefix="mp-load-"))
     # the pages under load, not the analyses a fresh server starts for the demo's runs (they
     # would share the two cores for the first minutes: MP_AUTO_ANALYSES in the README)
@@ -144,6 +148,9 @@ def running_app(database_url: str | None, password: str) -> Iterator[tuple[str, 
             load_demo_database(db, password, env)
             db_args = ["--db", str(db)]
             described = "SQLite (temporary demo database)"
+        if workers > 1:
+            db_args += ["--workers", str(workers)]
+            described += f", {workers} server processes"
         with serving(db_args, env, folder / "server.log") as (base, _):
             yield base, described, folder / "server.log"
     finally:
@@ -515,6 +522,12 @@ def main(argv: list[str] | None = None) -> None:
         help="PostgreSQL URL (default: DATABASE_URL, else a temporary SQLite demo database)",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (serve --workers; more than one needs --database-url)",
+    )
+    parser.add_argument(
         "--password",
         default=PASSWORD,
         help="password of the demo users (set when the demo is loaded by this benchmark)",
@@ -532,6 +545,8 @@ def main(argv: list[str] | None = None) -> None:
         args.clients is not None and args.clients < 1
     ):
         parser.error("--clients and --people: at least 1")
+    if args.workers < 1 or (args.workers > 1 and not args.database_url):
+        parser.error("--workers: at least 1, and more than one needs PostgreSQL (--database-url)")
     load = Load(
         seconds=args.seconds or (120.0 if args.people else 30.0),
         scenarios=0 if args.no_solve else args.scenarios,
@@ -540,7 +555,7 @@ def main(argv: list[str] | None = None) -> None:
         people=args.people or 0,
         think=(args.think[0], args.think[1]),
     )
-    with running_app(args.database_url, args.password) as (base, described, log):
+    with running_app(args.database_url, args.password, args.workers) as (base, described, log):
         print(f"Mission Portfolio at {base} on {described}; {machine()}.", flush=True)
         table = asyncio.run(drive(base, load))
         server_errors = _server_errors(log.read_text(errors="replace"))

@@ -3,6 +3,7 @@ options, opening a unit of work, and how a failure is reported."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from api.settings import Settings
+from api.settings import WORKER_SETTINGS, Settings
 from portfolio.adapters import database
 from portfolio.adapters.security_log import SecurityEventKind, security_event
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
@@ -35,6 +36,16 @@ DbOption = Annotated[
 ]
 HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Server processes (default 1). More than one needs PostgreSQL (DATABASE_URL): SQLite "
+        "is a single-writer embedded database. The processes share the queue of optimiser runs, "
+        "each solving one run at a time, so N processes solve up to N runs at once.",
+    ),
+]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -54,12 +65,31 @@ def _uow(settings: Settings) -> Iterator[SqlUnitOfWork]:
         engine.dispose()
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    """Serve with uvicorn: the app itself in this process, or ``workers`` processes that each
+    build it (``api.app:create_worker_app``) from the settings passed in the environment, once
+    this process has migrated the database (N processes must not migrate it at once)."""
     import uvicorn
 
     from api.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    engine = database.make_engine(settings.database_url)
+    try:
+        database.upgrade(engine)
+    finally:
+        engine.dispose()
+    os.environ[WORKER_SETTINGS] = settings.for_workers()
+    uvicorn.run(
+        "api.app:create_worker_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+    )
 
 
 def _cli_event(

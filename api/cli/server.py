@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import make_url
 
 from api.cli.common import (
     DEMO_DB,
     DbOption,
     HostOption,
     PortOption,
+    WorkersOption,
     _fail,
     _serve,
     app,
@@ -31,11 +33,25 @@ app.add_typer(db_app, name="db")
 
 
 @app.command()
-def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000, db: DbOption = None) -> None:
+def serve(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    db: DbOption = None,
+    workers: WorkersOption = 1,
+) -> None:
     """Serve the web application and the JSON API (the database is migrated first)."""
     settings = Settings.from_env(db)
-    typer.echo(f"Serving Mission Portfolio on http://{host}:{port}")
-    _serve(settings, host, port)
+    if workers > 1 and make_url(settings.database_url).get_backend_name() == "sqlite":
+        raise _fail(
+            f"--workers {workers} needs PostgreSQL: SQLite is a single-writer embedded database, "
+            "so several server processes would queue behind its one write lock (and fail with "
+            "'database is locked' under load). Set DATABASE_URL to a PostgreSQL database, or "
+            "serve with --workers 1.",
+            2,
+        )
+    processes = f" ({workers} processes)" if workers > 1 else ""
+    typer.echo(f"Serving Mission Portfolio on http://{host}:{port}{processes}")
+    _serve(settings, host, port, workers)
 
 
 class DemoSize(StrEnum):
