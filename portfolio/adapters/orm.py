@@ -208,12 +208,40 @@ class QuarterRow(Base):
     rag: Mapped[str | None] = mapped_column(String(8))
     rag_override: Mapped[str | None] = mapped_column(String(8))
     rag_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
-    pack: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)  # large: on demand
+    # the audit pack (large) is a row of its own, read on demand: see ``pack``
+    pack_row: Mapped[QuarterPackRow | None] = relationship(
+        lazy="select", cascade="all, delete-orphan", passive_deletes=True
+    )
     pack_hash: Mapped[str | None] = mapped_column(String(64))
     pack_previous_hash: Mapped[str | None] = mapped_column(String(64))
     # HMAC-SHA-256 of pack_hash chained to the previous quarter's seal
     # (portfolio/adapters/auditpack.py)
     pack_seal: Mapped[str | None] = mapped_column(String(64))
+
+    @property
+    def pack(self) -> dict[str, Any] | None:
+        """The frozen rows that decided the quarter once it closed (None before)."""
+        return self.pack_row.pack if self.pack_row is not None else None
+
+    @pack.setter
+    def pack(self, content: dict[str, Any] | None) -> None:
+        if content is None:
+            self.pack_row = None
+        elif self.pack_row is None:
+            self.pack_row = QuarterPackRow(pack=content)
+        else:
+            self.pack_row.pack = content
+
+
+class QuarterPackRow(Base):
+    """A closed quarter's audit pack, apart from the quarter's row: SQLite reads a row's columns
+    in order, so a pack inside ``quarters`` was read whenever a later column was."""
+
+    __tablename__ = "quarter_packs"
+    quarter_id: Mapped[int] = mapped_column(
+        ForeignKey("quarters.id", ondelete="CASCADE"), primary_key=True
+    )
+    pack: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class ScoreRow(Base):

@@ -154,3 +154,35 @@ def test_the_cli_db_upgrade_command_migrates_an_empty_sqlite_file(tmp_path: Path
         assert tables_of(engine) == TABLES | {"alembic_version"}
     finally:
         engine.dispose()
+
+
+def test_a_closed_quarters_pack_moves_to_its_own_table_and_back(engine: Engine) -> None:
+    """Revision 0014 moves each quarter's pack out of ``quarters`` unchanged (and 0013 takes it
+    back): a database closed before it keeps every pack its history check compares with."""
+    database.upgrade(engine, "0013")
+    pack = '{"rag": {"computed": "amber"}, "rows": [1, 2, 3]}'
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO missions (slug, name, description, target, unit, deadline, years, "
+                "dal, dal_mode, aggregation, kill_threshold, rag_green, rag_amber, version) "
+                "VALUES ('m', 'M', '', 1, 'Mt', '2031-03-31', '[\"2026-27\"]', 1, 'flag', "
+                "'equal', 0.1, 0.7, 0.4, 1)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO quarters (mission_id, label, state, scoring, rag_reason, pack) "
+                "SELECT id, '2026-27 Q1', 'closed', 'closed', '', :pack FROM missions"
+            ),
+            {"pack": pack},
+        )
+    database.upgrade(engine)
+    assert "pack" not in {c["name"] for c in inspect(engine).get_columns("quarters")}
+    with engine.connect() as connection:
+        moved = connection.execute(text("SELECT pack FROM quarter_packs")).scalar_one()
+    assert moved == pack or moved == {"rag": {"computed": "amber"}, "rows": [1, 2, 3]}
+    database.downgrade(engine, "0013")
+    with engine.connect() as connection:
+        back = connection.execute(text("SELECT pack FROM quarters")).scalar_one()
+    assert back == pack or back == {"rag": {"computed": "amber"}, "rows": [1, 2, 3]}
