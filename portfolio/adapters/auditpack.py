@@ -74,6 +74,39 @@ def _plain(obj: Any, path: str) -> Any:
     raise ValueError(f"{path}: a {type(obj).__name__} has no canonical JSON form")
 
 
+class _Unfit(Exception):
+    """Raised by :func:`_plain_fast` where :func:`_plain` would name the offending value."""
+
+
+def _plain_fast(obj: Any) -> Any:
+    """:func:`_plain` for the values packs are made of (exact ``str``, ``float``, ``int``,
+    ``bool``, ``None``, ``dict`` with string keys, ``list``), dispatching on the exact type
+    and building no path; anything else goes to :func:`_plain`. Raises :class:`_Unfit` where
+    :func:`_plain` would refuse, so the caller can run :func:`_plain` for its message."""
+    kind = type(obj)
+    if kind is str or kind is bool or obj is None:
+        return obj
+    if kind is float:
+        if not math.isfinite(obj):
+            raise _Unfit
+        return obj
+    if kind is int:
+        return obj
+    if kind is dict:
+        out = {}
+        for key, value in obj.items():
+            if type(key) is not str:
+                raise _Unfit
+            out[key] = _plain_fast(value)
+        return out
+    if kind is list:
+        return [_plain_fast(value) for value in obj]
+    try:
+        return _plain(obj, "$")
+    except ValueError:
+        raise _Unfit from None
+
+
 def canonical_json(obj: Any) -> bytes:
     """UTF-8 JSON with sorted keys and no whitespace; the same value always gives the same bytes.
 
@@ -82,7 +115,10 @@ def canonical_json(obj: Any) -> bytes:
     tuples lists. NaN and infinity, non-string keys (which JSON would turn into strings, changing
     the order) and other types are refused with the path of the offending value.
     """
-    plain = _plain(obj, "$")
+    try:
+        plain = _plain_fast(obj)
+    except _Unfit:
+        plain = _plain(obj, "$")  # raises, naming the path of what has no JSON form
     return json.dumps(
         plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")

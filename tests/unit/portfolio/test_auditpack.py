@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from portfolio.adapters.auditpack import (
     PackRecord,
+    _plain,
     build_zip,
     canonical_json,
     pack_hash,
@@ -74,6 +75,42 @@ def test_content_read_back_from_storage_hashes_the_same(value: Any) -> None:
     stored = json.loads(json.dumps(value))
     assert canonical_json(stored) == canonical_json(value)
     assert pack_hash({"v": stored}, None) == pack_hash({"v": value}, None)
+
+
+python_values = st.recursive(
+    json_values
+    | st.dates()
+    | st.datetimes()
+    | st.sampled_from(list(Tier))
+    | st.floats(allow_nan=True, allow_infinity=True),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=8) | st.integers(0, 3), inner)
+    ),
+    max_leaves=20,
+)
+
+
+@given(python_values)
+def test_canonical_json_is_the_path_naming_walks_json_or_its_refusal(value: Any) -> None:
+    """canonical_json takes a fast walk over plain values; it writes exactly what the walk that
+    names each value's path (``_plain``) writes, and refuses exactly what that walk refuses,
+    with its message."""
+    try:
+        reference = json.dumps(
+            _plain(value, "$"),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        ).encode("utf-8")
+    except ValueError as refusal:
+        with pytest.raises(ValueError) as raised:
+            canonical_json(value)
+        assert str(raised.value) == str(refusal)
+    else:
+        assert canonical_json(value) == reference
 
 
 # -- hashes and the chain ------------------------------------------------------------------------
