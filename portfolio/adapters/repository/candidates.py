@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from optimiser.pert import ThreePoint
 from portfolio.adapters.orm import (
@@ -21,6 +23,32 @@ from portfolio.adapters.repository._shared import as_three_point, dumped, flush_
 from portfolio.adapters.repository.missions import Missions
 from portfolio.domain.errors import Conflict, NotFound
 from portfolio.domain.model import Candidate, Challenge, Evidence, FundingOption
+
+_CANDIDATE_COLUMNS = (
+    CandidateRow.id,
+    CandidateRow.key,
+    CandidateRow.name,
+    CandidateRow.description,
+    CandidateRow.organisation,
+    CandidateRow.organisation_type,
+    CandidateRow.platform,
+    CandidateRow.tier,
+    CandidateRow.trl,
+    CandidateRow.eligible_envelopes,
+    CandidateRow.ncr,
+    CandidateRow.treasury_approved,
+    CandidateRow.commercially_sensitive,
+    CandidateRow.registered_by,
+)
+_OPTION_COLUMNS = (
+    OptionRow.candidate_id,
+    OptionRow.key,
+    OptionRow.name,
+    OptionRow.cost_profile,
+    OptionRow.cost_range,
+    OptionRow.p_success,
+    OptionRow.impact,
+)
 
 
 class Candidates:
@@ -38,7 +66,9 @@ class Candidates:
         return row
 
     @staticmethod
-    def _to_model(row: CandidateRow) -> Candidate:
+    def _to_model(row: Any, options: Iterable[Any]) -> Candidate:
+        """The candidate of ``row`` with ``options`` (ORM rows or plain result rows: both name
+        their columns as attributes)."""
         return Candidate(
             id=row.key,
             name=row.name,
@@ -62,25 +92,36 @@ class Candidates:
                     p_success=o.p_success,
                     impact=ThreePoint.model_validate(o.impact),
                 )
-                for o in row.options
+                for o in options
             ],
         )
 
     def get(self, mission_slug: str, key: str) -> Candidate:
-        return self._to_model(self.row(mission_slug, key))
+        row = self.row(mission_slug, key)
+        return self._to_model(row, row.options)
 
     def version(self, mission_slug: str, key: str) -> int:
         return self.row(mission_slug, key).version
 
     def all(self, mission_slug: str) -> list[Candidate]:
-        rows = self.session.scalars(
-            select(CandidateRow)
-            .join(MissionRow, CandidateRow.mission_id == MissionRow.id)
-            .where(MissionRow.slug == mission_slug)
+        """Every candidate of the mission with its options, by platform and name. Two plain
+        queries (columns, not ORM objects: a mission of hundreds of candidates is read in a
+        fraction of the time)."""
+        mission_id = select(MissionRow.id).where(MissionRow.slug == mission_slug)
+        candidate_ids = select(CandidateRow.id).where(CandidateRow.mission_id.in_(mission_id))
+        by_candidate: dict[int, list[Any]] = {}
+        for option in self.session.execute(
+            select(*_OPTION_COLUMNS)
+            .where(OptionRow.candidate_id.in_(candidate_ids))
+            .order_by(OptionRow.candidate_id, OptionRow.position)
+        ):
+            by_candidate.setdefault(option.candidate_id, []).append(option)
+        rows = self.session.execute(
+            select(*_CANDIDATE_COLUMNS)
+            .where(CandidateRow.mission_id.in_(mission_id))
             .order_by(CandidateRow.platform, CandidateRow.name)
-            .options(selectinload(CandidateRow.options))  # one query for all the options
         )
-        return [self._to_model(r) for r in rows]
+        return [self._to_model(r, by_candidate.get(r.id, [])) for r in rows]
 
     def count(self, mission_slug: str) -> int:
         return (
