@@ -14,8 +14,10 @@ answer is often worse than the deterministic portfolio (DESIGN.md, "Tractability
    search (add / drop / change option / swap, then drop-one-add-two and drop-two-add-one; every
    move scored over all scenarios at once in numpy, feasibility confirmed only for improving
    moves, equal-P moves ranked by capped impact), walk over local optima from the best by seeded
-   kicks (`iterated_local_search`), then give the rest of the time to the textbook MILP (impacts
-   capped at the target, warm-started from the best portfolio): it may improve it, and its dual
+   kicks (`iterated_local_search`), then give the rest of the time to the scenario MILP (each
+   scenario's row on the residual target the forced options leave, impacts capped at it, and no
+   row for scenarios no budget-feasible portfolio reaches: `optimiser.ptbound`; warm-started from
+   the best portfolio): it may improve it, and its dual
    bound — or the cheaper `knapsack_bound` if lower — is reported. `optimal` only when the bound
    proves it. Never worse than the starting portfolios on the same scenarios. Where HiGHS could not
    be stopped in time (long scenario rows, n ≈ 1000) the MILP is skipped and the search continues.
@@ -41,6 +43,7 @@ from optimiser.feasibility import SelectionChecker
 from optimiser.milp import MilpOutcome, run_milp, solve_model
 from optimiser.model import build_model
 from optimiser.objectives import TOL, objective_value, set_objective, tie_break_weights
+from optimiser.ptbound import Relaxation, set_p_target_objective
 from optimiser.result import Progress
 from optimiser.scenarios import Scenarios
 from optimiser.search import local_search, selection_scores
@@ -66,6 +69,10 @@ FIRST_MILP_SHARE = 0.15  # of the time left after the starting portfolios' searc
 # measured, n = 1000 x S = 500 (2.4e8) overran a 5 s limit by 15 s inside HiGHS's root rounding
 # heuristics; every n <= 200 cell of the benchmark (up to 9.6e7) stays within its limit
 MILP_PROPAGATION_LIMIT = 1.5e8
+# the scenario MILP's rows on residual targets, unreachable scenarios left out
+# (`optimiser.ptbound`); False gives the textbook rows (`set_objective`), which
+# `python -m benchmarks.run --ptarget-gap` measures beside them
+STRENGTHENED_ROWS = True
 
 
 @dataclass
@@ -277,6 +284,8 @@ class _Search:
     best_value: float = -np.inf
     milp: MilpOutcome | None = None
     overrun: float = 0.0  # how far past its limit the last MILP round ran (presolve ignores it)
+    # the scenario rows of the MILP, strengthened (`optimiser.ptbound`), built at its first round
+    relaxation: Relaxation | None = None
 
     def __post_init__(self) -> None:
         # a solver overruns its deadline a little, and the results need writing
@@ -352,7 +361,13 @@ class _Search:
         if limit - self.overrun <= 0.1 + 2 * self.build_estimate or self.stopping():
             return
         m = build_model(self.data, self.scenarios)
-        set_objective(m, self.scenarios, "p_target")
+        if not STRENGTHENED_ROWS:
+            set_objective(m, self.scenarios, "p_target")
+        else:
+            if self.relaxation is None:
+                choices = allowed_choices(self.data, self.checker)
+                self.relaxation = Relaxation(self.data, self.scenarios, choices)
+            set_p_target_objective(m, self.relaxation, [])
         allowed = min(limit, self.deadline - time.perf_counter()) - self.overrun
         if allowed <= 0.1:
             return
