@@ -19,7 +19,7 @@ reads either.
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -69,6 +69,12 @@ class ThreePoint(BaseModel):
         return {"low": self.low, "mode": self.most_likely, "high": self.high}
 
 
+def _shape(a: Any, m: Any, b: Any, width: Any) -> tuple[Any, Any]:
+    """α = 1 + λ (m − a) / (b − a), β = 1 + λ (b − m) / (b − a): the one formula, on floats or
+    on arrays (``width`` is b − a, or a stand-in where it is 0)."""
+    return 1.0 + PERT_LAMBDA * (m - a) / width, 1.0 + PERT_LAMBDA * (b - m) / width
+
+
 def beta_parameters(
     low: npt.ArrayLike, most_likely: npt.ArrayLike, high: npt.ArrayLike
 ) -> tuple[FloatArray, FloatArray]:
@@ -78,15 +84,17 @@ def beta_parameters(
     m = np.asarray(most_likely, dtype=float)
     b = np.asarray(high, dtype=float)
     width = b - a
-    safe = np.where(width > 0, width, 1.0)
-    alpha = np.where(width > 0, 1.0 + PERT_LAMBDA * (m - a) / safe, 1.0)
-    beta = np.where(width > 0, 1.0 + PERT_LAMBDA * (b - m) / safe, 1.0)
-    return alpha, beta
+    alpha, beta = _shape(a, m, b, np.where(width > 0, width, 1.0))
+    return np.where(width > 0, alpha, 1.0), np.where(width > 0, beta, 1.0)
 
 
 def pert_shape(tp: ThreePoint) -> tuple[float, float]:
-    """(α, β) of the PERT-Beta on [low, high]; (1, 1) when low = high."""
-    alpha, beta = beta_parameters(tp.low, tp.most_likely, tp.high)
+    """(α, β) of the PERT-Beta on [low, high]; (1, 1) when low = high. (Plain floats: the
+    council's pooling calls it for every score, where numpy's per-call cost would dominate.)"""
+    width = tp.high - tp.low
+    if width <= 0:
+        return 1.0, 1.0
+    alpha, beta = _shape(tp.low, tp.most_likely, tp.high, width)
     return float(alpha), float(beta)
 
 
