@@ -98,9 +98,14 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, migrate: bool = True, shared: bool = False
+) -> FastAPI:
     """Build the app for ``settings`` (from the environment by default); the database is
-    migrated to the newest schema on start-up."""
+    migrated to the newest schema on start-up. ``shared``: one of several processes serving the
+    database (``serve --workers N``), which leaves analyses left unfinished alone at start-up
+    (another live process may be computing them; ``serve`` failed those of a stopped server
+    before starting the processes)."""
     settings = settings or Settings.from_env()
     engine = database.make_engine(settings.database_url)
     if migrate:
@@ -114,7 +119,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         database_url=engine.url.render_as_string(hide_password=False),
         auto_analyses=settings.auto_analyses,
     )
-    jobs.recover()
+    jobs.recover(analyses=not shared)
     jobs.catch_up()  # the latest approved allocations' analyses, if they never had them
 
     @asynccontextmanager
@@ -158,8 +163,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 def create_worker_app() -> FastAPI:
     """The app of each process of ``mission-portfolio serve --workers N`` (uvicorn's factory,
     ``api.app:create_worker_app``): the settings ``serve`` was given (``Settings.for_workers``),
-    on the database ``serve`` has migrated already."""
-    return create_app(Settings.from_workers(), migrate=False)
+    on the database ``serve`` has migrated and recovered already (``shared``)."""
+    return create_app(Settings.from_workers(), migrate=False, shared=True)
 
 
 def _install_security_headers(app: FastAPI) -> None:

@@ -18,8 +18,10 @@ On start-up, and every ``STALE_AFTER_S`` seconds after, runs whose process stopp
 them (running, their owner's heartbeat older than ``STALE_AFTER_S``, or no owner at all) are
 marked failed with the reason, so they never stay "running" forever; the CEO can start them
 again. Another live process's runs are never touched, and queued runs are not failed: they are
-claimed and solved. Start-up never fails on them: if the database cannot be written, they are
-left for later. On shutdown a running solve is asked to stop and records the best portfolio
+claimed and solved. Analyses left queued or running have no owner: a lone server fails them at
+start-up, and ``serve --workers N`` does once before it starts the processes (``recover``), so a
+process that starts later never fails a live one's. Start-up never fails on them: if the
+database cannot be written, they are left for later. On shutdown a running solve is asked to stop and records the best portfolio
 found so far (status ``feasible``); a run claimed at that moment goes back in the queue.
 
 The solver process dies with the server, even one killed with SIGKILL: on Linux it asks the
@@ -117,6 +119,32 @@ def _execute_in_worker(
         engine.dispose()
 
 
+def recover(
+    factory: sessionmaker[Session], stale_after_s: float = STALE_AFTER_S, *, analyses: bool = True
+) -> list[int]:
+    """Mark the runs a stopped server left unfinished as failed (only those whose process
+    stopped, ``fail_interrupted_runs``) and, with ``analyses``, every analysis left queued or
+    running (``analytics_jobs.fail_interrupted``: analyses have no owner, so this is for a start
+    when no other process serves the database: ``serve`` does it once before starting N
+    processes). Never raises: when the database cannot be written they stay as they are, and a
+    later start-up marks them."""
+    try:
+        with SqlUnitOfWork(factory) as uow:
+            failed = fail_interrupted_runs(uow, stale_after_s)
+            if analyses:
+                analytics_jobs.fail_interrupted(uow)
+            uow.commit()
+    except SQLAlchemyError as exc:
+        log.error(
+            "could not mark interrupted optimiser runs as failed (%s); a later start-up will",
+            storage_problem(exc) or exc,
+        )
+        return []
+    if failed:
+        log.warning("marked interrupted optimiser runs as failed: %s", failed)
+    return failed
+
+
 class JobRunner:
     def __init__(
         self,
@@ -177,24 +205,9 @@ class JobRunner:
     def new_uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.factory)
 
-    def recover(self) -> list[int]:
-        """Mark the runs and analyses a stopped server left unfinished as failed (runs: only
-        those whose process stopped, ``fail_interrupted_runs``). Never raises: when the database
-        cannot be written they stay as they are, and a later start-up marks them."""
-        try:
-            with self.new_uow() as uow:
-                failed = fail_interrupted_runs(uow, self.stale_after_s)
-                analytics_jobs.fail_interrupted(uow)
-                uow.commit()
-        except SQLAlchemyError as exc:
-            log.error(
-                "could not mark interrupted optimiser runs as failed (%s); a later start-up will",
-                storage_problem(exc) or exc,
-            )
-            return []
-        if failed:
-            log.warning("marked interrupted optimiser runs as failed: %s", failed)
-        return failed
+    def recover(self, *, analyses: bool = True) -> list[int]:
+        """``recover`` at this runner's start-up (``analyses``: see there)."""
+        return recover(self.factory, self.stale_after_s, analyses=analyses)
 
     def catch_up(self) -> None:
         """With ``auto_analyses``: start the automatic analyses of each mission's latest approved

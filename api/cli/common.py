@@ -68,10 +68,14 @@ def _uow(settings: Settings) -> Iterator[SqlUnitOfWork]:
 def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     """Serve with uvicorn: the app itself in this process, or ``workers`` processes that each
     build it (``api.app:create_worker_app``) from the settings passed in the environment, once
-    this process has migrated the database (N processes must not migrate it at once)."""
+    this process has migrated the database (N processes must not migrate it at once) and failed
+    what a stopped server left unfinished (``api.jobs.recover``: a process starting later, say
+    one uvicorn restarts, must not fail the analyses of the live ones)."""
     import uvicorn
 
     from api.app import create_app
+    from api.jobs import recover
+    from portfolio.adapters.unit_of_work import session_factory
 
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
@@ -79,6 +83,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     engine = database.make_engine(settings.database_url)
     try:
         database.upgrade(engine)
+        recover(session_factory(engine, settings.history_key()))  # before any process serves
     finally:
         engine.dispose()
     os.environ[WORKER_SETTINGS] = settings.for_workers()

@@ -1,5 +1,6 @@
 """``mission-portfolio serve --workers N``: several server processes on PostgreSQL, sharing the
-run queue and signing alike; refused on SQLite, with the reason."""
+run queue and signing alike, none failing the analyses of another at start-up; refused on SQLite,
+with the reason."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from sqlalchemy import Engine, select
 from support import DEMO
 from typer.testing import CliRunner
 
+from api.app import create_app
 from api.cli import app as cli
 from api.settings import WORKER_SETTINGS, Settings
 from portfolio.adapters.database import make_engine
 from portfolio.adapters.orm import RunRow
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.model import RunAnalysis
 from portfolio.services import missions as services
 
 SECRET = "x" * 40
@@ -44,6 +47,33 @@ def test_the_workers_get_the_settings_serve_was_given(monkeypatch: pytest.Monkey
         assert passed == given
         assert passed.model_fields_set == given.model_fields_set
         assert passed.history_key() == given.history_key()
+
+
+def test_a_process_of_several_leaves_unfinished_analyses_to_the_live_ones(db_url: str) -> None:
+    """Analyses have no owner: a process of ``serve --workers N`` starting up (uvicorn restarting
+    one, say) must not fail the analysis another live process is computing; a lone server, and
+    ``serve`` before it starts the processes, fail what a stopped server left."""
+    engine = make_engine(db_url)
+    with SqlUnitOfWork(engine) as uow:
+        run = next(r for r in uow.runs.all(DEMO) if r.status == "optimal")
+        uow.analyses.put(
+            RunAnalysis(run=run.id or 0, kind="core", requested_by="ceo", created_at=uow.now())
+        )
+        uow.commit()
+
+    def status() -> str:
+        with SqlUnitOfWork(engine) as uow:
+            found = uow.analyses.get(run.id or 0, "core")
+        assert found is not None
+        return found.status
+
+    settings = Settings(database_url=db_url, secret_key=SECRET)
+    for shared, expected in ((True, "queued"), (False, "failed")):
+        app = create_app(settings, shared=shared)
+        app.state.jobs.shutdown()
+        app.state.engine.dispose()
+        assert status() == expected, shared
+    engine.dispose()
 
 
 def _cmdline(pid: int) -> str:
