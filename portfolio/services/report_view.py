@@ -11,7 +11,13 @@ from pydantic import BaseModel, Field
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain import display
 from portfolio.domain.errors import NotFound
-from portfolio.domain.model import OptimiserRun, Quarter, ReviewComment, RunAnalysis
+from portfolio.domain.model import (
+    OptimiserRun,
+    Quarter,
+    ReviewComment,
+    RunAnalysis,
+    p_target_of,
+)
 from portfolio.services import allocation_report, analytics_jobs, cycle
 
 #: the analyses the report offers, in the order it shows them
@@ -95,12 +101,13 @@ def quarter_label(uow: SqlUnitOfWork, slug: str, quarter: str | None) -> str:
 def trajectory_rows(uow: SqlUnitOfWork, slug: str) -> list[TrajectoryRow]:
     """Per quarter to the deadline: planned P(target) and the approved portfolio's actual."""
     planned = {p.quarter: p.planned_p_target for p in uow.cycle.trajectory(slug)}
+    approved = {q.label: q.approved_run for q in uow.missions.quarters(slug) if q.approved_run}
+    results = uow.runs.results(slug, approved.values())
     actual: dict[str, float] = {}
-    for q in uow.missions.quarters(slug):
-        if q.approved_run is not None:
-            p_target = uow.runs.get(slug, q.approved_run).p_target
-            if p_target is not None:
-                actual[q.label] = p_target
+    for label, run_id in approved.items():
+        p_target = p_target_of(results.get(run_id))
+        if p_target is not None:
+            actual[label] = p_target
     return [
         TrajectoryRow(quarter=q, planned=planned.get(q), actual=actual.get(q))
         for q in cycle.quarters_to_deadline(uow, slug)

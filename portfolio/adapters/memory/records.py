@@ -5,8 +5,10 @@ contracts and Treasury approvals."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
+from optimiser.result import Result
 from portfolio.adapters.memory.tables import State, copied
 from portfolio.adapters.repository.audit import chain_link, stored_content
 from portfolio.domain.errors import Conflict, NotFound
@@ -175,6 +177,15 @@ class MemoryRuns:
             for _, r in sorted(self.s.t.runs.items(), reverse=True)
             if r.mission == mission_slug
         ]
+
+    def results(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, Result | None]:
+        """The results of the mission's runs among ``run_ids``, by id."""
+        wanted = set(run_ids)
+        return {
+            run_id: run.result.model_copy(deep=True) if run.result is not None else None
+            for run_id, run in self.s.t.runs.items()
+            if run.mission == mission_slug and run_id in wanted
+        }
 
     def update(self, run_id: int, **fields: Any) -> None:
         """``fields`` as the solve records them (``status``, ``result`` as its document, …)."""

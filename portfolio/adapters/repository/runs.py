@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from optimiser.result import Result
 from portfolio.adapters.orm import AnalyticsRow, ChartRow, MissionRow, RunRow
 from portfolio.adapters.repository.missions import Missions
 from portfolio.domain.errors import Conflict, NotFound
@@ -95,6 +97,19 @@ class Runs:
             .order_by(RunRow.id.desc())
         )
         return [self._to_model(r, mission_slug) for r in rows]
+
+    def results(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, Result | None]:
+        """The results of the mission's runs among ``run_ids``, by id, without reading their
+        problem files (a page that shows a figure of each approved run needs no more)."""
+        rows = self.session.execute(
+            select(RunRow.id, RunRow.result)
+            .join(MissionRow, RunRow.mission_id == MissionRow.id)
+            .where(MissionRow.slug == mission_slug, RunRow.id.in_(list(run_ids)))
+        )
+        return {
+            run_id: Result.model_validate(result) if result is not None else None
+            for run_id, result in rows
+        }
 
     def update(self, run_id: int, **fields: Any) -> None:
         row = self.session.get(RunRow, run_id)

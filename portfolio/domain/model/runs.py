@@ -50,6 +50,13 @@ RUN_ACTIVE = ("queued", "running")
 RUN_STATUSES = ("queued", "running", "optimal", "feasible", "infeasible", "error", "failed")
 
 
+def p_target_of(result: Result | None) -> float | None:
+    """P(target) out of sample of a run's ``result`` (``OptimiserRun.p_target``, for a caller
+    that read the result alone): None without an out-of-sample result."""
+    oos = result.metrics.out_of_sample if result else None
+    return oos.p_target if oos else None
+
+
 class OptimiserRun(Strict):
     """One solve of a mission's problem file, kept with the exact problem and result."""
 
@@ -125,8 +132,7 @@ class OptimiserRun(Strict):
     def p_target(self) -> float | None:
         """P(target) out of sample: the share of fresh scenarios whose impact reaches the
         mission's target; None without an out-of-sample result."""
-        oos = self.out_of_sample
-        return oos.p_target if oos else None
+        return p_target_of(self.result)
 
     @property
     def funding(self) -> list[FundingRow]:
