@@ -21,8 +21,9 @@ again. Another live process's runs are never touched, and queued runs are not fa
 claimed and solved. Analyses left queued or running have no owner: a lone server fails them at
 start-up, and ``serve --workers N`` does once before it starts the processes (``recover``), so a
 process that starts later never fails a live one's. Start-up never fails on them: if the
-database cannot be written, they are left for later. On shutdown a running solve is asked to stop and records the best portfolio
-found so far (status ``feasible``); a run claimed at that moment goes back in the queue.
+database cannot be written, they are left for later. On shutdown a running solve is asked to
+stop and records the best portfolio found so far (status ``feasible``); a run claimed at that
+moment goes back in the queue.
 
 The solver process dies with the server, even one killed with SIGKILL: on Linux it asks the
 kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere a thread in it
@@ -261,14 +262,18 @@ class JobRunner:
         checked = time.monotonic()
         while not self.stopping.is_set():
             self._wake.clear()  # a run queued from now on is seen by the claim or wakes the wait
-            run_id = self._claim()
-            if run_id is not None:
-                self._solve(run_id)
-            else:
+            try:
+                run_id = self._claim()
+                if run_id is not None:
+                    self._solve(run_id)
+                else:
+                    self._wake.wait(self.poll_s)
+                if time.monotonic() - checked >= self.stale_after_s and not self.stopping.is_set():
+                    checked = time.monotonic()
+                    self._fail_abandoned()
+            except Exception:  # never let the queue stop: log, wait, look again
+                log.exception("optimiser run queue: unexpected error; looking again")
                 self._wake.wait(self.poll_s)
-            if time.monotonic() - checked >= self.stale_after_s and not self.stopping.is_set():
-                checked = time.monotonic()
-                self._fail_abandoned()
 
     def _queue_call(self, what: str, call: Any) -> Any:
         """``call(uow)`` committed; None (logged, once until it works again) when the database
