@@ -382,7 +382,8 @@ def solve_model(
     pattern) and the overrun chance constraint (a binary and up to Y rows per scenario) — are
     added lazily: the model is first solved without them, and if that optimum already meets
     them it is optimal for the full model too (it solves a relaxation); otherwise the full
-    model is solved.
+    model is solved. `cvar` on many scenarios (`optimiser.cvarcuts.applies`) generates its
+    tail's rows as they are needed (`optimiser.cvarcuts.solve_cvar_by_rows`).
     """
     origin = time.perf_counter() if clock_start is None else clock_start
     policy = data.problem.policy
@@ -390,24 +391,41 @@ def solve_model(
     lazy = (q is not None and q > 0) or policy.max_overrun_probability is not None
     build = 0.0
     core_start = solver == "highs" and kind in ("cvar", "capped")
+    from optimiser import cvarcuts  # built on this module's strategies
+
+    by_rows = cvarcuts.applies(data, scenarios, kind, solver)
     fallback: FloatArray | None = None  # a repaired relaxed optimum, if the full model fails
     for with_p_any in [False, True] if lazy else [True]:
-        tb = time.perf_counter()
-        m = build_model(data, scenarios, with_p_any=with_p_any)
-        set_objective(m, scenarios, kind)
-        build += time.perf_counter() - tb
-        if on_progress is not None:
-            on_progress(Progress(time.perf_counter() - origin, None, None, f"built {kind} model"))
         share = 0.6 if lazy and not with_p_any else 1.0
-        limit = max(0.1, (deadline - time.perf_counter()) * share)
         progress = {"on_progress": on_progress, "should_stop": should_stop, "clock_start": origin}
-        core = None
-        if solver == "highs" and kind == "expected":
-            core = run_milp_by_core(m, time_limit=limit, gap=gap, **progress)  # type: ignore[arg-type]
-        elif core_start:
-            core = run_milp_from_core_start(m, time_limit=limit, gap=gap, **progress)  # type: ignore[arg-type]
-            core_start = core is not None  # not again with the floor if the LP was too slow
-        out = core or run_milp(m, solver=solver, time_limit=limit, gap=gap, **progress)  # type: ignore[arg-type]
+        if by_rows:  # the CVaR tail's rows generated as they are needed
+            limit = max(0.1, (deadline - time.perf_counter()) * share)
+            out, seconds = cvarcuts.solve_cvar_by_rows(
+                data,
+                scenarios,
+                with_p_any=with_p_any,
+                time_limit=limit,
+                gap=gap,
+                **progress,  # type: ignore[arg-type]
+            )
+            build += seconds
+        else:
+            tb = time.perf_counter()
+            m = build_model(data, scenarios, with_p_any=with_p_any)
+            set_objective(m, scenarios, kind)
+            build += time.perf_counter() - tb
+            if on_progress is not None:
+                on_progress(
+                    Progress(time.perf_counter() - origin, None, None, f"built {kind} model")
+                )
+            limit = max(0.1, (deadline - time.perf_counter()) * share)
+            core = None
+            if solver == "highs" and kind == "expected":
+                core = run_milp_by_core(m, time_limit=limit, gap=gap, **progress)  # type: ignore[arg-type]
+            elif core_start:
+                core = run_milp_from_core_start(m, time_limit=limit, gap=gap, **progress)  # type: ignore[arg-type]
+                core_start = core is not None  # not again with the floor if the LP was too slow
+            out = core or run_milp(m, solver=solver, time_limit=limit, gap=gap, **progress)  # type: ignore[arg-type]
         if with_p_any and fallback is not None:  # verified feasible: trust it over the model
             return _better(data, scenarios, kind, out, fallback), build
         if with_p_any or out.status == "infeasible":

@@ -14,7 +14,7 @@ from typing import Any
 import highspy
 import pytest
 
-from optimiser import feasibility
+from optimiser import cvarcuts, feasibility
 from optimiser.cli import run_solve
 from optimiser.errors import SolverError
 from optimiser.highs import check_status
@@ -73,6 +73,26 @@ def test_an_lp_solver_error_is_an_error_with_the_solvers_message(objective: str)
     assert "cannot be funded" not in result.message and not result.diagnosis
     assert result.solver.status == "kError"
     assert not result.selected
+
+
+def test_a_solver_error_in_the_cvar_tail_rows_is_an_error_with_the_solvers_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CVaR row generation (`optimiser.cvarcuts`) never reads a failed HiGHS run as an
+    answer: it is an error naming what was being solved, with HiGHS's status."""
+    original = cvarcuts.load_highs
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        h, variables = original(*args, **kwargs)
+        return _BrokenHighs(h), variables
+
+    monkeypatch.setattr(cvarcuts, "MIN_SCENARIOS", 1)
+    monkeypatch.setattr(cvarcuts, "load_highs", broken)
+    result = solve(load_problem(json.dumps(two_candidates("cvar"))))
+    assert result.status == "error" and result.message is not None
+    assert "HiGHS" in result.message and "CVaR tail model" in result.message
+    assert "kNotset" in result.message and result.solver.status == "kError"
+    assert not result.selected and not result.diagnosis
 
 
 def test_check_status_accepts_the_statuses_that_describe_the_model() -> None:
