@@ -130,9 +130,7 @@ def report_run(uow: SqlUnitOfWork, slug: str, label: str) -> tuple[Quarter, Opti
     quarter = uow.missions.quarter(slug, label)
     if quarter.approved_run is not None:
         return quarter, uow.runs.get(slug, quarter.approved_run), True
-    runs = [
-        r for r in uow.runs.all(slug) if r.quarter == label and r.found_portfolio and not r.what_if
-    ]
+    runs = [r for r in uow.runs.all(slug, label) if r.found_portfolio and not r.what_if]
     if not runs:
         raise Conflict(
             f"{label} has no allocation yet: no run on the real budgets has found a portfolio"

@@ -100,7 +100,7 @@ def quarter_tasks(uow: SqlUnitOfWork, slug: str, label: str) -> QuarterTasks:
         current = False
     closed = quarter.state is QuarterState.closed
     home = quarter_url(slug, label)
-    runs = [r for r in uow.runs.all(slug) if r.quarter == label]  # newest first
+    runs = uow.runs.all(slug, label)  # newest first
     tasks = [
         _evidence(uow, slug, label, closed, home),
         _scoring(uow, slug, quarter, closed),

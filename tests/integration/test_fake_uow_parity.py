@@ -132,6 +132,7 @@ def stored(uow: UnitOfWork) -> dict[str, Any]:
         "seeds": dump(uow.seeds.questions(SLUG)) + dump(uow.seeds.answers(SLUG)),
         "challenges": [(i, c.model_dump(mode="json")) for i, c in uow.challenges.all(SLUG)],
         "runs": dump(uow.runs.all(SLUG)),
+        "one quarter's runs": dump(uow.runs.all(SLUG, QUARTER)),
         "run results": {
             i: r.model_dump(mode="json") if r else None
             for i, r in uow.runs.results(SLUG, [r.id for r in uow.runs.all(SLUG) if r.id]).items()

@@ -326,9 +326,7 @@ def run_view(run: OptimiserRun, uow: SqlUnitOfWork, slug: str) -> dict[str, Any]
         "diagnosis": contracts.diagnosis_labels(run),
         "money": run_money(run, ledger.spent(uow, slug).total) if run.found_portfolio else None,
         "sample_gaps": sample_fit.sample_gaps(run) if run.found_portfolio else [],
-        "objective_checks": sample_fit.objective_checks(
-            run, (r for r in uow.runs.all(slug) if r.quarter == run.quarter)
-        )
+        "objective_checks": sample_fit.objective_checks(run, uow.runs.all(slug, run.quarter))
         if run.found_portfolio
         else [],
     }

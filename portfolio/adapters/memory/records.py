@@ -171,11 +171,12 @@ class MemoryRuns:
             raise NotFound(f"no optimiser run {run_id} in mission {mission_slug}")
         return copied(run)
 
-    def all(self, mission_slug: str) -> list[OptimiserRun]:
+    def all(self, mission_slug: str, quarter: str | None = None) -> list[OptimiserRun]:
+        """The mission's runs (of one quarter, if given), newest first."""
         return [
             copied(r)
             for _, r in sorted(self.s.t.runs.items(), reverse=True)
-            if r.mission == mission_slug
+            if r.mission == mission_slug and (quarter is None or r.quarter == quarter)
         ]
 
     def results(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, Result | None]:

@@ -89,14 +89,17 @@ class Runs:
         slug = self.session.scalar(select(MissionRow.slug).where(MissionRow.id == row.mission_id))
         return self._to_model(row, slug or "")
 
-    def all(self, mission_slug: str) -> list[OptimiserRun]:
-        rows = self.session.scalars(
+    def all(self, mission_slug: str, quarter: str | None = None) -> list[OptimiserRun]:
+        """The mission's runs (of one quarter, if given), newest first."""
+        query = (
             select(RunRow)
             .join(MissionRow, RunRow.mission_id == MissionRow.id)
             .where(MissionRow.slug == mission_slug)
             .order_by(RunRow.id.desc())
         )
-        return [self._to_model(r, mission_slug) for r in rows]
+        if quarter is not None:
+            query = query.where(RunRow.quarter == quarter)
+        return [self._to_model(r, mission_slug) for r in self.session.scalars(query)]
 
     def results(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, Result | None]:
         """The results of the mission's runs among ``run_ids``, by id, without reading their
