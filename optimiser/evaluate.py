@@ -35,9 +35,7 @@ def metrics_of(data: ProblemData, scenarios: Scenarios, x: FloatArray) -> Metric
     impact = impacts.sum(axis=1)
     shortfall = np.maximum(0.0, target - impact)
     expected_cost = None if costs is None else float(costs.sum(axis=1).mean())
-    over, excess = overrun(
-        scenarios.spend_columns(chosen).sum(axis=1), data.money, policy.carry_forward
-    )
+    over, excess = overrun(scenarios.spend_total(chosen), data.money, policy.carry_forward)
     return Metrics(
         p_target=float((impact >= target - TOL).mean()),
         expected_impact=float(impact.mean()),

@@ -110,6 +110,23 @@ class Scenarios:
             self._draws.stop()[:, options],
         )
 
+    def spend_total(self, options: IntArray) -> FloatArray:
+        """S x Y: the realised spend per year of the given options together, funded (what the
+        overrun test measures; `spend_columns` summed over the options, without building it)."""
+        options = np.asarray(options, dtype=np.int64)
+        if self._spend is not None:
+            return np.asarray(self._spend[:, options, :].sum(axis=1), dtype=float)
+        assert self._planned is not None, "these scenarios were made without the plan"
+        if self._draws is None:  # explicit impacts without spend rows: the plan in every scenario
+            plan = self._planned[options].sum(axis=0)
+            return np.asarray(np.broadcast_to(plan, (self.count, len(plan))), dtype=float)
+        return realised_total(
+            self._planned[options],
+            self._draws.cost()[:, options],
+            self.success[:, options],
+            self._draws.stop()[:, options],
+        )
+
     @property
     def count(self) -> int:
         return int(self._success.shape[0])
@@ -140,6 +157,7 @@ class EvaluationScenarios(Scenarios):
         self._factor: FloatArray | None = None
         self._options = [o for c in data.problem.candidates for o in c.options]
         self._full: tuple[BoolArray, FloatArray, FloatArray] | None = None
+        self._last: tuple[tuple[int, ...], tuple[BoolArray, FloatArray, FloatArray]] | None = None
 
     @property
     def count(self) -> int:
@@ -167,15 +185,33 @@ class EvaluationScenarios(Scenarios):
             return self._z[i]
 
     def spend_columns(self, options: IntArray) -> FloatArray:
-        d = self._data
         options = np.asarray(options, dtype=np.int64)
         success, _, total = self.columns(options)
+        return realised_spend(self._data.cost[options], total, success, self._stops(options))
+
+    def spend_total(self, options: IntArray) -> FloatArray:
+        options = np.asarray(options, dtype=np.int64)
+        success, _, total = self.columns(options)
+        return realised_total(self._data.cost[options], total, success, self._stops(options))
+
+    def _stops(self, options: IntArray) -> FloatArray:
         stop = np.empty((self._count, len(options)))
         for j, k in enumerate(options.tolist()):
-            stop[:, j] = self._stream("stop", d.keys[k]).random(self._count)
-        return realised_spend(d.cost[options], total, success, stop)
+            stop[:, j] = self._stream("stop", self._data.keys[k]).random(self._count)
+        return stop
 
     def columns(self, options: IntArray) -> tuple[BoolArray, FloatArray, FloatArray]:
+        """Success, impact and cost of the given options (the last call's answer is kept:
+        the metrics ask for the same options twice, their impacts then their spend)."""
+        key = tuple(np.asarray(options, dtype=np.int64).tolist())
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        drawn = self._draw_columns(options)
+        self._last = (key, drawn)
+        return drawn
+
+    def _draw_columns(self, options: IntArray) -> tuple[BoolArray, FloatArray, FloatArray]:
         d = self._data
         success = np.empty((self._count, len(options)), dtype=bool)
         impact = np.empty((self._count, len(options)))
@@ -324,6 +360,31 @@ def realised_spend(
     spent = np.where(success, total, stop * total)
     cumulative = np.minimum(full, spent[:, :, None])
     return np.diff(cumulative, axis=2, prepend=0.0)
+
+
+def realised_total(
+    planned: FloatArray, total: FloatArray, success: BoolArray, stop: FloatArray
+) -> FloatArray:
+    """S x Y: `realised_spend` summed over the m options, computed a year at a time on S x m
+    arrays (the same rule, without the S x m x Y intermediates)."""
+    planned_total = planned.sum(axis=1)
+    profile = np.divide(
+        planned,
+        planned_total[:, None],
+        out=np.zeros_like(planned),
+        where=planned_total[:, None] > 0,
+    )
+    spent = np.where(success, total, stop * total)
+    years = planned.shape[1]
+    out = np.empty((total.shape[0], years))
+    running = np.zeros_like(total)  # cumulative spend if it runs on
+    before = np.zeros_like(total)  # cumulative realised spend to the previous year
+    for y in range(years):
+        running += total * profile[None, :, y]
+        now = np.minimum(running, spent)
+        out[:, y] = (now - before).sum(axis=1)
+        before = now
+    return out
 
 
 def _point(value: float) -> ThreePoint:

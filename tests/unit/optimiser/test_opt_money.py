@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 from optimiser.data import problem_data
 from optimiser.errors import ProblemError
 from optimiser.problem import load_problem
-from optimiser.scenarios import optimisation_scenarios, realised_spend
+from optimiser.scenarios import (
+    evaluation_scenarios,
+    optimisation_scenarios,
+    realised_spend,
+    realised_total,
+)
 from optimiser.solve import solve
 
 from .opt_factories import (
@@ -190,6 +195,32 @@ def test_sampled_spend_follows_the_plan_and_stops_when_an_option_fails() -> None
     spend = realised_spend(planned, total, success, stop)
     assert spend[0, 0].tolist() == pytest.approx([8.0, 12.0])  # the plan's 40/60 profile of 20
     assert spend[1, 0].tolist() == pytest.approx([6.0, 0.0])  # failed after 30 % of 20
+
+
+def test_the_portfolio_spend_the_metrics_read_is_the_sum_of_every_option_spend() -> None:
+    """`realised_total` (what the overrun metrics read, year by year on S x m arrays) is
+    `realised_spend` summed over the options, exactly; and so is `spend_total` of the
+    out-of-sample scenarios, explicit and sampled ones."""
+    rng = np.random.default_rng(5)
+    planned = rng.uniform(0, 5, (6, 3))
+    planned[2] = 0.0  # an option with no remaining plan spends nothing
+    total = rng.uniform(1, 20, (400, 6))
+    success = rng.random((400, 6)) < 0.5
+    stop = rng.random((400, 6))
+    whole = realised_spend(planned, total, success, stop).sum(axis=1)
+    assert np.array_equal(realised_total(planned, total, success, stop), whole)
+    version_1 = random_document_v2(11, "cvar")  # explicit impacts without spend rows
+    version_1["version"] = 1
+    for policy in ("bring_forward", "over_programming", "max_overrun_probability"):
+        version_1["policy"].pop(policy, None)
+    version_1["scenarios"].pop("spend", None)
+    for doc in (random_document_v2(11, "cvar"), version_1):
+        doc["evaluation"] = {"count": 300, "seed": 4}
+        data = problem_data(load_problem(doc))
+        chosen = np.arange(0, data.n_options, 2)
+        for scen in (optimisation_scenarios(data), evaluation_scenarios(data)):
+            each = scen.spend_columns(chosen).sum(axis=1)
+            assert np.allclose(scen.spend_total(chosen), each, rtol=0, atol=1e-12)
 
 
 def test_sampled_scenarios_give_overrun_metrics_in_and_out_of_sample() -> None:
