@@ -107,9 +107,13 @@ def fill(template: str, sample: dict[str, str]) -> str:
     return f"{path}?{sample['compare']}" if template.endswith("/runs/compare") else path
 
 
-def timings(client: Any, url: str, repeats: int) -> list[float] | None:
+def timings(
+    client: Any, url: str, repeats: int, cpu: list[float] | None = None
+) -> list[float] | None:
     """Milliseconds of ``repeats`` GETs of ``url`` after one to warm up (only ``SLOW_REPEATS``
-    when the warm-up took over ``SLOW_MS``); None when the caller is refused."""
+    when the warm-up took over ``SLOW_MS``); None when the caller is refused. With ``cpu``, the
+    process's CPU milliseconds of each GET are appended to it: the app runs in this process
+    (``TestClient``), so they are the server's work, whatever else the machine is doing."""
     began = time.perf_counter()
     if client.get(url, follow_redirects=False).status_code != 200:
         return None
@@ -117,18 +121,21 @@ def timings(client: Any, url: str, repeats: int) -> list[float] | None:
         repeats = min(repeats, SLOW_REPEATS)
     out = []
     for _ in range(repeats):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         response = client.get(url, follow_redirects=False)
         out.append(1000 * (time.perf_counter() - began))
+        if cpu is not None:
+            cpu.append(1000 * (time.process_time() - began_cpu))
         assert response.status_code == 200, f"{url}: {response.status_code}"
     return out
 
 
-Row = tuple[str, str, list[float], list[float] | None]
+Row = tuple[str, str, list[float], list[float] | None, list[float]]
 
 
 def walk(url: str, sample: dict[str, str], repeats: int, callers: list[str]) -> Iterator[Row]:
-    """(page, caller, the page's times, its twins' summed times) of every page a caller sees."""
+    """(page, caller, the page's times, its twins' summed times, the page's CPU times) of every
+    page a caller sees."""
     from fastapi.testclient import TestClient
 
     from api.app import create_app
@@ -143,7 +150,8 @@ def walk(url: str, sample: dict[str, str], repeats: int, callers: list[str]) -> 
                 if username is not None:
                     login(client, username, PASSWORD)
                 for page, apis in twins.items():
-                    html = timings(client, fill(page, sample), repeats)
+                    cpu: list[float] = []
+                    html = timings(client, fill(page, sample), repeats, cpu)
                     if html is None:
                         continue
                     json_times = [timings(client, fill(api, sample), repeats) for api in apis]
@@ -152,7 +160,7 @@ def walk(url: str, sample: dict[str, str], repeats: int, callers: list[str]) -> 
                         if any(t is None for t in json_times)
                         else [sum(ts) for ts in zip(*(t for t in json_times if t), strict=False)]
                     )
-                    yield page, caller, html, summed
+                    yield page, caller, html, summed, cpu
     finally:
         app.state.engine.dispose()
 
@@ -171,13 +179,14 @@ def page_table(rows: list[Row]) -> list[str]:
             "timed",
             "HTML median ms",
             "HTML p95 ms",
+            "HTML CPU median ms",
             "JSON median ms",
             "JSON p95 ms",
-            right=range(2, 7),
+            right=range(2, 8),
         )
     ]
-    for page, caller, html, api in rows:
-        out.append(line(page, caller, len(html), *stats(html), *stats(api)))
+    for page, caller, html, api, cpu in rows:
+        out.append(line(page, caller, len(html), *stats(html), stats(cpu)[0], *stats(api)))
     return out
 
 
@@ -282,7 +291,7 @@ def measure(url: str, args: argparse.Namespace, backend: str, loaded: float | No
     print(f"\n## {backend}: {sample['slug']}, {sample['candidates']} candidates ({said})\n")
     rows = list(walk(url, sample, args.repeats, args.callers or list(twins_table()[1])))
     print("\n".join(page_table(rows)), flush=True)
-    slow = [(p, c, float(np.median(h))) for p, c, h, _ in rows if np.median(h) > PAGE_GOAL_MS]
+    slow = [(p, c, float(np.median(h))) for p, c, h, *_ in rows if np.median(h) > PAGE_GOAL_MS]
     print(
         f"\n{len(rows) - len(slow)} of {len(rows)} page walks at or under "
         f"{PAGE_GOAL_MS:.0f} ms median; over: "
