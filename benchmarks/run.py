@@ -11,6 +11,7 @@
     python -m benchmarks.run --core [--quick] # core index, 100 resamples at the demo's size
     python -m benchmarks.run --sizes 1000 --counts 500 2000 5000   # any sub-grid
     python -m benchmarks.run --evppi [--quick]  # value of information sweep (benchmarks/evppi.py)
+    python -m benchmarks.run --cvar-explicit  # cvar, explicit scenarios: whole solve vs reference
 
 Every configuration runs in its own subprocess (so peak memory is its own); times are the median
 of 3 runs (1 run when a single run exceeds 20 s), split into sampling + build and solve. The
@@ -495,7 +496,7 @@ def overrun(
                 print(cells, flush=True)
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -543,7 +544,17 @@ def main() -> None:
         default=[500, 2000, 5000],
         help="scenario counts S for --sizes",
     )
-    args = parser.parse_args()
+    parser.add_argument("--cvar-explicit", action="store_true", help="benchmarks/cvar_explicit.py")
+    return parser
+
+
+def main() -> None:
+    args = _parser().parse_args()
+    if args.cvar_explicit:
+        from benchmarks.cvar_explicit import main as cvar_explicit
+
+        cvar_explicit([])
+        return
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return
