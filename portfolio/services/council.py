@@ -195,7 +195,7 @@ def quarter_aggregates(
     weights = member_weights(uow, slug, method)
     sectors = sectors_of(uow, slug)
     scores: dict[tuple[str, str], list[Score]] = defaultdict(list)
-    for s in uow.scores.all(slug, quarter):
+    for s in uow.scores.all(slug, quarter, candidates={only} if only else None):
         scores[(s.candidate, s.option)].append(s)
     out = []
     candidates = [uow.candidates.get(slug, only)] if only else uow.candidates.all(slug)
@@ -286,10 +286,8 @@ def candidate_view(
         return CandidateView(quarter, candidate, status, True, [], None)
     scores = [
         s
-        for s in uow.scores.all(slug, quarter)
-        if s.quarter == quarter
-        and s.candidate == candidate.id
-        and (viewer.oversees or s.status is ScoreStatus.submitted or s.member == viewer.username)
+        for s in uow.scores.all(slug, quarter, candidates={candidate.id})
+        if (viewer.oversees or s.status is ScoreStatus.submitted or s.member == viewer.username)
     ]
     (aggregate,) = quarter_aggregates(uow, slug, quarter, only=candidate.id)
     return CandidateView(quarter, candidate, status, False, scores, aggregate)
