@@ -51,6 +51,7 @@ from optimiser.scenarios import Scenarios
 # rounds of residual cuts at most, and the least violation of a cut worth adding
 CUT_ROUNDS = 12
 MIN_VIOLATION = 1e-4
+MAX_PREFIXES = 64  # sets F tried per separation (each costs rows x options)
 
 
 @dataclass
@@ -107,15 +108,18 @@ def separate(rel: Relaxation, y: FloatArray, z: FloatArray) -> list[Cut]:
     MIN_VIOLATION."""
     order = np.argsort(-y, kind="stable")
     support = order[y[order] > 1e-6]
+    # prefixes end where y drops, at most MAX_PREFIXES of them (evenly spread over the support)
+    ends = [m for m in range(1, len(support)) if y[support[m]] < y[support[m - 1]] - 1e-9]
+    ends.append(len(support))
+    if len(ends) > MAX_PREFIXES:
+        ends = [ends[int(i)] for i in np.linspace(0, len(ends) - 1, MAX_PREFIXES)]
     rows = np.flatnonzero(z > MIN_VIOLATION)  # a cut's right-hand side is never negative
     a, residual = rel.rows[rows], rel.residual[rows]
     best = np.full(len(rows), np.inf)
     best_f = np.zeros(len(rows), dtype=np.int64)
     inside = np.zeros(rel.width, dtype=bool)
-    for m, k in enumerate(support, start=1):
-        inside[k] = True
-        if m < len(support) and y[support[m]] >= y[k] - 1e-9:
-            continue  # a prefix ends only where y drops
+    for m in ends:
+        inside[support[:m]] = True
         d = residual - a[:, inside].sum(axis=1)
         ok = d > 1e-9 * (1.0 + residual)
         safe = np.where(ok, d, 1.0)

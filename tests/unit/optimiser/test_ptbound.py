@@ -5,6 +5,7 @@ search path (branch and bound and enumeration switched off) never reports a boun
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import highspy
@@ -98,15 +99,10 @@ def test_a_residual_cut_takes_the_funded_options_out_of_the_target() -> None:
     assert cut.options.tolist() == [1] and cut.coef.tolist() == [2.0]
 
 
-@settings(
-    max_examples=25, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-@given(seed=st.integers(min_value=0, max_value=2**31 - 1))
-def test_search_path_bound_is_never_below_the_enumerated_optimum(
-    seed: int, monkeypatch_module: pytest.MonkeyPatch
-) -> None:
-    """The product's path for large models (local search and the strengthened MILP) on small
-    ones: bound ≥ enumerated optimum ≥ the value returned, and `optimal` (gap 0) means equal."""
+def _search_path_holds(seed: int) -> None:
+    """The product's path for large models (local search, the strengthened MILP and, when
+    `ptarget.RELAXATION_SIZE` says so, the LP bound with residual cuts) on a small one: bound ≥
+    enumerated optimum ≥ the value returned, and `optimal` (gap 0) means equal."""
     doc = random_document(seed, "p_target")
     best = enumerate_best(doc)
     data, scenarios, checker, _ = _instance(seed)
@@ -133,14 +129,39 @@ def test_search_path_bound_is_never_below_the_enumerated_optimum(
 
 
 @pytest.fixture(scope="module")
-def monkeypatch_module() -> Any:
-    """The search path for every example of the module's property: no branch and bound, no
-    enumeration."""
+def search_path() -> Iterator[pytest.MonkeyPatch]:
+    """No branch and bound, no enumeration: the search path for every example of the module."""
     patch = pytest.MonkeyPatch()
     patch.setattr(ptarget, "BRANCH_MAX_FREE", -1)
     patch.setattr(ptarget, "ENUMERATION_WORK", 0)
     yield patch
     patch.undo()
+
+
+@settings(
+    max_examples=20, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(seed=st.integers(min_value=0, max_value=2**31 - 1))
+def test_search_path_bound_is_never_below_the_enumerated_optimum(
+    seed: int, search_path: pytest.MonkeyPatch
+) -> None:
+    _search_path_holds(seed)
+
+
+@settings(
+    max_examples=20, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(seed=st.integers(min_value=0, max_value=2**31 - 1))
+def test_search_path_with_the_lp_bound_is_never_below_the_enumerated_optimum(
+    seed: int, search_path: pytest.MonkeyPatch
+) -> None:
+    """Every model treated as large: the LP bound with residual cuts replaces the first MILP."""
+    size = ptarget.RELAXATION_SIZE
+    search_path.setattr(ptarget, "RELAXATION_SIZE", 0)
+    try:
+        _search_path_holds(seed)
+    finally:
+        search_path.setattr(ptarget, "RELAXATION_SIZE", size)
 
 
 def test_a_failing_lp_is_a_solver_error(monkeypatch: pytest.MonkeyPatch) -> None:
