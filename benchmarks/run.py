@@ -7,6 +7,7 @@
     python -m benchmarks.run --quality --levels 0.4 0.5 0.6   # ... at other mission targets
     python -m benchmarks.run --ptarget-check  # p_target at n=200 x S=2000: 10 s vs a long run
     python -m benchmarks.run --ptarget-exact  # p_target n in {16, 20, 24}, five seeds: proved?
+    python -m benchmarks.run --ptarget-gap    # p_target proven gaps at 50 x 2000 and 200 x 5000
     python -m benchmarks.run --deterministic  # expected objective at n = 1000 (HiGHS and CBC)
     python -m benchmarks.run --core [--quick] # core index, 100 resamples at the demo's size
     python -m benchmarks.run --sizes 1000 --counts 500 2000 5000   # any sub-grid
@@ -39,6 +40,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.instances import generate  # noqa: E402
+from benchmarks.ptarget_gap import main as ptarget_gap  # noqa: E402
 from benchmarks.reference import build_reference, solve_reference  # noqa: E402
 from benchmarks.table import fmt, header, line, machine  # noqa: E402
 from optimiser.baselines import expected_knapsack, greedy_by_ratio  # noqa: E402
@@ -515,6 +517,7 @@ def _parser() -> argparse.ArgumentParser:
         "--overrun", action="store_true", help="the overrun chance constraint at n = 50 and 200"
     )
     parser.add_argument("--ptarget-exact", action="store_true")
+    parser.add_argument("--ptarget-gap", action="store_true", help="benchmarks/ptarget_gap.py")
     parser.add_argument(
         "--evppi",
         action="store_true",
@@ -571,6 +574,8 @@ def main() -> None:
         overrun()
     elif args.ptarget_exact:
         ptarget_exact()
+    elif args.ptarget_gap:
+        ptarget_gap()
     elif args.evppi:
         from benchmarks import evppi
 
