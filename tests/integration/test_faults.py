@@ -17,9 +17,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+import procs
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -66,35 +66,6 @@ def status_of(engine: Engine, run_id: int) -> tuple[str, str | None]:
 
 
 # -- the solver process dies with the server -------------------------------------------------------
-def _children(pid: int) -> list[int]:
-    """Every live descendant of process ``pid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found += [int(entry), *_children(int(entry))]
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie has ended; only its exit status waits to be collected
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_server_killed_with_sigkill_leaves_no_solver_process_behind(db_url: str, engine: Engine):
@@ -127,16 +98,16 @@ def test_a_server_killed_with_sigkill_leaves_no_solver_process_behind(db_url: st
         )
         assert urllib.request.urlopen(request, timeout=30).status == 202
         deadline = time.monotonic() + 30
-        while not any("spawn_main" in _cmdline(p) for p in _children(server.pid)):
+        while not any("spawn_main" in procs.cmdline(p) for p in procs.descendants(server.pid)):
             assert time.monotonic() < deadline, "the server started no solver process"
             time.sleep(0.1)
-        helpers = _children(server.pid)  # the solver and multiprocessing's resource tracker
+        helpers = procs.descendants(server.pid)  # the solver and multiprocessing's resource tracker
         server.send_signal(signal.SIGKILL)
         server.wait(10)
         deadline = time.monotonic() + 15
-        while (left := [p for p in helpers if _alive(p)]) and time.monotonic() < deadline:
+        while (left := [p for p in helpers if procs.alive(p)]) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert left == [], [_cmdline(p) for p in left]
+        assert left == [], [procs.cmdline(p) for p in left]
     finally:
         server.kill()
         for pid in left:  # only if the test failed: do not leave them running either

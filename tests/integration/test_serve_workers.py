@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import procs
 import pytest
 from sqlalchemy import Engine, select
 from support import DEMO
@@ -76,27 +77,9 @@ def test_a_process_of_several_leaves_unfinished_analyses_to_the_live_ones(db_url
     engine.dispose()
 
 
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
 def _workers_of(pid: int) -> list[int]:
     """The uvicorn worker processes (spawned children) of process ``pid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and "spawn_main" in _cmdline(
-                int(entry)
-            ):
-                found.append(int(entry))
-    return found
+    return [c for c in procs.children(pid) if "spawn_main" in procs.cmdline(c)]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
