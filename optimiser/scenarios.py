@@ -343,19 +343,21 @@ def sample_scenarios(
     return Scenarios(success, "sampled", seed, draws=draws, planned=data.cost, show_cost=with_costs)
 
 
+def _profile(planned: FloatArray) -> FloatArray:
+    """Each option's planned profile (m x Y) as shares of its planned total (0 where none)."""
+    planned_total = planned.sum(axis=1)
+    shares: FloatArray = np.zeros_like(planned)
+    np.divide(planned, planned_total[:, None], out=shares, where=planned_total[:, None] > 0)
+    return shares
+
+
 def realised_spend(
     planned: FloatArray, total: FloatArray, success: BoolArray, stop: FloatArray
 ) -> FloatArray:
     """S x m x Y realised spend of m options from their planned profiles (m x Y), realised
     totals, successes and stop shares (S x m each): the total spread like the plan; a failed
     option's spending stops, in year order, once it reaches stop x total."""
-    planned_total = planned.sum(axis=1)
-    profile = np.divide(
-        planned,
-        planned_total[:, None],
-        out=np.zeros_like(planned),
-        where=planned_total[:, None] > 0,
-    )
+    profile = _profile(planned)
     full = np.cumsum(total[:, :, None] * profile[None, :, :], axis=2)  # cumulative if it runs on
     spent = np.where(success, total, stop * total)
     cumulative = np.minimum(full, spent[:, :, None])
@@ -367,13 +369,7 @@ def realised_total(
 ) -> FloatArray:
     """S x Y: `realised_spend` summed over the m options, computed a year at a time on S x m
     arrays (the same rule, without the S x m x Y intermediates)."""
-    planned_total = planned.sum(axis=1)
-    profile = np.divide(
-        planned,
-        planned_total[:, None],
-        out=np.zeros_like(planned),
-        where=planned_total[:, None] > 0,
-    )
+    profile = _profile(planned)
     spent = np.where(success, total, stop * total)
     years = planned.shape[1]
     out = np.empty((total.shape[0], years))
