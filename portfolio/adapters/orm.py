@@ -567,3 +567,23 @@ class TreasuryApprovalRow(Base):
     decision_reason: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class HistoryCheckRow(Base):
+    """A full check of a mission's history run in the background, and its report once done.
+    ``pending_mission_id`` is the mission's id while the check is queued or running, else NULL:
+    unique, so a mission never has two pending checks."""
+
+    __tablename__ = "history_checks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mission_id: Mapped[int] = mapped_column(
+        ForeignKey("missions.id", ondelete="CASCADE"), index=True
+    )
+    pending_mission_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    requested_by: Mapped[str] = mapped_column(String(40))
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -28,6 +28,7 @@ from portfolio.adapters.repository import (
     Contracts,
     CycleLog,
     EvidenceLog,
+    HistoryChecks,
     Missions,
     Reviews,
     Runs,
@@ -86,6 +87,7 @@ class SqlUnitOfWork:
         self.scores = Scores(self.session)
         self.evidence = EvidenceLog(self.session)
         self.audit = AuditTrail(self.session, self.history_key)
+        self.history_checks = HistoryChecks(self.session)
         self.runs = Runs(self.session)
         self.challenges = Challenges(self.session)
         self.seeds = Seeds(self.session)

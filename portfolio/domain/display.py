@@ -156,6 +156,7 @@ VALUE_NAMES: dict[str, str] = {
     "evidence": "Evidence",
     "optimiser_run": "Optimiser run",
     "analysis": "Analysis",
+    "history_check": "Check of the history",
     "contract": "Contract",
     "treasury_approval": "Treasury approval",
     "spend": "Spend",

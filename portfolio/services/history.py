@@ -13,7 +13,9 @@ pack, so it finds an inserted, edited or deleted audit entry, an edited RAG rati
 dissent of a closed quarter, and a pack rewritten with recomputed plain hashes; each finding in
 words. The seal of each closed quarter is printed on its public update (:func:`published_seal`):
 whoever kept one can later ask :func:`check` whether the history still holds it, which even the
-holder of the key cannot fake after rewriting what the seal covers.
+holder of the key cannot fake after rewriting what the seal covers. :func:`check_published` asks
+only that, at once: the full check is slow on a large mission and runs in the background
+(``portfolio.services.history_checks``).
 
 Without the key (``uow.history_key`` None) the seals cannot be recomputed: the structure, the
 plain hashes and the live rows are still checked, and the report says the seals were not.
@@ -387,7 +389,37 @@ def _check_published(
             )
 
 
+class PublishedCheck(BaseModel):
+    """Whether the history still holds the seals someone kept from published updates."""
+
+    problems: list[str] = Field(description="seals the history no longer holds, in words")
+    confirmed: list[str] = Field(description="published seals the history still holds")
+
+
+def check_published(
+    uow: UnitOfWork, slug: str, published: Sequence[PublishedSeal]
+) -> PublishedCheck:
+    """Only whether mission ``slug``'s closed quarters still hold the ``published`` seals, as
+    their seals are stored now: nothing is rebuilt, so it is quick. :func:`check` makes the same
+    comparison after it has checked that those seals are themselves the history's."""
+    if not uow.missions.exists(slug):
+        raise NotFound(f"there is no mission {slug}")
+    problems: list[str] = []
+    confirmed: list[str] = []
+    quarters = _closed_quarters(uow, slug, problems)
+    _check_published(slug, quarters, published, problems, confirmed)
+    return PublishedCheck(problems=problems, confirmed=confirmed)
+
+
 # -- the whole check -----------------------------------------------------------------------------
+def _closed_quarters(uow: UnitOfWork, slug: str, problems: list[str]) -> list[Quarter]:
+    try:
+        return [q for q in uow.missions.quarters(slug) if q.state is QuarterState.closed]
+    except ValueError as exc:  # a row edited into something the model refuses
+        problems.append(f"the quarters cannot be read: {exc}")
+        return []
+
+
 def check(uow: UnitOfWork, slug: str, published: Sequence[PublishedSeal] = ()) -> HistoryReport:
     """Check mission ``slug``'s history: its audit chain, its packs' chain and seals, the live
     rows of each closed quarter against its pack, and any ``published`` seals."""
@@ -399,11 +431,7 @@ def check(uow: UnitOfWork, slug: str, published: Sequence[PublishedSeal] = ()) -
     confirmed: list[str] = []
     entries = uow.audit.chain(slug)
     _check_entries(entries, key, slug, problems, notes)
-    try:
-        quarters = [q for q in uow.missions.quarters(slug) if q.state is QuarterState.closed]
-    except ValueError as exc:  # a row edited into something the model refuses
-        problems.append(f"the quarters cannot be read: {exc}")
-        quarters = []
+    quarters = _closed_quarters(uow, slug, problems)
     packs = {q.label: uow.missions.pack(slug, q.label) or {} for q in quarters}
     records: list[PackRecord] = [
         (q.label, packs[q.label], q.pack_hash or "", q.pack_previous_hash) for q in quarters

@@ -33,7 +33,7 @@ from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain.errors import PortfolioError
 from portfolio.domain.model import OptimiserRun, Role, SeedAnswer, SeedQuestion, TrajectoryPoint
 from portfolio.domain.rag import Rag
-from portfolio.services import approvals, council, cycle, publication
+from portfolio.services import approvals, council, cycle, history_checks, publication
 from portfolio.services import missions as services
 
 
@@ -236,3 +236,59 @@ def test_the_fake_and_the_database_share_out_queued_runs_alike(engine: Engine) -
     assert answers[0] == [1, 2, None, False, True, 2, [2], [], [1], [], 3, None]
     assert runs[0] == runs[1]
     assert [r["status"] for r in runs[0]] == ["running", "running", "failed"]
+
+
+def the_history_checks(uow: UnitOfWork) -> list[Any]:
+    """A check asked for twice (the second gets the pending one), a second pending check
+    refused, the check finished, one more asked for and failed as a stopped server's."""
+    first, started = history_checks.request(uow, CEO, SLUG)
+    again, started_again = history_checks.request(uow, TREASURY, SLUG)
+    try:
+        uow.history_checks.add(first.with_changes(id=None))
+        refused = "added"
+    except PortfolioError as exc:
+        refused = f"{type(exc).__name__}: {exc}"
+    assert first.id is not None
+    uow.history_checks.update(
+        first.with_changes(status="done", report={"intact": True}, finished_at=NOW)
+    )
+    second, _ = history_checks.request(uow, TREASURY, SLUG)
+    return [
+        first.model_dump(mode="json"),
+        started,
+        again.model_dump(mode="json"),
+        started_again,
+        refused,
+        uow.history_checks.unfinished(),
+        history_checks.fail_interrupted(uow),
+        uow.history_checks.latest(SLUG, finished=True),
+        uow.history_checks.pending(SLUG),
+        second.id,
+    ]
+
+
+def test_the_fake_and_the_database_keep_history_checks_alike(engine: Engine) -> None:
+    answers, kept = [], []
+    fake_store = MemoryStore(clock=lambda: NOW)
+    for make in (lambda: FakeUnitOfWork(fake_store), lambda: SqlUnitOfWork(engine)):
+        with make() as uow:
+            seed_mission(uow)
+            uow.commit()
+        with make() as uow:
+            uow.now = lambda: NOW
+            answers.append(the_history_checks(uow))
+            uow.commit()
+        with make() as uow:
+            kept.append(
+                [uow.history_checks.get(i).model_dump(mode="json") for i in (1, 2)]
+                + [e.model_dump(mode="json") for e in uow.audit.all(SLUG, entity="history_check")]
+            )
+    assert answers[0] == answers[1]
+    assert answers[0][1:2] == [True] and answers[0][3] is False
+    assert (
+        answers[0][4] == "Conflict: a check of this mission's history is already queued or running"
+    )
+    assert answers[0][5:7] == [[2], [2]]
+    assert answers[0][8] is None and answers[0][9] == 2
+    assert kept[0] == kept[1]
+    assert [c["status"] for c in kept[0][:2]] == ["done", "failed"]

@@ -27,6 +27,7 @@ from portfolio.adapters.memory.council import (
     MemoryScores,
     MemorySeeds,
 )
+from portfolio.adapters.memory.history_checks import MemoryHistoryChecks
 from portfolio.adapters.memory.people import (
     MemoryCandidates,
     MemoryMissions,
@@ -77,6 +78,7 @@ class FakeUnitOfWork:
         self.seeds = MemorySeeds(self._state)
         self.aggregates = MemoryAggregates(self._state)
         self.audit = MemoryAudit(self._state, store.history_key)
+        self.history_checks = MemoryHistoryChecks(self._state)
         self.cycle = MemoryCycle(self._state)
         self.runs = MemoryRuns(self._state)
         self.spend = MemorySpend(self._state)

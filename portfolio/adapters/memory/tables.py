@@ -18,6 +18,7 @@ from portfolio.domain.model import (
     CouncilMember,
     Dissent,
     Evidence,
+    HistoryCheck,
     Mission,
     OptimiserRun,
     Quarter,
@@ -88,6 +89,7 @@ class Tables:
     seed_answers: dict[tuple[str, str, str], SeedAnswer] = field(default_factory=dict)
     aggregates: dict[str, list[StoredAggregate]] = field(default_factory=dict)
     audit: list[ChainedAuditEntry] = field(default_factory=list)
+    history_checks: dict[int, HistoryCheck] = field(default_factory=dict)
     changes: dict[tuple[str, str], list[AllocationChange]] = field(default_factory=dict)
     dissents: dict[str, list[Dissent]] = field(default_factory=dict)
     updates: dict[tuple[str, str], QuarterlyUpdate] = field(default_factory=dict)

@@ -8,6 +8,7 @@ per resource:
 - ``candidates``: candidates and options, evidence, red-team challenges
 - ``council``: scores, seed questions and answers, pooled estimates
 - ``audit``: the chained (and sealed) audit trail
+- ``history_checks``: the background checks of that history, with their reports
 - ``runs``: optimiser runs, their analyses and charts
 - ``cycle``: allocation changes, dissents, update letters, trajectory, review comments
 - ``ledger``: spend ledger, contracts, Treasury approvals
@@ -18,6 +19,7 @@ from portfolio.adapters.repository.audit import CHAIN_LOCK, AuditTrail
 from portfolio.adapters.repository.candidates import Candidates, Challenges, EvidenceLog
 from portfolio.adapters.repository.council import Aggregates, Scores, Seeds
 from portfolio.adapters.repository.cycle import CycleLog, Reviews
+from portfolio.adapters.repository.history_checks import HistoryChecks
 from portfolio.adapters.repository.ledger import Contracts, SpendLedger, TreasuryApprovals
 from portfolio.adapters.repository.missions import Missions
 from portfolio.adapters.repository.runs import Analyses, Charts, Runs
@@ -35,6 +37,7 @@ __all__ = [
     "Contracts",
     "CycleLog",
     "EvidenceLog",
+    "HistoryChecks",
     "Missions",
     "Reviews",
     "Runs",

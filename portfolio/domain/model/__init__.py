@@ -63,10 +63,12 @@ from portfolio.domain.model.mission import Tier as Tier
 from portfolio.domain.model.mission import (
     check_candidate_fits_mission as check_candidate_fits_mission,
 )
+from portfolio.domain.model.people import HISTORY_CHECK_ACTIVE as HISTORY_CHECK_ACTIVE
 from portfolio.domain.model.people import ROLE_LABELS as ROLE_LABELS
 from portfolio.domain.model.people import AuditEntry as AuditEntry
 from portfolio.domain.model.people import ChainedAuditEntry as ChainedAuditEntry
 from portfolio.domain.model.people import Hash as Hash
+from portfolio.domain.model.people import HistoryCheck as HistoryCheck
 from portfolio.domain.model.people import Role as Role
 from portfolio.domain.model.people import RoleAssignment as RoleAssignment
 from portfolio.domain.model.people import User as User

@@ -62,3 +62,27 @@ class ChainedAuditEntry(AuditEntry):
     seq: int | None = Field(None, ge=1)
     previous_hash: Hash | None = None
     entry_hash: Hash | None = None
+
+
+HISTORY_CHECK_ACTIVE = ("queued", "running")
+
+
+class HistoryCheck(Strict):
+    """A full check of a mission's history, run in the background: who asked and when, and
+    once it is done the report (``portfolio.services.history.HistoryReport`` as JSON), or why
+    it failed."""
+
+    id: int | None = None
+    mission: Slug
+    requested_by: str
+    requested_at: dt.datetime
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    status: str = Field("queued", pattern="^(queued|running|done|failed)$")
+    report: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Queued or running: not finished yet."""
+        return self.status in HISTORY_CHECK_ACTIVE
