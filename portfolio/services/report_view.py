@@ -16,7 +16,6 @@ from portfolio.domain.model import (
     Quarter,
     ReviewComment,
     RunAnalysis,
-    p_target_of,
 )
 from portfolio.services import allocation_report, analytics_jobs, cycle
 
@@ -102,10 +101,10 @@ def trajectory_rows(uow: SqlUnitOfWork, slug: str) -> list[TrajectoryRow]:
     """Per quarter to the deadline: planned P(target) and the approved portfolio's actual."""
     planned = {p.quarter: p.planned_p_target for p in uow.cycle.trajectory(slug)}
     approved = {q.label: q.approved_run for q in uow.missions.quarters(slug) if q.approved_run}
-    results = uow.runs.results(slug, approved.values())
+    p_targets = uow.runs.p_targets(slug, approved.values())
     actual: dict[str, float] = {}
     for label, run_id in approved.items():
-        p_target = p_target_of(results.get(run_id))
+        p_target = p_targets.get(run_id)
         if p_target is not None:
             actual[label] = p_target
     return [

@@ -8,7 +8,6 @@ import datetime as dt
 from collections.abc import Collection
 from typing import Any
 
-from optimiser.result import Result
 from portfolio.adapters.memory.tables import State, copied
 from portfolio.adapters.repository.audit import chain_link, stored_content
 from portfolio.domain.errors import Conflict, NotFound
@@ -25,6 +24,7 @@ from portfolio.domain.model import (
     SpendEntry,
     TrajectoryPoint,
     TreasuryApproval,
+    p_target_of,
 )
 
 
@@ -179,11 +179,11 @@ class MemoryRuns:
             if r.mission == mission_slug and (quarter is None or r.quarter == quarter)
         ]
 
-    def results(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, Result | None]:
-        """The results of the mission's runs among ``run_ids``, by id."""
+    def p_targets(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, float | None]:
+        """P(target) out of sample of the mission's runs among ``run_ids``, by id."""
         wanted = set(run_ids)
         return {
-            run_id: run.result.model_copy(deep=True) if run.result is not None else None
+            run_id: p_target_of(run.result)
             for run_id, run in self.s.t.runs.items()
             if run.mission == mission_slug and run_id in wanted
         }

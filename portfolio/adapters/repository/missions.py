@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import Session
 
 from portfolio.adapters.orm import (
@@ -20,15 +20,27 @@ from portfolio.adapters.repository._shared import flush_versioned
 from portfolio.domain.errors import Conflict, NotFound
 from portfolio.domain.model import CouncilMember, Envelope, Mission, Quarter, Role, RoleAssignment
 
+_ROWS = "mission_rows"
+"""The session's ``info`` key of the mission rows ``Missions.row`` has read."""
+
 
 class Missions:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def row(self, slug: str) -> MissionRow:
+        """The mission's row, read once per session (every repository's ``Missions`` shares it
+        through ``session.info``): the identity map would hand back the same object from every
+        later query anyway, so only the first is sent (a page asked a dozen times). A row rolled
+        back or deleted since is read again."""
+        rows: dict[str, MissionRow] = self.session.info.setdefault(_ROWS, {})
+        row = rows.get(slug)
+        if row is not None and inspect(row).persistent:
+            return row
         row = self.session.scalar(select(MissionRow).where(MissionRow.slug == slug))
         if row is None:
             raise NotFound(f"no mission {slug}")
+        rows[slug] = row
         return row
 
     @staticmethod

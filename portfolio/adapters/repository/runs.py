@@ -10,7 +10,6 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from optimiser.result import Result
 from portfolio.adapters.orm import AnalyticsRow, ChartRow, MissionRow, RunRow
 from portfolio.adapters.repository.missions import Missions
 from portfolio.domain.errors import Conflict, NotFound
@@ -101,18 +100,17 @@ class Runs:
             query = query.where(RunRow.quarter == quarter)
         return [self._to_model(r, mission_slug) for r in self.session.scalars(query)]
 
-    def results(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, Result | None]:
-        """The results of the mission's runs among ``run_ids``, by id, without reading their
-        problem files (a page that shows a figure of each approved run needs no more)."""
+    def p_targets(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, float | None]:
+        """P(target) out of sample (``p_target_of``) of the mission's runs among ``run_ids``, by
+        id, read from inside the stored result: the dashboard's trajectory needs one figure of
+        each approved run, not its problem file or whole result."""
+        p_target = RunRow.result[("metrics", "out_of_sample", "p_target")].as_float()
         rows = self.session.execute(
-            select(RunRow.id, RunRow.result)
+            select(RunRow.id, p_target)
             .join(MissionRow, RunRow.mission_id == MissionRow.id)
             .where(MissionRow.slug == mission_slug, RunRow.id.in_(list(run_ids)))
         )
-        return {
-            run_id: Result.model_validate(result) if result is not None else None
-            for run_id, result in rows
-        }
+        return dict(rows.tuples().all())
 
     def update(self, run_id: int, **fields: Any) -> None:
         row = self.session.get(RunRow, run_id)
