@@ -1,6 +1,7 @@
 """Background jobs: optimiser runs execute off the request, one at a time per server process,
 in a separate worker process so a long solve never holds the web server's interpreter; analyses
-run from a thread (their re-solves fan out to processes or Dask themselves), one at a time.
+run from a thread (their re-solves fan out to processes or Dask themselves), one at a time; full
+checks of a mission's history (``history_checks``) from a thread of their own, one at a time.
 
 Runs wait in a queue every server process shares, in the database (``mission-portfolio serve
 --workers N`` on PostgreSQL). A thread of each process's runner ("run-queue") claims the oldest
@@ -9,21 +10,21 @@ it, refreshes its heartbeat every ``HEARTBEAT_S`` seconds while it solves, and t
 next; when none is queued it looks again every ``POLL_S`` seconds, or at once when a request of
 its own process queued one (``submit``). A run is solved by whichever process is free first.
 
-Runs come first: an analysis waits to start while a run of this server is solving, so analyses
-never hold up a run. With ``auto_analyses`` (the setting ``MP_AUTO_ANALYSES``), a run that found a
-portfolio gets its frontier, core index and price of policy queued when it finishes
-(``analytics_jobs.queue_automatic``) and this runner starts them on the analysis thread.
+Runs come first: an analysis or a history check waits to start while a run of this server is
+solving, so neither holds up a run. With ``auto_analyses`` (the setting ``MP_AUTO_ANALYSES``), a
+run that found a portfolio gets its frontier, core index and price of policy queued when it
+finishes (``analytics_jobs.queue_automatic``) and this runner starts them on the analysis thread.
 
 On start-up, and every ``STALE_AFTER_S`` seconds after, runs whose process stopped while solving
 them (running, their owner's heartbeat older than ``STALE_AFTER_S``, or no owner at all) are
 marked failed with the reason, so they never stay "running" forever; the CEO can start them
 again. Another live process's runs are never touched, and queued runs are not failed: they are
-claimed and solved. Analyses left queued or running have no owner: a lone server fails them at
-start-up, and ``serve --workers N`` does once before it starts the processes (``recover``), so a
-process that starts later never fails a live one's. Start-up never fails on them: if the
-database cannot be written, they are left for later. On shutdown a running solve is asked to
-stop and records the best portfolio found so far (status ``feasible``); a run claimed at that
-moment goes back in the queue.
+claimed and solved. Analyses and history checks left queued or running have no owner: a lone
+server fails them at start-up, and ``serve --workers N`` does once before it starts the
+processes (``recover``), so a process that starts later never fails a live one's. Start-up never
+fails on them: if the database cannot be written, they are left for later. On shutdown a running
+solve is asked to stop and records the best portfolio found so far (status ``feasible``); a run
+claimed at that moment goes back in the queue.
 
 The solver process dies with the server, even one killed with SIGKILL: on Linux it asks the
 kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere a thread in it
@@ -52,7 +53,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from portfolio.adapters.database import make_engine, storage_problem
 from portfolio.adapters.unit_of_work import SqlUnitOfWork, history_key_of, session_factory
 from portfolio.domain.model import ANALYTICS_KINDS, RUN_ACTIVE
-from portfolio.services import analytics_jobs
+from portfolio.services import analytics_jobs, history_checks
 from portfolio.services.runs import (
     HEARTBEAT_S,
     STALE_AFTER_S,
@@ -124,16 +125,19 @@ def recover(
     factory: sessionmaker[Session], stale_after_s: float = STALE_AFTER_S, *, analyses: bool = True
 ) -> list[int]:
     """Mark the runs a stopped server left unfinished as failed (only those whose process
-    stopped, ``fail_interrupted_runs``) and, with ``analyses``, every analysis left queued or
-    running (``analytics_jobs.fail_interrupted``: analyses have no owner, so this is for a start
-    when no other process serves the database: ``serve`` does it once before starting N
-    processes). Never raises: when the database cannot be written they stay as they are, and a
-    later start-up marks them."""
+    stopped, ``fail_interrupted_runs``) and, with ``analyses``, every analysis and history check
+    left queued or running (``analytics_jobs.fail_interrupted``,
+    ``history_checks.fail_interrupted``: they have no owner, so this is for a start when no other
+    process serves the database: ``serve`` does it once before starting N processes). Never
+    raises: when the database cannot be written they stay as they are, and a later start-up
+    marks them."""
+    checks: list[int] = []
     try:
         with SqlUnitOfWork(factory) as uow:
             failed = fail_interrupted_runs(uow, stale_after_s)
             if analyses:
                 analytics_jobs.fail_interrupted(uow)
+                checks = history_checks.fail_interrupted(uow)
             uow.commit()
     except SQLAlchemyError as exc:
         log.error(
@@ -143,6 +147,8 @@ def recover(
         return []
     if failed:
         log.warning("marked interrupted optimiser runs as failed: %s", failed)
+    if checks:
+        log.warning("marked interrupted history checks as failed: %s", checks)
     return failed
 
 
@@ -166,6 +172,8 @@ class JobRunner:
         self.owner = worker_identity()  # this process in the shared run queue
         self.stopping = threading.Event()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
+        self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-check")
+        self.check_futures: dict[int, Future[str]] = {}
         # solves without a database URL to reconnect from run on a thread of their own, never
         # behind an analysis
         self._solve_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="solver")
@@ -381,6 +389,27 @@ class JobRunner:
         future = self.futures.get(-run_id * 100 - ANALYTICS_KINDS.index(kind))
         return future.result(timeout) if future else None
 
+    def submit_history_check(self, check_id: int) -> None:
+        """Run the history check ``check_id``, just queued: inline, now; otherwise on the
+        history-check thread once no run of this server is solving."""
+        if self.inline:
+            history_checks.execute(self.new_uow, check_id)
+            return
+        self.check_futures[check_id] = self._checker.submit(self._check_history, check_id)
+
+    def _check_history(self, check_id: int) -> str:
+        """On the history-check thread: wait until no run of this server is solving, then check.
+        A server that stops meanwhile leaves the check queued (the next start-up fails it)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._solving == 0 or self.stopping.is_set())
+        if self.stopping.is_set():
+            return "queued"
+        return history_checks.execute(self.new_uow, check_id)
+
+    def wait_history_check(self, check_id: int, timeout: float | None = None) -> str | None:
+        future = self.check_futures.get(check_id)
+        return future.result(timeout) if future else None
+
     def wait(self, run_id: int, timeout: float | None = None) -> str | None:
         """The final status of run ``run_id``: its solve's, when this runner takes it, else as
         stored once it has finished (another process took it); None when there is no such run.
@@ -405,7 +434,7 @@ class JobRunner:
         self._stop.set()
         self._wake.set()
         with self._idle:
-            self._idle.notify_all()  # an analysis waiting for a solve gives up
+            self._idle.notify_all()  # an analysis or a check waiting for a solve gives up
         if self._queue is not None:  # it ends once its solve has recorded the best found
             self._queue.join()
         if self._solver is not None:
@@ -413,3 +442,4 @@ class JobRunner:
         self._spawner.shutdown(wait=True, cancel_futures=True)
         self._solve_thread.shutdown(wait=True, cancel_futures=True)
         self.executor.shutdown(wait=True, cancel_futures=True)
+        self._checker.shutdown(wait=True, cancel_futures=True)

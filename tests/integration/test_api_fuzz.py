@@ -11,9 +11,9 @@ pointing at real objects of the demo mission (so requests reach the services, no
 "no such mission" 404), schema-valid data with generated path parameters, and schema-invalid data.
 A change of a versioned resource must carry the ETag just read in If-Match (else 428 or 412):
 positive cases get the real one, so their bodies reach the services; negative cases keep what was
-generated. Optimiser runs are queued but not solved (the job runner's ``submit`` is stubbed):
-solving is tested elsewhere, and a background solve per generated request would only slow the
-fuzzer down.
+generated. Optimiser runs and history checks are queued but not run (the job runner's ``submit``
+and ``submit_history_check`` are stubbed): running them is tested elsewhere, and a background job
+per generated request would only slow the fuzzer down.
 
 schemathesis's own pytest integration (``schemathesis.pytest.from_fixture``) is not used: its
 lazy schema sets ``Function._nodeid``, which pytest 9.2 no longer has.
@@ -92,6 +92,7 @@ def fuzz_user(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def fuzz_app(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setattr(app.state.jobs, "submit", lambda run_id: None)
+    monkeypatch.setattr(app.state.jobs, "submit_history_check", lambda check_id: None)
     try:
         yield app
     finally:

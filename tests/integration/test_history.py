@@ -353,25 +353,48 @@ def test_a_seal_the_history_never_held_is_reported(db_url: str, settings: Settin
 # -- the web and the JSON API ------------------------------------------------------------------
 
 
+def check_now(client: TestClient, csrf: str) -> Any:
+    """Ask for a check of the history on its page, wait for the server's job runner to finish it,
+    and read the page again."""
+    asked = client.post(
+        f"/missions/{DEMO}/audit/checks", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert asked.status_code == 303
+    assert asked.headers["location"] == f"/missions/{DEMO}/audit/verify"
+    with SqlUnitOfWork(client.app.state.sessionmaker) as uow:
+        check = uow.history_checks.latest(DEMO)
+    assert check is not None and check.id is not None
+    assert client.app.state.jobs.wait_history_check(check.id, timeout=120) == "done"
+    return client.get(f"/missions/{DEMO}/audit/verify")
+
+
 def test_the_ceo_checks_the_history_in_the_web_and_the_api(
     client: TestClient, engine: Engine
 ) -> None:
-    login(client, "ceo")
-    page = client.get(f"/missions/{DEMO}/audit/verify")
+    csrf = login(client, "ceo")
+    never = client.get(f"/missions/{DEMO}/audit/verify")
+    assert never.status_code == 200 and "has not been checked yet" in never.text
+    page = check_now(client, csrf)
     assert page.status_code == 200 and "The history is intact" in page.text
+    assert "asked for by ceo" in page.text
     assert f'href="/missions/{DEMO}/audit/verify"' in client.get(f"/missions/{DEMO}/audit").text
     api = client.get(f"/api/v1/missions/{DEMO}/audit/verify")
     assert api.status_code == 200 and api.json()["intact"] is True and api.json()["keyed"]
     seal = api.json()["quarters"][-1]["seal"]
     confirmed = client.get(f"/api/v1/missions/{DEMO}/audit/verify", params={"seal": seal[:20]})
     assert confirmed.json()["confirmed"] and confirmed.json()["intact"]
+    on_page = client.get(f"/missions/{DEMO}/audit/verify", params={"seal": seal[:20]})
+    assert on_page.status_code == 200
+    assert f"the history still holds the published seal {seal[:12]}…" in on_page.text
     refused = client.get(f"/missions/{DEMO}/audit/verify", params={"seal": "zz"})
     assert refused.status_code == 422 and "Seal from a published update" in refused.text
     assert client.get(f"/api/v1/missions/{DEMO}/audit/verify?seal=zz").status_code == 422
 
     label = closed_quarters(engine)[0]
     sql(engine, "UPDATE quarters SET rag_reason = 'forged' WHERE label = :label", label=label)
-    page = client.get(f"/missions/{DEMO}/audit/verify")
+    kept = client.get(f"/missions/{DEMO}/audit/verify")
+    assert "The history is intact" in kept.text  # the last check's report: no check on a view
+    page = check_now(client, csrf)
     assert "The history was changed" in page.text
     assert f"{label}: the reason given for the RAG override differs from the sealed pack" in (
         page.text
