@@ -133,10 +133,7 @@ def stored(uow: UnitOfWork) -> dict[str, Any]:
         "challenges": [(i, c.model_dump(mode="json")) for i, c in uow.challenges.all(SLUG)],
         "runs": dump(uow.runs.all(SLUG)),
         "one quarter's runs": dump(uow.runs.all(SLUG, QUARTER)),
-        "run results": {
-            i: r.model_dump(mode="json") if r else None
-            for i, r in uow.runs.results(SLUG, [r.id for r in uow.runs.all(SLUG) if r.id]).items()
-        },
+        "runs' P(target)": uow.runs.p_targets(SLUG, [r.id for r in uow.runs.all(SLUG) if r.id]),
         "changes": dump(uow.cycle.changes(SLUG)),
         "updates": dump(uow.cycle.updates(SLUG)),
         "trajectory": dump(uow.cycle.trajectory(SLUG)),
