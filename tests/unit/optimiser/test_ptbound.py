@@ -155,13 +155,16 @@ def test_search_path_bound_is_never_below_the_enumerated_optimum(
 def test_search_path_with_the_lp_bound_is_never_below_the_enumerated_optimum(
     seed: int, search_path: pytest.MonkeyPatch
 ) -> None:
-    """Every model treated as large: the LP bound with residual cuts replaces the first MILP."""
-    size = ptarget.RELAXATION_SIZE
+    """Every model treated as large: the LP bound with residual cuts replaces the first MILP, and
+    the kicks take LARGE_KICK_SHARE of the time left (however short the MILP round after)."""
+    size, seconds = ptarget.RELAXATION_SIZE, ptarget.LARGE_MILP_SECONDS
     search_path.setattr(ptarget, "RELAXATION_SIZE", 0)
+    search_path.setattr(ptarget, "LARGE_MILP_SECONDS", 0.0)
     try:
         _search_path_holds(seed)
     finally:
         search_path.setattr(ptarget, "RELAXATION_SIZE", size)
+        search_path.setattr(ptarget, "LARGE_MILP_SECONDS", seconds)
 
 
 def test_a_failing_lp_is_a_solver_error(monkeypatch: pytest.MonkeyPatch) -> None:
