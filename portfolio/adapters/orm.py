@@ -107,6 +107,9 @@ class MissionRow(Base):
         Float, default=AMBER_THRESHOLD, server_default=str(AMBER_THRESHOLD)
     )
     policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # random, set anew by the database's triggers whenever any of the mission's candidates or
+    # their options is written (revision 0016): ``Candidates.all`` keeps them read under it
+    candidates_token: Mapped[str | None] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer, default=1)
     # optimistic concurrency: every UPDATE says "WHERE version = <the version read>", so of two
     # concurrent writers the second fails (StaleDataError, a Conflict) instead of overwriting
@@ -208,6 +211,9 @@ class QuarterRow(Base):
     rag: Mapped[str | None] = mapped_column(String(8))
     rag_override: Mapped[str | None] = mapped_column(String(8))
     rag_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # random, set anew by the database's triggers whenever any of the quarter's scores is
+    # written (revision 0016): ``Scores.all`` keeps the quarter's scores read under it
+    scores_token: Mapped[str | None] = mapped_column(String(32))
     # the audit pack (large) is a row of its own, read on demand: see ``pack``
     pack_row: Mapped[QuarterPackRow | None] = relationship(
         lazy="select", cascade="all, delete-orphan", passive_deletes=True

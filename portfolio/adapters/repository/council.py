@@ -24,6 +24,7 @@ from portfolio.adapters.orm import (
 from portfolio.adapters.repository._shared import as_three_point, dumped
 from portfolio.adapters.repository.candidates import Candidates
 from portfolio.adapters.repository.missions import Missions
+from portfolio.adapters.repository.read_cache import QUARTER_SCORES
 from portfolio.domain.errors import Conflict, NotFound
 from portfolio.domain.model import Score, ScoreStatus, SeedAnswer, SeedQuestion, StoredAggregate
 
@@ -36,6 +37,19 @@ def _seed_question(row: SeedQuestionRow) -> SeedQuestion:
         return SeedQuestion(**fields, realization=row.realization)
     except ValidationError:
         return SeedQuestion(**fields, realization=None)
+
+
+_SCORE_COLUMNS = (
+    ScoreRow.status,
+    ScoreRow.not_competent,
+    ScoreRow.p_success,
+    ScoreRow.cost,
+    ScoreRow.impact,
+    ScoreRow.trl,
+    ScoreRow.confidence,
+    ScoreRow.rationale,
+)
+"""What ``Scores.all`` reads of each score besides its quarter, option and member."""
 
 
 class Scores:
@@ -172,15 +186,47 @@ class Scores:
         candidates: Collection[str] | None = None,
     ) -> list[Score]:
         """The mission's scores (of one quarter, of one member, of some candidates, if given),
-        in the order they were made."""
-        mission = Missions(self.session).row(mission_slug)
+        in the order they were made. A whole quarter's, as the scoring page and the live
+        aggregates read them, comes from this process's memory while the quarter's
+        ``scores_token`` is the one it was read under (``read_cache``)."""
+        mission_id = Missions(self.session).row(mission_slug).id
+        if quarter is None or member is not None or candidates is not None:
+            return self._read(mission_id, quarter, member, candidates)
+        # the token first: scores read after it are at least as new as it says
+        token = self.session.execute(
+            select(QuarterRow.id, QuarterRow.scores_token).where(
+                QuarterRow.mission_id == mission_id, QuarterRow.label == quarter
+            )
+        ).first()
+        if token is None or token.scores_token is None:
+            return self._read(mission_id, quarter, None, None)
+        key = (token.id, token.scores_token)
+        scores = QUARTER_SCORES.get(key)
+        if scores is None:
+            scores = tuple(self._read(mission_id, quarter, None, None))
+            QUARTER_SCORES.put(key, scores)
+        return list(scores)
+
+    def _read(
+        self,
+        mission_id: int,
+        quarter: str | None,
+        member: str | None,
+        candidates: Collection[str] | None,
+    ) -> list[Score]:
         query = (
-            select(ScoreRow, QuarterRow.label, CandidateRow.key, OptionRow.key, UserRow.username)
+            select(
+                *_SCORE_COLUMNS,
+                QuarterRow.label,
+                CandidateRow.key.label("candidate"),
+                OptionRow.key.label("option"),
+                UserRow.username,
+            )
             .join(QuarterRow, ScoreRow.quarter_id == QuarterRow.id)
             .join(OptionRow, ScoreRow.option_id == OptionRow.id)
             .join(CandidateRow, OptionRow.candidate_id == CandidateRow.id)
             .join(UserRow, ScoreRow.user_id == UserRow.id)
-            .where(QuarterRow.mission_id == mission.id)
+            .where(QuarterRow.mission_id == mission_id)
             .order_by(ScoreRow.id)
         )
         if quarter is not None:
@@ -189,13 +235,13 @@ class Scores:
             query = query.where(UserRow.username == member)
         if candidates is not None:
             query = query.where(CandidateRow.key.in_(list(candidates)))
-        rows = self.session.execute(query)
+        # columns, not ORM objects: a quarter of a large mission has thousands of scores
         return [
             Score(
-                member=username,
-                quarter=label,
-                candidate=ckey,
-                option=okey,
+                member=s.username,
+                quarter=s.label,
+                candidate=s.candidate,
+                option=s.option,
                 status=s.status,
                 not_competent=s.not_competent,
                 p_success=s.p_success,
@@ -205,7 +251,7 @@ class Scores:
                 confidence=s.confidence,
                 rationale=s.rationale,
             )
-            for s, label, ckey, okey, username in rows
+            for s in self.session.execute(query)
         ]
 
     def submitted_members(self, mission_slug: str, quarter: str) -> list[str]:
@@ -331,9 +377,16 @@ class Aggregates:
             )
         self.session.flush()
 
-    def _query(self, mission_id: int) -> Select[AggregateRow, str, str, str]:
+    def _query(self, mission_id: int) -> Select[str, dict[str, Any], str, str, str]:
+        # columns, not ORM objects: the dashboard reads every option's latest aggregate
         return (
-            select(AggregateRow, QuarterRow.label, CandidateRow.key, OptionRow.key)
+            select(
+                AggregateRow.method,
+                AggregateRow.data,
+                QuarterRow.label,
+                CandidateRow.key,
+                OptionRow.key,
+            )
             .join(QuarterRow, AggregateRow.quarter_id == QuarterRow.id)
             .join(OptionRow, AggregateRow.option_id == OptionRow.id)
             .join(CandidateRow, OptionRow.candidate_id == CandidateRow.id)
@@ -341,12 +394,10 @@ class Aggregates:
             .order_by(QuarterRow.label, AggregateRow.id)
         )
 
-    def _models(self, query: Select[AggregateRow, str, str, str]) -> list[StoredAggregate]:
+    def _models(self, query: Select[str, dict[str, Any], str, str, str]) -> list[StoredAggregate]:
         return [
-            StoredAggregate(
-                quarter=label, candidate=ckey, option=okey, method=a.method, data=a.data
-            )
-            for a, label, ckey, okey in self.session.execute(query)
+            StoredAggregate(quarter=label, candidate=ckey, option=okey, method=method, data=data)
+            for method, data, label, ckey, okey in self.session.execute(query)
         ]
 
     def all(self, mission_slug: str, quarter: str | None = None) -> list[StoredAggregate]:

@@ -16,7 +16,7 @@ from portfolio.adapters.orm import (
     RoleRow,
     UserRow,
 )
-from portfolio.adapters.repository._shared import flush_versioned
+from portfolio.adapters.repository._shared import flush_versioned, remembered
 from portfolio.domain.errors import Conflict, NotFound
 from portfolio.domain.model import CouncilMember, Envelope, Mission, Quarter, Role, RoleAssignment
 
@@ -185,13 +185,15 @@ class Missions:
         self.session.flush()
 
     def council(self, slug: str) -> list[CouncilMember]:
-        mission = self.row(slug)
-        rows = self.session.scalars(
-            select(CouncilMemberRow)
-            .where(CouncilMemberRow.mission_id == mission.id)
-            .order_by(CouncilMemberRow.id)
-        )
-        return [CouncilMember(username=r.user.username, sector=r.sector) for r in rows]
+        def read() -> list[CouncilMember]:
+            rows = self.session.scalars(
+                select(CouncilMemberRow)
+                .where(CouncilMemberRow.mission_id == self.row(slug).id)
+                .order_by(CouncilMemberRow.id)
+            )
+            return [CouncilMember(username=r.user.username, sector=r.sector) for r in rows]
+
+        return remembered(self.session, ("council", slug), read)
 
     # -- quarters ---------------------------------------------------------------------------
     def add_quarter(self, slug: str, quarter: Quarter) -> None:
@@ -219,11 +221,15 @@ class Missions:
         self.session.flush()
 
     def quarters(self, slug: str) -> list[Quarter]:
-        mission = self.row(slug)
-        rows = self.session.scalars(
-            select(QuarterRow).where(QuarterRow.mission_id == mission.id).order_by(QuarterRow.label)
-        )
-        return [self._quarter(r) for r in rows]
+        def read() -> list[Quarter]:
+            rows = self.session.scalars(
+                select(QuarterRow)
+                .where(QuarterRow.mission_id == self.row(slug).id)
+                .order_by(QuarterRow.label)
+            )
+            return [self._quarter(r) for r in rows]
+
+        return remembered(self.session, ("quarters", slug), read)
 
     @staticmethod
     def _quarter(r: QuarterRow) -> Quarter:

@@ -1,0 +1,163 @@
+"""A quarter's scores and a mission's candidates are read from the database once per state of
+them: the database draws a new token (``quarters.scores_token``, ``missions.candidates_token``)
+whenever any of them is written, however it is written (revision 0016), and a server process
+reads them again only under a new token. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, event, select, text
+from storage_builders import (  # noqa: F401  (fresh_engine is the engine fixture)
+    SLUG,
+    a_candidate,
+    a_score,
+    fresh_engine,
+    given_a_mission_with_a_candidate,
+)
+
+from portfolio.adapters.orm import MissionRow, QuarterRow
+from portfolio.adapters.repository.read_cache import MISSION_CANDIDATES, QUARTER_SCORES, TokenMemory
+from portfolio.adapters.unit_of_work import SqlUnitOfWork
+from portfolio.domain.model import Score, ScoreStatus
+
+QUARTER = "2026-27 Q3"
+
+
+@pytest.fixture(autouse=True)
+def empty_memory() -> Iterator[None]:
+    QUARTER_SCORES.clear()
+    MISSION_CANDIDATES.clear()
+    yield
+    QUARTER_SCORES.clear()
+    MISSION_CANDIDATES.clear()
+
+
+def _token(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return connection.scalar(select(QuarterRow.scores_token).where(QuarterRow.label == QUARTER))
+
+
+def _candidates_token(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return connection.scalar(select(MissionRow.candidates_token))
+
+
+def _reads(engine: Engine, table: str = "scores") -> list[str]:
+    sent: list[str] = []
+
+    def seen(*args: object) -> None:
+        statement = str(args[2])
+        if f"FROM {table}" in statement:
+            sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    return sent
+
+
+def test_every_write_of_a_score_draws_a_new_token(engine: Engine) -> None:
+    given_a_mission_with_a_candidate(engine)
+    assert _token(engine) is None  # no scores yet
+    with SqlUnitOfWork(engine) as uow:
+        uow.scores.add(SLUG, a_score(status=ScoreStatus.draft))
+        uow.commit()
+    tokens = [_token(engine)]
+    with engine.begin() as connection:  # as a statement typed at the database would
+        connection.execute(text("UPDATE scores SET p_success = 0.5"))
+    tokens.append(_token(engine))
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM scores"))
+    tokens.append(_token(engine))
+    assert None not in tokens
+    assert len(set(tokens)) == 3
+
+
+def test_a_quarter_read_again_under_the_same_token_is_not_read_from_the_database(
+    engine: Engine,
+) -> None:
+    given_a_mission_with_a_candidate(engine)
+    with SqlUnitOfWork(engine) as uow:
+        uow.scores.add(SLUG, a_score())
+        uow.commit()
+    with SqlUnitOfWork(engine) as uow:
+        first = uow.scores.all(SLUG, QUARTER)
+    sent = _reads(engine)
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.scores.all(SLUG, QUARTER) == first
+        assert sent == []
+        assert [s.member for s in uow.scores.all(SLUG, QUARTER, member="council1")] == [
+            "council1"
+        ]  # a member's own are read as before
+        assert len(sent) == 1
+
+
+def test_a_change_made_anywhere_is_read_back(engine: Engine) -> None:
+    given_a_mission_with_a_candidate(engine)
+    with SqlUnitOfWork(engine) as uow:
+        uow.scores.add(SLUG, a_score(status=ScoreStatus.draft))
+        uow.commit()
+    with SqlUnitOfWork(engine) as uow:
+        assert [s.p_success for s in uow.scores.all(SLUG, QUARTER)] == [0.31]
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE scores SET p_success = 0.5"))
+    with SqlUnitOfWork(engine) as uow:
+        assert [s.p_success for s in uow.scores.all(SLUG, QUARTER)] == [0.5]
+    with SqlUnitOfWork(engine) as uow:  # a write not yet committed is read back in its own
+        uow.scores.replace_drafts(SLUG, [a_score(status=ScoreStatus.draft, p_success=0.6)], None)
+        assert [s.p_success for s in uow.scores.all(SLUG, QUARTER)] == [0.6]
+    with SqlUnitOfWork(engine) as uow:  # and not by anyone once rolled back
+        assert [s.p_success for s in uow.scores.all(SLUG, QUARTER)] == [0.5]
+
+
+def test_the_memory_keeps_the_most_recently_read_quarters_within_its_bound() -> None:
+    memory = TokenMemory[Score](max_items=3)
+    one, two = (a_score(),), (a_score(), a_score(p_success=0.4))
+    memory.put((1, "a"), one)
+    memory.put((2, "b"), two)
+    assert memory.get((1, "a")) == one  # now the most recent
+    memory.put((3, "c"), one)  # over the bound: the least recent goes
+    assert memory.get((2, "b")) is None
+    assert memory.get((1, "a")) == one
+    assert memory.get((3, "c")) == one
+    memory.put((4, "d"), (a_score(),) * 4)  # larger than the bound: not kept
+    assert memory.get((4, "d")) is None
+
+
+def test_every_write_of_a_candidate_or_an_option_draws_a_new_token(engine: Engine) -> None:
+    given_a_mission_with_a_candidate(engine)
+    tokens = [_candidates_token(engine)]
+    with SqlUnitOfWork(engine) as uow:
+        uow.candidates.add(SLUG, a_candidate("saf-plant"))
+        uow.commit()
+    tokens.append(_candidates_token(engine))
+    for statement in (
+        "UPDATE candidates SET name = 'Renamed' WHERE key = 'saf-plant'",
+        "UPDATE funding_options SET p_success = 0.5",
+        "DELETE FROM funding_options WHERE key = 'explore'",
+    ):
+        with engine.begin() as connection:
+            connection.execute(text(statement))
+        tokens.append(_candidates_token(engine))
+    assert None not in tokens
+    assert len(set(tokens)) == 5
+
+
+def test_candidates_are_read_once_per_token_and_a_change_is_read_back(engine: Engine) -> None:
+    given_a_mission_with_a_candidate(engine)
+    with SqlUnitOfWork(engine) as uow:
+        first = uow.candidates.all(SLUG)
+    sent = _reads(engine, "candidates")
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.candidates.all(SLUG) == first
+        assert sent == []
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE funding_options SET p_success = 0.5"))
+    with SqlUnitOfWork(engine) as uow:
+        assert {o.p_success for c in uow.candidates.all(SLUG) for o in c.options} == {0.5}
+    with SqlUnitOfWork(engine) as uow:  # an update in the unit of work is read back in it
+        candidate = uow.candidates.all(SLUG)[0]
+        uow.candidates.update(SLUG, candidate.with_changes(name="Renamed"), None)
+        assert [c.name for c in uow.candidates.all(SLUG)] == ["Renamed"]
+    with SqlUnitOfWork(engine) as uow:  # and not by anyone once rolled back
+        assert [c.name for c in uow.candidates.all(SLUG)] == [first[0].name]
