@@ -132,8 +132,13 @@ def p_sd(ps: Sequence[float]) -> float:
     """Standard deviation of the members' p, unweighted, population form (divide by n).
 
     It describes the panel that scored, not a sample of a larger population; 0 for one member.
+    In floats with exact sums (``math.fsum``): ``statistics.pstdev`` computes in fractions,
+    and was a seventh of the scoring page of a large programme.
     """
-    return statistics.pstdev(ps) if ps else 0.0
+    if not ps:
+        return 0.0
+    mean = math.fsum(ps) / len(ps)
+    return math.sqrt(math.fsum((p - mean) ** 2 for p in ps) / len(ps))
 
 
 class FlagCode(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 import pytest
@@ -162,6 +163,11 @@ def test_spread_is_the_range_and_the_population_standard_deviation() -> None:
     assert p_sd([0.2, 0.5, 0.8]) == pytest.approx(math.sqrt(0.06))
     assert p_spread([0.4]) == 0
     assert p_sd([0.4]) == 0
+
+
+@given(st.lists(st.floats(min_value=0.01, max_value=0.99), min_size=1, max_size=30))
+def test_the_standard_deviation_agrees_with_the_exact_one(ps: list[float]) -> None:
+    assert p_sd(ps) == pytest.approx(statistics.pstdev(ps), rel=1e-12, abs=1e-15)
 
 
 SECTORS = {"ann": Sector.business, "bob": Sector.academia, "cat": Sector.business}
