@@ -133,6 +133,7 @@ def stored(uow: UnitOfWork) -> dict[str, Any]:
         "challenges": [(i, c.model_dump(mode="json")) for i, c in uow.challenges.all(SLUG)],
         "runs": dump(uow.runs.all(SLUG)),
         "one quarter's runs": dump(uow.runs.all(SLUG, QUARTER)),
+        "run records": dump(uow.runs.records(SLUG)),
         "runs' P(target)": uow.runs.p_targets(SLUG, [r.id for r in uow.runs.all(SLUG) if r.id]),
         "changes": dump(uow.cycle.changes(SLUG)),
         "updates": dump(uow.cycle.updates(SLUG)),

@@ -59,11 +59,10 @@ def _run_form_values(run: OptimiserRun) -> dict[str, Any]:
 
 
 def _form_values(
-    uow: SqlUnitOfWork, ctx: MissionContext, runs: list[OptimiserRun], started: int | None
+    uow: SqlUnitOfWork, ctx: MissionContext, last: OptimiserRun | None, started: int | None
 ) -> dict[str, Any]:
     """What the form starts from: the settings of the run just started (``started``), else the
-    mission's stored policy with the last run's locks and exclusions, else the last run's."""
-    last = runs[0] if runs else None
+    mission's stored policy with the ``last`` run's locks and exclusions, else the last run's."""
     if last is not None and started == last.id:
         return _run_form_values(last)
     stored = uow.missions.get(ctx.slug).policy  # the CEO's policy for this mission
@@ -102,7 +101,8 @@ def _list_context(
     ticked: set[int] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    runs = uow.runs.all(ctx.slug)
+    runs = uow.runs.records(ctx.slug)  # without their problem files: only the last's is read
+    last = uow.runs.get(ctx.slug, runs[0].id) if runs and runs[0].id is not None else None
     quarter = quarters.current(uow, ctx.slug)
     return {
         "mission": uow.missions.get(ctx.slug),
@@ -110,7 +110,7 @@ def _list_context(
         "runs": runs,
         "started": started if any(r.id == started for r in runs) else None,
         "ticked": ticked or set(),
-        "values": _form_values(uow, ctx, runs, started),
+        "values": _form_values(uow, ctx, last, started),
         "objectives": OBJECTIVES,
         "percent_fields": PERCENT_FIELDS,
         "candidates": uow.candidates.all(ctx.slug),

@@ -14,7 +14,7 @@ from api.routes.json.common import UtcDateTime, as_utc, utc_model, v1_router
 from optimiser.result import Result
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain import montecarlo
-from portfolio.domain.model import OptimiserRun
+from portfolio.domain.model import RunRecord
 from portfolio.domain.run_policy import RunSettings
 from portfolio.services import comparison, report_view
 from portfolio.services import runs as run_service
@@ -51,7 +51,7 @@ class RunSummary(BaseModel):
     )
 
 
-def _summary(run: OptimiserRun, with_result: bool = False) -> RunSummary:
+def _summary(run: RunRecord, with_result: bool = False) -> RunSummary:
     return RunSummary(
         id=run.id or 0,
         quarter=run.quarter,
@@ -82,7 +82,7 @@ def current_problem(ctx: RunOptimiser, uow: UowDep) -> dict[str, Any]:
 @router.get("/missions/{slug}/runs", response_model=list[RunSummary])
 def runs(ctx: ViewMission, uow: UowDep) -> list[RunSummary]:
     """The mission's optimiser runs, each with its status and headline figures."""
-    return [_summary(r) for r in uow.runs.all(ctx.slug)]
+    return [_summary(r) for r in uow.runs.records(ctx.slug)]
 
 
 ComparisonOut = utc_model(comparison.Comparison)

@@ -21,6 +21,7 @@ from portfolio.domain.model import (
     OptimiserRun,
     QuarterlyUpdate,
     QuarterState,
+    RunRecord,
     SpendEntry,
     TrajectoryPoint,
     TreasuryApproval,
@@ -177,6 +178,13 @@ class MemoryRuns:
             copied(r)
             for _, r in sorted(self.s.t.runs.items(), reverse=True)
             if r.mission == mission_slug and (quarter is None or r.quarter == quarter)
+        ]
+
+    def records(self, mission_slug: str) -> list[RunRecord]:
+        """The mission's runs, newest first, without their problem files."""
+        return [
+            RunRecord.model_validate(r.model_dump(exclude={"problem"}))
+            for r in self.all(mission_slug)
         ]
 
     def p_targets(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, float | None]:

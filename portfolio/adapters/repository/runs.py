@@ -13,7 +13,26 @@ from sqlalchemy.orm import Session
 from portfolio.adapters.orm import AnalyticsRow, ChartRow, MissionRow, RunRow
 from portfolio.adapters.repository.missions import Missions
 from portfolio.domain.errors import Conflict, NotFound
-from portfolio.domain.model import OptimiserRun, RunAnalysis
+from portfolio.domain.model import OptimiserRun, RunAnalysis, RunRecord
+
+_RECORD_COLUMNS = (
+    RunRow.id,
+    RunRow.quarter,
+    RunRow.objective,
+    RunRow.solver,
+    RunRow.status,
+    RunRow.started_by,
+    RunRow.note,
+    RunRow.created_at,
+    RunRow.started_at,
+    RunRow.finished_at,
+    RunRow.result,
+    RunRow.progress,
+    RunRow.error,
+    RunRow.overrides,
+    RunRow.budget_scale,
+)
+"""What ``Runs.records`` reads of a run: all but its problem file."""
 
 
 class Runs:
@@ -57,26 +76,31 @@ class Runs:
         return row
 
     @staticmethod
-    def _to_model(row: RunRow, slug: str) -> OptimiserRun:
-        return OptimiserRun(
-            id=row.id,
-            mission=slug,
-            quarter=row.quarter,
-            objective=row.objective,
-            solver=row.solver,
-            status=row.status,
-            started_by=row.started_by,
-            note=row.note,
-            created_at=row.created_at,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-            problem=row.problem,
-            result=row.result,
-            progress=row.progress,
-            error=row.error,
-            overrides=row.overrides or {},
-            budget_scale=row.budget_scale if row.budget_scale is not None else 1.0,
-        )
+    def _record(row: Any, slug: str) -> dict[str, Any]:
+        """The fields of a ``RunRecord`` from ``row`` (an ORM row, or a result row of
+        ``_RECORD_COLUMNS``: both name their columns as attributes)."""
+        return {
+            "id": row.id,
+            "mission": slug,
+            "quarter": row.quarter,
+            "objective": row.objective,
+            "solver": row.solver,
+            "status": row.status,
+            "started_by": row.started_by,
+            "note": row.note,
+            "created_at": row.created_at,
+            "started_at": row.started_at,
+            "finished_at": row.finished_at,
+            "result": row.result,
+            "progress": row.progress,
+            "error": row.error,
+            "overrides": row.overrides or {},
+            "budget_scale": row.budget_scale if row.budget_scale is not None else 1.0,
+        }
+
+    @classmethod
+    def _to_model(cls, row: RunRow, slug: str) -> OptimiserRun:
+        return OptimiserRun(**cls._record(row, slug), problem=row.problem)
 
     def get(self, mission_slug: str, run_id: int) -> OptimiserRun:
         return self._to_model(self._row(mission_slug, run_id), mission_slug)
@@ -100,6 +124,17 @@ class Runs:
             query = query.where(RunRow.quarter == quarter)
         return [self._to_model(r, mission_slug) for r in self.session.scalars(query)]
 
+    def records(self, mission_slug: str) -> list[RunRecord]:
+        """The mission's runs, newest first, without their problem files (``all`` with them):
+        what a list of runs shows. Columns, not ORM objects, so the problems are never read."""
+        rows = self.session.execute(
+            select(*_RECORD_COLUMNS)
+            .join(MissionRow, RunRow.mission_id == MissionRow.id)
+            .where(MissionRow.slug == mission_slug)
+            .order_by(RunRow.id.desc())
+        )
+        return [RunRecord(**self._record(r, mission_slug)) for r in rows]
+
     def p_targets(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, float | None]:
         """P(target) out of sample (``p_target_of``) of the mission's runs among ``run_ids``, by
         id, read from inside the stored result: the dashboard's trajectory needs one figure of
@@ -110,7 +145,7 @@ class Runs:
             .join(MissionRow, RunRow.mission_id == MissionRow.id)
             .where(MissionRow.slug == mission_slug, RunRow.id.in_(list(run_ids)))
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
     def update(self, run_id: int, **fields: Any) -> None:
         row = self.session.get(RunRow, run_id)

@@ -85,6 +85,7 @@ from portfolio.domain.model.runs import RUN_STATUSES as RUN_STATUSES
 from portfolio.domain.model.runs import Allocation as Allocation
 from portfolio.domain.model.runs import OptimiserRun as OptimiserRun
 from portfolio.domain.model.runs import RunAnalysis as RunAnalysis
+from portfolio.domain.model.runs import RunRecord as RunRecord
 from portfolio.domain.model.runs import p_target_of as p_target_of
 from portfolio.domain.model.spending import ApprovalState as ApprovalState
 from portfolio.domain.model.spending import Contract as Contract

@@ -57,8 +57,10 @@ def p_target_of(result: Result | None) -> float | None:
     return oos.p_target if oos else None
 
 
-class OptimiserRun(Strict):
-    """One solve of a mission's problem file, kept with the exact problem and result."""
+class RunRecord(Strict):
+    """One solve of a mission's problem file as a list of runs shows it: everything kept of it
+    but the problem file (hundreds of kilobytes at the size of a large programme), which
+    ``OptimiserRun`` adds."""
 
     id: int | None = None
     mission: Slug
@@ -71,7 +73,6 @@ class OptimiserRun(Strict):
     created_at: dt.datetime
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
-    problem: dict[str, Any]
     result: Result | None = Field(
         None, description="what the solve produced (mission-portfolio/result), once finished"
     )
@@ -144,3 +145,9 @@ class OptimiserRun(Strict):
     def selected(self) -> dict[str, str]:
         """The option the run funds of each candidate it funds (none without a result)."""
         return self.result.selected if self.result else {}
+
+
+class OptimiserRun(RunRecord):
+    """One solve of a mission's problem file, kept with the exact problem and result."""
+
+    problem: dict[str, Any]
