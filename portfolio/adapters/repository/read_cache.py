@@ -53,9 +53,9 @@ class TokenMemory(Generic[T]):
             self._held = 0
 
 
-QUARTER_SCORES: TokenMemory[Score] = TokenMemory(60_000)
-"""Quarters' scores (``Scores.all``), at most 60,000 (about 90 MB): a large programme's open
-round has about 7,000."""
+QUARTER_SCORES: TokenMemory[Score] = TokenMemory(30_000)
+"""Quarters' scores (``Scores.all``), at most 30,000 (about 85 MB, 2.8 KB a score): the large
+programme's rounds have 3,000 each."""
 
 MISSION_CANDIDATES: TokenMemory[Candidate] = TokenMemory(6_000)
 """Missions' candidates with their options (``Candidates.all``), at most 6,000 (a large
