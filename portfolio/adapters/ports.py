@@ -46,6 +46,7 @@ from portfolio.domain.model import (
     SeedQuestion,
     SpendEntry,
     StoredAggregate,
+    SubmittedP,
     TrajectoryPoint,
     TreasuryApproval,
     User,
@@ -122,6 +123,7 @@ class ScoreRepository(Protocol):
         candidates: Collection[str] | None = None,
     ) -> list[Score]: ...
     def submitted_members(self, mission_slug: str, quarter: str) -> list[str]: ...
+    def submitted_p(self, mission_slug: str, candidates: Collection[str]) -> list[SubmittedP]: ...
 
 
 class EvidenceRepository(Protocol):

@@ -23,7 +23,7 @@ from portfolio.adapters.ports import UnitOfWork
 from portfolio.domain.classical import ClassicalResult, elicitation_from_seeds, run_classical_model
 from portfolio.domain.errors import NotFound
 from portfolio.domain.estimates import MemberCalibration, brier, brier_weights, member_calibration
-from portfolio.domain.model import AggregationMethod, EvidenceKind, Score, ScoreStatus, Sector
+from portfolio.domain.model import AggregationMethod, EvidenceKind, Sector, SubmittedP
 from portfolio.services.council_round import rounds_over
 
 
@@ -85,23 +85,18 @@ def resolved_forecasts(uow: UnitOfWork, slug: str) -> dict[str, list[ResolvedFor
     candidates = {c.id: c for c in uow.candidates.all(slug)}
     over = rounds_over(uow, slug)
     scores = [
-        s
-        for s in uow.scores.all(slug, candidates={ev.candidate for ev in gates})
-        if s.quarter in over
-        and s.status is ScoreStatus.submitted
-        and not s.not_competent
-        and s.p_success is not None
+        s for s in uow.scores.submitted_p(slug, {ev.candidate for ev in gates}) if s.quarter in over
     ]
     out: dict[str, list[ResolvedForecast]] = defaultdict(list)
     for ev in gates:
         option = ev.option or candidates[ev.candidate].options[0].id
-        latest: dict[str, Score] = {}
+        latest: dict[str, SubmittedP] = {}
         for s in scores:
             if s.candidate == ev.candidate and s.option == option and s.quarter < ev.quarter:
                 if s.member not in latest or s.quarter >= latest[s.member].quarter:
                     latest[s.member] = s
         for member, s in sorted(latest.items()):
-            assert s.p_success is not None and ev.outcome is not None
+            assert ev.outcome is not None
             out[member].append(
                 ResolvedForecast(
                     member,

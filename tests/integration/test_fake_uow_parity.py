@@ -123,6 +123,7 @@ def stored(uow: UnitOfWork) -> dict[str, Any]:
         "scores": dump(uow.scores.all(SLUG)),
         "one member's scores": dump(uow.scores.all(SLUG, member=ANNA)),
         "one candidate's scores": dump(uow.scores.all(SLUG, candidates={"alpha"})),
+        "submitted p": [list(s) for s in uow.scores.submitted_p(SLUG, {"alpha", "beta"})],
         "who submitted": [
             uow.scores.submitted_members(SLUG, q.label) for q in uow.missions.quarters(SLUG)
         ],

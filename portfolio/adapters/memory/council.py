@@ -16,6 +16,7 @@ from portfolio.domain.model import (
     SeedAnswer,
     SeedQuestion,
     StoredAggregate,
+    SubmittedP,
 )
 
 
@@ -81,6 +82,14 @@ class MemoryScores:
             and (quarter is None or label == quarter)
             and (member is None or stored.score.member == member)
             and (candidates is None or stored.score.candidate in candidates)
+        ]
+
+    def submitted_p(self, mission_slug: str, candidates: Collection[str]) -> list[SubmittedP]:
+        """The submitted p of ``candidates``' options, in the order they were made."""
+        return [
+            SubmittedP(s.member, s.quarter, s.candidate, s.option, s.p_success)
+            for s in self.all(mission_slug, candidates=candidates)
+            if s.status is ScoreStatus.submitted and not s.not_competent and s.p_success is not None
         ]
 
     def submitted_members(self, mission_slug: str, quarter: str) -> list[str]:

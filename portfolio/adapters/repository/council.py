@@ -26,7 +26,14 @@ from portfolio.adapters.repository.candidates import Candidates
 from portfolio.adapters.repository.missions import Missions
 from portfolio.adapters.repository.read_cache import QUARTER_SCORES
 from portfolio.domain.errors import Conflict, NotFound
-from portfolio.domain.model import Score, ScoreStatus, SeedAnswer, SeedQuestion, StoredAggregate
+from portfolio.domain.model import (
+    Score,
+    ScoreStatus,
+    SeedAnswer,
+    SeedQuestion,
+    StoredAggregate,
+    SubmittedP,
+)
 
 
 def _seed_question(row: SeedQuestionRow) -> SeedQuestion:
@@ -253,6 +260,33 @@ class Scores:
             )
             for s in self.session.execute(query)
         ]
+
+    def submitted_p(self, mission_slug: str, candidates: Collection[str]) -> list[SubmittedP]:
+        """The submitted p of ``candidates``' options (not "not competent"), in the order they
+        were made: five columns of each score, where ``all`` builds the whole score with its
+        three-points (the council's record reads every round's, tens of thousands)."""
+        rows = self.session.execute(
+            select(
+                UserRow.username,
+                QuarterRow.label,
+                CandidateRow.key,
+                OptionRow.key,
+                ScoreRow.p_success,
+            )
+            .join(QuarterRow, ScoreRow.quarter_id == QuarterRow.id)
+            .join(OptionRow, ScoreRow.option_id == OptionRow.id)
+            .join(CandidateRow, OptionRow.candidate_id == CandidateRow.id)
+            .join(UserRow, ScoreRow.user_id == UserRow.id)
+            .where(
+                QuarterRow.mission_id == Missions(self.session).row(mission_slug).id,
+                ScoreRow.status == ScoreStatus.submitted.value,
+                ScoreRow.not_competent.is_(False),
+                ScoreRow.p_success.is_not(None),
+                CandidateRow.key.in_(list(candidates)),
+            )
+            .order_by(ScoreRow.id)
+        )
+        return [SubmittedP(m, q, c, o, p) for m, q, c, o, p in rows if p is not None]
 
     def submitted_members(self, mission_slug: str, quarter: str) -> list[str]:
         """The members who have submitted any score in ``quarter``'s round, by username,

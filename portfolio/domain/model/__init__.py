@@ -51,6 +51,7 @@ from portfolio.domain.model.council import Sector as Sector
 from portfolio.domain.model.council import SeedAnswer as SeedAnswer
 from portfolio.domain.model.council import SeedQuestion as SeedQuestion
 from portfolio.domain.model.council import StoredAggregate as StoredAggregate
+from portfolio.domain.model.council import SubmittedP as SubmittedP
 from portfolio.domain.model.mission import AGGREGATION_LABELS as AGGREGATION_LABELS
 from portfolio.domain.model.mission import MAX_OPTIONS as MAX_OPTIONS
 from portfolio.domain.model.mission import AggregationMethod as AggregationMethod

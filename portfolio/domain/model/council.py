@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, NamedTuple, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -185,6 +185,17 @@ class SeedAnswer(Strict):
         if not self.q5 < self.q50 < self.q95:
             raise ValueError("q5 < q50 < q95 must hold")
         return self
+
+
+class SubmittedP(NamedTuple):
+    """A member's submitted p of one option in one quarter (not "not competent"): all that a
+    forecasting record reads of a score (``Scores.submitted_p``), without its three-points."""
+
+    member: str
+    quarter: str
+    candidate: str
+    option: str
+    p_success: float
 
 
 class StoredAggregate(Strict):
