@@ -81,6 +81,7 @@ def samples(url: str) -> dict[str, str]:
 
     engine = database.make_engine(url)
     try:
+        database.upgrade(engine)  # a database kept by an earlier version of the product
         with SqlUnitOfWork(engine) as uow:
             (mission,) = uow.missions.all()
             quarters = uow.missions.quarters(mission.slug)
