@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from portfolio.adapters import auditpack
-from portfolio.adapters.auditpack import build_zip, canonical_json, pack_hash
+from portfolio.adapters.auditpack import canonical_json, pack_hash
 from portfolio.adapters.ports import UnitOfWork
 from portfolio.domain import limits
 from portfolio.domain.errors import Conflict, InvalidInput, PermissionDenied
@@ -513,40 +513,6 @@ def close_quarter(uow: UnitOfWork, actor: str, slug: str) -> Quarter:
         },
     )
     return uow.missions.quarter(slug, quarter.label)
-
-
-def audit_pack_zip(uow: UnitOfWork, slug: str, label: str) -> bytes:
-    """The closed quarter's audit pack as one zip: the problem and result files, the pack and
-    its hash, and the update letter."""
-    quarter = uow.missions.quarter(slug, label)
-    content = uow.missions.pack(slug, label)
-    if quarter.state is not QuarterState.closed or content is None:
-        raise Conflict(f"{label} is not closed: its audit pack is made when it closes")
-    files: dict[str, bytes | str] = {
-        "pack.json": json.dumps(content, indent=2, sort_keys=True),
-        "problem.json": json.dumps(content["run"]["problem"], indent=2),
-        "result.json": json.dumps(content["run"]["result"], indent=2),
-        "hash.txt": (
-            f"sha256 {quarter.pack_hash}\nprevious {quarter.pack_previous_hash}\n"
-            f"seal {quarter.pack_seal}\n"
-        ),
-        "README.txt": (
-            f"Audit pack of {slug}, quarter {label}.\n"
-            "pack.json holds everything that decided the quarter; problem.json re-solves with\n"
-            "`mission-portfolio solve problem.json` to the same allocation (result.json);\n"
-            "`--compare result.json` also says whether it ran on the same software, which\n"
-            "pack.json records under run.software.\n"
-            "hash.txt: SHA-256 of the canonical JSON of {previous, content}, chained to the\n"
-            "previous quarter's pack, and the seal: HMAC-SHA-256 of that hash under the\n"
-            "server's key, chained to the previous quarter's seal (the seal printed on the\n"
-            "public update). `mission-portfolio verify MISSION` checks both chains, the audit\n"
-            "trail and the quarter's live rows against pack.json; `--head SEAL` checks that\n"
-            "the history still holds a seal someone kept.\n"
-        ),
-    }
-    if content.get("update"):
-        files["update.md"] = content["update"]["body"]
-    return build_zip(files)
 
 
 def verify(uow: UnitOfWork, slug: str) -> list[str]:

@@ -41,7 +41,15 @@ from portfolio.domain.model import (
     next_quarter,
 )
 from portfolio.domain.rag import RAG_LABELS, RAG_WORDING
-from portfolio.services import contracts, cycle, guide, publication, quarter_view, quarters
+from portfolio.services import (
+    contracts,
+    cycle,
+    guide,
+    pack_zip,
+    publication,
+    quarter_view,
+    quarters,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -529,7 +537,7 @@ def close(request: Request, ctx: ManageCycle, label: str, form: FormDep, uow: Uo
 
 @router.get("/missions/{slug}/quarters/{label}/audit-pack.zip")
 def audit_pack(ctx: ViewMission, label: str, uow: UowDep) -> Response:
-    data = cycle.audit_pack_zip(uow, ctx.slug, label)
+    data = pack_zip.audit_pack_zip(uow, ctx.slug, label)
     return attachment(data, ZIP, quarter_file(ctx.slug, label, "audit-pack.zip"))
 
 

@@ -22,7 +22,7 @@ from portfolio.domain.model import (
     TrajectoryPoint,
 )
 from portfolio.domain.rag import Rag
-from portfolio.services import cycle, guide, publication, quarter_view, quarters
+from portfolio.services import cycle, guide, pack_zip, publication, quarter_view, quarters
 
 router = v1_router()
 
@@ -133,7 +133,7 @@ def audit_pack(ctx: ViewMission, label: str, uow: UowDep) -> Response:
     previous quarter's (hash.txt), and the update letter. 409 while the quarter is open."""
     quarter_view.quarter_of(uow, ctx.slug, label)
     return attachment(
-        cycle.audit_pack_zip(uow, ctx.slug, label),
+        pack_zip.audit_pack_zip(uow, ctx.slug, label),
         ZIP,
         quarter_file(ctx.slug, label, "audit-pack.zip"),
     )

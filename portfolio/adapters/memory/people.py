@@ -5,6 +5,8 @@ methods and the same refusals as ``portfolio/adapters/repository/`` (``NotFound`
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -206,6 +208,13 @@ class MemoryMissions:
     def pack(self, slug: str, label: str) -> dict[str, Any] | None:
         self.s.t.quarter(slug, label)
         return self.s.t.packs.get((slug, label))
+
+    def pack_digest(self, slug: str, label: str) -> str | None:
+        """SHA-256 of the pack as this store holds it (its JSON, keys sorted)."""
+        pack = self.pack(slug, label)
+        if pack is None:
+            return None
+        return hashlib.sha256(json.dumps(pack, sort_keys=True).encode("utf-8")).hexdigest()
 
     def set_quarter(self, slug: str, label: str, **fields: Any) -> None:
         """``fields`` named as the SQL columns are (``approved_run_id``, ``pack``, …)."""

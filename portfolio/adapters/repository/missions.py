@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import Text, cast, delete, inspect, select, update
 from sqlalchemy.orm import Session
 
 from portfolio.adapters.orm import (
     CouncilMemberRow,
     EnvelopeRow,
     MissionRow,
+    QuarterPackRow,
     QuarterRow,
     RoleRow,
     UserRow,
@@ -254,6 +256,17 @@ class Missions:
 
     def pack(self, slug: str, label: str) -> dict[str, Any] | None:
         return self.quarter_row(slug, label).pack
+
+    def pack_digest(self, slug: str, label: str) -> str | None:
+        """SHA-256 of quarter ``label``'s audit pack as the database holds it (its JSON text),
+        None without one: it changes whenever the stored pack does, and is read without
+        decoding the pack's megabytes."""
+        stored = self.session.scalar(
+            select(cast(QuarterPackRow.pack, Text)).where(
+                QuarterPackRow.quarter_id == self.quarter_row(slug, label).id
+            )
+        )
+        return hashlib.sha256(stored.encode("utf-8")).hexdigest() if stored is not None else None
 
     def set_quarter(self, slug: str, label: str, **fields: Any) -> None:
         row = self.quarter_row(slug, label)
