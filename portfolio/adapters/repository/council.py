@@ -59,6 +59,20 @@ _SCORE_COLUMNS = (
 """What ``Scores.all`` reads of each score besides its quarter, option and member."""
 
 
+def _scores_of(mission_id: int, *columns: Any) -> Select[Any]:
+    """``columns`` of the mission's scores with their quarter, option, candidate and member
+    joined, in the order the scores were made."""
+    return (
+        select(*columns)
+        .join(QuarterRow, ScoreRow.quarter_id == QuarterRow.id)
+        .join(OptionRow, ScoreRow.option_id == OptionRow.id)
+        .join(CandidateRow, OptionRow.candidate_id == CandidateRow.id)
+        .join(UserRow, ScoreRow.user_id == UserRow.id)
+        .where(QuarterRow.mission_id == mission_id)
+        .order_by(ScoreRow.id)
+    )
+
+
 class Scores:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -221,20 +235,13 @@ class Scores:
         member: str | None,
         candidates: Collection[str] | None,
     ) -> list[Score]:
-        query = (
-            select(
-                *_SCORE_COLUMNS,
-                QuarterRow.label,
-                CandidateRow.key.label("candidate"),
-                OptionRow.key.label("option"),
-                UserRow.username,
-            )
-            .join(QuarterRow, ScoreRow.quarter_id == QuarterRow.id)
-            .join(OptionRow, ScoreRow.option_id == OptionRow.id)
-            .join(CandidateRow, OptionRow.candidate_id == CandidateRow.id)
-            .join(UserRow, ScoreRow.user_id == UserRow.id)
-            .where(QuarterRow.mission_id == mission_id)
-            .order_by(ScoreRow.id)
+        query = _scores_of(
+            mission_id,
+            *_SCORE_COLUMNS,
+            QuarterRow.label,
+            CandidateRow.key.label("candidate"),
+            OptionRow.key.label("option"),
+            UserRow.username,
         )
         if quarter is not None:
             query = query.where(QuarterRow.label == quarter)
@@ -265,26 +272,21 @@ class Scores:
         """The submitted p of ``candidates``' options (not "not competent"), in the order they
         were made: five columns of each score, where ``all`` builds the whole score with its
         three-points (the council's record reads every round's, tens of thousands)."""
+        mission_id = Missions(self.session).row(mission_slug).id
         rows = self.session.execute(
-            select(
+            _scores_of(
+                mission_id,
                 UserRow.username,
                 QuarterRow.label,
                 CandidateRow.key,
                 OptionRow.key,
                 ScoreRow.p_success,
-            )
-            .join(QuarterRow, ScoreRow.quarter_id == QuarterRow.id)
-            .join(OptionRow, ScoreRow.option_id == OptionRow.id)
-            .join(CandidateRow, OptionRow.candidate_id == CandidateRow.id)
-            .join(UserRow, ScoreRow.user_id == UserRow.id)
-            .where(
-                QuarterRow.mission_id == Missions(self.session).row(mission_slug).id,
+            ).where(
                 ScoreRow.status == ScoreStatus.submitted.value,
                 ScoreRow.not_competent.is_(False),
                 ScoreRow.p_success.is_not(None),
                 CandidateRow.key.in_(list(candidates)),
             )
-            .order_by(ScoreRow.id)
         )
         return [SubmittedP(m, q, c, o, p) for m, q, c, o, p in rows if p is not None]
 
