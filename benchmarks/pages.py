@@ -139,11 +139,12 @@ def walk(url: str, sample: dict[str, str], repeats: int, callers: list[str]) -> 
     page a caller sees."""
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from api.app import create_app, settle_heap
     from api.settings import Settings
 
     twins, all_callers, login = twins_table()
     app = create_app(Settings(database_url=url, secret_key=SECRET, auto_analyses=False))
+    settle_heap()  # as ``serve`` does
     try:
         for caller in callers:
             username = all_callers[caller]

@@ -73,12 +73,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     one uvicorn restarts, must not fail the analyses of the live ones)."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, settle_heap
     from api.jobs import recover
     from portfolio.adapters.unit_of_work import session_factory
 
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        app = create_app(settings)
+        settle_heap()
+        uvicorn.run(app, host=host, port=port, log_level="info")
         return
     engine = database.make_engine(settings.database_url)
     try:
