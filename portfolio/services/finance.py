@@ -57,9 +57,9 @@ from portfolio.domain.errors import Conflict
 from portfolio.domain.model import (
     Contract,
     Mission,
-    OptimiserRun,
     Quarter,
     QuarterState,
+    RunRecord,
     SpendEntry,
     SpendKind,
 )
@@ -157,12 +157,12 @@ class FinanceView(BaseModel):
 
 # -- the figures ---------------------------------------------------------------------------------
 def allocation_of(
-    quarter: Quarter, run: OptimiserRun, entries: Sequence[SpendEntry]
+    quarter: Quarter, run: RunRecord, policy: Policy, entries: Sequence[SpendEntry]
 ) -> ApprovedAllocation:
-    """The history row of ``quarter``, whose approved allocation is ``run``."""
+    """The history row of ``quarter``, whose approved allocation is ``run``, solved under
+    ``policy`` (its problem file's)."""
     result = run.result
     oos = run.out_of_sample
-    policy = Policy.model_validate(run.problem.get("policy") or {})
     return ApprovedAllocation(
         quarter=quarter.label,
         state=quarter.state,
@@ -185,7 +185,7 @@ def allocation_of(
 
 
 def _spent_since(
-    run: OptimiserRun, entries: Sequence[SpendEntry]
+    run: RunRecord, entries: Sequence[SpendEntry]
 ) -> dict[tuple[str, str, str, str], float]:
     """Actual spend recorded after ``run`` was made (its problem already knew the rest), per
     candidate, option, envelope and year."""
@@ -209,17 +209,19 @@ def build_finance(
     mission: Mission,
     quarters: Sequence[Quarter],
     current: Quarter | None,
-    runs: dict[int, OptimiserRun],
+    runs: dict[int, RunRecord],
+    policies: dict[int, Policy],
     entries: Sequence[SpendEntry],
     contracts: Sequence[Contract],
 ) -> FinanceView:
     """The view from the stored data: the mission, its quarters (oldest first) and the current
-    one, the approved runs by id, the ledger's entries and the live contracts."""
+    one, the approved runs by id and the policy each was solved under (its problem file's, by
+    run id), the ledger's entries and the live contracts."""
     latest = current or (quarters[-1] if quarters else None)
     this_year = financial_year(latest.label) if latest else None
     ahead = set(remaining_years(mission, latest.label) if latest else mission.years)
     history = [
-        allocation_of(q, runs[q.approved_run], entries)
+        allocation_of(q, runs[q.approved_run], policies.get(q.approved_run, Policy()), entries)
         for q in quarters
         if q.approved_run is not None and q.approved_run in runs
     ]
@@ -295,13 +297,14 @@ def finance_view(uow: SqlUnitOfWork, slug: str) -> FinanceView:
         current: Quarter | None = quarter_rules.current(uow, slug)
     except Conflict:
         current = None
-    runs = {
-        q.approved_run: uow.runs.get(slug, q.approved_run)
-        for q in quarters
-        if q.approved_run is not None
+    approved = [q.approved_run for q in quarters if q.approved_run is not None]
+    runs = {run.id: run for run in uow.runs.records(slug, approved) if run.id is not None}
+    policies = {
+        run_id: Policy.model_validate(policy)
+        for run_id, policy in uow.runs.policies(slug, approved).items()
     }
     return build_finance(
-        mission, quarters, current, runs, uow.spend.all(slug), uow.contracts.live(slug)
+        mission, quarters, current, runs, policies, uow.spend.all(slug), uow.contracts.live(slug)
     )
 
 

@@ -135,6 +135,10 @@ def stored(uow: UnitOfWork) -> dict[str, Any]:
         "runs": dump(uow.runs.all(SLUG)),
         "one quarter's runs": dump(uow.runs.all(SLUG, QUARTER)),
         "run records": dump(uow.runs.records(SLUG)),
+        "some run records": dump(
+            uow.runs.records(SLUG, [r.id for r in uow.runs.all(SLUG) if r.id][:1])
+        ),
+        "runs' policies": uow.runs.policies(SLUG, [r.id for r in uow.runs.all(SLUG) if r.id]),
         "runs' P(target)": uow.runs.p_targets(SLUG, [r.id for r in uow.runs.all(SLUG) if r.id]),
         "changes": dump(uow.cycle.changes(SLUG)),
         "updates": dump(uow.cycle.updates(SLUG)),

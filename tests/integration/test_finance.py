@@ -22,6 +22,7 @@ from support import DEMO, login
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
+from optimiser.problem import Policy
 from optimiser.result import FundingRow, Metrics, MetricsPair, Result, SolverInfo
 from portfolio.adapters.database import make_engine
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
@@ -33,6 +34,7 @@ from portfolio.domain.model import (
     Quarter,
     QuarterState,
     Role,
+    RunRecord,
     SpendEntry,
     SpendKind,
 )
@@ -393,7 +395,7 @@ def _run(run_id: int, quarter: str, funding: list[tuple[str, str, float]], **kw:
         ),
         solver=SolverInfo(name="highs", version="1", seconds=0.1),
     )
-    return OptimiserRun(
+    return RunRecord(
         id=run_id,
         mission="m",
         quarter=quarter,
@@ -401,11 +403,13 @@ def _run(run_id: int, quarter: str, funding: list[tuple[str, str, float]], **kw:
         status="optimal",
         started_by="ceo",
         created_at=dt.datetime(2027, 1, 1),
-        problem={"policy": {"over_programming": 0.1, "max_overrun_probability": 0.25}},
         result=result.model_dump(mode="json"),
         **kw,
     )
 
+
+POLICY = Policy(over_programming=0.1, max_overrun_probability=0.25)
+"""What the runs above were solved under (their problem files' ``policy``)."""
 
 MISSION = Mission(
     slug="m",
@@ -443,7 +447,7 @@ def test_a_year_that_has_ended_has_no_forecast_and_a_what_if_is_shown_as_one():
         budget_scale=1.1,
     )
     contracts = [Contract(candidate="a", option="x", since="2026-27 Q4")]
-    view = build_finance(MISSION, quarters, quarters[1], {1: run}, ENTRIES, contracts)
+    view = build_finance(MISSION, quarters, quarters[1], {1: run}, {1: POLICY}, ENTRIES, contracts)
     past, now = view.lines
     assert (past.ended, past.spent, past.forecast, past.contracted, past.headroom) == (
         True,
@@ -483,7 +487,7 @@ def test_the_current_quarters_own_approved_allocation_is_the_forecast():
         1: _run(1, "2026-27 Q4", [("a", "2027-28", 6.0)]),
         2: _run(2, "2027-28 Q1", [("a", "2027-28", 9.0)]),
     }
-    view = build_finance(MISSION, quarters, quarters[1], runs, ENTRIES, [])
+    view = build_finance(MISSION, quarters, quarters[1], runs, {1: POLICY, 2: POLICY}, ENTRIES, [])
     assert view.allocation is not None and view.allocation.quarter == "2027-28 Q1"
     assert view.lines[1].forecast == 9.0
     assert view.lines[1].contracted == 0.0  # no live contract

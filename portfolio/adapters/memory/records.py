@@ -180,12 +180,23 @@ class MemoryRuns:
             if r.mission == mission_slug and (quarter is None or r.quarter == quarter)
         ]
 
-    def records(self, mission_slug: str) -> list[RunRecord]:
-        """The mission's runs, newest first, without their problem files."""
+    def records(self, mission_slug: str, run_ids: Collection[int] | None = None) -> list[RunRecord]:
+        """The mission's runs (those among ``run_ids``, if given), newest first, without their
+        problem files."""
         return [
             RunRecord.model_validate(r.model_dump(exclude={"problem"}))
             for r in self.all(mission_slug)
+            if run_ids is None or r.id in run_ids
         ]
+
+    def policies(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+        """The problem file's ``policy`` of each of the mission's runs among ``run_ids``."""
+        wanted = set(run_ids)
+        return {
+            run_id: dict(run.problem.get("policy") or {})
+            for run_id, run in self.s.t.runs.items()
+            if run.mission == mission_slug and run_id in wanted
+        }
 
     def p_targets(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, float | None]:
         """P(target) out of sample of the mission's runs among ``run_ids``, by id."""

@@ -26,6 +26,20 @@ from portfolio.domain.model import (
     TrajectoryPoint,
 )
 
+_CHANGE_COLUMNS = (
+    ChangeRow.quarter_id,
+    ChangeRow.candidate,
+    ChangeRow.kind,
+    ChangeRow.option_before,
+    ChangeRow.option_after,
+    ChangeRow.amount_before,
+    ChangeRow.amount_after,
+    ChangeRow.reason,
+    ChangeRow.contracted,
+)
+"""What a change of an allocation is read as: columns, not ORM objects (a large programme's
+quarters hold thousands)."""
+
 
 class CycleLog:
     """Per-quarter records of the cycle: allocation changes, dissents, the update letter and
@@ -55,30 +69,29 @@ class CycleLog:
         self.session.flush()
 
     def changes(self, slug: str, label: str | None = None) -> list[AllocationChange]:
+        """The changes of the mission's approved allocations (of quarter ``label`` only, if
+        given: chosen in the query, not after reading every quarter's), oldest quarter first."""
         labels = self._quarter_ids(slug)
-        query = (
-            select(ChangeRow)
-            .where(ChangeRow.quarter_id.in_(list(labels)))
+        wanted = [i for i, name in labels.items() if label is None or name == label]
+        rows = self.session.execute(
+            select(*_CHANGE_COLUMNS)
+            .where(ChangeRow.quarter_id.in_(wanted))
             .order_by(ChangeRow.quarter_id, ChangeRow.id)
         )
-        out = []
-        for r in self.session.scalars(query):
-            if label is not None and labels[r.quarter_id] != label:
-                continue
-            out.append(
-                AllocationChange(
-                    quarter=labels[r.quarter_id],
-                    candidate=r.candidate,
-                    kind=r.kind,
-                    option_before=r.option_before,
-                    option_after=r.option_after,
-                    amount_before=r.amount_before,
-                    amount_after=r.amount_after,
-                    reason=r.reason,
-                    contracted=r.contracted,
-                )
+        return [
+            AllocationChange(
+                quarter=labels[r.quarter_id],
+                candidate=r.candidate,
+                kind=r.kind,
+                option_before=r.option_before,
+                option_after=r.option_after,
+                amount_before=r.amount_before,
+                amount_after=r.amount_after,
+                reason=r.reason,
+                contracted=r.contracted,
             )
-        return out
+            for r in rows
+        ]
 
     # dissents
     def add_dissent(self, slug: str, dissent: Dissent) -> None:
@@ -90,17 +103,15 @@ class CycleLog:
 
     def dissents(self, slug: str, label: str | None = None) -> list[Dissent]:
         labels = self._quarter_ids(slug)
+        wanted = [i for i, name in labels.items() if label is None or name == label]
         rows = self.session.scalars(
-            select(DissentRow)
-            .where(DissentRow.quarter_id.in_(list(labels)))
-            .order_by(DissentRow.id)
+            select(DissentRow).where(DissentRow.quarter_id.in_(wanted)).order_by(DissentRow.id)
         )
         return [
             Dissent(
                 quarter=labels[r.quarter_id], author=r.author, text=r.text, created_at=r.created_at
             )
             for r in rows
-            if label is None or labels[r.quarter_id] == label
         ]
 
     # the update letter

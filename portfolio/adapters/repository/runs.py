@@ -124,16 +124,31 @@ class Runs:
             query = query.where(RunRow.quarter == quarter)
         return [self._to_model(r, mission_slug) for r in self.session.scalars(query)]
 
-    def records(self, mission_slug: str) -> list[RunRecord]:
-        """The mission's runs, newest first, without their problem files (``all`` with them):
-        what a list of runs shows. Columns, not ORM objects, so the problems are never read."""
-        rows = self.session.execute(
+    def records(self, mission_slug: str, run_ids: Collection[int] | None = None) -> list[RunRecord]:
+        """The mission's runs (those among ``run_ids``, if given), newest first, without their
+        problem files (``all`` with them): what a list of runs shows. Columns, not ORM objects,
+        so the problems are never read."""
+        query = (
             select(*_RECORD_COLUMNS)
             .join(MissionRow, RunRow.mission_id == MissionRow.id)
             .where(MissionRow.slug == mission_slug)
             .order_by(RunRow.id.desc())
         )
-        return [RunRecord(**self._record(r, mission_slug)) for r in rows]
+        if run_ids is not None:
+            query = query.where(RunRow.id.in_(list(run_ids)))
+        return [RunRecord(**self._record(r, mission_slug)) for r in self.session.execute(query)]
+
+    def policies(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+        """The ``policy`` of the problem file of each of the mission's runs among ``run_ids``,
+        by id, as the file states it (``{}`` when it states none), read from inside the stored
+        problem: the finance history needs a few settings of each approved run, not its whole
+        problem file (hundreds of kilobytes at the size of a large programme)."""
+        rows = self.session.execute(
+            select(RunRow.id, RunRow.problem["policy"])
+            .join(MissionRow, RunRow.mission_id == MissionRow.id)
+            .where(MissionRow.slug == mission_slug, RunRow.id.in_(list(run_ids)))
+        )
+        return {run_id: policy or {} for run_id, policy in rows}
 
     def p_targets(self, mission_slug: str, run_ids: Collection[int]) -> dict[int, float | None]:
         """P(target) out of sample (``p_target_of``) of the mission's runs among ``run_ids``, by
