@@ -53,6 +53,7 @@ QUARTER = "2026-27-Q2"
 PASSWORD = "load-benchmark-password-1"
 USERS = ["ceo", *(f"council{i}" for i in range(1, 8)), "treasury"]
 TARGET_P95_MS = 200.0
+CAPACITY_GOAL = 40.0  # requests/s, issue 20: 2 cores, PostgreSQL, two server processes
 PAGES: dict[str, tuple[str, float]] = {  # name -> (path, share of requests)
     "dashboard": (f"/missions/{SLUG}", 0.35),
     "report": (f"/missions/{SLUG}/report?quarter={QUARTER}", 0.25),
@@ -479,6 +480,13 @@ def report(stats: Stats, solves: Solves, described: str, pages: list[str], elaps
     every = [x for name in pages for x in stats.latencies[name]]
     lines.append(_row("**all pages**", every, sum(stats.errors.values()), elapsed))
     lines.append("")
+    if pages == list(PAGES):  # capacity: no think time
+        rate = len(every) / elapsed if elapsed > 0 else 0.0
+        met = "met" if rate >= CAPACITY_GOAL else "not met"
+        lines.append(
+            f"Capacity: {rate:.1f} requests/s answered (goal: at least {CAPACITY_GOAL:.0f} on 2 "
+            f"cores with PostgreSQL and two server processes: {met} on this setup)."
+        )
     if stats.error_kinds:
         kinds = ", ".join(f"{k} × {n}" for k, n in sorted(stats.error_kinds.items()))
         lines.append(f"Errors: {kinds}.")
