@@ -1,10 +1,13 @@
 """A quarter's scores and a mission's candidates are read from the database once per state of
 them: the database draws a new token (``quarters.scores_token``, ``missions.candidates_token``)
 whenever any of them is written, however it is written (revision 0016), and a server process
-reads them again only under a new token. On SQLite and PostgreSQL."""
+reads them again only under a new token. A run's result is parsed once per text of it. On
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -17,10 +20,17 @@ from storage_builders import (  # noqa: F401  (fresh_engine is the engine fixtur
     given_a_mission_with_a_candidate,
 )
 
+from optimiser.result import FundingRow, Metrics, MetricsPair, Result, SolverInfo
 from portfolio.adapters.orm import MissionRow, QuarterRow
-from portfolio.adapters.repository.read_cache import MISSION_CANDIDATES, QUARTER_SCORES, TokenMemory
+from portfolio.adapters.repository.read_cache import (
+    MISSION_CANDIDATES,
+    QUARTER_SCORES,
+    RUN_RESULTS,
+    ParsedMemory,
+    TokenMemory,
+)
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
-from portfolio.domain.model import Score, ScoreStatus
+from portfolio.domain.model import OptimiserRun, Score, ScoreStatus
 
 QUARTER = "2026-27 Q3"
 
@@ -29,9 +39,11 @@ QUARTER = "2026-27 Q3"
 def empty_memory() -> Iterator[None]:
     QUARTER_SCORES.clear()
     MISSION_CANDIDATES.clear()
+    RUN_RESULTS.clear()
     yield
     QUARTER_SCORES.clear()
     MISSION_CANDIDATES.clear()
+    RUN_RESULTS.clear()
 
 
 def _token(engine: Engine) -> str | None:
@@ -161,3 +173,82 @@ def test_candidates_are_read_once_per_token_and_a_change_is_read_back(engine: En
         assert [c.name for c in uow.candidates.all(SLUG)] == ["Renamed"]
     with SqlUnitOfWork(engine) as uow:  # and not by anyone once rolled back
         assert [c.name for c in uow.candidates.all(SLUG)] == [first[0].name]
+
+
+def _result(amount: float) -> Result:
+    return Result(
+        status="optimal",
+        funding=[
+            FundingRow(
+                candidate="h2-combustion",
+                option="explore",
+                envelope="core",
+                year="2026-27",
+                amount=amount,
+            )
+        ],
+        metrics=MetricsPair(
+            out_of_sample=Metrics(
+                p_target=0.6, expected_impact=1.0, cvar_shortfall=0.0, p_overrun=0.2
+            )
+        ),
+        solver=SolverInfo(name="highs", version="1", seconds=0.1),
+    )
+
+
+def test_a_runs_result_is_read_as_stored_and_an_edit_made_anywhere_is_read_back(
+    engine: Engine,
+) -> None:
+    """The runs list reads each result's text and parses it once per text and process: the
+    same result as the run read whole, and another text (however it was written) is parsed
+    anew."""
+    given_a_mission_with_a_candidate(engine)
+    with SqlUnitOfWork(engine) as uow:
+        run_id = uow.runs.add(
+            SLUG,
+            OptimiserRun(
+                mission=SLUG,
+                quarter=QUARTER,
+                objective="expected",
+                started_by="ceo",
+                created_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC),
+                problem={},
+            ),
+        )
+        assert [r.result for r in uow.runs.records(SLUG)] == [None]  # not solved yet
+        uow.runs.update(
+            run_id,
+            status="optimal",
+            result=_result(4.0).model_dump(mode="json"),
+            finished_at=dt.datetime(2026, 10, 1, 0, 5, tzinfo=dt.UTC),
+        )
+        uow.commit()
+    for _ in range(2):  # the second read finds the text parsed already
+        with SqlUnitOfWork(engine) as uow:
+            (record,) = uow.runs.records(SLUG)
+            whole = uow.runs.get(SLUG, run_id)
+            assert record.result_document() == whole.result_document()
+            assert [f.amount for f in record.funding] == [4.0]
+    edited = _result(5.5).model_dump(mode="json")
+    with engine.begin() as connection:  # as a statement typed at the database would
+        connection.execute(
+            text("UPDATE optimiser_runs SET result = :result"), {"result": json.dumps(edited)}
+        )
+    with SqlUnitOfWork(engine) as uow:
+        assert [f.amount for r in uow.runs.records(SLUG) for f in r.funding] == [5.5]
+
+
+def test_the_parsed_memory_parses_a_text_once_and_keeps_the_most_recent_within_its_bound() -> None:
+    parsed: list[str] = []
+
+    def parse(text: str) -> int:
+        parsed.append(text)
+        return len(text)
+
+    memory = ParsedMemory[int](max_entries=2)
+    assert [memory.parsed(t, parse) for t in ("a", "bb", "a", "bb")] == [1, 2, 1, 2]
+    assert parsed == ["a", "bb"]
+    memory.parsed("ccc", parse)  # over the bound: the least recent ("a") goes
+    memory.parsed("bb", parse)
+    memory.parsed("a", parse)
+    assert parsed == ["a", "bb", "ccc", "a"]

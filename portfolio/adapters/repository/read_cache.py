@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from optimiser.result import Result
 from portfolio.domain.model import Candidate, Score
 
 T = TypeVar("T")
@@ -60,3 +62,39 @@ programme's rounds have 3,000 each."""
 MISSION_CANDIDATES: TokenMemory[Candidate] = TokenMemory(6_000)
 """Missions' candidates with their options (``Candidates.all``), at most 6,000 (a large
 programme has 300)."""
+
+
+class ParsedMemory(Generic[T]):
+    """The model parsed from each of the last ``max_entries`` texts, keyed by the text itself:
+    right by construction, whoever wrote the text and however it came back. For documents a
+    page reads whole and often, that are written once and never changed in place (a run's
+    result), so the same text comes back again and again. Safe across threads; the models are
+    shared by every reader, as ``TokenMemory``'s."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def parsed(self, text: str, parse: Callable[[str], T]) -> T:
+        with self._lock:
+            model = self._entries.get(text)
+            if model is not None:
+                self._entries.move_to_end(text)
+                return model
+        model = parse(text)
+        with self._lock:
+            self._entries[text] = model
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return model
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+RUN_RESULTS: ParsedMemory[Result] = ParsedMemory(32)
+"""Runs' results as lists of runs read them (``Runs.records``), at most 32: a large
+programme's result is 0.1 MB of text and 0.9 MB as a model (866 funding rows); its twelve
+quarters' runs took 28 ms to decode and validate on every view of its runs page."""
