@@ -17,11 +17,12 @@ filters scores or aggregates by who is looking.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 from portfolio.adapters.ports import UnitOfWork
+from portfolio.adapters.repository.read_cache import Memo
 from portfolio.domain.errors import Conflict
 from portfolio.domain.estimates import Aggregate, aggregate_option
 from portfolio.domain.model import (
@@ -160,9 +161,10 @@ def set_aggregation_method(
 
 
 # -- pooled estimates ------------------------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
 class CandidateAggregate:
-    """A candidate's aggregates in a quarter, option by option, with its flags and sectors."""
+    """A candidate's aggregates in a quarter, option by option, with its flags and sectors.
+    Shared by every reader once kept (``LIVE_AGGREGATES``): never changed after it is made."""
 
     candidate: Candidate
     aggregates: dict[str, Aggregate | None]
@@ -179,6 +181,13 @@ class CandidateAggregate:
         return seen
 
 
+LIVE_AGGREGATES: Memo[Hashable, tuple[CandidateAggregate, ...]] = Memo(16)
+"""Quarters' live aggregates of every candidate, by what they were computed from: the
+quarter's scores and the mission's candidates as the database names their states (tokens it
+draws anew on every write), the method, every member's weight and sector. At most 16 quarters:
+a large programme's pooling of 600 options took half of its scoring page."""
+
+
 def quarter_aggregates(
     uow: UnitOfWork,
     slug: str,
@@ -190,16 +199,47 @@ def quarter_aggregates(
 ) -> list[CandidateAggregate]:
     """Live aggregates of the submitted scores of ``quarter``: every candidate but those in
     ``skip``, or the one ``only`` names. Whom they may be shown to is ``quarter_view``'s and
-    ``candidate_view``'s business."""
+    ``candidate_view``'s business. Every candidate's are kept in this process while nothing
+    they were computed from changes (``LIVE_AGGREGATES``)."""
     method = method or uow.missions.get(slug).aggregation
     weights = member_weights(uow, slug, method)
     sectors = sectors_of(uow, slug)
+    if only is not None:
+        return _aggregated(uow, slug, quarter, method, weights, sectors, only)
+    # the states first: what is read after them is at least as new as they say
+    scores_state, candidates_state = uow.scores.state(slug, quarter), uow.candidates.state(slug)
+    rows: tuple[CandidateAggregate, ...]
+    if scores_state is None or candidates_state is None:
+        rows = tuple(_aggregated(uow, slug, quarter, method, weights, sectors))
+    else:
+        key = (
+            scores_state,
+            candidates_state,
+            method,
+            tuple(sorted(weights.items())),
+            tuple(sorted(sectors.items())),
+        )
+        rows = LIVE_AGGREGATES.kept(
+            key, lambda: tuple(_aggregated(uow, slug, quarter, method, weights, sectors))
+        )
+    return [row for row in rows if row.candidate.id not in skip]
+
+
+def _aggregated(
+    uow: UnitOfWork,
+    slug: str,
+    quarter: str,
+    method: AggregationMethod,
+    weights: dict[str, float],
+    sectors: dict[str, Sector],
+    only: str | None = None,
+) -> list[CandidateAggregate]:
     scores: dict[tuple[str, str], list[Score]] = defaultdict(list)
     for s in uow.scores.all(slug, quarter, candidates={only} if only else None):
         scores[(s.candidate, s.option)].append(s)
     out = []
     candidates = [uow.candidates.get(slug, only)] if only else uow.candidates.all(slug)
-    for candidate in (c for c in candidates if c.id not in skip):
+    for candidate in candidates:
         aggregates: dict[str, Aggregate | None] = {}
         scorer_set: set[str] = set()
         for option in candidate.options:

@@ -26,11 +26,20 @@ from portfolio.adapters.repository.read_cache import (
     MISSION_CANDIDATES,
     QUARTER_SCORES,
     RUN_RESULTS,
-    ParsedMemory,
+    Memo,
     TokenMemory,
 )
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
-from portfolio.domain.model import OptimiserRun, Score, ScoreStatus
+from portfolio.domain.model import (
+    CouncilMember,
+    OptimiserRun,
+    Role,
+    Score,
+    ScoreStatus,
+    Sector,
+    User,
+)
+from portfolio.services import council
 
 QUARTER = "2026-27 Q3"
 
@@ -40,10 +49,12 @@ def empty_memory() -> Iterator[None]:
     QUARTER_SCORES.clear()
     MISSION_CANDIDATES.clear()
     RUN_RESULTS.clear()
+    council.LIVE_AGGREGATES.clear()
     yield
     QUARTER_SCORES.clear()
     MISSION_CANDIDATES.clear()
     RUN_RESULTS.clear()
+    council.LIVE_AGGREGATES.clear()
 
 
 def _token(engine: Engine) -> str | None:
@@ -238,17 +249,56 @@ def test_a_runs_result_is_read_as_stored_and_an_edit_made_anywhere_is_read_back(
         assert [f.amount for r in uow.runs.records(SLUG) for f in r.funding] == [5.5]
 
 
-def test_the_parsed_memory_parses_a_text_once_and_keeps_the_most_recent_within_its_bound() -> None:
-    parsed: list[str] = []
+def test_the_memo_makes_a_value_once_a_key_and_keeps_the_most_recent_within_its_bound() -> None:
+    made: list[str] = []
 
     def parse(text: str) -> int:
-        parsed.append(text)
+        made.append(text)
         return len(text)
 
-    memory = ParsedMemory[int](max_entries=2)
-    assert [memory.parsed(t, parse) for t in ("a", "bb", "a", "bb")] == [1, 2, 1, 2]
-    assert parsed == ["a", "bb"]
-    memory.parsed("ccc", parse)  # over the bound: the least recent ("a") goes
-    memory.parsed("bb", parse)
-    memory.parsed("a", parse)
-    assert parsed == ["a", "bb", "ccc", "a"]
+    memory = Memo[str, int](max_entries=2)
+    assert [memory.kept(t, lambda t=t: parse(t)) for t in ("a", "bb", "a", "bb")] == [1, 2, 1, 2]
+    assert made == ["a", "bb"]
+    memory.kept("ccc", lambda: parse("ccc"))  # over the bound: the least recent ("a") goes
+    memory.kept("bb", lambda: parse("bb"))
+    memory.kept("a", lambda: parse("a"))
+    assert made == ["a", "bb", "ccc", "a"]
+
+
+def test_live_aggregates_are_kept_while_nothing_they_are_made_of_changes(engine: Engine) -> None:
+    """The scoring page's pooling of every option is computed once per state of the quarter's
+    scores, the mission's candidates and the council (weights and sectors), and anew as soon
+    as any of them changes, however it was written."""
+    given_a_mission_with_a_candidate(engine)
+    with SqlUnitOfWork(engine) as uow:
+        uow.scores.add(SLUG, a_score(status=ScoreStatus.draft))  # a draft is not pooled
+        uow.commit()
+
+    def pooled() -> tuple[list[object], float | None]:
+        with SqlUnitOfWork(engine) as uow:
+            rows = council.quarter_aggregates(uow, SLUG, QUARTER)
+        aggregate = rows[0].aggregates["demonstrate"]
+        return rows, aggregate.p if aggregate else None
+
+    first, p = pooled()
+    again, _ = pooled()
+    assert again[0] is first[0] and p is None  # kept: the very same rows
+    with engine.begin() as connection:  # the draft submitted at the database
+        connection.execute(text("UPDATE scores SET status = 'submitted'"))
+    assert pooled()[1] == 0.31
+    with SqlUnitOfWork(engine) as uow:  # a second member, another sector: new weights
+        uow.users.add(User(username="council2", display_name="Dr Two"), "hash-2")
+        uow.missions.assign(SLUG, "council2", Role.council_member)
+        uow.missions.set_council_member(
+            SLUG, CouncilMember(username="council2", sector=Sector.business)
+        )
+        uow.scores.add(SLUG, a_score(member="council2", p_success=0.7))
+        uow.commit()
+    rows, p = pooled()
+    assert rows[0].scorers == 2 and p is not None and 0.31 < p < 0.7
+    with engine.begin() as connection:  # an option renamed: the candidates' state changes
+        connection.execute(text("UPDATE funding_options SET name = 'Demo plant'"))
+    rows, _ = pooled()
+    assert {o.name for o in rows[0].candidate.options} == {"Demo plant"}
+    with SqlUnitOfWork(engine) as uow:  # the blind rule's skip still applies to kept rows
+        assert council.quarter_aggregates(uow, SLUG, QUARTER, skip={"h2-combustion"}) == []

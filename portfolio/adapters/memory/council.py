@@ -84,6 +84,10 @@ class MemoryScores:
             and (candidates is None or stored.score.candidate in candidates)
         ]
 
+    def state(self, mission_slug: str, quarter: str) -> str | None:
+        """None: the fake names no states, so nothing is kept under one."""
+        return None
+
     def submitted_p(self, mission_slug: str, candidates: Collection[str]) -> list[SubmittedP]:
         """The submitted p of ``candidates``' options, in the order they were made."""
         return [

@@ -244,6 +244,10 @@ class MemoryCandidates:
         found = self.s.t.candidates.get(mission_slug, {}).values()
         return [copied(c) for c in sorted(found, key=lambda c: (c.platform, c.name))]
 
+    def state(self, mission_slug: str) -> str | None:
+        """None: the fake names no states, so nothing is kept under one."""
+        return None
+
     def count(self, mission_slug: str) -> int:
         return len(self.s.t.candidates.get(mission_slug, {}))
 

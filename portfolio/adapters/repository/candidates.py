@@ -119,16 +119,27 @@ class Candidates:
             self.session, ("candidates", mission_slug), lambda: self._remembered(mission_slug)
         )
 
-    def _remembered(self, mission_slug: str) -> list[Candidate]:
-        # the token first: candidates read after it are at least as new as it says
+    def state(self, mission_slug: str) -> str | None:
+        """The mission's ``candidates_token`` (with the mission's id): the database draws a new
+        one whenever a candidate or an option of it is written; None before it has any."""
+        key = self._token(mission_slug)
+        return f"{key[0]}:{key[1]}" if key is not None else None
+
+    def _token(self, mission_slug: str) -> tuple[int, str] | None:
         token = self.session.execute(
             select(MissionRow.id, MissionRow.candidates_token).where(
                 MissionRow.slug == mission_slug
             )
         ).first()
         if token is None or token.candidates_token is None:
+            return None
+        return (token.id, token.candidates_token)
+
+    def _remembered(self, mission_slug: str) -> list[Candidate]:
+        # the token first: candidates read after it are at least as new as it says
+        key = self._token(mission_slug)
+        if key is None:
             return self._all(mission_slug)
-        key = (token.id, token.candidates_token)
         candidates = MISSION_CANDIDATES.get(key)
         if candidates is None:
             candidates = tuple(self._all(mission_slug))

@@ -214,19 +214,30 @@ class Scores:
         if quarter is None or member is not None or candidates is not None:
             return self._read(mission_id, quarter, member, candidates)
         # the token first: scores read after it are at least as new as it says
+        key = self._token(mission_id, quarter)
+        if key is None:
+            return self._read(mission_id, quarter, None, None)
+        scores = QUARTER_SCORES.get(key)
+        if scores is None:
+            scores = tuple(self._read(mission_id, quarter, None, None))
+            QUARTER_SCORES.put(key, scores)
+        return list(scores)
+
+    def state(self, mission_slug: str, quarter: str) -> str | None:
+        """The quarter's ``scores_token`` (with the quarter's id): the database draws a new one
+        whenever any of its scores is written; None before it has any."""
+        key = self._token(Missions(self.session).row(mission_slug).id, quarter)
+        return f"{key[0]}:{key[1]}" if key is not None else None
+
+    def _token(self, mission_id: int, quarter: str) -> tuple[int, str] | None:
         token = self.session.execute(
             select(QuarterRow.id, QuarterRow.scores_token).where(
                 QuarterRow.mission_id == mission_id, QuarterRow.label == quarter
             )
         ).first()
         if token is None or token.scores_token is None:
-            return self._read(mission_id, quarter, None, None)
-        key = (token.id, token.scores_token)
-        scores = QUARTER_SCORES.get(key)
-        if scores is None:
-            scores = tuple(self._read(mission_id, quarter, None, None))
-            QUARTER_SCORES.put(key, scores)
-        return list(scores)
+            return None
+        return (token.id, token.scores_token)
 
     def _read(
         self,

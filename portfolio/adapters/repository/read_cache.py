@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from optimiser.result import Result
 from portfolio.domain.model import Candidate, Score
 
+K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 
@@ -64,37 +65,37 @@ MISSION_CANDIDATES: TokenMemory[Candidate] = TokenMemory(6_000)
 programme has 300)."""
 
 
-class ParsedMemory(Generic[T]):
-    """The model parsed from each of the last ``max_entries`` texts, keyed by the text itself:
-    right by construction, whoever wrote the text and however it came back. For documents a
-    page reads whole and often, that are written once and never changed in place (a run's
-    result), so the same text comes back again and again. Safe across threads; the models are
-    shared by every reader, as ``TokenMemory``'s."""
+class Memo(Generic[K, T]):
+    """The value made for each of the last ``max_entries`` keys, least recently used out first;
+    safe across threads. For values that are a pure function of their key: a key must name
+    everything its value was made of (the text a model was parsed from; the database tokens and
+    settings live aggregates were computed from), so an entry is right by construction for as
+    long as anyone asks for it. The values are shared by every reader, as ``TokenMemory``'s."""
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, T] = OrderedDict()
+        self._entries: OrderedDict[K, T] = OrderedDict()
         self._lock = threading.Lock()
 
-    def parsed(self, text: str, parse: Callable[[str], T]) -> T:
+    def kept(self, key: K, make: Callable[[], T]) -> T:
+        """The value kept under ``key``, else ``make()``, kept under it from now on."""
         with self._lock:
-            model = self._entries.get(text)
-            if model is not None:
-                self._entries.move_to_end(text)
-                return model
-        model = parse(text)
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        value = make()
         with self._lock:
-            self._entries[text] = model
+            self._entries[key] = value
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
-        return model
+        return value
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
 
 
-RUN_RESULTS: ParsedMemory[Result] = ParsedMemory(32)
-"""Runs' results as lists of runs read them (``Runs.records``), at most 32: a large
-programme's result is 0.1 MB of text and 0.9 MB as a model (866 funding rows); its twelve
-quarters' runs took 28 ms to decode and validate on every view of its runs page."""
+RUN_RESULTS: Memo[str, Result] = Memo(32)
+"""Runs' results as lists of runs read them (``Runs.records``), by the text stored, at most
+32: a large programme's result is 0.1 MB of text and 0.9 MB as a model (866 funding rows); its
+twelve quarters' runs took 28 ms to decode and validate on every view of its runs page."""

@@ -42,7 +42,7 @@ def _result(text: str | None) -> Result | None:
     and then validating), once per text and process (``RUN_RESULTS``)."""
     if text is None:
         return None
-    return RUN_RESULTS.parsed(text, Result.model_validate_json)
+    return RUN_RESULTS.kept(text, lambda: Result.model_validate_json(text))
 
 
 class Runs:
