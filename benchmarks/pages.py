@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pages-benchmark-password-1"
 SECRET = "pages-benchmark-secret-key-0123456789-abcdefghijkl"
 PAGE_GOAL_MS = 300.0
+DEMO_SLUG = "uk-air-travel"  # the demo mission, whose four busiest pages have a goal of their own
 DEMO_GOAL_MS = 30.0  # the demo's dashboard, candidates, scoring and report, as the CEO
 DEMO_GOAL_PAGES = {
     "": "dashboard",
@@ -308,7 +309,7 @@ def demo_goal(rows: list[Row], candidates: str) -> str:
     said = ", ".join(f"{name} {ms:.0f} ms" for name, ms in medians.items())
     met = all(ms <= DEMO_GOAL_MS for ms in medians.values())
     return (
-        f"\nThe demo's four pages as the CEO ({said}; this mission has {candidates} candidates): "
+        f"\nThe demo's four pages as the CEO ({said}; {candidates} candidates): "
         f"{'all' if met else 'not all'} at or under {DEMO_GOAL_MS:.0f} ms median, the goal "
         "for the demo."
     )
@@ -326,7 +327,8 @@ def measure(url: str, args: argparse.Namespace, backend: str, loaded: float | No
         f"{PAGE_GOAL_MS:.0f} ms median; over: "
         + (", ".join(f"{p} as {c} ({ms:.0f} ms)" for p, c, ms in slow) or "none")
     )
-    print(demo_goal(rows, sample["candidates"]))
+    if sample["slug"] == DEMO_SLUG:
+        print(demo_goal(rows, sample["candidates"]))
     if backend != "SQLite":
         return
     if not args.no_solve:
