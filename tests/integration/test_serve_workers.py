@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from support import DEMO
 from typer.testing import CliRunner
 
-from api.app import create_app
+from api.app import COLLECTOR_THRESHOLDS, create_app
 from api.cli import app as cli
 from api.settings import WORKER_SETTINGS, Settings
 from portfolio.adapters.database import make_engine
@@ -54,20 +54,26 @@ def test_serve_takes_what_lives_as_long_as_the_server_out_of_the_collectors_walk
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A full garbage collection walks every tracked object; the server's own (modules, routes,
-    templates, mappers) are frozen once built, so at a large mission a page no longer waits
-    120 ms for the collector every ten views (``api.app.settle_heap``)."""
+    templates, mappers) are frozen once built, and the collector runs less often, so at a large
+    mission a page no longer waits 120 ms for it every ten views (``api.app.settle_heap``)."""
     import gc
 
     import uvicorn
 
-    served: list[int] = []
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append(gc.get_freeze_count()))
+    served: list[tuple[int, tuple[int, int, int]]] = []
+    monkeypatch.setattr(
+        uvicorn, "run", lambda *a, **k: served.append((gc.get_freeze_count(), gc.get_threshold()))
+    )
+    thresholds = gc.get_threshold()
     try:
         result = CliRunner().invoke(cli, ["serve", "--db", str(tmp_path / "a.db")])
         assert result.exit_code == 0, result.output
-        assert served and served[0] > 10_000  # frozen before uvicorn starts serving
+        ((frozen, collecting),) = served  # as uvicorn starts serving
+        assert frozen > 10_000
+        assert collecting == COLLECTOR_THRESHOLDS
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def test_a_process_of_several_leaves_unfinished_analyses_to_the_live_ones(db_url: str) -> None:
