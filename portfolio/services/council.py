@@ -205,12 +205,13 @@ def quarter_aggregates(
     weights = member_weights(uow, slug, method)
     sectors = sectors_of(uow, slug)
     if only is not None:
-        return _aggregated(uow, slug, quarter, method, weights, sectors, only)
+        rows = _aggregated(uow, slug, quarter, method, weights, sectors, only)
+        return [row for row in rows if row.candidate.id not in skip]
     # the states first: what is read after them is at least as new as they say
     scores_state, candidates_state = uow.scores.state(slug, quarter), uow.candidates.state(slug)
-    rows: tuple[CandidateAggregate, ...]
+    kept: tuple[CandidateAggregate, ...]
     if scores_state is None or candidates_state is None:
-        rows = tuple(_aggregated(uow, slug, quarter, method, weights, sectors))
+        kept = tuple(_aggregated(uow, slug, quarter, method, weights, sectors))
     else:
         key = (
             scores_state,
@@ -219,10 +220,10 @@ def quarter_aggregates(
             tuple(sorted(weights.items())),
             tuple(sorted(sectors.items())),
         )
-        rows = LIVE_AGGREGATES.kept(
+        kept = LIVE_AGGREGATES.kept(
             key, lambda: tuple(_aggregated(uow, slug, quarter, method, weights, sectors))
         )
-    return [row for row in rows if row.candidate.id not in skip]
+    return [row for row in kept if row.candidate.id not in skip]
 
 
 def _aggregated(
