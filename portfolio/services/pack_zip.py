@@ -4,20 +4,17 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from portfolio.adapters.auditpack import build_zip
 from portfolio.adapters.ports import UnitOfWork
+from portfolio.adapters.repository.read_cache import Memo
 from portfolio.domain.errors import Conflict
 from portfolio.domain.model import Quarter, QuarterState
 
-KEPT_ZIPS = 8
-"""How many zips a server process keeps (about 330 kB each for a large programme's quarter)."""
-
-_ZIPS: OrderedDict[tuple[str, ...], bytes] = OrderedDict()
-_LOCK = threading.Lock()
+ZIPS: Memo[tuple[str, ...], bytes] = Memo(8)
+"""The zips a server process keeps, at most 8 (about 330 kB each for a large programme's
+quarter)."""
 
 
 def audit_pack_zip(uow: UnitOfWork, slug: str, label: str) -> bytes:
@@ -38,20 +35,14 @@ def audit_pack_zip(uow: UnitOfWork, slug: str, label: str) -> bytes:
         quarter.pack_previous_hash or "",
         quarter.pack_seal or "",
     )
-    with _LOCK:
-        kept = _ZIPS.get(key)
-        if kept is not None:
-            _ZIPS.move_to_end(key)
-            return kept
+    return ZIPS.kept(key, lambda: _made(uow, slug, label, quarter))
+
+
+def _made(uow: UnitOfWork, slug: str, label: str, quarter: Quarter) -> bytes:
     content = uow.missions.pack(slug, label)
     if content is None:  # removed since the digest was read
         raise Conflict(f"{label} is not closed: its audit pack is made when it closes")
-    data = _zip(slug, label, quarter, content)
-    with _LOCK:
-        _ZIPS[key] = data
-        while len(_ZIPS) > KEPT_ZIPS:
-            _ZIPS.popitem(last=False)
-    return data
+    return _zip(slug, label, quarter, content)
 
 
 def _zip(slug: str, label: str, quarter: Quarter, content: dict[str, Any]) -> bytes:
