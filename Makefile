@@ -45,7 +45,7 @@ test: install-test
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy optimiser portfolio
+	$(BIN)/mypy optimiser portfolio api benchmarks
 	$(BIN)/lint-imports
 
 fix:

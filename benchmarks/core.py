@@ -93,14 +93,14 @@ def timed(
     from portfolio.services.analytics_jobs import ANALYSIS_TIME_LIMIT_S, CORE_TIME_LIMIT_S
 
     solves: list[Any] = []
-    real = robustness.map_solves
+    real = robustness.map_solves  # type: ignore[attr-defined]
 
     def keep(fn: Any, items: Any, **kw: Any) -> Any:
         out = real(fn, items, **kw)
         solves.extend(out)
         return out
 
-    robustness.map_solves = keep  # type: ignore[assignment]
+    robustness.map_solves = keep  # type: ignore[attr-defined]
     try:
         limit = min(problem.policy.time_limit_s, ANALYSIS_TIME_LIMIT_S, CORE_TIME_LIMIT_S)
         began = time.perf_counter()
@@ -115,7 +115,7 @@ def timed(
         )
         return time.perf_counter() - began, index, solves
     finally:
-        robustness.map_solves = real  # type: ignore[assignment]
+        robustness.map_solves = real  # type: ignore[attr-defined]
 
 
 def classes(index: Any) -> str:
@@ -208,10 +208,10 @@ def main(argv: list[str] | None = None) -> None:
         print("\ndask[distributed] is not installed: timed on local processes only.")
         return
     with (
-        distributed.LocalCluster(
+        distributed.LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
-        distributed.Client(cluster) as client,
+        distributed.Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
         remote = timed(problem, council, resamples, None, scheduler=client)
     print(row("dask", "LocalCluster 2 × 1", "council", remote))

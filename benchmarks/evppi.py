@@ -130,14 +130,14 @@ def on_dask(
         return "distributed is not installed (pip install 'dask[distributed]'): not measured"
     began = time.perf_counter()
     with (
-        distributed.LocalCluster(
+        distributed.LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=2,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
             silence_logs=logging.CRITICAL,  # the workers' heartbeat errors as the cluster closes
         ) as cluster,
-        distributed.Client(cluster) as client,
+        distributed.Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
         started = time.perf_counter() - began
         found, seconds = sweep(problem, selected, beliefs, draws, scheduler=client)

@@ -202,7 +202,7 @@ def page_table(rows: list[Row]) -> list[str]:
 
 def solve_rows(url: str, sample: dict[str, str]) -> list[str]:
     """The current quarter's run solved again, at its own scenarios and at the default."""
-    from optimiser.problem import load_problem
+    from optimiser.problem import SampledScenarios, load_problem
     from optimiser.solve import solve
     from portfolio.adapters import database
     from portfolio.adapters.unit_of_work import SqlUnitOfWork
@@ -214,6 +214,8 @@ def solve_rows(url: str, sample: dict[str, str]) -> list[str]:
             problem = load_problem(uow.runs.get(sample["slug"], int(sample["run_id"])).problem)
     finally:
         engine.dispose()
+    if not isinstance(problem.scenarios, SampledScenarios):
+        return [f"run {sample['run_id']} has explicit scenarios: not solved again"]
     out = [header("solve", "objective", "scenarios", "status", "gap", "seconds", "≤ 30 s")]
     for count in (problem.scenarios.count, DEFAULT_SCENARIOS):
         case = problem.model_copy(

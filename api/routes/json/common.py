@@ -63,7 +63,7 @@ def utc_model(model: type[M]) -> type[M]:
             if converted is not info.annotation:
                 fields[name] = (converted, info)
         if fields:
-            _UTC_MODELS[model] = create_model(  # type: ignore[call-overload]
+            _UTC_MODELS[model] = create_model(
                 f"{model.__name__}Out", __base__=model, __module__=model.__module__, **fields
             )
     return _UTC_MODELS[model]  # type: ignore[return-value]

@@ -26,7 +26,8 @@ class SpendLineOut(SpendLine):
 
 
 class LedgerViewOut(LedgerView):
-    entries: list[SpendLineOut]
+    # a pydantic model may narrow a field's type in a subclass; mypy sees a list's invariance
+    entries: list[SpendLineOut]  # type: ignore[assignment]
 
 
 _ENTRY_SCHEMA = ledger_io.SpendInput.model_json_schema()
