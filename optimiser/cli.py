@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from optimiser.errors import ProblemError
+from optimiser.optimality import optimality
 from optimiser.problem import MAX_TIME_LIMIT_S, load_problem
 from optimiser.result import Progress, Result
 from optimiser.software import differences
@@ -104,6 +105,9 @@ def run_solve(
     if result.status == "error":
         print(f"error: {result.message}", file=stderr)
         return EXIT_ERROR
+    proof = optimality(result, problem.policy.objective, problem.policy.gap, problem.mission.unit)
+    if proof is not None:
+        print(proof.words, file=stderr)
     if stop.is_set():
         print("stopped: the best portfolio found so far is shown (status feasible).", file=stderr)
     return EXIT_OK

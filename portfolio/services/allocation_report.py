@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from optimiser.baselines import greedy_by_ratio
 from optimiser.evaluate import evaluate_portfolio
+from optimiser.optimality import Optimality
 from optimiser.problem import load_problem
 from optimiser.result import Metrics, MetricsPair
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
@@ -119,6 +120,11 @@ class AllocationReport(BaseModel):
     sample_gaps: list[SampleGap] = Field(
         default_factory=list,
         description="each share in sample against out of sample, with the Monte-Carlo margin",
+    )
+    optimality: Optimality | None = Field(
+        None,
+        description="how close to the best the run's portfolio is proven to be "
+        "(optimiser.optimality): proven, value, bound, gap and the same in words",
     )
 
 
@@ -374,6 +380,7 @@ def allocation_report(uow: SqlUnitOfWork, slug: str, label: str, actor: str) -> 
         },
         intervals=_intervals(run, conventional),
         sample_gaps=sample_gaps(run),
+        optimality=run.optimality,
     )
 
 

@@ -11,10 +11,11 @@ from pydantic import BaseModel, Field
 from api.deps import RunOptimiser, UowDep, ViewMission
 from api.params import MAX_ROW_ID, RowId
 from api.routes.json.common import UtcDateTime, as_utc, utc_model, v1_router
+from optimiser.optimality import Optimality
 from optimiser.result import Result
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain import montecarlo
-from portfolio.domain.model import RunRecord
+from portfolio.domain.model import OptimiserRun, RunRecord
 from portfolio.domain.run_policy import RunSettings
 from portfolio.services import comparison, report_view
 from portfolio.services import runs as run_service
@@ -49,6 +50,11 @@ class RunSummary(BaseModel):
         "share, in_sample and out_of_sample -> p_target, p_any_success, p_overrun -> "
         "{value, low, high, scenarios}",
     )
+    optimality: Optimality | None = Field(
+        None,
+        description="with the result: how close to the best its portfolio is proven to be "
+        "(proven, value, bound, gap and the same in words); none without a portfolio",
+    )
 
 
 def _summary(run: RunRecord, with_result: bool = False) -> RunSummary:
@@ -70,6 +76,7 @@ def _summary(run: RunRecord, with_result: bool = False) -> RunSummary:
         intervals=montecarlo.result_intervals(run.result.metrics)
         if with_result and run.result is not None
         else None,
+        optimality=run.optimality if with_result and isinstance(run, OptimiserRun) else None,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import Field, field_serializer
 
+from optimiser.optimality import Optimality, optimality
 from optimiser.result import FundingRow, Metrics, Result
 from portfolio.domain.model.common import (
     FinancialYear,
@@ -151,3 +152,15 @@ class OptimiserRun(RunRecord):
     """One solve of a mission's problem file, kept with the exact problem and result."""
 
     problem: dict[str, Any]
+
+    @property
+    def optimality(self) -> Optimality | None:
+        """How close to the best its portfolio is proven to be, with the policy's gap and the
+        mission's unit from the problem it solved (`optimiser.optimality`); None without a
+        portfolio."""
+        if self.result is None:
+            return None
+        policy, mission = self.problem.get("policy", {}), self.problem.get("mission", {})
+        return optimality(
+            self.result, self.objective, float(policy.get("gap", 0.0)), str(mission.get("unit", ""))
+        )

@@ -34,11 +34,13 @@ def feasible() -> dict[str, Any]:
 
 
 def test_a_solvable_problem_prints_the_result_and_exits_zero(tmp_path: Path) -> None:
-    code, out, _ = run(tmp_path, feasible())
+    code, out, err = run(tmp_path, feasible())
     assert code == 0
     result = json.loads(out)
     assert result["format"] == "mission-portfolio/result" and result["status"] == "optimal"
     assert result["selected"] == {"a": "main"}
+    # and says, in words, that it is proven best (the result document itself is unchanged)
+    assert "Proven best" in err and "proven" not in out.lower()
 
 
 def test_cbc_can_be_chosen_and_gives_the_same_portfolio(tmp_path: Path) -> None:
@@ -111,3 +113,4 @@ def test_ctrl_c_returns_the_best_portfolio_so_far_marked_feasible(tmp_path: Path
     assert proc.returncode == 0, err
     result = json.loads(out)
     assert result["status"] == "feasible" and result["selected"]
+    assert "Not proven best" in err  # how far from the best it may be, in words
