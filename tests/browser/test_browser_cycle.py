@@ -67,6 +67,8 @@ def _start_run(
     expect(status).to_have_text(re.compile(r"Optimal|Feasible"))
     expect(page.locator("#progress")).to_have_count(0)
     expect(page.locator("#allocation")).to_be_visible()
+    # how close to the best the solve proved its portfolio, in words (optimiser.optimality)
+    expect(page.locator("#optimality")).to_contain_text(re.compile(r"^(Not p|P)roven best"))
     expect(page.locator("#assumptions")).to_contain_text(
         f"at most {platform_share} % on one platform"
     )
