@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -53,3 +55,35 @@ def app_routes(app: object) -> list[tuple[str, str, APIRoute]]:
         if isinstance(route, APIRoute)
         for method in sorted(route.methods)
     ]
+
+
+def add_solved_run(
+    db_url: str,
+    quarter: str,
+    finish: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
+    *,
+    problem: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    status: str = "optimal",
+    **fields: Any,
+) -> int:
+    """A finished run of the demo's ``quarter`` stored as if solved: a copy of the demo's own run
+    of that quarter (the oldest), its problem as ``problem`` rewrites it, ``fields`` over the
+    run's, and the result ``finish(result document, problem)`` makes of the demo run's."""
+    from portfolio.adapters.database import make_engine
+    from portfolio.adapters.unit_of_work import SqlUnitOfWork
+
+    engine = make_engine(db_url)
+    with SqlUnitOfWork(engine) as uow:
+        template = [r for r in uow.runs.all(DEMO) if r.quarter == quarter][-1]
+        solved = template.problem if problem is None else problem(template.problem)
+        run_id = uow.runs.add(
+            DEMO,
+            template.model_copy(
+                update={"id": None, "status": "queued", "result": None, "problem": solved, **fields}
+            ),
+        )
+        result = finish(template.result_document() or {}, solved)
+        uow.runs.update(run_id, status=status, result=result)
+        uow.commit()
+    engine.dispose()
+    return run_id

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
-from support import DEMO, login
+from support import DEMO, add_solved_run, login
 
 from portfolio.adapters.database import make_engine
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
@@ -68,23 +68,11 @@ def add_run(
     """A finished run of the current quarter stored as if solved: the demo's current problem,
     the stated P(target) on ``scenarios`` out-of-sample scenarios, and ``funding`` (default: the
     demo's current run's)."""
-    engine = make_engine(db_url)
-    with SqlUnitOfWork(engine) as uow:
-        template = [r for r in uow.runs.all(DEMO) if r.quarter == quarter][-1]  # the demo's
-        problem = {**template.problem, "policy": {**template.problem["policy"], **(policy or {})}}
-        run_id = uow.runs.add(
-            DEMO,
-            template.model_copy(
-                update={
-                    "id": None,
-                    "status": "queued",
-                    "result": None,
-                    "problem": problem,
-                    "overrides": overrides or {},
-                }
-            ),
-        )
-        result = template.result_document() or {}
+
+    def with_policy(problem: dict[str, Any]) -> dict[str, Any]:
+        return {**problem, "policy": {**problem["policy"], **(policy or {})}}
+
+    def funded(result: dict[str, Any], problem: dict[str, Any]) -> dict[str, Any]:
         rows = funding if funding is not None else result["funding"]
         oos = {**result["metrics"]["out_of_sample"], "p_target": p_target, "scenarios": scenarios}
         by_platform: dict[str, float] = {}
@@ -92,20 +80,19 @@ def add_run(
         for row in rows:
             key = platform[row["candidate"]]
             by_platform[key] = by_platform.get(key, 0.0) + row["amount"]
-        result.update(
-            funding=rows,
-            selected={r["candidate"]: r["option"] for r in rows},
-            metrics={**result["metrics"], "out_of_sample": oos},
-            spend={
+        return {
+            **result,
+            "funding": rows,
+            "selected": {r["candidate"]: r["option"] for r in rows},
+            "metrics": {**result["metrics"], "out_of_sample": oos},
+            "spend": {
                 **result["spend"],
                 "total": sum(r["amount"] for r in rows),
                 "by_platform": by_platform,
             },
-        )
-        uow.runs.update(run_id, status="optimal", result=result)
-        uow.commit()
-    engine.dispose()
-    return run_id
+        }
+
+    return add_solved_run(db_url, quarter, funded, problem=with_policy, overrides=overrides or {})
 
 
 def last_quarters_funding(db_url: str) -> list[dict[str, Any]]:

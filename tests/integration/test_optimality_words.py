@@ -5,11 +5,12 @@ the run's result and policy make, for a proven run and for one stopped before it
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
-from support import DEMO, login
+from support import DEMO, add_solved_run, login
 from typer.testing import CliRunner
 
 from api.cli import app as cli
@@ -31,33 +32,17 @@ def stored(db_url: str, run_id: int) -> OptimiserRun:
 def add_stopped_run(db_url: str) -> int:
     """The current quarter's run stored again as a P(target) run stopped at its time limit: the
     same portfolio, status feasible, the solver's bound 0.95 above its value."""
-    engine = make_engine(db_url)
-    with SqlUnitOfWork(engine) as uow:
-        template = next(r for r in uow.runs.all(DEMO) if r.quarter == CURRENT)
-        problem = {
-            **template.problem,
-            "policy": {**template.problem["policy"], "objective": "p_target", "gap": 0.005},
-        }
-        run_id = uow.runs.add(
-            DEMO,
-            template.model_copy(
-                update={
-                    "id": None,
-                    "status": "queued",
-                    "result": None,
-                    "objective": "p_target",
-                    "problem": problem,
-                }
-            ),
-        )
-        result = template.result_document() or {}
-        result["status"] = "feasible"
-        result["objective"] = 0.62
-        result["solver"] = {**result["solver"], "bound": 0.95, "gap": (0.95 - 0.62) / 0.62}
-        uow.runs.update(run_id, status="feasible", result=result)
-        uow.commit()
-    engine.dispose()
-    return run_id
+
+    def as_p_target(problem: dict[str, Any]) -> dict[str, Any]:
+        return {**problem, "policy": {**problem["policy"], "objective": "p_target", "gap": 0.005}}
+
+    def stopped(result: dict[str, Any], problem: dict[str, Any]) -> dict[str, Any]:
+        solver = {**result["solver"], "bound": 0.95, "gap": (0.95 - 0.62) / 0.62}
+        return {**result, "status": "feasible", "objective": 0.62, "solver": solver}
+
+    return add_solved_run(
+        db_url, CURRENT, stopped, problem=as_p_target, status="feasible", objective="p_target"
+    )
 
 
 def words_on(page: str, selector: str) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
-from support import DEMO, login
+from support import DEMO, add_solved_run, login
 from typer.testing import CliRunner
 
 from api.cli import app as cli
@@ -65,40 +65,22 @@ def add_run(
     """A finished run of the current quarter stored as if solved: the demo's current problem and
     portfolio with ``objective``, P(target) ``oos`` on ``n_out`` fresh scenarios and ``ins`` (by
     default the same) on ``n_in`` optimisation scenarios."""
-    engine = make_engine(db_url)
-    with SqlUnitOfWork(engine) as uow:
-        template = next(r for r in uow.runs.all(DEMO) if r.quarter == CURRENT)
-        problem = {
-            **template.problem,
-            "policy": {**template.problem["policy"], "objective": objective},
-            "scenarios": {"count": n_in, "seed": 11},
-        }
-        run_id = uow.runs.add(
-            DEMO,
-            template.model_copy(
-                update={
-                    "id": None,
-                    "status": "queued",
-                    "result": None,
-                    "objective": objective,
-                    "problem": problem,
-                }
-            ),
-        )
-        result = template.result_document() or {}
+
+    def rescaled(problem: dict[str, Any]) -> dict[str, Any]:
+        policy = {**problem["policy"], "objective": objective}
+        return {**problem, "policy": policy, "scenarios": {"count": n_in, "seed": 11}}
+
+    def measured(result: dict[str, Any], problem: dict[str, Any]) -> dict[str, Any]:
         metrics = result["metrics"]
-        result["metrics"] = {
-            "in_sample": {
-                **metrics["in_sample"],
-                "p_target": oos if ins is None else ins,
-                "scenarios": n_in,
-            },
-            "out_of_sample": {**metrics["out_of_sample"], "p_target": oos, "scenarios": n_out},
+        ins_metrics = {
+            **metrics["in_sample"],
+            "p_target": oos if ins is None else ins,
+            "scenarios": n_in,
         }
-        uow.runs.update(run_id, status="optimal", result=result)
-        uow.commit()
-    engine.dispose()
-    return run_id
+        oos_metrics = {**metrics["out_of_sample"], "p_target": oos, "scenarios": n_out}
+        return {**result, "metrics": {"in_sample": ins_metrics, "out_of_sample": oos_metrics}}
+
+    return add_solved_run(db_url, CURRENT, measured, problem=rescaled, objective=objective)
 
 
 # -- the demo's runs carry their intervals --------------------------------------------------------
