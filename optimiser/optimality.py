@@ -53,13 +53,20 @@ def optimality(result: Result, objective: str, policy_gap: float, unit: str) -> 
         return f"{100 * v:.1f} %" if objective == "p_target" else f"{v:,.2f} {unit}".rstrip()
 
     if proven:
-        words = (
-            f"Proven best: no portfolio that meets every rule has {measure} above {score(bound)}; "
-            f"this one has {score(value)}."
-            if bound is not None
-            else f"Proven best: this portfolio has {measure} of {score(value)}."
-        )
-        words += f" The policy accepts a portfolio within {100 * policy_gap:g} % of the best."
+        if bound is None:
+            words = f"Proven best: this portfolio has {measure} of {score(value)}."
+        elif score(bound) == score(value):
+            words = (
+                f"Proven best: no portfolio that meets every rule has {measure} above this "
+                f"one's {score(value)}."
+            )
+        else:
+            words = (
+                f"Proven best: no portfolio that meets every rule has {measure} above "
+                f"{score(bound)}; this one has {score(value)}."
+            )
+        if policy_gap > 0:
+            words += f" The policy accepts a portfolio within {100 * policy_gap:g} % of the best."
     elif bound is None or gap is None:
         words = (
             f"Not proven best: the solver stopped before it could bound the best possible "

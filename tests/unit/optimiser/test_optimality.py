@@ -49,6 +49,13 @@ def test_the_gap_is_computed_when_the_solver_gave_only_a_bound_and_never_negativ
     assert low is not None and low.bound == 50.0 and low.gap == 0.0
 
 
+def test_a_proven_run_at_its_bound_says_so_once_and_no_tolerance_when_none() -> None:
+    proof = optimality(result("optimal", 1.7912, 1.7913, 0.00006), "cvar", 0.0, "MtCO2e/yr")
+    assert proof is not None and proof.proven
+    assert proof.words.endswith("above this one's 1.79 MtCO2e/yr.")
+    assert "tolerance" not in proof.words and "within" not in proof.words
+
+
 def test_no_portfolio_no_proof() -> None:
     for status in ("infeasible", "error"):
         assert optimality(result(status, None, None, None), "expected", 0.0, "") is None
