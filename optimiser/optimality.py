@@ -35,6 +35,7 @@ class Optimality(BaseModel):
     )
     gap: float | None = Field(description="(bound − value) / |value|; None without a bound")
     words: str = Field(description="the same, in a sentence")
+    summary: str = Field(description="the same in a few words, for a table cell")
 
 
 def optimality(result: Result, objective: str, policy_gap: float, unit: str) -> Optimality | None:
@@ -67,11 +68,13 @@ def optimality(result: Result, objective: str, policy_gap: float, unit: str) -> 
             )
         if policy_gap > 0:
             words += f" The policy accepts a portfolio within {100 * policy_gap:g} % of the best."
+        summary = "Proven best"
     elif bound is None or gap is None:
         words = (
             f"Not proven best: the solver stopped before it could bound the best possible "
             f"portfolio. This one has {measure} of {score(value)}."
         )
+        summary = "Not proven best; no bound found"
     else:
         better = f"{100 * gap:.1f} %"
         if objective == "p_target":
@@ -82,6 +85,13 @@ def optimality(result: Result, objective: str, policy_gap: float, unit: str) -> 
             f"{measure} above {score(bound)}; this one has {score(value)}, so the best possible "
             f"is at most {better} better."
         )
+        summary = f"Not proven best; the best possible is at most {better} better"
     return Optimality(
-        proven=proven, objective=objective, value=value, bound=bound, gap=gap, words=words
+        proven=proven,
+        objective=objective,
+        value=value,
+        bound=bound,
+        gap=gap,
+        words=words,
+        summary=summary,
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from optimiser.optimality import Optimality
 from portfolio.adapters.unit_of_work import SqlUnitOfWork
 from portfolio.domain import display, montecarlo
 from portfolio.domain.errors import InvalidInput
@@ -58,6 +59,9 @@ class Column(_Frozen):
     metrics: dict[str, float | None]
     approval_refusal: str | None = Field(
         description="why the run cannot be approved now (null: it can)"
+    )
+    optimality: Optimality | None = Field(
+        None, description="how close to the best its portfolio is proven to be"
     )
 
     @computed_field  # type: ignore[prop-decorator]
@@ -268,7 +272,12 @@ def compare_runs(uow: SqlUnitOfWork, slug: str, run_ids: Sequence[int]) -> Compa
         raise InvalidInput.single("run", refusal)
     runs = [uow.runs.get(slug, r) for r in chosen]
     columns = [
-        Column(run=r, metrics=_metrics(r), approval_refusal=cycle.approval_refusal(uow, slug, r))
+        Column(
+            run=r,
+            metrics=_metrics(r),
+            approval_refusal=cycle.approval_refusal(uow, slug, r),
+            optimality=r.optimality,
+        )
         for r in runs
     ]
     metrics, pairs = _metric_rows(columns, [r.out_of_sample for r in runs])

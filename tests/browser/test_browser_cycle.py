@@ -136,6 +136,10 @@ def test_the_ceo_walks_a_whole_quarter_and_the_public_sees_the_update(
     expect(locked_row).to_have_count(1)
     expect(locked_row).not_to_contain_text("not funded")
     expect(page.locator("#compare-metrics")).to_contain_text("P(target), out of sample")
+    for run_id in (first, second):  # how close to the best each solve is, in a few words
+        expect(page.locator(f'#compare-optimality td[data-run="{run_id}"]')).to_have_text(
+            re.compile(r"^(Not p|P)roven best")
+        )
     policy = page.locator("#compare-policy")
     expect(policy).to_contain_text("35 %")
     expect(policy).to_contain_text("30 %")

@@ -91,6 +91,25 @@ def test_a_stopped_run_says_how_much_better_the_best_could_be_everywhere(
     assert twin["report"]["optimality"]["words"] == proof.words
 
 
+def test_the_comparison_says_which_runs_are_proven_best(client: TestClient, db_url: str):
+    stopped = add_stopped_run(db_url)
+    login(client, "ceo")
+    proven = next(
+        r["id"]
+        for r in client.get(f"/api/v1/missions/{DEMO}/runs").json()
+        if r["quarter"] == CURRENT and r["id"] != stopped
+    )
+    ids = [stopped, proven]
+    page = client.get(f"/missions/{DEMO}/runs/compare", params={"run": ids})
+    assert page.status_code == 200
+    cells = BeautifulSoup(page.text, "html.parser").select("#compare-optimality td[data-run]")
+    said = {int(c["data-run"]): c.get_text(" ", strip=True) for c in cells}
+    assert said == {run_id: stored(db_url, run_id).optimality.summary for run_id in ids}  # type: ignore[union-attr]
+    assert said[proven] == "Proven best" and said[stopped].startswith("Not proven best")
+    twin = client.get(f"/api/v1/missions/{DEMO}/runs/compare", params={"run": ids}).json()
+    assert [c["optimality"]["summary"] for c in twin["columns"]] == [said[i] for i in ids]
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_cli_report_carries_the_proof(db_url: str):
     run_id = add_stopped_run(db_url)

@@ -25,6 +25,9 @@ def test_a_stopped_p_target_run_says_how_much_better_the_best_could_be() -> None
     assert "has a P(target) on the optimisation scenarios above 84.6 %" in proof.words
     assert "this one has 70.0 %" in proof.words
     assert "at most 14.6 points (20.8 %) better" in proof.words
+    assert (
+        proof.summary == "Not proven best; the best possible is at most 14.6 points (20.8 %) better"
+    )
 
 
 def test_a_stopped_run_without_a_bound_says_it_cannot_say() -> None:
@@ -32,6 +35,7 @@ def test_a_stopped_run_without_a_bound_says_it_cannot_say() -> None:
     assert proof is not None and not proof.proven and proof.bound is None
     assert proof.words.startswith("Not proven best")
     assert "This one has an expected impact of 63.05 tCO2e." in proof.words
+    assert proof.summary == "Not proven best; no bound found"
 
 
 def test_a_proven_run_gives_its_bound_and_the_policy_tolerance() -> None:
@@ -40,6 +44,7 @@ def test_a_proven_run_gives_its_bound_and_the_policy_tolerance() -> None:
     assert proof.words.startswith("Proven best: no portfolio that meets every rule")
     assert "above 70.30 GW; this one has 70.10 GW" in proof.words
     assert "within 0.5 % of the best" in proof.words
+    assert proof.summary == "Proven best"
 
 
 def test_the_gap_is_computed_when_the_solver_gave_only_a_bound_and_never_negative() -> None:
