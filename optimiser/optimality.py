@@ -1,5 +1,6 @@
 """How close to the best a result is proven to be, in words a Mission CEO or a Treasury analyst
-reads: the one rule behind the run page, the allocation report, the JSON API and `solve`.
+reads: the one rule behind the run page, the allocation report, the comparison of runs, the JSON
+API, the CLI's report and `solve`.
 
 A result's `solver.bound` is a proven upper bound on the objective over every portfolio that
 meets every rule (same units as `objective`: the objective less the switching charge), and
