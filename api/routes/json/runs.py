@@ -57,7 +57,8 @@ class RunSummary(BaseModel):
     )
 
 
-def _summary(run: RunRecord, with_result: bool = False) -> RunSummary:
+def _summary(run: RunRecord) -> RunSummary:
+    """A run as a list shows it: without its result."""
     return RunSummary(
         id=run.id or 0,
         quarter=run.quarter,
@@ -72,11 +73,18 @@ def _summary(run: RunRecord, with_result: bool = False) -> RunSummary:
         error=run.error,
         budget_scale=run.budget_scale,
         what_if=run.what_if,
-        result=run.result if with_result else None,
-        intervals=montecarlo.result_intervals(run.result.metrics)
-        if with_result and run.result is not None
-        else None,
-        optimality=run.optimality if with_result and isinstance(run, OptimiserRun) else None,
+    )
+
+
+def _detail(run: OptimiserRun) -> RunSummary:
+    """A run with its result, each share's Monte-Carlo interval and what the result proves."""
+    result = run.result
+    return _summary(run).model_copy(
+        update={
+            "result": result,
+            "intervals": montecarlo.result_intervals(result.metrics) if result else None,
+            "optimality": run.optimality,
+        }
     )
 
 
@@ -147,7 +155,7 @@ def start_run(ctx: RunOptimiser, body: RunRequest, request: Request, uow: UowDep
 @router.get("/missions/{slug}/runs/{run_id}", response_model=RunSummary)
 def run(ctx: ViewMission, run_id: RowId, uow: UowDep) -> RunSummary:
     """A run with its result document (``mission-portfolio/result``) once finished."""
-    return _summary(uow.runs.get(ctx.slug, run_id), with_result=True)
+    return _detail(uow.runs.get(ctx.slug, run_id))
 
 
 @router.get("/missions/{slug}/runs/{run_id}/problem")

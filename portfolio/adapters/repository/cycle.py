@@ -27,7 +27,6 @@ from portfolio.domain.model import (
 )
 
 _CHANGE_COLUMNS = (
-    ChangeRow.quarter_id,
     ChangeRow.candidate,
     ChangeRow.kind,
     ChangeRow.option_before,
@@ -37,8 +36,9 @@ _CHANGE_COLUMNS = (
     ChangeRow.reason,
     ChangeRow.contracted,
 )
-"""What a change of an allocation is read as: columns, not ORM objects (a large programme's
-quarters hold thousands)."""
+"""What a change of an allocation is read as: columns named as ``AllocationChange``'s fields, not
+ORM objects (a large programme's quarters hold thousands)."""
+_CHANGE_FIELDS = tuple(column.key for column in _CHANGE_COLUMNS)
 
 
 class CycleLog:
@@ -74,23 +74,15 @@ class CycleLog:
         labels = self._quarter_ids(slug)
         wanted = [i for i, name in labels.items() if label is None or name == label]
         rows = self.session.execute(
-            select(*_CHANGE_COLUMNS)
+            select(ChangeRow.quarter_id, *_CHANGE_COLUMNS)
             .where(ChangeRow.quarter_id.in_(wanted))
             .order_by(ChangeRow.quarter_id, ChangeRow.id)
         )
         return [
             AllocationChange(
-                quarter=labels[r.quarter_id],
-                candidate=r.candidate,
-                kind=r.kind,
-                option_before=r.option_before,
-                option_after=r.option_after,
-                amount_before=r.amount_before,
-                amount_after=r.amount_after,
-                reason=r.reason,
-                contracted=r.contracted,
+                quarter=labels[quarter_id], **dict(zip(_CHANGE_FIELDS, values, strict=True))
             )
-            for r in rows
+            for quarter_id, *values in rows
         ]
 
     # dissents
