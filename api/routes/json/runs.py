@@ -59,33 +59,36 @@ class RunSummary(BaseModel):
 
 def _summary(run: RunRecord) -> RunSummary:
     """A run as a list shows it: without its result."""
-    return RunSummary(
-        id=run.id or 0,
-        quarter=run.quarter,
-        objective=run.objective,
-        solver=run.solver,
-        status=run.status,
-        started_by=run.started_by,
-        note=run.note,
-        created_at=run.created_at,
-        finished_at=run.finished_at,
-        progress=run.progress,
-        error=run.error,
-        budget_scale=run.budget_scale,
-        what_if=run.what_if,
-    )
+    return RunSummary(**_fields(run))
 
 
 def _detail(run: OptimiserRun) -> RunSummary:
     """A run with its result, each share's Monte-Carlo interval and what the result proves."""
     result = run.result
-    return _summary(run).model_copy(
-        update={
-            "result": result,
-            "intervals": montecarlo.result_intervals(result.metrics) if result else None,
-            "optimality": run.optimality,
-        }
+    return RunSummary(
+        **_fields(run),
+        result=result,
+        intervals=montecarlo.result_intervals(result.metrics) if result else None,
+        optimality=run.optimality,
     )
+
+
+def _fields(run: RunRecord) -> dict[str, Any]:
+    return {
+        "id": run.id or 0,
+        "quarter": run.quarter,
+        "objective": run.objective,
+        "solver": run.solver,
+        "status": run.status,
+        "started_by": run.started_by,
+        "note": run.note,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+        "progress": run.progress,
+        "error": run.error,
+        "budget_scale": run.budget_scale,
+        "what_if": run.what_if,
+    }
 
 
 @router.get("/missions/{slug}/problem")
